@@ -1,0 +1,52 @@
+# Settle: `make run` serves the app with demo data; `make test` runs every test.
+# Both install what they need into .venv with a Python 3.12+ interpreter.
+
+VENV      := .venv
+PY        := $(VENV)/bin/python
+STAMP     := $(VENV)/.installed
+HOST      ?= 127.0.0.1
+PORT      ?= 8000
+
+# A Python 3.12+: $PYTHON if set, else the one .python-version names via pyenv, else python3.13/3.12/python3.
+PYTHON ?= $(shell for c in "$$(pyenv prefix $$(cat .python-version) 2>/dev/null)/bin/python" python3.12 python3.13 python3; do \
+	  if command -v "$$c" >/dev/null 2>&1 && "$$c" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then echo "$$c"; break; fi; done)
+
+.PHONY: run test install chromium bench check migrate clean-db
+
+$(STAMP): pyproject.toml
+	@if [ -z "$(PYTHON)" ]; then echo "Settle needs Python 3.12 or newer: install it (e.g. 'pyenv install 3.12') or set PYTHON=/path/to/python3.12." >&2; exit 1; fi
+	@echo "Creating $(VENV) with $(PYTHON) ($$($(PYTHON) --version))"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# Browser tests drive Debian's Chromium (Playwright's own browser download does not work offline).
+chromium:
+	@if [ -x /usr/bin/chromium ]; then exit 0; fi; \
+	echo "Installing Debian's chromium for the browser tests..."; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; else \
+	  echo "Chromium is missing and I cannot install it: run 'apt-get install chromium' as root." >&2; exit 1; fi; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null
+
+migrate: install
+	$(PY) manage.py migrate --noinput
+
+run: migrate
+	$(PY) manage.py seed_demo --if-empty
+	@echo ""
+	@echo "Settle is at http://$(HOST):$(PORT)/  Sign in as finance / finance, support / support or admin / admin."
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+test: install chromium
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+check: install
+	$(PY) manage.py check
+	DJANGO_ENV=production DATABASE_URL=postgres://u:p@127.0.0.1:1/x DJANGO_SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') \
+	  DJANGO_ALLOWED_HOSTS=settle.example.com $(PY) manage.py check --deploy --fail-level WARNING
+
+bench: install
+	$(PY) -m bench $(BENCH_ARGS)

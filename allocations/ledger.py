@@ -1,0 +1,266 @@
+"""The one refresh routine and the fixed lock order every service uses (DESIGN.md §1).
+
+Services lock rows through `lock_rows` (accounts, then invoices by id, then payments
+by id), append ledger rows, then call `refresh_invoice`, `refresh_payment` and
+`refresh_account` for what they touched. Each refresh recomputes the cached totals
+from the ledger rows with SQL sums, derives the status with the pure functions of
+billing.status, and writes only what changed: calling it twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from typing import TypeVar
+
+from django.db import connection, transaction
+from django.db.models import Sum
+
+from allocations.models import Allocation
+from billing.models import Account
+from invoices.models import Invoice, InvoiceStatusChange
+from payments.models import Payment, PaymentStatusChange
+
+T = TypeVar("T")
+
+
+def lock_rows(
+    *,
+    accounts: Iterable[int] = (),
+    invoices: Iterable[int] = (),
+    payments: Iterable[int] = (),
+) -> tuple[dict[int, Account], dict[int, Invoice], dict[int, Payment]]:
+    """Lock rows FOR UPDATE in the one global order and return fresh copies by id.
+
+    Every writer takes its locks through here, so two clerks never wait on each
+    other in opposite orders (no deadlocks, I8).
+    """
+
+    def _lock(model, ids):
+        ids = sorted(set(ids))
+        if not ids:
+            return {}
+        rows = list(model.objects.select_for_update().filter(pk__in=ids).order_by("pk"))
+        return {row.pk: row for row in rows}
+
+    locked_accounts = _lock(Account, accounts)
+    locked_invoices = _lock(Invoice, invoices)
+    locked_payments = _lock(Payment, payments)
+    return locked_accounts, locked_invoices, locked_payments
+
+
+class ScopeChanged(Exception):
+    """The set of rows to lock grew between reading it and locking it; start again."""
+
+
+def retry_on_scope_change(func: Callable[..., T]) -> Callable[..., T]:
+    """Run a service in its own transaction, again if its lock scope moved under it."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        for _attempt in range(5):
+            try:
+                with transaction.atomic():
+                    return func(*args, **kwargs)
+            except ScopeChanged:
+                continue
+        raise RuntimeError(f"{func.__name__}: lock scope kept changing; try again.")
+
+    return wrapper
+
+
+def pair_nets_for_payment(payment_id: int) -> dict[int, Decimal]:
+    """Net allocation per invoice for one payment, only pairs with money on them."""
+    rows = (
+        Allocation.objects.filter(payment_id=payment_id)
+        .values("invoice_id")
+        .annotate(net=Sum("amount"))
+        .filter(net__gt=0)
+    )
+    return {row["invoice_id"]: row["net"] for row in rows}
+
+
+def pair_nets_for_invoice(invoice_id: int) -> dict[int, Decimal]:
+    rows = (
+        Allocation.objects.filter(invoice_id=invoice_id)
+        .values("payment_id")
+        .annotate(net=Sum("amount"))
+        .filter(net__gt=0)
+    )
+    return {row["payment_id"]: row["net"] for row in rows}
+
+
+def pair_net(payment_id: int, invoice_id: int) -> Decimal:
+    total = Allocation.objects.filter(payment_id=payment_id, invoice_id=invoice_id).aggregate(s=Sum("amount"))["s"]
+    return total or Decimal("0.00")
+
+
+def lock_payment_scope(payment_id: int) -> tuple[dict[int, Account], dict[int, Invoice], Payment, dict[int, Decimal]]:
+    """Lock a payment with every invoice (and account) it has money on.
+
+    Only a writer holding the payment's lock can add to its allocations, so once
+    we hold it the set is stable; if it grew before we got there, ScopeChanged.
+    """
+    nets = pair_nets_for_payment(payment_id)
+    account_ids = Invoice.objects.filter(pk__in=nets).values_list("account_id", flat=True)
+    accounts, invoices, payments = lock_rows(accounts=account_ids, invoices=nets, payments=[payment_id])
+    locked_nets = pair_nets_for_payment(payment_id)
+    if not set(locked_nets) <= set(invoices):
+        raise ScopeChanged
+    return accounts, invoices, payments[payment_id], locked_nets
+
+
+def reverse_pair(
+    *, payment: Payment, invoice: Invoice, amount: Decimal, by, reason: str
+) -> Allocation:
+    """Append the row that takes `amount` back from a (payment, invoice) pair.
+
+    It names the pair's newest positive row as the one it reverses.
+    """
+    original = (
+        Allocation.objects.filter(payment_id=payment.pk, invoice_id=invoice.pk, amount__gt=0).order_by("-id").first()
+    )
+    assert original is not None, "a pair with net money has a positive row"
+    return Allocation.objects.create(
+        payment=payment, invoice=invoice, amount=-amount, reverses=original, created_by=by, reason=reason
+    )
+
+
+def _record(history_model, owner_field: str, owner, *, field: str, old: str, new: str, cause: str, by) -> None:
+    history_model.objects.create(
+        **{owner_field: owner}, field=field, old=old, new=new, reason=cause, created_by=by
+    )
+
+
+def record_invoice_change(invoice: Invoice, *, field: str, old: str, new: str, cause: str, by) -> None:
+    _record(InvoiceStatusChange, "invoice", invoice, field=field, old=old, new=new, cause=cause, by=by)
+
+
+def record_payment_change(payment: Payment, *, field: str, old: str, new: str, cause: str, by) -> None:
+    _record(PaymentStatusChange, "payment", payment, field=field, old=old, new=new, cause=cause, by=by)
+
+
+_INVOICE_SUMS = """
+    SELECT
+        (SELECT COALESCE(SUM(amount), 0) FROM allocations_allocation WHERE invoice_id = %(id)s),
+        (SELECT COALESCE(SUM(amount), 0) FROM invoices_creditnote WHERE invoice_id = %(id)s)
+"""
+_PAYMENT_SUMS = """
+    SELECT
+        (SELECT COALESCE(SUM(amount), 0) FROM allocations_allocation WHERE payment_id = %(id)s),
+        (SELECT COALESCE(SUM(amount), 0) FROM payments_refund WHERE payment_id = %(id)s),
+        (SELECT COALESCE(SUM(amount), 0) FROM payments_chargeback WHERE payment_id = %(id)s)
+"""
+_ACCOUNT_SUMS = """
+    SELECT COALESCE(SUM(balance_due), 0), COUNT(*), MIN(due_date)
+    FROM invoices_invoice
+    WHERE account_id = %(id)s AND state = 'open' AND payment_status IN ('unpaid', 'partially_paid')
+"""
+
+
+def _fetch(sql: str, pk: int) -> tuple:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"id": pk})
+        return cursor.fetchone()
+
+
+def refresh_invoice(invoice: Invoice, *, cause: str, by=None) -> bool:
+    """Recompute an invoice's cached totals and payment_status from the ledger.
+
+    The caller holds the invoice's lock. Returns True when something changed.
+    """
+    paid, credited = _fetch(_INVOICE_SUMS, invoice.pk)
+    changed = []
+    if invoice.paid_total != paid:
+        invoice.paid_total = paid
+        changed.append("paid_total")
+    if invoice.credited_total != credited:
+        invoice.credited_total = credited
+        changed.append("credited_total")
+    balance_due = invoice.total - credited - paid
+    if invoice.balance_due != balance_due:
+        invoice.balance_due = balance_due
+        changed.append("balance_due")
+    old_status = invoice.payment_status
+    invoice.refresh_payment_status()
+    if invoice.payment_status != old_status:
+        changed.append("payment_status")
+        record_invoice_change(
+            invoice, field="payment_status", old=old_status, new=invoice.payment_status, cause=cause, by=by
+        )
+    if changed:
+        invoice.save(update_fields=changed)
+    return bool(changed)
+
+
+def refresh_payment(payment: Payment, *, cause: str, by=None, also_save: Iterable[str] = ()) -> bool:
+    """Recompute a payment's cached totals and allocation_status from the ledger.
+
+    `also_save` names lifecycle fields the caller changed: they are written in the same
+    UPDATE as the totals, because the row's check constraint ties them together.
+    """
+    allocated, refunded, charged_back = _fetch(_PAYMENT_SUMS, payment.pk)
+    changed = list(also_save)
+    for field, value in (
+        ("allocated_total", allocated),
+        ("refunded_total", refunded),
+        ("charged_back_total", charged_back),
+    ):
+        if getattr(payment, field) != value:
+            setattr(payment, field, value)
+            changed.append(field)
+    unallocated = payment.available - payment.allocated_total
+    if payment.unallocated != unallocated:
+        payment.unallocated = unallocated
+        changed.append("unallocated")
+    old_status = payment.allocation_status
+    payment.refresh_allocation_status()
+    if payment.allocation_status != old_status:
+        changed.append("allocation_status")
+        record_payment_change(
+            payment, field="allocation_status", old=old_status, new=payment.allocation_status, cause=cause, by=by
+        )
+    if changed:
+        payment.save(update_fields=changed)
+    return bool(changed)
+
+
+def refresh_account(account: Account) -> bool:
+    """Recompute an account's balance due, open-invoice count and oldest due date."""
+    balance_due, count, oldest = _fetch(_ACCOUNT_SUMS, account.pk)
+    changed = []
+    for field, value in (
+        ("balance_due", balance_due),
+        ("open_invoice_count", count),
+        ("oldest_due_date", oldest),
+    ):
+        if getattr(account, field) != value:
+            setattr(account, field, value)
+            changed.append(field)
+    if changed:
+        account.save(update_fields=changed)
+    return bool(changed)
+
+
+def refresh_all(
+    *,
+    invoices: Iterable[Invoice] = (),
+    payments: Iterable[Payment] = (),
+    accounts: Iterable[Account] = (),
+    cause: str,
+    by=None,
+) -> None:
+    """Refresh what a service touched: invoices first (accounts read them), then payments."""
+    for invoice in invoices:
+        refresh_invoice(invoice, cause=cause, by=by)
+    for payment in payments:
+        refresh_payment(payment, cause=cause, by=by)
+    for account in accounts:
+        refresh_account(account)
+
+
+def sync_caller_copy(passed, fresh) -> None:
+    """Give the caller's instance the committed figures of the row we locked and wrote."""
+    if passed is not None and passed is not fresh:
+        passed.refresh_from_db()

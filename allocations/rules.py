@@ -1,0 +1,92 @@
+"""The automatic allocation rule (DESIGN.md §6), as a pure plan over open invoices.
+
+If the money equals exactly one, two or three open invoices, those are paid (fewest
+invoices first; among equal combinations, the oldest ones). Otherwise the oldest
+invoices are paid first (due date, then issue date, then id) until the money runs
+out. Invoices named in a remittance text can be put first. The plan is shared by
+`auto_allocate`, the prefilled split form and `manage.py auto_allocate --dry-run`.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+# Triples are searched in O(n^2); beyond this many open invoices only the oldest are tried.
+MAX_EXACT_MATCH_CANDIDATES = 500
+
+
+@dataclass(frozen=True)
+class PlannedSplit:
+    invoice: object
+    amount: Decimal
+    reason: str
+
+
+def _exact_match(balances: Sequence[Decimal], target: Decimal) -> tuple[int, ...] | None:
+    """Smallest combination (then lexicographically oldest) of 1-3 balances summing to target."""
+    n = min(len(balances), MAX_EXACT_MATCH_CANDIDATES)
+    positions: dict[Decimal, list[int]] = defaultdict(list)
+    for index in range(n):
+        positions[balances[index]].append(index)
+
+    def first_after(value: Decimal, after: int) -> int | None:
+        found = positions.get(value)
+        if not found:
+            return None
+        k = bisect_right(found, after)
+        return found[k] if k < len(found) else None
+
+    single = first_after(target, -1)
+    if single is not None:
+        return (single,)
+    for i in range(n):
+        j = first_after(target - balances[i], i)
+        if j is not None:
+            return (i, j)
+    for i in range(n):
+        for j in range(i + 1, n):
+            k = first_after(target - balances[i] - balances[j], j)
+            if k is not None:
+                return (i, j, k)
+    return None
+
+
+def plan_allocation(
+    available: Decimal,
+    invoices: Sequence,
+    *,
+    preferred_numbers: Sequence[str] = (),
+) -> list[PlannedSplit]:
+    """Plan how `available` money goes to `invoices` (open, oldest first, each with balance_due > 0)."""
+    if available <= 0 or not invoices:
+        return []
+    plan: list[PlannedSplit] = []
+    remaining = available
+    rest = list(invoices)
+    by_number = {invoice.number: invoice for invoice in rest}
+    for number in preferred_numbers:
+        invoice = by_number.get(number)
+        if invoice is None or remaining <= 0 or invoice not in rest:
+            continue
+        take = min(remaining, invoice.balance_due)
+        plan.append(PlannedSplit(invoice, take, "named in remittance"))
+        remaining -= take
+        rest.remove(invoice)
+    if remaining <= 0 or not rest:
+        return plan
+    match = _exact_match([invoice.balance_due for invoice in rest], remaining)
+    if match is not None:
+        noun = "invoice" if len(match) == 1 else "invoices"
+        reason = f"exact match of {len(match)} {noun}"
+        return plan + [PlannedSplit(rest[i], rest[i].balance_due, reason) for i in match]
+    for invoice in rest:
+        if remaining <= 0:
+            break
+        take = min(remaining, invoice.balance_due)
+        plan.append(PlannedSplit(invoice, take, "oldest first"))
+        remaining -= take
+    return plan

