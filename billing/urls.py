@@ -1,4 +1,4 @@
-"""Top-level URLs."""
+"""Top-level URLs. Each area has its own namespace; names are listed in README's 'Pages'."""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
@@ -8,7 +8,7 @@ from billing import views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
 ]

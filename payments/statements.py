@@ -42,10 +42,12 @@ Settle CSV statement layout
 * A missing required column is reported once at position ``"file"`` and no
   entry is returned.  A bad row is reported with its line number and the
   other rows are still parsed.
-* The amount must not be zero and must not have more than 2 decimals (the
-  parser does not know the minor units of each currency; trailing zeros such
-  as ``10.500`` are accepted and normalised to ``10.50``).  The entry's
-  ``amount`` is always positive; ``credit`` is False for negative amounts.
+* The amount must not be zero, must have at most 12 digits before the
+  decimal point (Settle stores money with 14 digits, 2 of them decimals) and
+  at most 2 decimals (the parser does not know each currency's minor units;
+  trailing zeros such as ``10.500`` are accepted and normalised to
+  ``10.50``).  The entry's ``amount`` is always positive; ``credit`` is
+  False for negative amounts.
 * A ``bank_reference`` that already appeared on an earlier valid row of the
   same file is reported as an error and the repeated row is skipped.
 
@@ -57,11 +59,15 @@ ISO 20022 ``BankToCustomerStatement``, any version ``camt.053.001.XX``
 ``Document/BkToCstmrStmt/Stmt/Ntry`` becomes one entry; positions are
 ``"entry N"``, N counting ``Ntry`` elements from 1 across the whole document
 (all ``Stmt`` elements).  Documents with a DOCTYPE (and hence entity
-declarations) are refused.
+declarations) are refused.  Malformed XML gives one error at ``"file"``
+naming the 1-based line and column.  Problems in an entry are reported as
+one error for that entry (several reasons joined by ``"; "``), and an
+``AcctSvcrRef``/reference already used by an earlier valid entry is an error.
 
 Field mapping (``TxDtls`` is the first ``Ntry/NtryDtls/TxDtls``):
 
-* ``amount``/``currency``: ``Ntry/Amt`` and its ``Ccy`` attribute.
+* ``amount``/``currency``: ``Ntry/Amt`` and its ``Ccy`` attribute; the same
+  amount rules as for CSV apply, and the amount must not be negative.
 * ``credit``: ``Ntry/CdtDbtInd`` (``CRDT`` or ``DBIT``).
 * ``reversal``: ``Ntry/RvslInd`` (``true``/``1``), absent means False.
 * ``booking_date``: ``Ntry/BookgDt/Dt``, else the date part of
@@ -162,6 +168,9 @@ _CSV_AMOUNT_RE = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 _CAMT_AMOUNT_RE = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 _CENT = Decimal("0.01")
 _MAX_DECIMALS = 2
+# Settle stores money as DecimalField(max_digits=14, decimal_places=2).
+_MAX_INTEGER_DIGITS = 12
+_TOO_LARGE = Decimal(10) ** _MAX_INTEGER_DIGITS
 
 
 def _check_amount(text: str, pattern: re.Pattern[str], problems: list[str]) -> Decimal | None:
@@ -179,6 +188,11 @@ def _check_amount(text: str, pattern: re.Pattern[str], problems: list[str]) -> D
         value = Decimal(text)
     except InvalidOperation:  # pragma: no cover - the pattern rules this out
         problems.append(f"amount '{text}' is not a number")
+        return None
+    if abs(value) >= _TOO_LARGE:
+        problems.append(
+            f"amount '{text}' is too large (at most {_MAX_INTEGER_DIGITS} digits before the decimal point)"
+        )
         return None
     if value != value.quantize(_CENT):
         problems.append(

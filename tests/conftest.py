@@ -23,3 +23,13 @@ def provider(db):
 @pytest.fixture
 def other_provider(db):
     return ProviderFactory(name="Bolt Repairs", code="BOLT")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """The nav counts are cached; each test starts with an empty cache."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()

@@ -998,7 +998,28 @@ def test_module_never_uses_float():
     assert "float(" not in source
 
 
-def test_large_amounts_stay_exact():
-    parsed = one_row("2024-03-04,12345678901234567.89,EUR,R1,A,B")
-    assert parsed.entries[0].amount == D("12345678901234567.89")
-    assert str(parsed.entries[0].amount) == "12345678901234567.89"
+def test_largest_amount_stays_exact():
+    parsed = one_row("2024-03-04,999999999999.99,EUR,R1,A,B")
+    assert parsed.entries[0].amount == D("999999999999.99")
+    assert str(parsed.entries[0].amount) == "999999999999.99"
+
+
+@pytest.mark.parametrize("amount", ["1000000000000", "-1000000000000.00", "1" * 40, "1" * 40 + ".001"])
+def test_csv_too_large_amounts(amount):
+    parsed = one_row(f"2024-03-04,{amount},EUR,R1,A,B")
+    assert parsed.entries == []
+    assert parsed.errors == [
+        StatementError("line 2", f"amount '{amount}' is too large (at most 12 digits before the decimal point)")
+    ]
+
+
+def test_camt_too_large_amount():
+    data = camt(ntry(amount='<Amt Ccy="EUR">' + "9" * 30 + "</Amt>"))
+    assert only_error(data) == StatementError(
+        "entry 1", f"amount '{'9' * 30}' is too large (at most 12 digits before the decimal point)"
+    )
+
+
+def test_long_fraction_of_zeros_is_fine():
+    parsed = one_row("2024-03-04,1." + "0" * 40 + ",EUR,R1,A,B")
+    assert str(parsed.entries[0].amount) == "1.00"

@@ -1,0 +1,69 @@
+"""Staff roles. Groups are created by a data migration; superusers can do everything.
+
+support: reads everything and adds collection notes.
+finance: also moves money (allocate, deallocate, refund, void, credit, chargeback, cancel, import).
+"""
+
+from __future__ import annotations
+
+import functools
+
+from django.core.exceptions import PermissionDenied
+
+SUPPORT = "support"
+FINANCE = "finance"
+ROLES = (SUPPORT, FINANCE)
+ROLE_LABELS = {SUPPORT: "Support", FINANCE: "Finance"}
+
+
+def has_role(user, role: str) -> bool:
+    if not user.is_authenticated or not user.is_active:
+        return False
+    if user.is_superuser:
+        return True
+    names = getattr(user, "_settle_roles", None)
+    if names is None:
+        names = set(user.groups.values_list("name", flat=True))
+        user._settle_roles = names
+    if role == SUPPORT:
+        return bool(names & {SUPPORT, FINANCE})
+    return role in names
+
+
+def is_finance(user) -> bool:
+    return has_role(user, FINANCE)
+
+
+def is_staff_member(user) -> bool:
+    return has_role(user, SUPPORT)
+
+
+class RoleRequired(PermissionDenied):
+    """403 that names the role the action needs; the 403 template shows it."""
+
+    def __init__(self, role: str):
+        self.role = role
+        super().__init__(f"This needs the {ROLE_LABELS[role]} role. Ask an administrator if you should have it.")
+
+
+def role_required(role: str):
+    """View decorator: 403 (naming the role) unless the user has it."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if not has_role(request.user, role):
+                raise RoleRequired(role)
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def roles_context(request) -> dict:
+    """Template context: what the signed-in user may do, so forbidden buttons are not shown."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"can_move_money": False, "can_read": False}
+    return {"can_move_money": is_finance(user), "can_read": is_staff_member(user)}
