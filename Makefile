@@ -17,8 +17,9 @@ $(STAMP): pyproject.toml
 	@if [ -z "$(PYTHON)" ]; then echo "Settle needs Python 3.12 or newer: install it (e.g. 'pyenv install 3.12') or set PYTHON=/path/to/python3.12." >&2; exit 1; fi
 	@echo "Creating $(VENV) with $(PYTHON) ($$($(PYTHON) --version))"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	@$(PY) -m pip install --quiet --upgrade pip > $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
+	@$(PY) -m pip install -e '.[test]' >> $(VENV)/install.log 2>&1 || { tail -40 $(VENV)/install.log; exit 1; }
+	@echo "Installed Settle's dependencies into $(VENV) (log: $(VENV)/install.log)"
 	@touch $(STAMP)
 
 install: $(STAMP)

