@@ -1,0 +1,274 @@
+"""The nightly safety net: find cached figures that drifted from the ledger and repair them.
+
+A run has two phases.
+
+1. Detection: three set-based queries (reconciliation.drift) recompute every invoice,
+   payment and account from the ledger rows and return only the rows that differ.
+   They read a snapshot and take no locks, so clerks are never blocked by them.
+2. Confirmation (and, with fix=True, repair), in short batches, each its own
+   transaction: lock the batch's rows through allocations.ledger.lock_rows (accounts,
+   invoices by id, payments by id: the order every service uses, so no deadlock),
+   re-check them under the lock (a clerk may have changed them since the snapshot,
+   so only what is still wrong is reported), record the differences, and repair
+   them with the refresh routines the services use, with the cause
+   "reconciliation run N" in the status history.
+
+Interrupting a run (Ctrl-C, SIGTERM, a crash) rolls back the batch in flight, and
+every committed batch is complete on its own, so the data stays consistent; the next
+run detects whatever is left. Only one run at a time: a PostgreSQL advisory lock
+guards it, and a run still marked "running" when the lock is free died (kill -9) and
+is marked interrupted by the next run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from django.db import DatabaseError, connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from allocations.ledger import lock_rows, refresh_account, refresh_invoice, refresh_payment
+from billing.models import Account
+from invoices.models import Invoice, InvoiceState
+from reconciliation.drift import UNFIXABLE_FIELDS, ObjectDrift, count_objects, find_drift
+from reconciliation.models import ObjectKind, ReconciliationDifference, ReconciliationRun, RunOutcome
+
+# pg_try_advisory_lock key: "reconcile" as a number, shared by every process.
+ADVISORY_LOCK_KEY = 0x5E771E_0001
+DEFAULT_BATCH_SIZE = 200
+# A batch waits at most this long for a clerk's row lock, then is left for the next run.
+LOCK_TIMEOUT = "2s"
+_BUSY_SQLSTATES = {"55P03", "40P01"}  # lock_not_available, deadlock_detected
+
+Progress = Callable[[str], None]
+
+
+class AlreadyRunning(Exception):
+    """Another reconciliation run holds the advisory lock."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    kind: str
+    id: int
+    account_id: int | None = None
+
+
+def _quiet(message: str) -> None:
+    pass
+
+
+def detect() -> tuple[dict[str, int], list[Candidate]]:
+    """Object counts and the drifted objects of the whole ledger, invoices, payments, accounts."""
+    counts = count_objects()
+    candidates = []
+    for kind in (ObjectKind.INVOICE, ObjectKind.PAYMENT, ObjectKind.ACCOUNT):
+        for drift in find_drift(kind).values():
+            candidates.append(Candidate(kind, drift.id, drift.account_id))
+    return counts, candidates
+
+
+def _batches(candidates: list[Candidate], size: int) -> Iterable[list[Candidate]]:
+    for start in range(0, len(candidates), size):
+        yield candidates[start : start + size]
+
+
+@dataclass
+class BatchResult:
+    found: int = 0
+    fixed: int = 0
+
+
+def _labels(kind: str, rows: dict, drifted: Iterable[int]) -> dict[int, str]:
+    """How a clerk recognises each drifted object: ACME-000042, P-17, Ada / Acme (EUR)."""
+    if kind == ObjectKind.ACCOUNT:
+        named = Account.objects.filter(pk__in=list(drifted)).select_related("customer", "provider")
+        return {account.pk: str(account) for account in named}
+    return {pk: str(row) for pk, row in rows.items()}
+
+
+def _recheck(accounts, invoices, payments) -> dict[str, dict[int, ObjectDrift]]:
+    return {
+        ObjectKind.INVOICE: find_drift(ObjectKind.INVOICE, invoices),
+        ObjectKind.PAYMENT: find_drift(ObjectKind.PAYMENT, payments),
+        ObjectKind.ACCOUNT: find_drift(ObjectKind.ACCOUNT, accounts),
+    }
+
+
+def process_batch(run: ReconciliationRun, batch: list[Candidate], *, fix: bool, by=None) -> BatchResult:
+    """Confirm (and repair) one batch in one short transaction; returns what it found."""
+    invoice_ids = {c.id for c in batch if c.kind == ObjectKind.INVOICE}
+    payment_ids = {c.id for c in batch if c.kind == ObjectKind.PAYMENT}
+    # An invoice's figures feed its account: lock it too, so it is re-checked and refreshed with it.
+    account_ids = {c.id for c in batch if c.kind == ObjectKind.ACCOUNT}
+    account_ids |= {c.account_id for c in batch if c.kind == ObjectKind.INVOICE and c.account_id}
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+        # Accounts first (the global order). An account is only right once every open invoice
+        # in it is, so its other drifted open invoices join the batch. Every service locks an
+        # invoice's account before the invoice, so while we hold the accounts nobody else can
+        # hold those invoices: locking them now cannot deadlock.
+        accounts, _, _ = lock_rows(accounts=account_ids)
+        open_in_accounts = Invoice.objects.filter(account_id__in=account_ids, state=InvoiceState.OPEN)
+        invoice_ids |= set(find_drift(ObjectKind.INVOICE, list(open_in_accounts.values_list("pk", flat=True))))
+        _, invoices, payments = lock_rows(invoices=invoice_ids, payments=payment_ids)
+        drift = _recheck(accounts, invoices, payments)
+        if not any(drift.values()):
+            return BatchResult()
+        remaining = drift
+        if fix:
+            cause = f"reconciliation run {run.pk}"
+            for pk in drift[ObjectKind.INVOICE]:
+                refresh_invoice(invoices[pk], cause=cause, by=by)
+            for pk in drift[ObjectKind.PAYMENT]:
+                refresh_payment(payments[pk], cause=cause, by=by)
+            for account in accounts.values():  # after the invoices they are computed from
+                refresh_account(account)
+            remaining = _recheck(accounts, invoices, payments)
+        result = BatchResult()
+        differences = []
+        for kind, rows in ((ObjectKind.INVOICE, invoices), (ObjectKind.PAYMENT, payments), (ObjectKind.ACCOUNT, accounts)):
+            labels = _labels(kind, rows, drift[kind])
+            for pk, object_drift in drift[kind].items():
+                still_wrong = remaining[kind].get(pk)
+                still_wrong_fields = still_wrong.field_names if (fix and still_wrong) else set()
+                result.found += 1
+                if fix and not still_wrong_fields:
+                    result.fixed += 1
+                for item in object_drift.fields:
+                    differences.append(
+                        ReconciliationDifference(
+                            run=run,
+                            object_kind=kind,
+                            object_id=pk,
+                            object_label=labels[pk][:200],
+                            field=item.field,
+                            cached_value=item.cached_text[:64],
+                            ledger_value=item.ledger_text[:64],
+                            fixed=fix and item.field not in still_wrong_fields,
+                        )
+                    )
+        ReconciliationDifference.objects.bulk_create(differences)
+        ReconciliationRun.objects.filter(pk=run.pk).update(
+            drift_found=F("drift_found") + result.found, drift_fixed=F("drift_fixed") + result.fixed
+        )
+        return result
+
+
+def _is_busy(exc: DatabaseError) -> bool:
+    return getattr(exc.__cause__, "sqlstate", None) in _BUSY_SQLSTATES
+
+
+def _finish(run: ReconciliationRun, outcome: str, message: str = "") -> None:
+    """Record how the run ended, even if the connection broke (e.g. Ctrl-C during a query)."""
+    for attempt in range(2):
+        try:
+            ReconciliationRun.objects.filter(pk=run.pk).update(
+                outcome=outcome, finished_at=timezone.now(), message=message[:2000]
+            )
+            run.refresh_from_db()
+            return
+        except DatabaseError:
+            if attempt:
+                raise
+            connection.close()
+
+
+def _outcome(run: ReconciliationRun) -> str:
+    if not run.drifted:
+        return RunOutcome.CLEAN
+    if not run.fix:
+        return RunOutcome.DRIFT
+    if run.drift_fixed == run.drift_found and not run.left_for_next_run:
+        return RunOutcome.FIXED
+    return RunOutcome.PARTLY_FIXED
+
+
+def _try_lock() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [ADVISORY_LOCK_KEY])
+        return cursor.fetchone()[0]
+
+
+def _unlock() -> None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [ADVISORY_LOCK_KEY])
+    except DatabaseError:
+        connection.close()  # a closed session releases its advisory locks
+
+
+def run_reconciliation(
+    *,
+    fix: bool = False,
+    limit: int | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    by=None,
+    progress: Progress = _quiet,
+) -> ReconciliationRun:
+    """Run one reconciliation and return its record (outcome set).
+
+    `limit` caps how many drifted objects are re-checked (and repaired); the rest are
+    left for the next run. Raises AlreadyRunning if another run is in progress; on
+    KeyboardInterrupt (Ctrl-C, or SIGTERM turned into one by the command) the run is
+    recorded as interrupted and the interrupt re-raised.
+    """
+    if not _try_lock():
+        raise AlreadyRunning("Another reconciliation run is in progress; try again when it has finished.")
+    try:
+        ReconciliationRun.objects.filter(outcome=RunOutcome.RUNNING).update(
+            outcome=RunOutcome.INTERRUPTED,
+            finished_at=timezone.now(),
+            message="The process ended before the run finished (killed?); a later run picks up what was left.",
+        )
+        run = ReconciliationRun.objects.create(fix=fix, limit=limit, started_by=by)
+        try:
+            _run(run, fix=fix, limit=limit, batch_size=batch_size, by=by, progress=progress)
+        except KeyboardInterrupt:
+            _finish(run, RunOutcome.INTERRUPTED, "Interrupted; committed batches are complete, the rest is left for the next run.")
+            raise
+        except Exception as exc:
+            _finish(run, RunOutcome.ERROR, f"{type(exc).__name__}: {exc}")
+            raise
+        return run
+    finally:
+        _unlock()
+
+
+def _run(run: ReconciliationRun, *, fix: bool, limit: int | None, batch_size: int, by, progress: Progress) -> None:
+    started = time.monotonic()
+    progress(f"Reconciliation run {run.pk}: recomputing every invoice, payment and account from the ledger...")
+    counts, candidates = detect()
+    checked = sum(counts.values())
+    examined = candidates if limit is None else candidates[:limit]
+    left = len(candidates) - len(examined)
+    ReconciliationRun.objects.filter(pk=run.pk).update(
+        objects_checked=checked, candidates=len(candidates), left_for_next_run=left
+    )
+    progress(
+        f"Checked {counts[ObjectKind.INVOICE]} invoices, {counts[ObjectKind.PAYMENT]} payments and "
+        f"{counts[ObjectKind.ACCOUNT]} accounts in {time.monotonic() - started:.2f} s: "
+        f"{len(candidates)} look drifted"
+        + (f" ({left} left for the next run by --limit {limit})" if left else "")
+        + "."
+    )
+    batches = list(_batches(examined, max(1, batch_size)))
+    busy = 0
+    for number, batch in enumerate(batches, start=1):
+        try:
+            result = process_batch(run, batch, fix=fix, by=by)
+        except DatabaseError as exc:
+            if not _is_busy(exc):
+                raise
+            busy += len(batch)
+            ReconciliationRun.objects.filter(pk=run.pk).update(left_for_next_run=F("left_for_next_run") + len(batch))
+            progress(f"Batch {number}/{len(batches)}: rows busy (locked by clerks); left for the next run.")
+            continue
+        verb = f", {result.fixed} fixed" if fix else ""
+        progress(f"Batch {number}/{len(batches)}: {len(batch)} re-checked under lock, {result.found} drifted{verb}.")
+    run.refresh_from_db()
+    _finish(run, _outcome(run), f"{busy} objects were busy and left for the next run." if busy else "")
