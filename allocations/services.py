@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 
 from django.db import transaction
@@ -116,13 +116,26 @@ def deallocate(
     return row
 
 
-def plan_auto_allocation(payment: Payment, *, preferred_numbers: Sequence[str] = ()) -> list[PlannedSplit]:
-    """What auto_allocate would do now, with the reason for each split."""
+def plan_auto_allocation(
+    payment: Payment,
+    *,
+    preferred_numbers: Sequence[str] = (),
+    already_planned: Mapping[int, Decimal] | None = None,
+) -> list[PlannedSplit]:
+    """What auto_allocate would do now, with the reason for each split.
+
+    `already_planned` (invoice id -> amount) lets a dry run over several payments plan
+    each one as if the earlier ones had been allocated: those amounts are taken off the
+    invoices' balances first (nothing is written).
+    """
     if payment.state != PaymentState.SETTLED or payment.unallocated <= 0:
         return []
-    return plan_allocation(
-        payment.unallocated, list(allocatable_invoices(payment)), preferred_numbers=preferred_numbers
-    )
+    invoices = list(allocatable_invoices(payment))
+    if already_planned:
+        for invoice in invoices:
+            invoice.balance_due -= already_planned.get(invoice.pk, Decimal("0.00"))
+        invoices = [invoice for invoice in invoices if invoice.balance_due > 0]
+    return plan_allocation(payment.unallocated, invoices, preferred_numbers=preferred_numbers)
 
 
 def auto_allocate(payment: Payment, *, by=None, preferred_numbers: Sequence[str] = ()) -> list[Allocation]:

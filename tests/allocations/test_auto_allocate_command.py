@@ -1,0 +1,158 @@
+"""manage.py auto_allocate: the rule of DESIGN.md §6 over every payment with money waiting."""
+
+import datetime
+from decimal import Decimal
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+
+from allocations.models import Allocation
+from payments.importing import import_statement
+from tests.factories import TODAY, CustomerFactory, make_invoice, make_payment
+from tests.invariants import assert_invariants
+
+pytestmark = pytest.mark.django_db
+
+D = Decimal
+
+
+def run(*args) -> str:
+    out = StringIO()
+    call_command("auto_allocate", *args, stdout=out)
+    return out.getvalue()
+
+
+def invoice(customer, provider, total, days_old, currency="EUR"):
+    """An open invoice issued `days_old` days ago (older ones are due earlier)."""
+    issued = TODAY - datetime.timedelta(days=days_old)
+    return make_invoice(customer=customer, provider=provider, total=total, currency=currency, issue_date=issued)
+
+
+def paid(payment):
+    return sorted((a.invoice.number, a.amount) for a in Allocation.objects.filter(payment=payment))
+
+
+def test_exact_match_of_two_invoices(customer, provider):
+    a = invoice(customer, provider, "30.00", 40)
+    b = invoice(customer, provider, "50.00", 30)
+    invoice(customer, provider, "70.00", 20)
+    payment = make_payment(customer=customer, amount="80.00")
+
+    out = run()
+
+    assert paid(payment) == [(a.number, D("30.00")), (b.number, D("50.00"))]
+    assert f"    {a.number} 30.00 EUR (exact match of 2 invoices)" in out
+    assert out.splitlines()[-1] == "Allocated 1 payment(s) over 2 invoice(s)."
+    assert_invariants()
+
+
+def test_exact_match_ties_go_to_the_oldest(customer, provider):
+    oldest = invoice(customer, provider, "20.00", 50)
+    second = invoice(customer, provider, "30.00", 40)
+    invoice(customer, provider, "30.00", 30)
+    invoice(customer, provider, "20.00", 20)
+    single_a = invoice(customer, provider, "45.00", 15)
+    invoice(customer, provider, "45.00", 10)
+    pair = make_payment(customer=customer, amount="50.00")
+    single = make_payment(customer=customer, amount="45.00")
+
+    run()
+
+    assert paid(pair) == sorted([(oldest.number, D("20.00")), (second.number, D("30.00"))])
+    assert paid(single) == [(single_a.number, D("45.00"))]
+
+
+def test_oldest_first_spill_over(customer, provider):
+    old = invoice(customer, provider, "60.00", 40)
+    middle = invoice(customer, provider, "70.00", 30)
+    young = invoice(customer, provider, "80.00", 20)
+    payment = make_payment(customer=customer, amount="100.00")
+
+    out = run()
+
+    assert paid(payment) == [(old.number, D("60.00")), (middle.number, D("40.00"))]
+    assert f"    {old.number} 60.00 EUR (oldest first)" in out
+    young.refresh_from_db()
+    assert young.payment_status == "unpaid"
+    assert_invariants()
+
+
+def test_other_currencies_and_customers_are_never_touched(customer, provider):
+    other = CustomerFactory()
+    foreign = invoice(other, provider, "100.00", 30)
+    dollars = invoice(customer, provider, "100.00", 30, currency="USD")
+    payment = make_payment(customer=customer, amount="100.00")
+
+    out = run()
+
+    assert paid(payment) == []
+    assert "no open invoice to allocate to" in out
+    for untouched in (foreign, dollars):
+        untouched.refresh_from_db()
+        assert untouched.payment_status == "unpaid"
+
+
+def test_second_run_is_a_no_op(customer, provider):
+    invoice(customer, provider, "60.00", 30)
+    make_payment(customer=customer, amount="100.00")  # 40.00 stays unallocated: no invoice left
+    run()
+    rows = Allocation.objects.count()
+
+    out = run()
+
+    assert Allocation.objects.count() == rows == 1
+    assert out.splitlines()[-1] == "Allocated 0 payment(s) over 0 invoice(s)."
+
+
+def test_dry_run_writes_nothing_and_plans_payments_one_after_another(customer, provider):
+    only = invoice(customer, provider, "100.00", 30)
+    first = make_payment(customer=customer, amount="70.00")
+    make_payment(customer=customer, amount="50.00")
+
+    out = run("--dry-run")
+
+    assert not Allocation.objects.exists()
+    lines = out.splitlines()
+    assert lines[0] == f"{first} {customer}: 70.00 EUR unallocated; would allocate:"
+    assert lines[1] == f"    {only.number} 70.00 EUR (oldest first)"
+    # The second payment is planned on what the first leaves (30.00), not on the 100.00 still in the database.
+    assert lines[3] == f"    {only.number} 30.00 EUR (oldest first)"
+    assert lines[-1] == "Dry run, nothing was written: would allocate 2 payment(s) over 2 invoice(s)."
+    run()
+    assert Allocation.objects.filter(invoice=only).count() == 2
+
+
+def test_customer_filter(customer, provider):
+    other = CustomerFactory()
+    invoice(customer, provider, "10.00", 30)
+    invoice(other, provider, "10.00", 30)
+    mine = make_payment(customer=customer, amount="10.00")
+    theirs = make_payment(customer=other, amount="10.00")
+
+    run("--customer", str(customer.pk))
+
+    assert len(paid(mine)) == 1 and paid(theirs) == []
+    with pytest.raises(CommandError, match="No customer with id 0"):
+        run("--customer", "0")
+
+
+def test_invoices_named_by_the_bank_come_first(provider):
+    """Money imported before its invoice existed goes to the invoice the remittance named."""
+    customer = CustomerFactory(reference="C-00042")
+    import_statement(
+        b"booking_date,amount,currency,bank_reference,counterparty,remittance\n"
+        b"2026-11-01,50.00,EUR,BANK-1,Payer,C-00042 pays ACME-000002\n",
+        source_name="early.csv",
+    )
+    older = invoice(customer, provider, "50.00", 60)
+    named = invoice(customer, provider, "50.00", 30)
+    assert (older.number, named.number) == ("ACME-000001", "ACME-000002")
+
+    out = run()
+
+    named.refresh_from_db()
+    older.refresh_from_db()
+    assert (named.payment_status, older.payment_status) == ("paid", "unpaid")
+    assert "    ACME-000002 50.00 EUR (named in remittance)" in out
