@@ -86,7 +86,12 @@ class Outcome:
 class AllocationLine:
     invoice_number: str
     amount: Decimal
+    currency: str
     reason: str
+
+    @property
+    def amount_display(self) -> str:
+        return format_money(self.amount, self.currency)
 
 
 @dataclass
@@ -100,6 +105,10 @@ class EntryResult:
     payment: Payment | None = None
     bank_entry: BankEntry | None = None
     allocations: list[AllocationLine] = field(default_factory=list)
+
+    @property
+    def amount_display(self) -> str:
+        return format_money(self.amount, self.currency) if self.amount is not None else ""
 
     @property
     def outcome_label(self) -> str:
@@ -359,7 +368,9 @@ def record_and_allocate(
     numbers = find_invoice_numbers(remittance_text)
     reasons = {split.invoice.pk: split.reason for split in plan_auto_allocation(payment, preferred_numbers=numbers)}
     rows = auto_allocate(payment, by=by, preferred_numbers=numbers)
-    lines = [AllocationLine(row.invoice.number, row.amount, reasons.get(row.invoice_id, row.reason)) for row in rows]
+    lines = [
+        AllocationLine(row.invoice.number, row.amount, currency, reasons.get(row.invoice_id, row.reason)) for row in rows
+    ]
     payment.refresh_from_db()
     note = ""
     if payment.unallocated > 0:

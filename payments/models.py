@@ -283,6 +283,12 @@ class BankEntry(models.Model):
         return self.status in OPEN_BANK_ENTRY_STATUSES
 
     @property
+    def amount_display(self) -> str:
+        from billing.money import format_money
+
+        return ("" if self.credit else "-") + format_money(self.amount, self.currency)
+
+    @property
     def can_be_assigned(self) -> bool:
         """An incoming credit still waiting for a clerk can be assigned to a customer."""
         return self.is_open and self.credit and not self.reversal

@@ -53,6 +53,6 @@ def render_report(report: ImportReport) -> str:
         head = f"  {result.position:<9} {result.bank_reference:<22} {amount:>16}  {result.outcome_label}"
         lines.append(f"{head}: {result.message}")
         for line in result.allocations:
-            lines.append(f"      -> {line.invoice_number} {format_money(line.amount, result.currency)} ({line.reason})")
+            lines.append(f"      -> {line.invoice_number} {line.amount_display} ({line.reason})")
     lines.append(report.summary())
     return "\n".join(lines)

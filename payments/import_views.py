@@ -1,0 +1,84 @@
+"""Bank statement pages: the upload (finance), and the clerks' list of entries nobody could place."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from billing.errors import BillingError
+from billing.roles import FINANCE, SUPPORT, role_required
+from payments.importing import (
+    assign_bank_entry,
+    customer_by_reference_or_id,
+    dismiss_bank_entry,
+    import_statement,
+    open_bank_entries,
+)
+from payments.models import BankEntry
+
+MAX_STATEMENT_BYTES = 10 * 1024 * 1024
+
+
+class StatementUploadForm(forms.Form):
+    statement = forms.FileField(help_text="Settle CSV layout or camt.053 XML, at most 10 MB.")
+    format = forms.ChoiceField(
+        choices=[("", "Detect from the file"), ("csv", "CSV"), ("camt053", "camt.053 XML")], required=False
+    )
+    dry_run = forms.BooleanField(required=False, label="Dry run: show what would happen, save nothing")
+
+    def clean_statement(self):
+        upload = self.cleaned_data["statement"]
+        if upload.size > MAX_STATEMENT_BYTES:
+            raise forms.ValidationError("The file is larger than 10 MB; split the statement.")
+        return upload
+
+
+@role_required(FINANCE)
+def upload(request: HttpRequest) -> HttpResponse:
+    form = StatementUploadForm(request.POST, request.FILES) if request.method == "POST" else StatementUploadForm()
+    if form.is_bound and form.is_valid():
+        upload = form.cleaned_data["statement"]
+        report = import_statement(
+            upload.read(),
+            source_name=upload.name,
+            format=form.cleaned_data["format"] or None,
+            by=request.user,
+            dry_run=form.cleaned_data["dry_run"],
+        )
+        return render(request, "payments/import_result.html", {"report": report})
+    return render(request, "payments/import_upload.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@role_required(SUPPORT)
+def entries(request: HttpRequest) -> HttpResponse:
+    return render(request, "payments/import_entries.html", {"entries": open_bank_entries().select_related("payment")[:500]})
+
+
+@require_POST
+@role_required(FINANCE)
+def assign(request: HttpRequest, pk: int) -> HttpResponse:
+    entry = get_object_or_404(BankEntry, pk=pk)
+    try:
+        customer = customer_by_reference_or_id(request.POST.get("customer", ""))
+        payment = assign_bank_entry(entry, customer=customer, by=request.user)
+    except BillingError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{entry.bank_reference} recorded as {payment} for {customer}.")
+    return redirect("imports:entries")
+
+
+@require_POST
+@role_required(FINANCE)
+def dismiss(request: HttpRequest, pk: int) -> HttpResponse:
+    entry = get_object_or_404(BankEntry, pk=pk)
+    try:
+        dismiss_bank_entry(entry, by=request.user, reason=request.POST.get("reason", ""))
+    except BillingError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{entry.bank_reference} dismissed.")
+    return redirect("imports:entries")
