@@ -98,8 +98,16 @@ def _recheck(accounts, invoices, payments) -> dict[str, dict[int, ObjectDrift]]:
     }
 
 
-def process_batch(run: ReconciliationRun, batch: list[Candidate], *, fix: bool, by=None) -> BatchResult:
-    """Confirm (and repair) one batch in one short transaction; returns what it found."""
+def process_batch(
+    run: ReconciliationRun, batch: list[Candidate], *, fix: bool, by=None, seen: set | None = None
+) -> BatchResult:
+    """Confirm (and repair) one batch in one short transaction; returns what it found.
+
+    `seen` holds the (kind, id) this run already recorded: a batch also re-checks the
+    accounts of its invoices and the other drifted invoices of those accounts, so without
+    --fix (or for what cannot be fixed) an object could otherwise be counted twice.
+    """
+    seen = set() if seen is None else seen
     invoice_ids = {c.id for c in batch if c.kind == ObjectKind.INVOICE}
     payment_ids = {c.id for c in batch if c.kind == ObjectKind.PAYMENT}
     # An invoice's figures feed its account: lock it too, so it is re-checked and refreshed with it.
@@ -134,6 +142,8 @@ def process_batch(run: ReconciliationRun, batch: list[Candidate], *, fix: bool, 
         for kind, rows in ((ObjectKind.INVOICE, invoices), (ObjectKind.PAYMENT, payments), (ObjectKind.ACCOUNT, accounts)):
             labels = _labels(kind, rows, drift[kind])
             for pk, object_drift in drift[kind].items():
+                if (kind, pk) in seen:
+                    continue
                 still_wrong = remaining[kind].get(pk)
                 still_wrong_fields = still_wrong.field_names if (fix and still_wrong) else set()
                 result.found += 1
@@ -153,10 +163,12 @@ def process_batch(run: ReconciliationRun, batch: list[Candidate], *, fix: bool, 
                         )
                     )
         ReconciliationDifference.objects.bulk_create(differences)
+        newly_seen = {(kind, pk) for kind in drift for pk in drift[kind]}
         ReconciliationRun.objects.filter(pk=run.pk).update(
             drift_found=F("drift_found") + result.found, drift_fixed=F("drift_fixed") + result.fixed
         )
-        return result
+    seen |= newly_seen  # only once the batch committed
+    return result
 
 
 def _is_busy(exc: DatabaseError) -> bool:
@@ -258,9 +270,10 @@ def _run(run: ReconciliationRun, *, fix: bool, limit: int | None, batch_size: in
     )
     batches = list(_batches(examined, max(1, batch_size)))
     busy = 0
+    seen: set[tuple[str, int]] = set()
     for number, batch in enumerate(batches, start=1):
         try:
-            result = process_batch(run, batch, fix=fix, by=by)
+            result = process_batch(run, batch, fix=fix, by=by, seen=seen)
         except DatabaseError as exc:
             if not _is_busy(exc):
                 raise

@@ -140,6 +140,15 @@ def test_check_only_reports_exactly_the_injected_drift_and_changes_nothing(ledge
     assert f"reconcile run {run.pk}: drift found; checked 14 objects, drift found 9 (" in out.splitlines()[-1]
 
 
+def test_check_only_in_small_batches_counts_each_object_once(ledger):
+    """A batch re-checks its invoices' account and that account's other invoices: no double counting."""
+    code, _ = reconcile_command("--batch-size", "1")
+    run = ReconciliationRun.objects.get()
+    assert (code, run.drift_found) == (1, 9)
+    assert run.differences.count() == len(expected_differences(ledger)) == 18
+    assert diffs(run) == expected_differences(ledger)
+
+
 def test_fix_repairs_everything_through_refresh_with_history(ledger):
     code, out = reconcile_command("--fix")
 
