@@ -10,13 +10,9 @@ from django.views.decorators.http import require_POST
 
 from billing.errors import BillingError
 from billing.roles import FINANCE, SUPPORT, role_required
-from payments.importing import (
-    assign_bank_entry,
-    customer_by_reference_or_id,
-    dismiss_bank_entry,
-    import_statement,
-    open_bank_entries,
-)
+from payments.bank_entries import assign_bank_entry, dismiss_bank_entry, open_bank_entries
+from payments.importing import import_statement
+from payments.matching import customer_by_reference_or_id
 from payments.models import BankEntry
 
 MAX_STATEMENT_BYTES = 10 * 1024 * 1024

@@ -2,7 +2,8 @@
 
 `import_statement` parses a statement (payments.statements: the Settle CSV layout or
 camt.053), then handles each entry once, keyed by its bank reference
-(payments.models.BankEntry):
+(payments.models.BankEntry). Recognising the payer is payments.matching; recording a
+credit and the clerks' decisions on work items are payments.bank_entries.
 
 - an incoming credit: the customer is recognised by a customer reference (the
   statement's structured reference, or a ``C-...`` token in the text, equal to
@@ -34,27 +35,19 @@ rolled back, so it shows exactly what an import would do and writes nothing.
 
 from __future__ import annotations
 
-import datetime
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import DatabaseError, connection, transaction
-from django.utils import timezone
 
-from allocations.services import auto_allocate, plan_auto_allocation
-from billing.errors import BillingError, InvalidInput, InvalidState
-from billing.models import Customer
+from billing.errors import BillingError, InvalidInput
 from billing.money import format_money, parse_positive_amount
-from billing.validation import require_reason
-from invoices.models import Invoice
-from payments.models import BankEntry, BankEntryStatus, Payment, PaymentMethod, PaymentState
-from payments.services import record_chargeback, record_payment
-from payments.statements import StatementEntry, find_invoice_numbers, parse_statement
-
-#: A customer reference written in free text: ``C-`` and 3 to 20 letters or digits, a token of its own.
-CUSTOMER_REFERENCE_RE = re.compile(r"(?<![A-Za-z0-9_-])([Cc]-[A-Za-z0-9]{3,20})(?![A-Za-z0-9_-])")
+from payments.bank_entries import AllocationLine, booked_at, describe_entry, record_and_allocate
+from payments.matching import find_reversed_payment, identify_customer
+from payments.models import BankEntry, BankEntryStatus, Payment
+from payments.services import record_chargeback
+from payments.statements import StatementEntry, parse_statement
 
 # pg_advisory_xact_lock(namespace, hashtext(reference)): two imports of overlapping files
 # handle the same bank reference one after the other.
@@ -80,18 +73,6 @@ class Outcome:
         REJECTED: "rejected",
     }
     NEEDS_A_PERSON = {UNIDENTIFIED, NEEDS_REVIEW, REJECTED}
-
-
-@dataclass
-class AllocationLine:
-    invoice_number: str
-    amount: Decimal
-    currency: str
-    reason: str
-
-    @property
-    def amount_display(self) -> str:
-        return format_money(self.amount, self.currency)
 
 
 @dataclass
@@ -154,46 +135,9 @@ class ImportReport:
         return text + "."
 
 
-@dataclass(frozen=True)
-class Identification:
-    customer: Customer | None
-    how: str = ""
-    problem: str = ""
-
-
 def _position_key(position: str) -> tuple[int, int]:
     kind, _, number = position.partition(" ")
     return (0, 0) if kind == "file" else (1, int(number) if number.isdigit() else 0)
-
-
-def identify_customer(entry: StatementEntry) -> Identification:
-    """Who paid: by customer reference first, else by the invoice numbers in the remittance text."""
-    references = [entry.customer_reference] if entry.customer_reference else []
-    references += CUSTOMER_REFERENCE_RE.findall(entry.remittance_text)
-    for reference in references:
-        customer = Customer.objects.filter(reference__iexact=reference).first()
-        if customer is not None:
-            return Identification(customer, f"customer reference {reference}")
-    problems = [f"customer reference {reference} is unknown" for reference in references]
-    numbers = find_invoice_numbers(entry.remittance_text)
-    if numbers:
-        owners = dict(Invoice.objects.filter(number__in=numbers).values_list("number", "customer_id"))
-        customer_ids = set(owners.values())
-        if len(customer_ids) == 1:
-            customer = Customer.objects.get(pk=customer_ids.pop())
-            return Identification(customer, f"invoice {', '.join(sorted(owners))}")
-        if customer_ids:
-            problems.append(f"invoices {', '.join(sorted(owners))} belong to {len(customer_ids)} different customers")
-        else:
-            problems.append(f"no invoice numbered {', '.join(numbers)}")
-    if not references and not numbers:
-        problems.append("no customer reference and no invoice number in the remittance text")
-    return Identification(None, problem="; ".join(problems))
-
-
-def booked_at(day: datetime.date) -> datetime.datetime:
-    """When a booking's money counts as received: the start of its booking day."""
-    return datetime.datetime.combine(day, datetime.time(), tzinfo=timezone.get_current_timezone())
 
 
 def _same_facts(existing: BankEntry, entry: StatementEntry) -> bool:
@@ -204,13 +148,6 @@ def _same_facts(existing: BankEntry, entry: StatementEntry) -> bool:
         and existing.reversal == entry.reversal
         and existing.booking_date == entry.booking_date
     )
-
-
-def _describe(entry: BankEntry | StatementEntry) -> str:
-    direction = "credit" if entry.credit else "debit"
-    if entry.reversal:
-        direction = "reversal of a " + ("debit" if entry.credit else "credit")
-    return f"{direction} of {format_money(entry.amount, entry.currency)} booked {entry.booking_date}"
 
 
 class _Entry:
@@ -261,8 +198,8 @@ class _Entry:
             if not _same_facts(existing, entry):
                 raise InvalidInput(
                     f"Bank reference {entry.bank_reference} was imported before ({existing.source_position} of "
-                    f"{existing.source_name or 'an earlier file'}) as a {_describe(existing)}; this entry is a "
-                    f"{_describe(entry)}. Ask the bank which is right."
+                    f"{existing.source_name or 'an earlier file'}) as a {describe_entry(existing)}; this entry is a "
+                    f"{describe_entry(entry)}. Ask the bank which is right."
                 )
             return self.result(
                 Outcome.ALREADY_IMPORTED,
@@ -340,76 +277,6 @@ class _Entry:
         return self.result(Outcome.CHARGED_BACK, message, payment=payment, bank_entry=bank_entry)
 
 
-def record_and_allocate(
-    reference: str,
-    *,
-    customer: Customer,
-    amount: Decimal,
-    currency: str,
-    booked: datetime.datetime,
-    remittance_text: str,
-    by,
-) -> tuple[Payment, list[AllocationLine], str]:
-    """record_payment by bank reference, then auto_allocate preferring the invoices the text names.
-
-    A payment a clerk already recorded with this reference is kept as it is (not
-    auto-allocated again: the clerk may have placed it on purpose).
-    """
-    if Payment.objects.filter(reference=reference).exists():
-        payment = record_payment(
-            customer=customer, amount=amount, currency=currency, method=PaymentMethod.BANK_TRANSFER,
-            reference=reference, by=by,
-        )
-        return payment, [], f"already recorded as {payment} before this import; left as it was"
-    payment = record_payment(
-        customer=customer, amount=amount, currency=currency, method=PaymentMethod.BANK_TRANSFER,
-        reference=reference, received_at=booked, by=by,
-    )
-    numbers = find_invoice_numbers(remittance_text)
-    reasons = {split.invoice.pk: split.reason for split in plan_auto_allocation(payment, preferred_numbers=numbers)}
-    rows = auto_allocate(payment, by=by, preferred_numbers=numbers)
-    lines = [
-        AllocationLine(row.invoice.number, row.amount, currency, reasons.get(row.invoice_id, row.reason)) for row in rows
-    ]
-    payment.refresh_from_db()
-    note = ""
-    if payment.unallocated > 0:
-        note = f"{format_money(payment.unallocated, currency)} left unallocated"
-    return payment, lines, note
-
-
-def find_reversed_payment(entry: StatementEntry) -> tuple[Payment | None, str]:
-    """The one imported payment this reversal sends back, or None and why."""
-    imported = BankEntry.objects.filter(
-        status__in=[BankEntryStatus.RECORDED, BankEntryStatus.RESOLVED],
-        credit=True,
-        reversal=False,
-        currency=entry.currency,
-        amount=entry.amount,
-        booking_date__lte=entry.booking_date,
-        payment__state__in=[PaymentState.SETTLED, PaymentState.CHARGED_BACK],
-        payment__refunded_total=0,
-        payment__charged_back_total=0,
-    ).select_related("payment", "payment__customer")
-    who = identify_customer(entry)
-    if who.customer is not None:
-        imported = imported.filter(payment__customer=who.customer)
-    candidates = list(imported)
-    if len(candidates) > 1 and entry.counterparty_name:
-        same_payer = [c for c in candidates if c.counterparty_name.casefold() == entry.counterparty_name.casefold()]
-        candidates = same_payer or candidates
-    if len(candidates) > 1 and entry.remittance_text:
-        same_text = [c for c in candidates if c.remittance_text and c.remittance_text in entry.remittance_text]
-        candidates = same_text or candidates
-    if len(candidates) == 1:
-        return candidates[0].payment, ""
-    what = f"{format_money(entry.amount, entry.currency)}" + (f" from {who.customer}" if who.customer else "")
-    if not candidates:
-        return None, f"no imported payment of {what} that could be sent back"
-    listed = ", ".join(str(c.payment) for c in candidates[:5])
-    return None, f"{len(candidates)} imported payments of {what} could be the one sent back ({listed})"
-
-
 def _handle_entry(entry: StatementEntry, *, source_name: str, by) -> EntryResult:
     try:
         with transaction.atomic():
@@ -465,78 +332,3 @@ def _handle_all(report: ImportReport, entries: Sequence[StatementEntry], *, sour
                 f"{index} entries before it were handled; import the same file again to finish"
             )
             return
-
-
-# ---------------------------------------------------------------------------
-# A clerk's decisions on the work items
-# ---------------------------------------------------------------------------
-
-
-def open_bank_entries():
-    """The clerk's list: credits nobody could place and reversals nobody could match, oldest first."""
-    return BankEntry.objects.filter(status__in=[BankEntryStatus.UNIDENTIFIED, BankEntryStatus.NEEDS_REVIEW]).order_by(
-        "booking_date", "id"
-    )
-
-
-def _lock_open_entry(entry: BankEntry) -> BankEntry:
-    locked = BankEntry.objects.select_for_update().get(pk=entry.pk)
-    if not locked.is_open:
-        raise InvalidState(f"Bank entry {locked.bank_reference} is already {locked.get_status_display().lower()}.")
-    return locked
-
-
-@transaction.atomic
-def assign_bank_entry(entry: BankEntry, *, customer: Customer, by=None) -> Payment:
-    """A clerk names the customer of an unplaced credit: record it and auto-allocate it."""
-    locked = _lock_open_entry(entry)
-    if not locked.can_be_assigned:
-        raise InvalidState(
-            f"Bank entry {locked.bank_reference} is a {_describe(locked)}; only an incoming credit can be assigned "
-            "to a customer."
-        )
-    payment, _, _ = record_and_allocate(
-        locked.bank_reference,
-        customer=customer,
-        amount=locked.amount,
-        currency=locked.currency,
-        booked=booked_at(locked.booking_date),
-        remittance_text=locked.remittance_text,
-        by=by,
-    )
-    locked.status = BankEntryStatus.RESOLVED
-    locked.customer = customer
-    locked.payment = payment
-    locked.resolved_at = timezone.now()
-    locked.resolved_by = by
-    locked.resolution_note = f"Assigned to {customer}; recorded as {payment}."
-    locked.save(update_fields=["status", "customer", "payment", "resolved_at", "resolved_by", "resolution_note"])
-    entry.refresh_from_db()
-    return payment
-
-
-@transaction.atomic
-def dismiss_bank_entry(entry: BankEntry, *, by=None, reason: str) -> BankEntry:
-    """A clerk decides no payment is to be recorded (handled by hand, not a customer's money...)."""
-    reason = require_reason(reason, f"dismiss bank entry {entry.bank_reference}")
-    locked = _lock_open_entry(entry)
-    locked.status = BankEntryStatus.DISMISSED
-    locked.resolved_at = timezone.now()
-    locked.resolved_by = by
-    locked.resolution_note = reason
-    locked.save(update_fields=["status", "resolved_at", "resolved_by", "resolution_note"])
-    entry.refresh_from_db()
-    return locked
-
-
-def customer_by_reference_or_id(value: str) -> Customer:
-    """The customer a clerk typed: a Customer.reference (any case) or a customer id."""
-    value = (value or "").strip()
-    if not value:
-        raise InvalidInput("Give the customer's reference or id.")
-    customer = Customer.objects.filter(reference__iexact=value).first()
-    if customer is None and value.isdigit():
-        customer = Customer.objects.filter(pk=int(value)).first()
-    if customer is None:
-        raise InvalidInput(f"No customer has the reference or id {value!r}.")
-    return customer

@@ -265,6 +265,8 @@ class BankEntry(models.Model):
                 condition=Q(status__in=["unidentified", "needs_review"]),
                 name="bank_entry_open_idx",
             ),
+            # Matching a reversal to its credit, and spotting one booking imported twice.
+            models.Index(fields=["amount", "currency", "booking_date"], name="bank_entry_match_idx"),
         ]
         triggers = [
             pgtrigger.Protect(name="bank_entry_no_delete", operation=pgtrigger.Delete),

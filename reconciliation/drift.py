@@ -39,11 +39,6 @@ ALLOCATION_STATUS_SQL = """CASE
         ELSE 'partially_allocated' END"""
 """billing.status.derive_allocation_status in SQL."""
 
-# Fields that refresh_invoice/refresh_payment/refresh_account can repair. An invoice's
-# total is immutable once issued; if it disagrees with its lines a person must decide.
-UNFIXABLE_FIELDS = {(ObjectKind.INVOICE, "total")}
-
-
 def _invoice_ledger(main_filter: str, ledger_filter: str) -> str:
     """Every invoice in scope with its cached figures and the ledger's, side by side."""
     paid = "COALESCE(a.s, 0)"

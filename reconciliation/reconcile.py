@@ -33,7 +33,7 @@ from django.utils import timezone
 from allocations.ledger import lock_rows, refresh_account, refresh_invoice, refresh_payment
 from billing.models import Account
 from invoices.models import Invoice, InvoiceState
-from reconciliation.drift import UNFIXABLE_FIELDS, ObjectDrift, count_objects, find_drift
+from reconciliation.drift import ObjectDrift, count_objects, find_drift
 from reconciliation.models import ObjectKind, ReconciliationDifference, ReconciliationRun, RunOutcome
 
 # pg_try_advisory_lock key: "reconcile" as a number, shared by every process.

@@ -10,8 +10,9 @@ from django.db import DatabaseError
 
 from allocations.models import Allocation
 from billing.errors import InvalidState
-from payments import importing
-from payments.importing import Outcome, assign_bank_entry, dismiss_bank_entry, import_statement, open_bank_entries
+from payments import bank_entries
+from payments.bank_entries import assign_bank_entry, dismiss_bank_entry, open_bank_entries
+from payments.importing import Outcome, import_statement
 from payments.models import BankEntry, Chargeback, Payment
 from tests.invariants import assert_invariants
 
@@ -232,7 +233,7 @@ def test_same_reference_different_data_is_rejected(world):
 
 
 def test_database_error_stops_the_import_and_a_second_import_finishes_it(world, monkeypatch):
-    real = importing.record_payment
+    real = bank_entries.record_payment
     calls = []
 
     def flaky(**kwargs):
@@ -241,14 +242,14 @@ def test_database_error_stops_the_import_and_a_second_import_finishes_it(world, 
             raise DatabaseError("connection lost")
         return real(**kwargs)
 
-    monkeypatch.setattr(importing, "record_payment", flaky)
+    monkeypatch.setattr(bank_entries, "record_payment", flaky)
     report = import_statement(sample("statement.csv"), source_name="statement.csv")
     assert report.exit_code == 2
     assert "stopped at line 3 by a database error" in report.stopped
     assert list(Payment.objects.values_list("reference", flat=True)) == ["NB240304-0001"]
     assert not BankEntry.objects.filter(bank_reference="NB240304-0002").exists()  # rolled back with its payment
 
-    monkeypatch.setattr(importing, "record_payment", real)
+    monkeypatch.setattr(bank_entries, "record_payment", real)
     finished = import_statement(sample("statement.csv"), source_name="statement.csv")
     assert finished.results[0].outcome == Outcome.ALREADY_IMPORTED
     assert Payment.objects.count() == 5

@@ -20,7 +20,7 @@ from payments.models import PaymentStatusChange
 from payments.services import refund_payment
 from reconciliation import reconcile, selectors
 from reconciliation.models import ReconciliationDifference, ReconciliationRun
-from tests.factories import ProviderFactory, make_invoice, make_payment
+from tests.factories import make_invoice, make_payment
 from tests.invariants import assert_invariants, violations
 
 pytestmark = pytest.mark.django_db
