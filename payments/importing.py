@@ -83,13 +83,17 @@ class EntryResult:
     bank_reference: str = ""
     amount: Decimal | None = None
     currency: str = ""
+    credit: bool = True
     payment: Payment | None = None
     bank_entry: BankEntry | None = None
     allocations: list[AllocationLine] = field(default_factory=list)
 
     @property
     def amount_display(self) -> str:
-        return format_money(self.amount, self.currency) if self.amount is not None else ""
+        """Signed like the statement: money out shows as -45.00 EUR."""
+        if self.amount is None:
+            return ""
+        return ("" if self.credit else "-") + format_money(self.amount, self.currency)
 
     @property
     def outcome_label(self) -> str:
@@ -166,6 +170,7 @@ class _Entry:
             bank_reference=self.entry.bank_reference,
             amount=self.entry.amount,
             currency=self.entry.currency,
+            credit=self.entry.credit,
             **kwargs,
         )
 
@@ -211,7 +216,7 @@ class _Entry:
         if len(entry.bank_reference) > 100:
             raise InvalidInput(f"Bank reference {entry.bank_reference[:40]}... is longer than 100 characters.")
         if not entry.credit and not entry.reversal:
-            note = "Money out (a bank fee or a refund we sent): nothing to record."
+            note = "A bank fee or a refund we sent: nothing to record."
             return self.result(Outcome.IGNORED, note, bank_entry=self.save(BankEntryStatus.IGNORED, note))
         parse_positive_amount(entry.amount, entry.currency)  # a currency we keep, in its minor unit
         if entry.reversal and entry.credit:
@@ -289,6 +294,7 @@ def _handle_entry(entry: StatementEntry, *, source_name: str, by) -> EntryResult
             bank_reference=entry.bank_reference,
             amount=entry.amount,
             currency=entry.currency,
+            credit=entry.credit,
         )
 
 

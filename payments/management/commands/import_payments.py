@@ -6,7 +6,6 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from billing.money import format_money
 from payments.importing import ImportReport, import_statement
 
 
@@ -49,8 +48,7 @@ def render_report(report: ImportReport) -> str:
     for error in report.file_errors:
         lines.append(f"  file: {error}")
     for result in report.results:
-        amount = format_money(result.amount, result.currency) if result.amount is not None else ""
-        head = f"  {result.position:<9} {result.bank_reference:<22} {amount:>16}  {result.outcome_label}"
+        head = f"  {result.position:<9} {result.bank_reference:<22} {result.amount_display:>17}  {result.outcome_label}"
         lines.append(f"{head}: {result.message}")
         for line in result.allocations:
             lines.append(f"      -> {line.invoice_number} {line.amount_display} ({line.reason})")
