@@ -1,7 +1,7 @@
 """The pure derivations of the cached statuses from the cached totals (DESIGN.md §3).
 
 Everything that decides a status calls these: the refresh routine, the nightly
-reconciliation (which mirrors them in SQL, see reconcile), and the tests.
+reconciliation (which mirrors them in SQL, see reconciliation.drift), and the tests.
 """
 
 from __future__ import annotations

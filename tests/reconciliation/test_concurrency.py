@@ -115,3 +115,35 @@ def test_runs_alongside_clerks_neither_deadlock_nor_report_false_drift():
     for run in later:
         assert (run.outcome, run.candidates, run.drift_found) == ("clean", 0, 0), "false drift while clerks work"
     assert_invariants()
+
+
+def test_rows_a_clerk_keeps_locked_are_left_for_the_next_run(monkeypatch):
+    """The run waits at most LOCK_TIMEOUT for a clerk's row lock, then moves on; the next run repairs."""
+    from django.db import connections
+
+    from reconciliation import reconcile
+
+    customer, provider = CustomerFactory(), ProviderFactory(code="BUSY")
+    busy_invoice = make_invoice(customer=customer, provider=provider, total="100.00")
+    free_payment = make_payment(customer=CustomerFactory(), amount="10.00")
+    sql("UPDATE invoices_invoice SET payment_status = 'paid' WHERE id = %s", [busy_invoice.pk])
+    sql("UPDATE payments_payment SET allocation_status = 'fully_allocated' WHERE id = %s", [free_payment.pk])
+    monkeypatch.setattr(reconcile, "LOCK_TIMEOUT", "200ms")
+
+    clerk = connections.create_connection("default")
+    try:
+        clerk.set_autocommit(False)
+        with clerk.cursor() as cursor:  # a clerk's transaction holding the account, as allocate does
+            cursor.execute("SELECT id FROM billing_account WHERE id = %s FOR UPDATE", [busy_invoice.account_id])
+        started = time.monotonic()
+        blocked = run_reconciliation(fix=True, batch_size=1)
+        assert time.monotonic() - started < 5
+    finally:
+        clerk.rollback()
+        clerk.close()
+
+    assert (blocked.outcome, blocked.drift_found, blocked.drift_fixed, blocked.left_for_next_run) == ("partly_fixed", 1, 1, 1)
+    assert "busy" in blocked.message
+    later = run_reconciliation(fix=True)
+    assert (later.outcome, later.drift_found, later.drift_fixed) == ("fixed", 1, 1)
+    assert_invariants()
