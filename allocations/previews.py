@@ -39,6 +39,7 @@ class Preview:
     reversals: list[Reversal] = field(default_factory=list)
     invoice: Invoice | None = None  # the voided invoice, afterwards
     payment: Payment | None = None  # the canceled / charged back / refunded payment, afterwards
+    status_before: str = ""  # the payment's allocation status before the action
 
     @property
     def total_reversed(self) -> Decimal:
@@ -97,7 +98,10 @@ class CancelPreview(Preview):
 class ChargebackPreview(Preview):
     def summary(self) -> str:
         payment = self.payment
-        head = f"Payment {payment} will have {format_money(payment.available, self.currency)} left."
+        head = (
+            f"Payment {payment} will have {format_money(payment.available, self.currency)} left and "
+            f"{_status_move(payment, self.status_before)}."
+        )
         if self.reversals:
             reopened = _become(
                 "invoice", [(str(r.invoice), r.invoice.get_payment_status_display().lower()) for r in self.reversals]
@@ -117,8 +121,13 @@ class RefundPreview(Preview):
         payment = self.payment
         return (
             f"Payment {payment} will have {format_money(payment.unallocated, self.currency)} unallocated and "
-            f"become {payment.get_allocation_status_display().lower()}. No invoice changes."
+            f"{_status_move(payment, self.status_before)}. No invoice changes."
         )
+
+
+def _status_move(payment: Payment, before: str) -> str:
+    now = payment.get_allocation_status_display().lower()
+    return f"stay {now}" if payment.allocation_status == before else f"become {now}"
 
 
 def _last_allocation_id() -> int:
@@ -155,7 +164,8 @@ def preview_chargeback(payment: Payment, *, amount, reason: str, by) -> Chargeba
         last = _last_allocation_id()
         record_chargeback(Payment.objects.get(pk=payment.pk), amount=amount, by=by, reason=reason)
         fresh = Payment.objects.get(pk=payment.pk)
-        return ChargebackPreview(payment.currency, _reversals_since(last, payment_id=payment.pk), payment=fresh)
+        return ChargebackPreview(payment.currency, _reversals_since(last, payment_id=payment.pk), payment=fresh,
+                                 status_before=payment.allocation_status)
 
     return rehearse(act)
 
@@ -163,6 +173,7 @@ def preview_chargeback(payment: Payment, *, amount, reason: str, by) -> Chargeba
 def preview_refund(payment: Payment, *, amount, reason: str, by) -> RefundPreview:
     def act() -> RefundPreview:
         refund_payment(Payment.objects.get(pk=payment.pk), amount=amount, by=by, reason=reason)
-        return RefundPreview(payment.currency, payment=Payment.objects.get(pk=payment.pk))
+        return RefundPreview(payment.currency, payment=Payment.objects.get(pk=payment.pk),
+                             status_before=payment.allocation_status)
 
     return rehearse(act)

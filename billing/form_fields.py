@@ -51,7 +51,10 @@ def parse_amount_field(value: str, currency: str, label: str | None = None) -> D
     try:
         return parse_amount(value, currency, field=(label or "amount").lower())
     except InvalidAmount as error:
-        raise ValidationError(str(error), code=error.code) from None
+        message = str(error)
+        if "," in str(value):
+            message += " Write decimals with a point (1234.50), without thousands separators."
+        raise ValidationError(message, code=error.code) from None
 
 
 def customer_choices(query: str = "", selected: int | str | None = None) -> list[tuple[str, str]]:

@@ -138,8 +138,9 @@ def payment_new(request):
 # --- Allocate (the split form) -----------------------------------------------------------------
 
 
-def _allocate_form(request, payment: Payment, data=None) -> AllocateForm:
-    plan = plan_auto_allocation(payment)
+def _allocate_form(request, payment: Payment, data=None, *, with_plan: bool = True) -> AllocateForm:
+    """The split form's rows: the oldest open invoices, those the rule plans, and any the POST names."""
+    plan = plan_auto_allocation(payment) if with_plan else []
     invoices = list(allocatable_invoices(payment).select_related("provider")[:ALLOCATE_ROWS_LIMIT])
     shown = {invoice.pk for invoice in invoices}
     extra = [split.invoice.pk for split in plan if split.invoice.pk not in shown]
@@ -175,9 +176,12 @@ def payment_allocate(request, pk: int):
 @role_required(FINANCE)
 @require_POST
 def payment_remaining(request, pk: int):
-    """htmx partial: what is left to allocate with the amounts typed so far. Writes nothing."""
+    """htmx partial: what is left to allocate with the amounts typed so far. Writes nothing.
+
+    Runs on every keystroke (debounced), so it skips the rule's plan: only the typed amounts count.
+    """
     payment = _payment(pk)
-    form = _allocate_form(request, payment, request.POST)
+    form = _allocate_form(request, payment, request.POST, with_plan=False)
     return render(request, "payments/partials/remaining.html", {"payment": payment, "form": form})
 
 

@@ -23,6 +23,9 @@ class SubmitOnceForm(forms.Form):
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user
+        if "reason" in self.fields:
+            # Left optional here so the service's own message shows; marked required for the clerk.
+            self.fields["reason"].required_by_service = True
         if not self.is_bound:
             self.initial["form_token"] = issue_token(user)
 

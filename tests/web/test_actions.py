@@ -575,8 +575,8 @@ def test_refund_review_then_confirm_once(finance, split):
     token = form_token(finance.get(url))
     before = ledger_counts()
     review = text(finance.post(url, {"form_token": token, "amount": "15.00", "reason": "overpaid by mistake"}))
-    assert "Refund 15.00 EUR." in review
-    assert f"Payment {payment} will have 5.00 EUR unallocated and become partially allocated." in review
+    assert "Refund 15.00 EUR to Ada Lovelace." in review
+    assert f"Payment {payment} will have 5.00 EUR unallocated and stay partially allocated." in review
     assert 'name="confirmed" value="1"' in review and token in review
     assert ledger_counts() == before
 
@@ -621,7 +621,8 @@ def test_chargeback_newest_first_review_names_the_invoices(finance, split, setti
     before = ledger_counts()
     review = text(finance.post(url, {"form_token": token, "amount": "40.00", "reason": "card dispute"}))
     # 40 back: 20 unallocated covers half; 20 more comes off the newest allocation (b, allocated after a)
-    assert f"Payment {payment} will have 60.00 EUR left." in review
+    assert "Chargeback of 40.00 EUR by Ada Lovelace's bank." in review
+    assert f"Payment {payment} will have 60.00 EUR left and become fully allocated." in review
     assert "1 allocation totalling 20.00 EUR will be reversed (newest first)" in review
     assert f"invoice {b} becomes partially paid" in review
     assert ledger_counts() == before
