@@ -411,13 +411,15 @@ def test_two_simultaneous_posts_of_one_form_allocate_once(customer, provider):
     url = f"/payments/{payment.pk}/allocate/"
     token = form_token(client_for(user).get(url))
     barrier = threading.Barrier(2)
-    statuses = []
+    statuses, said = [], []
 
     def click():
         try:
             client = client_for(user)
             barrier.wait()
-            statuses.append(client.post(url, {"form_token": token, f"amount_{invoice.pk}": "50.00"}).status_code)
+            response = client.post(url, {"form_token": token, f"amount_{invoice.pk}": "50.00"})
+            statuses.append(response.status_code)
+            said.extend(messages_of(response))
         finally:
             connection.close()
 
@@ -427,6 +429,8 @@ def test_two_simultaneous_posts_of_one_form_allocate_once(customer, provider):
     for thread in threads:
         thread.join()
     assert statuses == [302, 302]
+    assert sorted(m.split(" ")[0] for m in said) == ["Allocated", "This"]  # one did it, one was told
+    assert ALREADY_SUBMITTED in said
     assert Allocation.objects.filter(payment=payment).count() == 1
     assert FormSubmission.objects.count() == 1
 
