@@ -11,4 +11,6 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("invoices/", include("invoices.urls")),
+    path("payments/", include("payments.urls")),
 ]
