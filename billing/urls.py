@@ -11,4 +11,9 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    # --- Lists, collections (branch web-lists) ---
+    path("invoices/", include("invoices.urls")),
+    path("payments/", include("payments.urls")),
+    path("collections/", include("billing.collections_urls")),
+    # --- end lists ---
 ]
