@@ -34,7 +34,7 @@ def collections_list(request: HttpRequest) -> HttpResponse:
     totals = page = None
     rows = []
     if filterset.is_valid():
-        totals = currency_totals(filterset.qs, balance_due="balance_due")
+        totals = currency_totals(filterset.qs, request, balance_due="balance_due")
         page = keyset_page(
             request, filterset.qs, COLLECTION_SORTS[sort], per_page=page_size(request), total_count=totals.count
         )
@@ -54,6 +54,7 @@ def collections_list(request: HttpRequest) -> HttpResponse:
         "rows": rows,
         "totals": totals,
         "sort": sort,
+        "sort_param": sort if request.GET.get("sort") == sort else "",
         "sorts": COLLECTION_SORTS,
         "buckets": AGING_BUCKETS,
         "today": today,

@@ -12,7 +12,7 @@ from django import forms
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from billing.listing import Ordering, both_ways
+from billing.listing import Ordering, both_ways, chosen_sort
 from billing.models import Customer, Provider
 from billing.money import CURRENCY_CHOICES
 from billing.status import PaymentStatus
@@ -31,6 +31,7 @@ INVOICE_SORTS: dict[str, Ordering] = {
     **both_ways("balance_due", "balance_due"),
 }
 DEFAULT_INVOICE_SORT = "-issue_date"  # newest first
+OVERDUE_SORT = "due_date"  # the overdue queue: oldest debt first, along the queue index
 
 
 def _date_input() -> forms.DateInput:
@@ -62,7 +63,7 @@ class InvoiceFilter(django_filters.FilterSet):
     currency = django_filters.ChoiceFilter(choices=CURRENCY_CHOICES, empty_label="All")
     state = django_filters.ChoiceFilter(choices=STATE_CHOICES, method="filter_state", empty_label=None, label="State")
     payment_status = django_filters.MultipleChoiceFilter(
-        choices=PaymentStatus.choices, widget=forms.CheckboxSelectMultiple, label="Payment status"
+        choices=PaymentStatus.choices, widget=forms.CheckboxSelectMultiple, label="Payment status", distinct=False
     )
     overdue = django_filters.BooleanFilter(method="filter_overdue", widget=forms.CheckboxInput, label="Overdue only")
     total_min = django_filters.NumberFilter(field_name="total", lookup_expr="gte", label="Total from", widget=_amount_input("min"))
@@ -91,7 +92,13 @@ class InvoiceFilter(django_filters.FilterSet):
         return customer_search(queryset, value) if value else queryset
 
     def filter_state(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
-        return queryset if value == ALL_STATES else queryset.filter(state=value)
+        if value == ALL_STATES:
+            return queryset
+        if value == InvoiceState.DRAFT:
+            return queryset.filter(state=value)
+        # Issued invoices always have an issue date (a check constraint); saying so lets the
+        # newest-first scan of (issue_date, id) skip the drafts' NULLs, which sort first.
+        return queryset.filter(state=value, issue_date__isnull=False)
 
     def filter_overdue(self, queryset: QuerySet, name: str, value: bool) -> QuerySet:
         if not value:
@@ -108,3 +115,9 @@ class InvoiceFilter(django_filters.FilterSet):
             value not in (None, "", [], False) and not (name == "state" and value == InvoiceState.OPEN)
             for name, value in data.items()
         )
+
+
+def invoice_sort(request, filterset: InvoiceFilter) -> str:
+    """The ?sort= asked for, else oldest due first for the overdue queue, else newest first."""
+    overdue = filterset.is_valid() and filterset.form.cleaned_data.get("overdue")
+    return chosen_sort(request, INVOICE_SORTS, OVERDUE_SORT if overdue else DEFAULT_INVOICE_SORT)

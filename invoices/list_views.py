@@ -10,7 +10,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from billing.listing import (
-    chosen_sort,
     currency_totals,
     export_csv,
     keyset_page,
@@ -19,7 +18,7 @@ from billing.listing import (
     render_list,
 )
 from billing.roles import SUPPORT, role_required
-from invoices.filters import DEFAULT_INVOICE_SORT, INVOICE_SORTS, InvoiceFilter
+from invoices.filters import INVOICE_SORTS, InvoiceFilter, invoice_sort
 from invoices.models import Invoice
 
 CSV_COLUMNS = [
@@ -48,10 +47,10 @@ def _filtered(request: HttpRequest) -> InvoiceFilter:
 @role_required(SUPPORT)
 def invoice_list(request: HttpRequest) -> HttpResponse:
     filterset = _filtered(request)
-    sort = chosen_sort(request, INVOICE_SORTS, DEFAULT_INVOICE_SORT)
+    sort = invoice_sort(request, filterset)
     totals = page = None
     if filterset.is_valid():
-        totals = currency_totals(filterset.qs, total="total", balance_due="balance_due")
+        totals = currency_totals(filterset.qs, request, total="total", balance_due="balance_due")
         page = keyset_page(
             request, filterset.qs, INVOICE_SORTS[sort], per_page=page_size(request), total_count=totals.count
         )
@@ -60,6 +59,7 @@ def invoice_list(request: HttpRequest) -> HttpResponse:
         "page": page,
         "totals": totals,
         "sort": sort,
+        "sort_param": sort if request.GET.get("sort") == sort else "",
         "sorts": INVOICE_SORTS,
         "today": timezone.localdate(),
         "export_url": list_url(request, path=reverse("invoices:export"), drop=("per_page",)),
@@ -71,5 +71,6 @@ def invoice_list(request: HttpRequest) -> HttpResponse:
 @role_required(SUPPORT)
 def invoice_export(request: HttpRequest) -> HttpResponse:
     """Exactly the rows the list shows for the same query string, every page, in its order."""
-    ordering = INVOICE_SORTS[chosen_sort(request, INVOICE_SORTS, DEFAULT_INVOICE_SORT)]
-    return export_csv(_filtered(request), ordering, CSV_COLUMNS, filename="invoices", text_columns=_TEXT_COLUMNS)
+    filterset = _filtered(request)
+    ordering = INVOICE_SORTS[invoice_sort(request, filterset)]
+    return export_csv(filterset, ordering, CSV_COLUMNS, filename="invoices", text_columns=_TEXT_COLUMNS)

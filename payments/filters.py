@@ -67,7 +67,7 @@ class PaymentFilter(django_filters.FilterSet):
     currency = django_filters.ChoiceFilter(choices=CURRENCY_CHOICES, empty_label="All")
     state = django_filters.ChoiceFilter(choices=PaymentState.choices, empty_label="Any state")
     allocation_status = django_filters.MultipleChoiceFilter(
-        choices=AllocationStatus.choices, widget=forms.CheckboxSelectMultiple, label="Allocation status"
+        choices=AllocationStatus.choices, widget=forms.CheckboxSelectMultiple, label="Allocation status", distinct=False
     )
     amount_min = django_filters.NumberFilter(field_name="amount", lookup_expr="gte", label="Amount from", widget=_amount_input("min"))
     amount_max = django_filters.NumberFilter(field_name="amount", lookup_expr="lte", label="Amount to", widget=_amount_input("max"))

@@ -50,7 +50,7 @@ def payment_list(request: HttpRequest) -> HttpResponse:
     sort = chosen_sort(request, PAYMENT_SORTS, DEFAULT_PAYMENT_SORT)
     totals = page = None
     if filterset.is_valid():
-        totals = currency_totals(filterset.qs, amount="amount", unallocated="unallocated")
+        totals = currency_totals(filterset.qs, request, amount="amount", unallocated="unallocated")
         page = keyset_page(
             request, filterset.qs, PAYMENT_SORTS[sort], per_page=page_size(request), total_count=totals.count
         )
@@ -59,6 +59,7 @@ def payment_list(request: HttpRequest) -> HttpResponse:
         "page": page,
         "totals": totals,
         "sort": sort,
+        "sort_param": sort if request.GET.get("sort") == sort else "",
         "sorts": PAYMENT_SORTS,
         "needs_work": request.GET.get("queue") == "needs_work",
         "export_url": list_url(request, path=reverse("payments:export"), drop=("per_page",)),

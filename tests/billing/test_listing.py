@@ -33,8 +33,16 @@ def test_bad_cursors_are_refused(token):
 
 
 def test_beyond_starts_with_an_index_condition():
-    sql = str(Invoice.objects.filter(beyond(Ordering("due_date"), datetime.date(2026, 1, 1), 5, nullable=False)).query)
-    assert '"invoices_invoice"."due_date" >= 2026-01-01' in sql
+    (after,) = beyond(Ordering("due_date"), datetime.date(2026, 1, 1), 5, nullable=False)
+    assert '"invoices_invoice"."due_date" >= 2026-01-01' in str(Invoice.objects.filter(after).query)
+
+
+def test_beyond_keeps_nulls_in_a_part_of_their_own():
+    after, nulls = beyond(Ordering("issue_date"), datetime.date(2026, 1, 1), 5, nullable=True)
+    assert "IS NULL" not in str(Invoice.objects.filter(after).query)
+    assert "IS NULL" in str(Invoice.objects.filter(nulls).query)
+    rest, issued = beyond(Ordering("issue_date", True, True), None, 5, nullable=True)
+    assert "IS NOT NULL" in str(Invoice.objects.filter(issued).query)
 
 
 def test_list_url_drops_cursors_and_empty_values():
