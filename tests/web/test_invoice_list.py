@@ -286,3 +286,29 @@ def test_rows_link_to_invoice_pages_and_format_money(as_support, ledger):
     body = as_support.get(reverse("invoices:list") + "?currency=JPY").content.decode()
     assert f'href="/invoices/{invoice.pk}/"' in body
     assert "10,000 JPY" in body and "45 d overdue" in body
+
+
+def test_overdue_queue_defaults_to_oldest_due_first(as_support, ledger):
+    overdue = sorted((ledger.invoices[n] for n in OVERDUE), key=lambda i: (i.due_date, i.pk))
+    assert listed(as_support, "?overdue=1") == [i.pk for i in overdue]
+    assert listed(as_support, "?overdue=1&sort=-issue_date") == [
+        i.pk for i in sorted(overdue, key=lambda i: (i.issue_date, i.pk), reverse=True)
+    ]
+
+
+def test_totals_are_fresh_on_a_first_page_and_reused_while_paging(as_support, ledger, monkeypatch):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tests.factories import make_invoice
+
+    monkeypatch.setattr(billing.listing, "PAGE_SIZES", (3,))
+    url = reverse("invoices:list") + "?per_page=3"
+    assert as_support.get(url).context["totals"].count == 9
+    make_invoice(customer=ledger.ada, provider=ledger.acme, total="1.00")
+    first = as_support.get(url)
+    assert first.context["totals"].count == 10  # a first page always counts afresh
+    with CaptureQueriesContext(connection) as captured:
+        second = as_support.get(first.context["page"].next_url)
+    assert second.context["totals"].count == 10
+    assert not any("COUNT(" in query["sql"] for query in captured.captured_queries)  # reused, not recounted
