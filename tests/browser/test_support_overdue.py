@@ -47,6 +47,13 @@ def test_support_finds_overdue_invoices_and_logs_a_call(page, live_server, scree
     expect(page.get_by_role("heading", name="Ada Lovelace")).to_be_visible()
     expect(page.locator("#account-invoices tbody tr")).to_have_count(2)
 
+    # A dispute needs a word of explanation: the note is refused and nothing is lost.
+    page.get_by_label("Disputed").check()
+    page.get_by_role("button", name="Add note").click()
+    expect(page.get_by_role("alert")).to_contain_text("The note was not saved")
+    expect(page.locator(".note-form")).to_contain_text("Say what the customer disputes.")
+    screenshot(page, "collections-account-error")
+
     page.get_by_label("Promised to pay").check()
     page.get_by_label("Promised payment date").fill(days(7).isoformat())
     page.get_by_label(re.compile("Promised amount")).fill("100.00")
