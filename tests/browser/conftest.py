@@ -1,5 +1,7 @@
-"""Browser fixtures (install as tests/browser/conftest.py): Debian chromium + Playwright sync API.
+"""Browser fixtures: Debian chromium + Playwright sync API (`browser`, `page`, `screenshot`).
+
 Never `playwright install`; `make test` installs chromium via `make chromium`.
+Mark browser tests `@pytest.mark.browser`; sign in with tests.browser.helpers.login.
 Playwright's sync API marks an asyncio loop as *running* in the main thread from start() to stop(),
 so Django raises SynchronousOnlyOperation for every ORM call in this thread (test bodies, the
 transactional_db flush, DB teardown, later non-browser tests). No coroutine runs meanwhile, so we set
@@ -29,13 +31,19 @@ def _repo_root() -> Path:
 ARTIFACTS_DIR = _repo_root() / "test-artifacts" / "screenshots"
 
 
-def screenshot(page, name: str) -> Path:
+def save_screenshot(page, name: str) -> Path:
     """Save a full-page PNG to <repo>/test-artifacts/screenshots/<name>.png."""
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._") or "screenshot"
     ARTIFACTS_DIR.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS_DIR / (safe if safe.endswith(".png") else safe + ".png")
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+@pytest.fixture
+def screenshot():
+    """`screenshot(page, "dashboard")` saves test-artifacts/screenshots/dashboard.png (git-ignored)."""
+    return save_screenshot
 
 
 @pytest.fixture(scope="session")
@@ -71,7 +79,7 @@ def page(browser, request):
     rep = getattr(request.node, "rep_call", None)
     if rep is not None and rep.failed:
         with contextlib.suppress(Exception):  # never mask the real failure
-            screenshot(pg, f"FAILED-{request.node.nodeid}")
+            save_screenshot(pg, f"FAILED-{request.node.nodeid}")
     context.close()
 
 

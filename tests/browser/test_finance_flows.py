@@ -10,7 +10,7 @@ from playwright.sync_api import expect
 
 from allocations.models import Allocation
 from allocations.services import allocate
-from tests.browser.conftest import screenshot
+from tests.browser.conftest import save_screenshot as screenshot
 from tests.browser.helpers_actions import finance_clerk, sign_in
 from tests.factories import CustomerFactory, ProviderFactory, make_invoice, make_payment
 
