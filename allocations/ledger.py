@@ -261,6 +261,7 @@ def refresh_all(
 
 
 def sync_caller_copy(passed, fresh) -> None:
-    """Give the caller's instance the committed figures of the row we locked and wrote."""
+    """Give the caller's instance the figures of the row we locked and wrote (no query)."""
     if passed is not None and passed is not fresh:
-        passed.refresh_from_db()
+        for field in fresh._meta.concrete_fields:
+            passed.__dict__[field.attname] = getattr(fresh, field.attname)

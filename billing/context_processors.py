@@ -29,6 +29,7 @@ def work_queue_counts() -> dict[str, int]:
                 overallocated=Count("id", filter=Q(allocation_status="overallocated")),
             )
         )
+        counts["needs_work"] = counts["unallocated"] + counts["partially_allocated"] + counts["overallocated"]
         cache.set("settle:nav-counts", counts, NAV_COUNTS_TTL)
     return counts
 

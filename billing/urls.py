@@ -1,4 +1,4 @@
-"""Top-level URLs. Each area has its own namespace; names are listed in README's 'Pages'."""
+"""Top-level URLs. Each area has its own namespace."""
 
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
@@ -13,4 +13,7 @@ urlpatterns = [
     path("reconciliation/", include("reconciliation.urls")),
     path("imports/", include("payments.import_urls")),
     path("admin/", admin.site.urls),
+    path("invoices/", include("invoices.urls")),
+    path("payments/", include("payments.urls")),
+    path("collections/", include("billing.collections_urls")),
 ]

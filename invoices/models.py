@@ -13,8 +13,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
-from django_fsm import GET_STATE, FSMField, FSMModelMixin, transition
+from django_fsm import GET_STATE, transition
 
+from billing.fsm import RefreshableFSMModel, StatusField
 from billing.models import APPEND_ONLY, Account, Customer, LedgerRow, Provider, StatusChangeBase, currency_field, money_field
 from billing.status import PaymentStatus, derive_payment_status
 
@@ -27,7 +28,7 @@ class InvoiceState(models.TextChoices):
     VOID = "void", "Void"
 
 
-class Invoice(FSMModelMixin, models.Model):
+class Invoice(RefreshableFSMModel):
     provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="invoices")
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="invoices")
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="invoices")
@@ -43,8 +44,8 @@ class Invoice(FSMModelMixin, models.Model):
     paid_total = money_field(default=0)
     balance_due = money_field(default=0)
 
-    state = FSMField(max_length=16, choices=InvoiceState.choices, default=InvoiceState.DRAFT, protected=True)
-    payment_status = FSMField(
+    state = StatusField(max_length=16, choices=InvoiceState.choices, default=InvoiceState.DRAFT, protected=True)
+    payment_status = StatusField(
         max_length=16, choices=PaymentStatus.choices, default=PaymentStatus.UNPAID, protected=True
     )
 

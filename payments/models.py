@@ -13,8 +13,9 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
-from django_fsm import GET_STATE, FSMField, FSMModelMixin, transition
+from django_fsm import GET_STATE, transition
 
+from billing.fsm import RefreshableFSMModel, StatusField
 from billing.models import APPEND_ONLY, Customer, LedgerRow, StatusChangeBase, currency_field, money_field
 from billing.status import AllocationStatus, derive_allocation_status
 
@@ -35,7 +36,7 @@ class PaymentMethod(models.TextChoices):
     OTHER = "other", "Other"
 
 
-class Payment(FSMModelMixin, models.Model):
+class Payment(RefreshableFSMModel):
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="payments")
     currency = currency_field()
     amount = money_field()
@@ -49,8 +50,8 @@ class Payment(FSMModelMixin, models.Model):
     allocated_total = money_field(default=0)
     unallocated = money_field(default=0)
 
-    state = FSMField(max_length=16, choices=PaymentState.choices, default=PaymentState.SETTLED, protected=True)
-    allocation_status = FSMField(
+    state = StatusField(max_length=16, choices=PaymentState.choices, default=PaymentState.SETTLED, protected=True)
+    allocation_status = StatusField(
         max_length=20, choices=AllocationStatus.choices, default=AllocationStatus.UNALLOCATED, protected=True
     )
 

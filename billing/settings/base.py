@@ -27,6 +27,7 @@ INSTALLED_APPS = [
     "invoices",
     "payments",
     "allocations",
+    "submissions",
     "reconciliation",
 ]
 

@@ -1,0 +1,77 @@
+"""The form a clerk fills in after chasing an account. Notes are appended, never edited."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils import timezone
+
+from billing.errors import InvalidAmount
+from billing.models import Account, CollectionNote, CollectionOutcome
+from billing.money import parse_positive_amount
+
+# Outcomes that mean nothing without a word of explanation.
+NEEDS_TEXT = {CollectionOutcome.DISPUTED: "Say what the customer disputes.", CollectionOutcome.OTHER: "Say what happened."}
+TEXT_LIMIT = 2000
+
+
+class CollectionNoteForm(forms.ModelForm):
+    class Meta:
+        model = CollectionNote
+        fields = ["outcome", "promised_date", "promised_amount", "text"]
+        labels = {
+            "outcome": "Outcome",
+            "promised_date": "Promised payment date",
+            "promised_amount": "Promised amount",
+            "text": "Note",
+        }
+        widgets = {
+            "outcome": forms.RadioSelect,
+            "promised_date": forms.DateInput(attrs={"type": "date"}),
+            "promised_amount": forms.TextInput(attrs={"class": "amount", "inputmode": "decimal", "autocomplete": "off"}),
+            "text": forms.Textarea(attrs={"rows": 3, "maxlength": TEXT_LIMIT}),
+        }
+
+    def __init__(self, *args, account: Account, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.account = account
+        self.fields["outcome"].choices = CollectionOutcome.choices  # no empty "-----" radio
+        self.fields["promised_amount"].help_text = f"In {account.currency}; optional."
+        self.fields["promised_date"].help_text = "Optional."
+
+    def clean_promised_date(self):
+        promised = self.cleaned_data.get("promised_date")
+        if promised and promised < timezone.localdate():
+            raise forms.ValidationError("A promised payment date cannot be in the past.")
+        return promised
+
+    def clean_promised_amount(self):
+        amount = self.cleaned_data.get("promised_amount")
+        if amount is None:
+            return None
+        try:
+            return parse_positive_amount(amount, self.account.currency, field="promised amount")
+        except InvalidAmount as error:
+            raise forms.ValidationError(error.messages) from None
+
+    def clean_text(self):
+        text = (self.cleaned_data.get("text") or "").strip()
+        if len(text) > TEXT_LIMIT:
+            raise forms.ValidationError(f"Keep the note under {TEXT_LIMIT} characters.")
+        return text
+
+    def clean(self):
+        cleaned = super().clean()
+        outcome = cleaned.get("outcome")
+        promised = cleaned.get("promised_date") or cleaned.get("promised_amount")
+        if outcome and promised and outcome != CollectionOutcome.PROMISED:
+            self.add_error("outcome", "A promised date or amount needs the outcome “Promised to pay”.")
+        if outcome in NEEDS_TEXT and not cleaned.get("text") and "text" not in self.errors:
+            self.add_error("text", NEEDS_TEXT[outcome])
+        return cleaned
+
+    def save(self, *, by) -> CollectionNote:
+        note = super().save(commit=False)
+        note.account = self.account
+        note.created_by = by
+        note.save()
+        return note

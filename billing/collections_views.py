@@ -1,0 +1,102 @@
+"""The collections queue, one account's page, and adding a note to it."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+
+from billing.collections_forms import CollectionNoteForm
+from billing.collections_queries import (
+    AGING_BUCKETS,
+    COLLECTION_SORTS,
+    DEFAULT_COLLECTION_SORT,
+    AccountFilter,
+    account_open_invoices,
+    aging,
+    latest_notes,
+    owing_accounts,
+)
+from billing.listing import chosen_sort, currency_totals, keyset_page, page_size, render_list
+from billing.models import Account
+from billing.roles import SUPPORT, role_required
+
+NOTES_SHOWN = 50
+
+
+@role_required(SUPPORT)
+def collections_list(request: HttpRequest) -> HttpResponse:
+    filterset = AccountFilter(request.GET, queryset=owing_accounts())
+    sort = chosen_sort(request, COLLECTION_SORTS, DEFAULT_COLLECTION_SORT)
+    today = timezone.localdate()
+    totals = page = None
+    rows = []
+    if filterset.is_valid():
+        totals = currency_totals(filterset.qs, request, balance_due="balance_due")
+        page = keyset_page(
+            request, filterset.qs, COLLECTION_SORTS[sort], per_page=page_size(request), total_count=totals.count
+        )
+        ids = [account.pk for account in page.rows]
+        buckets, notes = aging(ids, today), latest_notes(ids)
+        rows = [
+            {
+                "account": account,
+                "aging": [buckets[account.pk][b.key] for b in AGING_BUCKETS],
+                "note": notes.get(account.pk),
+            }
+            for account in page.rows
+        ]
+    context = {
+        "filter": filterset,
+        "page": page,
+        "rows": rows,
+        "totals": totals,
+        "sort": sort,
+        "sort_param": sort if request.GET.get("sort") == sort else "",
+        "sorts": COLLECTION_SORTS,
+        "buckets": AGING_BUCKETS,
+        "today": today,
+        "clear_url": reverse("collections:list"),
+    }
+    return render_list(request, "collections/list.html", "collections/_list_results.html", context)
+
+
+def _account_page(request: HttpRequest, account: Account, form: CollectionNoteForm, *, status: int = 200) -> HttpResponse:
+    today = timezone.localdate()
+    buckets = aging([account.pk], today)[account.pk]
+    context = {
+        "account": account,
+        "customer": account.customer,
+        "invoices": list(account_open_invoices(account)),
+        "aging": [(b, buckets[b.key]) for b in AGING_BUCKETS],
+        "notes": list(account.collection_notes.select_related("created_by").order_by("-id")[:NOTES_SHOWN]),
+        "notes_shown": NOTES_SHOWN,
+        "form": form,
+        "today": today,
+    }
+    return render(request, "collections/account.html", context, status=status)
+
+
+def _get_account(pk: int) -> Account:
+    return get_object_or_404(Account.objects.select_related("customer", "provider"), pk=pk)
+
+
+@role_required(SUPPORT)
+def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    account = _get_account(pk)
+    return _account_page(request, account, CollectionNoteForm(account=account))
+
+
+@role_required(SUPPORT)
+def add_note(request: HttpRequest, pk: int) -> HttpResponse:
+    account = _get_account(pk)
+    if request.method != "POST":
+        return redirect("collections:account", pk=account.pk)
+    form = CollectionNoteForm(request.POST, account=account)
+    if not form.is_valid():
+        return _account_page(request, account, form, status=400)
+    note = form.save(by=request.user)
+    messages.success(request, f"Note added: {note.get_outcome_display()}.")
+    return redirect(f"{reverse('collections:account', args=[account.pk])}#notes")

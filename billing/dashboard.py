@@ -1,0 +1,137 @@
+"""The dashboard's figures: each work queue's count and money per currency, in a few queries.
+
+These are exact (no cache): the dashboard is where a clerk decides what to do next.
+The nav bar's counts are the cached hint (billing.context_processors).
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from decimal import Decimal
+from urllib.parse import urlencode
+
+from django.apps import apps
+from django.db.models import Count, Q, Sum
+from django.urls import reverse
+
+from billing.models import Account
+from billing.status import AllocationStatus, PaymentStatus
+from invoices.models import OPEN_WORK_STATUSES, Invoice, InvoiceState
+from payments.filters import NEEDS_WORK, NEEDS_WORK_STATES, NEEDS_WORK_STATUSES
+from payments.models import Payment
+
+
+@dataclass
+class Queue:
+    key: str
+    label: str
+    url: str
+    help: str
+    count: int = 0
+    # [(currency, amount)], amounts positive: what is due, unallocated, or over.
+    sums: list[tuple[str, Decimal]] = field(default_factory=list)
+
+
+def _url(name: str, params: list[tuple[str, str]]) -> str:
+    return f"{reverse(name)}?{urlencode(params)}" if params else reverse(name)
+
+
+def _fill(queues: list[Queue], rows: list[dict], *, negate: set[str] = frozenset()) -> list[Queue]:
+    for queue in queues:
+        for row in rows:
+            count = row[f"{queue.key}_count"]
+            if count:
+                queue.count += count
+                amount = row[f"{queue.key}_sum"] or Decimal("0.00")
+                queue.sums.append((row["currency"], -amount if queue.key in negate else amount))
+    return queues
+
+
+def invoice_queues(today: datetime.date) -> list[Queue]:
+    status = [("payment_status", s) for s in OPEN_WORK_STATUSES]
+    queues = [
+        Queue("overdue", "Overdue", _url("invoices:list", [*status, ("overdue", "1")]), "due before today, not fully paid"),
+        Queue("unpaid", "Unpaid", _url("invoices:list", [("payment_status", PaymentStatus.UNPAID)]), "nothing paid yet"),
+        Queue(
+            "partially_paid",
+            "Partially paid",
+            _url("invoices:list", [("payment_status", PaymentStatus.PARTIALLY_PAID)]),
+            "balance still due",
+        ),
+        Queue(
+            "overpaid",
+            "Overpaid",
+            _url("invoices:list", [("payment_status", PaymentStatus.OVERPAID)]),
+            "paid more than due: refund or reallocate",
+        ),
+    ]
+    overdue = Q(payment_status__in=OPEN_WORK_STATUSES, due_date__lt=today)
+    aggregates = {}
+    for key, condition in (
+        ("overdue", overdue),
+        ("unpaid", Q(payment_status=PaymentStatus.UNPAID)),
+        ("partially_paid", Q(payment_status=PaymentStatus.PARTIALLY_PAID)),
+        ("overpaid", Q(payment_status=PaymentStatus.OVERPAID)),
+    ):
+        aggregates[f"{key}_count"] = Count("pk", filter=condition)
+        aggregates[f"{key}_sum"] = Sum("balance_due", filter=condition)
+    rows = list(
+        Invoice.objects.filter(
+            state=InvoiceState.OPEN, payment_status__in=[*OPEN_WORK_STATUSES, PaymentStatus.OVERPAID]
+        )
+        .order_by()
+        .values("currency")
+        .annotate(**aggregates)
+        .order_by("currency")
+    )
+    # An overpaid invoice's balance due is negative: show by how much it is over.
+    return _fill(queues, rows, negate={"overpaid"})
+
+
+def payment_queues() -> list[Queue]:
+    base = [("queue", NEEDS_WORK)]
+    labels = {
+        AllocationStatus.UNALLOCATED: ("Unallocated", "received, not yet matched to invoices"),
+        AllocationStatus.PARTIALLY_ALLOCATED: ("Partially allocated", "money left to allocate"),
+        AllocationStatus.OVERALLOCATED: ("Overallocated", "allocated more than it holds: deallocate"),
+    }
+    queues = [
+        Queue(status, labels[status][0], _url("payments:list", [*base, ("allocation_status", status)]), labels[status][1])
+        for status in NEEDS_WORK_STATUSES
+    ]
+    aggregates = {}
+    for status in NEEDS_WORK_STATUSES:
+        aggregates[f"{status}_count"] = Count("pk", filter=Q(allocation_status=status))
+        aggregates[f"{status}_sum"] = Sum("unallocated", filter=Q(allocation_status=status))
+    rows = list(
+        Payment.objects.filter(state__in=NEEDS_WORK_STATES, allocation_status__in=NEEDS_WORK_STATUSES)
+        .order_by()
+        .values("currency")
+        .annotate(**aggregates)
+        .order_by("currency")
+    )
+    return _fill(queues, rows, negate={AllocationStatus.OVERALLOCATED})
+
+
+def collections_queue() -> Queue:
+    queue = Queue("owing", "Accounts owing", reverse("collections:list"), "customer × provider × currency")
+    rows = (
+        Account.objects.filter(balance_due__gt=0)
+        .order_by()
+        .values("currency")
+        .annotate(owing_count=Count("pk"), owing_sum=Sum("balance_due"))
+        .order_by("currency")
+    )
+    return _fill([queue], list(rows))[0]
+
+
+def latest_reconciliation_run():
+    """The newest nightly reconciliation run, or None (also when that app is not installed)."""
+    if not apps.is_installed("reconciliation"):
+        return None
+    try:
+        from reconciliation.selectors import latest_run
+    except ImportError:
+        return None
+    return latest_run()

@@ -1,0 +1,74 @@
+"""Form fields shared by the money forms: exact amounts and a customer picker that scales."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+
+from billing.errors import InvalidAmount
+from billing.models import Customer
+from billing.money import parse_amount
+
+CUSTOMER_CHOICES_LIMIT = 50
+
+
+class AmountInput(forms.TextInput):
+    """Right-aligned, numeric keyboard on phones; text, so no browser ever rounds through a float."""
+
+    def __init__(self, attrs=None):
+        super().__init__({"class": "amount", "inputmode": "decimal", "autocomplete": "off", **(attrs or {})})
+
+
+class AmountField(forms.CharField):
+    """An exact Decimal in the form's currency, parsed by billing.money.parse_amount.
+
+    The currency is usually the invoice's or payment's. When it is another field of the
+    same form (recording a payment), leave it None: the field returns the stripped text
+    and the form's clean() parses it with parse_amount_field once it knows the currency.
+    """
+
+    widget = AmountInput
+
+    def __init__(self, *, currency: str | None = None, **kwargs):
+        kwargs.setdefault("max_length", 24)
+        super().__init__(**kwargs)
+        self.currency = currency
+
+    def clean(self, value) -> Decimal | str | None:
+        value = super().clean(value)
+        if value in (None, ""):
+            return None
+        if self.currency is None:
+            return value  # the form parses it once it knows the currency
+        return parse_amount_field(value, self.currency, self.label)
+
+
+def parse_amount_field(value: str, currency: str, label: str | None = None) -> Decimal:
+    """parse_amount for a form: the same exact rules, raised as a field error."""
+    try:
+        return parse_amount(value, currency, field=(label or "amount").lower())
+    except InvalidAmount as error:
+        message = str(error)
+        if "," in str(value):
+            message += " Write decimals with a point (1234.50), without thousands separators."
+        raise ValidationError(message, code=error.code) from None
+
+
+def customer_choices(query: str = "", selected: int | str | None = None) -> list[tuple[str, str]]:
+    """At most CUSTOMER_CHOICES_LIMIT customers matching `query` (name, email or reference),
+    plus the selected one, for a <select> that stays small with millions of customers."""
+    customers = Customer.objects.order_by("name", "id")
+    query = (query or "").strip()
+    if query:
+        customers = customers.filter(
+            Q(name__icontains=query) | Q(email__icontains=query) | Q(reference__iexact=query)
+        )
+    found = list(customers[:CUSTOMER_CHOICES_LIMIT])
+    if selected and str(selected).isdigit() and all(str(c.pk) != str(selected) for c in found):
+        found = list(Customer.objects.filter(pk=selected)) + found
+    return [("", "Choose a customer")] + [
+        (str(c.pk), f"{c.name} · {c.email}" if c.email else c.name) for c in found
+    ]

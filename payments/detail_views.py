@@ -1,0 +1,316 @@
+"""The payment detail page and its actions: record, allocate (split form), deallocate, refund,
+chargeback, cancel, settle.
+
+Reading needs the support role, every action the finance role. Each action is a
+SubmitOnceForm handled by submissions.flow.perform: the service validates, a
+BillingError comes back onto the form, and a repeated POST writes nothing. Refund
+and chargeback are confirmed on a second page that states what will happen; cancel's
+confirmation page is its form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from allocations.models import Allocation
+from allocations.previews import preview_cancel, preview_chargeback, preview_refund
+from allocations.services import allocate_many, deallocate, plan_auto_allocation
+from billing.errors import BillingError
+from billing.money import format_money
+from billing.roles import FINANCE, SUPPORT, is_finance, role_required
+from invoices.models import Invoice
+from invoices.selectors import allocatable_invoices
+from payments.forms import (
+    AllocateForm,
+    AmountReasonForm,
+    CancelForm,
+    DeallocateForm,
+    RecordPaymentForm,
+    SettleForm,
+    posted_invoice_ids,
+)
+from payments.models import Payment, PaymentState
+from payments.services import cancel_payment, record_chargeback, record_payment, refund_payment, settle_payment
+from payments.timeline import payment_timeline
+from submissions.flow import perform, replayed
+from submissions.tokens import find_submission
+
+# The split form lists this many open invoices (oldest due first) plus any the rule plans.
+ALLOCATE_ROWS_LIMIT = 200
+MOVABLE_STATES = (PaymentState.SETTLED, PaymentState.CHARGED_BACK)
+
+
+def _payment(pk: int) -> Payment:
+    return get_object_or_404(Payment.objects.select_related("customer", "created_by"), pk=pk)
+
+
+class PairNet:
+    """What one payment has on one invoice: rows allocated, rows reversed, the net."""
+
+    def __init__(self, invoice: Invoice):
+        self.invoice = invoice
+        self.allocated = Decimal("0.00")
+        self.reversed = Decimal("0.00")
+
+    @property
+    def net(self) -> Decimal:
+        return self.allocated + self.reversed
+
+
+def pair_nets(allocations: list[Allocation]) -> list[PairNet]:
+    pairs: dict[int, PairNet] = {}
+    for row in allocations:
+        pair = pairs.setdefault(row.invoice_id, PairNet(row.invoice))
+        if row.amount > 0:
+            pair.allocated += row.amount
+        else:
+            pair.reversed += row.amount
+    return list(pairs.values())
+
+
+@role_required(SUPPORT)
+def payment_detail(request, pk: int):
+    payment = _payment(pk)
+    allocations = list(
+        Allocation.objects.filter(payment=payment).select_related("invoice", "created_by").order_by("id")
+    )
+    refunds = list(payment.refunds.select_related("created_by"))
+    chargebacks = list(payment.chargebacks.select_related("created_by"))
+    pairs = pair_nets(allocations)
+    context = {
+        "payment": payment,
+        "allocations": allocations,
+        "pairs": pairs,
+        "refunds": refunds,
+        "chargebacks": chargebacks,
+        "timeline": payment_timeline(payment, allocations=allocations, refunds=refunds, chargebacks=chargebacks),
+        "can_allocate": payment.state == PaymentState.SETTLED and payment.unallocated > 0,
+        "can_refund": payment.state in MOVABLE_STATES and payment.unallocated > 0,
+        "can_chargeback": payment.state in MOVABLE_STATES and payment.available > 0,
+        "can_cancel": payment.state in (PaymentState.PENDING, PaymentState.SETTLED),
+        "can_settle": payment.state == PaymentState.PENDING,
+        "can_deallocate": any(pair.net > 0 for pair in pairs),
+    }
+    if context["can_settle"] and is_finance(request.user):
+        context["settle_form"] = SettleForm(user=request.user)
+    return render(request, "payments/detail.html", context)
+
+
+# --- Record -----------------------------------------------------------------------------------
+
+
+@role_required(FINANCE)
+def payment_new(request):
+    query = request.GET.get("q", "")
+    if request.method == "POST":
+        form = RecordPaymentForm(request.POST, user=request.user)
+        recorded = {}
+
+        def record(data) -> Payment:
+            reference = (data["reference"] or "").strip()
+            recorded["existing"] = bool(reference) and Payment.objects.filter(reference=reference).exists()
+            return record_payment(
+                customer=data["customer"], amount=data["amount"], currency=data["currency"], method=data["method"],
+                reference=reference or None, received_at=data["received_at"], pending=data["pending"],
+                by=request.user,
+            )
+
+        def said(payment: Payment) -> str:
+            if recorded.get("existing"):
+                return f"Reference {payment.reference} was already recorded as payment {payment}; nothing new was recorded."
+            return f"Payment {payment} of {format_money(payment.amount, payment.currency)} from {payment.customer} recorded."
+
+        response = perform(request, form, record, done=lambda payment: payment, success=said)
+        if response is not None:
+            return response
+    else:
+        form = RecordPaymentForm(user=request.user, customer_query=query,
+                                 initial={"customer": request.GET.get("customer", "")})
+    return render(request, "payments/new.html", {"form": form, "query": query})
+
+
+# --- Allocate (the split form) -----------------------------------------------------------------
+
+
+def _allocate_form(request, payment: Payment, data=None, *, with_plan: bool = True) -> AllocateForm:
+    """The split form's rows: the oldest open invoices, those the rule plans, and any the POST names."""
+    plan = plan_auto_allocation(payment) if with_plan else []
+    invoices = list(allocatable_invoices(payment).select_related("provider")[:ALLOCATE_ROWS_LIMIT])
+    shown = {invoice.pk for invoice in invoices}
+    extra = [split.invoice.pk for split in plan if split.invoice.pk not in shown]
+    if data is not None:
+        extra += [pk for pk in posted_invoice_ids(data) if pk not in shown]
+    if extra:
+        invoices += list(Invoice.objects.filter(pk__in=extra).select_related("provider").order_by("due_date", "id"))
+    return AllocateForm(data, user=request.user, payment=payment, invoices=invoices, plan=plan)
+
+
+@role_required(FINANCE)
+def payment_allocate(request, pk: int):
+    payment = _payment(pk)
+    if request.method == "POST":
+        form = _allocate_form(request, payment, request.POST)
+        if "recalculate" not in request.POST:
+            response = perform(
+                request, form,
+                lambda data: allocate_many(payment, data["splits"], by=request.user, note=data["note"]),
+                done=payment,
+                success=lambda rows: (
+                    f"Allocated {format_money(sum(r.amount for r in rows), payment.currency)} of payment {payment} "
+                    f"to {len(rows)} invoice{'s' if len(rows) != 1 else ''}."
+                ),
+            )
+            if response is not None:
+                return response
+    else:
+        form = _allocate_form(request, payment)
+    return render(request, "payments/allocate.html", {"payment": payment, "form": form})
+
+
+@role_required(FINANCE)
+@require_POST
+def payment_remaining(request, pk: int):
+    """htmx partial: what is left to allocate with the amounts typed so far. Writes nothing.
+
+    Runs on every keystroke (debounced), so it skips the rule's plan: only the typed amounts count.
+    """
+    payment = _payment(pk)
+    form = _allocate_form(request, payment, request.POST, with_plan=False)
+    return render(request, "payments/partials/remaining.html", {"payment": payment, "form": form})
+
+
+# --- Deallocate -------------------------------------------------------------------------------
+
+
+@role_required(FINANCE)
+def payment_deallocate(request, pk: int):
+    payment = _payment(pk)
+    allocations = Allocation.objects.filter(payment=payment).select_related("invoice").order_by("id")
+    nets = [(pair.invoice, pair.net) for pair in pair_nets(list(allocations)) if pair.net > 0]
+    if request.method == "POST":
+        form = DeallocateForm(request.POST, user=request.user, payment=payment, nets=nets)
+        response = perform(
+            request, form,
+            lambda data: deallocate(payment, data["invoice"], data["amount"], by=request.user, reason=data["reason"]),
+            done=payment,
+            success=lambda row: (
+                f"Took {format_money(-row.amount, payment.currency)} of payment {payment} back from invoice "
+                f"{row.invoice}."
+            ),
+        )
+        if response is not None:
+            return response
+    else:
+        form = DeallocateForm(user=request.user, payment=payment, nets=nets,
+                              initial={"invoice": request.GET.get("invoice")})
+    return render(request, "payments/deallocate.html", {"payment": payment, "form": form, "nets": nets})
+
+
+# --- Refund and chargeback: enter, review what will happen, confirm ------------------------------
+
+
+def _reviewed_action(
+    request, payment: Payment, *, template: str, preview: Callable, action: Callable, success: Callable
+):
+    """First POST: rehearse the service and show what it will do. Confirming POST: do it."""
+
+    def page(form, outcome=None):
+        return render(request, template, {
+            "payment": payment, "form": form, "preview": outcome,
+            "chargeback_rule": settings.SETTLE_CHARGEBACK_REVERSAL,
+        })
+
+    if request.method != "POST":
+        return page(AmountReasonForm(user=request.user, payment=payment))
+    form = AmountReasonForm(request.POST, user=request.user, payment=payment)
+    submission = find_submission(form.token)
+    if submission is not None:
+        return replayed(request, submission, payment)
+    if "edit" in request.POST:
+        return page(form)
+    if request.POST.get("confirmed") == "1":
+        response = perform(request, form, action, done=payment, success=success)
+        if response is not None:
+            return response
+    elif form.is_valid():
+        data = form.cleaned_data
+        try:
+            outcome = preview(payment, amount=data["amount"], reason=data["reason"], by=request.user)
+        except BillingError as error:
+            form.add_billing_error(error)
+        else:
+            return page(form, outcome)
+    return page(form)
+
+
+@role_required(FINANCE)
+def payment_refund(request, pk: int):
+    payment = _payment(pk)
+    return _reviewed_action(
+        request, payment, template="payments/refund.html",
+        preview=preview_refund,
+        action=lambda data: refund_payment(payment, amount=data["amount"], by=request.user, reason=data["reason"]),
+        success=lambda refund: f"Refunded {format_money(refund.amount, payment.currency)} of payment {payment}.",
+    )
+
+
+@role_required(FINANCE)
+def payment_chargeback(request, pk: int):
+    payment = _payment(pk)
+    return _reviewed_action(
+        request, payment, template="payments/chargeback.html",
+        preview=preview_chargeback,
+        action=lambda data: record_chargeback(payment, amount=data["amount"], by=request.user, reason=data["reason"]),
+        success=lambda chargeback: (
+            f"Chargeback of {format_money(chargeback.amount, payment.currency)} on payment {payment} recorded."
+        ),
+    )
+
+
+# --- Cancel and settle ------------------------------------------------------------------------
+
+
+@role_required(FINANCE)
+def payment_cancel(request, pk: int):
+    """GET: the confirmation page, stating what will happen. POST: cancel."""
+    payment = _payment(pk)
+    if request.method == "POST":
+        form = CancelForm(request.POST, user=request.user)
+        response = perform(
+            request, form,
+            lambda data: cancel_payment(payment, by=request.user, reason=data["reason"]),
+            done=payment,
+            success=lambda canceled: f"Payment {canceled} is canceled; its allocations were reversed.",
+        )
+        if response is not None:
+            return response
+    else:
+        form = CancelForm(user=request.user)
+    try:
+        outcome, refused = preview_cancel(payment, by=request.user), ""
+    except BillingError as error:
+        outcome, refused = None, str(error)
+    return render(request, "payments/cancel_confirm.html",
+                  {"payment": payment, "form": form, "preview": outcome, "refused": refused})
+
+
+@role_required(FINANCE)
+@require_POST
+def payment_settle(request, pk: int):
+    payment = _payment(pk)
+    form = SettleForm(request.POST, user=request.user)
+    response = perform(
+        request, form, lambda data: settle_payment(payment, by=request.user),
+        done=payment, success=lambda settled: f"Payment {settled} is settled: the bank confirmed the money.",
+    )
+    if response is not None:
+        return response
+    for error in form.non_field_errors():
+        messages.error(request, error)
+    return redirect(payment)
