@@ -63,8 +63,9 @@ def test_missing_file_redisplays_the_form(client, db):
     assert "This field is required" in response.content.decode()
 
 
-def test_upload_is_finance_only(client, db):
-    client.force_login(user_with_role("support"))
+@pytest.mark.parametrize("role", ["support", None])
+def test_upload_is_finance_only(client, db, role):
+    client.force_login(user_with_role(role))
     assert client.get(reverse("imports:upload")).status_code == 403
     assert upload(client).status_code == 403
     assert not BankEntry.objects.exists()

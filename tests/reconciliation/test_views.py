@@ -57,7 +57,21 @@ def test_empty_list_and_unknown_run(client, db):
     assert client.get(reverse("reconciliation:run", args=[999])).status_code == 404
 
 
-def test_login_is_required(client, db):
+def test_login_and_a_role_are_required(client, db):
     ReconciliationRun.objects.create(outcome="clean", finished_at="2026-11-22T00:00:00Z")
     response = client.get(reverse("reconciliation:runs"))
     assert response.status_code == 302 and "/login/" in response["Location"]
+    client.force_login(user_with_role(None))
+    assert client.get(reverse("reconciliation:runs")).status_code == 403
+
+
+def test_dashboard_shows_the_latest_run(client, drifted_run):
+    run, _ = drifted_run
+    client.force_login(user_with_role("support"))
+    html = client.get(reverse("dashboard")).content.decode()
+    assert "Last reconciliation" in html and "Drift fixed" in html
+    assert response_has_badge(html, run)
+
+
+def response_has_badge(html: str, run) -> bool:
+    return f'<span class="badge {run.outcome}">{run.get_outcome_display()}</span>' in html
