@@ -120,3 +120,40 @@ def test_split_amount_adds_up_exactly(amount, parts, currency, expected):
 def test_split_amount_needs_at_least_one_part():
     with pytest.raises(ValueError):
         split_amount(D("1.00"), 0, "EUR")
+
+
+# Regressions: each of these escaped as a non-BillingError or lost money silently.
+
+
+@pytest.mark.parametrize("value", ["1e30", D("1E+40"), "-1e29"])
+def test_parse_amount_refuses_huge_exponents_with_a_billing_error(value):
+    # decimal.InvalidOperation from quantize used to escape instead of a clerk-readable error.
+    with pytest.raises(InvalidAmount, match="larger than the largest amount Settle can book"):
+        parse_amount(value, "EUR")
+
+
+def test_parse_amount_refuses_what_a_money_column_cannot_hold():
+    # Used to be accepted and then fail at the database with a DataError (numeric overflow).
+    assert parse_amount("999999999999.99", "EUR") == D("999999999999.99")
+    with pytest.raises(InvalidAmount, match=r"largest amount Settle can book \(999,999,999,999.99 EUR\)"):
+        parse_amount("1000000000000.00", "EUR")
+    with pytest.raises(InvalidAmount, match="largest amount"):
+        parse_amount("12345678901234", "JPY")
+
+
+def test_split_amount_refuses_a_fraction_of_a_minor_unit():
+    # 10.005 EUR used to split into 5.00 + 5.00, losing half a cent without a word.
+    with pytest.raises(InvalidAmount, match="more decimals than EUR allows"):
+        split_amount(D("10.005"), 2, "EUR")
+    with pytest.raises(InvalidAmount, match="more decimals than JPY allows"):
+        split_amount(D("10.50"), 2, "JPY")
+
+
+def test_split_amount_refuses_floats():
+    with pytest.raises(InvalidAmount, match="must be an exact decimal"):
+        split_amount(10.0, 2, "EUR")
+
+
+def test_split_amount_of_a_negative_amount_mirrors_the_positive_one():
+    assert split_amount(D("-0.05"), 2, "EUR") == [D("-0.03"), D("-0.02")]
+    assert sum(split_amount(D("-100.00"), 3, "EUR")) == D("-100.00")
