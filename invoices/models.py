@@ -69,8 +69,11 @@ class Invoice(FSMModelMixin, models.Model):
                 condition=Q(balance_due=F("total") - F("credited_total") - F("paid_total")),
                 name="invoice_balance_due_consistent",
             ),
+            # Issued invoices have a number; a draft, or a draft discarded (voided) before issue, has none.
             models.CheckConstraint(
-                condition=Q(state=InvoiceState.DRAFT) | (Q(number__isnull=False) & Q(issue_date__isnull=False)),
+                condition=Q(state=InvoiceState.DRAFT)
+                | Q(state=InvoiceState.VOID, number__isnull=True, sequence__isnull=True)
+                | (Q(number__isnull=False) & Q(issue_date__isnull=False)),
                 name="invoice_issued_has_number",
             ),
             models.CheckConstraint(

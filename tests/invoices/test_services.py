@@ -113,6 +113,18 @@ def test_issue_numbers_are_sequential_per_provider(customer, provider, other_pro
     assert_invariants()
 
 
+def test_drafts_have_no_number_until_issued(customer, provider):
+    issued = issue_invoice(draft(customer, provider))
+    still_draft = draft(customer, provider)
+    voided_draft = void_invoice(draft(customer, provider), by=None, reason="Never sent")
+    next_one = issue_invoice(draft(customer, provider))
+    still_draft.refresh_from_db()
+    assert (issued.number, still_draft.number, voided_draft.number) == ("ACME-000001", None, None)
+    # Discarding a draft does not burn a number: no gaps.
+    assert next_one.number == "ACME-000002"
+    assert Invoice.objects.filter(number__isnull=True).count() == 2
+
+
 def test_issue_keeps_a_given_issue_date_and_opens_the_account(customer, provider, clerk):
     invoice = issue_invoice(draft(customer, provider, issue_date=TODAY, due_date=DUE), by=clerk)
     assert invoice.issue_date == TODAY
@@ -126,6 +138,12 @@ def test_issue_keeps_a_given_issue_date_and_opens_the_account(customer, provider
 def test_issue_twice_is_refused(customer, provider):
     invoice = issue_invoice(draft(customer, provider))
     with unchanged_database(), pytest.raises(InvalidState, match="Invoice ACME-000001 is Open; only a draft can be issued"):
+        issue_invoice(invoice)
+
+
+def test_issue_a_void_draft_is_refused(customer, provider):
+    invoice = void_invoice(draft(customer, provider), by=None, reason="Duplicate")
+    with unchanged_database(), pytest.raises(InvalidState, match="is Void; only a draft can be issued"):
         issue_invoice(invoice)
 
 
