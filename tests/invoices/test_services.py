@@ -95,6 +95,24 @@ def test_create_invoice_needs_a_due_date(customer, provider):
         draft(customer, provider, due_date=None)
 
 
+@pytest.mark.parametrize(
+    ("lines", "error", "message"),
+    [
+        ([("Sand", "1000000000", "1.00")], InvalidInput, "Line 1: the quantity 1000000000 is larger than 999999999.999"),
+        ([("Sand", "1000000", "999999999.00")], InvalidAmount, "Line 1 comes to 999999999000000.00 EUR, more than"),
+        (
+            [("Work", "1", "999999999999.99"), ("Parts", "1", "1.00")],
+            InvalidAmount,
+            r"total would be 1,000,000,000,000.99 EUR, more than the largest amount Settle can book",
+        ),
+    ],
+)
+def test_create_invoice_refuses_amounts_a_money_column_cannot_hold(customer, provider, lines, error, message):
+    # Regression: these used to fail at the database with a DataError (numeric field overflow).
+    with unchanged_database(), pytest.raises(error, match=message):
+        draft(customer, provider, lines=lines)
+
+
 # issue_invoice: numbering
 
 
