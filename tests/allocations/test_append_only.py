@@ -134,7 +134,7 @@ def test_the_triggers_are_installed_and_enabled():
         cursor.execute(
             """
             SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
-            WHERE t.tgname LIKE 'pgtrigger_append_only_%%' AND t.tgenabled <> 'D'
+            WHERE t.tgname LIKE 'pgtrigger_append_only_%' AND t.tgenabled <> 'D'
             """
         )
         assert {row[0] for row in cursor.fetchall()} == set(LEDGER_TABLES)
