@@ -43,16 +43,22 @@ ROW_QUERIES = {
 }
 
 
+def _one_query() -> str:
+    counts = [f"(SELECT COUNT(*) FROM {table})" for table in COUNTED_TABLES]
+    rows = [f"(SELECT array_agg(q::text) FROM ({sql}) q)" for sql in ROW_QUERIES.values()]
+    return "SELECT " + ", ".join(counts + rows)
+
+
+_QUERY = _one_query()
+
+
 def snapshot() -> dict[str, object]:
-    state: dict[str, object] = {}
+    """Counts and cached figures in one round trip (rows compared as their exact text)."""
     with connection.cursor() as cursor:
-        for table in COUNTED_TABLES:
-            cursor.execute(f"SELECT COUNT(*) FROM {table}")  # noqa: S608 - fixed table names
-            state[f"count {table}"] = cursor.fetchone()[0]
-        for name, sql in ROW_QUERIES.items():
-            cursor.execute(sql)
-            state[name] = cursor.fetchall()
-    return state
+        cursor.execute(_QUERY)
+        values = cursor.fetchone()
+    keys = [f"count {table}" for table in COUNTED_TABLES] + list(ROW_QUERIES)
+    return dict(zip(keys, values, strict=True))
 
 
 def ledger_counts() -> dict[str, int]:

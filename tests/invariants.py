@@ -6,7 +6,11 @@ sanity check. Returns a list of human-readable violations (empty when all hold).
 
 from __future__ import annotations
 
+import re
+
 from django.db import connection
+
+from billing.money import MINOR_UNITS
 
 CHECKS = {
     "I1 invoice totals": """
@@ -94,27 +98,27 @@ CHECKS = {
     """,
     "I6 amount finer than the currency's minor unit": """
         SELECT 'invoice', id, currency FROM invoices_invoice
-        WHERE {minor}(currency, total) OR {minor}(currency, credited_total) OR {minor}(currency, paid_total)
+        WHERE {finer(currency, total)} OR {finer(currency, credited_total)} OR {finer(currency, paid_total)}
         UNION ALL
         SELECT 'payment', id, currency FROM payments_payment
-        WHERE {minor}(currency, amount) OR {minor}(currency, refunded_total)
-           OR {minor}(currency, charged_back_total) OR {minor}(currency, allocated_total)
+        WHERE {finer(currency, amount)} OR {finer(currency, refunded_total)}
+           OR {finer(currency, charged_back_total)} OR {finer(currency, allocated_total)}
         UNION ALL
         SELECT 'line', l.id, i.currency FROM invoices_invoiceline l JOIN invoices_invoice i ON i.id = l.invoice_id
-        WHERE {minor}(i.currency, l.amount) OR {minor}(i.currency, l.unit_price)
+        WHERE {finer(i.currency, l.amount)} OR {finer(i.currency, l.unit_price)}
         UNION ALL
         SELECT 'allocation', a.id, p.currency FROM allocations_allocation a JOIN payments_payment p ON p.id = a.payment_id
-        WHERE {minor}(p.currency, a.amount)
+        WHERE {finer(p.currency, a.amount)}
         UNION ALL
         SELECT 'refund', r.id, p.currency FROM payments_refund r JOIN payments_payment p ON p.id = r.payment_id
-        WHERE {minor}(p.currency, r.amount)
+        WHERE {finer(p.currency, r.amount)}
         UNION ALL
         SELECT 'chargeback', c.id, p.currency FROM payments_chargeback c JOIN payments_payment p ON p.id = c.payment_id
-        WHERE {minor}(p.currency, c.amount)
+        WHERE {finer(p.currency, c.amount)}
         UNION ALL
         SELECT 'credit note', c.id, i.currency FROM invoices_creditnote c JOIN invoices_invoice i ON i.id = c.invoice_id
-        WHERE {minor}(i.currency, c.amount)
-    """.replace("{minor}", "pg_temp.settle_finer_than_minor_unit"),
+        WHERE {finer(i.currency, c.amount)}
+    """,
     "I7 append-only trigger missing": """
         SELECT t.table_name FROM (VALUES ('allocations_allocation'), ('payments_refund'), ('payments_chargeback'),
             ('invoices_creditnote'), ('invoices_invoicestatuschange'), ('payments_paymentstatuschange')) t(table_name)
@@ -124,32 +128,31 @@ CHECKS = {
     """,
 }
 
-# True when an amount has more decimals than the currency allows (I6). A temporary
-# function, so the checks need no migration and leave nothing behind.
-_MINOR_UNIT_FUNCTION = """
-    CREATE OR REPLACE FUNCTION pg_temp.settle_finer_than_minor_unit(currency text, amount numeric)
-    RETURNS boolean LANGUAGE sql IMMUTABLE AS $$
-        SELECT amount <> round(amount, CASE currency {cases} ELSE 2 END)
-    $$
-"""
+
+def _finer_than_minor_unit(match: re.Match) -> str:
+    """SQL that is true when an amount has more decimals than its currency allows (I6)."""
+    currency, amount = match.group(1), match.group(2)
+    places = " ".join(f"WHEN '{code}' THEN {n}" for code, n in sorted(MINOR_UNITS.items()) if n != 2)
+    return f"({amount} <> round({amount}, CASE {currency} {places} ELSE 2 END))"
 
 
-def _minor_unit_function() -> str:
-    from billing.money import MINOR_UNITS
+def _one_query() -> str:
+    """All checks in one round trip: (check name, offending row as text), at most 5 rows per check."""
+    parts = []
+    for name, sql in CHECKS.items():
+        sql = re.sub(r"\{finer\(([\w.]+), ([\w.]+)\)\}", _finer_than_minor_unit, sql)
+        quoted = name.replace("'", "''")
+        parts.append(f"(SELECT '{quoted}', q::text FROM ({sql}) q LIMIT 5)")
+    return "\nUNION ALL\n".join(parts)
 
-    cases = " ".join(f"WHEN '{code}' THEN {places}" for code, places in sorted(MINOR_UNITS.items()))
-    return _MINOR_UNIT_FUNCTION.format(cases=cases)
+
+_QUERY = _one_query()
 
 
 def violations() -> list[str]:
-    found = []
     with connection.cursor() as cursor:
-        cursor.execute(_minor_unit_function())
-        for name, sql in CHECKS.items():
-            cursor.execute(sql + " LIMIT 5")
-            for row in cursor.fetchall():
-                found.append(f"{name}: {row}")
-    return found
+        cursor.execute(_QUERY)
+        return [f"{name}: {row}" for name, row in cursor.fetchall()]
 
 
 def assert_invariants() -> None:
