@@ -637,7 +637,7 @@ def test_scripted_run_of_the_machine_succeeds_with_every_service():
                 (0, 0, "EUR", ["30"], True),
                 (1, 0, "JPY", ["100"], False),
             ],
-            payments=[(0, "150", "EUR", False), (0, "100", "EUR", True), (1, "300", "JPY", False)],
+            payments=[(0, "150", "EUR", "settled"), (0, "100", "EUR", "pending"), (1, "300", "JPY", "allocated")],
         ),
         lambda: machine.issue_draft(index=0),
         lambda: machine.settle(index=0),
