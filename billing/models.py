@@ -6,6 +6,7 @@ import pgtrigger
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django_fsm import FSMModelMixin
 
 from billing.money import CURRENCY_CHOICES
 
@@ -24,6 +25,29 @@ def money_field(**kwargs) -> models.DecimalField:
 
 def currency_field() -> models.CharField:
     return models.CharField(max_length=3, choices=CURRENCY_CHOICES)
+
+
+class ThreadSafeFSMModelMixin(FSMModelMixin):
+    """FSMModelMixin whose refresh_from_db is safe under a threaded server.
+
+    django-fsm's FSMModelMixin.refresh_from_db lets a reload write protected FSM fields
+    by switching `protected` off on the *field*, which every thread shares, and on
+    again afterwards. When two threads reload at once, the first to finish switches
+    it back on while the other is still writing, which then fails with
+    "Direct state modification is not allowed". The protection only applies to a
+    value already on the instance, so we drop this instance's own copy instead.
+    """
+
+    def refresh_from_db(self, using=None, fields=None, from_queryset=None) -> None:
+        if fields is None:
+            self._prefetched_objects_cache = {}
+            deferred = self.get_deferred_fields()
+            fields = [field.attname for field in self._meta.concrete_fields if field.attname not in deferred]
+        fields = list(fields)
+        for name in self._get_protected_fsm_fields():
+            if name in fields:
+                self.__dict__.pop(name, None)
+        models.Model.refresh_from_db(self, using=using, fields=fields, from_queryset=from_queryset)
 
 
 class Customer(models.Model):
