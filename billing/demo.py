@@ -39,11 +39,34 @@ from payments.services import cancel_payment, record_chargeback, record_payment,
 D = Decimal
 
 # Scenarios every demo has (the first customers get one each), then at these rates.
-FORCED = ["overallocated", "overpaid", "pending", "cancel", "chargeback", "refund", "split", "on_account",
-          "overpay", "void_paid", "credit", "auto"]
-RATE = {"overallocated": 0.02, "overpaid": 0.04, "pending": 0.01, "cancel": 0.04, "chargeback": 0.04,
-        "refund": 0.05, "split": 0.3, "on_account": 0.12, "overpay": 0.1, "void_paid": 0.03, "credit": 0.1,
-        "auto": 0.25}
+FORCED = [
+    "overallocated",
+    "overpaid",
+    "pending",
+    "cancel",
+    "chargeback",
+    "refund",
+    "split",
+    "on_account",
+    "overpay",
+    "void_paid",
+    "credit",
+    "auto",
+]
+RATE = {
+    "overallocated": 0.02,
+    "overpaid": 0.04,
+    "pending": 0.01,
+    "cancel": 0.04,
+    "chargeback": 0.04,
+    "refund": 0.05,
+    "split": 0.3,
+    "on_account": 0.12,
+    "overpay": 0.1,
+    "void_paid": 0.03,
+    "credit": 0.1,
+    "auto": 0.25,
+}
 
 
 @dataclass
@@ -103,7 +126,9 @@ def create_parties(count: int, seed: int) -> tuple[list[Provider], list[Customer
         else:
             first, last = rng.choice(FIRST), rng.choice(LAST)
             name = f"{first} {last}"
-            email = "".join(ch for ch in f"{first}.{last}".lower() if ch.isalnum() or ch == ".") + f"{number}@example.com"
+            email = (
+                "".join(ch for ch in f"{first}.{last}".lower() if ch.isalnum() or ch == ".") + f"{number}@example.com"
+            )
         phone = f"+31 {rng.randint(10, 79)} {rng.randint(100, 999)} {rng.randint(1000, 9999)}"
         made.append(Customer(name=name, email=email, phone=phone, reference=f"C-{number:05d}"))
     return providers, Customer.objects.bulk_create(made)
@@ -125,8 +150,11 @@ def plan(customers: list[Customer], providers: list[Provider], seed: int, today:
         for number in range(rng.randint(6, 14)):
             provider = rng.choice(own)
             lines = tuple(
-                (f"{description} ({unit})", rng.choice(["1", "1", "2", "3", "4", "1.5", "2.5", "6", "12"]),
-                 price(eur, currency))
+                (
+                    f"{description} ({unit})",
+                    rng.choice(["1", "1", "2", "3", "4", "1.5", "2.5", "6", "12"]),
+                    price(eur, currency),
+                )
                 for description, unit, eur in rng.sample(catalogs[provider.code], k=rng.randint(1, 3))
             )
             if rng.random() < 0.03:
@@ -140,7 +168,9 @@ def plan(customers: list[Customer], providers: list[Provider], seed: int, today:
                     issue_date -= datetime.timedelta(days=1)
                 due_date = issue_date + terms
                 dates_taken.add((issue_date, due_date))
-            invoices.append(InvoicePlan((index, number), customer.pk, provider.pk, currency, lines, issue_date, due_date))
+            invoices.append(
+                InvoicePlan((index, number), customer.pk, provider.pk, currency, lines, issue_date, due_date)
+            )
         plans.append(CustomerPlan(seed, index, customer.pk, currency, frozenset(scenarios), tuple(invoices)))
     return plans
 
@@ -236,8 +266,13 @@ class CustomerBooks:
         reference = f"DEMO-{self.customer.reference}-{self.references:03d}" if method == "bank_transfer" else None
         self.counts.payments += 1
         return record_payment(
-            customer=self.customer, amount=amount, currency=self.currency, method=method, reference=reference,
-            received_at=timezone.make_aware(received), pending=pending,
+            customer=self.customer,
+            amount=amount,
+            currency=self.currency,
+            method=method,
+            reference=reference,
+            received_at=timezone.make_aware(received),
+            pending=pending,
         )
 
     def open_invoices(self, **filters) -> list[Invoice]:
@@ -290,8 +325,13 @@ class CustomerBooks:
             chosen = list({invoice.provider_id: invoice for invoice in reversed(unpaid)}.values())[:3]
             if len(chosen) >= 2:
                 payment = self.payment(sum((i.balance_due for i in chosen), D(0)), when=recently)
-                self.event("payment over several providers", allocate_many, payment,
-                           [(i, i.balance_due) for i in chosen], note="One transfer for several invoices")
+                self.event(
+                    "payment over several providers",
+                    allocate_many,
+                    payment,
+                    [(i, i.balance_due) for i in chosen],
+                    note="One transfer for several invoices",
+                )
                 unpaid = [i for i in unpaid if i not in chosen]
         if "on_account" in scenarios:
             payment = self.payment(price(rng.choice(["50.00", "120.00", "300.00"]), currency), when=recently)
@@ -305,17 +345,32 @@ class CustomerBooks:
             self.counts.note("pending payment")
         if paid_in_full and "overpaid" in scenarios:
             invoice, _ = paid_in_full.pop()
-            self.event("credit note after payment (overpaid)", issue_credit_note, invoice,
-                       amount=(invoice.total * D("0.15")).quantize(self.unit), reason="Service level not met")
+            self.event(
+                "credit note after payment (overpaid)",
+                issue_credit_note,
+                invoice,
+                amount=(invoice.total * D("0.15")).quantize(self.unit),
+                reason="Service level not met",
+            )
         if paid_in_full and "chargeback" in scenarios:
             _, payment = paid_in_full.pop()
-            self.event("chargeback (invoice reopened)", record_chargeback, payment,
-                       amount=payment.allocated_total, reason="Card dispute")
+            self.event(
+                "chargeback (invoice reopened)",
+                record_chargeback,
+                payment,
+                amount=payment.allocated_total,
+                reason="Card dispute",
+            )
         if paid_in_full and "overallocated" in scenarios:
             _, payment = paid_in_full.pop()
             with override_settings(SETTLE_CHARGEBACK_REVERSAL="manual"):
-                self.event("chargeback left overallocated", record_chargeback, payment,
-                           amount=(payment.allocated_total / 2).quantize(self.unit), reason="Partial dispute")
+                self.event(
+                    "chargeback left overallocated",
+                    record_chargeback,
+                    payment,
+                    amount=(payment.allocated_total / 2).quantize(self.unit),
+                    reason="Partial dispute",
+                )
         if paid_in_full and "cancel" in scenarios:
             _, payment = paid_in_full.pop()
             self.event("canceled payment", cancel_payment, payment, reason="Bounced: recorded in error")
@@ -350,7 +405,7 @@ def build(*, customers: int, seed: int, workers: int, write: Callable[[str], Non
     write(f"  {len(ids)} invoices in {time.monotonic() - started:.1f} s; now the payments...")
     started = time.monotonic()
     work = [(p, [ids[item.key] for item in p.invoices]) for p in plans]
-    chunks = [work[start::max(1, workers * 4)] for start in range(max(1, workers * 4))]
+    chunks = [work[start :: max(1, workers * 4)] for start in range(max(1, workers * 4))]
     counts = Counts()
     for chunk_counts in run_tasks(money_task, [c for c in chunks if c], workers=workers, progress=progress):
         counts.add(chunk_counts)

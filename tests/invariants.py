@@ -107,7 +107,8 @@ CHECKS = {
         SELECT 'line', l.id, i.currency FROM invoices_invoiceline l JOIN invoices_invoice i ON i.id = l.invoice_id
         WHERE {finer(i.currency, l.amount)} OR {finer(i.currency, l.unit_price)}
         UNION ALL
-        SELECT 'allocation', a.id, p.currency FROM allocations_allocation a JOIN payments_payment p ON p.id = a.payment_id
+        SELECT 'allocation', a.id, p.currency
+        FROM allocations_allocation a JOIN payments_payment p ON p.id = a.payment_id
         WHERE {finer(p.currency, a.amount)}
         UNION ALL
         SELECT 'refund', r.id, p.currency FROM payments_refund r JOIN payments_payment p ON p.id = r.payment_id

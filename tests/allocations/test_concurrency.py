@@ -198,8 +198,19 @@ def test_mixed_clerks_on_one_customer_never_deadlock(customer, provider, other_p
         i_paid = pick(mine_invoices.filter(state="open", paid_total__gt=0), mine_invoices)
         amount = rng.choice(["5.00", "10.00", "15.00"])
         kind = rng.choice(
-            ["allocate", "allocate", "allocate_many", "deallocate", "void", "credit", "refund", "chargeback",
-             "chargeback", "cancel", "auto"]
+            [
+                "allocate",
+                "allocate",
+                "allocate_many",
+                "deallocate",
+                "void",
+                "credit",
+                "refund",
+                "chargeback",
+                "chargeback",
+                "cancel",
+                "auto",
+            ]
         )
         jobs = {
             "allocate": lambda: allocate(Payment.objects.get(pk=p), Invoice.objects.get(pk=i), amount),
@@ -213,7 +224,9 @@ def test_mixed_clerks_on_one_customer_never_deadlock(customer, provider, other_p
             "void": lambda: void_invoice(Invoice.objects.get(pk=i_paid), reason="Issued in error"),
             "credit": lambda: issue_credit_note(Invoice.objects.get(pk=i_paid), amount="5.00", reason="Goodwill"),
             "refund": lambda: refund_payment(Payment.objects.get(pk=p), amount="5.00", reason="Customer asked"),
-            "chargeback": lambda: record_chargeback(Payment.objects.get(pk=p_allocated), amount=amount, reason="Dispute"),
+            "chargeback": lambda: record_chargeback(
+                Payment.objects.get(pk=p_allocated), amount=amount, reason="Dispute"
+            ),
             "cancel": lambda: cancel_payment(Payment.objects.get(pk=p_allocated), reason="Entered twice"),
             "auto": lambda: auto_allocate(Payment.objects.get(pk=p)),
         }

@@ -77,7 +77,9 @@ LINE_TOTALS = st.lists(st.sampled_from(["10", "20", "30", "45", "50", "100"]), m
 PAYMENT_AMOUNTS = st.sampled_from(["10", "20", "30", "50", "60", "100", "150", "0", "-10", "10.5", "0.001"])
 # An amount is a literal (some not positive, some too precise for EUR or JPY) or
 # ("left", n): the figure that bounds the call plus n minor units, to hit every boundary.
-LITERAL_AMOUNTS = st.sampled_from(["5", "10", "20", "25", "50", "1", "0.01", "12.34", "100", "0", "-5", "10.005", "10.5"])
+LITERAL_AMOUNTS = st.sampled_from(
+    ["5", "10", "20", "25", "50", "1", "0.01", "12.34", "100", "0", "-5", "10.005", "10.5"]
+)
 LEFT = st.tuples(st.just("left"), st.sampled_from([0, -1, 1, 0]))
 AMOUNTS = st.one_of(LEFT, LEFT, LITERAL_AMOUNTS)
 # For allocations: what the invoice still asks for, or what the payment has left, plus -1, 0 or +1 minor unit.
@@ -158,7 +160,9 @@ class LedgerMachine(RuleBasedStateMachine):
         if index % 4 != 3 and (conditions or usable):
             model = type(objects[0])
             pks = sorted(
-                model.objects.filter(*conditions, pk__in=[obj.pk for obj in objects], **usable).values_list("pk", flat=True)
+                model.objects.filter(*conditions, pk__in=[obj.pk for obj in objects], **usable).values_list(
+                    "pk", flat=True
+                )
             )
             if pks:
                 pk = pks[(index // 4) % len(pks)]
@@ -256,8 +260,14 @@ class LedgerMachine(RuleBasedStateMachine):
 
     # Invoices
 
-    @rule(customer=INDEX, provider=INDEX, currency=CURRENCIES, totals=LINE_TOTALS, due_in=st.integers(-20, 40),
-          issue=st.booleans())
+    @rule(
+        customer=INDEX,
+        provider=INDEX,
+        currency=CURRENCIES,
+        totals=LINE_TOTALS,
+        due_in=st.integers(-20, 40),
+        issue=st.booleans(),
+    )
     def create_and_issue_invoice(self, customer, provider, currency, totals, due_in, issue):
         draft = self.call(
             "create_invoice",
@@ -332,8 +342,14 @@ class LedgerMachine(RuleBasedStateMachine):
 
     # Payments
 
-    @rule(customer=INDEX, amount=PAYMENT_AMOUNTS, currency=CURRENCIES, method=st.sampled_from(["bank_transfer", "card"]),
-          reference=REFERENCES, pending=st.sampled_from([False, False, False, True]))
+    @rule(
+        customer=INDEX,
+        amount=PAYMENT_AMOUNTS,
+        currency=CURRENCIES,
+        method=st.sampled_from(["bank_transfer", "card"]),
+        reference=REFERENCES,
+        pending=st.sampled_from([False, False, False, True]),
+    )
     def record(self, customer, amount, currency, method, reference, pending):
         who = self.customers[customer % 2]
         exact = exact_positive(amount, currency)
@@ -347,8 +363,13 @@ class LedgerMachine(RuleBasedStateMachine):
         payment = self.call(
             "record_payment",
             lambda: record_payment(
-                customer=who, amount=amount, currency=currency, method=method, reference=reference,
-                by=self.clerk, pending=pending,
+                customer=who,
+                amount=amount,
+                currency=currency,
+                method=method,
+                reference=reference,
+                by=self.clerk,
+                pending=pending,
             ),
             expected,
         )
@@ -464,8 +485,12 @@ class LedgerMachine(RuleBasedStateMachine):
             assert pair_net(payment.pk, invoice.pk) == net + D(value)
 
     @precondition(lambda self: self.payments and self.invoices)
-    @rule(payment_index=INDEX, invoice_index=INDEX, matching=st.sampled_from([True, True, True, False]),
-          amount=st.one_of(BOUNDARY, LITERAL_AMOUNTS))
+    @rule(
+        payment_index=INDEX,
+        invoice_index=INDEX,
+        matching=st.sampled_from([True, True, True, False]),
+        amount=st.one_of(BOUNDARY, LITERAL_AMOUNTS),
+    )
     def allocate_one(self, payment_index, invoice_index, matching, amount):
         source = self.pick_allocatable_payment(payment_index)
         payment = self.fresh(source)
@@ -490,8 +515,11 @@ class LedgerMachine(RuleBasedStateMachine):
         self.allocate_one(payment_index, invoice_index, matching=True, amount=amount)
 
     @precondition(lambda self: self.payments and self.invoices)
-    @rule(payment_index=INDEX, invoice_indexes=st.lists(INDEX, min_size=1, max_size=3),
-          amounts=st.lists(AMOUNTS, min_size=3, max_size=3))
+    @rule(
+        payment_index=INDEX,
+        invoice_indexes=st.lists(INDEX, min_size=1, max_size=3),
+        amounts=st.lists(AMOUNTS, min_size=3, max_size=3),
+    )
     def allocate_several(self, payment_index, invoice_indexes, amounts):
         source = self.pick_allocatable_payment(payment_index)
         payment = self.fresh(source)
@@ -516,12 +544,15 @@ class LedgerMachine(RuleBasedStateMachine):
             self.check_allocated(payment, splits, nets)
 
     @precondition(lambda self: self.payments and self.invoices)
-    @rule(pair_index=INDEX, payment_index=INDEX, invoice_index=INDEX,
-          amount=st.one_of(st.none(), AMOUNTS), reason=REASONS)
+    @rule(
+        pair_index=INDEX, payment_index=INDEX, invoice_index=INDEX, amount=st.one_of(st.none(), AMOUNTS), reason=REASONS
+    )
     def deallocate_pair(self, pair_index, payment_index, invoice_index, amount, reason):
         pairs = sorted(
             (row["payment_id"], row["invoice_id"])
-            for row in Allocation.objects.values("payment_id", "invoice_id").annotate(net=Sum("amount")).filter(net__gt=0)
+            for row in Allocation.objects.values("payment_id", "invoice_id")
+            .annotate(net=Sum("amount"))
+            .filter(net__gt=0)
         )
         if pairs and pair_index % 4 != 3:
             payment_id, invoice_id = pairs[pair_index % len(pairs)]

@@ -176,9 +176,15 @@ def test_partly_paid_invoices_count_with_what_is_left(customer, invoices_due):
 
 
 def test_other_currencies_customers_and_states_are_untouched(customer, provider, invoices_due):
-    in_usd = make_invoice(customer=customer, provider=provider, total="50.00", currency="USD", due_date=day(100), issue_date=day(130))
-    theirs = make_invoice(customer=CustomerFactory(), provider=provider, total="50.00", due_date=day(100), issue_date=day(130))
-    draft = make_invoice(customer=customer, provider=provider, total="50.00", issue=False, due_date=day(100), issue_date=day(130))
+    in_usd = make_invoice(
+        customer=customer, provider=provider, total="50.00", currency="USD", due_date=day(100), issue_date=day(130)
+    )
+    theirs = make_invoice(
+        customer=CustomerFactory(), provider=provider, total="50.00", due_date=day(100), issue_date=day(130)
+    )
+    draft = make_invoice(
+        customer=customer, provider=provider, total="50.00", issue=False, due_date=day(100), issue_date=day(130)
+    )
     voided = void_invoice(invoices_due("50.00", 100), by=None, reason="Duplicate")
     mine = invoices_due("80.00", 10)
     payment = make_payment(customer=customer, amount="50.00")

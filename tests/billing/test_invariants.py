@@ -44,8 +44,12 @@ def test_cached_totals_and_statuses_are_checked(books):
     assert "I1 invoice totals" in names(
         corrupt("UPDATE invoices_invoice SET paid_total = 50, balance_due = 50 WHERE id = %s", [invoice.pk])
     )
-    assert "I1 payment totals" in names(corrupt("UPDATE payments_payment SET allocated_total = 10, unallocated = 90 WHERE id = %s", [payment.pk]))
-    assert "I2 invoice status" in names(corrupt("UPDATE invoices_invoice SET payment_status = 'paid' WHERE id = %s", [invoice.pk]))
+    assert "I1 payment totals" in names(
+        corrupt("UPDATE payments_payment SET allocated_total = 10, unallocated = 90 WHERE id = %s", [payment.pk])
+    )
+    assert "I2 invoice status" in names(
+        corrupt("UPDATE invoices_invoice SET payment_status = 'paid' WHERE id = %s", [invoice.pk])
+    )
     assert "I1 account cache" in names(corrupt("UPDATE billing_account SET open_invoice_count = 7"))
 
 
@@ -53,7 +57,9 @@ def test_overpaid_and_overallocated_need_a_cause(books):
     invoice, payment = books
     found = names(corrupt("UPDATE invoices_invoice SET payment_status = 'overpaid' WHERE id = %s", [invoice.pk]))
     assert {"I2 invoice status", "I4 overpaid without a credit note"} <= found
-    found = names(corrupt("UPDATE payments_payment SET allocation_status = 'overallocated' WHERE id = %s", [payment.pk]))
+    found = names(
+        corrupt("UPDATE payments_payment SET allocation_status = 'overallocated' WHERE id = %s", [payment.pk])
+    )
     assert "I4 overallocated without a chargeback or refund" in found
     issue_credit_note(invoice, amount="50.00", by=None, reason="Discount")
     invoice.refresh_from_db()

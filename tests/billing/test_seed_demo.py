@@ -24,15 +24,32 @@ def fingerprint() -> tuple:
     """The business content of the books, without database ids or creation times."""
     invoices = sorted(
         Invoice.objects.values_list(
-            "customer__reference", "number", "state", "payment_status", "currency", "total", "credited_total",
-            "paid_total", "issue_date", "due_date",
+            "customer__reference",
+            "number",
+            "state",
+            "payment_status",
+            "currency",
+            "total",
+            "credited_total",
+            "paid_total",
+            "issue_date",
+            "due_date",
         ),
         key=str,
     )
     payments = sorted(
         Payment.objects.values_list(
-            "customer__reference", "amount", "currency", "method", "reference", "received_at", "state",
-            "allocation_status", "refunded_total", "charged_back_total", "allocated_total",
+            "customer__reference",
+            "amount",
+            "currency",
+            "method",
+            "reference",
+            "received_at",
+            "state",
+            "allocation_status",
+            "refunded_total",
+            "charged_back_total",
+            "allocated_total",
         ),
         key=str,
     )

@@ -59,13 +59,21 @@ def test_create_invoice_in_yen(customer, provider):
     [
         ([], InvalidInput, "An invoice needs at least one line"),
         ([("", "1", "10.00")], InvalidInput, "Line 1 needs a description"),
-        ([("Work", "1", "10.00"), ("Parts", "1")], InvalidInput, r"Line 2 must be \(description, quantity, unit price\)"),
+        (
+            [("Work", "1", "10.00"), ("Parts", "1")],
+            InvalidInput,
+            r"Line 2 must be \(description, quantity, unit price\)",
+        ),
         ([("Work", "0", "10.00")], InvalidInput, "Line 1: the quantity must be greater than zero"),
         ([("Work", "-1", "10.00")], InvalidInput, "Line 1: the quantity must be greater than zero"),
         ([("Work", "1.0001", "10.00")], InvalidInput, "Line 1: the quantity allows at most 3 decimals"),
         ([("Work", 1.5, "10.00")], InvalidInput, "Line 1: the quantity must be an exact decimal, not float"),
         ([("Work", "lots", "10.00")], InvalidInput, "Line 1: the quantity 'lots' is not a number"),
-        ([("Work", "1", "10.005")], InvalidAmount, r"unit price of line 1 10.005 EUR has more decimals than EUR allows \(2\)"),
+        (
+            [("Work", "1", "10.005")],
+            InvalidAmount,
+            r"unit price of line 1 10.005 EUR has more decimals than EUR allows \(2\)",
+        ),
         ([("Work", "1", 10.0)], InvalidAmount, "unit price of line 1 must be an exact decimal, not float"),
         ([("Work", "1", "10.00"), ("Discount", "1", "-20.00")], InvalidInput, "total would be -10.00 EUR"),
     ],
@@ -86,7 +94,10 @@ def test_create_invoice_refuses_unknown_currency(customer, provider):
 
 
 def test_create_invoice_refuses_due_date_before_issue_date(customer, provider):
-    with unchanged_database(), pytest.raises(InvalidInput, match="due date 2026-11-01 is before the issue date 2026-11-22"):
+    with (
+        unchanged_database(),
+        pytest.raises(InvalidInput, match="due date 2026-11-01 is before the issue date 2026-11-22"),
+    ):
         draft(customer, provider, issue_date=TODAY, due_date=datetime.date(2026, 11, 1))
 
 
@@ -98,7 +109,11 @@ def test_create_invoice_needs_a_due_date(customer, provider):
 @pytest.mark.parametrize(
     ("lines", "error", "message"),
     [
-        ([("Sand", "1000000000", "1.00")], InvalidInput, "Line 1: the quantity 1000000000 is larger than 999999999.999"),
+        (
+            [("Sand", "1000000000", "1.00")],
+            InvalidInput,
+            "Line 1: the quantity 1000000000 is larger than 999999999.999",
+        ),
         ([("Sand", "1000000", "999999999.00")], InvalidAmount, "Line 1 comes to 999999999000000.00 EUR, more than"),
         (
             [("Work", "1", "999999999999.99"), ("Parts", "1", "1.00")],
@@ -155,7 +170,10 @@ def test_issue_keeps_a_given_issue_date_and_opens_the_account(customer, provider
 
 def test_issue_twice_is_refused(customer, provider):
     invoice = issue_invoice(draft(customer, provider))
-    with unchanged_database(), pytest.raises(InvalidState, match="Invoice ACME-000001 is Open; only a draft can be issued"):
+    with (
+        unchanged_database(),
+        pytest.raises(InvalidState, match="Invoice ACME-000001 is Open; only a draft can be issued"),
+    ):
         issue_invoice(invoice)
 
 
@@ -229,8 +247,11 @@ def test_credit_note_reduces_what_is_due(customer, provider, clerk):
 
 def test_credit_more_than_total_is_refused(customer, provider):
     invoice = make_invoice(customer=customer, provider=provider, total="100.00")
-    with unchanged_database(), pytest.raises(
-        ExceedsBalance, match="Invoice ACME-000001 can be credited at most 100.00 EUR; you asked for 100.01 EUR"
+    with (
+        unchanged_database(),
+        pytest.raises(
+            ExceedsBalance, match="Invoice ACME-000001 can be credited at most 100.00 EUR; you asked for 100.01 EUR"
+        ),
     ):
         issue_credit_note(invoice, amount="100.01", by=None, reason="Too much")
 
@@ -238,7 +259,10 @@ def test_credit_more_than_total_is_refused(customer, provider):
 def test_credit_more_than_what_is_left_to_credit_is_refused(customer, provider):
     invoice = make_invoice(customer=customer, provider=provider, total="100.00")
     issue_credit_note(invoice, amount="60.00", by=None, reason="First")
-    with unchanged_database(), pytest.raises(ExceedsBalance, match="can be credited at most 40.00 EUR; you asked for 50.00 EUR"):
+    with (
+        unchanged_database(),
+        pytest.raises(ExceedsBalance, match="can be credited at most 40.00 EUR; you asked for 50.00 EUR"),
+    ):
         issue_credit_note(invoice, amount="50.00", by=None, reason="Second")
 
 

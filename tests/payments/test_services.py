@@ -38,7 +38,13 @@ def pay(customer, amount="100.00", currency="EUR", method="bank_transfer", **kwa
 
 def test_record_payment_is_settled_and_unallocated(customer, clerk):
     payment = record_payment(
-        customer=customer, amount="250.00", currency="EUR", method="card", reference="PSP-1", received_at=RECEIVED, by=clerk
+        customer=customer,
+        amount="250.00",
+        currency="EUR",
+        method="card",
+        reference="PSP-1",
+        received_at=RECEIVED,
+        by=clerk,
     )
     assert (payment.state, payment.allocation_status, payment.unallocated) == ("settled", "unallocated", D("250.00"))
     assert (payment.received_at, payment.created_by) == (RECEIVED, clerk)
@@ -53,7 +59,10 @@ def test_record_pending_payment_then_settle(customer, clerk):
     settle_payment(payment, by=clerk)
     assert payment.state == "settled"
     assert payment.status_changes.filter(field="state", old="pending", new="settled").count() == 1
-    with unchanged_database(), pytest.raises(InvalidState, match=r"Payment P-\d+ is settled; only a pending one settles"):
+    with (
+        unchanged_database(),
+        pytest.raises(InvalidState, match=r"Payment P-\d+ is settled; only a pending one settles"),
+    ):
         settle_payment(payment, by=clerk)
 
 
@@ -83,7 +92,10 @@ def test_record_payment_refuses_bad_amounts(customer, amount, currency, message)
 
 
 def test_record_payment_refuses_unknown_method(customer):
-    with unchanged_database(), pytest.raises(InvalidInput, match="Unknown payment method 'bitcoin'; use one of bank_transfer"):
+    with (
+        unchanged_database(),
+        pytest.raises(InvalidInput, match="Unknown payment method 'bitcoin'; use one of bank_transfer"),
+    ):
         pay(customer, method="bitcoin")
 
 
@@ -110,10 +122,14 @@ def test_same_reference_different_data_is_refused(customer, changes):
     pay(customer, amount="25.00", reference="BANK-7", received_at=RECEIVED)
     data = {"amount": "25.00", "currency": "EUR", "method": "bank_transfer", "received_at": RECEIVED, **changes}
     who = CustomerFactory() if data.pop("customer", None) == "other" else customer
-    with unchanged_database(), pytest.raises(
-        DuplicateReference,
-        match=r"Reference 'BANK-7' already belongs to payment P-\d+ \(25.00 EUR from Ada Lovelace, bank transfer\); "
-        "a different payment needs its own reference",
+    with (
+        unchanged_database(),
+        pytest.raises(
+            DuplicateReference,
+            match=r"Reference 'BANK-7' already belongs to payment P-\d+ "
+            r"\(25.00 EUR from Ada Lovelace, bank transfer\); "
+            "a different payment needs its own reference",
+        ),
     ):
         pay(who, reference="BANK-7", **data)
 
@@ -132,10 +148,13 @@ def test_refund_more_than_unallocated_is_refused(customer, provider):
     invoice = make_invoice(customer=customer, provider=provider, total="70.00")
     payment = pay(customer, amount="100.00")
     allocate(payment, invoice, "70.00")
-    with unchanged_database(), pytest.raises(
-        InsufficientFunds,
-        match=r"Payment P-\d+ has only 30.00 EUR unallocated; you asked to refund 30.01 EUR. Deallocate it from "
-        "invoices first",
+    with (
+        unchanged_database(),
+        pytest.raises(
+            InsufficientFunds,
+            match=r"Payment P-\d+ has only 30.00 EUR unallocated; you asked to refund 30.01 EUR. Deallocate it from "
+            "invoices first",
+        ),
     ):
         refund_payment(payment, amount="30.01", by=None, reason="Customer asked")
     refund_payment(payment, amount="30.00", by=None, reason="Customer asked")
@@ -185,7 +204,11 @@ def test_refund_what_is_left_after_a_chargeback(customer):
     with unchanged_database(), pytest.raises(InsufficientFunds, match="has only 40.00 EUR unallocated"):
         refund_payment(payment, amount="40.01", by=None, reason="Rest")
     refund_payment(payment, amount="40.00", by=None, reason="Rest")
-    assert (payment.state, payment.unallocated, payment.allocation_status) == ("charged_back", D("0.00"), "fully_allocated")
+    assert (payment.state, payment.unallocated, payment.allocation_status) == (
+        "charged_back",
+        D("0.00"),
+        "fully_allocated",
+    )
     assert_invariants()
 
 
@@ -195,10 +218,13 @@ def test_refund_what_is_left_after_a_chargeback(customer):
 def test_chargeback_more_than_available_is_refused(customer):
     payment = pay(customer, amount="100.00")
     refund_payment(payment, amount="30.00", by=None, reason="Partial refund")
-    with unchanged_database(), pytest.raises(
-        InsufficientFunds,
-        match=r"Payment P-\d+ has only 70.00 EUR that can be charged back \(amount less refunds and earlier "
-        r"chargebacks\); you asked for 70.01 EUR",
+    with (
+        unchanged_database(),
+        pytest.raises(
+            InsufficientFunds,
+            match=r"Payment P-\d+ has only 70.00 EUR that can be charged back \(amount less refunds and earlier "
+            r"chargebacks\); you asked for 70.01 EUR",
+        ),
     ):
         record_chargeback(payment, amount="70.01", by=None, reason="Dispute")
 
@@ -237,10 +263,16 @@ def test_chargeback_needs_a_reason(customer, reason):
 
 def test_chargeback_of_pending_or_canceled_payment_is_refused(customer):
     pending = pay(customer, pending=True)
-    with unchanged_database(), pytest.raises(InvalidState, match="is pending; only a settled payment can be charged back"):
+    with (
+        unchanged_database(),
+        pytest.raises(InvalidState, match="is pending; only a settled payment can be charged back"),
+    ):
         record_chargeback(pending, amount="10.00", by=None, reason="Dispute")
     canceled = cancel_payment(pay(customer), by=None, reason="Duplicate entry")
-    with unchanged_database(), pytest.raises(InvalidState, match="is canceled; only a settled payment can be charged back"):
+    with (
+        unchanged_database(),
+        pytest.raises(InvalidState, match="is canceled; only a settled payment can be charged back"),
+    ):
         record_chargeback(canceled, amount="10.00", by=None, reason="Dispute")
 
 

@@ -60,10 +60,9 @@ class Command(BaseCommand):
                 raise CommandError(
                     f"Seeding failed ({error}); the database is partly seeded: run 'manage.py flush' and try again."
                 ) from error
+        elapsed = time.monotonic() - started
         self.stdout.write(
-            self.style.SUCCESS(
-                f"Seeded {counts.invoices} invoices and {counts.payments} payments in {time.monotonic() - started:.1f} s."
-            )
+            self.style.SUCCESS(f"Seeded {counts.invoices} invoices and {counts.payments} payments in {elapsed:.1f} s.")
         )
         self._summary(counts)
 
@@ -92,12 +91,19 @@ class Command(BaseCommand):
 
         table(
             "Invoices by state and payment status:",
-            Invoice.objects.values_list("state", "payment_status").annotate(n=Count("id")).order_by("state", "payment_status"),
+            Invoice.objects.values_list("state", "payment_status")
+            .annotate(n=Count("id"))
+            .order_by("state", "payment_status"),
         )
         table(
             "Payments by state and allocation status:",
-            Payment.objects.values_list("state", "allocation_status").annotate(n=Count("id")).order_by("state", "allocation_status"),
+            Payment.objects.values_list("state", "allocation_status")
+            .annotate(n=Count("id"))
+            .order_by("state", "allocation_status"),
         )
-        table("Payments by currency:", Payment.objects.values_list("currency").annotate(n=Count("id")).order_by("currency"))
+        table(
+            "Payments by currency:",
+            Payment.objects.values_list("currency").annotate(n=Count("id")).order_by("currency"),
+        )
         table("Events:", sorted(counts.events.items()))
         self.stdout.write(f"Accounts owing: {Account.objects.filter(balance_due__gt=0).count()}")
