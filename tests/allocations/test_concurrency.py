@@ -21,12 +21,12 @@ from django.db.utils import OperationalError
 from django.test import override_settings
 
 from allocations.services import allocate, allocate_many, auto_allocate, deallocate
-from billing.errors import BillingError, ExceedsBalance, InsufficientFunds
-from billing.models import Provider
+from billing.errors import BillingError, DuplicateReference, ExceedsBalance, InsufficientFunds
+from billing.models import Account, Customer, Provider
 from invoices.models import Invoice
 from invoices.services import create_invoice, issue_credit_note, issue_invoice, void_invoice
 from payments.models import Payment
-from payments.services import cancel_payment, record_chargeback, refund_payment
+from payments.services import cancel_payment, record_chargeback, record_payment, refund_payment
 from tests.factories import TODAY, CustomerFactory, ProviderFactory, make_invoice, make_payment
 from tests.invariants import assert_invariants
 
@@ -249,3 +249,68 @@ def test_mixed_clerks_on_one_customer_never_deadlock(customer, provider, other_p
             payments.append(make_payment(customer=customer, amount="60.00"))
             invoices.append(make_invoice(customer=customer, provider=provider, total="45.00"))
     assert sum(count for key, count in seen.items() if key.endswith(" ok")) >= 10, seen
+
+
+def test_the_same_bank_reference_recorded_at_once_makes_one_payment(customer):
+    """Two clerks import the same statement: the reference keeps it to one payment."""
+
+    def job():
+        return record_payment(
+            customer=Customer.objects.get(pk=customer.pk),
+            amount="125.00",
+            currency="EUR",
+            method="bank_transfer",
+            reference="BANK-2026-0042",
+        ).pk
+
+    results = run_together([job] * 8)
+
+    assert_no_deadlock_or_crash(results)
+    assert outcomes(results) == ["ok"] * 8
+    assert len({pk for _, pk in results}) == 1
+    assert Payment.objects.count() == 1
+    assert_invariants()
+
+
+def test_a_reused_reference_with_other_data_is_refused_under_contention(customer):
+    def job(amount: str):
+        return lambda: (
+            record_payment(
+                customer=Customer.objects.get(pk=customer.pk),
+                amount=amount,
+                currency="EUR",
+                method="bank_transfer",
+                reference="BANK-2026-0043",
+            ).pk
+        )
+
+    results = run_together([job(f"{10 + n}.00") for n in range(6)])
+
+    assert_no_deadlock_or_crash(results)
+    assert outcomes(results).count("ok") == 1
+    assert all(isinstance(value, DuplicateReference) for outcome, value in results if outcome == "refused")
+    assert Payment.objects.count() == 1
+
+
+def test_first_invoices_of_a_new_account_created_at_once(provider):
+    """The account (customer, provider, currency) is created once, whoever gets there first."""
+    newcomer = CustomerFactory()
+
+    def job():
+        draft = create_invoice(
+            customer=Customer.objects.get(pk=newcomer.pk),
+            provider=Provider.objects.get(pk=provider.pk),
+            currency="EUR",
+            lines=[("Intake", "1", "20.00")],
+            due_date=TODAY + datetime.timedelta(days=14),
+        )
+        return issue_invoice(draft).account_id
+
+    results = run_together([job] * 6)
+
+    assert_no_deadlock_or_crash(results)
+    assert outcomes(results) == ["ok"] * 6
+    assert len({account_id for _, account_id in results}) == 1
+    account = Account.objects.get(customer=newcomer)
+    assert (account.open_invoice_count, account.balance_due) == (6, D("120.00"))
+    assert_invariants()
