@@ -27,6 +27,8 @@ MINOR_UNITS: dict[str, int] = {
 }
 CURRENCY_CHOICES = [(code, code) for code in sorted(MINOR_UNITS)]
 ZERO = Decimal("0.00")
+# The largest amount a money column holds (DecimalField(max_digits=14, decimal_places=2)).
+MAX_AMOUNT = Decimal("999999999999.99")
 
 
 def minor_unit(currency: str) -> Decimal:
@@ -52,6 +54,12 @@ def parse_amount(value: object, currency: str, *, field: str = "amount") -> Deci
         raise InvalidAmount(f"The {field} {value!r} is not a number.") from None
     if not amount.is_finite():
         raise InvalidAmount(f"The {field} {value!r} is not a number.")
+    # Checked before quantizing: a huge exponent would make quantize itself fail.
+    if abs(amount) > MAX_AMOUNT:
+        raise InvalidAmount(
+            f"The {field} {amount} {currency} is larger than the largest amount Settle can book "
+            f"({format_money(MAX_AMOUNT, currency)})."
+        )
     if amount != amount.quantize(unit):
         raise InvalidAmount(
             f"The {field} {amount} {currency} has more decimals than {currency} allows "
@@ -77,10 +85,18 @@ def format_money(amount: Decimal | None, currency: str) -> str:
 
 
 def split_amount(amount: Decimal, parts: int, currency: str) -> list[Decimal]:
-    """Split amount into `parts` amounts that add up exactly (the first ones take the remainder)."""
+    """Split amount into `parts` amounts that add up exactly (the first ones take the remainder).
+
+    The amount must be exact in the currency: a fraction of a minor unit cannot be
+    split exactly, so it is refused rather than silently dropped.
+    """
     if parts < 1:
         raise ValueError("parts must be at least 1")
+    amount = parse_amount(amount, currency, field="amount to split")
     unit = minor_unit(currency)
-    units = int(amount / unit)
+    sign = -1 if amount < 0 else 1
+    units = int(abs(amount) / unit)
     base, remainder = divmod(units, parts)
-    return [((base + (1 if i < remainder else 0)) * unit).quantize(Decimal("0.01")) for i in range(parts)]
+    return [
+        (sign * (base + (1 if i < remainder else 0)) * unit).quantize(Decimal("0.01")) for i in range(parts)
+    ]

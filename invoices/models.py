@@ -71,7 +71,10 @@ class Invoice(RefreshableFSMModel):
                 name="invoice_balance_due_consistent",
             ),
             models.CheckConstraint(
-                condition=Q(state=InvoiceState.DRAFT) | (Q(number__isnull=False) & Q(issue_date__isnull=False)),
+                # Issued invoices have a number; a draft, or a draft discarded (voided) before issue, has none.
+                condition=Q(state=InvoiceState.DRAFT)
+                | Q(state=InvoiceState.VOID, number__isnull=True, sequence__isnull=True)
+                | (Q(number__isnull=False) & Q(issue_date__isnull=False)),
                 name="invoice_issued_has_number",
             ),
             models.CheckConstraint(

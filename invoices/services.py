@@ -17,14 +17,16 @@ from allocations.ledger import (
     reverse_pair,
     sync_caller_copy,
 )
-from billing.errors import ExceedsBalance, InvalidInput, InvalidState
+from billing.errors import ExceedsBalance, InvalidAmount, InvalidInput, InvalidState
 from billing.models import Account, Customer, Provider
-from billing.money import format_money, minor_unit, parse_amount, parse_positive_amount
+from billing.money import MAX_AMOUNT, format_money, minor_unit, parse_amount, parse_positive_amount
 from billing.status import derive_payment_status
 from billing.validation import require_reason
 from invoices.models import CreditNote, Invoice, InvoiceLine, InvoiceState
 
 Line = tuple[str, object, object]
+# InvoiceLine.quantity is DecimalField(max_digits=12, decimal_places=3).
+MAX_QUANTITY = Decimal("999999999.999")
 
 
 def _parse_quantity(value: object, position: int) -> Decimal:
@@ -36,6 +38,8 @@ def _parse_quantity(value: object, position: int) -> Decimal:
         raise InvalidInput(f"Line {position}: the quantity {value!r} is not a number.") from None
     if not quantity.is_finite() or quantity <= 0:
         raise InvalidInput(f"Line {position}: the quantity must be greater than zero.")
+    if quantity > MAX_QUANTITY:
+        raise InvalidInput(f"Line {position}: the quantity {quantity} is larger than {MAX_QUANTITY}.")
     if quantity != quantity.quantize(Decimal("0.001")):
         raise InvalidInput(f"Line {position}: the quantity allows at most 3 decimals.")
     return quantity
@@ -54,6 +58,11 @@ def _build_lines(lines: Iterable[Line], currency: str) -> list[InvoiceLine]:
         quantity = _parse_quantity(quantity, position)
         unit_price = parse_amount(unit_price, currency, field=f"unit price of line {position}")
         amount = (quantity * unit_price).quantize(minor_unit(currency), rounding=ROUND_HALF_UP)
+        if abs(amount) > MAX_AMOUNT:
+            raise InvalidAmount(
+                f"Line {position} comes to {amount} {currency}, more than the largest amount Settle can book "
+                f"({format_money(MAX_AMOUNT, currency)})."
+            )
         built.append(
             InvoiceLine(
                 position=position,
@@ -84,6 +93,11 @@ def create_invoice(
     total = sum((line.amount for line in built), Decimal("0.00"))
     if total < 0:
         raise InvalidInput(f"The invoice total would be {format_money(total, currency)}; it cannot be negative.")
+    if total > MAX_AMOUNT:
+        raise InvalidAmount(
+            f"The invoice total would be {format_money(total, currency)}, more than the largest amount Settle "
+            f"can book ({format_money(MAX_AMOUNT, currency)})."
+        )
     if due_date is None:
         raise InvalidInput("An invoice needs a due date.")
     if issue_date is not None and due_date < issue_date:

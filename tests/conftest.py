@@ -1,8 +1,25 @@
-"""Shared fixtures. Every test runs against PostgreSQL (embedded unless DATABASE_URL is set)."""
+"""Shared fixtures and Hypothesis profiles. Every test runs against PostgreSQL (embedded unless DATABASE_URL is set)."""
+
+import os
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from tests.factories import CustomerFactory, ProviderFactory, UserFactory
+
+# Hypothesis profiles. "dev" (the default) explores new random examples on every run
+# and replays failures saved in .hypothesis/. "ci" is derandomized, so a red build is
+# reproduced exactly with HYPOTHESIS_PROFILE=ci; it is chosen when CI is set.
+# Both stay small: the stateful test must run in well under a minute.
+_COMMON = dict(
+    deadline=None,  # every step talks to PostgreSQL; timings vary with the machine
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    max_examples=20,
+    stateful_step_count=50,
+)
+settings.register_profile("dev", **_COMMON)
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True, **_COMMON)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Check DESIGN.md invariants I1-I5 by recomputing everything from the ledger with plain SQL.
+"""Check DESIGN.md invariants I1-I7 by recomputing everything from the ledger with plain SQL.
 
 Used after every step of the property test, by scenario tests and the benchmark's
 sanity check. Returns a list of human-readable violations (empty when all hold).
@@ -6,7 +6,11 @@ sanity check. Returns a list of human-readable violations (empty when all hold).
 
 from __future__ import annotations
 
+import re
+
 from django.db import connection
+
+from billing.money import MINOR_UNITS
 
 CHECKS = {
     "I1 invoice totals": """
@@ -68,17 +72,88 @@ CHECKS = {
         JOIN invoices_invoice i ON i.id = a.invoice_id
         WHERE p.customer_id <> i.customer_id OR p.currency <> i.currency
     """,
+    "I4 overpaid without a credit note": """
+        SELECT i.id, i.paid_total, i.total, i.credited_total FROM invoices_invoice i
+        WHERE i.payment_status = 'overpaid'
+          AND NOT EXISTS (SELECT 1 FROM invoices_creditnote c WHERE c.invoice_id = i.id)
+    """,
+    "I4 overallocated without a chargeback or refund": """
+        SELECT p.id, p.allocated_total, p.amount FROM payments_payment p
+        WHERE p.allocation_status = 'overallocated'
+          AND NOT EXISTS (SELECT 1 FROM payments_chargeback c WHERE c.payment_id = p.id)
+          AND NOT EXISTS (SELECT 1 FROM payments_refund r WHERE r.payment_id = p.id)
+    """,
+    "lifecycle: void or draft invoice keeps money": """
+        SELECT id, state, paid_total FROM invoices_invoice WHERE state IN ('void', 'draft') AND paid_total <> 0
+    """,
+    "lifecycle: canceled or pending payment keeps allocations": """
+        SELECT id, state, allocated_total FROM payments_payment
+        WHERE state IN ('canceled', 'pending') AND allocated_total <> 0
+    """,
+    "lifecycle: draft invoice with a number or ledger rows": """
+        SELECT i.id FROM invoices_invoice i
+        WHERE i.state = 'draft' AND (i.number IS NOT NULL
+            OR EXISTS (SELECT 1 FROM allocations_allocation a WHERE a.invoice_id = i.id)
+            OR EXISTS (SELECT 1 FROM invoices_creditnote c WHERE c.invoice_id = i.id))
+    """,
+    "I6 amount finer than the currency's minor unit": """
+        SELECT 'invoice', id, currency FROM invoices_invoice
+        WHERE {finer(currency, total)} OR {finer(currency, credited_total)} OR {finer(currency, paid_total)}
+        UNION ALL
+        SELECT 'payment', id, currency FROM payments_payment
+        WHERE {finer(currency, amount)} OR {finer(currency, refunded_total)}
+           OR {finer(currency, charged_back_total)} OR {finer(currency, allocated_total)}
+        UNION ALL
+        SELECT 'line', l.id, i.currency FROM invoices_invoiceline l JOIN invoices_invoice i ON i.id = l.invoice_id
+        WHERE {finer(i.currency, l.amount)} OR {finer(i.currency, l.unit_price)}
+        UNION ALL
+        SELECT 'allocation', a.id, p.currency
+        FROM allocations_allocation a JOIN payments_payment p ON p.id = a.payment_id
+        WHERE {finer(p.currency, a.amount)}
+        UNION ALL
+        SELECT 'refund', r.id, p.currency FROM payments_refund r JOIN payments_payment p ON p.id = r.payment_id
+        WHERE {finer(p.currency, r.amount)}
+        UNION ALL
+        SELECT 'chargeback', c.id, p.currency FROM payments_chargeback c JOIN payments_payment p ON p.id = c.payment_id
+        WHERE {finer(p.currency, c.amount)}
+        UNION ALL
+        SELECT 'credit note', c.id, i.currency FROM invoices_creditnote c JOIN invoices_invoice i ON i.id = c.invoice_id
+        WHERE {finer(i.currency, c.amount)}
+    """,
+    "I7 append-only trigger missing": """
+        SELECT t.table_name FROM (VALUES ('allocations_allocation'), ('payments_refund'), ('payments_chargeback'),
+            ('invoices_creditnote'), ('invoices_invoicestatuschange'), ('payments_paymentstatuschange')) t(table_name)
+        WHERE NOT EXISTS (
+            SELECT 1 FROM pg_trigger tr JOIN pg_class c ON c.oid = tr.tgrelid
+            WHERE c.relname = t.table_name AND tr.tgname LIKE 'pgtrigger_append_only_%' AND tr.tgenabled <> 'D')
+    """,
 }
 
 
+def _finer_than_minor_unit(match: re.Match) -> str:
+    """SQL that is true when an amount has more decimals than its currency allows (I6)."""
+    currency, amount = match.group(1), match.group(2)
+    places = " ".join(f"WHEN '{code}' THEN {n}" for code, n in sorted(MINOR_UNITS.items()) if n != 2)
+    return f"({amount} <> round({amount}, CASE {currency} {places} ELSE 2 END))"
+
+
+def _one_query() -> str:
+    """All checks in one round trip: (check name, offending row as text), at most 5 rows per check."""
+    parts = []
+    for name, sql in CHECKS.items():
+        sql = re.sub(r"\{finer\(([\w.]+), ([\w.]+)\)\}", _finer_than_minor_unit, sql)
+        quoted = name.replace("'", "''")
+        parts.append(f"(SELECT '{quoted}', q::text FROM ({sql}) q LIMIT 5)")
+    return "\nUNION ALL\n".join(parts)
+
+
+_QUERY = _one_query()
+
+
 def violations() -> list[str]:
-    found = []
     with connection.cursor() as cursor:
-        for name, sql in CHECKS.items():
-            cursor.execute(sql + " LIMIT 5")
-            for row in cursor.fetchall():
-                found.append(f"{name}: {row}")
-    return found
+        cursor.execute(_QUERY)
+        return [f"{name}: {row}" for name, row in cursor.fetchall()]
 
 
 def assert_invariants() -> None:

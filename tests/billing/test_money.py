@@ -1,0 +1,159 @@
+"""The money helpers: exact parsing, formatting and splitting (I6)."""
+
+from decimal import Decimal
+
+import pytest
+
+from billing.errors import BillingError, InvalidAmount
+from billing.money import MINOR_UNITS, format_money, minor_unit, parse_amount, parse_positive_amount, split_amount
+
+D = Decimal
+
+
+@pytest.mark.parametrize(
+    ("value", "currency", "expected"),
+    [
+        ("10.50", "EUR", D("10.50")),
+        ("10.5", "EUR", D("10.50")),
+        (" 7 ", "EUR", D("7.00")),
+        (12, "USD", D("12.00")),
+        (D("0.01"), "GBP", D("0.01")),
+        ("-3.20", "EUR", D("-3.20")),
+        ("1E+2", "EUR", D("100.00")),
+        ("1500", "JPY", D("1500.00")),
+        (D("1500.00"), "JPY", D("1500.00")),
+        ("10.500", "EUR", D("10.50")),  # trailing zeros are not extra precision
+    ],
+)
+def test_parse_amount_accepts_exact_values(value, currency, expected):
+    amount = parse_amount(value, currency)
+    assert amount == expected
+    assert isinstance(amount, Decimal)
+    # Stored with two places whatever the currency, as the DecimalFields are.
+    assert amount.as_tuple().exponent == -2
+
+
+@pytest.mark.parametrize("value", [10.5, 0.1, float("nan"), True])
+def test_parse_amount_refuses_floats_and_bools(value):
+    with pytest.raises(InvalidAmount, match="must be an exact decimal"):
+        parse_amount(value, "EUR")
+
+
+@pytest.mark.parametrize(
+    ("value", "currency", "message"),
+    [
+        ("10.005", "EUR", r"The amount 10.005 EUR has more decimals than EUR allows \(2\)"),
+        (D("0.001"), "USD", r"more decimals than USD allows \(2\)"),
+        ("10.5", "JPY", r"The amount 10.5 JPY has more decimals than JPY allows \(0\)"),
+        ("1.01", "JPY", r"more decimals than JPY allows \(0\)"),
+    ],
+)
+def test_parse_amount_refuses_more_decimals_than_the_currency_has(value, currency, message):
+    with pytest.raises(InvalidAmount, match=message):
+        parse_amount(value, currency)
+
+
+@pytest.mark.parametrize("value", ["", "ten", "1,000.00", "NaN", "Infinity", "-inf", None, object()])
+def test_parse_amount_refuses_what_is_not_a_number(value):
+    with pytest.raises(InvalidAmount, match="is not a number"):
+        parse_amount(value, "EUR")
+
+
+def test_parse_amount_names_the_field_in_its_message():
+    with pytest.raises(InvalidAmount, match="The unit price of line 2 10.123 EUR"):
+        parse_amount("10.123", "EUR", field="unit price of line 2")
+
+
+def test_unsupported_currency_is_a_billing_error():
+    with pytest.raises(InvalidAmount, match="Currency 'XYZ' is not supported"):
+        parse_amount("1.00", "XYZ")
+    with pytest.raises(BillingError):
+        minor_unit("eur")
+
+
+@pytest.mark.parametrize("value", ["0", "0.00", "-0.01", "-5"])
+def test_parse_positive_amount_refuses_zero_and_negative(value):
+    with pytest.raises(InvalidAmount, match="must be greater than zero"):
+        parse_positive_amount(value, "EUR")
+
+
+def test_minor_units():
+    assert minor_unit("EUR") == D("0.01")
+    assert minor_unit("JPY") == D("1")
+    assert MINOR_UNITS["JPY"] == 0
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "text"),
+    [
+        (D("1234.5"), "EUR", "1,234.50 EUR"),
+        (D("0"), "USD", "0.00 USD"),
+        (D("-20.00"), "EUR", "-20.00 EUR"),
+        (D("1234567.00"), "JPY", "1,234,567 JPY"),
+        (D("12.00"), "GBP", "12.00 GBP"),
+        (None, "EUR", ""),
+    ],
+)
+def test_format_money(amount, currency, text):
+    assert format_money(amount, currency) == text
+
+
+@pytest.mark.parametrize(
+    ("amount", "parts", "currency", "expected"),
+    [
+        (D("100.00"), 3, "EUR", ["33.34", "33.33", "33.33"]),
+        (D("0.05"), 2, "EUR", ["0.03", "0.02"]),
+        (D("10.00"), 1, "USD", ["10.00"]),
+        (D("0.02"), 4, "EUR", ["0.01", "0.01", "0.00", "0.00"]),
+        (D("100"), 3, "JPY", ["34.00", "33.00", "33.00"]),
+        (D("1000"), 7, "JPY", ["143.00", "143.00", "143.00", "143.00", "143.00", "143.00", "142.00"]),
+    ],
+)
+def test_split_amount_adds_up_exactly(amount, parts, currency, expected):
+    split = split_amount(amount, parts, currency)
+    assert split == [D(x) for x in expected]
+    assert sum(split) == amount
+    unit = minor_unit(currency)
+    assert all(part == part.quantize(unit) for part in split)
+
+
+def test_split_amount_needs_at_least_one_part():
+    with pytest.raises(ValueError):
+        split_amount(D("1.00"), 0, "EUR")
+
+
+# Regressions: each of these escaped as a non-BillingError or lost money silently.
+
+
+@pytest.mark.parametrize("value", ["1e30", D("1E+40"), "-1e29"])
+def test_parse_amount_refuses_huge_exponents_with_a_billing_error(value):
+    # decimal.InvalidOperation from quantize used to escape instead of a clerk-readable error.
+    with pytest.raises(InvalidAmount, match="larger than the largest amount Settle can book"):
+        parse_amount(value, "EUR")
+
+
+def test_parse_amount_refuses_what_a_money_column_cannot_hold():
+    # Used to be accepted and then fail at the database with a DataError (numeric overflow).
+    assert parse_amount("999999999999.99", "EUR") == D("999999999999.99")
+    with pytest.raises(InvalidAmount, match=r"largest amount Settle can book \(999,999,999,999.99 EUR\)"):
+        parse_amount("1000000000000.00", "EUR")
+    with pytest.raises(InvalidAmount, match="largest amount"):
+        parse_amount("12345678901234", "JPY")
+
+
+def test_split_amount_refuses_a_fraction_of_a_minor_unit():
+    # 10.005 EUR used to split into 5.00 + 5.00, losing half a cent without a word.
+    with pytest.raises(InvalidAmount, match="more decimals than EUR allows"):
+        split_amount(D("10.005"), 2, "EUR")
+    with pytest.raises(InvalidAmount, match="more decimals than JPY allows"):
+        split_amount(D("10.50"), 2, "JPY")
+
+
+def test_split_amount_refuses_floats():
+    with pytest.raises(InvalidAmount, match="must be an exact decimal"):
+        split_amount(10.0, 2, "EUR")
+
+
+def test_split_amount_of_a_negative_amount_mirrors_the_positive_one():
+    assert split_amount(D("-0.05"), 2, "EUR") == [D("-0.03"), D("-0.02")]
+    assert sum(split_amount(D("-100.00"), 3, "EUR")) == D("-100.00")

@@ -1,0 +1,122 @@
+"""manage.py seed_demo: believable books through the services, every status present, invariants hold."""
+
+from io import StringIO
+
+import pytest
+from django.contrib.auth import authenticate, get_user_model
+from django.core.management import call_command
+from django.db import transaction
+
+from billing.models import Customer, Provider
+from billing.status import AllocationStatus, PaymentStatus
+from invoices.models import Invoice
+from payments.models import Payment
+from tests.invariants import assert_invariants
+
+
+def seed(*args: str) -> str:
+    out = StringIO()
+    call_command("seed_demo", *args, stdout=out)
+    return out.getvalue()
+
+
+def fingerprint() -> tuple:
+    """The business content of the books, without database ids or creation times."""
+    invoices = sorted(
+        Invoice.objects.values_list(
+            "customer__reference",
+            "number",
+            "state",
+            "payment_status",
+            "currency",
+            "total",
+            "credited_total",
+            "paid_total",
+            "issue_date",
+            "due_date",
+        ),
+        key=str,
+    )
+    payments = sorted(
+        Payment.objects.values_list(
+            "customer__reference",
+            "amount",
+            "currency",
+            "method",
+            "reference",
+            "received_at",
+            "state",
+            "allocation_status",
+            "refunded_total",
+            "charged_back_total",
+            "allocated_total",
+        ),
+        key=str,
+    )
+    customers = sorted(Customer.objects.values_list("reference", "name", "email", "phone"))
+    return customers, invoices, payments
+
+
+@pytest.mark.django_db
+def test_seed_demo_has_every_status_and_keeps_the_invariants():
+    output = seed("--customers", "14", "--seed", "7", "--workers", "1")
+
+    assert set(Invoice.objects.values_list("payment_status", flat=True)) == set(PaymentStatus.values)
+    assert set(Invoice.objects.values_list("state", flat=True)) == {"draft", "open", "void"}
+    assert set(Payment.objects.values_list("allocation_status", flat=True)) == set(AllocationStatus.values)
+    assert set(Payment.objects.values_list("state", flat=True)) == {"pending", "settled", "canceled", "charged_back"}
+    assert {"EUR", "USD", "GBP", "JPY"} <= set(Invoice.objects.values_list("currency", flat=True))
+    assert Provider.objects.count() == 5 and Customer.objects.count() == 14
+    assert Customer.objects.filter(reference="C-00001").exists()
+    # Installments, and one payment over invoices of several providers.
+    assert Invoice.objects.filter(allocations__amount__gt=0).values("pk").annotate().count() > 0
+    assert any(
+        len({row.invoice.provider_id for row in payment.allocations.all()}) >= 2
+        for payment in Payment.objects.prefetch_related("allocations__invoice")
+    )
+    assert Invoice.objects.filter(number__isnull=True, state="open").count() == 0
+    assert_invariants()
+    for text in ("Invoices by state and payment status:", "Payments by state and allocation status:", "open / paid"):
+        assert text in output
+
+
+@pytest.mark.django_db
+def test_demo_users_and_groups():
+    seed("--customers", "2", "--workers", "1")
+    assert authenticate(username="admin", password="admin").is_superuser
+    finance = authenticate(username="finance", password="finance")
+    support = authenticate(username="support", password="support")
+    assert list(finance.groups.values_list("name", flat=True)) == ["finance"]
+    assert list(support.groups.values_list("name", flat=True)) == ["support"]
+    assert not finance.is_superuser and not support.is_staff
+
+
+@pytest.mark.django_db
+def test_if_empty_does_nothing_when_invoices_exist():
+    seed("--customers", "2", "--workers", "1")
+    before = fingerprint(), get_user_model().objects.count()
+    output = seed("--if-empty", "--customers", "5", "--workers", "1")
+    assert "nothing seeded" in output
+    assert (fingerprint(), get_user_model().objects.count()) == before
+
+
+@pytest.mark.django_db
+def test_same_seed_same_books():
+    with transaction.atomic():
+        seed("--customers", "6", "--seed", "3", "--workers", "1")
+        first = fingerprint()
+        transaction.set_rollback(True)
+    seed("--customers", "6", "--seed", "3", "--workers", "1")
+    assert fingerprint() == first
+    assert first[1], "no invoices were made"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_worker_processes_make_the_same_books_as_one_process():
+    seed("--customers", "8", "--seed", "5", "--workers", "1")
+    sequential = fingerprint()
+    call_command("flush", "--noinput", stdout=StringIO())
+    output = seed("--customers", "8", "--seed", "5", "--workers", "2")
+    assert "2 worker(s)" in output
+    assert fingerprint() == sequential
+    assert_invariants()
