@@ -13,9 +13,10 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
-from django_fsm import GET_STATE, FSMField, FSMModelMixin, transition
+from django_fsm import GET_STATE, FSMField, transition
 
 from billing.models import APPEND_ONLY, Account, Customer, LedgerRow, Provider, StatusChangeBase, currency_field, money_field
+from billing.fsm import ThreadSafeFSMModelMixin
 from billing.status import PaymentStatus, derive_payment_status
 
 OPEN_WORK_STATUSES = [PaymentStatus.UNPAID, PaymentStatus.PARTIALLY_PAID]
@@ -27,7 +28,7 @@ class InvoiceState(models.TextChoices):
     VOID = "void", "Void"
 
 
-class Invoice(FSMModelMixin, models.Model):
+class Invoice(ThreadSafeFSMModelMixin, models.Model):
     provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="invoices")
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="invoices")
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="invoices")

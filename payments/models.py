@@ -12,9 +12,10 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
-from django_fsm import GET_STATE, FSMField, FSMModelMixin, transition
+from django_fsm import GET_STATE, FSMField, transition
 
 from billing.models import APPEND_ONLY, Customer, LedgerRow, StatusChangeBase, currency_field, money_field
+from billing.fsm import ThreadSafeFSMModelMixin
 from billing.status import AllocationStatus, derive_allocation_status
 
 
@@ -34,7 +35,7 @@ class PaymentMethod(models.TextChoices):
     OTHER = "other", "Other"
 
 
-class Payment(FSMModelMixin, models.Model):
+class Payment(ThreadSafeFSMModelMixin, models.Model):
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="payments")
     currency = currency_field()
     amount = money_field()
