@@ -39,8 +39,14 @@ def allocate_many(
         seen.add(invoice.pk)
         amounts.append((invoice.pk, parse_positive_amount(amount, payment.currency, field=f"amount for {invoice}")))
 
-    account_ids = Invoice.objects.filter(pk__in=seen).values_list("account_id", flat=True)
+    # An invoice's account never changes, so the caller's copies name it; ask only when they do not.
+    if all(invoice.__dict__.get("account_id") for invoice, _ in splits):
+        account_ids = {invoice.account_id for invoice, _ in splits}
+    else:
+        account_ids = set(Invoice.objects.filter(pk__in=seen).values_list("account_id", flat=True))
     accounts, invoices, payments = lock_rows(accounts=account_ids, invoices=seen, payments=[payment.pk])
+    if any(invoices[invoice_id].account_id not in accounts for invoice_id in seen):
+        raise InvalidInput("An invoice given to allocate is not the one in the ledger; reload it and try again.")
     locked = payments[payment.pk]
     if locked.state != PaymentState.SETTLED:
         raise InvalidState(
