@@ -91,12 +91,7 @@ class Payment(ThreadSafeFSMModelMixin, models.Model):
             models.CheckConstraint(condition=Q(currency__regex=r"^[A-Z]{3}$"), name="payment_currency_code"),
         ]
         indexes = [
-            # The work queues, oldest received first; INCLUDE makes count and totals index-only.
-            models.Index(
-                fields=["allocation_status", "received_at", "id"],
-                include=["currency", "amount", "unallocated"],
-                name="payment_status_queue_idx",
-            ),
+            models.Index(fields=["allocation_status", "received_at", "id"], name="payment_queue_idx"),
             models.Index(fields=["customer", "allocation_status"], name="payment_customer_idx"),
             models.Index(fields=["received_at", "id"], name="payment_received_idx"),
             models.Index(fields=["state", "allocation_status"], name="payment_state_idx"),

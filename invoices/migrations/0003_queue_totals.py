@@ -12,7 +12,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('invoices', '0002_covering_queue_indexes'),
+        ('invoices', '0002_open_due_index'),
     ]
 
     operations = [

@@ -12,7 +12,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('payments', '0002_covering_queue_index'),
+        ('payments', '0001_initial'),
     ]
 
     operations = [
