@@ -158,6 +158,41 @@ def reverse_pair(
     )
 
 
+def append_allocations(
+    payment: Payment, splits: list[tuple[Invoice, Decimal]], *, by=None, reason: str = ""
+) -> list[Allocation]:
+    """INSERT the positive allocation rows of one payment in one statement, as model instances.
+
+    What bulk_create does, without compiling a query (it runs in every allocation).
+    """
+    now = timezone.now()
+    by_id = getattr(by, "pk", None)
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s, NULL)"] * len(splits))
+    params = []
+    for invoice, amount in splits:
+        params += [now, by_id, reason, payment.pk, invoice.pk, amount]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO allocations_allocation"
+            " (created_at, created_by_id, reason, payment_id, invoice_id, amount, reverses_id)"
+            f" VALUES {values} RETURNING id",
+            params,
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    rows = []
+    for pk, (invoice, amount) in zip(ids, splits, strict=True):
+        row = Allocation.from_db(
+            connection.alias,
+            ["id", "created_at", "created_by_id", "reason", "payment_id", "invoice_id", "amount", "reverses_id"],
+            [pk, now, by_id, reason, payment.pk, invoice.pk, amount, None],
+        )
+        row.payment, row.invoice = payment, invoice
+        if by_id is not None:
+            row.created_by = by
+        rows.append(row)
+    return rows
+
+
 def _record(history_model, owner_field: str, owner, *, field: str, old: str, new: str, cause: str, by) -> None:
     # One INSERT without a queryset: it runs in most allocations (see _lock).
     table = history_model._meta.db_table

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from allocations.ledger import lock_rows, pair_net, refresh_all, reverse_pair, sync_caller_copy
+from allocations.ledger import append_allocations, lock_rows, pair_net, refresh_all, reverse_pair, sync_caller_copy
 from allocations.models import Allocation
 from allocations.rules import PlannedSplit, plan_allocation
 from billing.errors import BillingError, ExceedsBalance, InsufficientFunds, InvalidInput, InvalidState, PartyMismatch
@@ -78,11 +78,8 @@ def allocate_many(
                 f"left to pay; you asked to allocate {format_money(amount, invoice.currency)}."
             )
     note = (note or "").strip()
-    created = Allocation.objects.bulk_create(
-        [
-            Allocation(payment=locked, invoice=invoices[invoice_id], amount=amount, created_by=by, reason=note)
-            for invoice_id, amount in amounts
-        ]
+    created = append_allocations(
+        locked, [(invoices[invoice_id], amount) for invoice_id, amount in amounts], by=by, reason=note
     )
     cause = f"allocation of payment {locked}" + (f": {note}" if note else "")
     refresh_all(invoices=invoices.values(), payments=[locked], accounts=accounts.values(), cause=cause, by=by)
