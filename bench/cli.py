@@ -25,7 +25,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="repeats of the Python baseline (default: 3, 1 from scale 0.5)")
     parser.add_argument("--sql-repeats", type=int, default=None,
                         help="repeats of the on-the-fly SQL baseline (default: 7, 3 from scale 0.5)")
-    parser.add_argument("--throughput-seconds", type=float, default=8.0, help="duration of each clerk run")
+    parser.add_argument("--throughput-seconds", type=float, default=4.0, help="duration of each clerk run (4)")
+    parser.add_argument("--throughput-rounds", type=int, default=3, help="runs per clerk count, interleaved (3)")
     return parser.parse_args(argv)
 
 
@@ -116,16 +117,16 @@ def _measure(args: argparse.Namespace, results: dict, log) -> None:
     )
     results["baselines"]["repeats"] = {"sql": sql_repeats, "python": python_repeats}
 
-    log(f"Allocation throughput, {args.throughput_seconds:.0f} s per run ...")
+    rounds = args.throughput_rounds
+    log(f"Allocation throughput, {rounds} rounds of {args.throughput_seconds:.0f} s per clerk count ...")
     pairs = throughput.eligible_pairs()
-    distinct = []
-    for threads in (1, 4, 16):
-        run = throughput.distinct(threads, pairs, seconds=args.throughput_seconds, by=user)
-        distinct.append(run)
-        log(f"  {threads:>2} clerks distinct: {run['allocs_per_s']:7.1f} allocs/s, "
+    distinct = throughput.distinct_rounds([1, 4, 16], pairs, seconds=args.throughput_seconds, rounds=rounds, by=user)
+    for run in distinct:
+        log(f"  {run['threads']:>2} clerks distinct: {run['allocs_per_s']:7.1f} allocs/s (rounds {run['rounds']}), "
             f"p95 {run.get('latency', {}).get('p95_ms', 0):.1f} ms, refused {run['refused']}, "
             f"deadlocks {run['deadlocks']}, errors {run['errors']}")
-    hot = throughput.hot(16, seconds=args.throughput_seconds, by=user)
+    hot = throughput.hot(16, seconds=args.throughput_seconds * rounds, by=user)
+    hot.pop("_latencies", None)
     log(f"  16 clerks hot customer {hot['customer_id']} ({hot['hot_invoices']} invoices): "
         f"{hot['allocs_per_s']:7.1f} allocs/s, p95 {hot.get('latency', {}).get('p95_ms', 0):.1f} ms, "
         f"refused {hot['refused']}, deadlocks {hot['deadlocks']}, errors {hot['errors']}")

@@ -125,14 +125,15 @@ def table(results: dict) -> str:
             line += f"{python['median_ms']:>10.0f}{python['median_ms'] / row['median_ms']:>7.0f}"
         lines.append(line)
     lines.append("")
-    lines.append(f"{'allocation throughput':<36}{'allocs/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'refused':>9}{'deadlk':>8}"
+    lines.append(f"{'allocation throughput (median round)':<36}{'allocs/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'refused':>9}{'deadlk':>8}"
                  f"{'errors':>8}")
     runs = [(f"{r['threads']} clerks, distinct payments", r) for r in results["throughput"]["distinct"]]
     runs.append((f"{results['throughput']['hot']['threads']} clerks, one hot customer", results["throughput"]["hot"]))
     for label, run in runs:
         latency = run.get("latency", {"median_ms": 0, "p95_ms": 0})
+        rounds = "  rounds " + "/".join(f"{r:.0f}" for r in run["rounds"]) if run.get("rounds") else ""
         lines.append(f"{label:<36}{run['allocs_per_s']:>9.0f}{latency['median_ms']:>9.1f}{latency['p95_ms']:>9.1f}"
-                     f"{run['refused']:>9}{run['deadlocks']:>8}{run['errors']:>8}")
+                     f"{run['refused']:>9}{run['deadlocks']:>8}{run['errors']:>8}{rounds}")
     lines.append(f"invariant violations after the clerks: {results['throughput']['invariants_after']}")
     lines.append("")
     rec = results["reconcile"]

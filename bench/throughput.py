@@ -14,6 +14,7 @@ deadlock or any other database error is a failure. Invariants are checked after.
 from __future__ import annotations
 
 import random
+import statistics
 import threading
 import time
 from decimal import Decimal
@@ -101,7 +102,36 @@ def _run(threads: int, prepare, *, seconds: float) -> dict:
     result["allocs_per_s"] = round(outcome["allocations"] / elapsed, 1)
     if latencies:
         result["latency"] = summary_ms(latencies)
+    result["_latencies"] = latencies
     return result
+
+
+def distinct_rounds(
+    thread_counts: list[int], pairs: list[tuple[int, int, int]], *, seconds: float, rounds: int, by
+) -> list[dict]:
+    """Each clerk count `rounds` times, interleaved, so a burst of other work on the machine
+    hits them alike; allocs/s is the median round, latency is over every call of every round."""
+    runs: dict[int, list[dict]] = {threads: [] for threads in thread_counts}
+    for _ in range(rounds):
+        for threads in thread_counts:
+            runs[threads].append(distinct(threads, pairs, seconds=seconds, by=by))
+    merged = []
+    for threads, results in runs.items():
+        latencies = [x for result in results for x in result.pop("_latencies")]
+        rates = sorted(result["allocs_per_s"] for result in results)
+        row = {
+            "threads": threads,
+            "rounds": [result["allocs_per_s"] for result in results],
+            "allocs_per_s": statistics.median(rates),
+            "seconds": round(sum(result["seconds"] for result in results), 2),
+        }
+        for key in ("allocations", "rows", "refused", "deadlocks", "errors"):
+            row[key] = sum(result[key] for result in results)
+        row["error_samples"] = [e for result in results for e in result["error_samples"]][:5]
+        if latencies:
+            row["latency"] = summary_ms(latencies)
+        merged.append(row)
+    return merged
 
 
 def _call(record, func, *args, **kwargs) -> None:

@@ -19,7 +19,7 @@ def test_bench_at_tiny_scale(tmp_path):
     results_file = tmp_path / "bench.json"
     run = subprocess.run(
         [
-            sys.executable, "-m", "bench", "--scale", "0.001", "--repeats", "2", "--throughput-seconds", "0.5",
+            sys.executable, "-m", "bench", "--scale", "0.001", "--repeats", "2", "--throughput-seconds", "0.5", "--throughput-rounds", "1",
             "--db", f"settle_bench_smoke_{os.getpid()}", "--json", str(results_file),
         ],
         cwd=ROOT, capture_output=True, text=True, timeout=120,
