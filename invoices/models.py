@@ -30,8 +30,9 @@ class InvoiceState(models.TextChoices):
 
 
 class Invoice(ThreadSafeFSMModelMixin, models.Model):
-    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="invoices")
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="invoices")
+    # No index of their own: invoice_provider_idx and invoice_customer_idx start with them.
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="invoices", db_index=False)
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="invoices", db_index=False)
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="invoices")
     # Assigned at issue from the provider's counter: ACME-000042. Drafts have none.
     sequence = models.PositiveIntegerField(null=True, blank=True)

@@ -37,7 +37,8 @@ class PaymentMethod(models.TextChoices):
 
 
 class Payment(ThreadSafeFSMModelMixin, models.Model):
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="payments")
+    # No index of its own: payment_customer_idx (customer, allocation_status) starts with it.
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="payments", db_index=False)
     currency = currency_field()
     amount = money_field()
     method = models.CharField(max_length=16, choices=PaymentMethod.choices)
