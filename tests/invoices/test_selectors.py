@@ -136,3 +136,12 @@ def test_pages_from_either_end_are_the_same_slices(customer, provider):
     pages = [page_of(queryset, number=n, count=7, per_page=3) for n in (1, 2, 3)]
     assert [[row.pk for row in page.rows] for page in pages] == [everything[0:3], everything[3:6], everything[6:7]]
     assert page_of(queryset, number=99, count=7, per_page=3).number == 3
+
+
+def test_the_compaction_command_keeps_every_answer(ledger):
+    from django.core.management import call_command
+
+    before = invoice_queue_totals({"payment_status": "unpaid"})
+    call_command("compact_queue_totals")
+    assert invoice_queue_totals({"payment_status": "unpaid"}) == before
+    assert_invariants()
