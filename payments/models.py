@@ -37,7 +37,8 @@ class PaymentMethod(models.TextChoices):
 
 
 class Payment(RefreshableFSMModel):
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="payments")
+    # No index of its own: payment_customer_idx (customer, allocation_status) starts with it.
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="payments", db_index=False)
     currency = currency_field()
     amount = money_field()
     method = models.CharField(max_length=16, choices=PaymentMethod.choices)
@@ -95,6 +96,38 @@ class Payment(RefreshableFSMModel):
             models.Index(fields=["customer", "allocation_status"], name="payment_customer_idx"),
             models.Index(fields=["received_at", "id"], name="payment_received_idx"),
             models.Index(fields=["state", "allocation_status"], name="payment_state_idx"),
+        ]
+        triggers = [
+            # Every change of a payment's state, status or figures appends its delta to
+            # PaymentQueueTotal, in the same transaction, whatever code made it.
+            pgtrigger.Trigger(
+                name="queue_totals",
+                when=pgtrigger.After,
+                operation=pgtrigger.Insert | pgtrigger.Update | pgtrigger.Delete,
+                func="""
+                IF TG_OP = 'UPDATE' AND OLD.state = NEW.state AND OLD.allocation_status = NEW.allocation_status
+                   AND OLD.currency = NEW.currency THEN
+                    IF OLD.amount <> NEW.amount OR OLD.unallocated <> NEW.unallocated THEN
+                        INSERT INTO payments_paymentqueuetotal
+                            (state, allocation_status, currency, payments, amount, unallocated)
+                        VALUES (NEW.state, NEW.allocation_status, NEW.currency, 0,
+                                NEW.amount - OLD.amount, NEW.unallocated - OLD.unallocated);
+                    END IF;
+                    RETURN NULL;
+                END IF;
+                IF TG_OP <> 'INSERT' THEN
+                    INSERT INTO payments_paymentqueuetotal
+                        (state, allocation_status, currency, payments, amount, unallocated)
+                    VALUES (OLD.state, OLD.allocation_status, OLD.currency, -1, -OLD.amount, -OLD.unallocated);
+                END IF;
+                IF TG_OP <> 'DELETE' THEN
+                    INSERT INTO payments_paymentqueuetotal
+                        (state, allocation_status, currency, payments, amount, unallocated)
+                    VALUES (NEW.state, NEW.allocation_status, NEW.currency, 1, NEW.amount, NEW.unallocated);
+                END IF;
+                RETURN NULL;
+                """,
+            ),
         ]
 
     def __str__(self) -> str:
@@ -295,3 +328,18 @@ class BankEntry(models.Model):
     def can_be_assigned(self) -> bool:
         """An incoming credit still waiting for a clerk can be assigned to a customer."""
         return self.is_open and self.credit and not self.reversal
+
+
+class PaymentQueueTotal(models.Model):
+    """Count, amount and unallocated money of the payments per state, status and currency.
+
+    A sum of deltas appended by the trigger on Payment and folded by
+    billing.queues.compact_totals; see invoices.models.InvoiceQueueTotal.
+    """
+
+    state = models.CharField(max_length=16, choices=PaymentState.choices)
+    allocation_status = models.CharField(max_length=20, choices=AllocationStatus.choices)
+    currency = currency_field()
+    payments = models.BigIntegerField()
+    amount = models.DecimalField(max_digits=18, decimal_places=2)
+    unallocated = models.DecimalField(max_digits=18, decimal_places=2)

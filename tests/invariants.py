@@ -1,5 +1,8 @@
 """Check DESIGN.md invariants I1-I7 by recomputing everything from the ledger with plain SQL.
 
+I1 covers every cache: invoice, payment and account figures, and the queue totals
+(count and sums per status) that the list pages read.
+
 Used after every step of the property test, by scenario tests and the benchmark's
 sanity check. Returns a list of human-readable violations (empty when all hold).
 """
@@ -61,6 +64,26 @@ CHECKS = {
                ON o.account_id = a.id
         WHERE a.balance_due <> COALESCE(o.s, 0) OR a.open_invoice_count <> COALESCE(o.n, 0)
            OR a.oldest_due_date IS DISTINCT FROM o.d
+    """,
+    "I1 invoice queue totals": """
+        SELECT state, payment_status, currency, due_date, t.n, r.n
+        FROM (SELECT state, payment_status, currency, due_date, SUM(invoices) n, SUM(balance_due) b, SUM(total) s
+              FROM invoices_invoicequeuetotal GROUP BY 1, 2, 3, 4) t
+        FULL JOIN (SELECT state, payment_status, currency, due_date, COUNT(*) n, SUM(balance_due) b, SUM(total) s
+                   FROM invoices_invoice GROUP BY 1, 2, 3, 4) r
+               USING (state, payment_status, currency, due_date)
+        WHERE COALESCE(t.n, 0) <> COALESCE(r.n, 0) OR COALESCE(t.b, 0) <> COALESCE(r.b, 0)
+           OR COALESCE(t.s, 0) <> COALESCE(r.s, 0)
+    """,
+    "I1 payment queue totals": """
+        SELECT state, allocation_status, currency, t.n, r.n
+        FROM (SELECT state, allocation_status, currency, SUM(payments) n, SUM(amount) a, SUM(unallocated) u
+              FROM payments_paymentqueuetotal GROUP BY 1, 2, 3) t
+        FULL JOIN (SELECT state, allocation_status, currency, COUNT(*) n, SUM(amount) a, SUM(unallocated) u
+                   FROM payments_payment GROUP BY 1, 2, 3) r
+               USING (state, allocation_status, currency)
+        WHERE COALESCE(t.n, 0) <> COALESCE(r.n, 0) OR COALESCE(t.a, 0) <> COALESCE(r.a, 0)
+           OR COALESCE(t.u, 0) <> COALESCE(r.u, 0)
     """,
     "I3 pair net negative": """
         SELECT payment_id, invoice_id, SUM(amount) FROM allocations_allocation
@@ -137,11 +160,17 @@ def _finer_than_minor_unit(match: re.Match) -> str:
     return f"({amount} <> round({amount}, CASE {currency} {places} ELSE 2 END))"
 
 
+def check_sql() -> dict[str, str]:
+    """Each check as plain SQL selecting its offending rows (the benchmark counts them all)."""
+    return {
+        name: re.sub(r"\{finer\(([\w.]+), ([\w.]+)\)\}", _finer_than_minor_unit, sql) for name, sql in CHECKS.items()
+    }
+
+
 def _one_query() -> str:
     """All checks in one round trip: (check name, offending row as text), at most 5 rows per check."""
     parts = []
-    for name, sql in CHECKS.items():
-        sql = re.sub(r"\{finer\(([\w.]+), ([\w.]+)\)\}", _finer_than_minor_unit, sql)
+    for name, sql in check_sql().items():
         quoted = name.replace("'", "''")
         parts.append(f"(SELECT '{quoted}', q::text FROM ({sql}) q LIMIT 5)")
     return "\nUNION ALL\n".join(parts)

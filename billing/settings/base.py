@@ -62,12 +62,15 @@ TEMPLATES = [
     },
 ]
 
+# SETTLE_DB_NAME picks another database on the same server (the benchmark's settle_bench).
 if os.environ.get("DATABASE_URL"):
     DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
+    if os.environ.get("SETTLE_DB_NAME"):
+        DATABASES["default"]["NAME"] = os.environ["SETTLE_DB_NAME"]
 else:
-    from billing.embedded_db import database_settings
+    from billing.embedded_db import DATABASE_NAME, database_settings
 
-    DATABASES = {"default": database_settings(VAR_DIR / "pgdata")}
+    DATABASES = {"default": database_settings(VAR_DIR / "pgdata", os.environ.get("SETTLE_DB_NAME") or DATABASE_NAME)}
 DATABASES["default"].setdefault("TEST", {})["NAME"] = os.environ.get("SETTLE_TEST_DB", "test_settle")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

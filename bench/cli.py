@@ -1,0 +1,181 @@
+"""`python -m bench [--scale 1.0] [--repeats 30] [--json PATH]`: see bench/__init__.py."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import os
+import sys
+import time
+from pathlib import Path
+
+DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "latest.json"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--scale", type=float, default=1.0, help="1.0 = 1M invoices, 1M payments (default 1.0)")
+    parser.add_argument("--repeats", type=int, default=30, help="requests per list page (default 30)")
+    parser.add_argument("--json", type=Path, default=DEFAULT_JSON, help=f"results file (default {DEFAULT_JSON})")
+    parser.add_argument("--db", default="settle_bench", help="database to create, fill and drop (default settle_bench)")
+    parser.add_argument("--seed", type=int, default=0, help="data set seed (default 0)")
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards for inspection")
+    parser.add_argument("--fill-only", action="store_true", help="fill and check consistency, measure nothing")
+    parser.add_argument("--python-repeats", type=int, default=None,
+                        help="repeats of the Python baseline (default: 3, 1 from scale 0.5)")
+    parser.add_argument("--sql-repeats", type=int, default=None,
+                        help="repeats of the on-the-fly SQL baseline (default: 7, 3 from scale 0.5)")
+    parser.add_argument("--throughput-seconds", type=float, default=4.0, help="duration of each clerk run (4)")
+    parser.add_argument("--throughput-rounds", type=int, default=3, help="runs per clerk count, interleaved (3)")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = time.perf_counter()
+    from bench import database
+
+    database.configure(args.db)
+    try:
+        return _run(args, started)
+    finally:
+        if not args.keep:
+            database.drop()
+
+
+def _run(args: argparse.Namespace, started: float) -> int:
+    from bench import checks, database, generate, report
+
+    log = functools.partial(print, flush=True)
+    log(f"Creating and migrating database {args.db} ...")
+    t = time.perf_counter()
+    database.recreate()
+    results: dict = {"machine": report.machine(args.scale, database.server_version())}
+    results["migrate_seconds"] = round(time.perf_counter() - t, 2)
+    log(f"Filling at scale {args.scale} ...")
+    t = time.perf_counter()
+    results["fill"] = generate.fill(args.scale, seed=args.seed, log=log)
+    results["fill"]["seconds"] = round(time.perf_counter() - t, 2)
+    results["statuses"] = generate.status_counts()
+    violations, seconds = checks.invariant_violations()
+    missing = checks.missing_statuses(results["statuses"])
+    results["consistency"] = {"violations": violations, "seconds": round(seconds, 2), "missing_statuses": missing}
+    log(f"Consistency: {sum(violations.values())} violations in {seconds:.1f} s; statuses missing: {missing or 'none'}")
+    if sum(violations.values()) or missing:
+        report.write_json(results, args.json)
+        print(f"Inconsistent data set, not measuring: {violations}, missing {missing}", file=sys.stderr)
+        return 1
+    if args.fill_only:
+        results["seconds_total"] = round(time.perf_counter() - started, 1)
+        report.write_json(results, args.json)
+        return 0
+
+    _measure(args, results, log)
+    # Other work on the machine shows here: the figures are only as quiet as the machine was.
+    results["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    results["seconds_total"] = round(time.perf_counter() - started, 1)
+    results["verdicts"] = report.verdicts(results)
+    report.write_json(results, args.json)
+    print()
+    print(report.table(results))
+    print(f"\nJSON: {args.json}")
+    broken = results["throughput"]["invariants_after"] or results["reconcile"]["stand_in_sql"]["drift"]
+    return 1 if broken else 0
+
+
+def _measure(args: argparse.Namespace, results: dict, log) -> None:
+    from django.contrib.auth import get_user_model
+
+    from bench import baselines, checks, lists, reconcile, targets, throughput
+
+    user = get_user_model().objects.create_superuser("bench", "bench@settle.test", "bench")
+    paths, sources = lists.resolve_targets()
+    results["targets"] = sources
+    requests = targets.requests()
+    log(f"Measuring {len(requests)} list requests x {args.repeats} ({'; '.join(sorted(set(sources.values())))}) ...")
+    client = lists.logged_in_client(user)
+    rows = lists.measure(client, paths, requests, repeats=args.repeats, log=log)
+    table_sizes = {"invoice_list": results["fill"]["rows"]["invoices_invoice"],
+                   "payment_list": results["fill"]["rows"]["payments_payment"],
+                   "collections": results["fill"]["rows"]["billing_account"]}
+    for row, request in zip(rows, requests, strict=True):
+        row["count"] = lists.filtered_count(request.target, request.query.replace("&page=last", ""))
+        row["share_of_rows"] = round(row["count"] / max(1, table_sizes[request.target]), 5)
+    results["lists"] = rows
+
+    keyed = [tuple(r.baseline) for r in requests if r.baseline]
+    sql_repeats = args.sql_repeats or min(args.repeats, 3 if args.scale >= 0.5 else 7)
+    log(f"On-the-fly SQL baseline x {sql_repeats} ...")
+    sql_times, sql_answers = baselines.measure_sql(keyed, repeats=sql_repeats, log=log)
+    results["baselines"] = {"sql": sql_times}
+    results["answers_match"] = _answers_match(sql_answers)
+    log(f"  cached answers equal the ledger's: {results['answers_match']}")
+    python_repeats = args.python_repeats or (1 if args.scale >= 0.5 else 3)
+    log(f"Python baseline x {python_repeats} ...")
+    results["baselines"]["python"] = baselines.measure_python(
+        [status for kind, status in keyed if kind == "invoice"], repeats=python_repeats, log=log
+    )
+    results["baselines"]["repeats"] = {"sql": sql_repeats, "python": python_repeats}
+
+    rounds = args.throughput_rounds
+    log(f"Allocation throughput, {rounds} rounds of {args.throughput_seconds:.0f} s per clerk count ...")
+    pairs = throughput.eligible_pairs()
+    distinct = throughput.distinct_rounds([1, 4, 16], pairs, seconds=args.throughput_seconds, rounds=rounds, by=user)
+    for run in distinct:
+        log(f"  {run['threads']:>2} clerks distinct: {run['allocs_per_s']:7.1f} allocs/s (rounds {run['rounds']}), "
+            f"p95 {run.get('latency', {}).get('p95_ms', 0):.1f} ms, refused {run['refused']}, "
+            f"deadlocks {run['deadlocks']}, errors {run['errors']}")
+    hot = throughput.hot(16, seconds=args.throughput_seconds * rounds, by=user)
+    hot.pop("_latencies", None)
+    log(f"  16 clerks hot customer {hot['customer_id']} ({hot['hot_invoices']} invoices): "
+        f"{hot['allocs_per_s']:7.1f} allocs/s, p95 {hot.get('latency', {}).get('p95_ms', 0):.1f} ms, "
+        f"refused {hot['refused']}, deadlocks {hot['deadlocks']}, errors {hot['errors']}")
+    throughput.close_all()
+    touched_invoices = [i for _, i, _ in pairs] + hot.pop("touched_invoices")
+    touched_payments = [p for p, _, _ in pairs] + hot.pop("touched_payments")
+    after, _ = checks.invariant_violations()
+    write_path = throughput.write_path_violations(touched_invoices, touched_payments)
+    results["throughput"] = {
+        "distinct": distinct,
+        "hot": hot,
+        "eligible_pairs": len(pairs),
+        "violations_after": after,
+        "write_path_violations": write_path,
+        "invariants_after": sum(after.values()) + write_path,
+    }
+    log(f"  invariants after: {after}, write-path (I4) violations {write_path}")
+
+    log("Reconciliation over the whole data set ...")
+    results["reconcile"] = reconcile.measure()
+    log(f"  stand-in SQL {results['reconcile']['stand_in_sql']['seconds']} s, "
+        f"drift {results['reconcile']['stand_in_sql']['drift']}")
+
+
+def _answers_match(on_the_fly: dict[tuple[str, str], tuple[list, list]]) -> dict:
+    """The cached answers (count and totals from the queue-total tables and from the rows,
+    first page) equal the ones derived from the ledger on the fly."""
+    from invoices.selectors import invoice_queue, invoice_queue_totals
+    from payments.selectors import payment_queue, payment_queue_totals
+
+    found = {}
+    for (kind, status), (page, totals) in on_the_fly.items():
+        if kind == "invoice":
+            filters = {"payment_status": status}
+            queryset = invoice_queue(filters)
+            answers = [invoice_queue_totals(filters), invoice_queue_totals(queryset)]
+            sums = ("balance_due", "total")
+        else:
+            filters = {"allocation_status": status}
+            queryset = payment_queue(filters)
+            answers = [payment_queue_totals(filters), payment_queue_totals(queryset)]
+            sums = ("amount", "unallocated")
+        derived = {currency: tuple(values) for currency, _n, *values in totals}
+        count = sum(n for _currency, n, *_values in totals)
+        same = all(
+            answer.count == count
+            and derived == {c: tuple(v[s] for s in sums) for c, v in answer.by_currency.items()}
+            for answer in answers
+        )
+        same_page = [row[0] for row in page] == list(queryset.values_list("pk", flat=True)[:50])
+        found[f"{kind}:{status}"] = bool(same and same_page)
+    return found

@@ -1,0 +1,62 @@
+"""Where the benchmark sends its requests: the one place to re-point at integration.
+
+Each target names a URL (reversed, so the path follows the project's urls.py) and
+the query strings measured on it. When the real list views exist in the project's
+URLconf under REAL_URL_NAMES, they are measured; until then the same selectors are
+measured through bench.harness (minimal views), and the report says which was used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+REAL_URL_NAMES = {
+    "invoice_list": "invoices:list",
+    "payment_list": "payments:list",
+    "collections": "collections:queue",
+}
+HARNESS_URL_NAMES = {
+    "invoice_list": "bench:invoice_list",
+    "payment_list": "bench:payment_list",
+    "collections": "bench:collections",
+}
+# Set to False to refuse the harness (fail if a real view is missing).
+ALLOW_HARNESS = True
+
+
+@dataclass(frozen=True)
+class Request:
+    label: str
+    target: str
+    query: str
+    # Which baseline answers the same question on the fly (None: no baseline).
+    baseline: tuple[str, str] | None = None
+
+
+DEEP_PAGE = 2000  # offset 100,000 rows: a "deep page" of every queue that has one
+
+
+def requests() -> list[Request]:
+    invoice_statuses = ["unpaid", "partially_paid", "paid", "overpaid"]
+    payment_statuses = ["unallocated", "partially_allocated", "fully_allocated", "overallocated"]
+    listed = [
+        Request(f"invoices {s}", "invoice_list", f"payment_status={s}", ("invoice", s)) for s in invoice_statuses
+    ]
+    listed += [
+        Request("invoices unpaid overdue", "invoice_list", "payment_status=unpaid&overdue=1"),
+        Request("invoices overdue (both)", "invoice_list", "overdue=1"),
+        Request(f"invoices unpaid p{DEEP_PAGE}", "invoice_list", f"payment_status=unpaid&page={DEEP_PAGE}"),
+        Request(f"invoices paid p{DEEP_PAGE}", "invoice_list", f"payment_status=paid&page={DEEP_PAGE}"),
+        Request("invoices paid last page", "invoice_list", "payment_status=paid&page=last"),
+    ]
+    listed += [
+        Request(f"payments {s}", "payment_list", f"allocation_status={s}", ("payment", s)) for s in payment_statuses
+    ]
+    listed += [
+        Request(f"payments fully_alloc. p{DEEP_PAGE}", "payment_list",
+                f"allocation_status=fully_allocated&page={DEEP_PAGE}"),
+        Request("collections by balance", "collections", ""),
+        Request("collections by age", "collections", "order=age"),
+        Request("collections p100", "collections", "page=100"),
+    ]
+    return listed

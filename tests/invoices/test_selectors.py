@@ -1,0 +1,147 @@
+"""The invoice list's selector: filters, work-queue order, totals from the queue-total table."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+
+from allocations.services import allocate
+from billing.errors import InvalidInput
+from billing.queues import compact_totals, page_of
+from invoices.models import InvoiceQueueTotal
+from invoices.selectors import InvoiceFilters, invoice_queue, invoice_queue_totals
+from invoices.services import issue_credit_note, void_invoice
+from tests.factories import TODAY, make_invoice, make_payment
+from tests.invariants import assert_invariants
+
+pytestmark = pytest.mark.django_db
+
+D = Decimal
+
+
+@pytest.fixture
+def ledger(customer, provider, clerk):
+    """Open invoices in every payment status, a draft and a void one, two currencies."""
+    issued = TODAY - datetime.timedelta(days=60)
+    due = TODAY - datetime.timedelta(days=5)
+
+    def invoice(total, **kwargs):
+        return make_invoice(customer=customer, provider=provider, total=total, issue_date=issued, **kwargs)
+
+    unpaid = invoice("100.00", due_date=due)
+    late = invoice("70.00", due_date=due - datetime.timedelta(days=40))
+    partial = invoice("80.00", due_date=TODAY + datetime.timedelta(days=9))
+    paid = invoice("50.00")
+    overpaid = invoice("60.00")
+    dollars = invoice("40.00", currency="USD", due_date=due)
+    draft = invoice("30.00", issue=False)
+    void = invoice("20.00")
+    payment = make_payment(customer=customer, amount="500.00")
+    allocate(payment, partial, D("30.00"), by=clerk)
+    allocate(payment, paid, D("50.00"), by=clerk)
+    allocate(payment, overpaid, D("60.00"), by=clerk)
+    issue_credit_note(overpaid, amount=D("10.00"), by=clerk, reason="discount")
+    void_invoice(void, by=clerk, reason="duplicate")
+    return {
+        "unpaid": unpaid, "late": late, "partial": partial, "paid": paid, "overpaid": overpaid,
+        "dollars": dollars, "draft": draft, "void": void,
+    }
+
+
+def ids(queryset):
+    return list(queryset.values_list("pk", flat=True))
+
+
+def test_each_status_lists_open_invoices_oldest_due_first(ledger):
+    assert set(ids(invoice_queue({"payment_status": "unpaid"}))) == {
+        ledger["late"].pk, ledger["unpaid"].pk, ledger["dollars"].pk
+    }
+    dues = list(invoice_queue({"payment_status": "unpaid"}).values_list("due_date", "id"))
+    assert dues == sorted(dues)
+    assert ids(invoice_queue({"payment_status": "partially_paid"})) == [ledger["partial"].pk]
+    assert ids(invoice_queue({"payment_status": "paid"})) == [ledger["paid"].pk]
+    assert ids(invoice_queue({"payment_status": "overpaid"})) == [ledger["overpaid"].pk]
+    # The void invoice went back to unpaid but left every queue; the draft is in none yet.
+    assert ledger["void"].pk not in ids(invoice_queue({"payment_status": "unpaid"}))
+    assert ledger["draft"].pk not in ids(invoice_queue({"payment_status": "unpaid"}))
+    assert set(ids(invoice_queue())) == {invoice.pk for invoice in ledger.values()}
+    assert ids(invoice_queue({"state": "draft"})) == [ledger["draft"].pk]
+
+
+def test_overdue_is_unpaid_or_partially_paid_due_before_today(ledger):
+    overdue = set(ids(invoice_queue({"overdue": "1"}, today=TODAY)))
+    assert overdue == {ledger["unpaid"].pk, ledger["late"].pk, ledger["dollars"].pk}
+    assert ids(invoice_queue({"overdue": "1", "payment_status": "paid"}, today=TODAY)) == []
+    later = TODAY + datetime.timedelta(days=10)
+    assert ledger["partial"].pk in ids(invoice_queue({"overdue": "1"}, today=later))
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"payment_status": "unpaid"},
+        {"payment_status": "unpaid,partially_paid"},
+        {"payment_status": "overpaid"},
+        {"overdue": "1"},
+        {"overdue": "1", "currency": "USD"},
+        {"state": "void"},
+        {"state": "draft"},
+        {},
+    ],
+)
+def test_totals_from_the_queue_total_table_equal_a_recount(ledger, params):
+    cached = invoice_queue_totals(params, today=TODAY)
+    counted = invoice_queue_totals(invoice_queue(params, today=TODAY))
+    assert cached == counted
+    assert cached.count == invoice_queue(params, today=TODAY).count()
+
+
+def test_totals_are_per_currency(ledger):
+    totals = invoice_queue_totals({"payment_status": "unpaid"})
+    assert totals.count == 3
+    assert totals.by_currency == {
+        "EUR": {"balance_due": D("170.00"), "total": D("170.00")},
+        "USD": {"balance_due": D("40.00"), "total": D("40.00")},
+    }
+    assert invoice_queue_totals({"payment_status": "overpaid"}).by_currency["EUR"]["balance_due"] == D("-10.00")
+
+
+def test_compaction_folds_the_deltas_and_changes_no_answer(ledger):
+    before = {s: invoice_queue_totals({"payment_status": s}) for s in ("unpaid", "partially_paid", "paid", "overpaid")}
+    rows_before = InvoiceQueueTotal.objects.count()
+    kept = compact_totals(InvoiceQueueTotal, count="invoices", sums=["balance_due", "total"])
+    assert kept == InvoiceQueueTotal.objects.count() < rows_before
+    assert not InvoiceQueueTotal.objects.filter(invoices=0, balance_due=0, total=0).exists()
+    assert before == {s: invoice_queue_totals({"payment_status": s}) for s in before}
+    assert_invariants()
+
+
+def test_a_customer_filter_is_counted_from_the_rows(ledger, customer):
+    totals = invoice_queue_totals({"payment_status": "unpaid", "customer": customer.pk})
+    assert totals.count == 3
+
+
+def test_bad_filters_are_refused_with_a_message():
+    with pytest.raises(InvalidInput, match="not a payment status"):
+        InvoiceFilters.from_params({"payment_status": "settled"})
+    with pytest.raises(InvalidInput, match="not an id"):
+        InvoiceFilters.from_params({"customer": "bob"})
+
+
+def test_pages_from_either_end_are_the_same_slices(customer, provider):
+    for n in range(7):
+        make_invoice(customer=customer, provider=provider, due_date=TODAY + datetime.timedelta(days=30 + n % 3))
+    queryset = invoice_queue({"payment_status": "unpaid"})
+    everything = ids(queryset)
+    pages = [page_of(queryset, number=n, count=7, per_page=3) for n in (1, 2, 3)]
+    assert [[row.pk for row in page.rows] for page in pages] == [everything[0:3], everything[3:6], everything[6:7]]
+    assert page_of(queryset, number=99, count=7, per_page=3).number == 3
+
+
+def test_the_compaction_command_keeps_every_answer(ledger):
+    from django.core.management import call_command
+
+    before = invoice_queue_totals({"payment_status": "unpaid"})
+    call_command("compact_queue_totals")
+    assert invoice_queue_totals({"payment_status": "unpaid"}) == before
+    assert_invariants()
