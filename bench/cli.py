@@ -94,7 +94,10 @@ def _measure(args: argparse.Namespace, results: dict, log) -> None:
     requests = targets.requests()
     log(f"Measuring {len(requests)} list requests x {args.repeats} ({'; '.join(sorted(set(sources.values())))}) ...")
     client = lists.logged_in_client(user)
-    rows = lists.measure(client, paths, requests, repeats=args.repeats, log=log)
+    rows = lists.measure(
+        client, paths, requests, repeats=args.repeats, log=log,
+        real=all(source.startswith("real view") for source in sources.values()),
+    )
     table_sizes = {"invoice_list": results["fill"]["rows"]["invoices_invoice"],
                    "payment_list": results["fill"]["rows"]["payments_payment"],
                    "collections": results["fill"]["rows"]["billing_account"]}

@@ -6,6 +6,7 @@ import re
 import time
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 from django.http import QueryDict
 from django.test import Client
@@ -66,12 +67,59 @@ def _last_page(target: str, query: str) -> int:
     return max(1, -(-filtered_count(target, query) // PER_PAGE))
 
 
-def measure(client: Client, paths: dict[str, str], requests, *, repeats: int, warmup: int = 2, log=print) -> list[dict]:
+def real_view_query(target: str, query: str) -> str:
+    """The query string the real list views take for a bench request.
+
+    The real lists page by keyset (?after=cursor, ?last=1) and sort with ?sort=. A clerk
+    reaches page N by following Next; its URL carries the cursor of the last row of page
+    N-1, so "page=N" becomes that cursor, computed here from the view's own filter and
+    ordering, and the request measures exactly what the view runs at that depth.
+    """
+    from django.test import RequestFactory
+
+    from billing.collections_queries import COLLECTION_SORTS, DEFAULT_COLLECTION_SORT, AccountFilter, owing_accounts
+    from billing.listing import DEFAULT_PAGE_SIZE, chosen_sort, encode_cursor
+    from invoices.filters import INVOICE_SORTS, InvoiceFilter, invoice_sort
+    from invoices.models import Invoice
+    from payments.filters import DEFAULT_PAYMENT_SORT, PAYMENT_SORTS, PaymentFilter
+    from payments.models import Payment
+
+    params = QueryDict(query, mutable=True)
+    if "order" in params:
+        params["sort"] = params.pop("order")[0]
+    page = params.pop("page", [None])[0]
+    if page == "last":
+        params["last"] = "1"
+    elif page and int(page) > 1:
+        request = RequestFactory().get("/", params)
+        if target == "invoice_list":
+            filterset = InvoiceFilter(request.GET, queryset=Invoice.objects.all())
+            filterset.is_valid()
+            ordering = INVOICE_SORTS[invoice_sort(request, filterset)]
+        elif target == "payment_list":
+            filterset = PaymentFilter(request.GET, queryset=Payment.objects.all())
+            ordering = PAYMENT_SORTS[chosen_sort(request, PAYMENT_SORTS, DEFAULT_PAYMENT_SORT)]
+        else:
+            filterset = AccountFilter(request.GET, queryset=owing_accounts())
+            ordering = COLLECTION_SORTS[chosen_sort(request, COLLECTION_SORTS, DEFAULT_COLLECTION_SORT)]
+        rows = filterset.qs.order_by(*ordering.order_by())
+        number = min(int(page), max(1, -(-rows.count() // DEFAULT_PAGE_SIZE)))  # a small scale has fewer pages
+        if number > 1:
+            value, pk = rows.values_list(ordering.field, "pk")[(number - 1) * DEFAULT_PAGE_SIZE - 1]
+            params["after"] = encode_cursor(value, pk, number - 1)
+    return params.urlencode()
+
+
+def measure(
+    client: Client, paths: dict[str, str], requests, *, repeats: int, warmup: int = 2, log=print, real: bool = False
+) -> list[dict]:
     """Time every request `repeats` times, round-robin so background noise hits them alike."""
     urls = []
     for request in requests:
         query = request.query
-        if "page=last" in query:
+        if real:
+            query = real_view_query(request.target, query)
+        elif "page=last" in query:
             query = re.sub(r"page=last", f"page={_last_page(request.target, query)}", query)
         urls.append(paths[request.target] + (f"?{query}" if query else ""))
     queries = {}
@@ -86,6 +134,7 @@ def measure(client: Client, paths: dict[str, str], requests, *, repeats: int, wa
     samples: dict[str, list[float]] = {url: [] for url in urls}
     for _ in range(repeats):
         for url in urls:
+            cache.clear()  # cold: no cached totals or nav counts from the previous request
             started = time.perf_counter()
             client.get(url)
             samples[url].append(time.perf_counter() - started)

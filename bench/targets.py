@@ -13,7 +13,7 @@ from dataclasses import dataclass
 REAL_URL_NAMES = {
     "invoice_list": "invoices:list",
     "payment_list": "payments:list",
-    "collections": "collections:queue",
+    "collections": "collections:list",
 }
 HARNESS_URL_NAMES = {
     "invoice_list": "bench:invoice_list",

@@ -10,7 +10,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from billing.listing import (
+    Totals,
     currency_totals,
+    kept_totals,
+    only_filtered_by,
     export_csv,
     keyset_page,
     list_url,
@@ -18,8 +21,8 @@ from billing.listing import (
     render_list,
 )
 from billing.roles import SUPPORT, role_required
-from invoices.filters import INVOICE_SORTS, InvoiceFilter, invoice_sort
-from invoices.models import Invoice
+from invoices.filters import ALL_STATES, INVOICE_SORTS, InvoiceFilter, invoice_sort
+from invoices.models import OPEN_WORK_STATUSES, Invoice, InvoiceQueueTotal, InvoiceState
 
 CSV_COLUMNS = [
     ("id", "pk"),
@@ -44,13 +47,39 @@ def _filtered(request: HttpRequest) -> InvoiceFilter:
     return InvoiceFilter(request.GET, queryset=Invoice.objects.select_related("customer", "provider"))
 
 
+def _totals(filterset: InvoiceFilter, request: HttpRequest) -> Totals:
+    """Count and sums of the filtered invoices: from the kept queue totals when the filters
+    are ones they are kept by (state, payment status, overdue, currency), else one aggregate."""
+    data = filterset.form.cleaned_data
+    state = data.get("state")
+    # The list leaves out voided drafts (no issue date); the kept totals count every void invoice.
+    if only_filtered_by(data, {"state", "payment_status", "overdue", "currency"}) and state != InvoiceState.VOID:
+        conditions, params = [], {}
+        if state and state != ALL_STATES:
+            conditions.append("state = %(state)s")
+            params["state"] = state
+        if data.get("payment_status"):
+            conditions.append("payment_status = ANY(%(statuses)s)")
+            params["statuses"] = list(data["payment_status"])
+        if data.get("overdue"):
+            conditions += ["state = 'open'", "payment_status = ANY(%(work)s)", "due_date < %(today)s"]
+            params.update(work=[str(s) for s in OPEN_WORK_STATUSES], today=timezone.localdate())
+        if data.get("currency"):
+            conditions.append("currency = %(currency)s")
+            params["currency"] = data["currency"]
+        return kept_totals(
+            InvoiceQueueTotal, count="invoices", sums=["total", "balance_due"], conditions=conditions, params=params
+        )
+    return currency_totals(filterset.qs, request, total="total", balance_due="balance_due")
+
+
 @role_required(SUPPORT)
 def invoice_list(request: HttpRequest) -> HttpResponse:
     filterset = _filtered(request)
     sort = invoice_sort(request, filterset)
     totals = page = None
     if filterset.is_valid():
-        totals = currency_totals(filterset.qs, request, total="total", balance_due="balance_due")
+        totals = _totals(filterset, request)
         page = keyset_page(
             request, filterset.qs, INVOICE_SORTS[sort], per_page=page_size(request), total_count=totals.count
         )

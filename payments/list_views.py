@@ -9,8 +9,11 @@ from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 
 from billing.listing import (
+    Totals,
     chosen_sort,
     currency_totals,
+    kept_totals,
+    only_filtered_by,
     export_csv,
     keyset_page,
     list_url,
@@ -18,8 +21,15 @@ from billing.listing import (
     render_list,
 )
 from billing.roles import SUPPORT, role_required
-from payments.filters import DEFAULT_PAYMENT_SORT, PAYMENT_SORTS, PaymentFilter
-from payments.models import Payment
+from payments.filters import (
+    DEFAULT_PAYMENT_SORT,
+    NEEDS_WORK,
+    NEEDS_WORK_STATES,
+    NEEDS_WORK_STATUSES,
+    PAYMENT_SORTS,
+    PaymentFilter,
+)
+from payments.models import Payment, PaymentQueueTotal
 
 CSV_COLUMNS = [
     ("id", "pk"),
@@ -44,13 +54,39 @@ def _filtered(request: HttpRequest) -> PaymentFilter:
     return PaymentFilter(request.GET, queryset=Payment.objects.select_related("customer"))
 
 
+def _totals(filterset: PaymentFilter, request: HttpRequest) -> Totals:
+    """Count and sums of the filtered payments: from the kept queue totals when the filters
+    are ones they are kept by (queue, state, allocation status, currency), else one aggregate."""
+    data = filterset.form.cleaned_data
+    if only_filtered_by(data, {"queue", "state", "allocation_status", "currency"}):
+        conditions, params = [], {}
+        if data.get("queue") == NEEDS_WORK:
+            conditions += ["state = ANY(%(work_states)s)", "allocation_status = ANY(%(work_statuses)s)"]
+            params.update(
+                work_states=[str(s) for s in NEEDS_WORK_STATES], work_statuses=[str(s) for s in NEEDS_WORK_STATUSES]
+            )
+        if data.get("state"):
+            conditions.append("state = %(state)s")
+            params["state"] = data["state"]
+        if data.get("allocation_status"):
+            conditions.append("allocation_status = ANY(%(statuses)s)")
+            params["statuses"] = list(data["allocation_status"])
+        if data.get("currency"):
+            conditions.append("currency = %(currency)s")
+            params["currency"] = data["currency"]
+        return kept_totals(
+            PaymentQueueTotal, count="payments", sums=["amount", "unallocated"], conditions=conditions, params=params
+        )
+    return currency_totals(filterset.qs, request, amount="amount", unallocated="unallocated")
+
+
 @role_required(SUPPORT)
 def payment_list(request: HttpRequest) -> HttpResponse:
     filterset = _filtered(request)
     sort = chosen_sort(request, PAYMENT_SORTS, DEFAULT_PAYMENT_SORT)
     totals = page = None
     if filterset.is_valid():
-        totals = currency_totals(filterset.qs, request, amount="amount", unallocated="unallocated")
+        totals = _totals(filterset, request)
         page = keyset_page(
             request, filterset.qs, PAYMENT_SORTS[sort], per_page=page_size(request), total_count=totals.count
         )

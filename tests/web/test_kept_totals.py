@@ -1,0 +1,114 @@
+"""The list pages' totals from the trigger-kept queue tables equal the aggregate over the rows.
+
+For every filter combination the kept totals answer, the count and per-currency sums
+shown must be exactly what one COUNT/SUM over the filtered rows gives.
+"""
+
+import datetime
+import itertools
+
+import pytest
+from django.test import RequestFactory
+
+from allocations.services import allocate
+from billing.listing import currency_totals
+from invoices.filters import InvoiceFilter
+from invoices.list_views import _totals as invoice_totals
+from invoices.models import Invoice
+from invoices.services import issue_credit_note, void_invoice
+from payments.filters import PaymentFilter
+from payments.list_views import _totals as payment_totals
+from payments.models import Payment
+from payments.services import cancel_payment, record_chargeback
+from tests.factories import CustomerFactory, ProviderFactory, make_invoice, make_payment
+
+pytestmark = pytest.mark.django_db
+
+TODAY = datetime.date.today()
+
+
+@pytest.fixture
+def books(settings):
+    settings.SETTLE_CHARGEBACK_REVERSAL = "manual"
+    provider = ProviderFactory(code="KEPT")
+    for currency, scale in (("EUR", 1), ("USD", 2)):
+        customer = CustomerFactory()
+        old = TODAY - datetime.timedelta(days=60)
+        invoices = [
+            make_invoice(customer=customer, provider=provider, total=str(100 * scale + i), currency=currency,
+                         issue_date=old, due_date=old + datetime.timedelta(days=10 * i))
+            for i in range(8)
+        ]
+        make_invoice(customer=customer, provider=provider, currency=currency, issue=False)  # a draft
+        payments = [make_payment(customer=customer, amount=str(150 * scale), currency=currency) for _ in range(4)]
+        allocate(payments[0], invoices[0], invoices[0].total)
+        allocate(payments[1], invoices[1], "40.00")
+        allocate(payments[2], invoices[2], invoices[2].total)
+        issue_credit_note(invoices[2], amount="10.00", reason="discount")  # overpaid
+        record_chargeback(payments[2], amount="100.00", reason="dispute")  # overallocated (manual)
+        void_invoice(invoices[3], reason="wrong")
+        cancel_payment(payments[3], reason="duplicate")
+
+
+def _aggregate(filterset, **sums):
+    return currency_totals(filterset.qs, None, **sums)
+
+
+INVOICE_QUERIES = [
+    {"state": state, "payment_status": list(statuses), "overdue": overdue, "currency": currency}
+    for state, statuses, overdue, currency in itertools.product(
+        ["", "open", "draft", "all"],
+        [(), ("unpaid",), ("partially_paid", "overpaid"), ("paid",)],
+        ["", "on"],
+        ["", "USD"],
+    )
+]
+
+
+@pytest.mark.parametrize("query", INVOICE_QUERIES, ids=str)
+def test_invoice_kept_totals_equal_the_aggregate(books, query):
+    params = {k: v for k, v in query.items() if v}
+    request = RequestFactory().get("/invoices/", params)
+    filterset = InvoiceFilter(request.GET, queryset=Invoice.objects.all())
+    assert filterset.is_valid()
+    assert invoice_totals(filterset, request) == _aggregate(filterset, total="total", balance_due="balance_due")
+
+
+PAYMENT_QUERIES = [
+    {"queue": queue, "state": state, "allocation_status": list(statuses), "currency": currency}
+    for queue, state, statuses, currency in itertools.product(
+        ["", "needs_work"],
+        ["", "settled", "canceled", "charged_back"],
+        [(), ("unallocated",), ("overallocated", "partially_allocated"), ("fully_allocated",)],
+        ["", "EUR"],
+    )
+]
+
+
+@pytest.mark.parametrize("query", PAYMENT_QUERIES, ids=str)
+def test_payment_kept_totals_equal_the_aggregate(books, query):
+    params = {k: v for k, v in query.items() if v}
+    request = RequestFactory().get("/payments/", params)
+    filterset = PaymentFilter(request.GET, queryset=Payment.objects.all())
+    assert filterset.is_valid()
+    assert payment_totals(filterset, request) == _aggregate(filterset, amount="amount", unallocated="unallocated")
+
+
+def test_other_filters_fall_back_to_the_aggregate(books):
+    request = RequestFactory().get("/invoices/", {"customer": "Customer", "payment_status": "unpaid"})
+    filterset = InvoiceFilter(request.GET, queryset=Invoice.objects.all())
+    assert filterset.is_valid()
+    assert invoice_totals(filterset, request) == _aggregate(filterset, total="total", balance_due="balance_due")
+
+
+def test_nav_counts_equal_the_queues(books):
+    from billing.context_processors import work_queue_counts
+
+    counts = work_queue_counts()
+    open_invoices = Invoice.objects.filter(state="open")
+    for status in ("unpaid", "partially_paid", "overpaid"):
+        assert counts[status] == open_invoices.filter(payment_status=status).count()
+    working = Payment.objects.filter(state__in=["settled", "charged_back"])
+    for status in ("unallocated", "partially_allocated", "overallocated"):
+        assert counts[status] == working.filter(allocation_status=status).count()
+    assert counts["overallocated"] > 0 and counts["overpaid"] > 0
