@@ -6,6 +6,7 @@ rows it appended and the figures it left, then rolls everything back.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -34,7 +35,7 @@ class Reversal:
 
 
 @dataclass(frozen=True)
-class Preview:
+class Preview(ABC):
     currency: str
     reversals: list[Reversal] = field(default_factory=list)
     invoice: Invoice | None = None  # the voided invoice, afterwards
@@ -52,8 +53,9 @@ class Preview:
         noun = "allocation" if count == 1 else "allocations"
         return f"{count} {noun} totalling {format_money(self.total_reversed, self.currency)} will be reversed"
 
+    @abstractmethod
     def summary(self) -> str:
-        raise NotImplementedError
+        """One sentence for the confirmation page: what the action will do."""
 
 
 def _join(names: list[str]) -> str:

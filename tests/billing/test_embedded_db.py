@@ -25,11 +25,11 @@ settings = database_settings(Path(sys.argv[1]))
 with psycopg.connect(dbname=settings["NAME"], user=settings["USER"], host=settings["HOST"]) as conn:
     conn.execute("SELECT 1")
 print("ready", flush=True)
-time.sleep(float(sys.argv[2]))
+time.sleep(int(sys.argv[2]))
 """
 
 
-def start_holder(data_dir: Path, seconds: float) -> subprocess.Popen:
+def start_holder(data_dir: Path, seconds: int) -> subprocess.Popen:
     proc = subprocess.Popen(
         [sys.executable, "-c", HOLDER, str(data_dir), str(seconds)],
         cwd=ROOT,
