@@ -8,6 +8,7 @@ import datetime
 import itertools
 
 import pytest
+from django.db import connection
 from django.test import RequestFactory
 
 from allocations.services import allocate
@@ -21,6 +22,7 @@ from payments.list_views import _totals as payment_totals
 from payments.models import Payment
 from payments.services import cancel_payment, record_chargeback
 from tests.factories import CustomerFactory, ProviderFactory, make_invoice, make_payment
+from tests.web_users import user_with_role
 
 pytestmark = pytest.mark.django_db
 
@@ -112,3 +114,57 @@ def test_nav_counts_equal_the_queues(books):
     for status in ("unallocated", "partially_allocated", "overallocated"):
         assert counts[status] == working.filter(allocation_status=status).count()
     assert counts["overallocated"] > 0 and counts["overpaid"] > 0
+
+
+def _churn(table: str, figures: list[str], rows_wanted: int) -> int:
+    """Append zero-sum delta rows to a queue-total table, as a day of clerks' writes would
+    (each change appends a row leaving a key and one entering it); returns the table's size."""
+    with connection.cursor() as cursor:
+        keys = [f.column for f in _queue_model(table)._meta.concrete_fields if f.column not in {"id", *figures}]
+        cursor.execute(f"SELECT COUNT(*) FROM (SELECT DISTINCT {', '.join(keys)} FROM {table}) k")
+        pairs = -(-rows_wanted // (2 * cursor.fetchone()[0]))
+        deltas = ", ".join(f"s.sign * {n}.25" for n in range(1, len(figures)))
+        cursor.execute(
+            f"INSERT INTO {table} ({', '.join(keys)}, {', '.join(figures)}) "
+            f"SELECT {', '.join(f'k.{key}' for key in keys)}, s.sign, {deltas} "
+            f"FROM (SELECT DISTINCT {', '.join(keys)} FROM {table}) k, generate_series(1, %s) g, "
+            f"(VALUES (1), (-1)) s(sign)",
+            [pairs],
+        )
+        cursor.execute(f"SELECT COUNT(*) FROM {table}")
+        return cursor.fetchone()[0]
+
+
+def _queue_model(table: str):
+    from invoices.models import InvoiceQueueTotal
+    from payments.models import PaymentQueueTotal
+
+    return {m._meta.db_table: m for m in (InvoiceQueueTotal, PaymentQueueTotal)}[table]
+
+
+LIST_CASES = [
+    ("/invoices/", "invoices_invoicequeuetotal", ["invoices", "balance_due", "total"],
+     [{}, {"state": "all"}, {"payment_status": "unpaid"}, {"overdue": "on"}, {"currency": "USD", "state": "open"}]),
+    ("/payments/", "payments_paymentqueuetotal", ["payments", "amount", "unallocated"],
+     [{}, {"queue": "needs_work"}, {"allocation_status": "overallocated"}, {"state": "canceled", "currency": "EUR"}]),
+]
+
+
+@pytest.mark.parametrize(("path", "table", "figures", "queries"), LIST_CASES, ids=[c[0] for c in LIST_CASES])
+def test_lists_answer_past_20000_delta_rows_and_a_get_writes_nothing(books, client, path, table, figures, queries):
+    """The crash of issue 8: past 20,000 delta rows the page folded them inside the GET and
+    the fold named the count column twice (500 for everyone). Now reading never writes,
+    and the totals stay exact however many deltas wait for compact_queue_totals."""
+    size = _churn(table, figures, 20_500)
+    assert size > 20_000
+    client.force_login(user_with_role("support"))
+    for query in queries:
+        response = client.get(path, query)
+        assert response.status_code == 200, (query, response.status_code)
+        filterset = response.context["filter"]
+        sums = {"total": "total", "balance_due": "balance_due"} if path == "/invoices/" else {
+            "amount": "amount", "unallocated": "unallocated"}
+        assert response.context["totals"] == _aggregate(filterset, **sums), query
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COUNT(*) FROM {table}")
+        assert cursor.fetchone()[0] == size  # nothing folded, nothing written by the GETs
