@@ -31,6 +31,8 @@ class ObjectKind(models.TextChoices):
     INVOICE = "invoice", "Invoice"
     PAYMENT = "payment", "Payment"
     ACCOUNT = "account", "Account"
+    INVOICE_TOTALS = "invoice_totals", "Invoice queue totals"
+    PAYMENT_TOTALS = "payment_totals", "Payment queue totals"
 
 
 class ReconciliationRun(models.Model):
@@ -87,7 +89,7 @@ class ReconciliationDifference(models.Model):
     """One field of one object whose cached value differed from what the ledger says."""
 
     run = models.ForeignKey(ReconciliationRun, on_delete=models.PROTECT, related_name="differences")
-    object_kind = models.CharField(max_length=8, choices=ObjectKind.choices)
+    object_kind = models.CharField(max_length=16, choices=ObjectKind.choices)
     object_id = models.BigIntegerField()
     object_label = models.CharField(max_length=200)
     field = models.CharField(max_length=32)

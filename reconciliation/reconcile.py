@@ -12,6 +12,8 @@ A run has two phases.
    so only what is still wrong is reported), record the differences, and repair
    them with the refresh routines the services use, with the cause
    "reconciliation run N" in the status history.
+3. The trigger-kept queue totals (reconciliation.queue_totals): one statement per table
+   compares them with the live rows and, with fix=True, appends a correcting delta.
 
 Interrupting a run (Ctrl-C, SIGTERM, a crash) rolls back the batch in flight, and
 every committed batch is complete on its own, so the data stays consistent; the next
@@ -33,8 +35,9 @@ from django.utils import timezone
 from allocations.ledger import lock_rows, refresh_account, refresh_invoice, refresh_payment
 from billing.models import Account
 from invoices.models import Invoice, InvoiceState
-from reconciliation.drift import ObjectDrift, count_objects, find_drift
+from reconciliation.drift import ObjectDrift, as_text, count_objects, find_drift
 from reconciliation.models import ObjectKind, ReconciliationDifference, ReconciliationRun, RunOutcome
+from reconciliation.queue_totals import QUEUES, find_queue_total_drift
 
 # pg_try_advisory_lock key: "reconcile" as a number, shared by every process.
 ADVISORY_LOCK_KEY = 0x5E771E_0001
@@ -283,5 +286,39 @@ def _run(run: ReconciliationRun, *, fix: bool, limit: int | None, batch_size: in
             continue
         verb = f", {result.fixed} fixed" if fix else ""
         progress(f"Batch {number}/{len(batches)}: {len(batch)} re-checked under lock, {result.found} drifted{verb}.")
+    check_queue_totals(run, fix=fix, progress=progress)
     run.refresh_from_db()
     _finish(run, _outcome(run), f"{busy} objects were busy and left for the next run." if busy else "")
+
+
+def check_queue_totals(run: ReconciliationRun, *, fix: bool, progress: Progress = _quiet) -> int:
+    """Compare the kept queue totals with the live rows (after the batches, whose repairs
+    bring their own deltas); record each drifted key and, with fix, correct it. Returns
+    how many keys drifted."""
+    drifted = 0
+    for queue in QUEUES:
+        with transaction.atomic():
+            found = find_queue_total_drift(queue, fix=fix)
+            ReconciliationDifference.objects.bulk_create(
+                ReconciliationDifference(
+                    run=run,
+                    object_kind=queue.kind,
+                    object_id=0,
+                    object_label=drift.label[:200],
+                    field=name,
+                    cached_value=as_text(drift.cached[name])[:64],
+                    ledger_value=as_text(drift.ledger[name])[:64],
+                    fixed=fix,
+                )
+                for drift in found
+                for name in drift.fields
+            )
+            if found:
+                ReconciliationRun.objects.filter(pk=run.pk).update(
+                    drift_found=F("drift_found") + len(found),
+                    drift_fixed=F("drift_fixed") + (len(found) if fix else 0),
+                )
+        drifted += len(found)
+        verb = " (corrected)" if fix and found else ""
+        progress(f"{queue.model._meta.verbose_name_plural.capitalize()}: {len(found)} keys drifted{verb}.")
+    return drifted

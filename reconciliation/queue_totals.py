@@ -1,0 +1,118 @@
+"""Drift in the trigger-kept queue totals (InvoiceQueueTotal, PaymentQueueTotal), found and
+repaired in one statement each.
+
+The kept rows are deltas; per key (state, status, currency[, due date]) their sums must
+equal a COUNT/SUM over the live invoices or payments. One statement compares the two in
+one snapshot (a writing transaction commits its rows and its deltas together, so any
+snapshot sees both or neither) and, when fixing, appends a correcting delta per drifted
+key in the same statement: a concurrent write or compaction cannot slip between the
+comparison and the repair, because the correction is relative to that snapshot and
+every later change brings its own deltas.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from django.db import connection
+from django.db.models import Model
+
+from invoices.models import InvoiceQueueTotal
+from payments.models import PaymentQueueTotal
+from reconciliation.models import ObjectKind
+
+
+@dataclass(frozen=True)
+class KeptQueue:
+    kind: str
+    model: type[Model]
+    source: str  # the table whose rows the totals count
+    keys: tuple[str, ...]
+    figures: Mapping[str, str]  # kept column -> the aggregate over the source rows
+
+    @property
+    def table(self) -> str:
+        return self.model._meta.db_table
+
+
+QUEUES = (
+    KeptQueue(
+        ObjectKind.INVOICE_TOTALS,
+        InvoiceQueueTotal,
+        "invoices_invoice",
+        ("state", "payment_status", "currency", "due_date"),
+        {"invoices": "COUNT(*)", "balance_due": "SUM(balance_due)", "total": "SUM(total)"},
+    ),
+    KeptQueue(
+        ObjectKind.PAYMENT_TOTALS,
+        PaymentQueueTotal,
+        "payments_payment",
+        ("state", "allocation_status", "currency"),
+        {"payments": "COUNT(*)", "amount": "SUM(amount)", "unallocated": "SUM(unallocated)"},
+    ),
+)
+
+
+@dataclass(frozen=True)
+class KeyDrift:
+    kind: str
+    key: dict
+    cached: dict
+    ledger: dict
+
+    @property
+    def label(self) -> str:
+        return " / ".join(str(value) for value in self.key.values())
+
+    @property
+    def fields(self) -> list[str]:
+        return [name for name in self.cached if self.cached[name] != self.ledger[name]]
+
+
+def _drift_sql(queue: KeptQueue) -> str:
+    keys = ", ".join(queue.keys)
+    names = list(queue.figures)
+    live = ", ".join(f"{aggregate} AS {name}" for name, aggregate in queue.figures.items())
+    kept = ", ".join(f"SUM({name}) AS {name}" for name in names)
+    cached = ", ".join(f"COALESCE(k.{name}, 0) AS cached_{name}" for name in names)
+    ledger = ", ".join(f"COALESCE(l.{name}, 0) AS ledger_{name}" for name in names)
+    differs = " OR ".join(f"COALESCE(k.{name}, 0) <> COALESCE(l.{name}, 0)" for name in names)
+    corrections = ", ".join(f"ledger_{name} - cached_{name}" for name in names)
+    return f"""
+        WITH live AS (SELECT {keys}, {live} FROM {queue.source} GROUP BY {keys}),
+        kept AS (SELECT {keys}, {kept} FROM {queue.table} GROUP BY {keys}),
+        diff AS (
+            SELECT {keys}, {cached}, {ledger}
+            FROM live l FULL JOIN kept k USING ({keys})
+            WHERE {differs}
+        ),
+        fixed AS (
+            INSERT INTO {queue.table} ({keys}, {', '.join(names)})
+            SELECT {keys}, {corrections} FROM diff WHERE %(fix)s
+            RETURNING 1
+        )
+        SELECT * FROM diff ORDER BY {keys}
+    """
+
+
+def find_queue_total_drift(queue: KeptQueue, *, fix: bool) -> list[KeyDrift]:
+    """The keys whose kept totals differ from the live rows; with `fix`, corrected as found."""
+    with connection.cursor() as cursor:
+        cursor.execute(_drift_sql(queue), {"fix": fix})
+        columns = [col.name for col in cursor.description]
+        rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
+    count = next(iter(queue.figures))  # a SUM of counts comes back as numeric: show it as one
+
+    def figures(row: dict, side: str) -> dict:
+        return {name: int(row[f"{side}_{name}"]) if name == count else row[f"{side}_{name}"] for name in queue.figures}
+
+    return [
+        KeyDrift(
+            kind=queue.kind,
+            key={key: row[key] for key in queue.keys},
+            cached=figures(row, "cached"),
+            ledger=figures(row, "ledger"),
+        )
+        for row in rows
+    ]
