@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from allocations.ledger import append_allocations, lock_rows, pair_net, refresh_all, reverse_pair, sync_caller_copy
+from ledger.core import append_allocations, lock_rows, pair_net, refresh_all, reverse_pair, sync_caller_copy
 from allocations.models import Allocation
 from allocations.rules import PlannedSplit, plan_allocation
 from billing.errors import BillingError, ExceedsBalance, InsufficientFunds, InvalidInput, InvalidState, PartyMismatch

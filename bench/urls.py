@@ -2,4 +2,4 @@
 
 from bench.harness import urlconf_with_harness
 
-urlpatterns = urlconf_with_harness("billing.urls")
+urlpatterns = urlconf_with_harness("config.urls")

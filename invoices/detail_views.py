@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from allocations.models import Allocation
-from allocations.previews import preview_void
+from invoices.previews import preview_void
 from billing.errors import BillingError
 from billing.money import format_money
 from billing.roles import FINANCE, SUPPORT, is_finance, role_required

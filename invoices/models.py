@@ -2,7 +2,7 @@
 
 An open invoice is immutable: its lines and total never change; a correction is a
 credit note. The cached figures and payment_status are written only by
-allocations.ledger.refresh_invoice, inside the service that changed the ledger.
+ledger.core.refresh_invoice, inside the service that changed the ledger.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from django.db import transaction
 from django.utils import timezone
 
-from allocations.ledger import (
+from ledger.core import (
     lock_rows,
     pair_nets_for_invoice,
     record_invoice_change,

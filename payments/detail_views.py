@@ -19,7 +19,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from allocations.models import Allocation
-from allocations.previews import preview_cancel, preview_chargeback, preview_refund
+from payments.previews import preview_cancel, preview_chargeback, preview_refund
 from allocations.services import allocate_many, deallocate, plan_auto_allocation
 from billing.errors import BillingError
 from billing.money import format_money

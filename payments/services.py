@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from allocations.ledger import (
+from ledger.core import (
     lock_payment_scope,
     lock_rows,
     record_payment_change,

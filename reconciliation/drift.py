@@ -110,7 +110,7 @@ def _payment_drift_sql(scoped: bool) -> str:
 
 
 def _account_drift_sql(scoped: bool) -> str:
-    # Only open invoices count towards an account (same rule as allocations.ledger._ACCOUNT_SUMS,
+    # Only open invoices count towards an account (same rule as ledger.core._ACCOUNT_SUMS,
     # but on the figures the invoices should have, not the ones they have).
     if scoped:
         open_ids = "SELECT id FROM invoices_invoice WHERE state = 'open' AND account_id = ANY(%(ids)s)"

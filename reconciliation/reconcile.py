@@ -6,7 +6,7 @@ A run has two phases.
    payment and account from the ledger rows and return only the rows that differ.
    They read a snapshot and take no locks, so clerks are never blocked by them.
 2. Confirmation (and, with fix=True, repair), in short batches, each its own
-   transaction: lock the batch's rows through allocations.ledger.lock_rows (accounts,
+   transaction: lock the batch's rows through ledger.core.lock_rows (accounts,
    invoices by id, payments by id: the order every service uses, so no deadlock),
    re-check them under the lock (a clerk may have changed them since the snapshot,
    so only what is still wrong is reported), record the differences, and repair
@@ -32,7 +32,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from allocations.ledger import lock_rows, refresh_account, refresh_invoice, refresh_payment
+from ledger.core import lock_rows, refresh_account, refresh_invoice, refresh_payment
 from billing.models import Account
 from invoices.models import Invoice, InvoiceState
 from reconciliation.drift import ObjectDrift, as_text, count_objects, find_drift

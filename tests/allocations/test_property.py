@@ -34,7 +34,7 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from allocations.ledger import pair_net
+from ledger.core import pair_net
 from allocations.models import Allocation
 from allocations.services import allocate, allocate_many, auto_allocate, deallocate
 from billing.errors import (

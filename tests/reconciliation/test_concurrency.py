@@ -14,7 +14,7 @@ from decimal import Decimal
 import pytest
 from django.db import close_old_connections, connection
 
-from allocations.ledger import pair_net
+from ledger.core import pair_net
 from allocations.services import allocate, deallocate
 from billing.errors import BillingError
 from reconciliation.models import ReconciliationDifference

@@ -4,7 +4,7 @@ import pytest
 from django.urls import path, reverse
 
 from billing.roles import FINANCE, role_required
-from billing.urls import urlpatterns as site_urls
+from config.urls import urlpatterns as site_urls
 
 pytestmark = pytest.mark.django_db
 

@@ -24,6 +24,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "pgtrigger",
     "billing",
+    "ledger",
     "invoices",
     "payments",
     "allocations",
@@ -43,8 +44,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
 ]
 
-ROOT_URLCONF = "billing.urls"
-WSGI_APPLICATION = "billing.wsgi.application"
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
 
 TEMPLATES = [
     {
