@@ -16,7 +16,7 @@ from django.urls import include, path
 from billing.errors import BillingError
 from billing.money import format_money
 from billing.queues import page_number, page_of
-from billing.selectors import attach_aging, collections_queue, collections_totals
+from dunning.selectors import attach_aging, collections_queue, collections_totals
 from invoices.selectors import invoice_queue, invoice_queue_totals
 from payments.selectors import payment_queue, payment_queue_totals
 

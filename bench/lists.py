@@ -48,7 +48,7 @@ def logged_in_client(user) -> Client:
 
 def filtered_count(target: str, query: str) -> int:
     """How many rows the request's filters select (through the selectors' own totals)."""
-    from billing.selectors import collections_queue, collections_totals
+    from dunning.selectors import collections_queue, collections_totals
     from invoices.selectors import invoice_queue, invoice_queue_totals
     from payments.selectors import payment_queue, payment_queue_totals
 
@@ -77,7 +77,7 @@ def real_view_query(target: str, query: str) -> str:
     """
     from django.test import RequestFactory
 
-    from billing.collections_queries import COLLECTION_SORTS, DEFAULT_COLLECTION_SORT, AccountFilter, owing_accounts
+    from dunning.queries import COLLECTION_SORTS, DEFAULT_COLLECTION_SORT, AccountFilter, owing_accounts
     from billing.listing import DEFAULT_PAGE_SIZE, chosen_sort, encode_cursor
     from invoices.filters import INVOICE_SORTS, InvoiceFilter, invoice_sort
     from invoices.models import Invoice

@@ -51,10 +51,10 @@ def status_events(changes, labels: dict[str, tuple[str, object]]) -> list[Event]
 
 
 def collection_note_events(account_id: int) -> list[Event]:
-    """Collection notes of the account, if this installation has them (billing.CollectionNote
-    arrives with the collections work; the field names are read defensively)."""
+    """Collection notes of the account, for the invoice page's timeline. Looked up by name:
+    the notes belong to dunning, an app above the kernel, which the kernel never imports."""
     try:
-        model = apps.get_model("billing", "CollectionNote")
+        model = apps.get_model("dunning", "CollectionNote")
     except LookupError:
         return []
     names = {f.name for f in model._meta.get_fields()}

@@ -15,5 +15,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("invoices/", include("invoices.urls")),
     path("payments/", include("payments.urls")),
-    path("collections/", include("billing.collections_urls")),
+    path("collections/", include("dunning.urls")),
 ]

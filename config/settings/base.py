@@ -30,6 +30,7 @@ INSTALLED_APPS = [
     "allocations",
     "submissions",
     "reconciliation",
+    "dunning",
 ]
 
 MIDDLEWARE = [

@@ -7,7 +7,7 @@ import pytest
 
 from allocations.services import allocate
 from billing.errors import InvalidInput
-from billing.selectors import ZERO_AGING, aging_by_account, attach_aging, collections_queue, collections_totals
+from dunning.selectors import ZERO_AGING, aging_by_account, attach_aging, collections_queue, collections_totals
 from tests.factories import TODAY, CustomerFactory, make_invoice, make_payment
 
 pytestmark = pytest.mark.django_db

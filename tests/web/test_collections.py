@@ -8,8 +8,9 @@ from django.db import ProgrammingError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from billing.collections_queries import aging
-from billing.models import Account, CollectionNote
+from dunning.queries import aging
+from billing.models import Account
+from dunning.models import CollectionNote
 from tests.factories import CustomerFactory, make_invoice
 from tests.web.dataset import days
 from tests.web.helpers import row_ids

@@ -149,5 +149,5 @@ def test_void_invoice_shows_void_and_hides_actions(finance, story, finance_user)
 
 
 def test_collection_notes_are_optional():
-    """billing.CollectionNote comes with the collections work; without it the timeline just has none."""
+    """An account without notes (dunning.CollectionNote) adds nothing to the timeline."""
     assert collection_note_events(account_id=1) == []

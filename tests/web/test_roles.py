@@ -47,7 +47,7 @@ def test_signed_in_without_a_role_gets_a_403_naming_the_role(client, staff, page
 
 
 def test_no_role_cannot_add_a_note(client, staff, ledger):
-    from billing.models import CollectionNote
+    from dunning.models import CollectionNote
 
     client.force_login(staff["nobody"])
     account = ledger.invoices["ada_current"].account_id

@@ -17,7 +17,8 @@ from django import forms
 from django.db.models import Q, QuerySet, Sum
 
 from billing.listing import Ordering
-from billing.models import Account, CollectionNote, Provider
+from billing.models import Account, Provider
+from dunning.models import CollectionNote
 from billing.money import CURRENCY_CHOICES
 from invoices.filters import customer_search
 from invoices.models import OPEN_WORK_STATUSES, Invoice, InvoiceState

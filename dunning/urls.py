@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from billing import collections_views
+from dunning import views as collections_views
 
 app_name = "collections"
 

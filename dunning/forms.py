@@ -6,7 +6,8 @@ from django import forms
 from django.utils import timezone
 
 from billing.errors import InvalidAmount
-from billing.models import Account, CollectionNote, CollectionOutcome
+from billing.models import Account
+from dunning.models import CollectionNote, CollectionOutcome
 from billing.money import parse_positive_amount
 
 # Outcomes that mean nothing without a word of explanation.

@@ -8,8 +8,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
-from billing.collections_forms import CollectionNoteForm
-from billing.collections_queries import (
+from dunning.forms import CollectionNoteForm
+from dunning.queries import (
     AGING_BUCKETS,
     COLLECTION_SORTS,
     DEFAULT_COLLECTION_SORT,
