@@ -9,6 +9,7 @@ out. Invoices named in a remittance text can be put first. The plan is shared by
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Sequence
@@ -90,3 +91,24 @@ def plan_allocation(
         plan.append(PlannedSplit(invoice, take, "oldest first"))
         remaining -= take
     return plan
+
+
+#: ``<PROVIDERCODE>-<6 digits>``; the provider code is 2-10 letters/digits
+#: starting with a letter.  Matched case-insensitively (explicit ASCII
+#: classes: ``re.IGNORECASE`` would let ``[a-z]`` match e.g. the Kelvin sign)
+#: and never inside a longer word: "XACME-0000421" or "REF_ACME-000042" give
+#: nothing.  A hyphen is not part of a word, so "INV-ACME-000123" yields
+#: "ACME-000123".
+INVOICE_NUMBER_RE: re.Pattern[str] = re.compile(
+    r"(?<!\w)([A-Za-z][A-Za-z0-9]{1,9}-[0-9]{6})(?!\w)"
+)
+
+
+def find_invoice_numbers(text: str) -> list[str]:
+    """Invoice numbers in ``text``, upper-cased, de-duplicated, in order."""
+    found: list[str] = []
+    for match in INVOICE_NUMBER_RE.finditer(text or ""):
+        number = match.group(1).upper()
+        if number not in found:
+            found.append(number)
+    return found

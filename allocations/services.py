@@ -7,14 +7,28 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from ledger.core import append_allocations, lock_rows, pair_net, refresh_all, reverse_pair, sync_caller_copy
 from allocations.models import Allocation
 from allocations.rules import PlannedSplit, plan_allocation
-from billing.errors import BillingError, ExceedsBalance, InsufficientFunds, InvalidInput, InvalidState, PartyMismatch
+from billing.errors import (
+    BillingError,
+    ExceedsBalance,
+    InsufficientFunds,
+    InvalidInput,
+    InvalidState,
+    PartyMismatch,
+)
 from billing.money import format_money, parse_positive_amount
 from billing.validation import require_reason
 from invoices.models import Invoice, InvoiceState
 from invoices.selectors import allocatable_invoices
+from ledger.core import (
+    append_allocations,
+    lock_rows,
+    pair_net,
+    refresh_all,
+    reverse_pair,
+    sync_caller_copy,
+)
 from payments.models import Payment, PaymentState
 
 

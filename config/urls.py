@@ -4,14 +4,14 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from billing import views
+from backoffice import views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("reconciliation/", include("reconciliation.urls")),
-    path("imports/", include("payments.import_urls")),
+    path("imports/", include("intake.urls")),
     path("admin/", admin.site.urls),
     path("invoices/", include("invoices.urls")),
     path("payments/", include("payments.urls")),

@@ -30,7 +30,10 @@ INSTALLED_APPS = [
     "allocations",
     "submissions",
     "reconciliation",
+    "intake",
     "dunning",
+    "backoffice",
+    "demo",
 ]
 
 MIDDLEWARE = [
@@ -58,7 +61,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "billing.context_processors.settle",
+                "backoffice.context_processors.settle",
             ],
         },
     },

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from allocations.models import Allocation
-from payments.importing import import_statement
+from intake.importing import import_statement
 from tests.factories import TODAY, CustomerFactory, make_invoice, make_payment
 from tests.invariants import assert_invariants
 

@@ -104,7 +104,7 @@ def test_other_filters_fall_back_to_the_aggregate(books):
 
 
 def test_nav_counts_equal_the_queues(books):
-    from billing.context_processors import work_queue_counts
+    from backoffice.context_processors import work_queue_counts
 
     counts = work_queue_counts()
     open_invoices = Invoice.objects.filter(state="open")

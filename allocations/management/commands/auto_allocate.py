@@ -7,12 +7,12 @@ from decimal import Decimal
 
 from django.core.management.base import BaseCommand, CommandError
 
+from allocations.rules import find_invoice_numbers
 from allocations.services import auto_allocate, plan_auto_allocation
 from billing.errors import BillingError
 from billing.models import Customer
 from billing.money import format_money
-from payments.models import BankEntry, Payment, PaymentState
-from payments.statements import find_invoice_numbers
+from payments.models import Payment, PaymentState
 
 
 def waiting_payments(customer_id: int | None = None):
@@ -25,7 +25,8 @@ def waiting_payments(customer_id: int | None = None):
 
 def preferred_numbers(payment: Payment) -> list[str]:
     """Invoice numbers named by the bank entry the payment was imported from, if any."""
-    texts = BankEntry.objects.filter(payment=payment).values_list("remittance_text", flat=True)
+    # Through the reverse relation: intake sits above allocations and is not imported here.
+    texts = payment.bank_entries.values_list("remittance_text", flat=True)
     return find_invoice_numbers(" ".join(texts))
 
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from payments import import_views
+from intake import views as import_views
 
 app_name = "imports"
 

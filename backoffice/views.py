@@ -5,7 +5,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from billing.dashboard import collections_queue, invoice_queues, latest_reconciliation_run, payment_queues
+from backoffice.dashboard import collections_queue, invoice_queues, latest_reconciliation_run, payment_queues
 from billing.roles import SUPPORT, role_required
 
 

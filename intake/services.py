@@ -20,9 +20,10 @@ from billing.errors import InvalidState
 from billing.models import Customer
 from billing.money import format_money
 from billing.validation import require_reason
-from payments.models import OPEN_BANK_ENTRY_STATUSES, BankEntry, BankEntryStatus, Payment, PaymentMethod
+from intake.models import OPEN_BANK_ENTRY_STATUSES, BankEntry, BankEntryStatus
+from intake.statements import StatementEntry, find_invoice_numbers
+from payments.models import Payment, PaymentMethod
 from payments.services import record_payment
-from payments.statements import StatementEntry, find_invoice_numbers
 
 
 @dataclass

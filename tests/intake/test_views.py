@@ -6,7 +6,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from payments.models import BankEntry, Payment
+from intake.models import BankEntry
+from payments.models import Payment
 from tests.factories import CustomerFactory, make_invoice
 from tests.web_users import user_with_role
 

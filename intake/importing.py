@@ -1,9 +1,9 @@
 """Bank statement intake: turn a statement's entries into payments, through the services.
 
-`import_statement` parses a statement (payments.statements: the Settle CSV layout or
+`import_statement` parses a statement (intake.statements: the Settle CSV layout or
 camt.053), then handles each entry once, keyed by its bank reference
-(payments.models.BankEntry). Recognising the payer is payments.matching; recording a
-credit and the clerks' decisions on work items are payments.bank_entries.
+(payments.models.BankEntry). Recognising the payer is intake.matching; recording a
+credit and the clerks' decisions on work items are intake.services.
 
 - an incoming credit: the customer is recognised by a customer reference (the
   statement's structured reference, or a ``C-...`` token in the text, equal to
@@ -43,11 +43,17 @@ from django.db import DatabaseError, connection, transaction
 
 from billing.errors import BillingError, InvalidInput
 from billing.money import format_money, parse_positive_amount
-from payments.bank_entries import AllocationLine, booked_at, describe_entry, record_and_allocate
-from payments.matching import find_reversed_payment, identify_customer
-from payments.models import BankEntry, BankEntryStatus, Payment
+from intake.matching import find_reversed_payment, identify_customer
+from intake.models import BankEntry, BankEntryStatus
+from intake.services import (
+    AllocationLine,
+    booked_at,
+    describe_entry,
+    record_and_allocate,
+)
+from intake.statements import StatementEntry, parse_statement
+from payments.models import Payment
 from payments.services import record_chargeback
-from payments.statements import StatementEntry, parse_statement
 
 # pg_advisory_xact_lock(namespace, hashtext(reference)): two imports of overlapping files
 # handle the same bank reference one after the other.

@@ -28,7 +28,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from allocations.services import allocate, allocate_many, auto_allocate
-from billing.demo_data import BUSINESS, FIRST, LAST, METHODS, PROVIDERS, RATES, SUFFIX
+from demo.data import BUSINESS, FIRST, LAST, METHODS, PROVIDERS, RATES, SUFFIX
 from billing.models import Customer, Provider
 from billing.money import minor_unit, split_amount
 from invoices.models import Invoice

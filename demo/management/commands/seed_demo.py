@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.db.models import Count
 
-from billing import demo
+from demo import books as demo
 from billing.models import Account
 from invoices.models import Invoice
 from payments.models import Payment

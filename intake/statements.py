@@ -93,6 +93,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from allocations.rules import INVOICE_NUMBER_RE, find_invoice_numbers
+
 __all__ = [
     "INVOICE_NUMBER_RE",
     "ParsedStatement",
@@ -135,27 +137,6 @@ class ParsedStatement:
 # --------------------------------------------------------------------------
 # Invoice numbers
 # --------------------------------------------------------------------------
-
-#: ``<PROVIDERCODE>-<6 digits>``; the provider code is 2-10 letters/digits
-#: starting with a letter.  Matched case-insensitively (explicit ASCII
-#: classes: ``re.IGNORECASE`` would let ``[a-z]`` match e.g. the Kelvin sign)
-#: and never inside a longer word: "XACME-0000421" or "REF_ACME-000042" give
-#: nothing.  A hyphen is not part of a word, so "INV-ACME-000123" yields
-#: "ACME-000123".
-INVOICE_NUMBER_RE: re.Pattern[str] = re.compile(
-    r"(?<!\w)([A-Za-z][A-Za-z0-9]{1,9}-[0-9]{6})(?!\w)"
-)
-
-
-def find_invoice_numbers(text: str) -> list[str]:
-    """Invoice numbers in ``text``, upper-cased, de-duplicated, in order."""
-    found: list[str] = []
-    for match in INVOICE_NUMBER_RE.finditer(text or ""):
-        number = match.group(1).upper()
-        if number not in found:
-            found.append(number)
-    return found
-
 
 # --------------------------------------------------------------------------
 # Shared field checks

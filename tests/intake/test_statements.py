@@ -1,4 +1,4 @@
-"""Tests for payments.statements: pure Python, no Django, no database."""
+"""Tests for intake.statements: pure Python, no Django, no database."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-if importlib.util.find_spec("payments") is None or importlib.util.find_spec("payments.statements") is None:
+if importlib.util.find_spec("intake") is None or importlib.util.find_spec("intake.statements") is None:
     sys.path.insert(0, str(PROJECT_ROOT))
 
-from payments.statements import (  # noqa: E402
+from intake.statements import (  # noqa: E402
     INVOICE_NUMBER_RE,
     ParsedStatement,
     StatementEntry,
@@ -631,7 +631,7 @@ def test_camt_doctype_and_entities_refused(data):
 def test_camt_doctype_refused_by_parser_hook_too(monkeypatch):
     # second line of defence: even if the byte scan were bypassed, the parser's
     # doctype hook refuses the document before any entity is expanded
-    from payments import statements
+    from intake import statements
 
     monkeypatch.setattr(statements, "_contains_doctype", lambda data: False)
     data = b'<!DOCTYPE Document [<!ENTITY a "x">]><Document>&a;</Document>'
@@ -994,7 +994,7 @@ def test_find_invoice_numbers_none_safe():
 
 
 def test_module_never_uses_float():
-    source = (PROJECT_ROOT / "payments" / "statements.py").read_text()
+    source = (PROJECT_ROOT / "intake" / "statements.py").read_text()
     assert "float(" not in source
 
 

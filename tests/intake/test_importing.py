@@ -10,10 +10,11 @@ from django.db import DatabaseError
 
 from allocations.models import Allocation
 from billing.errors import InvalidState
-from payments import bank_entries
-from payments.bank_entries import assign_bank_entry, dismiss_bank_entry, open_bank_entries
-from payments.importing import Outcome, import_statement
-from payments.models import BankEntry, Chargeback, Payment
+from intake import services as bank_entries
+from intake.importing import Outcome, import_statement
+from intake.models import BankEntry
+from intake.services import assign_bank_entry, dismiss_bank_entry, open_bank_entries
+from payments.models import Chargeback, Payment
 from tests.invariants import assert_invariants
 
 pytestmark = pytest.mark.django_db

@@ -10,10 +10,10 @@ from django.views.decorators.http import require_POST
 
 from billing.errors import BillingError
 from billing.roles import FINANCE, SUPPORT, role_required
-from payments.bank_entries import assign_bank_entry, dismiss_bank_entry, open_bank_entries
-from payments.importing import import_statement
-from payments.matching import customer_by_reference_or_id
-from payments.models import BankEntry
+from intake.importing import import_statement
+from intake.matching import customer_by_reference_or_id
+from intake.models import BankEntry
+from intake.services import assign_bank_entry, dismiss_bank_entry, open_bank_entries
 
 MAX_STATEMENT_BYTES = 10 * 1024 * 1024
 
@@ -44,13 +44,13 @@ def upload(request: HttpRequest) -> HttpResponse:
             by=request.user,
             dry_run=form.cleaned_data["dry_run"],
         )
-        return render(request, "payments/import_result.html", {"report": report})
-    return render(request, "payments/import_upload.html", {"form": form}, status=400 if form.errors else 200)
+        return render(request, "intake/result.html", {"report": report})
+    return render(request, "intake/upload.html", {"form": form}, status=400 if form.errors else 200)
 
 
 @role_required(SUPPORT)
 def entries(request: HttpRequest) -> HttpResponse:
-    return render(request, "payments/import_entries.html", {"entries": open_bank_entries().select_related("payment")[:500]})
+    return render(request, "intake/entries.html", {"entries": open_bank_entries().select_related("payment")[:500]})
 
 
 @require_POST

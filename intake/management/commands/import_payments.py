@@ -6,12 +6,12 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from payments.importing import ImportReport, import_statement
+from intake.importing import ImportReport, import_statement
 
 
 class Command(BaseCommand):
     help = (
-        "Import a bank statement (Settle CSV layout or camt.053 XML, see payments/statements.py). "
+        "Import a bank statement (Settle CSV layout or camt.053 XML, see intake/statements.py). "
         "Each credit becomes a payment of the customer recognised by customer reference or by the "
         "invoice numbers in its remittance text, recorded with the bank reference as idempotency "
         "reference and auto-allocated to the invoices it names first. A reversal of an imported credit "

@@ -7,8 +7,9 @@ import pytest
 from django.db import connection
 
 from allocations.models import Allocation
-from payments.importing import Outcome, import_statement
-from payments.models import BankEntry, Chargeback, Payment
+from intake.importing import Outcome, import_statement
+from intake.models import BankEntry
+from payments.models import Chargeback, Payment
 from tests.invariants import assert_invariants
 
 pytestmark = pytest.mark.django_db(transaction=True)

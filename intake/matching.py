@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from billing.errors import InvalidInput
 from billing.models import Customer
 from billing.money import format_money
+from intake.models import BankEntry, BankEntryStatus
+from intake.statements import StatementEntry, find_invoice_numbers
 from invoices.models import Invoice
-from payments.models import BankEntry, BankEntryStatus, Payment, PaymentState
-from payments.statements import StatementEntry, find_invoice_numbers
+from payments.models import Payment, PaymentState
 
 #: A customer reference written in free text: ``C-`` and 3 to 20 letters or digits, a token of its own.
 CUSTOMER_REFERENCE_RE = re.compile(r"(?<![A-Za-z0-9_-])([Cc]-[A-Za-z0-9]{3,20})(?![A-Za-z0-9_-])")

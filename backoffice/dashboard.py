@@ -4,7 +4,7 @@ These are exact (no cache): the dashboard is where a clerk decides what to do ne
 Invoice and payment queues are read from the trigger-kept queue totals
 (InvoiceQueueTotal, PaymentQueueTotal), which hold the same counts and sums as the rows
 in a few thousand rows however large the books are. The nav bar's counts are a cached
-hint (billing.context_processors).
+hint (backoffice.context_processors).
 """
 
 from __future__ import annotations
