@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.helpers import login
-from tests.web.dataset import PASSWORD, build_ledger, days, make_staff
+from tests.support.dataset import PASSWORD, build_ledger, days, make_staff
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -1,6 +1,6 @@
 """Fixtures and helpers of the detail-page and action tests (imported by those test modules).
 
-Kept out of tests/web/conftest.py so the list pages' branch can have its own conftest.
+Imported by the action tests that use them (the staff and ledger come from tests.support.pages).
 """
 
 from __future__ import annotations

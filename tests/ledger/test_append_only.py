@@ -141,7 +141,7 @@ def test_the_triggers_are_installed_and_enabled():
         assert {row[0] for row in cursor.fetchall()} == set(LEDGER_TABLES) | OTHER_APPEND_ONLY_TABLES
 
 
-# Append-only too, though not money: collection notes (tests/web/test_collections.py checks
+# Append-only too, though not money: collection notes (tests/dunning/test_views.py checks
 # UPDATE and DELETE fail) and reconciliation differences (checked below).
 OTHER_APPEND_ONLY_TABLES = {"billing_collectionnote", "reconciliation_reconciliationdifference"}
 

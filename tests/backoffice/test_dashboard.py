@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from tests.web.helpers import row_ids
+from tests.support.helpers import row_ids
 
 pytestmark = pytest.mark.django_db
 

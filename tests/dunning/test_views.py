@@ -12,8 +12,8 @@ from dunning.queries import aging
 from billing.models import Account
 from dunning.models import CollectionNote
 from tests.factories import CustomerFactory, make_invoice
-from tests.web.dataset import days
-from tests.web.helpers import row_ids
+from tests.support.dataset import days
+from tests.support.helpers import row_ids
 
 pytestmark = pytest.mark.django_db
 

@@ -10,8 +10,8 @@ from django.utils import timezone
 import billing.listing
 from payments.filters import PAYMENT_SORTS
 from payments.models import Payment
-from tests.web.dataset import days
-from tests.web.helpers import csv_rows, row_ids
+from tests.support.dataset import days
+from tests.support.helpers import csv_rows, row_ids
 
 pytestmark = pytest.mark.django_db
 

@@ -1,4 +1,4 @@
-"""Fixtures of the staff-page tests.
+"""Fixtures of the staff-page tests (a pytest plugin, loaded by tests/conftest.py).
 
 The staff and the small ledger are built once per test module inside a transaction
 that is rolled back when the module ends; every test runs in a savepoint inside it
@@ -8,7 +8,7 @@ that is rolled back when the module ends; every test runs in a savepoint inside 
 import pytest
 from django.db import transaction
 
-from tests.web.dataset import build_ledger, make_staff
+from tests.support.dataset import build_ledger, make_staff
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ from allocations.services import allocate, deallocate
 from billing.timeline import collection_note_events
 from invoices.services import issue_credit_note, void_invoice
 from tests.factories import make_invoice, make_payment
-from tests.web.helpers_actions import (  # noqa: F401  (fixtures)
+from tests.support.actions import (  # noqa: F401  (fixtures)
     admin,
     finance,
     finance_user,

@@ -8,8 +8,8 @@ from django.urls import reverse
 import billing.listing
 from invoices.filters import INVOICE_SORTS
 from invoices.models import Invoice
-from tests.web.dataset import days
-from tests.web.helpers import csv_rows, row_ids
+from tests.support.dataset import days
+from tests.support.helpers import csv_rows, row_ids
 
 pytestmark = pytest.mark.django_db
 

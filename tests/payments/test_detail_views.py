@@ -11,7 +11,7 @@ from django.test import Client
 from allocations.services import allocate_many, deallocate
 from payments.services import record_chargeback, record_payment, refund_payment
 from tests.factories import make_invoice, make_payment
-from tests.web.helpers_actions import (  # noqa: F401  (fixtures)
+from tests.support.actions import (  # noqa: F401  (fixtures)
     admin,
     finance,
     finance_user,

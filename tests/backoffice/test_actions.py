@@ -23,7 +23,7 @@ from payments.services import record_payment
 from submissions.flow import ALREADY_SUBMITTED
 from submissions.models import FormSubmission
 from tests.factories import CustomerFactory, make_invoice, make_payment
-from tests.web.helpers_actions import (  # noqa: F401  (fixtures)
+from tests.support.actions import (  # noqa: F401  (fixtures)
     admin,
     client_for,
     finance,
