@@ -265,3 +265,79 @@ DROP FUNCTION IF EXISTS settle_refuse_issued_invoice_change();
     + drop_no_truncate_sql("invoices_invoice")
     + drop_no_truncate_sql("invoices_invoiceline")
 )
+
+
+# Production roles (`manage.py db_roles`): an owner that owns the schema and every table and
+# runs the migrations, and an application role that owns nothing.
+
+ROLE_NAME = r"^[a-z_][a-z0-9_]{0,62}$"
+
+
+def roles_sql(owner: str, app: str, database: str) -> str:
+    """Create the two roles if missing and give the owner the schema and every table in it.
+
+    Run as a superuser (or a role with CREATEROLE that is a member of the owner). Idempotent.
+    Passwords are not set here: `ALTER ROLE ... PASSWORD` them from psql (`\\password`).
+    """
+    return f"""
+DO $roles$ BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = '{owner}') THEN
+        CREATE ROLE {owner} LOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = '{app}') THEN
+        CREATE ROLE {app} LOGIN;
+    END IF;
+END $roles$;
+ALTER ROLE {app} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
+GRANT CONNECT, TEMPORARY ON DATABASE "{database}" TO {app};
+GRANT CONNECT, CREATE ON DATABASE "{database}" TO {owner};
+ALTER SCHEMA public OWNER TO {owner};
+REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+DO $owner$ DECLARE r record; BEGIN
+    -- Tables, views and the guard functions made before the owner existed pass to it
+    -- (identity sequences follow their table).
+    FOR r IN SELECT c.oid::regclass AS name, c.relkind FROM pg_catalog.pg_class c
+             WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p', 'v', 'm')
+               AND c.relowner <> '{owner}'::regrole LOOP
+        EXECUTE format('ALTER %s %s OWNER TO {owner}',
+                       CASE r.relkind WHEN 'v' THEN 'VIEW' WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END, r.name);
+    END LOOP;
+    FOR r IN SELECT p.oid::regprocedure AS name FROM pg_catalog.pg_proc p
+             WHERE p.pronamespace = 'public'::regnamespace AND p.proowner <> '{owner}'::regrole LOOP
+        EXECUTE format('ALTER ROUTINE %s OWNER TO {owner}', r.name);
+    END LOOP;
+END $owner$;
+"""
+
+
+def grants_sql(owner: str, app: str) -> str:
+    """What the application role may do: read and append everywhere, change only non-ledger rows.
+
+    SELECT and INSERT on every table; UPDATE and DELETE except on the ledger (LEDGER_TABLES:
+    neither; NEVER_DELETED_TABLES: UPDATE only); TRUNCATE nowhere; sequences usable. Default
+    privileges give tables made by later migrations the same, and running this again after
+    each migrate withholds UPDATE/DELETE on new ledger tables too. Idempotent.
+    """
+    ledger = ", ".join(f"'{table}'" for table in LEDGER_TABLES)
+    never_deleted = ", ".join(f"'{table}'" for table in NEVER_DELETED_TABLES)
+    return f"""
+GRANT USAGE ON SCHEMA public TO {app};
+REVOKE ALL ON ALL TABLES IN SCHEMA public FROM {app};
+GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {app};
+DO $ledger$ DECLARE t text; BEGIN
+    FOREACH t IN ARRAY ARRAY[{ledger}]::text[] LOOP
+        IF pg_catalog.to_regclass(t) IS NOT NULL THEN
+            EXECUTE format('REVOKE UPDATE, DELETE, TRUNCATE ON %I FROM {app}', t);
+        END IF;
+    END LOOP;
+    FOREACH t IN ARRAY ARRAY[{never_deleted}]::text[] LOOP
+        IF pg_catalog.to_regclass(t) IS NOT NULL THEN
+            EXECUTE format('REVOKE DELETE, TRUNCATE ON %I FROM {app}', t);
+        END IF;
+    END LOOP;
+END $ledger$;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM {app};
+GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {app};
+ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {app};
+ALTER DEFAULT PRIVILEGES FOR ROLE {owner} IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO {app};
+"""
