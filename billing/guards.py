@@ -62,6 +62,9 @@ MAINTENANCE_SETTING = "settle.maintenance"
 
 MAINTENANCE_SQL = f"SET LOCAL {MAINTENANCE_SETTING} = 'on'"
 
+# Functions that look tables up run with a fixed search_path: pg_temp last, so a temporary
+# table named like a real one (any role may create those) cannot stand in for it.
+_SAFE_PATH = "SET search_path = pg_catalog, public, pg_temp"
 
 
 def allow_owner_flush() -> None:
@@ -91,7 +94,7 @@ NO_TRUNCATE_TRIGGER = "settle_no_truncate"
 
 _MAINTENANCE_ALLOWED = f"""
 CREATE OR REPLACE FUNCTION settle_maintenance_allowed(relid oid) RETURNS boolean
-LANGUAGE sql STABLE AS $$
+LANGUAGE sql STABLE {_SAFE_PATH} AS $$
     SELECT coalesce(pg_catalog.current_setting('{MAINTENANCE_SETTING}', true), '') = 'on'
        AND (SELECT c.relowner FROM pg_catalog.pg_class c WHERE c.oid = relid)
            = (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname = pg_catalog.current_user())
@@ -100,7 +103,7 @@ $$;
 
 FUNCTIONS_SQL = (
     _MAINTENANCE_ALLOWED
-    + """
+    + f"""
 CREATE OR REPLACE FUNCTION settle_refuse_rewrite() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     RAISE EXCEPTION 'Cannot update or delete rows from % table: %', TG_TABLE_NAME,
@@ -108,7 +111,7 @@ BEGIN
 END;
 $$;
 
-CREATE OR REPLACE FUNCTION settle_refuse_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION settle_refuse_truncate() RETURNS trigger LANGUAGE plpgsql {_SAFE_PATH} AS $$
 BEGIN
     IF settle_maintenance_allowed(TG_RELID) THEN
         RETURN NULL;
@@ -215,7 +218,7 @@ CREATE TRIGGER settle_issued_invoice_kept BEFORE DELETE ON invoices_invoice FOR 
     WHEN (OLD.state <> 'draft') EXECUTE FUNCTION settle_refuse_issued_invoice_change();
 ALTER TABLE invoices_invoice ENABLE ALWAYS TRIGGER settle_issued_invoice_kept;
 
-CREATE OR REPLACE FUNCTION settle_refuse_issued_line_change() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION settle_refuse_issued_line_change() RETURNS trigger LANGUAGE plpgsql {_SAFE_PATH} AS $$
 DECLARE
     issued record;
 BEGIN
@@ -289,7 +292,8 @@ DO $roles$ BEGIN
     END IF;
 END $roles$;
 ALTER ROLE {app} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
-GRANT CONNECT, TEMPORARY ON DATABASE "{database}" TO {app};
+REVOKE TEMPORARY ON DATABASE "{database}" FROM PUBLIC;
+GRANT CONNECT ON DATABASE "{database}" TO {app};
 GRANT CONNECT, CREATE ON DATABASE "{database}" TO {owner};
 ALTER SCHEMA public OWNER TO {owner};
 REVOKE CREATE ON SCHEMA public FROM PUBLIC;
