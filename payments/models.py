@@ -16,7 +16,7 @@ from django.urls import reverse
 from django_fsm import GET_STATE, transition
 
 from billing.fsm import RefreshableFSMModel, StatusField
-from billing.models import APPEND_ONLY, Customer, LedgerRow, StatusChangeBase, currency_field, money_field
+from billing.models import Customer, LedgerRow, StatusChangeBase, currency_field, money_field
 from billing.status import AllocationStatus, derive_allocation_status
 
 
@@ -177,7 +177,6 @@ class Refund(LedgerRow):
     class Meta:
         ordering = ["id"]
         constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive")]
-        triggers = [APPEND_ONLY]
 
 
 class Chargeback(LedgerRow):
@@ -187,7 +186,6 @@ class Chargeback(LedgerRow):
     class Meta:
         ordering = ["id"]
         constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="chargeback_amount_positive")]
-        triggers = [APPEND_ONLY]
 
 
 class PaymentStatusChange(StatusChangeBase):
@@ -195,7 +193,6 @@ class PaymentStatusChange(StatusChangeBase):
 
     class Meta:
         ordering = ["id"]
-        triggers = [APPEND_ONLY]
 
 
 class BankEntryStatus(models.TextChoices):
@@ -209,23 +206,6 @@ class BankEntryStatus(models.TextChoices):
 
 
 OPEN_BANK_ENTRY_STATUSES = [BankEntryStatus.UNIDENTIFIED, BankEntryStatus.NEEDS_REVIEW]
-
-_BANK_ENTRY_FACTS = (
-    "bank_reference",
-    "booking_date",
-    "amount",
-    "currency",
-    "credit",
-    "reversal",
-    "counterparty_name",
-    "customer_reference",
-    "remittance_text",
-    "source_name",
-    "source_position",
-    "imported_at",
-    "imported_by",
-)
-
 
 class BankEntry(models.Model):
     """One booking of an imported bank statement, kept once per bank reference.
@@ -301,14 +281,6 @@ class BankEntry(models.Model):
             ),
             # Matching a reversal to its credit, and spotting one booking imported twice.
             models.Index(fields=["amount", "currency", "booking_date"], name="bank_entry_match_idx"),
-        ]
-        triggers = [
-            pgtrigger.Protect(name="bank_entry_no_delete", operation=pgtrigger.Delete),
-            pgtrigger.Protect(
-                name="bank_entry_facts_fixed",
-                operation=pgtrigger.Update,
-                condition=pgtrigger.AnyChange(*_BANK_ENTRY_FACTS),
-            ),
         ]
 
     def __str__(self) -> str:

@@ -99,6 +99,11 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 # "manual" reverses nothing and leaves the payment overallocated in the work queue.
 SETTLE_CHARGEBACK_REVERSAL = os.environ.get("SETTLE_CHARGEBACK_REVERSAL", "newest_first")
 
+# `manage.py flush` (and the test suite's flush between transactional tests) may TRUNCATE the
+# append-only ledger: it sets settle.maintenance, which the guards honour for the tables'
+# owner only (billing/guards.py). Off in production.
+SETTLE_FLUSH_AS_OWNER = True
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
