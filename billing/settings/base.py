@@ -126,3 +126,6 @@ SECURE_CSP = {
     "base-uri": [CSP.NONE],
     "object-src": [CSP.NONE],
 }
+
+# --- Forms: aria-required on every required field (billing.form_rendering) ----------------------
+FORM_RENDERER = "billing.form_rendering.SettleFormRenderer"
