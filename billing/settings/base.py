@@ -110,7 +110,7 @@ LOGGING = {
 # Strict: no inline script or style anywhere (scripts live in static/*.js; htmx's own indicator
 # style is switched off by the htmx-config meta tag in base.html and lives in settle.css), so no
 # nonce is needed. Kept as a separate block so other settings changes merge cleanly.
-from django.utils.csp import CSP  # noqa: E402
+from django.utils.csp import CSP
 
 MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
                   "django.middleware.csp.ContentSecurityPolicyMiddleware")
