@@ -14,7 +14,9 @@ NO_ARIA_REQUIRED = (forms.RadioSelect, forms.CheckboxInput, forms.CheckboxSelect
 class AccessibleBoundField(forms.BoundField):
     def build_widget_attrs(self, attrs, widget=None):
         attrs = super().build_widget_attrs(attrs, widget)
-        if attrs.get("required") is True and not isinstance(widget or self.field.widget, NO_ARIA_REQUIRED):
+        # required_by_service: optional for the form, so the service's own message explains the refusal.
+        required = attrs.get("required") is True or getattr(self.field, "required_by_service", False)
+        if required and not isinstance(widget or self.field.widget, NO_ARIA_REQUIRED):
             attrs["aria-required"] = "true"
         return attrs
 

@@ -45,3 +45,16 @@ def test_an_amount_error_keeps_the_invoice_number_as_written():
         parse_amount_field("abc", "EUR", "Amount for BOLT-000544")
     message = " ".join(error.value.messages)
     assert "BOLT-000544" in message and "bolt-000544" not in message
+
+
+@pytest.mark.django_db
+def test_fields_the_service_requires_and_the_sign_in_fields_are_aria_required(client):
+    from tests.factories import make_invoice
+    from tests.web_users import user_with_role
+
+    login = client.get("/login/").content.decode()
+    for name in ("username", "password"):
+        assert 'aria-required="true"' in re.search(rf'<input[^>]*name="{name}"[^>]*>', login).group(0)
+    client.force_login(user_with_role("finance"))
+    void = client.get(f"/invoices/{make_invoice().pk}/void/").content.decode()
+    assert 'aria-required="true"' in tag(void, "reason")  # optional in the form, required by void_invoice
