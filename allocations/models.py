@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.db import models
 from django.db.models import Q
 
-from billing.models import APPEND_ONLY, LedgerRow, money_field
+from billing.models import LedgerRow, money_field
 from invoices.models import Invoice
 from payments.models import Payment
 
@@ -35,7 +35,6 @@ class Allocation(LedgerRow):
             models.Index(fields=["payment", "invoice"], name="allocation_pair_idx"),
             models.Index(fields=["invoice", "payment"], name="allocation_invoice_idx"),
         ]
-        triggers = [APPEND_ONLY]
 
     @property
     def is_reversal(self) -> bool:

@@ -39,8 +39,29 @@ def work_queue_counts() -> dict[str, int]:
     return counts
 
 
+def current_nav_item(request) -> str:
+    """Which main-navigation item the page belongs to (marked aria-current="page").
+
+    The Overdue and To allocate items are filtered views of the invoice and payment lists:
+    the list with that filter is that item, not the plain list."""
+    from billing.queues import flag
+
+    match = getattr(request, "resolver_match", None)
+    if match is None:
+        return ""
+    if match.url_name == "dashboard":
+        return "dashboard"
+    area = match.namespace
+    if area == "invoices" and match.url_name == "list" and flag(request.GET.get("overdue")):
+        return "overdue"
+    if area == "payments" and match.url_name == "list" and request.GET.get("queue") == "needs_work":
+        return "to_allocate"
+    return area
+
+
 def settle(request) -> dict:
     context = roles_context(request)
+    context["nav_current"] = current_nav_item(request)
     if context["can_read"]:
         context["nav_counts"] = work_queue_counts()
     return context

@@ -49,7 +49,10 @@ class AmountField(forms.CharField):
 def parse_amount_field(value: str, currency: str, label: str | None = None) -> Decimal:
     """parse_amount for a form: the same exact rules, raised as a field error."""
     try:
-        return parse_amount(value, currency, field=(label or "amount").lower())
+        label = label or "amount"
+        # Only the label's first letter is lowered ("Amount for BOLT-000544" -> "amount for BOLT-000544"):
+        # invoice numbers and names in it keep their case.
+        return parse_amount(value, currency, field=label[:1].lower() + label[1:])
     except InvalidAmount as error:
         message = str(error)
         if "," in str(value):

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import pgtrigger
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
 from billing.money import CURRENCY_CHOICES
-
-APPEND_ONLY = pgtrigger.Protect(
-    name="append_only",
-    operation=pgtrigger.Update | pgtrigger.Delete,
-)
-"""The trigger that makes a ledger table append-only at the database (I7)."""
 
 CURRENCY_CHECK = r"^[A-Z]{3}$"
 

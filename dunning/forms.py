@@ -57,7 +57,7 @@ class CollectionNoteForm(forms.ModelForm):
     def clean_text(self):
         text = (self.cleaned_data.get("text") or "").strip()
         if len(text) > TEXT_LIMIT:
-            raise forms.ValidationError(f"Keep the note under {TEXT_LIMIT} characters.")
+            raise forms.ValidationError(f"A note can have at most {TEXT_LIMIT} characters; this one has {len(text)}.")
         return text
 
     def clean(self):

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from billing.models import APPEND_ONLY, Account, money_field
+from billing.models import Account, money_field
 
 
 class CollectionOutcome(models.TextChoices):
@@ -45,7 +45,6 @@ class CollectionNote(models.Model):
             # The latest note of each account on a queue page: DISTINCT ON (account_id) ... ORDER BY id DESC.
             models.Index(fields=["account", "-id"], name="collection_note_account_idx"),
         ]
-        triggers = [APPEND_ONLY]
 
     def __str__(self) -> str:
         return f"{self.get_outcome_display()} ({self.account})"

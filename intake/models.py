@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pgtrigger
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -23,21 +22,6 @@ class BankEntryStatus(models.TextChoices):
 
 OPEN_BANK_ENTRY_STATUSES = [BankEntryStatus.UNIDENTIFIED, BankEntryStatus.NEEDS_REVIEW]
 
-_BANK_ENTRY_FACTS = (
-    "bank_reference",
-    "booking_date",
-    "amount",
-    "currency",
-    "credit",
-    "reversal",
-    "counterparty_name",
-    "customer_reference",
-    "remittance_text",
-    "source_name",
-    "source_position",
-    "imported_at",
-    "imported_by",
-)
 
 
 class BankEntry(models.Model):
@@ -115,14 +99,6 @@ class BankEntry(models.Model):
             ),
             # Matching a reversal to its credit, and spotting one booking imported twice.
             models.Index(fields=["amount", "currency", "booking_date"], name="bank_entry_match_idx"),
-        ]
-        triggers = [
-            pgtrigger.Protect(name="bank_entry_no_delete", operation=pgtrigger.Delete),
-            pgtrigger.Protect(
-                name="bank_entry_facts_fixed",
-                operation=pgtrigger.Update,
-                condition=pgtrigger.AnyChange(*_BANK_ENTRY_FACTS),
-            ),
         ]
 
     def __str__(self) -> str:

@@ -17,7 +17,7 @@ from django.urls import reverse
 from django_fsm import GET_STATE, transition
 
 from billing.fsm import RefreshableFSMModel, StatusField
-from billing.models import APPEND_ONLY, Account, Customer, LedgerRow, Provider, StatusChangeBase, currency_field, money_field
+from billing.models import Account, Customer, LedgerRow, Provider, StatusChangeBase, currency_field, money_field
 from billing.status import PaymentStatus, derive_payment_status
 
 OPEN_WORK_STATUSES = [PaymentStatus.UNPAID, PaymentStatus.PARTIALLY_PAID]
@@ -195,7 +195,6 @@ class CreditNote(LedgerRow):
     class Meta:
         ordering = ["id"]
         constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="credit_note_amount_positive")]
-        triggers = [APPEND_ONLY]
 
 
 class InvoiceStatusChange(StatusChangeBase):
@@ -203,7 +202,6 @@ class InvoiceStatusChange(StatusChangeBase):
 
     class Meta:
         ordering = ["id"]
-        triggers = [APPEND_ONLY]
 
 
 class InvoiceQueueTotal(models.Model):

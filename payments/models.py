@@ -1,7 +1,7 @@
 """Payments, refunds, chargebacks, status history, and the bank entries they came from.
 
 A refund or chargeback is a row, not a state of the payment's amount: the payment's
-cached totals and allocation_status are written only by ledger.core.refresh_payment.
+cached totals and allocation_status are written only by allocations.ledger.refresh_payment.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from django.urls import reverse
 from django_fsm import GET_STATE, transition
 
 from billing.fsm import RefreshableFSMModel, StatusField
-from billing.models import APPEND_ONLY, Customer, LedgerRow, StatusChangeBase, currency_field, money_field
+from billing.models import Customer, LedgerRow, StatusChangeBase, currency_field, money_field
 from billing.status import AllocationStatus, derive_allocation_status
 
 
@@ -177,7 +177,6 @@ class Refund(LedgerRow):
     class Meta:
         ordering = ["id"]
         constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive")]
-        triggers = [APPEND_ONLY]
 
 
 class Chargeback(LedgerRow):
@@ -187,7 +186,6 @@ class Chargeback(LedgerRow):
     class Meta:
         ordering = ["id"]
         constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="chargeback_amount_positive")]
-        triggers = [APPEND_ONLY]
 
 
 class PaymentStatusChange(StatusChangeBase):
@@ -195,7 +193,6 @@ class PaymentStatusChange(StatusChangeBase):
 
     class Meta:
         ordering = ["id"]
-        triggers = [APPEND_ONLY]
 
 
 class PaymentQueueTotal(models.Model):

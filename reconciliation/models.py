@@ -14,7 +14,6 @@ from django.db.models import F, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from billing.models import APPEND_ONLY
 
 
 class RunOutcome(models.TextChoices):
@@ -103,7 +102,6 @@ class ReconciliationDifference(models.Model):
     class Meta:
         ordering = ["id"]
         indexes = [models.Index(fields=["object_kind", "object_id"], name="difference_object_idx")]
-        triggers = [APPEND_ONLY]
 
     def __str__(self) -> str:
         return f"{self.object_label} {self.field}: {self.cached_value} (cached) vs {self.ledger_value} (ledger)"

@@ -13,6 +13,7 @@ import re
 
 from django.db import connection
 
+from billing.guards import APPEND_ONLY_TRIGGER, LEDGER_TABLES, NO_TRUNCATE_TRIGGER
 from billing.money import MINOR_UNITS
 
 CHECKS = {
@@ -143,12 +144,11 @@ CHECKS = {
         SELECT 'credit note', c.id, i.currency FROM invoices_creditnote c JOIN invoices_invoice i ON i.id = c.invoice_id
         WHERE {finer(i.currency, c.amount)}
     """,
-    "I7 append-only trigger missing": """
-        SELECT t.table_name FROM (VALUES ('allocations_allocation'), ('payments_refund'), ('payments_chargeback'),
-            ('invoices_creditnote'), ('invoices_invoicestatuschange'), ('payments_paymentstatuschange')) t(table_name)
-        WHERE NOT EXISTS (
-            SELECT 1 FROM pg_trigger tr JOIN pg_class c ON c.oid = tr.tgrelid
-            WHERE c.relname = t.table_name AND tr.tgname LIKE 'pgtrigger_append_only_%' AND tr.tgenabled <> 'D')
+    "I7 append-only trigger missing": f"""
+        SELECT t.table_name FROM (VALUES {", ".join(f"('{table}')" for table in LEDGER_TABLES)}) t(table_name)
+        WHERE (SELECT count(*) FROM pg_trigger tr JOIN pg_class c ON c.oid = tr.tgrelid
+               WHERE c.relname = t.table_name AND tr.tgname IN ('{APPEND_ONLY_TRIGGER}', '{NO_TRUNCATE_TRIGGER}')
+                 AND tr.tgenabled = 'A') <> 2
     """,
 }
 

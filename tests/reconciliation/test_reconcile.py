@@ -21,6 +21,7 @@ from payments.services import refund_payment
 from reconciliation import reconcile, selectors
 from reconciliation.models import ReconciliationDifference, ReconciliationRun
 from tests.factories import make_invoice, make_payment
+from tests.guards import below_the_guards
 from tests.invariants import assert_invariants, violations
 
 pytestmark = pytest.mark.django_db
@@ -208,7 +209,8 @@ def test_small_batches_and_limit_leave_the_rest_for_the_next_run(ledger):
 
 def test_invoice_total_disagreeing_with_its_lines_is_reported_never_rewritten(customer, provider):
     invoice = make_invoice(customer=customer, provider=provider, total="100.00")
-    sql("UPDATE invoices_invoice SET total = 105, balance_due = 105 WHERE id = %s", [invoice.pk])
+    with below_the_guards():  # the database refuses this to everyone else (tests/invoices/test_issued_guard.py)
+        sql("UPDATE invoices_invoice SET total = 105, balance_due = 105 WHERE id = %s", [invoice.pk])
     sql("UPDATE billing_account SET balance_due = 105 WHERE id = %s", [invoice.account_id])
 
     code, _ = reconcile_command("--fix")
@@ -220,6 +222,32 @@ def test_invoice_total_disagreeing_with_its_lines_is_reported_never_rewritten(cu
     assert not run.differences.get().fixed
     invoice.refresh_from_db()
     assert invoice.total == D("105.00")
+
+
+def test_lines_and_total_rewritten_together_below_the_guards_are_reported(customer, provider):
+    invoice = make_invoice(customer=customer, provider=provider, total="100.00")
+    line = invoice.lines.get()
+    with below_the_guards():
+        # An issued invoice rewritten under the forms: its line raised to 130.00, a second line of
+        # 20.00 added, and the total (with the cached balance and account) moved to 140.00.
+        sql("UPDATE invoices_invoiceline SET unit_price = 130, amount = 130 WHERE id = %s", [line.pk])
+        sql(
+            "INSERT INTO invoices_invoiceline (invoice_id, position, description, quantity, unit_price, amount)"
+            " VALUES (%s, 2, 'Extra', 1, 20, 20)",
+            [invoice.pk],
+        )
+        sql("UPDATE invoices_invoice SET total = 140, balance_due = 140 WHERE id = %s", [invoice.pk])
+    sql("UPDATE billing_account SET balance_due = 140 WHERE id = %s", [invoice.account_id])
+
+    code, _ = reconcile_command("--fix")
+
+    run = ReconciliationRun.objects.get()
+    assert code == 1
+    # Only the lines tell: every cached figure agrees with the rewritten total. Reported, never "fixed".
+    assert diffs(run) == {("invoice", invoice.pk, "total", "140.00", "150.00")}
+    assert not run.differences.get().fixed
+    invoice.refresh_from_db()
+    assert invoice.total == D("140.00")
 
 
 def test_interrupt_mid_run_keeps_committed_batches_and_next_run_finishes(ledger, monkeypatch):

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('invoices', '0005_drop_redundant_fk_indexes'),
+        ('invoices', '0006_db_guards'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('reconciliation', '0001_initial'),
+        ('reconciliation', '0002_db_guards'),
     ]
 
     operations = [

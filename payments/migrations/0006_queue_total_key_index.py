@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('payments', '0004_drop_redundant_fk_indexes'),
+        ('payments', '0005_db_guards'),
     ]
 
     operations = [

@@ -1,0 +1,32 @@
+"""Ledger guards no session setting switches off (issue 8, DESIGN.md section 2).
+
+The pgtrigger Protect triggers honoured `SET pgtrigger.ignore`, let TRUNCATE through and
+went quiet under `session_replication_role = replica`. They are replaced, in the same
+transaction, by plain always-enabled triggers from billing.guards.
+"""
+
+import pgtrigger.migrations
+from django.db import migrations
+
+from billing import guards
+
+
+class Migration(migrations.Migration):
+
+    dependencies = [
+        ('billing', '0005_db_guards'),
+        ('invoices', '0005_drop_redundant_fk_indexes'),
+    ]
+
+    operations = [
+        pgtrigger.migrations.RemoveTrigger(
+            model_name='creditnote',
+            name='append_only',
+        ),
+        pgtrigger.migrations.RemoveTrigger(
+            model_name='invoicestatuschange',
+            name='append_only',
+        ),
+        migrations.RunSQL(guards.append_only_sql("invoices_creditnote") + guards.append_only_sql("invoices_invoicestatuschange"), guards.drop_append_only_sql("invoices_creditnote") + guards.drop_append_only_sql("invoices_invoicestatuschange")),
+        migrations.RunSQL(guards.INVOICE_GUARDS_SQL, guards.DROP_INVOICE_GUARDS_SQL),
+    ]
