@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -22,6 +21,7 @@ from billing.collections_queries import (
 from billing.listing import chosen_sort, currency_totals, keyset_page, page_size, render_list
 from billing.models import Account
 from billing.roles import SUPPORT, role_required
+from submissions.flow import perform
 
 NOTES_SHOWN = 50
 
@@ -86,7 +86,7 @@ def _get_account(pk: int) -> Account:
 @role_required(SUPPORT)
 def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
     account = _get_account(pk)
-    return _account_page(request, account, CollectionNoteForm(account=account))
+    return _account_page(request, account, CollectionNoteForm(account=account, user=request.user))
 
 
 @role_required(SUPPORT)
@@ -94,9 +94,12 @@ def add_note(request: HttpRequest, pk: int) -> HttpResponse:
     account = _get_account(pk)
     if request.method != "POST":
         return redirect("collections:account", pk=account.pk)
-    form = CollectionNoteForm(request.POST, account=account)
-    if not form.is_valid():
-        return _account_page(request, account, form, status=400)
-    note = form.save(by=request.user)
-    messages.success(request, f"Note added: {note.get_outcome_display()}.")
-    return redirect(f"{reverse('collections:account', args=[account.pk])}#notes")
+    form = CollectionNoteForm(request.POST, account=account, user=request.user)
+    response = perform(
+        request, form, lambda data: form.save(by=request.user),
+        done=f"{reverse('collections:account', args=[account.pk])}#notes",
+        success=lambda note: f"Note added: {note.get_outcome_display()}.",
+    )
+    if response is not None:
+        return response
+    return _account_page(request, account, form, status=400)

@@ -13,6 +13,7 @@ from billing.models import Account, CollectionNote
 from tests.factories import CustomerFactory, make_invoice
 from tests.web.dataset import days
 from tests.web.helpers import row_ids
+from tests.web.helpers_actions import form_token
 
 pytestmark = pytest.mark.django_db
 
@@ -119,7 +120,28 @@ def test_unknown_account_is_404(as_support, ledger):
 
 
 def post_note(client, account, **data):
+    """Post a note the way the page does: with the one-time token of a freshly loaded form."""
+    data.setdefault("form_token", form_token(client.get(reverse("collections:account", args=[account.pk]))))
     return client.post(reverse("collections:add_note", args=[account.pk]), data)
+
+
+def test_back_and_resubmit_saves_the_note_once(as_support, ledger):
+    account = account_of(ledger, "ada_current")
+    token = form_token(as_support.get(reverse("collections:account", args=[account.pk])))
+    data = {"outcome": "reached", "text": "Will pay Friday.", "form_token": token}
+    first = as_support.post(reverse("collections:add_note", args=[account.pk]), data)
+    again = as_support.post(reverse("collections:add_note", args=[account.pk]), data)
+    assert first.status_code == again.status_code == 302
+    assert again["Location"] == first["Location"]
+    assert CollectionNote.objects.filter(account=account).count() == 1
+    page = as_support.get(again["Location"]).content.decode()
+    assert "already submitted" in page
+
+
+def test_a_note_without_a_valid_token_is_not_saved(as_support, ledger):
+    account = account_of(ledger, "ada_current")
+    response = post_note(as_support, account, outcome="reached", form_token="forged")
+    assert response.status_code == 400 and not CollectionNote.objects.exists()
 
 
 def test_adding_a_note(as_support, ledger, staff):
