@@ -6,13 +6,17 @@ import re
 from decimal import Decimal
 
 import pytest
+from django.contrib.messages import get_messages
 from django.db import connection
 from django.urls import reverse
 
+from allocations.models import Allocation
 from invoices.models import Invoice
 from reconciliation.drift import find_drift
 from reconciliation.models import ObjectKind
+from tests.factories import make_payment
 from tests.web.helpers import csv_rows
+from tests.web.helpers_actions import form_token
 
 pytestmark = pytest.mark.django_db
 
@@ -98,3 +102,73 @@ def test_a_charged_back_payment_shows_its_state_and_still_says_overallocated(as_
 def test_a_settled_payment_still_shows_its_allocation_status(as_support, ledger):
     top = head(as_support.get(ledger.payments["ada_full"].get_absolute_url()))
     assert "Fully allocated" in top
+
+
+# --- 3. Back after allocating: the form says what happened and books nothing by itself -----------
+
+
+@pytest.fixture
+def fiona(staff):
+    return staff["finance"]
+
+
+@pytest.fixture
+def as_finance(client, fiona):
+    client.force_login(fiona)
+    return client
+
+
+@pytest.fixture
+def open_payment(ledger):
+    """300.00 EUR from Ada, unallocated; her open EUR invoices (100 + 150 + 300 due) take it."""
+    return make_payment(customer=ledger.ada, amount="300.00", reference="BANK-ADA-300")
+
+
+def amount_inputs(page: str) -> dict[str, str]:
+    """The split form's amount inputs and their values ('' when empty)."""
+    found = {}
+    for tag in re.findall(r'<input [^>]*name="amount_\d+"[^>]*>', page):
+        value = re.search(r'value="([^"]*)"', tag)
+        found[re.search(r'name="(amount_\d+)"', tag).group(1)] = value.group(1) if value else ""
+    return found
+
+
+def messages_of(response) -> list[str]:
+    return [str(m) for m in get_messages(response.wsgi_request)]
+
+
+def test_back_after_allocating_shows_what_happened_and_an_empty_form(as_finance, open_payment, ledger, fiona):
+    url = reverse("payments:allocate", args=[open_payment.pk])
+    first = as_finance.get(url)
+    assert "no-store" in first["Cache-Control"]  # Back re-fetches the page instead of showing the old form
+    assert any(amount_inputs(first.content.decode()).values())  # prefilled by the rule before any allocation
+    overdue = ledger.invoices["ada_overdue_30"]
+    response = as_finance.post(url, {"form_token": form_token(first), f"amount_{overdue.pk}": "7.00"})
+    assert response.status_code == 302
+
+    again = as_finance.get(url)  # what Back shows now
+    assert "no-store" in again["Cache-Control"]
+    page = again.content.decode()
+    assert re.search(r"7\.00 EUR was allocated from this payment at \d\d:\d\d by %s; 293\.00 EUR remains\." % fiona.username, page)
+    current = page[page.index('id="current-allocations"'):page.index("</section>", page.index('id="current-allocations"'))]
+    assert str(overdue) in current and "7.00 EUR" in current
+    assert amount_inputs(page) and not any(amount_inputs(page).values())  # nothing filled in by itself
+    assert 'href="?suggest=1"' in page and "Fill in the suggestion" in page
+
+    suggested = as_finance.get(url + "?suggest=1").content.decode()  # the explicit action fills it in
+    assert any(amount_inputs(suggested).values())
+
+
+def test_resubmitting_the_allocate_form_books_nothing_and_says_what_happened(as_finance, open_payment, ledger):
+    url = reverse("payments:allocate", args=[open_payment.pk])
+    overdue = ledger.invoices["ada_overdue_30"]
+    data = {"form_token": form_token(as_finance.get(url)), f"amount_{overdue.pk}": "7.00"}
+    assert as_finance.post(url, data).status_code == 302
+    replay = as_finance.post(url, data)
+    assert replay.status_code == 302 and replay["Location"] == open_payment.get_absolute_url()
+    said = messages_of(replay)
+    assert any("already submitted" in m for m in said)
+    assert any("7.00 EUR was allocated from this payment" in m and "293.00 EUR remains" in m for m in said)
+    assert Allocation.objects.filter(payment=open_payment).count() == 1
+    detail = as_finance.get(replay["Location"]).content.decode()
+    assert str(overdue) in detail and "7.00 EUR" in detail  # the current allocations
