@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from django.contrib.messages import get_messages
 from django.db import connection
+from django.test import Client
 from django.urls import reverse
 
 from allocations.models import Allocation
@@ -172,3 +173,63 @@ def test_resubmitting_the_allocate_form_books_nothing_and_says_what_happened(as_
     assert Allocation.objects.filter(payment=open_payment).count() == 1
     detail = as_finance.get(replay["Location"]).content.decode()
     assert str(overdue) in detail and "7.00 EUR" in detail  # the current allocations
+
+
+# --- 5. A form from a tab opened before sign-out: a friendly page that keeps what was typed ------
+
+
+def note_url(ledger):
+    return reverse("collections:add_note", args=[ledger.invoices["ada_current"].account_id])
+
+
+def hidden_inputs(page: str) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page):
+        found.setdefault(name, []).append(value)
+    return found
+
+
+def test_a_stale_csrf_token_keeps_what_was_typed_and_resubmits(staff, ledger):
+    from billing.models import CollectionNote
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(staff["support"])
+    token = form_token(client.get(reverse("collections:account", args=[ledger.invoices["ada_current"].account_id])))
+    typed = {"outcome": "reached", "text": "Pays 50 now & 50 on the 1st", "form_token": token,
+             "csrfmiddlewaretoken": "stale-token-from-an-old-tab", "password": "hunter2"}
+    response = client.post(note_url(ledger), typed)
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert "CSRF verification failed" not in page and "nothing was saved" in page
+    kept = hidden_inputs(page)
+    assert kept["text"] == ["Pays 50 now &amp; 50 on the 1st"] and kept["outcome"] == ["reached"]
+    assert "password" not in kept and "hunter2" not in page and "stale-token-from-an-old-tab" not in page
+    assert f'<form method="post" action="{note_url(ledger)}">' in page
+    fresh = kept["csrfmiddlewaretoken"][0]
+    assert not CollectionNote.objects.exists()
+
+    again = client.post(note_url(ledger), {"outcome": "reached", "text": "Pays 50 now & 50 on the 1st",
+                                           "form_token": token, "csrfmiddlewaretoken": fresh})
+    assert again.status_code == 302
+    assert CollectionNote.objects.get().text == "Pays 50 now & 50 on the 1st"
+
+
+def test_signed_out_the_page_offers_to_sign_in_and_resubmit(staff, ledger):
+    from billing.models import CollectionNote
+
+    client = Client(enforce_csrf_checks=True)
+    response = client.post(note_url(ledger), {"outcome": "no_answer", "text": "Rang twice",
+                                              "csrfmiddlewaretoken": "stale"})
+    assert response.status_code == 403
+    page = response.content.decode()
+    assert "you were signed out" in page
+    assert 'href="/login/?next=%2Fresubmit%2F"' in page
+    assert "Rang twice" not in hidden_inputs(page).get("text", [])  # nothing to post until signed in
+
+    client.force_login(staff["support"])  # keeps the session's data, as the sign-in view does
+    resubmit = client.get("/resubmit/")
+    assert resubmit.status_code == 200
+    kept = hidden_inputs(resubmit.content.decode())
+    assert kept["text"] == ["Rang twice"] and kept["outcome"] == ["no_answer"]
+    assert f'action="{note_url(ledger)}"' in resubmit.content.decode()
+    assert not CollectionNote.objects.exists()
