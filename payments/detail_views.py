@@ -25,6 +25,7 @@ from allocations.models import Allocation
 from allocations.previews import preview_cancel, preview_chargeback, preview_refund
 from allocations.services import allocate_many, deallocate, plan_auto_allocation
 from billing.errors import BillingError
+from billing.form_fields import no_customer_match
 from billing.money import format_money
 from billing.roles import FINANCE, SUPPORT, is_finance, role_required
 from invoices.models import Invoice
@@ -137,7 +138,7 @@ def payment_new(request):
     else:
         form = RecordPaymentForm(user=request.user, customer_query=query,
                                  initial={"customer": request.GET.get("customer", "")})
-    return render(request, "payments/new.html", {"form": form, "query": query})
+    return render(request, "payments/new.html", {"form": form, "query": query, "no_match": no_customer_match(query)})
 
 
 # --- Allocate (the split form) -----------------------------------------------------------------

@@ -233,3 +233,25 @@ def test_signed_out_the_page_offers_to_sign_in_and_resubmit(staff, ledger):
     assert kept["text"] == ["Rang twice"] and kept["outcome"] == ["no_answer"]
     assert f'action="{note_url(ledger)}"' in resubmit.content.decode()
     assert not CollectionNote.objects.exists()
+
+
+# --- 7. The customer picker says when nobody matches; a 403 is one log line ----------------------
+
+
+@pytest.mark.parametrize("page", ["payments:new", "invoices:new"])
+def test_the_customer_picker_says_when_nobody_matches(as_finance, ledger, page):
+    nobody = as_finance.get(reverse(page) + "?q=xyz").content.decode()
+    assert "No customer matches “xyz”." in nobody
+    found = as_finance.get(reverse(page) + "?q=lovelace").content.decode()
+    assert "No customer matches" not in found and "Ada Lovelace" in found
+
+
+def test_a_missing_role_logs_one_warning_line_without_traceback(client, staff, ledger, caplog):
+    client.force_login(staff["support"])
+    with caplog.at_level("INFO", logger="django.request"):
+        response = client.get(reverse("payments:allocate", args=[ledger.payments["ada_partial"].pk]))
+    assert response.status_code == 403 and "This needs the Finance role" in response.content.decode()
+    records = [r for r in caplog.records if r.name == "django.request"]
+    assert len(records) == 1
+    assert records[0].levelname == "WARNING" and records[0].exc_info is None and records[0].exc_text is None
+    assert "Finance" in records[0].getMessage() and "/allocate/" in records[0].getMessage()
