@@ -6,11 +6,11 @@ from decimal import Decimal
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db.models import Q
 
 from billing.errors import InvalidAmount
 from billing.models import Customer
 from billing.money import parse_amount
+from billing.search import search_customers
 
 CUSTOMER_CHOICES_LIMIT = 50
 
@@ -58,14 +58,8 @@ def parse_amount_field(value: str, currency: str, label: str | None = None) -> D
 
 
 def matching_customers(query: str = ""):
-    """Customers whose name, email or reference matches what the clerk typed (all when blank)."""
-    customers = Customer.objects.all()
-    query = (query or "").strip()
-    if query:
-        customers = customers.filter(
-            Q(name__icontains=query) | Q(email__icontains=query) | Q(reference__iexact=query)
-        )
-    return customers
+    """Customers whose name, email, reference or phone matches what the clerk typed (all when blank)."""
+    return search_customers(Customer.objects.all(), query)
 
 
 def no_customer_match(query: str = "") -> str:

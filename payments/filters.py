@@ -56,7 +56,7 @@ class PaymentFilter(django_filters.FilterSet):
     customer = django_filters.CharFilter(
         method="filter_customer",
         label="Customer",
-        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Name or email", "autocomplete": "off"}),
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Name, email, reference or phone", "autocomplete": "off"}),
     )
     reference = django_filters.CharFilter(
         method="filter_reference",

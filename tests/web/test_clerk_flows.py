@@ -255,3 +255,92 @@ def test_a_missing_role_logs_one_warning_line_without_traceback(client, staff, l
     assert len(records) == 1
     assert records[0].levelname == "WARNING" and records[0].exc_info is None and records[0].exc_text is None
     assert "Finance" in records[0].getMessage() and "/allocate/" in records[0].getMessage()
+
+
+# --- 8. Search: accents, apostrophes, references, phones, emails --------------------------------
+
+
+@pytest.fixture
+def searchable(ledger):
+    from tests.factories import CustomerFactory, make_invoice
+
+    people = {
+        "obrien": CustomerFactory(name="Siobhán O'Brien", email="siobhan@obrien.test", phone="+353 1 555 0134",
+                                  reference="RF-OBR-134"),
+        "zoe": CustomerFactory(name="Zoë Ångström", email="zoe@example.test", phone="(020) 7946-0999"),
+        "zeta": CustomerFactory(name="Zeta Jones", email="zeta@example.test"),
+    }
+    for person in people.values():
+        make_invoice(customer=person, provider=ledger.acme, total="10.00")
+    return people
+
+
+def listed_customers(client, url: str, typed: str, **more) -> set[str]:
+    from urllib.parse import urlencode
+
+    response = client.get(f"{url}?{urlencode({'customer': typed, **more})}")
+    assert response.status_code == 200
+    return {row.customer.name for row in response.context["page"].rows}
+
+
+@pytest.mark.parametrize(("typed", "expected"), [
+    ("O'Brien", {"Siobhán O'Brien"}),
+    ("O’Brien", {"Siobhán O'Brien"}),  # a phone's curly apostrophe
+    ("o‘brien", {"Siobhán O'Brien"}),
+    ("Oʼbrien", {"Siobhán O'Brien"}),
+    ("siobhan", {"Siobhán O'Brien"}),  # accent typed without
+    ("Zoe", {"Zoë Ångström"}),
+    ("zoe angst", {"Zoë Ångström"}),  # word prefixes, any order of typing accents
+    ("ZOË", {"Zoë Ångström"}),
+    ("RF-OBR-134", {"Siobhán O'Brien"}),  # a reference
+    ("rf-obr-134", {"Siobhán O'Brien"}),
+    ("+353 1 555 0134", {"Siobhán O'Brien"}),  # a phone, as typed on the card
+    ("35315550134", {"Siobhán O'Brien"}),  # digits only
+    ("555-0134", {"Siobhán O'Brien"}),  # the end of the number
+    ("020 7946 0999", {"Zoë Ångström"}),
+    ("zoe@example.test", {"Zoë Ångström"}),  # an email
+    ("example.test", {"Zoë Ångström", "Zeta Jones"}),
+    ("nobody", set()),
+])
+def test_invoice_list_customer_search(as_support, searchable, typed, expected):
+    assert listed_customers(as_support, reverse("invoices:list"), typed, state="all") - {"Ada Lovelace", "Bob Builder", "Cy Twombly"} == expected
+
+
+def test_the_payment_list_and_the_queue_search_the_same_way(as_support, searchable, ledger):
+    make_payment(customer=searchable["obrien"], amount="5.00")
+    assert listed_customers(as_support, reverse("payments:list"), "O’Brien") == {"Siobhán O'Brien"}
+    from urllib.parse import urlencode
+
+    queue = as_support.get(reverse("collections:list") + "?" + urlencode({"customer": "O’Brien", "currency": "EUR"}))
+    assert {row["account"].customer.name for row in queue.context["rows"]} == {"Siobhán O'Brien"}
+
+
+@pytest.mark.parametrize("typed", ["O’Brien", "Zoe", "RF-OBR-134", "555 0134", "obrien.test"])
+def test_the_customer_picker_finds_them_too(as_finance, searchable, typed):
+    page = as_finance.get(reverse("payments:new") + "?q=" + typed).content.decode()
+    options = re.findall(r'<option value="(\d+)"', page)
+    assert options and "No customer matches" not in page
+    wanted = searchable["zoe"] if typed == "Zoe" else searchable["obrien"]
+    assert options == [str(wanted.pk)]
+
+
+def test_the_search_index_serves_the_query(ledger):
+    """On a few thousand customers the planner can answer through customer_search_idx (the
+    filter's expression is exactly the index's), and does when it is selective."""
+    from billing.models import Customer
+    from billing.search import search_customers
+
+    Customer.objects.bulk_create(
+        Customer(name=f"Customer {i} Ønsker Ñandú", email=f"c{i}@shop{i % 50}.test", phone=f"+49 30 {i:07d}",
+                 reference=f"REF-{i:06d}")
+        for i in range(4000)
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE billing_customer")
+    for typed in ("O’Brien", "REF-001234", "+49 30 0001234"):
+        sql, params = search_customers(Customer.objects.all(), typed).query.sql_with_params()
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN " + sql, params)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        assert "customer_search_idx" in plan, plan
+    assert search_customers(Customer.objects.all(), "nandu onsker 1234").count() == 1
