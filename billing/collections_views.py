@@ -18,9 +18,18 @@ from billing.collections_queries import (
     latest_notes,
     owing_accounts,
 )
-from billing.listing import chosen_sort, currency_totals, keyset_page, page_size, render_list
+from billing.listing import (
+    amount_sort_currency,
+    chosen_sort,
+    currency_totals,
+    keyset_page,
+    only_filtered_by,
+    page_size,
+    render_list,
+)
 from billing.models import Account
 from billing.roles import SUPPORT, role_required
+from invoices.selectors import busiest_currency
 from submissions.flow import perform
 
 NOTES_SHOWN = 50
@@ -28,8 +37,10 @@ NOTES_SHOWN = 50
 
 @role_required(SUPPORT)
 def collections_list(request: HttpRequest) -> HttpResponse:
-    filterset = AccountFilter(request.GET, queryset=owing_accounts())
     sort = chosen_sort(request, COLLECTION_SORTS, DEFAULT_COLLECTION_SORT)
+    # The default view ranks by balance: accounts of one currency only (DESIGN.md section 5).
+    amount_currency = amount_sort_currency(request, sort, ["balance"], busiest=busiest_currency)
+    filterset = AccountFilter(request.GET, queryset=owing_accounts())
     today = timezone.localdate()
     totals = page = None
     rows = []
@@ -48,6 +59,9 @@ def collections_list(request: HttpRequest) -> HttpResponse:
             }
             for account in page.rows
         ]
+    currency_only = bool(amount_currency) and filterset.is_valid() and only_filtered_by(
+        filterset.form.cleaned_data, {"currency"}
+    )
     context = {
         "filter": filterset,
         "page": page,
@@ -56,6 +70,10 @@ def collections_list(request: HttpRequest) -> HttpResponse:
         "sort": sort,
         "sort_param": sort if request.GET.get("sort") == sort else "",
         "sorts": COLLECTION_SORTS,
+        "amount_currency": amount_currency,
+        # The currency is the only filter, and it was applied for the balance sort, not chosen.
+        "currency_only": currency_only,
+        "owing_elsewhere": currency_only and not rows and owing_accounts().exists(),
         "buckets": AGING_BUCKETS,
         "today": today,
         "clear_url": reverse("collections:list"),

@@ -32,6 +32,7 @@ INVOICE_SORTS: dict[str, Ordering] = {
     **both_ways("balance_due", "balance_due"),
 }
 DEFAULT_INVOICE_SORT = "-issue_date"  # newest first
+AMOUNT_SORTS = ("total", "balance_due")  # within one currency only (billing.listing.amount_sort_currency)
 OVERDUE_SORT = "due_date"  # the overdue queue: oldest debt first, along the queue index
 
 

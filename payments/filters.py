@@ -35,6 +35,7 @@ PAYMENT_SORTS: dict[str, Ordering] = {
     **both_ways("unallocated", "unallocated"),
 }
 DEFAULT_PAYMENT_SORT = "-received"  # newest first
+AMOUNT_SORTS = ("amount", "unallocated")  # within one currency only (billing.listing.amount_sort_currency)
 
 
 def _date_input() -> forms.DateInput:

@@ -344,3 +344,51 @@ def test_the_search_index_serves_the_query(ledger):
             plan = "\n".join(row[0] for row in cursor.fetchall())
         assert "customer_search_idx" in plan, plan
     assert search_customers(Customer.objects.all(), "nandu onsker 1234").count() == 1
+
+
+# --- 2. No list ranks amounts of different currencies against each other ------------------------
+
+
+def test_an_amount_sort_lists_one_currency_and_says_so(as_support, ledger, monkeypatch):
+    import billing.listing
+
+    monkeypatch.setattr(billing.listing, "PAGE_SIZES", (2,))
+    response = as_support.get(reverse("invoices:list") + "?sort=-total&per_page=2")
+    rows = response.context["page"].rows
+    assert {invoice.currency for invoice in rows} == {"EUR"}  # the currency with the most open work
+    assert ledger.invoices["cy_jpy_45"] not in rows  # 10,000 JPY never ranks above 300.00 EUR
+    assert "showing <strong>EUR</strong> only" in response.content.decode()
+    # Keyset pages stay in that currency: the cursor links carry it.
+    next_url = response.context["page"].next_url
+    assert "currency=EUR" in next_url
+    seen = [invoice.pk for invoice in rows]
+    while next_url:
+        page = as_support.get(next_url).context["page"]
+        assert {invoice.currency for invoice in page.rows} == {"EUR"}
+        seen += [invoice.pk for invoice in page.rows]
+        next_url = page.next_url
+    eur_open = Invoice.objects.filter(currency="EUR", state="open").order_by("-total", "-pk")
+    assert seen == [invoice.pk for invoice in eur_open]
+
+
+def test_date_and_number_sorts_stay_across_currencies(as_support, ledger):
+    response = as_support.get(reverse("invoices:list") + "?sort=-issue_date")
+    assert {invoice.currency for invoice in response.context["page"].rows} == {"EUR", "USD", "JPY"}
+    assert "currency-scope" not in response.content.decode()
+
+
+def test_the_chosen_currency_is_remembered_on_the_next_visit(as_support, ledger):
+    as_support.get(reverse("payments:list") + "?currency=JPY")  # chosen once, on any list
+    invoices = as_support.get(reverse("invoices:list") + "?sort=-balance_due").context["page"].rows
+    assert [invoice.pk for invoice in invoices] == [ledger.invoices["cy_jpy_45"].pk]
+    queue = as_support.get(reverse("collections:list"))  # the queue's default balance view too
+    assert [row["account"].currency for row in queue.context["rows"]] == ["JPY"]
+    assert "showing <strong>JPY</strong> only" in queue.content.decode()
+
+
+def test_payment_amount_sorts_and_the_csv_keep_to_one_currency(as_support, ledger):
+    rows = as_support.get(reverse("payments:list") + "?sort=-amount").context["page"].rows
+    assert {payment.currency for payment in rows} == {"EUR"}
+    assert ledger.payments["cy_canceled"] not in rows  # 1,000 JPY
+    exported = csv_rows(as_support.get(reverse("invoices:export") + "?sort=-total&state=all"))
+    assert {row["currency"] for row in exported} == {"EUR"}
