@@ -20,10 +20,7 @@ class CustomerDocument(Func):
 
     def __init__(self, prefix: str = "", **extra):
         super().__init__(
-            *(
-                F(f"{prefix}{field}")
-                for field in ("name", "email", "phone", "reference")
-            ),
+            *(F(f"{prefix}{field}") for field in ("name", "email", "phone", "reference")),
             **extra,
         )
 
@@ -44,9 +41,7 @@ class Matches(Func):
 def customer_matches(text: str) -> Matches:
     """A filter expression on Customer: what the clerk typed matches the customer's name (any
     accents or apostrophes), email, reference or phone number (digits only, start or end)."""
-    return Matches(
-        CustomerDocument(), CustomerQuery(Value(text, output_field=TextField()))
-    )
+    return Matches(CustomerDocument(), CustomerQuery(Value(text, output_field=TextField())))
 
 
 def search_customers(queryset: QuerySet, text: str) -> QuerySet:

@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from billing.dashboard import collections_queue, invoice_queues, latest_reconciliation_run, payment_queues
 from billing.roles import SUPPORT, role_required
@@ -42,6 +43,14 @@ def preserved_fields(request: HttpRequest) -> list[tuple[str, str]]:
     ]
 
 
+def from_this_site(request: HttpRequest) -> bool:
+    """The browser says the POST came from one of our pages (Origin, else Referer)."""
+    source = request.headers.get("Origin") or request.headers.get("Referer") or ""
+    return bool(source) and url_has_allowed_host_and_scheme(
+        source, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    )
+
+
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     """CSRF_FAILURE_VIEW: explain, keep what was typed, offer to send it again.
 
@@ -50,6 +59,10 @@ def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
     Signed out: the fields wait in the session and the sign-in link returns to resubmit_form,
     which shows the same form once the clerk is back.
     """
+    if not from_this_site(request):
+        # A POST from another site: explain, but never turn its fields into a form with a
+        # valid token (that would hand the forged request a one-click way through).
+        return render(request, "403_csrf.html", {"foreign": True}, status=403)
     kept = {"path": request.path, "fields": preserved_fields(request)}
     context = {"kept": kept, "signed_in": request.user.is_authenticated}
     if not request.user.is_authenticated:
