@@ -14,9 +14,11 @@ from django.urls import reverse
 
 import billing.listing
 from allocations.models import Allocation
+from allocations.services import allocate
 from billing.models import CollectionNote, Customer
 from billing.search import search_customers
 from invoices.models import Invoice
+from payments.services import record_chargeback
 from reconciliation.drift import find_drift
 from reconciliation.models import ObjectKind
 from tests.factories import CustomerFactory, make_invoice, make_payment
@@ -447,3 +449,13 @@ def test_payment_amount_sorts_and_the_csv_keep_to_one_currency(as_support, ledge
     assert ledger.payments["cy_canceled"] not in rows  # 1,000 JPY
     exported = csv_rows(as_support.get(reverse("invoices:export") + "?sort=-total&state=all"))
     assert {row["currency"] for row in exported} == {"EUR"}
+
+
+def test_the_void_preview_shows_a_charged_back_payments_state(as_finance, ledger, fiona):
+    invoice = ledger.invoices["ada_current"]
+    payment = make_payment(customer=ledger.ada, amount="100.00")
+    allocate(payment, invoice, "60.00", by=fiona)
+    record_chargeback(payment, amount="10.00", by=fiona, reason="dispute")
+    page = as_finance.get(reverse("invoices:void", args=[invoice.pk])).content.decode()
+    row = re.search(rf'<a href="{payment.get_absolute_url()}">.*?</tr>', page, re.DOTALL).group(0)
+    assert "Charged back" in row and "Unallocated" not in row
