@@ -72,7 +72,7 @@ def test_the_migration_fixes_old_void_rows_and_the_kept_totals_follow(as_support
     """Void rows written under the old rule (balance_due = net - paid) are set to 0 by the migration;
     the queue-total trigger appends the deltas, so the kept list totals follow."""
     void = ledger.invoices["bob_void"]
-    migration = importlib.import_module("invoices.migrations.0006_void_owes_nothing")
+    migration = importlib.import_module("invoices.migrations.0008_void_owes_nothing")
     fix = next(op for op in migration.Migration.operations if hasattr(op, "sql"))
     with connection.cursor() as cursor:  # back to the state before the migration (rolled back after the test)
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # no pending trigger events before ALTER TABLE
