@@ -118,7 +118,8 @@ def payment_queues() -> list[Queue]:
 
 
 def collections_queue() -> Queue:
-    queue = Queue("owing", "Accounts owing", reverse("collections:list"), "customer × provider × currency")
+    # Oldest debt first: the queue across every currency (its balance view lists one currency).
+    queue = Queue("owing", "Accounts owing", f"{reverse('collections:list')}?sort=age", "customer × provider × currency")
     rows = (
         Account.objects.filter(balance_due__gt=0)
         .order_by()

@@ -353,7 +353,7 @@ LOAD = [
                CASE WHEN i.sequence IS NOT NULL THEN 'P' || lpad(i.provider_id::text, 3, '0') || '-'
                                                      || lpad(i.sequence::text, 6, '0') END,
                i.currency, i.issue_date, i.due_date, i.total, i.credit, i.paid_total,
-               i.total - i.credit - i.paid_total, i.state, i.payment_status,
+               CASE WHEN i.state = 'void' THEN 0 ELSE i.total - i.credit - i.paid_total END, i.state, i.payment_status,
                coalesce(i.issue_date, current_date) + time '09:00', NULL,
                CASE WHEN i.state = 'void' THEN least(now(), i.issue_date + 40 + time '12:00') END,
                CASE WHEN i.state = 'void' THEN 'issued in error' ELSE '' END

@@ -6,11 +6,11 @@ from decimal import Decimal
 
 from django import forms
 from django.core.exceptions import ValidationError
-from django.db.models import Q
 
 from billing.errors import InvalidAmount
 from billing.models import Customer
 from billing.money import parse_amount
+from billing.search import search_customers
 
 CUSTOMER_CHOICES_LIMIT = 50
 
@@ -60,16 +60,23 @@ def parse_amount_field(value: str, currency: str, label: str | None = None) -> D
         raise ValidationError(message, code=error.code) from None
 
 
+def matching_customers(query: str = ""):
+    """Customers whose name, email, reference or phone matches what the clerk typed (all when blank)."""
+    return search_customers(Customer.objects.all(), query)
+
+
+def no_customer_match(query: str = "") -> str:
+    """What the picker says when a search finds nobody (it used to show an empty list and nothing else)."""
+    query = (query or "").strip()
+    if not query or matching_customers(query).exists():
+        return ""
+    return f"No customer matches “{query}”."
+
+
 def customer_choices(query: str = "", selected: int | str | None = None) -> list[tuple[str, str]]:
     """At most CUSTOMER_CHOICES_LIMIT customers matching `query` (name, email or reference),
     plus the selected one, for a <select> that stays small with millions of customers."""
-    customers = Customer.objects.order_by("name", "id")
-    query = (query or "").strip()
-    if query:
-        customers = customers.filter(
-            Q(name__icontains=query) | Q(email__icontains=query) | Q(reference__iexact=query)
-        )
-    found = list(customers[:CUSTOMER_CHOICES_LIMIT])
+    found = list(matching_customers(query).order_by("name", "id")[:CUSTOMER_CHOICES_LIMIT])
     if selected and str(selected).isdigit() and all(str(c.pk) != str(selected) for c in found):
         found = list(Customer.objects.filter(pk=selected)) + found
     return [("", "Choose a customer")] + [

@@ -22,7 +22,7 @@ import csv
 import datetime
 import json
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from urllib.parse import urlencode
@@ -35,6 +35,8 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django_htmx.http import push_url
+
+from billing.money import CURRENCY_CHOICES
 
 CURSOR_PARAMS = ("after", "before", "last")
 TOTALS_TTL = 300  # seconds a filtered set's totals are reused while paging through it
@@ -72,6 +74,39 @@ def both_ways(key: str, field_path: str) -> dict[str, Ordering]:
 def chosen_sort(request: HttpRequest, sorts: dict[str, Ordering], default: str) -> str:
     value = request.GET.get("sort", "")
     return value if value in sorts else default
+
+
+# --- Amount sorts stay within one currency (DESIGN.md section 5) -----------------------------
+
+WORK_CURRENCY_SESSION_KEY = "settle_work_currency"
+
+
+def amount_sort_currency(
+    request: HttpRequest, sort: str, amount_sorts: Iterable[str], *, busiest: Callable[[], str | None]
+) -> str | None:
+    """The one currency an amount sort applies to, or None when the list needs no scoping.
+
+    No list ranks amounts of different currencies against each other. A currency chosen in
+    a list's filter is remembered in the session (the clerk chooses once); an amount sort
+    without one gets the remembered currency, else `busiest()` (the currency with the most
+    open work), else the first. The currency is put into request.GET, so the filter, the
+    totals, the keyset cursors, the CSV link and htmx's address bar all carry it and every
+    page of the list is the same one-currency set. Date, number and name sorts stay across
+    currencies. Returns the currency it applied (the page says so), else None.
+    """
+    currencies = [code for code, _label in CURRENCY_CHOICES]
+    chosen = request.GET.get("currency", "")
+    session = getattr(request, "session", None)
+    if chosen in currencies and session is not None and session.get(WORK_CURRENCY_SESSION_KEY) != chosen:
+        session[WORK_CURRENCY_SESSION_KEY] = chosen
+    if chosen or sort.lstrip("-") not in {key.lstrip("-") for key in amount_sorts}:
+        return None  # already one currency (or a bad one, which the filter reports), or not an amount sort
+    remembered = session.get(WORK_CURRENCY_SESSION_KEY) if session is not None else None
+    currency = remembered if remembered in currencies else (busiest() or currencies[0])
+    query = request.GET.copy()
+    query["currency"] = currency
+    request.GET = query
+    return currency
 
 
 # --- Cursors -----------------------------------------------------------------------

@@ -33,6 +33,8 @@ class Customer(models.Model):
             models.Index(fields=["name"], name="customer_name_idx"),
             models.Index(fields=["email"], name="customer_email_idx"),
         ]
+        # customer_search_idx, a GIN index on settle_customer_document(name, email, phone, reference),
+        # serves billing.search; migration 0005_customer_search creates it in SQL, with its functions.
 
     def __str__(self) -> str:
         return self.name

@@ -9,6 +9,8 @@ from __future__ import annotations
 import functools
 
 from django.core.exceptions import PermissionDenied
+from django.utils.log import log_response
+from django.views.defaults import permission_denied
 
 SUPPORT = "support"
 FINANCE = "finance"
@@ -46,14 +48,25 @@ class RoleRequired(PermissionDenied):
         super().__init__(f"This needs the {ROLE_LABELS[role]} role. Ask an administrator if you should have it.")
 
 
+def forbidden(request, role: str):
+    """The 403 page naming the role, logged as one warning line: a missing role is an everyday
+    event, not a crash, so no traceback (raising PermissionDenied would log one per request)."""
+    response = permission_denied(request, RoleRequired(role))
+    log_response(
+        "Forbidden (needs the %s role): %s", ROLE_LABELS[role], request.path,
+        response=response, request=request, level="warning",
+    )
+    return response
+
+
 def role_required(role: str):
-    """View decorator: 403 (naming the role) unless the user has it."""
+    """View decorator: 403 (naming the role, logged without a traceback) unless the user has it."""
 
     def decorator(view):
         @functools.wraps(view)
         def wrapper(request, *args, **kwargs):
             if not has_role(request.user, role):
-                raise RoleRequired(role)
+                return forbidden(request, role)
             return view(request, *args, **kwargs)
 
         return wrapper

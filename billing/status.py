@@ -40,6 +40,16 @@ def derive_payment_status(*, net: Decimal, paid: Decimal) -> str:
     return PaymentStatus.PARTIALLY_PAID
 
 
+def derive_balance_due(*, void: bool, net: Decimal, paid: Decimal) -> Decimal:
+    """What an invoice still asks for: net - paid, and nothing at all once void (DESIGN.md section 3).
+
+    reconciliation.drift mirrors this in SQL and the invoice's check constraint enforces it.
+    """
+    if void:
+        return Decimal("0.00")
+    return net - paid
+
+
 def derive_allocation_status(*, available: Decimal, allocated: Decimal) -> str:
     """Payment status from its available money (amount - refunded - charged back) and allocations.
 

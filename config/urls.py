@@ -10,6 +10,7 @@ urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("resubmit/", views.resubmit_form, name="resubmit"),
     path("reconciliation/", include("reconciliation.urls")),
     path("imports/", include("intake.urls")),
     path("admin/", admin.site.urls),

@@ -9,13 +9,16 @@ from billing.errors import InvalidAmount
 from billing.models import Account
 from dunning.models import CollectionNote, CollectionOutcome
 from billing.money import parse_positive_amount
+from submissions.forms import SubmitOnceForm
 
 # Outcomes that mean nothing without a word of explanation.
 NEEDS_TEXT = {CollectionOutcome.DISPUTED: "Say what the customer disputes.", CollectionOutcome.OTHER: "Say what happened."}
 TEXT_LIMIT = 2000
 
 
-class CollectionNoteForm(forms.ModelForm):
+class CollectionNoteForm(SubmitOnceForm, forms.ModelForm):
+    """Submit-once like every form that writes: Back and re-submit must not save the note twice."""
+
     class Meta:
         model = CollectionNote
         fields = ["outcome", "promised_date", "promised_amount", "text"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -19,17 +18,29 @@ from dunning.queries import (
     latest_notes,
     owing_accounts,
 )
-from billing.listing import chosen_sort, currency_totals, keyset_page, page_size, render_list
+from billing.listing import (
+    amount_sort_currency,
+    chosen_sort,
+    currency_totals,
+    keyset_page,
+    only_filtered_by,
+    page_size,
+    render_list,
+)
 from billing.models import Account
 from billing.roles import SUPPORT, role_required
+from invoices.selectors import busiest_currency
+from submissions.flow import perform
 
 NOTES_SHOWN = 50
 
 
 @role_required(SUPPORT)
 def collections_list(request: HttpRequest) -> HttpResponse:
-    filterset = AccountFilter(request.GET, queryset=owing_accounts())
     sort = chosen_sort(request, COLLECTION_SORTS, DEFAULT_COLLECTION_SORT)
+    # The default view ranks by balance: accounts of one currency only (DESIGN.md section 5).
+    amount_currency = amount_sort_currency(request, sort, ["balance"], busiest=busiest_currency)
+    filterset = AccountFilter(request.GET, queryset=owing_accounts())
     today = timezone.localdate()
     totals = page = None
     rows = []
@@ -48,6 +59,9 @@ def collections_list(request: HttpRequest) -> HttpResponse:
             }
             for account in page.rows
         ]
+    currency_only = bool(amount_currency) and filterset.is_valid() and only_filtered_by(
+        filterset.form.cleaned_data, {"currency"}
+    )
     context = {
         "filter": filterset,
         "page": page,
@@ -56,6 +70,10 @@ def collections_list(request: HttpRequest) -> HttpResponse:
         "sort": sort,
         "sort_param": sort if request.GET.get("sort") == sort else "",
         "sorts": COLLECTION_SORTS,
+        "amount_currency": amount_currency,
+        # The currency is the only filter, and it was applied for the balance sort, not chosen.
+        "currency_only": currency_only,
+        "owing_elsewhere": currency_only and not rows and owing_accounts().exists(),
         "buckets": AGING_BUCKETS,
         "today": today,
         "clear_url": reverse("collections:list"),
@@ -86,7 +104,7 @@ def _get_account(pk: int) -> Account:
 @role_required(SUPPORT)
 def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
     account = _get_account(pk)
-    return _account_page(request, account, CollectionNoteForm(account=account))
+    return _account_page(request, account, CollectionNoteForm(account=account, user=request.user))
 
 
 @role_required(SUPPORT)
@@ -94,9 +112,12 @@ def add_note(request: HttpRequest, pk: int) -> HttpResponse:
     account = _get_account(pk)
     if request.method != "POST":
         return redirect("collections:account", pk=account.pk)
-    form = CollectionNoteForm(request.POST, account=account)
-    if not form.is_valid():
-        return _account_page(request, account, form, status=400)
-    note = form.save(by=request.user)
-    messages.success(request, f"Note added: {note.get_outcome_display()}.")
-    return redirect(f"{reverse('collections:account', args=[account.pk])}#notes")
+    form = CollectionNoteForm(request.POST, account=account, user=request.user)
+    response = perform(
+        request, form, lambda data: form.save(by=request.user),
+        done=f"{reverse('collections:account', args=[account.pk])}#notes",
+        success=lambda note: f"Note added: {note.get_outcome_display()}.",
+    )
+    if response is not None:
+        return response
+    return _account_page(request, account, form, status=400)

@@ -8,7 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from billing.errors import BillingError
+from billing.errors import BillingError, InvalidInput
 from billing.roles import FINANCE, SUPPORT, role_required
 from intake.importing import import_statement
 from intake.matching import customer_by_reference_or_id
@@ -48,22 +48,36 @@ def upload(request: HttpRequest) -> HttpResponse:
     return render(request, "intake/upload.html", {"form": form}, status=400 if form.errors else 200)
 
 
+CHOOSE_A_CUSTOMER = "Choose a customer to assign."
+
+
+def _entries_page(request: HttpRequest, *, assign_error: dict | None = None) -> HttpResponse:
+    context = {"entries": open_bank_entries().select_related("payment")[:500], "assign_error": assign_error}
+    return render(request, "intake/entries.html", context, status=400 if assign_error else 200)
+
+
 @role_required(SUPPORT)
 def entries(request: HttpRequest) -> HttpResponse:
-    return render(request, "intake/entries.html", {"entries": open_bank_entries().select_related("payment")[:500]})
+    return _entries_page(request)
 
 
 @require_POST
 @role_required(FINANCE)
 def assign(request: HttpRequest, pk: int) -> HttpResponse:
+    """Assign an unidentified credit to a customer; a wrong or empty customer is a form error on its row."""
     entry = get_object_or_404(BankEntry, pk=pk)
+    typed = request.POST.get("customer", "").strip()
     try:
-        customer = customer_by_reference_or_id(request.POST.get("customer", ""))
+        if not typed:
+            raise InvalidInput(CHOOSE_A_CUSTOMER)
+        customer = customer_by_reference_or_id(typed)
         payment = assign_bank_entry(entry, customer=customer, by=request.user)
     except BillingError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"{entry.bank_reference} recorded as {payment} for {customer}.")
+        if not entry.can_be_assigned:  # no longer on the list (assigned meanwhile): say it at the top
+            messages.error(request, str(exc))
+            return redirect("imports:entries")
+        return _entries_page(request, assign_error={"entry": entry.pk, "message": str(exc), "value": typed})
+    messages.success(request, f"{entry.bank_reference} recorded as {payment} for {customer}.")
     return redirect("imports:entries")
 
 

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from allocations.models import Allocation
 from invoices.previews import preview_void
 from billing.errors import BillingError
+from billing.form_fields import no_customer_match
 from billing.money import format_money
 from billing.roles import FINANCE, SUPPORT, is_finance, role_required
 from billing.status import PaymentStatus
@@ -145,7 +146,7 @@ def invoice_new(request):
     else:
         initial = {"customer": request.GET.get("customer", "")}
         form = NewInvoiceForm(user=request.user, customer_query=query, initial=initial)
-    return render(request, "invoices/new.html", {"form": form, "query": query})
+    return render(request, "invoices/new.html", {"form": form, "query": query, "no_match": no_customer_match(query)})
 
 
 def _with_one_more_line(request) -> NewInvoiceForm:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import django_filters
 from django import forms
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from billing.listing import Ordering, both_ways, chosen_sort
 from billing.models import Customer, Provider
 from billing.money import CURRENCY_CHOICES
+from billing.search import search_customers
 from billing.status import PaymentStatus
 from invoices.models import OPEN_WORK_STATUSES, Invoice, InvoiceState
 
@@ -31,6 +32,7 @@ INVOICE_SORTS: dict[str, Ordering] = {
     **both_ways("balance_due", "balance_due"),
 }
 DEFAULT_INVOICE_SORT = "-issue_date"  # newest first
+AMOUNT_SORTS = ("total", "balance_due")  # within one currency only (billing.listing.amount_sort_currency)
 OVERDUE_SORT = "due_date"  # the overdue queue: oldest debt first, along the queue index
 
 
@@ -43,8 +45,9 @@ def _amount_input(placeholder: str) -> forms.NumberInput:
 
 
 def customer_search(queryset: QuerySet, text: str, *, path: str = "customer") -> QuerySet:
-    """Name or email contains `text` (case-insensitive), through a subquery on customers."""
-    matching = Customer.objects.filter(Q(name__icontains=text) | Q(email__icontains=text)).values("pk")
+    """Customers matching `text` (billing.search: name without accents or apostrophe variants,
+    email, reference, phone), through a subquery on customers served by customer_search_idx."""
+    matching = search_customers(Customer.objects.all(), text).values("pk")
     return queryset.filter(**{f"{path}__in": matching})
 
 
@@ -57,7 +60,7 @@ class InvoiceFilter(django_filters.FilterSet):
     customer = django_filters.CharFilter(
         method="filter_customer",
         label="Customer",
-        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Name or email", "autocomplete": "off"}),
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Name, email, reference or phone", "autocomplete": "off"}),
     )
     provider = django_filters.ModelChoiceFilter(queryset=Provider.objects.all(), empty_label="All providers")
     currency = django_filters.ChoiceFilter(choices=CURRENCY_CHOICES, empty_label="All")

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from billing.listing import (
     Totals,
+    amount_sort_currency,
     currency_totals,
     kept_totals,
     only_filtered_by,
@@ -21,8 +22,9 @@ from billing.listing import (
     render_list,
 )
 from billing.roles import SUPPORT, role_required
-from invoices.filters import ALL_STATES, INVOICE_SORTS, InvoiceFilter, invoice_sort
+from invoices.filters import ALL_STATES, AMOUNT_SORTS, INVOICE_SORTS, InvoiceFilter, invoice_sort
 from invoices.models import OPEN_WORK_STATUSES, Invoice, InvoiceQueueTotal, InvoiceState
+from invoices.selectors import busiest_currency
 
 CSV_COLUMNS = [
     ("id", "pk"),
@@ -45,6 +47,11 @@ _TEXT_COLUMNS = {"customer", "customer_email", "provider"}
 
 def _filtered(request: HttpRequest) -> InvoiceFilter:
     return InvoiceFilter(request.GET, queryset=Invoice.objects.select_related("customer", "provider"))
+
+
+def _amount_currency(request: HttpRequest) -> str | None:
+    """An amount sort (?sort=-total, balance_due) lists one currency: see amount_sort_currency."""
+    return amount_sort_currency(request, request.GET.get("sort", ""), AMOUNT_SORTS, busiest=busiest_currency)
 
 
 def _totals(filterset: InvoiceFilter, request: HttpRequest) -> Totals:
@@ -75,6 +82,7 @@ def _totals(filterset: InvoiceFilter, request: HttpRequest) -> Totals:
 
 @role_required(SUPPORT)
 def invoice_list(request: HttpRequest) -> HttpResponse:
+    amount_currency = _amount_currency(request)
     filterset = _filtered(request)
     sort = invoice_sort(request, filterset)
     totals = page = None
@@ -90,6 +98,7 @@ def invoice_list(request: HttpRequest) -> HttpResponse:
         "sort": sort,
         "sort_param": sort if request.GET.get("sort") == sort else "",
         "sorts": INVOICE_SORTS,
+        "amount_currency": amount_currency,
         "today": timezone.localdate(),
         "export_url": list_url(request, path=reverse("invoices:export"), drop=("per_page",)),
         "clear_url": reverse("invoices:list"),
@@ -100,6 +109,7 @@ def invoice_list(request: HttpRequest) -> HttpResponse:
 @role_required(SUPPORT)
 def invoice_export(request: HttpRequest) -> HttpResponse:
     """Exactly the rows the list shows for the same query string, every page, in its order."""
+    _amount_currency(request)
     filterset = _filtered(request)
     ordering = INVOICE_SORTS[invoice_sort(request, filterset)]
     return export_csv(filterset, ordering, CSV_COLUMNS, filename="invoices", text_columns=_TEXT_COLUMNS)

@@ -69,7 +69,9 @@ class Invoice(RefreshableFSMModel):
             ),
             models.CheckConstraint(condition=Q(paid_total__gte=0), name="invoice_paid_non_negative"),
             models.CheckConstraint(
-                condition=Q(balance_due=F("total") - F("credited_total") - F("paid_total")),
+                # A void invoice owes nothing (DESIGN.md section 3); any other owes net - paid.
+                condition=Q(state=InvoiceState.VOID, balance_due=0)
+                | (~Q(state=InvoiceState.VOID) & Q(balance_due=F("total") - F("credited_total") - F("paid_total"))),
                 name="invoice_balance_due_consistent",
             ),
             models.CheckConstraint(

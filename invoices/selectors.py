@@ -152,3 +152,14 @@ def invoice_queue_totals(
     return cached_totals(
         InvoiceQueueTotal, count="invoices", sums=sums, where=" AND ".join(conditions) or "TRUE", params=params
     )
+
+
+def busiest_currency() -> str | None:
+    """The currency with the most open work (unpaid or partially paid open invoices), from the
+    kept queue totals: where an amount-sorted list starts when the clerk has not chosen one."""
+    kept = cached_totals(
+        InvoiceQueueTotal, count="invoices", sums=["invoices"],
+        where="state = 'open' AND payment_status = ANY(%(work)s)", params={"work": [str(s) for s in OPEN_WORK_STATUSES]},
+    )
+    ranked = sorted(kept.by_currency.items(), key=lambda item: (-item[1]["invoices"], item[0]))
+    return ranked[0][0] if ranked else None

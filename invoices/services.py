@@ -164,7 +164,8 @@ def void_invoice(invoice: Invoice, *, by=None, reason: str) -> Invoice:
     locked.void()
     locked.voided_at = timezone.now()
     locked.void_reason = reason
-    locked.save(update_fields=["state", "voided_at", "void_reason"])
+    locked.balance_due = Decimal("0.00")  # a void invoice owes nothing; the check constraint holds them together
+    locked.save(update_fields=["state", "voided_at", "void_reason", "balance_due"])
     record_invoice_change(locked, field="state", old=old_state, new=InvoiceState.VOID, cause=cause, by=by)
     refresh_all(invoices=[locked], payments=payments.values(), accounts=accounts.values(), cause=cause, by=by)
     sync_caller_copy(invoice, locked)

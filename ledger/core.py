@@ -20,7 +20,8 @@ from django.utils import timezone
 
 from allocations.models import Allocation
 from billing.models import Account
-from invoices.models import Invoice, InvoiceStatusChange
+from billing.status import derive_balance_due
+from invoices.models import Invoice, InvoiceState, InvoiceStatusChange
 from payments.models import Payment, PaymentStatusChange
 
 T = TypeVar("T")
@@ -271,7 +272,7 @@ def refresh_invoice(invoice: Invoice, *, cause: str, by=None, sums: tuple | None
     if invoice.credited_total != credited:
         invoice.credited_total = credited
         changed.append("credited_total")
-    balance_due = invoice.total - credited - paid
+    balance_due = derive_balance_due(void=invoice.state == InvoiceState.VOID, net=invoice.total - credited, paid=paid)
     if invoice.balance_due != balance_due:
         invoice.balance_due = balance_due
         changed.append("balance_due")

@@ -10,18 +10,22 @@ confirmation page is its form.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 from decimal import Decimal
 
 from django.conf import settings
 from django.contrib import messages
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from allocations.models import Allocation
 from payments.previews import preview_cancel, preview_chargeback, preview_refund
 from allocations.services import allocate_many, deallocate, plan_auto_allocation
 from billing.errors import BillingError
+from billing.form_fields import no_customer_match
 from billing.money import format_money
 from billing.roles import FINANCE, SUPPORT, is_finance, role_required
 from invoices.models import Invoice
@@ -43,6 +47,8 @@ from submissions.tokens import find_submission
 
 # The split form lists this many open invoices (oldest due first) plus any the rule plans.
 ALLOCATE_ROWS_LIMIT = 200
+# After an allocation this recent, the split form says what happened and is not prefilled.
+RECENT_ALLOCATION = datetime.timedelta(minutes=30)
 MOVABLE_STATES = (PaymentState.SETTLED, PaymentState.CHARGED_BACK)
 
 
@@ -132,13 +138,15 @@ def payment_new(request):
     else:
         form = RecordPaymentForm(user=request.user, customer_query=query,
                                  initial={"customer": request.GET.get("customer", "")})
-    return render(request, "payments/new.html", {"form": form, "query": query})
+    return render(request, "payments/new.html", {"form": form, "query": query, "no_match": no_customer_match(query)})
 
 
 # --- Allocate (the split form) -----------------------------------------------------------------
 
 
-def _allocate_form(request, payment: Payment, data=None, *, with_plan: bool = True) -> AllocateForm:
+def _allocate_form(
+    request, payment: Payment, data=None, *, with_plan: bool = True, prefill: bool = True
+) -> AllocateForm:
     """The split form's rows: the oldest open invoices, those the rule plans, and any the POST names."""
     plan = plan_auto_allocation(payment) if with_plan else []
     invoices = list(allocatable_invoices(payment).select_related("provider")[:ALLOCATE_ROWS_LIMIT])
@@ -148,14 +156,40 @@ def _allocate_form(request, payment: Payment, data=None, *, with_plan: bool = Tr
         extra += [pk for pk in posted_invoice_ids(data) if pk not in shown]
     if extra:
         invoices += list(Invoice.objects.filter(pk__in=extra).select_related("provider").order_by("due_date", "id"))
-    return AllocateForm(data, user=request.user, payment=payment, invoices=invoices, plan=plan)
+    return AllocateForm(data, user=request.user, payment=payment, invoices=invoices, plan=plan, prefill=prefill)
+
+
+def recent_allocation_notice(payment: Payment) -> str:
+    """What was last allocated from this payment, if that was recent: "7.00 EUR was allocated from
+    this payment at 10:42 by fiona; 293.00 EUR remains." Empty when nothing happened lately."""
+    latest = Allocation.objects.filter(payment=payment).select_related("created_by").order_by("-id").first()
+    if latest is None or latest.created_at < timezone.now() - RECENT_ALLOCATION:
+        return ""
+    # The rows of that one action: same clerk, written within a moment of each other (one transaction).
+    rows = Allocation.objects.filter(
+        payment=payment, created_by=latest.created_by, created_at__gte=latest.created_at - datetime.timedelta(seconds=5)
+    )
+    amount = sum((row.amount for row in rows), Decimal("0.00"))
+    verb = "allocated from" if amount >= 0 else "taken back to"
+    who = latest.created_by.get_username() if latest.created_by else "the system"
+    return (
+        f"{format_money(abs(amount), payment.currency)} was {verb} this payment at "
+        f"{timezone.localtime(latest.created_at):%H:%M} by {who}; "
+        f"{format_money(payment.unallocated, payment.currency)} remains."
+    )
 
 
 @role_required(FINANCE)
+@never_cache  # Back after allocating re-fetches the page: it must show what happened, not the old form
 def payment_allocate(request, pk: int):
     payment = _payment(pk)
+    notice = recent_allocation_notice(payment)
     if request.method == "POST":
         form = _allocate_form(request, payment, request.POST)
+        if find_submission(form.token) is not None:  # Back and submit again: say what already happened
+            if notice:
+                messages.info(request, notice)
+            return replayed(request, find_submission(form.token), payment)
         if "recalculate" not in request.POST:
             response = perform(
                 request, form,
@@ -169,8 +203,14 @@ def payment_allocate(request, pk: int):
             if response is not None:
                 return response
     else:
-        form = _allocate_form(request, payment)
-    return render(request, "payments/allocate.html", {"payment": payment, "form": form})
+        # Right after an allocation the rule's suggestion is not filled in by itself: one unthinking
+        # click must not book it. The clerk asks for it ("Fill in the suggestion": ?suggest=1).
+        form = _allocate_form(request, payment, prefill=not notice or request.GET.get("suggest") == "1")
+    current = [pair for pair in pair_nets(
+        list(Allocation.objects.filter(payment=payment).select_related("invoice").order_by("id"))
+    ) if pair.net]
+    return render(request, "payments/allocate.html",
+                  {"payment": payment, "form": form, "notice": notice, "current": current})
 
 
 @role_required(FINANCE)

@@ -35,6 +35,7 @@ PAYMENT_SORTS: dict[str, Ordering] = {
     **both_ways("unallocated", "unallocated"),
 }
 DEFAULT_PAYMENT_SORT = "-received"  # newest first
+AMOUNT_SORTS = ("amount", "unallocated")  # within one currency only (billing.listing.amount_sort_currency)
 
 
 def _date_input() -> forms.DateInput:
@@ -56,7 +57,7 @@ class PaymentFilter(django_filters.FilterSet):
     customer = django_filters.CharFilter(
         method="filter_customer",
         label="Customer",
-        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Name or email", "autocomplete": "off"}),
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Name, email, reference or phone", "autocomplete": "off"}),
     )
     reference = django_filters.CharFilter(
         method="filter_reference",

@@ -88,9 +88,12 @@ class AllocateForm(SubmitOnceForm):
 
     note = forms.CharField(required=False, max_length=200, label="Note (optional)")
 
-    def __init__(self, *args, payment: Payment, invoices: list[Invoice], plan: list[PlannedSplit], **kwargs):
+    def __init__(
+        self, *args, payment: Payment, invoices: list[Invoice], plan: list[PlannedSplit], prefill: bool = True, **kwargs
+    ):
         super().__init__(*args, **kwargs)
         self.payment = payment
+        self.prefilled = prefill
         planned = {split.invoice.pk: split for split in plan}
         self.rows: list[SplitRow] = []
         for invoice in invoices:
@@ -98,7 +101,7 @@ class AllocateForm(SubmitOnceForm):
             split = planned.get(invoice.pk)
             self.fields[name] = AmountField(
                 required=False, currency=payment.currency, label=f"Amount for {invoice}",
-                initial=split.amount if split else None,
+                initial=split.amount if split and prefill else None,
             )
             self.rows.append(SplitRow(invoice, name, split, self[name]))
 

@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from billing.listing import (
     Totals,
+    amount_sort_currency,
     chosen_sort,
     currency_totals,
     kept_totals,
@@ -21,7 +22,9 @@ from billing.listing import (
     render_list,
 )
 from billing.roles import SUPPORT, role_required
+from invoices.selectors import busiest_currency
 from payments.filters import (
+    AMOUNT_SORTS,
     DEFAULT_PAYMENT_SORT,
     NEEDS_WORK,
     NEEDS_WORK_STATES,
@@ -82,8 +85,9 @@ def _totals(filterset: PaymentFilter, request: HttpRequest) -> Totals:
 
 @role_required(SUPPORT)
 def payment_list(request: HttpRequest) -> HttpResponse:
-    filterset = _filtered(request)
     sort = chosen_sort(request, PAYMENT_SORTS, DEFAULT_PAYMENT_SORT)
+    amount_currency = amount_sort_currency(request, sort, AMOUNT_SORTS, busiest=busiest_currency)
+    filterset = _filtered(request)
     totals = page = None
     if filterset.is_valid():
         totals = _totals(filterset, request)
@@ -97,6 +101,7 @@ def payment_list(request: HttpRequest) -> HttpResponse:
         "sort": sort,
         "sort_param": sort if request.GET.get("sort") == sort else "",
         "sorts": PAYMENT_SORTS,
+        "amount_currency": amount_currency,
         "needs_work": request.GET.get("queue") == "needs_work",
         "export_url": list_url(request, path=reverse("payments:export"), drop=("per_page",)),
         "clear_url": reverse("payments:list"),
@@ -107,5 +112,7 @@ def payment_list(request: HttpRequest) -> HttpResponse:
 @role_required(SUPPORT)
 def payment_export(request: HttpRequest) -> HttpResponse:
     """Exactly the rows the list shows for the same query string, every page, in its order."""
-    ordering = PAYMENT_SORTS[chosen_sort(request, PAYMENT_SORTS, DEFAULT_PAYMENT_SORT)]
+    sort = chosen_sort(request, PAYMENT_SORTS, DEFAULT_PAYMENT_SORT)
+    amount_sort_currency(request, sort, AMOUNT_SORTS, busiest=busiest_currency)
+    ordering = PAYMENT_SORTS[sort]
     return export_csv(_filtered(request), ordering, CSV_COLUMNS, filename="payments", text_columns=_TEXT_COLUMNS)

@@ -141,6 +141,20 @@ class Payment(RefreshableFSMModel):
         return reverse("payments:detail", args=[self.pk])
 
     @property
+    def shows_allocation_status(self) -> bool:
+        """Whether screens badge the allocation status next to the state (DESIGN.md section 3).
+
+        A canceled or charged-back payment shows its state, not a green "Fully allocated"
+        that reads as "all is well"; a charged-back one still says "Overallocated" when a
+        clerk has to decide which invoices lose the money (it sits in the work queue).
+        """
+        if self.state == PaymentState.CANCELED:
+            return False
+        if self.state == PaymentState.CHARGED_BACK:
+            return self.allocation_status == AllocationStatus.OVERALLOCATED
+        return True
+
+    @property
     def available(self) -> Decimal:
         """What the payment can cover: nothing once canceled."""
         if self.state == PaymentState.CANCELED:

@@ -49,7 +49,8 @@ def _invoice_ledger(main_filter: str, ledger_filter: str) -> str:
                i.total, COALESCE(l.s, 0) AS ledger_total,
                i.credited_total, {credited} AS ledger_credited_total,
                i.paid_total, {paid} AS ledger_paid_total,
-               i.balance_due, i.total - {credited} - {paid} AS ledger_balance_due,
+               i.balance_due,
+               CASE WHEN i.state = 'void' THEN 0 ELSE i.total - {credited} - {paid} END AS ledger_balance_due,
                i.payment_status, {status} AS ledger_payment_status
         FROM invoices_invoice i
         LEFT JOIN (SELECT invoice_id, SUM(amount) AS s FROM invoices_invoiceline {ledger_filter}

@@ -23,7 +23,7 @@ CHECKS = {
         LEFT JOIN (SELECT invoice_id, SUM(amount) s FROM allocations_allocation GROUP BY 1) a ON a.invoice_id = i.id
         LEFT JOIN (SELECT invoice_id, SUM(amount) s FROM invoices_creditnote GROUP BY 1) c ON c.invoice_id = i.id
         WHERE i.paid_total <> COALESCE(a.s, 0) OR i.credited_total <> COALESCE(c.s, 0)
-           OR i.balance_due <> i.total - i.credited_total - i.paid_total
+           OR i.balance_due <> CASE WHEN i.state = 'void' THEN 0 ELSE i.total - i.credited_total - i.paid_total END
     """,
     "I1 payment totals": """
         SELECT p.id, p.allocated_total, COALESCE(a.s, 0), p.refunded_total, COALESCE(r.s, 0),

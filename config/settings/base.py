@@ -89,6 +89,8 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
+# A form from a tab opened before sign-out: a page that keeps what was typed, not Django's raw 403.
+CSRF_FAILURE_VIEW = "backoffice.views.csrf_failure"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

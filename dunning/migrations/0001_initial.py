@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
     initial = True
 
     dependencies = [
-        ("billing", "0006_collectionnote_moves_to_dunning"),
+        ("billing", "0007_collectionnote_moves_to_dunning"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

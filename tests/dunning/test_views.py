@@ -14,6 +14,7 @@ from dunning.models import CollectionNote
 from tests.factories import CustomerFactory, make_invoice
 from tests.support.dataset import days
 from tests.support.helpers import row_ids
+from tests.support.actions import form_token
 
 pytestmark = pytest.mark.django_db
 
@@ -28,20 +29,22 @@ def queue(client, query: str = ""):
     return client.get(reverse("collections:list") + query)
 
 
-def test_queue_lists_owing_accounts_largest_balance_first(as_support, ledger):
+def test_queue_lists_owing_accounts_largest_balance_first_within_one_currency(as_support, ledger):
+    """The default view ranks by balance, so it lists one currency (DESIGN.md section 5): the one
+    with the most open work (EUR here); JPY's 10,000 never ranks above EUR's 400.00."""
     response = queue(as_support)
     expected = [
-        account_of(ledger, "cy_jpy_45"),  # 10,000 JPY (amounts compare as numbers, not converted)
         account_of(ledger, "ada_current"),  # 400.00 EUR: 100 overdue + 300 not due
         account_of(ledger, "ada_partial_75"),  # 150.00 EUR
-        account_of(ledger, "bob_usd_100"),  # 120.00 USD
         account_of(ledger, "bob_due_today"),  # 40.00 EUR: the overpaid invoice is not owed
     ]
     assert row_ids(response) == [a.pk for a in expected]
-    assert [a.balance_due for a in expected] == [D("10000"), D("400"), D("150"), D("120"), D("40")]
+    assert [a.balance_due for a in expected] == [D("400"), D("150"), D("40")]
     body = response.content.decode()
     assert "+44 20 7946 0001" in body and "ada@analytical.test" in body  # support can call or write
-    assert "5</strong> accounts owing" in body
+    assert "3</strong> accounts owing" in body
+    assert "showing <strong>EUR</strong> only" in body
+    assert row_ids(queue(as_support, "?currency=JPY")) == [account_of(ledger, "cy_jpy_45").pk]
 
 
 def test_sort_by_age_puts_the_oldest_debt_first(as_support, ledger):
@@ -63,6 +66,7 @@ def test_sort_by_age_puts_the_oldest_debt_first(as_support, ledger):
     ],
 )
 def test_queue_filters(as_support, ledger, query, expected):
+    query += "&sort=age"  # across currencies: the balance sort would keep to one
     assert set(row_ids(queue(as_support, query))) == {account_of(ledger, n).pk for n in expected}
 
 
@@ -72,7 +76,7 @@ def test_provider_filter(as_support, ledger):
 
 
 def test_aging_buckets_of_the_page(as_support, ledger):
-    rows = {row["account"].pk: row["aging"] for row in queue(as_support).context["rows"]}
+    rows = {row["account"].pk: row["aging"] for row in queue(as_support, "?sort=age").context["rows"]}
     zero = D("0")
     assert rows[account_of(ledger, "ada_current").pk] == [D("300"), D("100"), zero, zero, zero]
     assert rows[account_of(ledger, "cy_jpy_45").pk] == [zero, zero, D("10000"), zero, zero]
@@ -94,14 +98,14 @@ def test_aging_bucket_edges(ledger):
 def test_aging_and_notes_cost_one_query_each_whatever_the_page_size(as_support, ledger):
     def count_queries():
         with CaptureQueriesContext(connection) as captured:
-            assert queue(as_support).status_code == 200
+            assert queue(as_support, "?sort=age").status_code == 200
         return len(captured)
 
     count_queries()  # warm the nav-count cache
     before = count_queries()
     for _ in range(4):
         make_invoice(customer=CustomerFactory(), provider=ledger.bolt, total="10.00")
-    assert len(row_ids(queue(as_support))) == 9
+    assert len(row_ids(queue(as_support, "?sort=age"))) == 9
     assert count_queries() == before
 
 
@@ -120,7 +124,28 @@ def test_unknown_account_is_404(as_support, ledger):
 
 
 def post_note(client, account, **data):
+    """Post a note the way the page does: with the one-time token of a freshly loaded form."""
+    data.setdefault("form_token", form_token(client.get(reverse("collections:account", args=[account.pk]))))
     return client.post(reverse("collections:add_note", args=[account.pk]), data)
+
+
+def test_back_and_resubmit_saves_the_note_once(as_support, ledger):
+    account = account_of(ledger, "ada_current")
+    token = form_token(as_support.get(reverse("collections:account", args=[account.pk])))
+    data = {"outcome": "reached", "text": "Will pay Friday.", "form_token": token}
+    first = as_support.post(reverse("collections:add_note", args=[account.pk]), data)
+    again = as_support.post(reverse("collections:add_note", args=[account.pk]), data)
+    assert first.status_code == again.status_code == 302
+    assert again["Location"] == first["Location"]
+    assert CollectionNote.objects.filter(account=account).count() == 1
+    page = as_support.get(again["Location"]).content.decode()
+    assert "already submitted" in page
+
+
+def test_a_note_without_a_valid_token_is_not_saved(as_support, ledger):
+    account = account_of(ledger, "ada_current")
+    response = post_note(as_support, account, outcome="reached", form_token="forged")
+    assert response.status_code == 400 and not CollectionNote.objects.exists()
 
 
 def test_adding_a_note(as_support, ledger, staff):
@@ -142,7 +167,7 @@ def test_adding_a_note(as_support, ledger, staff):
     page = as_support.get(response["Location"]).content.decode()
     assert "Note added: Promised to pay." in page and "Will pay the overdue one next week." in page
     assert "100.00 EUR" in page
-    latest = {row["account"].pk: row["note"] for row in queue(as_support).context["rows"]}
+    latest = {row["account"].pk: row["note"] for row in queue(as_support, "?sort=age").context["rows"]}
     assert latest[account.pk] == note and latest[account_of(ledger, "cy_jpy_45").pk] is None
 
 
@@ -224,5 +249,5 @@ def test_empty_queue(as_support, ledger):
 
 
 def test_dates_in_the_queue_use_today(as_support, ledger):
-    body = queue(as_support).content.decode()
+    body = queue(as_support, "?sort=age").content.decode()
     assert "100 days past due" in body and datetime.date.isoformat(days(-100)) in body

@@ -115,3 +115,17 @@ def test_clerks_list_assign_and_dismiss(client, kilo):
     listed = client.get(reverse("imports:entries")).context["entries"]
     assert reversal not in listed and credit not in listed and len(listed) == 2
     assert client.get(reverse("imports:assign", args=[other.pk])).status_code == 405
+
+
+@pytest.mark.parametrize("typed", ["", "   "])
+def test_an_empty_assign_is_a_form_error_on_its_row(client, kilo, typed):
+    client.force_login(user_with_role("finance"))
+    upload(client)
+    credit = BankEntry.objects.get(bank_reference="NB240402-0102")
+    response = client.post(reverse("imports:assign", args=[credit.pk]), {"customer": typed})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert f'<p class="errorlist" role="alert" id="assign-error-{credit.pk}">Choose a customer to assign.</p>' in html
+    assert f'aria-describedby="assign-error-{credit.pk}"' in html
+    credit.refresh_from_db()
+    assert credit.status == "unidentified" and credit.payment is None

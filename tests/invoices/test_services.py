@@ -219,7 +219,7 @@ def test_void_leaves_every_work_queue_and_keeps_its_history(customer, provider, 
     assert (invoice.state, invoice.paid_total, invoice.balance_due, invoice.payment_status) == (
         "void",
         D("0.00"),
-        D("80.00"),
+        D("0.00"),  # a void invoice owes nothing (DESIGN.md section 3)
         "unpaid",
     )
     assert invoice.voided_at is not None

@@ -47,7 +47,8 @@ def test_figures_and_badges(finance, story):
     assert '<span class="badge charged_back"' in page
     # available 200 - 30 - 10 = 160; allocated 80 + 50 = 130; unallocated 30
     assert payment.available == D("160.00") and payment.allocated_total == D("130.00")
-    assert '<span class="badge partially_allocated"' in page
+    # A charged-back payment shows its state, not its allocation status (issue 8).
+    assert '<span class="badge partially_allocated"' not in page
     facts = page[page.index("<h2>Money</h2>"):page.index("</section>", page.index("<h2>Money</h2>"))]
     assert re.findall(r'<dd class="num[^"]*"[^>]*>([^<]+)</dd>', facts) == [
         "200.00 EUR", "30.00 EUR", "10.00 EUR", "160.00 EUR", "130.00 EUR", "30.00 EUR"]

@@ -5,7 +5,7 @@ from django.db import migrations
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("billing", "0005_db_guards"),
+        ("billing", "0006_customer_search"),
     ]
 
     # CollectionNote moved to the dunning app; its table (billing_collectionnote) stays as it is.
