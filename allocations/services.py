@@ -9,6 +9,7 @@ from django.db import transaction
 
 from allocations.models import Allocation
 from allocations.rules import PlannedSplit, plan_allocation
+from billing.actors import Actor
 from billing.errors import (
     BillingError,
     ExceedsBalance,
@@ -32,14 +33,14 @@ from ledger.core import (
 from payments.models import Payment, PaymentState
 
 
-def allocate(payment: Payment, invoice: Invoice, amount: object, *, by=None, note: str = "") -> Allocation:
+def allocate(payment: Payment, invoice: Invoice, amount: object, *, by: Actor, note: str = "") -> Allocation:
     """Put `amount` of the payment on the invoice."""
     return allocate_many(payment, [(invoice, amount)], by=by, note=note)[0]
 
 
 @transaction.atomic
 def allocate_many(
-    payment: Payment, splits: Iterable[tuple[Invoice, object]], *, by=None, note: str = ""
+    payment: Payment, splits: Iterable[tuple[Invoice, object]], *, by: Actor, note: str = ""
 ) -> list[Allocation]:
     """Split one payment over several invoices, all or nothing."""
     splits = list(splits)
@@ -103,7 +104,7 @@ def allocate_many(
 
 @transaction.atomic
 def deallocate(
-    payment: Payment, invoice: Invoice, amount: object = None, *, by=None, reason: str
+    payment: Payment, invoice: Invoice, amount: object = None, *, by: Actor, reason: str
 ) -> Allocation:
     """Take money off an invoice back onto the payment; None takes the pair's whole net allocation."""
     reason = require_reason(reason, f"deallocate payment {payment} from invoice {invoice}")
@@ -155,7 +156,7 @@ def plan_auto_allocation(
     return plan_allocation(payment.unallocated, invoices, preferred_numbers=preferred_numbers)
 
 
-def auto_allocate(payment: Payment, *, by=None, preferred_numbers: Sequence[str] = ()) -> list[Allocation]:
+def auto_allocate(payment: Payment, *, by: Actor, preferred_numbers: Sequence[str] = ()) -> list[Allocation]:
     """Apply the automatic rule (DESIGN.md §6) to the payment's unallocated money.
 
     The plan is made from unlocked reads; allocate_many re-checks everything under

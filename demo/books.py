@@ -221,10 +221,10 @@ def invoices_task(plans: list[InvoicePlan]) -> list[tuple[tuple[int, int], int]]
                 currency=item.currency,
                 lines=item.lines,
                 due_date=item.due_date,
-                issue_date=item.issue_date,
+                issue_date=item.issue_date, by=None
             )
             if item.issue_date is not None:
-                issue_invoice(invoice)
+                issue_invoice(invoice, by=None)
             made.append((item.key, invoice.pk))
             _progress.tick()
     return made
@@ -256,8 +256,9 @@ class CustomerBooks:
         self.references = 0
 
     def event(self, name: str, service, *args, **kwargs):
+        """Run a service as the system (the demo seeder acts for nobody)."""
         self.counts.note(name)
-        return service(*args, **kwargs)
+        return service(*args, by=None, **kwargs)
 
     def payment(self, amount: Decimal, *, when: datetime.date, pending: bool = False) -> Payment:
         method = self.rng.choice(METHODS)
@@ -272,7 +273,7 @@ class CustomerBooks:
             method=method,
             reference=reference,
             received_at=timezone.make_aware(received),
-            pending=pending,
+            pending=pending, by=None
         )
 
     def open_invoices(self, **filters) -> list[Invoice]:
@@ -301,7 +302,7 @@ class CustomerBooks:
             if roll < chance * 0.7:
                 extra = (balance * D("0.2")).quantize(unit) if "overpay" in scenarios and rng.random() < 0.3 else 0
                 payment = self.payment(balance + extra, when=paid_on)
-                allocate(payment, invoice, balance, note=f"Remittance: {invoice.number}")
+                allocate(payment, invoice, balance, note=f"Remittance: {invoice.number}", by=None)
                 paid_in_full.append((invoice, payment))
                 if extra and "refund" in scenarios:
                     self.event("refund", refund_payment, payment, amount=extra, reason="Paid too much")
@@ -310,10 +311,10 @@ class CustomerBooks:
                 paid = parts if rng.random() < 0.5 else parts - 1
                 for n, part in enumerate(split_amount(balance, parts, self.currency)[:paid]):
                     when = invoice.issue_date + datetime.timedelta(days=7 + 20 * n)
-                    allocate(self.payment(part, when=when), invoice, part, note=f"Installment {n + 1} of {parts}")
+                    allocate(self.payment(part, when=when), invoice, part, note=f"Installment {n + 1} of {parts}", by=None)
             elif roll < chance + 0.1 and balance > unit * 10:
                 part = (balance * D(rng.choice(["0.25", "0.4", "0.5"]))).quantize(unit)
-                allocate(self.payment(part, when=paid_on), invoice, part, note="Part payment")
+                allocate(self.payment(part, when=paid_on), invoice, part, note="Part payment", by=None)
         return paid_in_full
 
     def events_after(self, paid_in_full: list[tuple[Invoice, Payment]]) -> None:

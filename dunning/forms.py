@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from django import forms
-from django.utils import timezone
 
+from billing.actors import Actor
 from billing.errors import InvalidAmount
 from billing.models import Account
-from dunning.models import CollectionNote, CollectionOutcome
 from billing.money import parse_positive_amount
+from dunning.models import CollectionNote, CollectionOutcome
+from dunning.services import TEXT_LIMIT, add_collection_note, note_problems
 from submissions.forms import SubmitOnceForm
-
-# Outcomes that mean nothing without a word of explanation.
-NEEDS_TEXT = {CollectionOutcome.DISPUTED: "Say what the customer disputes.", CollectionOutcome.OTHER: "Say what happened."}
-TEXT_LIMIT = 2000
 
 
 class CollectionNoteForm(SubmitOnceForm, forms.ModelForm):
@@ -42,12 +39,6 @@ class CollectionNoteForm(SubmitOnceForm, forms.ModelForm):
         self.fields["promised_amount"].help_text = f"In {account.currency}; optional."
         self.fields["promised_date"].help_text = "Optional."
 
-    def clean_promised_date(self):
-        promised = self.cleaned_data.get("promised_date")
-        if promised and promised < timezone.localdate():
-            raise forms.ValidationError("A promised payment date cannot be in the past.")
-        return promised
-
     def clean_promised_amount(self):
         amount = self.cleaned_data.get("promised_amount")
         if amount is None:
@@ -58,24 +49,30 @@ class CollectionNoteForm(SubmitOnceForm, forms.ModelForm):
             raise forms.ValidationError(error.messages) from None
 
     def clean_text(self):
-        text = (self.cleaned_data.get("text") or "").strip()
-        if len(text) > TEXT_LIMIT:
-            raise forms.ValidationError(f"A note can have at most {TEXT_LIMIT} characters; this one has {len(text)}.")
-        return text
+        return (self.cleaned_data.get("text") or "").strip()
 
     def clean(self):
         cleaned = super().clean()
-        outcome = cleaned.get("outcome")
-        promised = cleaned.get("promised_date") or cleaned.get("promised_amount")
-        if outcome and promised and outcome != CollectionOutcome.PROMISED:
-            self.add_error("outcome", "A promised date or amount needs the outcome “Promised to pay”.")
-        if outcome in NEEDS_TEXT and not cleaned.get("text") and "text" not in self.errors:
-            self.add_error("text", NEEDS_TEXT[outcome])
+        if "outcome" not in cleaned:
+            return cleaned
+        problems = note_problems(
+            outcome=cleaned["outcome"],
+            text=cleaned.get("text") or "",
+            promised_date=cleaned.get("promised_date"),
+            promised_amount=cleaned.get("promised_amount"),
+        )
+        for field, message in problems.items():
+            if field not in self.errors:
+                self.add_error(field, message)
         return cleaned
 
-    def save(self, *, by) -> CollectionNote:
-        note = super().save(commit=False)
-        note.account = self.account
-        note.created_by = by
-        note.save()
-        return note
+    def save(self, *, by: Actor) -> CollectionNote:  # type: ignore[override]
+        data = self.cleaned_data
+        return add_collection_note(
+            self.account,
+            outcome=data["outcome"],
+            text=data.get("text") or "",
+            promised_date=data.get("promised_date"),
+            promised_amount=data.get("promised_amount"),
+            by=by,
+        )

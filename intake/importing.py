@@ -41,6 +41,7 @@ from decimal import Decimal
 
 from django.db import DatabaseError, connection, transaction
 
+from billing.actors import Actor
 from billing.errors import BillingError, InvalidInput
 from billing.money import format_money, parse_positive_amount
 from intake.matching import find_reversed_payment, identify_customer
@@ -288,7 +289,7 @@ class _Entry:
         return self.result(Outcome.CHARGED_BACK, message, payment=payment, bank_entry=bank_entry)
 
 
-def _handle_entry(entry: StatementEntry, *, source_name: str, by) -> EntryResult:
+def _handle_entry(entry: StatementEntry, *, source_name: str, by: Actor) -> EntryResult:
     try:
         with transaction.atomic():
             return _Entry(entry, source_name=source_name, by=by).handle()
@@ -309,7 +310,7 @@ def import_statement(
     *,
     source_name: str = "",
     format: str | None = None,
-    by=None,
+    by: Actor,
     dry_run: bool = False,
 ) -> ImportReport:
     """Import a bank statement (see the module doc); returns what became of every entry.
@@ -334,7 +335,7 @@ def import_statement(
     return report
 
 
-def _handle_all(report: ImportReport, entries: Sequence[StatementEntry], *, source_name: str, by) -> None:
+def _handle_all(report: ImportReport, entries: Sequence[StatementEntry], *, source_name: str, by: Actor) -> None:
     for index, entry in enumerate(entries):
         try:
             report.results.append(_handle_entry(entry, source_name=source_name, by=by))

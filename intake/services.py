@@ -16,6 +16,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from allocations.services import auto_allocate, plan_auto_allocation
+from billing.actors import Actor
 from billing.errors import InvalidState
 from billing.models import Customer
 from billing.money import format_money
@@ -58,7 +59,7 @@ def record_and_allocate(
     currency: str,
     booked: datetime.datetime,
     remittance_text: str,
-    by,
+    by: Actor,
 ) -> tuple[Payment, list[AllocationLine], str]:
     """record_payment by bank reference, then auto_allocate preferring the invoices the text names.
 
@@ -101,7 +102,7 @@ def _lock_open_entry(entry: BankEntry) -> BankEntry:
 
 
 @transaction.atomic
-def assign_bank_entry(entry: BankEntry, *, customer: Customer, by=None) -> Payment:
+def assign_bank_entry(entry: BankEntry, *, customer: Customer, by: Actor) -> Payment:
     """A clerk names the customer of an unplaced credit: record it and auto-allocate it."""
     locked = _lock_open_entry(entry)
     if not locked.can_be_assigned:
@@ -130,7 +131,7 @@ def assign_bank_entry(entry: BankEntry, *, customer: Customer, by=None) -> Payme
 
 
 @transaction.atomic
-def dismiss_bank_entry(entry: BankEntry, *, by=None, reason: str) -> BankEntry:
+def dismiss_bank_entry(entry: BankEntry, *, by: Actor, reason: str) -> BankEntry:
     """A clerk decides no payment is to be recorded (handled by hand, not a customer's money...)."""
     reason = require_reason(reason, f"dismiss bank entry {entry.bank_reference}")
     locked = _lock_open_entry(entry)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from billing.actors import Actor
 from billing.rehearse import rehearse
 from invoices.models import Invoice
 from invoices.services import void_invoice
@@ -18,7 +19,7 @@ class VoidPreview(Preview):
         return f"{self.reversal_sentence()}; {freed}."
 
 
-def preview_void(invoice: Invoice, *, by) -> VoidPreview:
+def preview_void(invoice: Invoice, *, by: Actor) -> VoidPreview:
     def act() -> VoidPreview:
         last = last_allocation_id()
         fresh = Invoice.objects.get(pk=invoice.pk)

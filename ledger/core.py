@@ -19,6 +19,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from allocations.models import Allocation
+from billing.actors import Actor
 from billing.models import Account
 from billing.status import derive_balance_due
 from invoices.models import Invoice, InvoiceState, InvoiceStatusChange
@@ -144,7 +145,7 @@ def lock_payment_scope(payment_id: int) -> tuple[dict[int, Account], dict[int, I
 
 
 def reverse_pair(
-    *, payment: Payment, invoice: Invoice, amount: Decimal, by, reason: str
+    *, payment: Payment, invoice: Invoice, amount: Decimal, by: Actor, reason: str
 ) -> Allocation:
     """Append the row that takes `amount` back from a (payment, invoice) pair.
 
@@ -160,7 +161,7 @@ def reverse_pair(
 
 
 def append_allocations(
-    payment: Payment, splits: list[tuple[Invoice, Decimal]], *, by=None, reason: str = ""
+    payment: Payment, splits: list[tuple[Invoice, Decimal]], *, by: Actor, reason: str = ""
 ) -> list[Allocation]:
     """INSERT the positive allocation rows of one payment in one statement, as model instances.
 
@@ -194,7 +195,7 @@ def append_allocations(
     return rows
 
 
-def _record(history_model, owner_field: str, owner, *, field: str, old: str, new: str, cause: str, by) -> None:
+def _record(history_model, owner_field: str, owner, *, field: str, old: str, new: str, cause: str, by: Actor) -> None:
     # One INSERT without a queryset: it runs in most allocations (see _lock).
     table = history_model._meta.db_table
     with connection.cursor() as cursor:
@@ -205,11 +206,11 @@ def _record(history_model, owner_field: str, owner, *, field: str, old: str, new
         )
 
 
-def record_invoice_change(invoice: Invoice, *, field: str, old: str, new: str, cause: str, by) -> None:
+def record_invoice_change(invoice: Invoice, *, field: str, old: str, new: str, cause: str, by: Actor) -> None:
     _record(InvoiceStatusChange, "invoice", invoice, field=field, old=old, new=new, cause=cause, by=by)
 
 
-def record_payment_change(payment: Payment, *, field: str, old: str, new: str, cause: str, by) -> None:
+def record_payment_change(payment: Payment, *, field: str, old: str, new: str, cause: str, by: Actor) -> None:
     _record(PaymentStatusChange, "payment", payment, field=field, old=old, new=new, cause=cause, by=by)
 
 
@@ -258,7 +259,7 @@ def ledger_sums(
     return invoices, payments
 
 
-def refresh_invoice(invoice: Invoice, *, cause: str, by=None, sums: tuple | None = None) -> bool:
+def refresh_invoice(invoice: Invoice, *, cause: str, by: Actor, sums: tuple | None = None) -> bool:
     """Recompute an invoice's cached totals and payment_status from the ledger.
 
     The caller holds the invoice's lock. `sums` (paid, credited) may come from
@@ -289,7 +290,7 @@ def refresh_invoice(invoice: Invoice, *, cause: str, by=None, sums: tuple | None
 
 
 def refresh_payment(
-    payment: Payment, *, cause: str, by=None, also_save: Iterable[str] = (), sums: tuple | None = None
+    payment: Payment, *, cause: str, by: Actor, also_save: Iterable[str] = (), sums: tuple | None = None
 ) -> bool:
     """Recompute a payment's cached totals and allocation_status from the ledger.
 
@@ -343,7 +344,7 @@ def refresh_all(
     payments: Iterable[Payment] = (),
     accounts: Iterable[Account] = (),
     cause: str,
-    by=None,
+    by: Actor,
 ) -> None:
     """Refresh what a service touched: invoices first (accounts read them), then payments."""
     invoices, payments = list(invoices), list(payments)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from billing.actors import Actor
 from billing.money import format_money
 from billing.rehearse import rehearse
 from ledger.previews import PREVIEW_REASON, Preview, become, last_allocation_id, reversals_since
@@ -58,7 +59,7 @@ def _status_move(payment: Payment, before: str) -> str:
     return f"stay {now}" if payment.allocation_status == before else f"become {now}"
 
 
-def preview_cancel(payment: Payment, *, by) -> CancelPreview:
+def preview_cancel(payment: Payment, *, by: Actor) -> CancelPreview:
     def act() -> CancelPreview:
         last = last_allocation_id()
         cancel_payment(Payment.objects.get(pk=payment.pk), by=by, reason=PREVIEW_REASON)
@@ -68,7 +69,7 @@ def preview_cancel(payment: Payment, *, by) -> CancelPreview:
     return rehearse(act)
 
 
-def preview_chargeback(payment: Payment, *, amount, reason: str, by) -> ChargebackPreview:
+def preview_chargeback(payment: Payment, *, amount, reason: str, by: Actor) -> ChargebackPreview:
     def act() -> ChargebackPreview:
         last = last_allocation_id()
         record_chargeback(Payment.objects.get(pk=payment.pk), amount=amount, by=by, reason=reason)
@@ -79,7 +80,7 @@ def preview_chargeback(payment: Payment, *, amount, reason: str, by) -> Chargeba
     return rehearse(act)
 
 
-def preview_refund(payment: Payment, *, amount, reason: str, by) -> RefundPreview:
+def preview_refund(payment: Payment, *, amount, reason: str, by: Actor) -> RefundPreview:
     def act() -> RefundPreview:
         refund_payment(Payment.objects.get(pk=payment.pk), amount=amount, by=by, reason=reason)
         return RefundPreview(payment.currency, payment=Payment.objects.get(pk=payment.pk),

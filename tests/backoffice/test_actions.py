@@ -63,7 +63,7 @@ def world(customer, provider, finance_user):
     draft = make_invoice(customer=customer, provider=provider, issue=False)
     payment = make_payment(customer=customer, amount="150.00")
     allocate(payment, invoice, "40.00", by=finance_user)
-    pending = record_payment(customer=customer, amount="5.00", currency="EUR", method="cash", pending=True)
+    pending = record_payment(customer=customer, amount="5.00", currency="EUR", method="cash", pending=True, by=None)
     return {"invoice": invoice, "draft": draft, "payment": payment, "pending": pending}
 
 
@@ -688,7 +688,7 @@ def test_cancel_confirmation_then_cancel(finance, split):
 
 
 def test_settle_a_pending_payment_once(finance, customer):
-    pending = record_payment(customer=customer, amount="5.00", currency="EUR", method="cash", pending=True)
+    pending = record_payment(customer=customer, amount="5.00", currency="EUR", method="cash", pending=True, by=None)
     token = form_token(finance.get(f"/payments/{pending.pk}/"))
     finance.post(f"/payments/{pending.pk}/settle/", {"form_token": token})
     pending.refresh_from_db()

@@ -55,7 +55,7 @@ def make_ledger(customer, provider) -> None:
     """At least one row in every guarded table, made the ordinary way."""
     invoice = make_invoice(customer=customer, provider=provider, total="100.00")
     payment = make_payment(customer=customer, amount="100.00")
-    allocate(payment, invoice, "60.00")
+    allocate(payment, invoice, "60.00", by=None)
     deallocate(payment, invoice, "10.00", by=None, reason="Correction")
     refund_payment(payment, amount="5.00", by=None, reason="Goodwill")
     record_chargeback(payment, amount="5.00", by=None, reason="Dispute")

@@ -43,13 +43,13 @@ def books(settings):
         ]
         make_invoice(customer=customer, provider=provider, currency=currency, issue=False)  # a draft
         payments = [make_payment(customer=customer, amount=str(150 * scale), currency=currency) for _ in range(4)]
-        allocate(payments[0], invoices[0], invoices[0].total)
-        allocate(payments[1], invoices[1], "40.00")
-        allocate(payments[2], invoices[2], invoices[2].total)
-        issue_credit_note(invoices[2], amount="10.00", reason="discount")  # overpaid
-        record_chargeback(payments[2], amount="100.00", reason="dispute")  # overallocated (manual)
-        void_invoice(invoices[3], reason="wrong")
-        cancel_payment(payments[3], reason="duplicate")
+        allocate(payments[0], invoices[0], invoices[0].total, by=None)
+        allocate(payments[1], invoices[1], "40.00", by=None)
+        allocate(payments[2], invoices[2], invoices[2].total, by=None)
+        issue_credit_note(invoices[2], amount="10.00", reason="discount", by=None)  # overpaid
+        record_chargeback(payments[2], amount="100.00", reason="dispute", by=None)  # overallocated (manual)
+        void_invoice(invoices[3], reason="wrong", by=None)
+        cancel_payment(payments[3], reason="duplicate", by=None)
 
 
 def _aggregate(filterset, **sums):

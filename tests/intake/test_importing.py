@@ -89,16 +89,16 @@ def test_csv_sample_records_allocates_charges_back_ignores_and_reports(world, cl
 
 
 def test_reimport_and_overlapping_file_record_nothing_twice(world):
-    import_statement(sample("statement.csv"), source_name="statement.csv")
+    import_statement(sample("statement.csv"), source_name="statement.csv", by=None)
     payments, allocations, chargebacks = Payment.objects.count(), Allocation.objects.count(), Chargeback.objects.count()
 
-    again = import_statement(sample("statement.csv"), source_name="statement.csv")
+    again = import_statement(sample("statement.csv"), source_name="statement.csv", by=None)
     assert {o for p, o in outcomes(again) if p not in ("line 7", "line 9")} == {Outcome.ALREADY_IMPORTED}
     assert (Payment.objects.count(), Allocation.objects.count(), Chargeback.objects.count()) == (
         payments, allocations, chargebacks,
     )
 
-    overlap = import_statement(sample("overlap.csv"), source_name="overlap.csv")
+    overlap = import_statement(sample("overlap.csv"), source_name="overlap.csv", by=None)
     assert outcomes(overlap) == [
         ("line 2", Outcome.ALREADY_IMPORTED),
         ("line 3", Outcome.ALREADY_IMPORTED),
@@ -113,7 +113,7 @@ def test_reimport_and_overlapping_file_record_nothing_twice(world):
 
 
 def test_camt053_sample(world):
-    report = import_statement(sample("statement_camt053.xml"), source_name="statement_camt053.xml")
+    report = import_statement(sample("statement_camt053.xml"), source_name="statement_camt053.xml", by=None)
 
     assert report.format == "camt053"
     assert outcomes(report) == [
@@ -139,10 +139,10 @@ def test_camt053_sample(world):
 
 
 def test_the_same_statement_in_both_formats_is_not_recorded_twice(world):
-    import_statement(sample("statement_camt053.xml"), source_name="statement_camt053.xml")
+    import_statement(sample("statement_camt053.xml"), source_name="statement_camt053.xml", by=None)
     payments = Payment.objects.count()
 
-    report = import_statement(sample("statement.csv"), source_name="statement.csv")
+    report = import_statement(sample("statement.csv"), source_name="statement.csv", by=None)
 
     by_position = {r.position: r for r in report.results}
     for position in ("line 2", "line 3", "line 4", "line 12"):  # same booking, another reference
@@ -155,7 +155,7 @@ def test_the_same_statement_in_both_formats_is_not_recorded_twice(world):
 
 
 def test_currencies_references_and_unidentified_credits(world):
-    report = import_statement(sample("mixed.csv"), source_name="mixed.csv")
+    report = import_statement(sample("mixed.csv"), source_name="mixed.csv", by=None)
 
     by_position = {r.position: r for r in report.results}
     assert outcomes(report) == [
@@ -185,7 +185,7 @@ def test_currencies_references_and_unidentified_credits(world):
 
 
 def test_clerk_assigns_an_unidentified_credit_and_dismisses_a_reversal(world, clerk):
-    import_statement(sample("mixed.csv"), source_name="mixed.csv")
+    import_statement(sample("mixed.csv"), source_name="mixed.csv", by=None)
     credit = BankEntry.objects.get(bank_reference="NB240402-0103")  # 150.00 EUR naming two customers' invoices
 
     payment = assign_bank_entry(credit, customer=world["acme"], by=clerk)
@@ -204,31 +204,31 @@ def test_clerk_assigns_an_unidentified_credit_and_dismisses_a_reversal(world, cl
     reversal.refresh_from_db()
     assert (reversal.status, reversal.resolution_note) == ("dismissed", "Not ours: the bank booked it on the wrong account")
 
-    again = import_statement(sample("mixed.csv"), source_name="mixed.csv")
+    again = import_statement(sample("mixed.csv"), source_name="mixed.csv", by=None)
     assert {r.outcome for r in again.results if r.position in ("line 4", "line 8")} == {Outcome.ALREADY_IMPORTED}
     assert Payment.objects.filter(reference="NB240402-0103").count() == 1
     assert_invariants()
 
 
 def test_bank_entry_facts_cannot_be_rewritten(world):
-    import_statement(sample("overlap.csv"), source_name="overlap.csv")
+    import_statement(sample("overlap.csv"), source_name="overlap.csv", by=None)
     with pytest.raises(DatabaseError, match="Cannot update"):
         BankEntry.objects.filter(bank_reference="NB240308-0009").update(amount=D("1.00"))
 
 
 def test_dry_run_writes_nothing_and_shows_what_would_happen(world):
-    dry = import_statement(sample("statement.csv"), source_name="statement.csv", dry_run=True)
+    dry = import_statement(sample("statement.csv"), source_name="statement.csv", dry_run=True, by=None)
 
     assert (Payment.objects.count(), BankEntry.objects.count(), Allocation.objects.count()) == (0, 0, 0)
     assert dry.summary().startswith("Dry run, nothing was saved: would be 5 recorded, 1 charged back,")
-    real = import_statement(sample("statement.csv"), source_name="statement.csv")
+    real = import_statement(sample("statement.csv"), source_name="statement.csv", by=None)
     assert outcomes(dry) == outcomes(real)
 
 
 def test_same_reference_different_data_is_rejected(world):
-    import_statement(sample("overlap.csv"), source_name="overlap.csv")
+    import_statement(sample("overlap.csv"), source_name="overlap.csv", by=None)
     changed = sample("overlap.csv").replace(b"640.00", b"650.00")
-    report = import_statement(changed, source_name="overlap-v2.csv")
+    report = import_statement(changed, source_name="overlap-v2.csv", by=None)
     assert report.results[2].outcome == Outcome.REJECTED
     assert "NB240308-0009 was imported before (line 4 of overlap.csv) as a credit of 640.00 EUR" in report.results[2].message
 
@@ -244,24 +244,24 @@ def test_database_error_stops_the_import_and_a_second_import_finishes_it(world, 
         return real(**kwargs)
 
     monkeypatch.setattr(bank_entries, "record_payment", flaky)
-    report = import_statement(sample("statement.csv"), source_name="statement.csv")
+    report = import_statement(sample("statement.csv"), source_name="statement.csv", by=None)
     assert report.exit_code == 2
     assert "stopped at line 3 by a database error" in report.stopped
     assert list(Payment.objects.values_list("reference", flat=True)) == ["NB240304-0001"]
     assert not BankEntry.objects.filter(bank_reference="NB240304-0002").exists()  # rolled back with its payment
 
     monkeypatch.setattr(bank_entries, "record_payment", real)
-    finished = import_statement(sample("statement.csv"), source_name="statement.csv")
+    finished = import_statement(sample("statement.csv"), source_name="statement.csv", by=None)
     assert finished.results[0].outcome == Outcome.ALREADY_IMPORTED
     assert Payment.objects.count() == 5
     assert_invariants()
 
 
 def test_malformed_file_is_reported_whole(world):
-    report = import_statement(sample("malformed.xml"), source_name="malformed.xml")
+    report = import_statement(sample("malformed.xml"), source_name="malformed.xml", by=None)
     assert report.exit_code == 2
     assert report.file_errors and report.file_errors[0].startswith("malformed XML at line 8")
-    report = import_statement(sample("missing_column.csv"), source_name="missing_column.csv")
+    report = import_statement(sample("missing_column.csv"), source_name="missing_column.csv", by=None)
     assert report.file_errors == [
         "missing required column(s): currency (the header row has: booking_date, amount, bank_reference, "
         "counterparty, remittance)"

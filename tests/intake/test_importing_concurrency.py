@@ -23,7 +23,7 @@ def test_simultaneous_imports_of_one_file_record_each_entry_once(world):
     def clerk():
         try:
             start.wait()
-            reports.append(import_statement(STATEMENT, source_name="statement.csv"))
+            reports.append(import_statement(STATEMENT, source_name="statement.csv", by=None))
         except Exception as exc:
             errors.append(exc)
         finally:

@@ -91,7 +91,7 @@ def test_finance_actions_follow_the_state(finance, story, customer):
     assert f"/payments/{payment.pk}/cancel/" not in page
     assert f"/payments/{payment.pk}/refund/" in page and f"/payments/{payment.pk}/chargeback/" in page
 
-    pending = record_payment(customer=customer, amount="5.00", currency="EUR", method="cash", pending=True)
+    pending = record_payment(customer=customer, amount="5.00", currency="EUR", method="cash", pending=True, by=None)
     page = text(finance.get(f"/payments/{pending.pk}/"))
     assert f'action="/payments/{pending.pk}/settle/"' in page and '<span class="badge pending"' in page
     assert f"/payments/{pending.pk}/cancel/" in page and f"/payments/{pending.pk}/allocate/" not in page

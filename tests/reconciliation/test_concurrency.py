@@ -42,9 +42,9 @@ def clerk_loop(invoices, payments, stop: threading.Event, errors: list, done: li
             started = time.monotonic()
             try:
                 if rng.random() < 0.6:
-                    allocate(payment, invoice, Decimal("10.00"), note="clerk")
+                    allocate(payment, invoice, Decimal("10.00"), note="clerk", by=None)
                 elif pair_net(payment.pk, invoice.pk) > 0:
-                    deallocate(payment, invoice, Decimal("10.00"), reason="clerk changed mind")
+                    deallocate(payment, invoice, Decimal("10.00"), reason="clerk changed mind", by=None)
                 done.append(time.monotonic() - started)
             except BillingError:
                 pass  # nothing left to allocate or deallocate: a normal refusal
@@ -62,7 +62,7 @@ def test_runs_alongside_clerks_neither_deadlock_nor_report_false_drift():
     hot_payments = [make_payment(customer=busy, amount="100.00") for _ in range(6)]
     cold_invoice = make_invoice(customer=quiet, provider=provider, total="100.00")
     cold_payment = make_payment(customer=quiet, amount="60.00")
-    allocate(cold_payment, cold_invoice, "60.00")
+    allocate(cold_payment, cold_invoice, "60.00", by=None)
 
     # Drift on rows no clerk touches: must be reported exactly.
     sql("UPDATE invoices_invoice SET paid_total = 50, balance_due = 50 WHERE id = %s", [cold_invoice.pk])

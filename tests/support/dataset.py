@@ -86,15 +86,15 @@ def build_ledger() -> Ledger:
         "bob_over": make_payment(customer=bob, amount="40.00", reference="CHG-1", received_at=_at(-1)),
         "cy_canceled": make_payment(customer=cy, amount="1000", currency="JPY", method="cash", received_at=_at(-6)),
     }
-    allocate(pay["ada_full"], inv["ada_paid"], Decimal("50.00"))
-    allocate(pay["ada_partial"], inv["ada_partial_75"], Decimal("50.00"))
-    allocate(pay["bob_eur"], inv["bob_overpaid"], Decimal("80.00"))
-    issue_credit_note(inv["bob_overpaid"], amount=Decimal("20.00"), reason="Broken window")
-    allocate(pay["bob_over"], inv["bob_charged"], Decimal("40.00"))
+    allocate(pay["ada_full"], inv["ada_paid"], Decimal("50.00"), by=None)
+    allocate(pay["ada_partial"], inv["ada_partial_75"], Decimal("50.00"), by=None)
+    allocate(pay["bob_eur"], inv["bob_overpaid"], Decimal("80.00"), by=None)
+    issue_credit_note(inv["bob_overpaid"], amount=Decimal("20.00"), reason="Broken window", by=None)
+    allocate(pay["bob_over"], inv["bob_charged"], Decimal("40.00"), by=None)
     with override_settings(SETTLE_CHARGEBACK_REVERSAL="manual"):  # the payment stays overallocated
-        record_chargeback(pay["bob_over"], amount=Decimal("15.00"), reason="Card dispute")
-    void_invoice(inv["bob_void"], reason="Sent twice")
-    cancel_payment(pay["cy_canceled"], reason="Recorded twice")
+        record_chargeback(pay["bob_over"], amount=Decimal("15.00"), reason="Card dispute", by=None)
+    void_invoice(inv["bob_void"], reason="Sent twice", by=None)
+    cancel_payment(pay["cy_canceled"], reason="Recorded twice", by=None)
     for obj in (*inv.values(), *pay.values()):
         obj.refresh_from_db()
     return Ledger(acme, bolt, ada, bob, cy, inv, pay)

@@ -65,7 +65,7 @@ class Command(BaseCommand):
             else:
                 reasons = {split.invoice.pk: split.reason for split in plan}
                 try:
-                    rows = auto_allocate(payment, preferred_numbers=numbers)
+                    rows = auto_allocate(payment, preferred_numbers=numbers, by=None)
                 except BillingError as exc:
                     failures += 1
                     self.stdout.write(f"{head}; not allocated: {exc}")

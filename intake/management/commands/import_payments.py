@@ -37,7 +37,7 @@ class Command(BaseCommand):
             data = path.read_bytes()
         except OSError as exc:
             raise CommandError(f"Cannot read {file}: {exc.strerror or exc}", returncode=2) from None
-        report = import_statement(data, source_name=path.name, format=format, dry_run=dry_run)
+        report = import_statement(data, source_name=path.name, format=format, dry_run=dry_run, by=None)
         self.stdout.write(render_report(report))
         if report.exit_code:
             raise SystemExit(report.exit_code)
