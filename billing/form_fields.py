@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 
 from billing.errors import InvalidAmount
 from billing.models import Customer
-from billing.money import parse_amount
+from billing.money import parse_amount, parse_amount_bound
+from billing.validation import parse_id
 
 CUSTOMER_CHOICES_LIMIT = 50
 
@@ -57,6 +59,30 @@ def parse_amount_field(value: str, currency: str, label: str | None = None) -> D
         raise ValidationError(message, code=error.code) from None
 
 
+class AmountBoundField(forms.CharField):
+    """A list filter's amount bound (total from, balance at least): parse_amount's grammar,
+    two decimals at most, so no exponent or NaN ever reaches a query (numeric overflow)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 24)
+        super().__init__(**kwargs)
+
+    def clean(self, value) -> Decimal | None:
+        value = super().clean(value)
+        if value in (None, ""):
+            return None
+        try:
+            return parse_amount_bound(value, field=(self.label or "amount").lower())
+        except InvalidAmount as error:
+            raise ValidationError(str(error), code=error.code) from None
+
+
+class AmountFilter(django_filters.Filter):
+    """`field_name__lookup_expr` an amount, for the lists' amount filters."""
+
+    field_class = AmountBoundField
+
+
 def customer_choices(query: str = "", selected: int | str | None = None) -> list[tuple[str, str]]:
     """At most CUSTOMER_CHOICES_LIMIT customers matching `query` (name, email or reference),
     plus the selected one, for a <select> that stays small with millions of customers."""
@@ -67,8 +93,9 @@ def customer_choices(query: str = "", selected: int | str | None = None) -> list
             Q(name__icontains=query) | Q(email__icontains=query) | Q(reference__iexact=query)
         )
     found = list(customers[:CUSTOMER_CHOICES_LIMIT])
-    if selected and str(selected).isdigit() and all(str(c.pk) != str(selected) for c in found):
-        found = list(Customer.objects.filter(pk=selected)) + found
+    selected_id = parse_id(selected)
+    if selected_id is not None and all(c.pk != selected_id for c in found):
+        found = list(Customer.objects.filter(pk=selected_id)) + found
     return [("", "Choose a customer")] + [
         (str(c.pk), f"{c.name} · {c.email}" if c.email else c.name) for c in found
     ]
