@@ -112,7 +112,7 @@ def decode_cursor(token: str, model, ordering: Ordering) -> tuple[object, int, i
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         value, pk, page = json.loads(raw)
-        if parse_id(pk) is None or not isinstance(page, int) or isinstance(page, bool) or not 1 <= page <= MAX_PAGE:
+        if not isinstance(pk, int) or parse_id(pk) is None or not isinstance(page, int) or isinstance(page, bool) or not 1 <= page <= MAX_PAGE:
             return None
         if value is not None:
             field = _resolve_field(model, ordering.field)
@@ -133,7 +133,7 @@ def _storable(field, value) -> bool:
             return False
         places = Decimal(1).scaleb(-(field.decimal_places or 0))
         limit = Decimal(10) ** ((field.max_digits or 28) - (field.decimal_places or 0))
-        return abs(value) < limit and value == value.quantize(places)
+        return value.copy_abs() < limit and value == value.quantize(places)
     if isinstance(value, int) and not isinstance(value, bool):
         return abs(value) <= MAX_ID
     if isinstance(value, str):

@@ -83,7 +83,7 @@ def parse_amount(value: object, currency: str, *, field: str = "amount") -> Deci
     unit = minor_unit(currency)
     amount = _exact_decimal(value, field)
     # Checked before quantizing: a huge exponent would make quantize itself fail.
-    if abs(amount) > MAX_AMOUNT:
+    if amount.copy_abs() > MAX_AMOUNT:
         raise InvalidAmount(
             f"The {field} {_shown(value)} is larger than the largest amount Settle can book "
             f"({format_money(MAX_AMOUNT, currency)})."
@@ -107,7 +107,7 @@ def parse_amount_bound(value: object, *, field: str = "amount") -> Decimal:
     """A bound of a list filter (total from/to): an amount as parse_amount reads it, in any
     currency, so at most two decimals (the most any currency Settle keeps has)."""
     amount = _exact_decimal(value, field)
-    if abs(amount) > MAX_AMOUNT:
+    if amount.copy_abs() > MAX_AMOUNT:
         raise InvalidAmount(f"The {field} {_shown(value)} is larger than any amount Settle keeps.")
     if amount != amount.quantize(Decimal("0.01")):
         raise InvalidAmount(f"The {field} {amount} has more than two decimals.")
