@@ -46,8 +46,6 @@ def minor_unit(currency: str) -> Decimal:
 # no other digits (١٢, １２３, ²), no underscores, no plus sign, no space inside, no NaN.
 _PLAIN_AMOUNT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 _GROUPED_AMOUNT = re.compile(r"-?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?")
-# Longer text is no amount Settle can book (14 digits, a point, a sign and separators).
-_LONGEST_AMOUNT_TEXT = 40
 
 
 def _shown(value: object) -> str:
@@ -55,7 +53,7 @@ def _shown(value: object) -> str:
     return text if len(text) <= 30 else text[:27] + "…'"
 
 
-def _exact_decimal(value: object, field: str) -> Decimal:
+def parse_decimal(value: object, field: str = "amount") -> Decimal:
     """Decimal, int, or text in the grammar above, as an exact Decimal; InvalidAmount otherwise."""
     if isinstance(value, float | bool):
         raise InvalidAmount(f"The {field} must be an exact decimal, not {type(value).__name__}.")
@@ -67,7 +65,7 @@ def _exact_decimal(value: object, field: str) -> Decimal:
         return Decimal(value)
     if isinstance(value, str):
         text = value.strip()
-        if len(text) <= _LONGEST_AMOUNT_TEXT and (_PLAIN_AMOUNT.fullmatch(text) or _GROUPED_AMOUNT.fullmatch(text)):
+        if _PLAIN_AMOUNT.fullmatch(text) or _GROUPED_AMOUNT.fullmatch(text):
             return Decimal(text.replace(",", ""))
     raise InvalidAmount(f"The {field} {_shown(value)} is not a number.")
 
@@ -81,7 +79,7 @@ def parse_amount(value: object, currency: str, *, field: str = "amount") -> Deci
     currency has is an error, never a silent rounding: the clerk must see what will be booked.
     """
     unit = minor_unit(currency)
-    amount = _exact_decimal(value, field)
+    amount = parse_decimal(value, field)
     # Checked before quantizing: a huge exponent would make quantize itself fail.
     if amount.copy_abs() > MAX_AMOUNT:
         raise InvalidAmount(
@@ -106,7 +104,7 @@ def parse_positive_amount(value: object, currency: str, *, field: str = "amount"
 def parse_amount_bound(value: object, *, field: str = "amount") -> Decimal:
     """A bound of a list filter (total from/to): an amount as parse_amount reads it, in any
     currency, so at most two decimals (the most any currency Settle keeps has)."""
-    amount = _exact_decimal(value, field)
+    amount = parse_decimal(value, field)
     if amount.copy_abs() > MAX_AMOUNT:
         raise InvalidAmount(f"The {field} {_shown(value)} is larger than any amount Settle keeps.")
     if amount != amount.quantize(Decimal("0.01")):

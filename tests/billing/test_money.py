@@ -63,7 +63,7 @@ def test_parse_amount_refuses_more_decimals_than_the_currency_has(value, currenc
         "1e3", "1E+2", "1e999999999", "1e-999999999",  # exponents: 1e3 was booked as 1,000.00
         "١٢", "１２３", "²", "৫",  # digits int() and Decimal() read, which are not ASCII
         "1_000", "+5", "1 000", "1\u00a0000", "5.", ".5", "1.000,50", "1,00", "1,0000", "12,34.5", ",100",
-        "--5", "0x10", "1,000,00", D("NaN"), D("Infinity"), "9" * 41,
+        "--5", "0x10", "1,000,00", D("NaN"), D("Infinity"),
     ],
 )
 def test_parse_amount_refuses_what_is_not_a_number(value):
@@ -177,7 +177,7 @@ def test_a_positive_amount_refuses_minus_and_zero(value):
         parse_positive_amount(value, "EUR")
 
 
-@pytest.mark.parametrize("value", ["1000000000000", "999,999,999,999,999", D("1E+999999999")])
+@pytest.mark.parametrize("value", ["1000000000000", "999,999,999,999,999", "9" * 5000, D("1E+999999999")])
 def test_parse_amount_refuses_more_than_a_money_column_holds(value):
     with pytest.raises(InvalidAmount, match="larger than the largest amount"):
         parse_amount(value, "EUR")
