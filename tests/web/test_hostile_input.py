@@ -286,3 +286,21 @@ def test_the_walk_reaches_the_forms(pages):
     assert {"amount", "customer", "reason", "promised_amount", "text", "due_date"} <= fields
     assert any(re.fullmatch(r"amount_\d+", name) for name in fields)
     assert any(form.files for page in pages for form in page.forms)
+
+
+def test_the_issues_examples_answer_400_or_a_form_error(client, staff, ledger):
+    client.force_login(staff["finance"])
+    # NUL: PostgreSQL refuses it in any text; the middleware answers first.
+    assert client.get("/invoices/new/", {"q": "a\x00b"}).status_code == 400
+    assert client.post("/payments/new/", {"reference": "x\x00"}).status_code == 400
+    # '²'.isdigit() is True, int('²') fails: not an id, so no customer is preselected.
+    assert client.get("/payments/new/", {"customer": "²"}).status_code == 200
+    assert client.post(f"/imports/entries/{1}/assign/", {"customer": "²"}).status_code in (302, 404)
+    # Numeric overflow in a list filter: the filter form says what is wrong.
+    for value in ("1e-999999999", "1e999999"):
+        page = client.get("/invoices/", {"total_min": value})
+        assert page.status_code == 200 and "is not a number" in page.content.decode()
+    # A forged cursor means the first page.
+    page = client.get("/invoices/", {"sort": "total", "after": _cursor("1e-999999999", 1, 2)})
+    assert page.status_code == 200
+    assert page.context["page"].number == 1
