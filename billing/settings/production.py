@@ -26,6 +26,6 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
 # Every request error with its traceback, as one JSON line on stderr (billing/logging.py).
-from billing.logging import production_logging  # noqa: E402
+from billing.logging import production_logging
 
 LOGGING = production_logging(os.environ.get("DJANGO_LOG_LEVEL", "INFO"))
