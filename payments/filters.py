@@ -97,6 +97,8 @@ class PaymentFilter(django_filters.FilterSet):
         return queryset.filter(received_at__gte=_start_of(value))
 
     def filter_received_to(self, queryset: QuerySet, name: str, value: datetime.date) -> QuerySet:
+        if value == datetime.date.max:
+            return queryset  # the end of the calendar bounds nothing (and the next day overflows)
         return queryset.filter(received_at__lt=_start_of(value + datetime.timedelta(days=1)))
 
     @property

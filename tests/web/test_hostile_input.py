@@ -30,7 +30,7 @@ HOSTILE = [
     "12.345", "99999999999999999999", "2147483648", "9223372036854775808", "-9223372036854775809",
     "0x10", " 7 ", "1 000", "\x00", "a\x00b", "1\x00", "", " ", "x" * 5000, "😀", "Zoë O’Brien",
     "'; DROP TABLE invoices_invoice; --", "' OR '1'='1", "%", "_", "\\", "<script>alert(1)</script>",
-    "2026-02-30", "0000-00-00", "9999-12-31", "-2026-01-01", "１９９９-０１-０１", "true", "None", "[]", "{}",
+    "2026-02-30", "0000-00-00", "9999-12-31", "0001-01-01", "-2026-01-01", "１９９９-０１-０１", "true", "None", "[]", "{}",
     "WzEsMiwzXQ", "WyIxZTk5OTk5OSIsMSwxXQ", "WyIxZS05OTk5OTk5OTkiLDEsMl0", "WyJOYU4iLDEsMl0",
     "WzEsIjEiLDJd", "WyIyMDI2LTAxLTAxIiwxZTk5OSwyXQ", "!!!", "＝1+1", "=cmd|' /C calc'!A0",
 ]
@@ -300,6 +300,8 @@ def test_the_issues_examples_answer_400_or_a_form_error(client, staff, ledger):
     for value in ("1e-999999999", "1e999999"):
         page = client.get("/invoices/", {"total_min": value})
         assert page.status_code == 200 and "is not a number" in page.content.decode()
+    # The calendar's last day as a list's upper bound (the day after it overflowed).
+    assert client.get("/payments/", {"received_to": "9999-12-31"}).status_code == 200
     # A forged cursor means the first page.
     page = client.get("/invoices/", {"sort": "total", "after": _cursor("1e-999999999", 1, 2)})
     assert page.status_code == 200
