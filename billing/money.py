@@ -41,11 +41,14 @@ def minor_unit(currency: str) -> Decimal:
 
 
 # What a person or a file writes for an amount: ASCII digits, an optional point and
-# decimals, an optional leading minus; thousands may be grouped by commas in groups of
-# exactly three (1,000.50), which cannot be read two ways. Nothing else: no exponent (1e3),
-# no other digits (١٢, １２３, ²), no underscores, no plus sign, no space inside, no NaN.
+# decimals, an optional leading minus. Thousands may be grouped by commas in groups of
+# exactly three when a point follows (1,000.50): "1,000" alone is one euro to a clerk
+# used to a decimal comma, so it is read only where there are no decimals at all (JPY).
+# Nothing else: no exponent (1e3), no other digits (١٢, １２３, ²), no underscore, no
+# plus sign, no space inside, no NaN.
 _PLAIN_AMOUNT = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
-_GROUPED_AMOUNT = re.compile(r"-?[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?")
+_GROUPED_AMOUNT = re.compile(r"-?[0-9]{1,3}(?:,[0-9]{3})+\.[0-9]+")
+_GROUPED_WHOLE_AMOUNT = re.compile(r"-?[0-9]{1,3}(?:,[0-9]{3})+")
 
 
 def _shown(value: object) -> str:
@@ -53,8 +56,10 @@ def _shown(value: object) -> str:
     return text if len(text) <= 30 else text[:27] + "…'"
 
 
-def parse_decimal(value: object, field: str = "amount") -> Decimal:
-    """Decimal, int, or text in the grammar above, as an exact Decimal; InvalidAmount otherwise."""
+def parse_decimal(value: object, field: str = "amount", *, grouped_whole: bool = False) -> Decimal:
+    """Decimal, int, or text in the grammar above, as an exact Decimal; InvalidAmount otherwise.
+
+    grouped_whole: also read "1,000" (for a currency without decimals)."""
     if isinstance(value, float | bool):
         raise InvalidAmount(f"The {field} must be an exact decimal, not {type(value).__name__}.")
     if isinstance(value, Decimal):
@@ -65,7 +70,11 @@ def parse_decimal(value: object, field: str = "amount") -> Decimal:
         return Decimal(value)
     if isinstance(value, str):
         text = value.strip()
-        if _PLAIN_AMOUNT.fullmatch(text) or _GROUPED_AMOUNT.fullmatch(text):
+        if (
+            _PLAIN_AMOUNT.fullmatch(text)
+            or _GROUPED_AMOUNT.fullmatch(text)
+            or (grouped_whole and _GROUPED_WHOLE_AMOUNT.fullmatch(text))
+        ):
             return Decimal(text.replace(",", ""))
     raise InvalidAmount(f"The {field} {_shown(value)} is not a number.")
 
@@ -79,7 +88,7 @@ def parse_amount(value: object, currency: str, *, field: str = "amount") -> Deci
     currency has is an error, never a silent rounding: the clerk must see what will be booked.
     """
     unit = minor_unit(currency)
-    amount = parse_decimal(value, field)
+    amount = parse_decimal(value, field, grouped_whole=MINOR_UNITS[currency] == 0)
     # Checked before quantizing: a huge exponent would make quantize itself fail.
     if amount.copy_abs() > MAX_AMOUNT:
         raise InvalidAmount(
