@@ -55,7 +55,7 @@ def parse_amount_field(value: str, currency: str, label: str | None = None) -> D
     except InvalidAmount as error:
         message = str(error)
         if "," in str(value):
-            message += " Write decimals with a point (1234.50), without thousands separators."
+            message += " Write decimals with a point: 1234.50, or 1,234.50 with thousands in groups of three."
         raise ValidationError(message, code=error.code) from None
 
 

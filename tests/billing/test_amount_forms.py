@@ -92,3 +92,9 @@ def test_list_amount_filters_refuse(filterset, field, value):
     filters = filterset({field: value}, queryset=filterset._meta.model.objects.all())
     assert not filters.is_valid()
     assert "is not a number" in " ".join(filters.errors[field])
+
+
+def test_a_refused_comma_says_how_to_write_the_amount(customer, clerk):
+    payment = make_payment(customer=customer, amount="100.00")
+    form = AmountReasonForm({"amount": "1.000,50", "reason": "r"}, user=clerk, payment=payment)
+    assert "Write decimals with a point: 1234.50, or 1,234.50" in _amount_errors(form)
