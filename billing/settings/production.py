@@ -25,3 +25,8 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SETTLE_FLUSH_AS_OWNER = False  # a flush never wipes a production ledger (billing/guards.py)
+
+# Every request error with its traceback, as one JSON line on stderr (billing/logging.py).
+from billing.logging import production_logging
+
+LOGGING = production_logging(os.environ.get("DJANGO_LOG_LEVEL", "INFO"))
