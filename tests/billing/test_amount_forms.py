@@ -75,10 +75,10 @@ def test_allocate_split_row_refuses(value, customer, provider, clerk):
 
 
 @pytest.mark.parametrize("value", [*REFUSED, "-5"])
-def test_promised_amount_refuses(value, customer, provider):
+def test_promised_amount_refuses(value, customer, provider, clerk):
     invoice = make_invoice(customer=customer, provider=provider, total="100.00")
     account = Account.objects.get(pk=invoice.account_id)
-    form = CollectionNoteForm({"outcome": "promised", "promised_amount": value, "text": ""}, account=account)
+    form = CollectionNoteForm({"outcome": "promised", "promised_amount": value, "text": ""}, account=account, user=clerk)
     errors = _amount_errors(form, "promised_amount")
     assert ("must be greater than zero" if value == "-5" else "is not a number") in errors
 

@@ -104,7 +104,7 @@ def page_args(ledger) -> dict[str, list]:
     entry = BankEntry.objects.order_by("pk").first()
     run = ReconciliationRun.objects.order_by("pk").first()
     return {
-        "dashboard": [], "login": [], "logout": [],
+        "dashboard": [], "login": [], "logout": [], "resubmit": [],
         "reconciliation:runs": [], "reconciliation:run": [run.pk if run else 1],
         "imports:upload": [], "imports:entries": [],
         "imports:assign": [entry.pk if entry else 1], "imports:dismiss": [entry.pk if entry else 1],
