@@ -1,6 +1,7 @@
 """Development settings, and the base every other environment builds on."""
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -23,6 +24,7 @@ INSTALLED_APPS = [
     "django_filters",
     "django_htmx",
     "pgtrigger",
+    "axes",
     "billing",
     "invoices",
     "payments",
@@ -37,10 +39,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "billing.sessions.IdleTimeoutMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last, as django-axes asks: it turns a lockout flagged during the login view into the sign-in page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "billing.urls"
@@ -79,7 +84,34 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# --- Sign-in throttling (django-axes) and session lifetime -------------------------------
+# axes' backend comes first: it refuses a locked-out user before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Lock the combination of a username and the address it is tried from: a guesser is stopped
+# without letting anyone lock a colleague out from elsewhere, and one bad typist does not
+# lock out the office behind the same address.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_RESET_ON_SUCCESS = True
+# The sign-in page itself, with a message, instead of axes' bare 429 text.
+AXES_LOCKOUT_CALLABLE = "billing.lockout.lockout_response"
+# The client address is REMOTE_ADDR only (axes' default): X-Forwarded-For is trusted only
+# when a proxy is configured (DJANGO_TRUST_X_FORWARDED_FOR, see production.py).
+
+# A session ends when the browser closes (no persistent cookie) and after 8 hours without a
+# request. billing.sessions.IdleTimeoutMiddleware enforces the idle limit and renews the
+# session at most every SESSION_RENEW_SECONDS, so most requests write nothing (unlike
+# SESSION_SAVE_EVERY_REQUEST, which updates the session row on every request).
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_AGE = 8 * 60 * 60
+SESSION_RENEW_SECONDS = 5 * 60
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"

@@ -1,0 +1,28 @@
+"""What a locked-out sign-in sees: the sign-in page with a message saying why and what to do (django-axes)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.forms import AuthenticationForm
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+
+def lockout_message() -> str:
+    minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
+    return (
+        "Too many failed sign-ins for this account from this address; "
+        f"try again in {minutes} minutes or ask an administrator to unlock it."
+    )
+
+
+def lockout_response(request: HttpRequest, original_response: HttpResponse | None = None, credentials=None):
+    """axes' AXES_LOCKOUT_CALLABLE, for /login/ and the admin's login alike: 429 and the sign-in form."""
+    username = request.POST.get("username", "")
+    form = AuthenticationForm(request, initial={"username": username})
+    context = {
+        "form": form,
+        "lockout_message": lockout_message(),
+        "next": request.POST.get("next") or request.GET.get("next", ""),
+    }
+    return render(request, "registration/login.html", context, status=429)
