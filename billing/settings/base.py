@@ -131,6 +131,10 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 # "manual" reverses nothing and leaves the payment overallocated in the work queue.
 SETTLE_CHARGEBACK_REVERSAL = os.environ.get("SETTLE_CHARGEBACK_REVERSAL", "newest_first")
 
+# Demo data and demo accounts (admin/admin ...): seed_demo runs and the sign-in page names the
+# demo accounts only where this is on. Production settings turn it off whatever the environment says.
+SETTLE_DEMO_ALLOWED = os.environ.get("SETTLE_DEMO_ALLOWED", "1") == "1"
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -24,3 +24,6 @@ SECURE_HSTS_PRELOAD = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+
+# --- Demo data and accounts: never in production ---------------------------------------------
+SETTLE_DEMO_ALLOWED = False

@@ -4,7 +4,7 @@ from io import StringIO
 
 import pytest
 from django.contrib.auth import authenticate, get_user_model
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.test import RequestFactory
 
@@ -122,3 +122,12 @@ def test_worker_processes_make_the_same_books_as_one_process():
     assert "2 worker(s)" in output
     assert fingerprint() == sequential
     assert_invariants()
+
+
+@pytest.mark.django_db
+def test_refuses_when_demo_data_is_not_allowed(settings):
+    settings.SETTLE_DEMO_ALLOWED = False
+    with pytest.raises(CommandError, match="refuses to run"):
+        seed("--customers", "2", "--workers", "1")
+    assert not get_user_model().objects.filter(username="admin").exists()
+    assert not Invoice.objects.exists()
