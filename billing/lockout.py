@@ -26,3 +26,18 @@ def lockout_response(request: HttpRequest, original_response: HttpResponse | Non
         "next": request.POST.get("next") or request.GET.get("next", ""),
     }
     return render(request, "registration/login.html", context, status=429)
+
+
+def client_address(request: HttpRequest) -> str | None:
+    """axes' AXES_CLIENT_IP_CALLABLE: REMOTE_ADDR, or the address our nearest trusted proxy saw.
+
+    Each of the SETTLE_TRUSTED_PROXY_COUNT proxies appends the address it received from to
+    X-Forwarded-For, so that entry, counted from the right, is the client; anything to its
+    left was written by the client and proves nothing.
+    """
+    count = settings.SETTLE_TRUSTED_PROXY_COUNT
+    if count > 0:
+        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+        if len(forwarded) >= count:
+            return forwarded[-count]
+    return request.META.get("REMOTE_ADDR")
