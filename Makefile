@@ -49,9 +49,7 @@ migrate: install
 
 run: migrate
 	$(PY) manage.py seed_demo --if-empty
-	@echo ""
-	@echo "Settle is at http://$(HOST):$(PORT)/  Sign in as finance / finance, support / support or admin / admin."
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	$(PY) manage.py serve $(HOST):$(PORT)
 
 test: install chromium
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -7,6 +7,8 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from billing.sign_in import demo_sign_ins
+
 
 def lockout_message() -> str:
     minutes = int(settings.AXES_COOLOFF_TIME.total_seconds() // 60)
@@ -23,6 +25,7 @@ def lockout_response(request: HttpRequest, original_response: HttpResponse | Non
     context = {
         "form": form,
         "lockout_message": lockout_message(),
+        "demo_accounts": demo_sign_ins(),
         "next": request.POST.get("next") or request.GET.get("next", ""),
     }
     return render(request, "registration/login.html", context, status=429)
