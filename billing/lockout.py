@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Callable
+
 from django.conf import settings
 from django.contrib.auth.forms import AuthenticationForm
 from django.http import HttpRequest, HttpResponse
@@ -41,6 +44,33 @@ def client_address(request: HttpRequest) -> str | None:
     count = settings.SETTLE_TRUSTED_PROXY_COUNT
     if count > 0:
         forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
-        if len(forwarded) >= count:
+        if len(forwarded) >= count and _is_address(forwarded[-count]):
             return forwarded[-count]
     return request.META.get("REMOTE_ADDR")
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+class RecordableHeadersMiddleware:
+    """axes stores each sign-in's User-Agent and Accept headers; PostgreSQL text cannot hold NUL.
+
+    A client sending a NUL byte in either header would otherwise turn its sign-in into a 500.
+    """
+
+    HEADERS = ("HTTP_USER_AGENT", "HTTP_ACCEPT")
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        for header in self.HEADERS:
+            value = request.META.get(header)
+            if value and "\x00" in value:
+                request.META[header] = value.replace("\x00", "\ufffd")
+        return self.get_response(request)

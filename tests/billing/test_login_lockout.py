@@ -5,9 +5,10 @@ from io import StringIO
 import pytest
 from axes.models import AccessAttempt
 from django.core.management import call_command
-from django.test import Client
+from django.test import Client, RequestFactory
 from django.urls import reverse
 
+from billing.lockout import client_address
 from tests.factories import UserFactory
 
 MESSAGE = (
@@ -96,3 +97,20 @@ def test_axes_reset_username_command_unlocks(client, fiona):
     call_command("axes_reset_username", "fiona", stdout=StringIO())
 
     assert sign_in(client, "fiona", "right-horse-battery").status_code == 302
+
+
+@pytest.mark.parametrize("password", ["wrong", "right-horse-battery"])
+@pytest.mark.parametrize("header", ["HTTP_USER_AGENT", "HTTP_ACCEPT"])
+def test_a_nul_byte_in_a_recorded_header_is_not_a_500(client, fiona, header, password):
+    # axes records these headers for every sign-in; PostgreSQL text cannot hold NUL.
+    response = client.post(
+        reverse("login"), {"username": "fiona", "password": password}, REMOTE_ADDR="203.0.113.7", **{header: "x\x00y"}
+    )
+    assert response.status_code in (200, 302)
+    assert AccessAttempt.objects.exists() or password != "wrong"
+
+
+def test_a_forged_forwarded_address_falls_back_to_the_connection(settings, fiona):
+    settings.SETTLE_TRUSTED_PROXY_COUNT = 1
+    request = RequestFactory().post("/login/", REMOTE_ADDR="203.0.113.1", HTTP_X_FORWARDED_FOR="not-an-address")
+    assert client_address(request) == "203.0.113.1"
