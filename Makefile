@@ -4,6 +4,9 @@
 VENV      := .venv
 PY        := $(VENV)/bin/python
 STAMP     := $(VENV)/.installed
+# Exact versions with hashes of everything installed (test extra included); pyproject.toml keeps the ranges.
+LOCK      := requirements.lock
+UV        := uv==0.13.9
 HOST      ?= 127.0.0.1
 PORT      ?= 8000
 
@@ -11,18 +14,27 @@ PORT      ?= 8000
 PYTHON ?= $(shell for c in "$$(pyenv prefix $$(cat .python-version) 2>/dev/null)/bin/python" python3.12 python3.13 python3; do \
 	  if command -v "$$c" >/dev/null 2>&1 && "$$c" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then echo "$$c"; break; fi; done)
 
-.PHONY: run test install chromium bench check migrate clean-db
+.PHONY: run test install lock chromium bench check migrate clean-db
 
-$(STAMP): pyproject.toml
+# Installs exactly what the lock names, checking every hash; plain pip, nothing else needed.
+$(STAMP): pyproject.toml $(LOCK)
 	@if [ -z "$(PYTHON)" ]; then echo "Settle needs Python 3.12 or newer: install it (e.g. 'pyenv install 3.12') or set PYTHON=/path/to/python3.12." >&2; exit 1; fi
 	@echo "Creating $(VENV) with $(PYTHON) ($$($(PYTHON) --version))"
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install --quiet --upgrade pip > $(VENV)/install.log 2>&1 || { cat $(VENV)/install.log; exit 1; }
-	@$(PY) -m pip install -e '.[test]' >> $(VENV)/install.log 2>&1 || { tail -40 $(VENV)/install.log; exit 1; }
-	@echo "Installed Settle's dependencies into $(VENV) (log: $(VENV)/install.log)"
+	@$(PY) -m pip install --require-hashes --no-deps -r $(LOCK) > $(VENV)/install.log 2>&1 || { tail -40 $(VENV)/install.log; exit 1; }
+	@$(PY) -m pip check >> $(VENV)/install.log 2>&1 || { tail -20 $(VENV)/install.log; exit 1; }
+	@$(PY) .ci/check_lock.py
+	@echo "Installed Settle's dependencies from $(LOCK) into $(VENV) (log: $(VENV)/install.log)"
 	@touch $(STAMP)
 
 install: $(STAMP)
+
+# Re-resolve the lock after changing pyproject.toml (or to take newer versions within its ranges),
+# for every platform, with the hashes of every file; then 'make install' applies it.
+lock:
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@test -x $(VENV)/bin/uv || $(PY) -m pip install --quiet '$(UV)'
+	$(VENV)/bin/uv pip compile pyproject.toml --extra test --universal --python-version 3.12 --generate-hashes $(LOCK_ARGS) -o $(LOCK)
 
 # Browser tests drive Debian's Chromium (Playwright's own browser download does not work offline).
 chromium:
@@ -37,9 +49,7 @@ migrate: install
 
 run: migrate
 	$(PY) manage.py seed_demo --if-empty
-	@echo ""
-	@echo "Settle is at http://$(HOST):$(PORT)/  Sign in as finance / finance, support / support or admin / admin."
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	$(PY) manage.py serve $(HOST):$(PORT)
 
 test: install chromium
 	$(PY) -m pytest $(PYTEST_ARGS)

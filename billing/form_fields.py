@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import django_filters
 from django import forms
 from django.core.exceptions import ValidationError
 
 from billing.errors import InvalidAmount
 from billing.models import Customer
-from billing.money import parse_amount
+from billing.money import parse_amount, parse_amount_bound
 from billing.search import search_customers
+from billing.validation import parse_id
 
 CUSTOMER_CHOICES_LIMIT = 50
 
@@ -56,7 +58,7 @@ def parse_amount_field(value: str, currency: str, label: str | None = None) -> D
     except InvalidAmount as error:
         message = str(error)
         if "," in str(value):
-            message += " Write decimals with a point (1234.50), without thousands separators."
+            message += " Write decimals with a point: 1234.50, or 1,234.50 with thousands in groups of three."
         raise ValidationError(message, code=error.code) from None
 
 
@@ -71,14 +73,37 @@ def no_customer_match(query: str = "") -> str:
     if not query or matching_customers(query).exists():
         return ""
     return f"No customer matches “{query}”."
+class AmountBoundField(forms.CharField):
+    """A list filter's amount bound (total from, balance at least): parse_amount's grammar,
+    two decimals at most, so no exponent or NaN ever reaches a query (numeric overflow)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("max_length", 24)
+        super().__init__(**kwargs)
+
+    def clean(self, value) -> Decimal | None:
+        value = super().clean(value)
+        if value in (None, ""):
+            return None
+        try:
+            return parse_amount_bound(value, field=(self.label or "amount").lower())
+        except InvalidAmount as error:
+            raise ValidationError(str(error), code=error.code) from None
+
+
+class AmountFilter(django_filters.Filter):
+    """`field_name__lookup_expr` an amount, for the lists' amount filters."""
+
+    field_class = AmountBoundField
 
 
 def customer_choices(query: str = "", selected: int | str | None = None) -> list[tuple[str, str]]:
     """At most CUSTOMER_CHOICES_LIMIT customers matching `query` (name, email or reference),
     plus the selected one, for a <select> that stays small with millions of customers."""
     found = list(matching_customers(query).order_by("name", "id")[:CUSTOMER_CHOICES_LIMIT])
-    if selected and str(selected).isdigit() and all(str(c.pk) != str(selected) for c in found):
-        found = list(Customer.objects.filter(pk=selected)) + found
+    selected_id = parse_id(selected)
+    if selected_id is not None and all(c.pk != selected_id for c in found):
+        found = list(Customer.objects.filter(pk=selected_id)) + found
     return [("", "Choose a customer")] + [
         (str(c.pk), f"{c.name} · {c.email}" if c.email else c.name) for c in found
     ]

@@ -37,8 +37,10 @@ from django.utils.cache import patch_vary_headers
 from django_htmx.http import push_url
 
 from billing.money import CURRENCY_CHOICES
+from billing.validation import MAX_ID, parse_id
 
 CURSOR_PARAMS = ("after", "before", "last")
+MAX_PAGE = 10**9  # a page number a cursor may carry (for display only; larger is a forged cursor)
 TOTALS_TTL = 300  # seconds a filtered set's totals are reused while paging through it
 PAGE_SIZES = (25, 50, 100, 200)
 DEFAULT_PAGE_SIZE = 50
@@ -144,13 +146,33 @@ def decode_cursor(token: str, model, ordering: Ordering) -> tuple[object, int, i
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         value, pk, page = json.loads(raw)
-        if not isinstance(pk, int) or not isinstance(page, int) or page < 1:
+        if not isinstance(pk, int) or parse_id(pk) is None or not isinstance(page, int) or isinstance(page, bool) or not 1 <= page <= MAX_PAGE:
             return None
         if value is not None:
-            value = _resolve_field(model, ordering.field).to_python(value)
-    except (ValueError, TypeError, binascii.Error, ValidationError):
+            field = _resolve_field(model, ordering.field)
+            value = field.to_python(value)
+            if not _storable(field, value):
+                return None
+    except (ValueError, TypeError, ArithmeticError, binascii.Error, ValidationError):
         return None
     return value, pk, page
+
+
+def _storable(field, value) -> bool:
+    """Could the column hold this value? A cursor is the client's text: a Decimal beyond the
+    column's digits (1e999999, 1e-999999999) or NaN would make PostgreSQL fail the query,
+    and a NUL byte is refused by PostgreSQL in any text."""
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            return False
+        places = Decimal(1).scaleb(-(field.decimal_places or 0))
+        limit = Decimal(10) ** ((field.max_digits or 28) - (field.decimal_places or 0))
+        return value.copy_abs() < limit and value == value.quantize(places)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return abs(value) <= MAX_ID
+    if isinstance(value, str):
+        return "\x00" not in value
+    return True
 
 
 def beyond(ordering: Ordering, value, pk: int, *, nullable: bool) -> list[Q]:
@@ -400,7 +422,8 @@ class _Echo:
         return value
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Spreadsheets (Excel, LibreOffice) also read the full-width forms of = + - @ as a formula start.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 
 def csv_text(value: str | None) -> str:

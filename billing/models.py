@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
+
 from django.conf import settings
-from django.db import models
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, models, transaction
 from django.db.models import Q
 
+from billing.errors import InvalidInput
 from billing.money import CURRENCY_CHOICES
 
 CURRENCY_CHECK = r"^[A-Z]{3}$"
@@ -55,6 +60,85 @@ class Provider(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        super().clean()
+        if self.code:
+            self.code = self.code.strip().upper()
+            problem = code_problem(self)
+            if problem:
+                raise ValidationError({"code": problem})
+
+    def save(self, *args, **kwargs) -> None:
+        """A blank code is derived from the name (DESIGN.md sections 5 and 7); a code that
+        would make an invoice number collide is refused (see code_problem)."""
+        if self.code:
+            update_fields = kwargs.get("update_fields")
+            # Issuing saves only the counter: nothing to check on the hot path.
+            problem = code_problem(self) if update_fields is None or "code" in update_fields else ""
+            if problem:
+                raise InvalidInput(problem, code="provider_code")
+            return super().save(*args, **kwargs)
+        # Two providers named alike at once may pick the same code: the unique index
+        # refuses the second, which then takes the next candidate.
+        for code in candidate_codes(self.name):
+            if Provider.objects.filter(code=code).exists() or _numbers_use(code):
+                continue
+            self.code = code
+            try:
+                with transaction.atomic():
+                    return super().save(*args, **kwargs)
+            except IntegrityError:
+                if not Provider.objects.filter(code=code).exclude(pk=self.pk).exists():
+                    raise  # not the code: another constraint
+                self.code = ""
+        raise InvalidInput(f"No free provider code could be derived from {self.name!r}; give one.")
+
+
+# --- Provider codes ---------------------------------------------------------------------------
+#
+# Invoice numbers are the code and the provider's counter (ACME-000042), printed on what
+# customers hold. So a code never changes once the provider has issued an invoice (else
+# its series would restart under another prefix), and no code may be the prefix of
+# invoice numbers that exist (else the next number could be one already issued).
+
+
+def _numbers_use(code: str, *, other_than: int | None = None) -> bool:
+    from invoices.models import Invoice
+
+    numbers = Invoice.objects.filter(number__startswith=f"{code}-")
+    if other_than is not None:
+        numbers = numbers.exclude(provider_id=other_than)
+    return numbers.exists()
+
+
+def code_problem(provider: Provider) -> str:
+    """Why `provider.code` cannot be saved, or ''."""
+    code = provider.code
+    if provider.pk is not None:
+        old = Provider.objects.filter(pk=provider.pk).values_list("code", "last_invoice_number").first()
+        if old and old[0] != code and old[1] > 0:
+            return (
+                f"The code of {provider.name} cannot change from {old[0]} to {code}: it is the prefix of the "
+                f"{old[1]} invoice numbers already issued ({old[0]}-{old[1]:06d} is the latest)."
+            )
+    if _numbers_use(code, other_than=provider.pk):
+        return f"The code {code} cannot be used: invoices numbered {code}-… already exist for another provider."
+    return ""
+
+
+def candidate_codes(name: str, *, length: int = 5, tries: int = 99):
+    """PLUMB, PLUMB2, PLUMB3…: the name's first letters and digits, ASCII upper case,
+    starting with a letter (the provider_code_format constraint)."""
+    ascii_name = unicodedata.normalize("NFKD", name or "").encode("ascii", "ignore").decode().upper()
+    words = re.findall(r"[A-Z0-9]+", ascii_name)
+    base = "".join(words).lstrip("0123456789")[:length]
+    if len(base) < 2:
+        base = (base + "PROV")[:length] if base else "PROV"
+    yield base
+    for n in range(2, tries + 2):
+        suffix = str(n)
+        yield base[: 10 - len(suffix)] + suffix
 
 
 class Account(models.Model):

@@ -27,6 +27,7 @@ from django.db import connection, transaction
 from django.db.models import Count, QuerySet, Sum
 
 from billing.errors import InvalidInput
+from billing.validation import parse_id
 
 PER_PAGE = 50
 MAX_DEPTH = 2_000  # pages from the nearer end of a list (100,000 rows at 50 a page)
@@ -134,10 +135,10 @@ def page_number(value: object) -> int:
     """A page number from a query string: 1 when absent; InvalidInput when not a number."""
     if value in (None, ""):
         return 1
-    try:
-        number = int(str(value))
-    except ValueError:
-        raise InvalidInput(f"Page {value!r} is not a number.") from None
+    text = str(value).strip()
+    if not text.isascii() or not text.lstrip("-").isdigit() or len(text) > 9:
+        raise InvalidInput(f"Page {value!r} is not a number.")
+    number = int(text)
     if number < 1:
         raise InvalidInput("Pages start at 1.")
     return number
@@ -202,7 +203,7 @@ def flag(value: object) -> bool:
 def optional_id(value: object, *, field: str) -> int | None:
     if value in (None, ""):
         return None
-    try:
-        return int(str(value))
-    except ValueError:
-        raise InvalidInput(f"The {field} {value!r} is not an id.") from None
+    number = parse_id(value)
+    if number is None:
+        raise InvalidInput(f"The {field} {value!r} is not an id.")
+    return number

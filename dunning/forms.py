@@ -6,6 +6,7 @@ from django import forms
 
 from billing.actors import Actor
 from billing.errors import InvalidAmount
+from billing.form_fields import AmountField
 from billing.models import Account
 from billing.money import parse_positive_amount
 from dunning.models import CollectionNote, CollectionOutcome
@@ -15,6 +16,9 @@ from submissions.forms import SubmitOnceForm
 
 class CollectionNoteForm(SubmitOnceForm, forms.ModelForm):
     """Submit-once like every form that writes: Back and re-submit must not save the note twice."""
+    # Text, parsed by billing.money in clean_promised_amount: the same grammar and message
+    # as every amount form (a DecimalField reads 1e3 and ١٢ as numbers).
+    promised_amount = AmountField(required=False, label="Promised amount")
 
     class Meta:
         model = CollectionNote
@@ -28,7 +32,6 @@ class CollectionNoteForm(SubmitOnceForm, forms.ModelForm):
         widgets = {
             "outcome": forms.RadioSelect,
             "promised_date": forms.DateInput(attrs={"type": "date"}),
-            "promised_amount": forms.TextInput(attrs={"class": "amount", "inputmode": "decimal", "autocomplete": "off"}),
             "text": forms.Textarea(attrs={"rows": 3, "maxlength": TEXT_LIMIT}),
         }
 
@@ -41,7 +44,7 @@ class CollectionNoteForm(SubmitOnceForm, forms.ModelForm):
 
     def clean_promised_amount(self):
         amount = self.cleaned_data.get("promised_amount")
-        if amount is None:
+        if amount in (None, ""):
             return None
         try:
             return parse_positive_amount(amount, self.account.currency, field="promised amount")

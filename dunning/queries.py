@@ -16,6 +16,7 @@ import django_filters
 from django import forms
 from django.db.models import Q, QuerySet, Sum
 
+from billing.form_fields import AmountFilter
 from billing.listing import Ordering
 from billing.models import Account, Provider
 from dunning.models import CollectionNote
@@ -112,7 +113,7 @@ class AccountFilter(django_filters.FilterSet):
     )
     provider = django_filters.ModelChoiceFilter(queryset=Provider.objects.all(), empty_label="All providers")
     currency = django_filters.ChoiceFilter(choices=CURRENCY_CHOICES, empty_label="All")
-    min_balance = django_filters.NumberFilter(
+    min_balance = AmountFilter(
         field_name="balance_due",
         lookup_expr="gte",
         label="Balance at least",

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from billing.errors import InvalidInput
 from billing.models import Customer
 from billing.money import format_money
+from billing.validation import parse_id
 from intake.models import BankEntry, BankEntryStatus
 from intake.statements import StatementEntry, find_invoice_numbers
 from invoices.models import Invoice
@@ -93,8 +94,8 @@ def customer_by_reference_or_id(value: str) -> Customer:
     if not value:
         raise InvalidInput("Give the customer's reference or id.")
     customer = Customer.objects.filter(reference__iexact=value).first()
-    if customer is None and value.isdigit():
-        customer = Customer.objects.filter(pk=int(value)).first()
+    if customer is None and (pk := parse_id(value)) is not None:
+        customer = Customer.objects.filter(pk=pk).first()
     if customer is None:
         raise InvalidInput(f"No customer has the reference or id {value!r}.")
     return customer

@@ -91,7 +91,10 @@ import io
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
+
+from billing.errors import InvalidAmount
+from billing.money import parse_decimal
 
 from allocations.rules import INVOICE_NUMBER_RE, find_invoice_numbers
 
@@ -166,8 +169,8 @@ def _check_amount(text: str, pattern: re.Pattern[str], problems: list[str]) -> D
         problems.append(reason)
         return None
     try:
-        value = Decimal(text)
-    except InvalidOperation:  # pragma: no cover - the pattern rules this out
+        value = parse_decimal(text)  # billing.money's one grammar of amounts
+    except InvalidAmount:  # pragma: no cover - the pattern is narrower than the grammar
         problems.append(f"amount '{text}' is not a number")
         return None
     if abs(value) >= _TOO_LARGE:

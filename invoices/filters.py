@@ -12,6 +12,7 @@ from django import forms
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from billing.form_fields import AmountFilter
 from billing.listing import Ordering, both_ways, chosen_sort
 from billing.models import Customer, Provider
 from billing.money import CURRENCY_CHOICES
@@ -69,8 +70,8 @@ class InvoiceFilter(django_filters.FilterSet):
         choices=PaymentStatus.choices, widget=forms.CheckboxSelectMultiple, label="Payment status", distinct=False
     )
     overdue = django_filters.BooleanFilter(method="filter_overdue", widget=forms.CheckboxInput, label="Overdue only")
-    total_min = django_filters.NumberFilter(field_name="total", lookup_expr="gte", label="Total from", widget=_amount_input("min"))
-    total_max = django_filters.NumberFilter(field_name="total", lookup_expr="lte", label="Total to", widget=_amount_input("max"))
+    total_min = AmountFilter(field_name="total", lookup_expr="gte", label="Total from", widget=_amount_input("min"))
+    total_max = AmountFilter(field_name="total", lookup_expr="lte", label="Total to", widget=_amount_input("max"))
     issued_from = django_filters.DateFilter(field_name="issue_date", lookup_expr="gte", label="Issued from", widget=_date_input())
     issued_to = django_filters.DateFilter(field_name="issue_date", lookup_expr="lte", label="Issued to", widget=_date_input())
     due_from = django_filters.DateFilter(field_name="due_date", lookup_expr="gte", label="Due from", widget=_date_input())

@@ -13,6 +13,7 @@ from django import forms
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from billing.form_fields import AmountFilter
 from billing.listing import Ordering, both_ways
 from billing.money import CURRENCY_CHOICES
 from billing.status import AllocationStatus
@@ -70,8 +71,8 @@ class PaymentFilter(django_filters.FilterSet):
     allocation_status = django_filters.MultipleChoiceFilter(
         choices=AllocationStatus.choices, widget=forms.CheckboxSelectMultiple, label="Allocation status", distinct=False
     )
-    amount_min = django_filters.NumberFilter(field_name="amount", lookup_expr="gte", label="Amount from", widget=_amount_input("min"))
-    amount_max = django_filters.NumberFilter(field_name="amount", lookup_expr="lte", label="Amount to", widget=_amount_input("max"))
+    amount_min = AmountFilter(field_name="amount", lookup_expr="gte", label="Amount from", widget=_amount_input("min"))
+    amount_max = AmountFilter(field_name="amount", lookup_expr="lte", label="Amount to", widget=_amount_input("max"))
     received_from = django_filters.DateFilter(method="filter_received_from", label="Received from", widget=_date_input())
     received_to = django_filters.DateFilter(method="filter_received_to", label="Received to", widget=_date_input())
 
@@ -97,6 +98,8 @@ class PaymentFilter(django_filters.FilterSet):
         return queryset.filter(received_at__gte=_start_of(value))
 
     def filter_received_to(self, queryset: QuerySet, name: str, value: datetime.date) -> QuerySet:
+        if value == datetime.date.max:
+            return queryset  # the end of the calendar bounds nothing (and the next day overflows)
         return queryset.filter(received_at__lt=_start_of(value + datetime.timedelta(days=1)))
 
     @property

@@ -15,6 +15,7 @@ from billing.errors import InvalidAmount
 from billing.form_fields import AmountField, customer_choices, parse_amount_field
 from billing.models import Customer
 from billing.money import CURRENCY_CHOICES, format_money, parse_amount
+from billing.validation import parse_id
 from invoices.models import Invoice
 from payments.models import Payment, PaymentMethod
 from submissions.forms import SubmitOnceForm
@@ -78,8 +79,8 @@ def posted_invoice_ids(data) -> list[int]:
     """Invoices the POST put money on, even if they left the open list since the form was shown."""
     ids = []
     for key, value in data.items():
-        if key.startswith("amount_") and key[7:].isdigit() and str(value).strip():
-            ids.append(int(key[7:]))
+        if key.startswith("amount_") and (pk := parse_id(key[7:])) is not None and str(value).strip():
+            ids.append(pk)
     return ids
 
 

@@ -1,7 +1,7 @@
 """Payments, refunds, chargebacks, status history, and the bank entries they came from.
 
 A refund or chargeback is a row, not a state of the payment's amount: the payment's
-cached totals and allocation_status are written only by allocations.ledger.refresh_payment.
+cached totals and allocation_status are written only by ledger.core.refresh_payment.
 """
 
 from __future__ import annotations

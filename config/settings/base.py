@@ -1,6 +1,7 @@
 """Development settings, and the base every other environment builds on."""
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -8,7 +9,13 @@ import dj_database_url
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("SETTLE_VAR_DIR", BASE_DIR / "var"))
 
-SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "dev-only-insecure-key-never-use-in-production")
+# No key is committed: DJANGO_SECRET_KEY wins, else each checkout generates its own under var/.
+if os.environ.get("DJANGO_SECRET_KEY"):
+    SECRET_KEY = os.environ["DJANGO_SECRET_KEY"]
+else:
+    from billing.secret_key import development_secret_key
+
+    SECRET_KEY = development_secret_key(VAR_DIR / "secret_key")
 DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
 ALLOWED_HOSTS = [h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
 
@@ -23,6 +30,7 @@ INSTALLED_APPS = [
     "django_filters",
     "django_htmx",
     "pgtrigger",
+    "axes",
     "billing",
     "ledger",
     "invoices",
@@ -38,14 +46,21 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "billing.request_limits.RequestSizeLimitMiddleware",
+    "backoffice.lockout.RecordableHeadersMiddleware",
+    "billing.middleware.RefuseNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "billing.sessions.IdleTimeoutMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "billing.middleware.DataErrorMiddleware",
+    # Last, as django-axes asks: it turns a lockout flagged during the login view into the sign-in page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -84,7 +99,35 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# --- Sign-in throttling (django-axes) and session lifetime -------------------------------
+# axes' backend comes first: it refuses a locked-out user before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Lock the combination of a username and the address it is tried from: a guesser is stopped
+# without letting anyone lock a colleague out from elsewhere, and one bad typist does not
+# lock out the office behind the same address.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_RESET_ON_SUCCESS = True
+# The sign-in page itself, with a message, instead of axes' bare 429 text.
+AXES_LOCKOUT_CALLABLE = "backoffice.lockout.lockout_response"
+# The client address is REMOTE_ADDR unless SETTLE_TRUSTED_PROXY_COUNT says proxies we run
+# append to X-Forwarded-For (below).
+AXES_CLIENT_IP_CALLABLE = "backoffice.lockout.client_address"
+
+# A session ends when the browser closes (no persistent cookie) and after 8 hours without a
+# request. billing.sessions.IdleTimeoutMiddleware enforces the idle limit and renews the
+# session at most every SESSION_RENEW_SECONDS, so most requests write nothing (unlike
+# SESSION_SAVE_EVERY_REQUEST, which updates the session row on every request).
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_AGE = 8 * 60 * 60
+SESSION_RENEW_SECONDS = 5 * 60
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
@@ -101,6 +144,25 @@ STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
 
+# --- Proxy headers and request size ----------------------------------------------------------
+# X-Forwarded-Proto says "this came over https" only when a proxy we run sets it: trusting it
+# otherwise lets any client claim https. Set DJANGO_TRUST_X_FORWARDED_PROTO=1 behind such a proxy.
+if os.environ.get("DJANGO_TRUST_X_FORWARDED_PROTO") == "1":
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# How many proxies we run append to X-Forwarded-For; 0 (default) means the client address is
+# REMOTE_ADDR. The sign-in throttle (backoffice.lockout.client_address) reads the address from it.
+SETTLE_TRUSTED_PROXY_COUNT = int(os.environ.get("DJANGO_TRUSTED_PROXY_COUNT", "0"))
+# Form data (not files): the largest form, a new invoice with its 200 lines of 300 characters,
+# stays well under 2 MB even percent-encoded; 1,000 fields hold its ~610 fields.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+# Uploads above this go to a temporary file instead of memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# The whole request body, files included (billing.request_limits): a 10 MB bank statement
+# (intake.views.MAX_STATEMENT_BYTES) and the form around it. Larger bodies get a 413
+# before anything reads them.
+SETTLE_MAX_REQUEST_BYTES = 11 * 1024 * 1024
+
 # Which invoices lose the money when a chargeback takes back allocated money:
 # "newest_first" reverses the payment's newest allocations until they fit;
 # "manual" reverses nothing and leaves the payment overallocated in the work queue.
@@ -110,6 +172,10 @@ SETTLE_CHARGEBACK_REVERSAL = os.environ.get("SETTLE_CHARGEBACK_REVERSAL", "newes
 # append-only ledger: it sets settle.maintenance, which the guards honour for the tables'
 # owner only (billing/guards.py). Off in production.
 SETTLE_FLUSH_AS_OWNER = True
+
+# Demo data and demo accounts (admin/admin ...): seed_demo runs and the sign-in page names the
+# demo accounts only where this is on. Production settings turn it off whatever the environment says.
+SETTLE_DEMO_ALLOWED = os.environ.get("SETTLE_DEMO_ALLOWED", "1") == "1"
 
 LOGGING = {
     "version": 1,

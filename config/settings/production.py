@@ -15,7 +15,6 @@ DEBUG = False
 SECRET_KEY = os.environ["DJANGO_SECRET_KEY"]
 ALLOWED_HOSTS = [h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "").split(",") if h]
 SECURE_SSL_REDIRECT = os.environ.get("DJANGO_SECURE_SSL_REDIRECT", "1") == "1"
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SESSION_COOKIE_SECURE = True
 CSRF_COOKIE_SECURE = True
 SECURE_HSTS_SECONDS = int(os.environ.get("DJANGO_HSTS_SECONDS", "31536000"))
@@ -25,3 +24,11 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SETTLE_FLUSH_AS_OWNER = False  # a flush never wipes a production ledger (billing/guards.py)
+
+# Every request error with its traceback, as one JSON line on stderr (billing/logging.py).
+from billing.logging import production_logging
+
+LOGGING = production_logging(os.environ.get("DJANGO_LOG_LEVEL", "INFO"))
+
+# --- Demo data and accounts: never in production ---------------------------------------------
+SETTLE_DEMO_ALLOWED = False

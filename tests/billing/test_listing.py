@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.test import RequestFactory
 
-from billing.listing import Ordering, beyond, decode_cursor, encode_cursor, list_url
+from billing.listing import Ordering, beyond, csv_text, decode_cursor, encode_cursor, list_url
 from invoices.models import Invoice
 from payments.models import Payment
 
@@ -49,3 +49,37 @@ def test_list_url_drops_cursors_and_empty_values():
     request = RequestFactory().get("/invoices/", {"customer": "", "payment_status": ["unpaid", "paid"], "after": "x", "sort": "total"})
     assert list_url(request, sort="-total") == "/invoices/?payment_status=unpaid&payment_status=paid&sort=-total"
     assert list_url(request, path="/invoices/export.csv") == "/invoices/export.csv?payment_status=unpaid&payment_status=paid&sort=total"
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("total", "1e999999"),  # beyond numeric(14, 2): PostgreSQL failed the page query
+        ("total", "1e-999999999"),
+        ("total", "NaN"),
+        ("total", "Infinity"),
+        ("total", "12.345"),  # more places than the column
+        ("customer__name", "a\x00b"),  # PostgreSQL refuses NUL in text
+        ("pk", 2**70),
+    ],
+)
+def test_cursors_with_values_the_column_cannot_hold_are_refused(field, value):
+    assert decode_cursor(encode_cursor(value, 1, 2), Invoice, Ordering(field)) is None
+
+
+@pytest.mark.parametrize("pk", [2**63, 0, True, "1"])
+def test_cursors_with_ids_no_row_can_have_are_refused(pk):
+    assert decode_cursor(encode_cursor("2026-01-01", pk, 2), Invoice, Ordering("due_date")) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["=1+1", "+1", "-1", "@SUM(A1)", "\tx", "\rx", "＝1+1", "＋1", "－1", "＠SUM(A1)"],
+)
+def test_csv_text_defuses_formula_starts_including_full_width_ones(text):
+    assert csv_text(text) == "'" + text
+
+
+def test_csv_text_leaves_ordinary_text_alone():
+    assert csv_text("Zoë O’Brien") == "Zoë O’Brien"
+    assert csv_text("") == ""

@@ -19,7 +19,11 @@ D = Decimal
         (12, "USD", D("12.00")),
         (D("0.01"), "GBP", D("0.01")),
         ("-3.20", "EUR", D("-3.20")),
-        ("1E+2", "EUR", D("100.00")),
+        ("1,000.50", "EUR", D("1000.50")),  # grouped thousands: groups of exactly three
+        ("1,234,567", "JPY", D("1234567.00")),  # no decimals in yen: "1,000" cannot mean one
+        ("-1,000.00", "EUR", D("-1000.00")),
+        ("0.5", "EUR", D("0.50")),
+        (D("1E+2"), "EUR", D("100.00")),  # a Decimal is exact whatever its exponent
         ("1500", "JPY", D("1500.00")),
         (D("1500.00"), "JPY", D("1500.00")),
         ("10.500", "EUR", D("10.50")),  # trailing zeros are not extra precision
@@ -53,7 +57,17 @@ def test_parse_amount_refuses_more_decimals_than_the_currency_has(value, currenc
         parse_amount(value, currency)
 
 
-@pytest.mark.parametrize("value", ["", "ten", "1,000.00", "NaN", "Infinity", "-inf", None, object()])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "", "ten", "NaN", "Infinity", "-inf", None, object(),
+        "1e3", "1E+2", "1e999999999", "1e-999999999",  # exponents: 1e3 was booked as 1,000.00
+        "١٢", "１２３", "²", "৫",  # digits int() and Decimal() read, which are not ASCII
+        "1_000", "+5", "1 000", "1\u00a0000", "5.", ".5", "1.000,50", "1,00", "1,0000", "12,34.5", ",100",
+        "1,000",  # one euro to a clerk used to a decimal comma: grouping needs the point (1,000.00)
+        "--5", "0x10", "1,000,00", D("NaN"), D("Infinity"),
+    ],
+)
 def test_parse_amount_refuses_what_is_not_a_number(value):
     with pytest.raises(InvalidAmount, match="is not a number"):
         parse_amount(value, "EUR")
@@ -125,7 +139,7 @@ def test_split_amount_needs_at_least_one_part():
 # Regressions: each of these escaped as a non-BillingError or lost money silently.
 
 
-@pytest.mark.parametrize("value", ["1e30", D("1E+40"), "-1e29"])
+@pytest.mark.parametrize("value", [D("1E+30"), D("1E+40"), D("-1E+29"), D("1E+999999999")])
 def test_parse_amount_refuses_huge_exponents_with_a_billing_error(value):
     # decimal.InvalidOperation from quantize used to escape instead of a clerk-readable error.
     with pytest.raises(InvalidAmount, match="larger than the largest amount Settle can book"):
@@ -157,3 +171,22 @@ def test_split_amount_refuses_floats():
 def test_split_amount_of_a_negative_amount_mirrors_the_positive_one():
     assert split_amount(D("-0.05"), 2, "EUR") == [D("-0.03"), D("-0.02")]
     assert sum(split_amount(D("-100.00"), 3, "EUR")) == D("-100.00")
+
+
+@pytest.mark.parametrize("value", ["-5", "-0.01", "0"])
+def test_a_positive_amount_refuses_minus_and_zero(value):
+    with pytest.raises(InvalidAmount, match="must be greater than zero"):
+        parse_positive_amount(value, "EUR")
+
+
+@pytest.mark.parametrize("value", ["1000000000000", "999,999,999,999,999.00", "9" * 5000, D("1E+999999999")])
+def test_parse_amount_refuses_more_than_a_money_column_holds(value):
+    with pytest.raises(InvalidAmount, match="larger than the largest amount"):
+        parse_amount(value, "EUR")
+
+
+@pytest.mark.parametrize("value", ["1e3", "١٢", "NaN", [1], b"12"])
+def test_services_refuse_what_is_not_a_decimal_int_or_plain_decimal_text(value):
+    """DESIGN.md section 7: services take Decimal, int or a plain decimal string."""
+    with pytest.raises(InvalidAmount, match="is not a number"):
+        parse_positive_amount(value, "EUR")

@@ -4,8 +4,9 @@ from io import StringIO
 
 import pytest
 from django.contrib.auth import authenticate, get_user_model
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import transaction
+from django.test import RequestFactory
 
 from billing.models import Customer, Provider
 from billing.status import AllocationStatus, PaymentStatus
@@ -83,9 +84,10 @@ def test_seed_demo_has_every_status_and_keeps_the_invariants():
 @pytest.mark.django_db
 def test_demo_users_and_groups():
     seed("--customers", "2", "--workers", "1")
-    assert authenticate(username="admin", password="admin").is_superuser
-    finance = authenticate(username="finance", password="finance")
-    support = authenticate(username="support", password="support")
+    request = RequestFactory().post("/login/")  # the sign-in throttle (django-axes) needs the request
+    assert authenticate(request, username="admin", password="admin").is_superuser
+    finance = authenticate(request, username="finance", password="finance")
+    support = authenticate(request, username="support", password="support")
     assert list(finance.groups.values_list("name", flat=True)) == ["finance"]
     assert list(support.groups.values_list("name", flat=True)) == ["support"]
     assert not finance.is_superuser and not support.is_staff
@@ -120,3 +122,12 @@ def test_worker_processes_make_the_same_books_as_one_process():
     assert "2 worker(s)" in output
     assert fingerprint() == sequential
     assert_invariants()
+
+
+@pytest.mark.django_db
+def test_refuses_when_demo_data_is_not_allowed(settings):
+    settings.SETTLE_DEMO_ALLOWED = False
+    with pytest.raises(CommandError, match="refuses to run"):
+        seed("--customers", "2", "--workers", "1")
+    assert not get_user_model().objects.filter(username="admin").exists()
+    assert not Invoice.objects.exists()

@@ -192,7 +192,7 @@ def test_finance_can_add_notes_too(client, ledger, staff):
         ({"outcome": "bribed"}, "outcome", "Select a valid choice."),
         ({"outcome": "promised_to_pay", "promised_amount": "12.345"}, "promised_amount", "decimal"),
         ({"outcome": "promised_to_pay", "promised_amount": "-5"}, "promised_amount", "greater than zero"),
-        ({"outcome": "promised_to_pay", "promised_amount": "abc"}, "promised_amount", "Enter a number."),
+        ({"outcome": "promised_to_pay", "promised_amount": "abc"}, "promised_amount", "is not a number"),
         ({"outcome": "promised_to_pay", "promised_date": "2020-01-01"}, "promised_date", "cannot be in the past"),
         ({"outcome": "promised_to_pay", "promised_date": "soon"}, "promised_date", "Enter a valid date."),
         ({"outcome": "no_answer", "promised_amount": "10"}, "outcome", "Promised to pay"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import time
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -40,6 +41,13 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, if_empty: bool, customers: int, seed: int, workers: int, **options) -> None:
+        if not settings.SETTLE_DEMO_ALLOWED:
+            # Demo users have their names as passwords (admin/admin): never in real books.
+            raise CommandError(
+                "seed_demo refuses to run here: SETTLE_DEMO_ALLOWED is off (always in production, "
+                "DJANGO_ENV=production). It creates demo books and the users admin/admin, "
+                "finance/finance and support/support."
+            )
         if if_empty and Invoice.objects.exists():
             self.stdout.write("The database already has invoices; nothing seeded.")
             return
