@@ -63,6 +63,7 @@ def collections_list(request: HttpRequest) -> HttpResponse:
         "buckets": AGING_BUCKETS,
         "today": today,
         "clear_url": reverse("collections:list"),
+        "noun": "accounts",  # the list skeleton's totals label and pagination
     }
     return render_list(request, "collections/list.html", "collections/_list_results.html", context)
 

@@ -76,6 +76,7 @@ def invoice_list(request: HttpRequest) -> HttpResponse:
         "today": timezone.localdate(),
         "export_url": list_url(request, path=reverse("invoices:export"), drop=("per_page",)),
         "clear_url": reverse("invoices:list"),
+        "noun": "invoices",  # the list skeleton's totals label and pagination
     }
     return render_list(request, "invoices/list.html", "invoices/_list_results.html", context)
 

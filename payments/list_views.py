@@ -72,6 +72,7 @@ def payment_list(request: HttpRequest) -> HttpResponse:
         "needs_work": request.GET.get("queue") == NEEDS_WORK,
         "export_url": list_url(request, path=reverse("payments:export"), drop=("per_page",)),
         "clear_url": reverse("payments:list"),
+        "noun": "payments",  # the list skeleton's totals label and pagination
     }
     return render_list(request, "payments/list.html", "payments/_list_results.html", context)
 
