@@ -57,14 +57,13 @@ def overdue(today: datetime.date) -> Q:
 
 def overdue_sql(today: datetime.date) -> tuple[str, dict]:
     """(condition, params) over a table with the invoice's state, payment_status and due_date columns."""
-    return (
-        "state = %(overdue_state)s AND payment_status = ANY(%(overdue_statuses)s) AND due_date < %(overdue_before)s",
-        {
-            "overdue_state": str(InvoiceState.OPEN),
-            "overdue_statuses": [str(status) for status in OPEN_WORK_STATUSES],
-            "overdue_before": today,
-        },
-    )
+    return f"{OPEN_WORK_SQL} AND due_date < %(overdue_before)s", {"overdue_before": today}
+
+
+# open_work() in SQL, its literals from the enums: the text the partial indexes' predicates match.
+OPEN_WORK_SQL = "state = '{}' AND payment_status IN ({})".format(
+    InvoiceState.OPEN.value, ", ".join(f"'{status.value}'" for status in OPEN_WORK_STATUSES)
+)
 
 
 class Invoice(RefreshableFSMModel):
@@ -151,6 +150,7 @@ class Invoice(RefreshableFSMModel):
         triggers = [
             # Every change of an invoice's state, status or figures appends its delta to
             # InvoiceQueueTotal, in the same transaction, whatever code made it.
+            # Its figure columns are the ones INVOICE_QUEUE_FIGURES names.
             pgtrigger.Trigger(
                 name="queue_totals",
                 when=pgtrigger.After,

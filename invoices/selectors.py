@@ -17,7 +17,7 @@ from django.db.models import QuerySet
 from billing.kept_totals import kept_totals
 from billing.listing import Totals, as_query, currency_totals, only_filtered_by, validated
 from invoices.filters import ALL_STATES, INVOICE_SORTS, InvoiceFilter, invoice_sort
-from invoices.models import INVOICE_QUEUE_FIGURES, OPEN_WORK_STATUSES, Invoice, InvoiceState, overdue_sql
+from invoices.models import INVOICE_QUEUE_FIGURES, OPEN_WORK_SQL, Invoice, InvoiceState, overdue_sql
 from payments.models import Payment
 
 # What the kept totals are kept by; any other filter is counted from the rows.
@@ -90,10 +90,6 @@ def invoice_totals(*, filters: Filters, today: datetime.date | None = None) -> T
 def busiest_currency() -> str | None:
     """The currency with the most open work (unpaid or partially paid open invoices), from the
     kept queue totals: where an amount-sorted list starts when the clerk has not chosen one."""
-    kept = kept_totals(
-        INVOICE_QUEUE_FIGURES,
-        conditions=["state = %(open)s", "payment_status = ANY(%(work)s)"],
-        params={"open": str(InvoiceState.OPEN), "work": [str(s) for s in OPEN_WORK_STATUSES]},
-    )
+    kept = kept_totals(INVOICE_QUEUE_FIGURES, conditions=[OPEN_WORK_SQL], params={})
     ranked = sorted(kept.by_currency, key=lambda row: (-row["count"], row["currency"]))
     return ranked[0]["currency"] if ranked else None

@@ -111,6 +111,7 @@ class Payment(RefreshableFSMModel):
         triggers = [
             # Every change of a payment's state, status or figures appends its delta to
             # PaymentQueueTotal, in the same transaction, whatever code made it.
+            # Its figure columns are the ones PAYMENT_QUEUE_FIGURES names.
             pgtrigger.Trigger(
                 name="queue_totals",
                 when=pgtrigger.After,
