@@ -14,7 +14,7 @@ def work_queue_counts() -> dict[str, int]:
     """Counts of each work queue, cached briefly so every page load does not count millions of rows."""
     counts = cache.get("settle:nav-counts")
     if counts is None:
-        from billing.status import AllocationStatus, PaymentStatus
+        from billing.status import PaymentStatus
         from invoices.models import INVOICE_QUEUE_FIGURES, InvoiceQueueTotal, InvoiceState
         from payments.filters import NEEDS_WORK
         from payments.models import NEEDS_WORK_STATES, NEEDS_WORK_STATUSES, PAYMENT_QUEUE_FIGURES, PaymentQueueTotal
