@@ -14,27 +14,28 @@ def work_queue_counts() -> dict[str, int]:
     """Counts of each work queue, cached briefly so every page load does not count millions of rows."""
     counts = cache.get("settle:nav-counts")
     if counts is None:
-        from invoices.models import InvoiceQueueTotal
-        from payments.models import PaymentQueueTotal
+        from billing.status import PaymentStatus
+        from invoices.models import INVOICE_QUEUE_FIGURES, InvoiceQueueTotal, InvoiceState
+        from payments.filters import NEEDS_WORK
+        from payments.models import NEEDS_WORK_STATES, NEEDS_WORK_STATUSES, PAYMENT_QUEUE_FIGURES, PaymentQueueTotal
 
         # From the trigger-kept queue totals: a few thousand rows, whatever the books' size.
         invoices = dict(
-            InvoiceQueueTotal.objects.filter(state="open")
+            InvoiceQueueTotal.objects.filter(state=InvoiceState.OPEN)
             .values_list("payment_status")
-            .annotate(n=Sum("invoices"))
+            .annotate(n=Sum(INVOICE_QUEUE_FIGURES.count))
             .values_list("payment_status", "n")
         )
         payments = dict(
-            PaymentQueueTotal.objects.filter(state__in=["settled", "charged_back"])
+            PaymentQueueTotal.objects.filter(state__in=NEEDS_WORK_STATES)
             .values_list("allocation_status")
-            .annotate(n=Sum("payments"))
+            .annotate(n=Sum(PAYMENT_QUEUE_FIGURES.count))
             .values_list("allocation_status", "n")
         )
-        counts = {name: int(invoices.get(name) or 0) for name in ("unpaid", "partially_paid", "overpaid")}
-        counts.update(
-            {name: int(payments.get(name) or 0) for name in ("unallocated", "partially_allocated", "overallocated")}
-        )
-        counts["needs_work"] = counts["unallocated"] + counts["partially_allocated"] + counts["overallocated"]
+        invoice_queues = (PaymentStatus.UNPAID, PaymentStatus.PARTIALLY_PAID, PaymentStatus.OVERPAID)
+        counts = {str(name): int(invoices.get(name) or 0) for name in invoice_queues}
+        counts.update({str(name): int(payments.get(name) or 0) for name in NEEDS_WORK_STATUSES})
+        counts[NEEDS_WORK] = sum(counts[str(name)] for name in NEEDS_WORK_STATUSES)
         cache.set("settle:nav-counts", counts, NAV_COUNTS_TTL)
     return counts
 
@@ -44,7 +45,8 @@ def current_nav_item(request) -> str:
 
     The Overdue and To allocate items are filtered views of the invoice and payment lists:
     the list with that filter is that item, not the plain list."""
-    from billing.queues import flag
+    from invoices.filters import InvoiceFilter
+    from payments.filters import NEEDS_WORK
 
     match = getattr(request, "resolver_match", None)
     if match is None:
@@ -52,9 +54,9 @@ def current_nav_item(request) -> str:
     if match.url_name == "dashboard":
         return "dashboard"
     area = match.namespace
-    if area == "invoices" and match.url_name == "list" and flag(request.GET.get("overdue")):
+    if area == "invoices" and match.url_name == "list" and InvoiceFilter.only_overdue(request.GET):
         return "overdue"
-    if area == "payments" and match.url_name == "list" and request.GET.get("queue") == "needs_work":
+    if area == "payments" and match.url_name == "list" and request.GET.get("queue") == NEEDS_WORK:
         return "to_allocate"
     return area
 

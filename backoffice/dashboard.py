@@ -15,14 +15,14 @@ from decimal import Decimal
 from urllib.parse import urlencode
 
 from django.apps import apps
-from django.db.models import Count, Q, Sum
+from django.db.models import Q, Sum
 from django.urls import reverse
 
-from billing.models import Account
 from billing.status import AllocationStatus, PaymentStatus
-from invoices.models import OPEN_WORK_STATUSES, InvoiceQueueTotal, InvoiceState
-from payments.filters import NEEDS_WORK, NEEDS_WORK_STATES, NEEDS_WORK_STATUSES
-from payments.models import PaymentQueueTotal
+from dunning.selectors import account_totals
+from invoices.models import INVOICE_QUEUE_FIGURES, OPEN_WORK_STATUSES, InvoiceQueueTotal, InvoiceState, overdue
+from payments.filters import NEEDS_WORK
+from payments.models import NEEDS_WORK_STATES, NEEDS_WORK_STATUSES, PAYMENT_QUEUE_FIGURES, PaymentQueueTotal
 
 
 @dataclass
@@ -69,15 +69,14 @@ def invoice_queues(today: datetime.date) -> list[Queue]:
             "paid more than due: refund or reallocate",
         ),
     ]
-    overdue = Q(payment_status__in=OPEN_WORK_STATUSES, due_date__lt=today)
     aggregates = {}
     for key, condition in (
-        ("overdue", overdue),
+        ("overdue", overdue(today)),
         ("unpaid", Q(payment_status=PaymentStatus.UNPAID)),
         ("partially_paid", Q(payment_status=PaymentStatus.PARTIALLY_PAID)),
         ("overpaid", Q(payment_status=PaymentStatus.OVERPAID)),
     ):
-        aggregates[f"{key}_count"] = Sum("invoices", filter=condition)
+        aggregates[f"{key}_count"] = Sum(INVOICE_QUEUE_FIGURES.count, filter=condition)
         aggregates[f"{key}_sum"] = Sum("balance_due", filter=condition)
     rows = list(
         InvoiceQueueTotal.objects.filter(
@@ -105,7 +104,7 @@ def payment_queues() -> list[Queue]:
     ]
     aggregates = {}
     for status in NEEDS_WORK_STATUSES:
-        aggregates[f"{status}_count"] = Sum("payments", filter=Q(allocation_status=status))
+        aggregates[f"{status}_count"] = Sum(PAYMENT_QUEUE_FIGURES.count, filter=Q(allocation_status=status))
         aggregates[f"{status}_sum"] = Sum("unallocated", filter=Q(allocation_status=status))
     rows = list(
         PaymentQueueTotal.objects.filter(state__in=NEEDS_WORK_STATES, allocation_status__in=NEEDS_WORK_STATUSES)
@@ -120,14 +119,10 @@ def payment_queues() -> list[Queue]:
 def collections_queue() -> Queue:
     # Oldest debt first: the queue across every currency (its balance view lists one currency).
     queue = Queue("owing", "Accounts owing", f"{reverse('collections:list')}?sort=age", "customer × provider × currency")
-    rows = (
-        Account.objects.filter(balance_due__gt=0)
-        .order_by()
-        .values("currency")
-        .annotate(owing_count=Count("pk"), owing_sum=Sum("balance_due"))
-        .order_by("currency")
-    )
-    return _fill([queue], list(rows))[0]
+    totals = account_totals(filters={"sort": "age"})
+    rows = [{"currency": row["currency"], "owing_count": row["count"], "owing_sum": row["balance_due"]}
+            for row in totals.by_currency]
+    return _fill([queue], rows)[0]
 
 
 def latest_reconciliation_run():

@@ -94,10 +94,7 @@ def _measure(args: argparse.Namespace, results: dict, log) -> None:
     requests = targets.requests()
     log(f"Measuring {len(requests)} list requests x {args.repeats} ({'; '.join(sorted(set(sources.values())))}) ...")
     client = lists.logged_in_client(user)
-    rows = lists.measure(
-        client, paths, requests, repeats=args.repeats, log=log,
-        real=all(source.startswith("real view") for source in sources.values()),
-    )
+    rows = lists.measure(client, paths, requests, repeats=args.repeats, log=log)
     table_sizes = {"invoice_list": results["fill"]["rows"]["invoices_invoice"],
                    "payment_list": results["fill"]["rows"]["payments_payment"],
                    "collections": results["fill"]["rows"]["billing_account"]}
@@ -155,28 +152,31 @@ def _measure(args: argparse.Namespace, results: dict, log) -> None:
 
 
 def _answers_match(on_the_fly: dict[tuple[str, str], tuple[list, list]]) -> dict:
-    """The cached answers (count and totals from the queue-total tables and from the rows,
-    first page) equal the ones derived from the ledger on the fly."""
-    from invoices.selectors import invoice_queue, invoice_queue_totals
-    from payments.selectors import payment_queue, payment_queue_totals
+    """The lists' answers (count and totals from the queue-total tables and from the rows,
+    first page in the work-queue order) equal the ones derived from the ledger on the fly,
+    read through the list selectors the pages use."""
+    from billing.listing import currency_totals
+    from invoices.selectors import invoice_list, invoice_totals
+    from payments.selectors import payment_list, payment_totals
 
     found = {}
     for (kind, status), (page, totals) in on_the_fly.items():
         if kind == "invoice":
-            filters = {"payment_status": status}
-            queryset = invoice_queue(filters)
-            answers = [invoice_queue_totals(filters), invoice_queue_totals(queryset)]
+            # Open invoices of the status (the page's default state), oldest due first.
+            filters = {"payment_status": status, "sort": "due_date"}
+            queryset = invoice_list(filters=filters)
             sums = ("balance_due", "total")
+            answers = [invoice_totals(filters=filters), currency_totals(queryset, **{s: s for s in sums})]
         else:
-            filters = {"allocation_status": status}
-            queryset = payment_queue(filters)
-            answers = [payment_queue_totals(filters), payment_queue_totals(queryset)]
+            filters = {"allocation_status": status, "sort": "received"}
+            queryset = payment_list(filters=filters)
             sums = ("amount", "unallocated")
+            answers = [payment_totals(filters=filters), currency_totals(queryset, **{s: s for s in sums})]
         derived = {currency: tuple(values) for currency, _n, *values in totals}
         count = sum(n for _currency, n, *_values in totals)
         same = all(
             answer.count == count
-            and derived == {c: tuple(v[s] for s in sums) for c, v in answer.by_currency.items()}
+            and derived == {row["currency"]: tuple(row[s] for s in sums) for row in answer.by_currency}
             for answer in answers
         )
         same_page = [row[0] for row in page] == list(queryset.values_list("pk", flat=True)[:50])

@@ -1,27 +1,19 @@
 """Where the benchmark sends its requests: the one place to re-point at integration.
 
-Each target names a URL (reversed, so the path follows the project's urls.py) and
-the query strings measured on it. When the real list views exist in the project's
-URLconf under REAL_URL_NAMES, they are measured; until then the same selectors are
-measured through bench.harness (minimal views), and the report says which was used.
+Each target names a list page's URL (reversed, so the path follows the project's
+urls.py) and the query strings measured on it. The pages are the real views, which read
+through the same selectors the benchmark counts with (bench.lists.filtered_count).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-REAL_URL_NAMES = {
+URL_NAMES = {
     "invoice_list": "invoices:list",
     "payment_list": "payments:list",
     "collections": "collections:list",
 }
-HARNESS_URL_NAMES = {
-    "invoice_list": "bench:invoice_list",
-    "payment_list": "bench:payment_list",
-    "collections": "bench:collections",
-}
-# Set to False to refuse the harness (fail if a real view is missing).
-ALLOW_HARNESS = True
 
 
 @dataclass(frozen=True)

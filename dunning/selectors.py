@@ -1,110 +1,122 @@
-"""The collections queue: accounts that owe money, and their aging (DESIGN.md §5)."""
+"""Reads of the collections queue: which accounts owe, how old their debt is, the last call.
+
+The queue is `account_list(filters=...)` and its figures `account_totals(filters=...)`, both
+through AccountFilter. Accounts page by their cached balance or oldest due date (indexed,
+DESIGN.md §5); aging depends on today, so it is computed only for the accounts on the page,
+in one query over their open unpaid or partially paid invoices (the partial index on
+(account, due_date)).
+"""
 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-from django.db.models import Count, DecimalField, Q, QuerySet, Sum, Value
-from django.db.models.functions import Coalesce
-from django.utils import timezone
+from django.db.models import Q, QuerySet, Sum
 
-from billing.errors import InvalidInput
+from billing.listing import Totals, as_query, currency_totals, validated
 from billing.models import Account
-from billing.queues import QueueTotals, queue_totals
+from dunning.filters import COLLECTION_SORTS, AccountFilter, account_sort
+from dunning.models import CollectionNote
+from invoices.models import Invoice, open_work
 
-COLLECTIONS_ORDERS = {
-    # Each matches a partial index on billing_account WHERE balance_due > 0.
-    "balance": ("-balance_due", "id"),
-    "age": ("oldest_due_date", "id"),
-}
-AGING_BUCKETS = ("current", "days_1_30", "days_31_60", "days_61_90", "days_over_90")
+ZERO = Decimal("0.00")
 
-
-def collections_queue(
-    *,
-    order: str = "balance",
-    customer_id: int | None = None,
-    provider_id: int | None = None,
-    currency: str | None = None,
-) -> QuerySet[Account]:
-    """Accounts with a balance due, largest balance (or oldest due date) first.
-
-    Pages come from the cached balance and oldest due date (account_owing_*_idx); the
-    aging, which depends on today, is added for the accounts of one page only by
-    attach_aging.
-    """
-    if order not in COLLECTIONS_ORDERS:
-        raise InvalidInput(f"Order the collections queue by {' or '.join(COLLECTIONS_ORDERS)}, not {order!r}.")
-    queryset = Account.objects.filter(balance_due__gt=0).select_related("customer", "provider")
-    if customer_id is not None:
-        queryset = queryset.filter(customer_id=customer_id)
-    if provider_id is not None:
-        queryset = queryset.filter(provider_id=provider_id)
-    if currency:
-        queryset = queryset.filter(currency=currency)
-    return queryset.order_by(*COLLECTIONS_ORDERS[order])
-
-
-def collections_totals(queryset: QuerySet[Account]) -> QueueTotals:
-    """How many accounts owe, and how much, per currency, in one query."""
-    return queue_totals(queryset, ["balance_due"])
+Filters = Mapping[str, Any] | AccountFilter
 
 
 @dataclass(frozen=True)
-class Aging:
-    current: Decimal
-    days_1_30: Decimal
-    days_31_60: Decimal
-    days_61_90: Decimal
-    days_over_90: Decimal
+class Bucket:
+    key: str
+    label: str
+    # Days past due, inclusive; None is open-ended.
+    low: int | None
+    high: int | None
 
 
-ZERO_AGING = Aging(*(Decimal("0.00") for _ in AGING_BUCKETS))
+AGING_BUCKETS = (
+    Bucket("current", "Current", None, 0),
+    Bucket("d1_30", "1–30", 1, 30),
+    Bucket("d31_60", "31–60", 31, 60),
+    Bucket("d61_90", "61–90", 61, 90),
+    Bucket("d90_plus", "90+", 91, None),
+)
 
 
-def aging_by_account(account_ids: Iterable[int], *, today: datetime.date | None = None) -> dict[int, Aging]:
-    """Balance due of the accounts' open invoices by days past due, in one aggregate query.
+def _due_between(bucket: Bucket, today: datetime.date) -> Q:
+    # k days past due means due_date = today - k; a higher day count is an earlier date.
+    condition = Q()
+    if bucket.high is not None:
+        condition &= Q(due_date__gte=today - datetime.timedelta(days=bucket.high))
+    if bucket.low is not None:
+        condition &= Q(due_date__lte=today - datetime.timedelta(days=bucket.low))
+    return condition
 
-    Reads invoice_account_open_idx (account, due_date) INCLUDE (balance_due): the same
-    open invoices the account cache sums, so the buckets add up to Account.balance_due.
+
+def owing_accounts() -> QuerySet[Account]:
+    return Account.objects.filter(balance_due__gt=0).select_related("customer", "provider")
+
+
+def account_filter(filters: Filters) -> AccountFilter:
+    """AccountFilter over the owing accounts, bound to `filters` (request.GET or a dict) and
+    validated; raises InvalidInput with the form's messages."""
+    if isinstance(filters, AccountFilter):
+        return validated(filters)
+    return validated(AccountFilter(as_query(filters), queryset=owing_accounts()))
+
+
+def account_list(*, filters: Filters) -> QuerySet[Account]:
+    """The accounts that owe, as the filters select them (customer, provider, currency,
+    min_balance), largest balance first or with ?sort=age oldest debt first."""
+    filterset = account_filter(filters)
+    return filterset.qs.order_by(*COLLECTION_SORTS[account_sort(filterset)].order_by())
+
+
+def account_totals(*, filters: Filters) -> Totals:
+    """How many accounts owe, and how much, per currency: one aggregate (the owing-account
+    indexes keep it small), reused while the clerk pages through the same set."""
+    filterset = account_filter(filters)
+    return currency_totals(filterset.qs, filterset.data, balance_due="balance_due")
+
+
+def aging(account_ids: Iterable[int], today: datetime.date) -> dict[int, dict[str, Decimal]]:
+    """{account id: {bucket key: balance due}} for the given accounts, in one query.
+
+    The same open invoices the account cache sums, so the buckets add up to Account.balance_due.
     """
-    from invoices.models import OPEN_WORK_STATUSES, Invoice, InvoiceState
-
-    account_ids = list(account_ids)
-    if not account_ids:
+    ids = list(account_ids)
+    if not ids:
         return {}
-    today = today or timezone.localdate()
-    day = datetime.timedelta(days=1)
-
-    def bucket(condition: Q) -> Coalesce:
-        return Coalesce(
-            Sum("balance_due", filter=condition), Value(Decimal("0.00")), output_field=DecimalField()
-        )
-
     rows = (
-        Invoice.objects.filter(
-            account_id__in=account_ids, state=InvoiceState.OPEN, payment_status__in=OPEN_WORK_STATUSES
-        )
+        Invoice.objects.filter(open_work(), account_id__in=ids)
         .order_by()
         .values("account_id")
-        .annotate(
-            n=Count("*"),
-            current=bucket(Q(due_date__gte=today)),
-            days_1_30=bucket(Q(due_date__lt=today, due_date__gte=today - 30 * day)),
-            days_31_60=bucket(Q(due_date__lt=today - 30 * day, due_date__gte=today - 60 * day)),
-            days_61_90=bucket(Q(due_date__lt=today - 60 * day, due_date__gte=today - 90 * day)),
-            days_over_90=bucket(Q(due_date__lt=today - 90 * day)),
-        )
+        .annotate(**{b.key: Sum("balance_due", filter=_due_between(b, today), default=ZERO) for b in AGING_BUCKETS})
     )
-    return {row["account_id"]: Aging(*(row[name] for name in AGING_BUCKETS)) for row in rows}
+    empty = {b.key: ZERO for b in AGING_BUCKETS}
+    result = {pk: dict(empty) for pk in ids}
+    for row in rows:
+        result[row.pop("account_id")] = row
+    return result
 
 
-def attach_aging(accounts: list[Account], *, today: datetime.date | None = None) -> list[Account]:
-    """Set `account.aging` on each account of a page (one query for the whole page)."""
-    aging = aging_by_account([account.pk for account in accounts], today=today)
-    for account in accounts:
-        account.aging = aging.get(account.pk, ZERO_AGING)
-    return accounts
+def latest_notes(account_ids: Iterable[int]) -> dict[int, CollectionNote]:
+    """The newest note of each account, in one query (DISTINCT ON over the (account, -id) index)."""
+    ids = list(account_ids)
+    if not ids:
+        return {}
+    notes = (
+        CollectionNote.objects.filter(account_id__in=ids)
+        .order_by("account_id", "-id")
+        .distinct("account_id")
+        .select_related("created_by")
+    )
+    return {note.account_id: note for note in notes}
+
+
+def account_open_invoices(account: Account) -> QuerySet[Invoice]:
+    """What the customer still owes on the account, oldest due first."""
+    return Invoice.objects.filter(open_work(), account=account).order_by("due_date", "id")

@@ -7,28 +7,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
-from dunning.forms import CollectionNoteForm
-from dunning.queries import (
-    AGING_BUCKETS,
-    COLLECTION_SORTS,
-    DEFAULT_COLLECTION_SORT,
-    AccountFilter,
-    account_open_invoices,
-    aging,
-    latest_notes,
-    owing_accounts,
-)
-from billing.listing import (
-    amount_sort_currency,
-    chosen_sort,
-    currency_totals,
-    keyset_page,
-    only_filtered_by,
-    page_size,
-    render_list,
-)
+from billing.listing import amount_sort_currency, chosen_sort, keyset_page, only_filtered_by, page_size, render_list
 from billing.models import Account
 from billing.roles import SUPPORT, role_required
+from dunning import selectors
+from dunning.filters import AMOUNT_SORTS, COLLECTION_SORTS, DEFAULT_COLLECTION_SORT, AccountFilter
+from dunning.forms import CollectionNoteForm
+from dunning.selectors import AGING_BUCKETS, account_open_invoices, aging, latest_notes, owing_accounts
 from invoices.selectors import busiest_currency
 from submissions.flow import perform
 
@@ -37,17 +22,18 @@ NOTES_SHOWN = 50
 
 @role_required(SUPPORT)
 def collections_list(request: HttpRequest) -> HttpResponse:
-    sort = chosen_sort(request, COLLECTION_SORTS, DEFAULT_COLLECTION_SORT)
+    sort = chosen_sort(request.GET, COLLECTION_SORTS, DEFAULT_COLLECTION_SORT)
     # The default view ranks by balance: accounts of one currency only (DESIGN.md section 5).
-    amount_currency = amount_sort_currency(request, sort, ["balance"], busiest=busiest_currency)
+    amount_currency = amount_sort_currency(request, sort, AMOUNT_SORTS, busiest=busiest_currency)
     filterset = AccountFilter(request.GET, queryset=owing_accounts())
     today = timezone.localdate()
     totals = page = None
     rows = []
     if filterset.is_valid():
-        totals = currency_totals(filterset.qs, request, balance_due="balance_due")
+        totals = selectors.account_totals(filters=filterset)
         page = keyset_page(
-            request, filterset.qs, COLLECTION_SORTS[sort], per_page=page_size(request), total_count=totals.count
+            request, selectors.account_list(filters=filterset), COLLECTION_SORTS[sort], per_page=page_size(request),
+            total_count=totals.count,
         )
         ids = [account.pk for account in page.rows]
         buckets, notes = aging(ids, today), latest_notes(ids)
@@ -77,6 +63,7 @@ def collections_list(request: HttpRequest) -> HttpResponse:
         "buckets": AGING_BUCKETS,
         "today": today,
         "clear_url": reverse("collections:list"),
+        "noun": "accounts",  # the list skeleton's totals label and pagination
     }
     return render_list(request, "collections/list.html", "collections/_list_results.html", context)
 

@@ -6,7 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from billing.models import Customer, money_field
+from billing.models import CURRENCY_CHECK, Customer, money_field
 from payments.models import Chargeback, Payment
 
 
@@ -76,7 +76,7 @@ class BankEntry(models.Model):
         verbose_name_plural = "bank entries"
         constraints = [
             models.CheckConstraint(condition=Q(amount__gt=0), name="bank_entry_amount_positive"),
-            models.CheckConstraint(condition=Q(currency__regex=r"^[A-Z]{3}$"), name="bank_entry_currency_code"),
+            models.CheckConstraint(condition=Q(currency__regex=CURRENCY_CHECK), name="bank_entry_currency_code"),
             models.CheckConstraint(
                 condition=~Q(status__in=[BankEntryStatus.RECORDED, BankEntryStatus.RESOLVED]) | Q(payment__isnull=False),
                 name="bank_entry_recorded_has_payment",

@@ -18,7 +18,6 @@ from billing.errors import BillingError
 from billing.form_fields import no_customer_match
 from billing.money import format_money
 from billing.roles import FINANCE, SUPPORT, is_finance, role_required
-from billing.status import PaymentStatus
 from invoices.forms import CreditNoteForm, IssueForm, NewInvoiceForm, VoidForm
 from invoices.models import Invoice, InvoiceState
 from invoices.services import create_invoice, issue_credit_note, issue_invoice, void_invoice
@@ -28,14 +27,6 @@ from submissions.flow import perform
 
 def _invoice(pk: int) -> Invoice:
     return get_object_or_404(Invoice.objects.select_related("customer", "provider", "created_by"), pk=pk)
-
-
-def is_overdue(invoice: Invoice) -> bool:
-    return (
-        invoice.state == InvoiceState.OPEN
-        and invoice.payment_status in (PaymentStatus.UNPAID, PaymentStatus.PARTIALLY_PAID)
-        and invoice.due_date < timezone.localdate()
-    )
 
 
 @role_required(SUPPORT)
@@ -51,7 +42,7 @@ def invoice_detail(request, pk: int):
         "allocations": allocations,
         "credit_notes": credit_notes,
         "timeline": invoice_timeline(invoice, allocations=allocations, credit_notes=credit_notes),
-        "overdue": is_overdue(invoice),
+        "overdue": invoice.is_overdue(timezone.localdate()),
         "can_issue": invoice.state == InvoiceState.DRAFT,
         "can_void": invoice.state != InvoiceState.VOID,
         "can_credit": invoice.state == InvoiceState.OPEN and invoice.total > invoice.credited_total,

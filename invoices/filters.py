@@ -7,6 +7,8 @@ due before today, which the partial queue index (payment_status, due_date, id) s
 
 from __future__ import annotations
 
+import datetime
+
 import django_filters
 from django import forms
 from django.db.models import QuerySet
@@ -18,7 +20,7 @@ from billing.models import Customer, Provider
 from billing.money import CURRENCY_CHOICES
 from billing.search import search_customers
 from billing.status import PaymentStatus
-from invoices.models import OPEN_WORK_STATUSES, Invoice, InvoiceState
+from invoices.models import Invoice, InvoiceState, overdue
 
 ALL_STATES = "all"
 STATE_CHOICES = [*InvoiceState.choices, (ALL_STATES, "Any state")]
@@ -81,11 +83,12 @@ class InvoiceFilter(django_filters.FilterSet):
         model = Invoice
         fields: list[str] = []
 
-    def __init__(self, data=None, *args, **kwargs):
+    def __init__(self, data=None, *args, today: datetime.date | None = None, **kwargs):
         data = data.copy() if data is not None else None
         if data is not None and not data.get("state"):
             data["state"] = InvoiceState.OPEN
         super().__init__(data, *args, **kwargs)
+        self.today = today or timezone.localdate()  # what "overdue" is measured against
 
     def filter_number(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         # Numbers are upper case (ACME-000042); a prefix walks the unique index (C collation).
@@ -107,9 +110,12 @@ class InvoiceFilter(django_filters.FilterSet):
     def filter_overdue(self, queryset: QuerySet, name: str, value: bool) -> QuerySet:
         if not value:
             return queryset
-        return queryset.filter(
-            state=InvoiceState.OPEN, payment_status__in=OPEN_WORK_STATUSES, due_date__lt=timezone.localdate()
-        )
+        return queryset.filter(overdue(self.today))
+
+    @staticmethod
+    def only_overdue(query) -> bool:
+        """Does this query string ask for the overdue queue (read as the form's checkbox reads it)?"""
+        return bool(forms.CheckboxInput().value_from_datadict(query, {}, "overdue"))
 
     @property
     def is_filtered(self) -> bool:
@@ -121,7 +127,7 @@ class InvoiceFilter(django_filters.FilterSet):
         )
 
 
-def invoice_sort(request, filterset: InvoiceFilter) -> str:
+def invoice_sort(filterset: InvoiceFilter) -> str:
     """The ?sort= asked for, else oldest due first for the overdue queue, else newest first."""
-    overdue = filterset.is_valid() and filterset.form.cleaned_data.get("overdue")
-    return chosen_sort(request, INVOICE_SORTS, OVERDUE_SORT if overdue else DEFAULT_INVOICE_SORT)
+    only_overdue = filterset.is_valid() and filterset.form.cleaned_data.get("overdue")
+    return chosen_sort(filterset.data or {}, INVOICE_SORTS, OVERDUE_SORT if only_overdue else DEFAULT_INVOICE_SORT)

@@ -22,7 +22,7 @@ from allocations.models import Allocation
 from billing.actors import Actor
 from billing.models import Account
 from billing.status import derive_balance_due
-from invoices.models import Invoice, InvoiceState, InvoiceStatusChange
+from invoices.models import OPEN_WORK_SQL, Invoice, InvoiceState, InvoiceStatusChange
 from payments.models import Payment, PaymentStatusChange
 
 T = TypeVar("T")
@@ -228,11 +228,11 @@ _LEDGER_SUMS = """
     FROM unnest(%(payments)s::bigint[]) AS target(pk)
 """
 # Recompute and write in one statement; no row comes back when nothing changed.
-_ACCOUNT_REFRESH = """
+_ACCOUNT_REFRESH = f"""
     WITH figures AS (
         SELECT COALESCE(SUM(balance_due), 0) AS balance_due, COUNT(*) AS n, MIN(due_date) AS oldest
         FROM invoices_invoice
-        WHERE account_id = %(id)s AND state = 'open' AND payment_status IN ('unpaid', 'partially_paid'))
+        WHERE account_id = %(id)s AND {OPEN_WORK_SQL})
     UPDATE billing_account AS account
     SET balance_due = figures.balance_due, open_invoice_count = figures.n, oldest_due_date = figures.oldest
     FROM figures

@@ -14,19 +14,13 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from billing.form_fields import AmountFilter
-from billing.listing import Ordering, both_ways
+from billing.listing import Ordering, both_ways, chosen_sort
 from billing.money import CURRENCY_CHOICES
 from billing.status import AllocationStatus
 from invoices.filters import customer_search
-from payments.models import Payment, PaymentMethod, PaymentState
+from payments.models import NEEDS_WORK_STATES, NEEDS_WORK_STATUSES, Payment, PaymentMethod, PaymentState
 
 NEEDS_WORK = "needs_work"
-NEEDS_WORK_STATES = [PaymentState.SETTLED, PaymentState.CHARGED_BACK]
-NEEDS_WORK_STATUSES = [
-    AllocationStatus.UNALLOCATED,
-    AllocationStatus.PARTIALLY_ALLOCATED,
-    AllocationStatus.OVERALLOCATED,
-]
 
 PAYMENT_SORTS: dict[str, Ordering] = {
     **both_ways("received", "received_at"),
@@ -106,3 +100,8 @@ class PaymentFilter(django_filters.FilterSet):
     def is_filtered(self) -> bool:
         data = self.form.cleaned_data if self.form.is_valid() else {}
         return any(value not in (None, "", [], False) for value in data.values())
+
+
+def payment_sort(filterset: PaymentFilter) -> str:
+    """The ?sort= asked for, else newest received first."""
+    return chosen_sort(filterset.data or {}, PAYMENT_SORTS, DEFAULT_PAYMENT_SORT)

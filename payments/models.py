@@ -16,7 +16,8 @@ from django.urls import reverse
 from django_fsm import GET_STATE, transition
 
 from billing.fsm import RefreshableFSMModel, StatusField
-from billing.models import Customer, LedgerRow, StatusChangeBase, currency_field, money_field
+from billing.kept_totals import KeptFigures
+from billing.models import CURRENCY_CHECK, Customer, LedgerRow, StatusChangeBase, currency_field, money_field
 from billing.status import AllocationStatus, derive_allocation_status
 
 
@@ -25,6 +26,16 @@ class PaymentState(models.TextChoices):
     SETTLED = "settled", "Settled"
     CANCELED = "canceled", "Canceled"
     CHARGED_BACK = "charged_back", "Charged back"
+
+
+# The allocation work queue (DESIGN.md section 3): money that arrived (settled, or charged back
+# but still holding allocations) and is not allocated exactly. Lists, dashboard and nav counts.
+NEEDS_WORK_STATES = [PaymentState.SETTLED, PaymentState.CHARGED_BACK]
+NEEDS_WORK_STATUSES = [
+    AllocationStatus.UNALLOCATED,
+    AllocationStatus.PARTIALLY_ALLOCATED,
+    AllocationStatus.OVERALLOCATED,
+]
 
 
 class PaymentMethod(models.TextChoices):
@@ -89,7 +100,7 @@ class Payment(RefreshableFSMModel):
                 ),
                 name="payment_unallocated_consistent",
             ),
-            models.CheckConstraint(condition=Q(currency__regex=r"^[A-Z]{3}$"), name="payment_currency_code"),
+            models.CheckConstraint(condition=Q(currency__regex=CURRENCY_CHECK), name="payment_currency_code"),
         ]
         indexes = [
             models.Index(fields=["allocation_status", "received_at", "id"], name="payment_queue_idx"),
@@ -100,6 +111,7 @@ class Payment(RefreshableFSMModel):
         triggers = [
             # Every change of a payment's state, status or figures appends its delta to
             # PaymentQueueTotal, in the same transaction, whatever code made it.
+            # Its figure columns are the ones PAYMENT_QUEUE_FIGURES names.
             pgtrigger.Trigger(
                 name="queue_totals",
                 when=pgtrigger.After,
@@ -213,7 +225,7 @@ class PaymentQueueTotal(models.Model):
     """Count, amount and unallocated money of the payments per state, status and currency.
 
     A sum of deltas appended by the trigger on Payment and folded by
-    billing.queues.compact_totals; see invoices.models.InvoiceQueueTotal.
+    billing.kept_totals.compact_totals; see invoices.models.InvoiceQueueTotal.
     """
 
     state = models.CharField(max_length=16, choices=PaymentState.choices)
@@ -232,3 +244,7 @@ class PaymentQueueTotal(models.Model):
                 name="payment_queue_total_key_idx",
             )
         ]
+
+
+# The kept columns of PaymentQueueTotal: list totals, dashboard, nav counts, compaction, drift.
+PAYMENT_QUEUE_FIGURES = KeptFigures(PaymentQueueTotal, count="payments", sums=("amount", "unallocated"))

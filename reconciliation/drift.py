@@ -23,7 +23,12 @@ from decimal import Decimal
 
 from django.db import connection
 
+from invoices.models import OPEN_WORK_STATUSES, InvoiceState
 from reconciliation.models import ObjectKind
+
+# SQL literals from the enums (invoices.models): the invoices an account's cache sums.
+_OPEN = f"'{InvoiceState.OPEN.value}'"
+_OPEN_WORK = ", ".join(f"'{status.value}'" for status in OPEN_WORK_STATUSES)
 
 INVOICE_STATUS_SQL = """CASE
         WHEN {paid} > {net} THEN 'overpaid'
@@ -114,21 +119,21 @@ def _account_drift_sql(scoped: bool) -> str:
     # Only open invoices count towards an account (same rule as ledger.core._ACCOUNT_SUMS,
     # but on the figures the invoices should have, not the ones they have).
     if scoped:
-        open_ids = "SELECT id FROM invoices_invoice WHERE state = 'open' AND account_id = ANY(%(ids)s)"
+        open_ids = f"SELECT id FROM invoices_invoice WHERE state = {_OPEN} AND account_id = ANY(%(ids)s)"
         open_invoices = _invoice_ledger(
-            "WHERE i.state = 'open' AND i.account_id = ANY(%(ids)s)", f"WHERE invoice_id IN ({open_ids})"
+            f"WHERE i.state = {_OPEN} AND i.account_id = ANY(%(ids)s)", f"WHERE invoice_id IN ({open_ids})"
         )
         account_filter = "WHERE ac.id = ANY(%(ids)s)"
     else:
         open_invoices = _invoice_ledger(
-            "WHERE i.state = 'open'", "WHERE invoice_id IN (SELECT id FROM invoices_invoice WHERE state = 'open')"
+            f"WHERE i.state = {_OPEN}", f"WHERE invoice_id IN (SELECT id FROM invoices_invoice WHERE state = {_OPEN})"
         )
         account_filter = ""
     return f"""
         WITH open_invoices AS ({open_invoices}),
         owed AS (
             SELECT account_id, SUM(ledger_balance_due) AS s, COUNT(*) AS n, MIN(due_date) AS d
-            FROM open_invoices WHERE ledger_payment_status IN ('unpaid', 'partially_paid')
+            FROM open_invoices WHERE ledger_payment_status IN ({_OPEN_WORK})
             GROUP BY account_id
         )
         SELECT * FROM (

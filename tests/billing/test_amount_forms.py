@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from dunning.forms import CollectionNoteForm
-from dunning.queries import AccountFilter
+from dunning.filters import AccountFilter
 from billing.models import Account
 from invoices.filters import InvoiceFilter
 from invoices.forms import CreditNoteForm, NewInvoiceForm

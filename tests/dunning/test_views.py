@@ -8,7 +8,7 @@ from django.db import ProgrammingError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from dunning.queries import aging
+from dunning.selectors import aging
 from billing.models import Account
 from dunning.models import CollectionNote
 from tests.factories import CustomerFactory, make_invoice

@@ -7,18 +7,15 @@ this every few minutes (cron, see the README) so the tables stay a few thousand 
 
 from django.core.management.base import BaseCommand
 
-from billing.queues import compact_totals
-from invoices.models import InvoiceQueueTotal
-from payments.models import PaymentQueueTotal
+from billing.kept_totals import compact_totals
+from invoices.models import INVOICE_QUEUE_FIGURES
+from payments.models import PAYMENT_QUEUE_FIGURES
 
 
 class Command(BaseCommand):
     help = "Fold the queue-total tables' deltas into one row per key."
 
     def handle(self, *args, **options) -> None:
-        for model, count, sums in (
-            (InvoiceQueueTotal, "invoices", ["balance_due", "total"]),
-            (PaymentQueueTotal, "payments", ["amount", "unallocated"]),
-        ):
-            kept = compact_totals(model, count=count, sums=sums)
-            self.stdout.write(f"{model._meta.db_table}: {kept} rows")
+        for figures in (INVOICE_QUEUE_FIGURES, PAYMENT_QUEUE_FIGURES):
+            kept = compact_totals(figures)
+            self.stdout.write(f"{figures.table}: {kept} rows")
