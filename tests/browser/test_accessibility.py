@@ -20,7 +20,7 @@ from tests.support.dataset import PASSWORD, build_ledger, make_staff
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SAMPLES = Path(__file__).resolve().parent.parent / "payments" / "samples"
+SAMPLES = Path(__file__).resolve().parent.parent / "intake" / "samples"
 PHONE = {"width": 390, "height": 844}
 AXE = Axe()
 
