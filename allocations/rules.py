@@ -99,9 +99,7 @@ def plan_allocation(
 #: and never inside a longer word: "XACME-0000421" or "REF_ACME-000042" give
 #: nothing.  A hyphen is not part of a word, so "INV-ACME-000123" yields
 #: "ACME-000123".
-INVOICE_NUMBER_RE: re.Pattern[str] = re.compile(
-    r"(?<!\w)([A-Za-z][A-Za-z0-9]{1,9}-[0-9]{6})(?!\w)"
-)
+INVOICE_NUMBER_RE: re.Pattern[str] = re.compile(r"(?<!\w)([A-Za-z][A-Za-z0-9]{1,9}-[0-9]{6})(?!\w)")
 
 
 def find_invoice_numbers(text: str) -> list[str]:

@@ -103,9 +103,7 @@ def allocate_many(
 
 
 @transaction.atomic
-def deallocate(
-    payment: Payment, invoice: Invoice, amount: object = None, *, by: Actor, reason: str
-) -> Allocation:
+def deallocate(payment: Payment, invoice: Invoice, amount: object = None, *, by: Actor, reason: str) -> Allocation:
     """Take money off an invoice back onto the payment; None takes the pair's whole net allocation."""
     reason = require_reason(reason, f"deallocate payment {payment} from invoice {invoice}")
     if amount is not None:
@@ -126,9 +124,7 @@ def deallocate(
         )
     cause = f"deallocation: {reason}"
     row = reverse_pair(payment=locked_payment, invoice=locked_invoice, amount=amount, by=by, reason=reason)
-    refresh_all(
-        invoices=[locked_invoice], payments=[locked_payment], accounts=accounts.values(), cause=cause, by=by
-    )
+    refresh_all(invoices=[locked_invoice], payments=[locked_payment], accounts=accounts.values(), cause=cause, by=by)
     sync_caller_copy(payment, locked_payment)
     sync_caller_copy(invoice, locked_invoice)
     return row

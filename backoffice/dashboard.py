@@ -54,8 +54,12 @@ def _fill(queues: list[Queue], rows: list[dict], *, negate: set[str] = frozenset
 def invoice_queues(today: datetime.date) -> list[Queue]:
     status = [("payment_status", s) for s in OPEN_WORK_STATUSES]
     queues = [
-        Queue("overdue", "Overdue", _url("invoices:list", [*status, ("overdue", "1")]), "due before today, not fully paid"),
-        Queue("unpaid", "Unpaid", _url("invoices:list", [("payment_status", PaymentStatus.UNPAID)]), "nothing paid yet"),
+        Queue(
+            "overdue", "Overdue", _url("invoices:list", [*status, ("overdue", "1")]), "due before today, not fully paid"
+        ),
+        Queue(
+            "unpaid", "Unpaid", _url("invoices:list", [("payment_status", PaymentStatus.UNPAID)]), "nothing paid yet"
+        ),
         Queue(
             "partially_paid",
             "Partially paid",
@@ -99,7 +103,9 @@ def payment_queues() -> list[Queue]:
         AllocationStatus.OVERALLOCATED: ("Overallocated", "allocated more than it holds: deallocate"),
     }
     queues = [
-        Queue(status, labels[status][0], _url("payments:list", [*base, ("allocation_status", status)]), labels[status][1])
+        Queue(
+            status, labels[status][0], _url("payments:list", [*base, ("allocation_status", status)]), labels[status][1]
+        )
         for status in NEEDS_WORK_STATUSES
     ]
     aggregates = {}
@@ -118,10 +124,14 @@ def payment_queues() -> list[Queue]:
 
 def collections_queue() -> Queue:
     # Oldest debt first: the queue across every currency (its balance view lists one currency).
-    queue = Queue("owing", "Accounts owing", f"{reverse('collections:list')}?sort=age", "customer × provider × currency")
+    queue = Queue(
+        "owing", "Accounts owing", f"{reverse('collections:list')}?sort=age", "customer × provider × currency"
+    )
     totals = account_totals(filters={"sort": "age"})
-    rows = [{"currency": row["currency"], "owing_count": row["count"], "owing_sum": row["balance_due"]}
-            for row in totals.by_currency]
+    rows = [
+        {"currency": row["currency"], "owing_count": row["count"], "owing_sum": row["balance_due"]}
+        for row in totals.by_currency
+    ]
     return _fill([queue], rows)[0]
 
 

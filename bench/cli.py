@@ -21,10 +21,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="data set seed (default 0)")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards for inspection")
     parser.add_argument("--fill-only", action="store_true", help="fill and check consistency, measure nothing")
-    parser.add_argument("--python-repeats", type=int, default=None,
-                        help="repeats of the Python baseline (default: 3, 1 from scale 0.5)")
-    parser.add_argument("--sql-repeats", type=int, default=None,
-                        help="repeats of the on-the-fly SQL baseline (default: 7, 3 from scale 0.5)")
+    parser.add_argument(
+        "--python-repeats", type=int, default=None, help="repeats of the Python baseline (default: 3, 1 from scale 0.5)"
+    )
+    parser.add_argument(
+        "--sql-repeats",
+        type=int,
+        default=None,
+        help="repeats of the on-the-fly SQL baseline (default: 7, 3 from scale 0.5)",
+    )
     parser.add_argument("--throughput-seconds", type=float, default=4.0, help="duration of each clerk run (4)")
     parser.add_argument("--throughput-rounds", type=int, default=3, help="runs per clerk count, interleaved (3)")
     return parser.parse_args(argv)
@@ -95,9 +100,11 @@ def _measure(args: argparse.Namespace, results: dict, log) -> None:
     log(f"Measuring {len(requests)} list requests x {args.repeats} ({'; '.join(sorted(set(sources.values())))}) ...")
     client = lists.logged_in_client(user)
     rows = lists.measure(client, paths, requests, repeats=args.repeats, log=log)
-    table_sizes = {"invoice_list": results["fill"]["rows"]["invoices_invoice"],
-                   "payment_list": results["fill"]["rows"]["payments_payment"],
-                   "collections": results["fill"]["rows"]["billing_account"]}
+    table_sizes = {
+        "invoice_list": results["fill"]["rows"]["invoices_invoice"],
+        "payment_list": results["fill"]["rows"]["payments_payment"],
+        "collections": results["fill"]["rows"]["billing_account"],
+    }
     for row, request in zip(rows, requests, strict=True):
         row["count"] = lists.filtered_count(request.target, request.query.replace("&page=last", ""))
         row["share_of_rows"] = round(row["count"] / max(1, table_sizes[request.target]), 5)
@@ -122,14 +129,18 @@ def _measure(args: argparse.Namespace, results: dict, log) -> None:
     pairs = throughput.eligible_pairs()
     distinct = throughput.distinct_rounds([1, 4, 16], pairs, seconds=args.throughput_seconds, rounds=rounds, by=user)
     for run in distinct:
-        log(f"  {run['threads']:>2} clerks distinct: {run['allocs_per_s']:7.1f} allocs/s (rounds {run['rounds']}), "
+        log(
+            f"  {run['threads']:>2} clerks distinct: {run['allocs_per_s']:7.1f} allocs/s (rounds {run['rounds']}), "
             f"p95 {run.get('latency', {}).get('p95_ms', 0):.1f} ms, refused {run['refused']}, "
-            f"deadlocks {run['deadlocks']}, errors {run['errors']}")
+            f"deadlocks {run['deadlocks']}, errors {run['errors']}"
+        )
     hot = throughput.hot(16, seconds=args.throughput_seconds * rounds, by=user)
     hot.pop("_latencies", None)
-    log(f"  16 clerks hot customer {hot['customer_id']} ({hot['hot_invoices']} invoices): "
+    log(
+        f"  16 clerks hot customer {hot['customer_id']} ({hot['hot_invoices']} invoices): "
         f"{hot['allocs_per_s']:7.1f} allocs/s, p95 {hot.get('latency', {}).get('p95_ms', 0):.1f} ms, "
-        f"refused {hot['refused']}, deadlocks {hot['deadlocks']}, errors {hot['errors']}")
+        f"refused {hot['refused']}, deadlocks {hot['deadlocks']}, errors {hot['errors']}"
+    )
     throughput.close_all()
     touched_invoices = [i for _, i, _ in pairs] + hot.pop("touched_invoices")
     touched_payments = [p for p, _, _ in pairs] + hot.pop("touched_payments")
@@ -147,8 +158,10 @@ def _measure(args: argparse.Namespace, results: dict, log) -> None:
 
     log("Reconciliation over the whole data set ...")
     results["reconcile"] = reconcile.measure()
-    log(f"  stand-in SQL {results['reconcile']['stand_in_sql']['seconds']} s, "
-        f"drift {results['reconcile']['stand_in_sql']['drift']}")
+    log(
+        f"  stand-in SQL {results['reconcile']['stand_in_sql']['seconds']} s, "
+        f"drift {results['reconcile']['stand_in_sql']['drift']}"
+    )
 
 
 def _answers_match(on_the_fly: dict[tuple[str, str], tuple[list, list]]) -> dict:

@@ -514,12 +514,17 @@ def _fate_cuts(shape: Shape) -> dict[str, float]:
         return max(rate, 8 / rows)
 
     invoice_fates = [
-        ("draft", 0.01), ("void", 0.02), ("unpaid", 0.14), ("partial", 0.08),
+        ("draft", 0.01),
+        ("void", 0.02),
+        ("unpaid", 0.14),
+        ("partial", 0.08),
         ("overpaid", share(0.001, shape.invoices)),
     ]
     payment_fates = [
-        ("canceled", share(0.003, shape.payments)), ("cb_full", share(0.005, shape.payments)),
-        ("cb_manual", share(0.001, shape.payments)), ("dealloc", 0.02),
+        ("canceled", share(0.003, shape.payments)),
+        ("cb_full", share(0.005, shape.payments)),
+        ("cb_manual", share(0.001, shape.payments)),
+        ("dealloc", 0.02),
     ]
     cuts: dict[str, float] = {}
     for fates in (invoice_fates, payment_fates):
@@ -565,7 +570,7 @@ def _restore(cursor, saved: dict) -> None:
         cursor.execute(definition)
     for table, name, definition in saved["foreign_keys"]:
         cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
-    for table, sql in QUEUE_TOTALS.items():
+    for sql in QUEUE_TOTALS.values():
         cursor.execute(sql)
     for table, trigger in saved.get("triggers", []):
         cursor.execute(f'ALTER TABLE {table} ENABLE TRIGGER "{trigger}"')

@@ -41,22 +41,34 @@ class _List:
 
 
 def _lists() -> dict[str, _List]:
-    from dunning import filters as dunning_filters, selectors as dunning_selectors
-    from invoices import filters as invoice_filters, selectors as invoice_selectors
-    from payments import filters as payment_filters, selectors as payment_selectors
+    from dunning import filters as dunning_filters
+    from dunning import selectors as dunning_selectors
+    from invoices import filters as invoice_filters
+    from invoices import selectors as invoice_selectors
+    from payments import filters as payment_filters
+    from payments import selectors as payment_selectors
 
     return {
         "invoice_list": _List(
-            invoice_selectors.invoice_list, invoice_selectors.invoice_totals, invoice_filters.INVOICE_SORTS,
-            invoice_filters.DEFAULT_INVOICE_SORT, invoice_filters.AMOUNT_SORTS,
+            invoice_selectors.invoice_list,
+            invoice_selectors.invoice_totals,
+            invoice_filters.INVOICE_SORTS,
+            invoice_filters.DEFAULT_INVOICE_SORT,
+            invoice_filters.AMOUNT_SORTS,
         ),
         "payment_list": _List(
-            payment_selectors.payment_list, payment_selectors.payment_totals, payment_filters.PAYMENT_SORTS,
-            payment_filters.DEFAULT_PAYMENT_SORT, payment_filters.AMOUNT_SORTS,
+            payment_selectors.payment_list,
+            payment_selectors.payment_totals,
+            payment_filters.PAYMENT_SORTS,
+            payment_filters.DEFAULT_PAYMENT_SORT,
+            payment_filters.AMOUNT_SORTS,
         ),
         "collections": _List(
-            dunning_selectors.account_list, dunning_selectors.account_totals, dunning_filters.COLLECTION_SORTS,
-            dunning_filters.DEFAULT_COLLECTION_SORT, dunning_filters.AMOUNT_SORTS,
+            dunning_selectors.account_list,
+            dunning_selectors.account_totals,
+            dunning_filters.COLLECTION_SORTS,
+            dunning_filters.DEFAULT_COLLECTION_SORT,
+            dunning_filters.AMOUNT_SORTS,
         ),
     }
 
@@ -75,7 +87,9 @@ def _page_filters(target: str, query: str) -> QueryDict:
     request = RequestFactory().get("/", params)
     request.session = {}
     amount_sort_currency(
-        request, chosen_sort(request.GET, listed.sorts, listed.default_sort), listed.amount_sorts,
+        request,
+        chosen_sort(request.GET, listed.sorts, listed.default_sort),
+        listed.amount_sorts,
         busiest=busiest_currency,
     )
     return request.GET
@@ -113,16 +127,14 @@ def real_view_query(target: str, query: str) -> str:
     return params.urlencode()
 
 
-def measure(
-    client: Client, paths: dict[str, str], requests, *, repeats: int, warmup: int = 2, log=print
-) -> list[dict]:
+def measure(client: Client, paths: dict[str, str], requests, *, repeats: int, warmup: int = 2, log=print) -> list[dict]:
     """Time every request `repeats` times, round-robin so background noise hits them alike."""
     urls = []
     for request in requests:
         query = real_view_query(request.target, request.query)
         urls.append(paths[request.target] + (f"?{query}" if query else ""))
     queries = {}
-    for request, url in zip(requests, urls, strict=True):
+    for _request, url in zip(requests, urls, strict=True):
         for _ in range(warmup):
             response = client.get(url)
             if response.status_code != 200:
@@ -138,12 +150,14 @@ def measure(
             client.get(url)
             samples[url].append(time.perf_counter() - started)
     results = []
-    for request, url in zip(requests, urls, strict=True):
+    for _request, url in zip(requests, urls, strict=True):
         row = {"label": request.label, "target": request.target, "url": url, "queries": queries[url]}
         row.update(summary_ms(samples[url]))
         if request.baseline:
             row["baseline"] = list(request.baseline)
         results.append(row)
-        log(f"  {request.label:<34} p50 {row['median_ms']:8.2f} ms  p95 {row['p95_ms']:8.2f} ms  "
-            f"{row['queries']} queries")
+        log(
+            f"  {request.label:<34} p50 {row['median_ms']:8.2f} ms  p95 {row['p95_ms']:8.2f} ms  "
+            f"{row['queries']} queries"
+        )
     return results

@@ -31,9 +31,7 @@ DEEP_PAGE = 2000  # offset 100,000 rows: a "deep page" of every queue that has o
 def requests() -> list[Request]:
     invoice_statuses = ["unpaid", "partially_paid", "paid", "overpaid"]
     payment_statuses = ["unallocated", "partially_allocated", "fully_allocated", "overallocated"]
-    listed = [
-        Request(f"invoices {s}", "invoice_list", f"payment_status={s}", ("invoice", s)) for s in invoice_statuses
-    ]
+    listed = [Request(f"invoices {s}", "invoice_list", f"payment_status={s}", ("invoice", s)) for s in invoice_statuses]
     listed += [
         Request("invoices unpaid overdue", "invoice_list", "payment_status=unpaid&overdue=1"),
         Request("invoices overdue (both)", "invoice_list", "overdue=1"),
@@ -45,8 +43,9 @@ def requests() -> list[Request]:
         Request(f"payments {s}", "payment_list", f"allocation_status={s}", ("payment", s)) for s in payment_statuses
     ]
     listed += [
-        Request(f"payments fully_alloc. p{DEEP_PAGE}", "payment_list",
-                f"allocation_status=fully_allocated&page={DEEP_PAGE}"),
+        Request(
+            f"payments fully_alloc. p{DEEP_PAGE}", "payment_list", f"allocation_status=fully_allocated&page={DEEP_PAGE}"
+        ),
         Request("collections by balance", "collections", ""),
         Request("collections by age", "collections", "order=age"),
         Request("collections p100", "collections", "page=100"),

@@ -176,16 +176,23 @@ def hot(threads: int, *, seconds: float, by, payments_per_thread: int = 3) -> di
         customer_id, currency, open_invoices = cursor.fetchone()
     invoice_ids = list(
         Invoice.objects.filter(
-            customer_id=customer_id, currency=currency, state="open",
-            payment_status__in=["unpaid", "partially_paid"], balance_due__gte=20,
+            customer_id=customer_id,
+            currency=currency,
+            state="open",
+            payment_status__in=["unpaid", "partially_paid"],
+            balance_due__gte=20,
         ).values_list("pk", flat=True)
     )
     customer = Payment._meta.get_field("customer").related_model.objects.get(pk=customer_id)
     stamp = int(time.time())
     fresh = [
         record_payment(
-            customer=customer, amount=Decimal("500.00"), currency=currency, method="bank_transfer",
-            reference=f"BENCH-HOT-{stamp}-{n}", by=by,
+            customer=customer,
+            amount=Decimal("500.00"),
+            currency=currency,
+            method="bank_transfer",
+            reference=f"BENCH-HOT-{stamp}-{n}",
+            by=by,
         )
         for n in range(threads * payments_per_thread)
     ]

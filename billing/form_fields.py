@@ -73,6 +73,8 @@ def no_customer_match(query: str = "") -> str:
     if not query or matching_customers(query).exists():
         return ""
     return f"No customer matches “{query}”."
+
+
 class AmountBoundField(forms.CharField):
     """A list filter's amount bound (total from, balance at least): parse_amount's grammar,
     two decimals at most, so no exponent or NaN ever reaches a query (numeric overflow)."""
@@ -104,6 +106,4 @@ def customer_choices(query: str = "", selected: int | str | None = None) -> list
     selected_id = parse_id(selected)
     if selected_id is not None and all(c.pk != selected_id for c in found):
         found = list(Customer.objects.filter(pk=selected_id)) + found
-    return [("", "Choose a customer")] + [
-        (str(c.pk), f"{c.name} · {c.email}" if c.email else c.name) for c in found
-    ]
+    return [("", "Choose a customer")] + [(str(c.pk), f"{c.name} · {c.email}" if c.email else c.name) for c in found]

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import csv
 import datetime
+import hashlib
 import json
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -149,7 +149,13 @@ def decode_cursor(token: str, model, ordering: Ordering) -> tuple[object, int, i
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         value, pk, page = json.loads(raw)
-        if not isinstance(pk, int) or parse_id(pk) is None or not isinstance(page, int) or isinstance(page, bool) or not 1 <= page <= MAX_PAGE:
+        if (
+            not isinstance(pk, int)
+            or parse_id(pk) is None
+            or not isinstance(page, int)
+            or isinstance(page, bool)
+            or not 1 <= page <= MAX_PAGE
+        ):
             return None
         if value is not None:
             field = _resolve_field(model, ordering.field)
@@ -323,8 +329,10 @@ def canonical_query(request: HttpRequest, *, drop: Iterable[str] = (), **changes
 def query_pairs(query: Mapping[str, Any], *, drop: Iterable[str] = (), **changes) -> list[tuple[str, str]]:
     """A query (a QueryDict or a dict of values or lists) as (name, value) pairs, as canonical_query."""
     dropped = set(drop) | set(changes)
-    lists = query.lists() if isinstance(query, QueryDict) else (
-        (name, list(value) if isinstance(value, list | tuple) else [value]) for name, value in query.items()
+    lists = (
+        query.lists()
+        if isinstance(query, QueryDict)
+        else ((name, list(value) if isinstance(value, list | tuple) else [value]) for name, value in query.items())
     )
     pairs = [
         (name, str(value))
@@ -498,4 +506,3 @@ def stream_csv(filename: str, header: list[str], rows: Iterator[Iterable]) -> St
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
-

@@ -55,8 +55,12 @@ class DataErrorMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not isinstance(exception, DataError):
             return None
-        logger.error("Refused a value the database cannot hold: %s", request.path, exc_info=exception,
-                     extra={"request": request, "status_code": 400})
+        logger.error(
+            "Refused a value the database cannot hold: %s",
+            request.path,
+            exc_info=exception,
+            extra={"request": request, "status_code": 400},
+        )
         response = HttpResponseBadRequest(
             "A value in the request is out of range or not valid for its field.", content_type="text/plain"
         )

@@ -53,8 +53,12 @@ def forbidden(request, role: str):
     event, not a crash, so no traceback (raising PermissionDenied would log one per request)."""
     response = permission_denied(request, RoleRequired(role))
     log_response(
-        "Forbidden (needs the %s role): %s", ROLE_LABELS[role], request.path,
-        response=response, request=request, level="warning",
+        "Forbidden (needs the %s role): %s",
+        ROLE_LABELS[role],
+        request.path,
+        response=response,
+        request=request,
+        level="warning",
     )
     return response
 

@@ -44,8 +44,14 @@ def status_events(changes, labels: dict[str, tuple[str, object]]) -> list[Event]
         else:
             title = f"{name}: {status_label(choices, change.new)}"
         events.append(
-            Event(at=change.created_at, by=change.created_by, kind="status", title=title, detail=change.reason,
-                  order=change.pk)
+            Event(
+                at=change.created_at,
+                by=change.created_by,
+                kind="status",
+                title=title,
+                detail=change.reason,
+                order=change.pk,
+            )
         )
     return events
 

@@ -28,9 +28,9 @@ from django.test import override_settings
 from django.utils import timezone
 
 from allocations.services import allocate, allocate_many, auto_allocate
-from demo.data import BUSINESS, FIRST, LAST, METHODS, PROVIDERS, RATES, SUFFIX
 from billing.models import Customer, Provider
 from billing.money import minor_unit, split_amount
+from demo.data import BUSINESS, FIRST, LAST, METHODS, PROVIDERS, RATES, SUFFIX
 from invoices.models import Invoice
 from invoices.services import create_invoice, issue_credit_note, issue_invoice, void_invoice
 from payments.models import Payment
@@ -221,7 +221,8 @@ def invoices_task(plans: list[InvoicePlan]) -> list[tuple[tuple[int, int], int]]
                 currency=item.currency,
                 lines=item.lines,
                 due_date=item.due_date,
-                issue_date=item.issue_date, by=None
+                issue_date=item.issue_date,
+                by=None,
             )
             if item.issue_date is not None:
                 issue_invoice(invoice, by=None)
@@ -273,7 +274,8 @@ class CustomerBooks:
             method=method,
             reference=reference,
             received_at=timezone.make_aware(received),
-            pending=pending, by=None
+            pending=pending,
+            by=None,
         )
 
     def open_invoices(self, **filters) -> list[Invoice]:
@@ -311,7 +313,9 @@ class CustomerBooks:
                 paid = parts if rng.random() < 0.5 else parts - 1
                 for n, part in enumerate(split_amount(balance, parts, self.currency)[:paid]):
                     when = invoice.issue_date + datetime.timedelta(days=7 + 20 * n)
-                    allocate(self.payment(part, when=when), invoice, part, note=f"Installment {n + 1} of {parts}", by=None)
+                    allocate(
+                        self.payment(part, when=when), invoice, part, note=f"Installment {n + 1} of {parts}", by=None
+                    )
             elif roll < chance + 0.1 and balance > unit * 10:
                 part = (balance * D(rng.choice(["0.25", "0.4", "0.5"]))).quantize(unit)
                 allocate(self.payment(part, when=paid_on), invoice, part, note="Part payment", by=None)

@@ -25,7 +25,9 @@ class AccountFilter(django_filters.FilterSet):
     customer = django_filters.CharFilter(
         method="filter_customer",
         label="Customer",
-        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Name, email, reference or phone", "autocomplete": "off"}),
+        widget=forms.TextInput(
+            attrs={"type": "search", "placeholder": "Name, email, reference or phone", "autocomplete": "off"}
+        ),
     )
     provider = django_filters.ModelChoiceFilter(queryset=Provider.objects.all(), empty_label="All providers")
     currency = django_filters.ChoiceFilter(choices=CURRENCY_CHOICES, empty_label="All")

@@ -16,6 +16,7 @@ from submissions.forms import SubmitOnceForm
 
 class CollectionNoteForm(SubmitOnceForm, forms.ModelForm):
     """Submit-once like every form that writes: Back and re-submit must not save the note twice."""
+
     # Text, parsed by billing.money in clean_promised_amount: the same grammar and message
     # as every amount form (a DecimalField reads 1e3 and ١٢ as numbers).
     promised_amount = AmountField(required=False, label="Promised amount")

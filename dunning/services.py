@@ -14,7 +14,10 @@ from billing.models import Account
 from dunning.models import CollectionNote, CollectionOutcome
 
 # Outcomes that mean nothing without a word of explanation.
-NEEDS_TEXT = {CollectionOutcome.DISPUTED: "Say what the customer disputes.", CollectionOutcome.OTHER: "Say what happened."}
+NEEDS_TEXT = {
+    CollectionOutcome.DISPUTED: "Say what the customer disputes.",
+    CollectionOutcome.OTHER: "Say what happened.",
+}
 TEXT_LIMIT = 2000
 
 

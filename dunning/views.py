@@ -32,7 +32,10 @@ def collections_list(request: HttpRequest) -> HttpResponse:
     if filterset.is_valid():
         totals = selectors.account_totals(filters=filterset)
         page = keyset_page(
-            request, selectors.account_list(filters=filterset), COLLECTION_SORTS[sort], per_page=page_size(request),
+            request,
+            selectors.account_list(filters=filterset),
+            COLLECTION_SORTS[sort],
+            per_page=page_size(request),
             total_count=totals.count,
         )
         ids = [account.pk for account in page.rows]
@@ -45,8 +48,8 @@ def collections_list(request: HttpRequest) -> HttpResponse:
             }
             for account in page.rows
         ]
-    currency_only = bool(amount_currency) and filterset.is_valid() and only_filtered_by(
-        filterset.form.cleaned_data, {"currency"}
+    currency_only = (
+        bool(amount_currency) and filterset.is_valid() and only_filtered_by(filterset.form.cleaned_data, {"currency"})
     )
     context = {
         "filter": filterset,
@@ -68,7 +71,9 @@ def collections_list(request: HttpRequest) -> HttpResponse:
     return render_list(request, "collections/list.html", "collections/_list_results.html", context)
 
 
-def _account_page(request: HttpRequest, account: Account, form: CollectionNoteForm, *, status: int = 200) -> HttpResponse:
+def _account_page(
+    request: HttpRequest, account: Account, form: CollectionNoteForm, *, status: int = 200
+) -> HttpResponse:
     today = timezone.localdate()
     buckets = aging([account.pk], today)[account.pk]
     context = {
@@ -101,7 +106,9 @@ def add_note(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("collections:account", pk=account.pk)
     form = CollectionNoteForm(request.POST, account=account, user=request.user)
     response = perform(
-        request, form, lambda data: form.save(by=request.user),
+        request,
+        form,
+        lambda data: form.save(by=request.user),
         done=f"{reverse('collections:account', args=[account.pk])}#notes",
         success=lambda note: f"Note added: {note.get_outcome_display()}.",
     )

@@ -23,7 +23,6 @@ class BankEntryStatus(models.TextChoices):
 OPEN_BANK_ENTRY_STATUSES = [BankEntryStatus.UNIDENTIFIED, BankEntryStatus.NEEDS_REVIEW]
 
 
-
 class BankEntry(models.Model):
     """One booking of an imported bank statement, kept once per bank reference.
 
@@ -78,7 +77,8 @@ class BankEntry(models.Model):
             models.CheckConstraint(condition=Q(amount__gt=0), name="bank_entry_amount_positive"),
             models.CheckConstraint(condition=Q(currency__regex=CURRENCY_CHECK), name="bank_entry_currency_code"),
             models.CheckConstraint(
-                condition=~Q(status__in=[BankEntryStatus.RECORDED, BankEntryStatus.RESOLVED]) | Q(payment__isnull=False),
+                condition=~Q(status__in=[BankEntryStatus.RECORDED, BankEntryStatus.RESOLVED])
+                | Q(payment__isnull=False),
                 name="bank_entry_recorded_has_payment",
             ),
             models.CheckConstraint(

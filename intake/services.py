@@ -68,19 +68,29 @@ def record_and_allocate(
     """
     if Payment.objects.filter(reference=reference).exists():
         payment = record_payment(
-            customer=customer, amount=amount, currency=currency, method=PaymentMethod.BANK_TRANSFER,
-            reference=reference, by=by,
+            customer=customer,
+            amount=amount,
+            currency=currency,
+            method=PaymentMethod.BANK_TRANSFER,
+            reference=reference,
+            by=by,
         )
         return payment, [], f"already recorded as {payment} before this import; left as it was"
     payment = record_payment(
-        customer=customer, amount=amount, currency=currency, method=PaymentMethod.BANK_TRANSFER,
-        reference=reference, received_at=booked, by=by,
+        customer=customer,
+        amount=amount,
+        currency=currency,
+        method=PaymentMethod.BANK_TRANSFER,
+        reference=reference,
+        received_at=booked,
+        by=by,
     )
     numbers = find_invoice_numbers(remittance_text)
     reasons = {split.invoice.pk: split.reason for split in plan_auto_allocation(payment, preferred_numbers=numbers)}
     rows = auto_allocate(payment, by=by, preferred_numbers=numbers)
     lines = [
-        AllocationLine(row.invoice.number, row.amount, currency, reasons.get(row.invoice_id, row.reason)) for row in rows
+        AllocationLine(row.invoice.number, row.amount, currency, reasons.get(row.invoice_id, row.reason))
+        for row in rows
     ]
     payment.refresh_from_db()
     note = ""

@@ -93,10 +93,9 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from decimal import Decimal
 
+from allocations.rules import INVOICE_NUMBER_RE, find_invoice_numbers
 from billing.errors import InvalidAmount
 from billing.money import parse_decimal
-
-from allocations.rules import INVOICE_NUMBER_RE, find_invoice_numbers
 
 __all__ = [
     "INVOICE_NUMBER_RE",
@@ -174,14 +173,10 @@ def _check_amount(text: str, pattern: re.Pattern[str], problems: list[str]) -> D
         problems.append(f"amount '{text}' is not a number")
         return None
     if abs(value) >= _TOO_LARGE:
-        problems.append(
-            f"amount '{text}' is too large (at most {_MAX_INTEGER_DIGITS} digits before the decimal point)"
-        )
+        problems.append(f"amount '{text}' is too large (at most {_MAX_INTEGER_DIGITS} digits before the decimal point)")
         return None
     if value != value.quantize(_CENT):
-        problems.append(
-            f"amount {text} has more decimals than allowed (at most {_MAX_DECIMALS})"
-        )
+        problems.append(f"amount {text} has more decimals than allowed (at most {_MAX_DECIMALS})")
         return None
     if value.as_tuple().exponent < -_MAX_DECIMALS:  # e.g. 10.500: harmless zeros
         value = value.quantize(_CENT)
@@ -201,9 +196,7 @@ def _check_currency(text: str, problems: list[str], missing: str = "missing curr
     return text.upper()
 
 
-def _check_date(
-    text: str, pattern: re.Pattern[str], what: str, problems: list[str]
-) -> datetime.date | None:
+def _check_date(text: str, pattern: re.Pattern[str], what: str, problems: list[str]) -> datetime.date | None:
     match = pattern.fullmatch(text)
     if match:
         try:
@@ -243,9 +236,7 @@ def _looks_like_xml(data: bytes) -> bool:
     return data.lstrip().startswith(b"<")
 
 
-def parse_statement(
-    data: bytes, *, format: str | None = None, filename: str | None = None
-) -> ParsedStatement:
+def parse_statement(data: bytes, *, format: str | None = None, filename: str | None = None) -> ParsedStatement:
     """Parse a statement, detecting the format unless ``format`` is given.
 
     ``format`` is ``"csv"`` or ``"camt053"`` (``"camt.053"``, ``"camt"`` and
@@ -288,8 +279,9 @@ _TRUE_WORDS = {"yes", "true", "1"}
 _FALSE_WORDS = {"no", "false", "0", ""}
 
 
-def _file_error(fmt: str, reason: str, entries: list[StatementEntry] | None = None,
-                errors: list[StatementError] | None = None) -> ParsedStatement:
+def _file_error(
+    fmt: str, reason: str, entries: list[StatementEntry] | None = None, errors: list[StatementError] | None = None
+) -> ParsedStatement:
     return ParsedStatement(
         entries=entries or [],
         errors=(errors or []) + [StatementError("file", reason)],
@@ -306,8 +298,7 @@ def parse_csv(data: bytes) -> ParsedStatement:
         line = data.count(b"\n", 0, exc.start) + 1
         return _file_error(
             "csv",
-            f"file is not valid UTF-8 (byte 0x{data[exc.start]:02x} on line {line}); "
-            "export the statement as UTF-8",
+            f"file is not valid UTF-8 (byte 0x{data[exc.start]:02x} on line {line}); export the statement as UTF-8",
         )
 
     reader = csv.reader(io.StringIO(text, newline=""))
@@ -325,9 +316,7 @@ def parse_csv(data: bytes) -> ParsedStatement:
         except StopIteration:
             break
         except csv.Error as exc:
-            errors.append(
-                StatementError(f"line {start_line}", f"could not read the rest of the file: {exc}")
-            )
+            errors.append(StatementError(f"line {start_line}", f"could not read the rest of the file: {exc}"))
             break
         previous_line = reader.line_num
         if not any(cell.strip() for cell in row):
@@ -388,8 +377,7 @@ def parse_csv(data: bytes) -> ParsedStatement:
             errors.append(
                 StatementError(
                     position,
-                    f"duplicate bank reference '{reference}' (already on {seen_refs[reference]}); "
-                    "row skipped",
+                    f"duplicate bank reference '{reference}' (already on {seen_refs[reference]}); row skipped",
                 )
             )
             continue
@@ -445,8 +433,6 @@ def _contains_doctype(data: bytes) -> bool:
     return False
 
 
-
-
 def parse_camt053(data: bytes) -> ParsedStatement:
     """Parse an ISO 20022 camt.053 BankToCustomerStatement (see module doc)."""
     data = bytes(data)
@@ -463,17 +449,13 @@ def parse_camt053(data: bytes) -> ParsedStatement:
     except ET.ParseError as exc:
         line, column = exc.position
         what = re.sub(r": line \d+, column \d+$", "", exc.msg)
-        return _file_error(
-            "camt053", f"malformed XML at line {line}, column {column + 1}: {what}"
-        )
+        return _file_error("camt053", f"malformed XML at line {line}, column {column + 1}: {what}")
 
     namespace, _, local = root.tag[1:].partition("}") if root.tag.startswith("{") else ("", "", root.tag)
     if local != "Document":
         return _file_error("camt053", f"root element is '{local}', expected camt.053 'Document'")
     if namespace and not _CAMT053_NS_RE.search(namespace):
-        return _file_error(
-            "camt053", f"not a camt.053 statement: document namespace is '{namespace}'"
-        )
+        return _file_error("camt053", f"not a camt.053 statement: document namespace is '{namespace}'")
     prefix = f"{{{namespace}}}" if namespace else ""
 
     def path(*names: str) -> str:
@@ -497,14 +479,10 @@ def parse_camt053(data: bytes) -> ParsedStatement:
         else:
             raw_amount = _text(amount_el)
             if raw_amount.startswith("-"):
-                problems.append(
-                    f"amount '{raw_amount}' must not be negative (CdtDbtInd gives the direction)"
-                )
+                problems.append(f"amount '{raw_amount}' must not be negative (CdtDbtInd gives the direction)")
             else:
                 amount = _check_amount(raw_amount, _CAMT_AMOUNT_RE, problems)
-            currency = _check_currency(
-                (amount_el.get("Ccy") or "").strip(), problems, "missing currency (Amt/@Ccy)"
-            )
+            currency = _check_currency((amount_el.get("Ccy") or "").strip(), problems, "missing currency (Amt/@Ccy)")
 
         indicator = _text(ntry.find(path("CdtDbtInd")))
         credit = None
@@ -537,11 +515,7 @@ def parse_camt053(data: bytes) -> ParsedStatement:
         end_to_end = _text(tx.find(path("Refs", "EndToEndId"))) if tx is not None else ""
         if end_to_end.upper() == _NOT_PROVIDED:
             end_to_end = ""
-        reference = (
-            _text(ntry.find(path("AcctSvcrRef")))
-            or _text(ntry.find(path("NtryRef")))
-            or end_to_end
-        )
+        reference = _text(ntry.find(path("AcctSvcrRef"))) or _text(ntry.find(path("NtryRef"))) or end_to_end
         if not reference:
             problems.append("missing bank reference (AcctSvcrRef, NtryRef or EndToEndId)")
 
@@ -552,8 +526,7 @@ def parse_camt053(data: bytes) -> ParsedStatement:
             errors.append(
                 StatementError(
                     position,
-                    f"duplicate bank reference '{reference}' (already in {seen_refs[reference]}); "
-                    "entry skipped",
+                    f"duplicate bank reference '{reference}' (already in {seen_refs[reference]}); entry skipped",
                 )
             )
             continue
@@ -561,6 +534,7 @@ def parse_camt053(data: bytes) -> ParsedStatement:
 
         counterparty = customer_reference = remittance = ""
         if tx is not None:
+
             def party_name(role: str) -> str:
                 return _text(tx.find(path("RltdPties", role, "Pty", "Nm"))) or _text(
                     tx.find(path("RltdPties", role, "Nm"))
@@ -570,9 +544,7 @@ def parse_camt053(data: bytes) -> ParsedStatement:
             money_came_in = credit != reversal  # a reversed DBIT undoes an incoming payment
             counterparty = (debtor or creditor) if money_came_in else (creditor or debtor)
             customer_reference = _text(tx.find(path("RmtInf", "Strd", "CdtrRefInf", "Ref")))
-            remittance = _squash(
-                " ".join(_text(u) for u in tx.iterfind(path("RmtInf", "Ustrd")))
-            )
+            remittance = _squash(" ".join(_text(u) for u in tx.iterfind(path("RmtInf", "Ustrd"))))
 
         entries.append(
             StatementEntry(

@@ -63,7 +63,9 @@ class InvoiceFilter(django_filters.FilterSet):
     customer = django_filters.CharFilter(
         method="filter_customer",
         label="Customer",
-        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Name, email, reference or phone", "autocomplete": "off"}),
+        widget=forms.TextInput(
+            attrs={"type": "search", "placeholder": "Name, email, reference or phone", "autocomplete": "off"}
+        ),
     )
     provider = django_filters.ModelChoiceFilter(queryset=Provider.objects.all(), empty_label="All providers")
     currency = django_filters.ChoiceFilter(choices=CURRENCY_CHOICES, empty_label="All")
@@ -74,9 +76,15 @@ class InvoiceFilter(django_filters.FilterSet):
     overdue = django_filters.BooleanFilter(method="filter_overdue", widget=forms.CheckboxInput, label="Overdue only")
     total_min = AmountFilter(field_name="total", lookup_expr="gte", label="Total from", widget=_amount_input("min"))
     total_max = AmountFilter(field_name="total", lookup_expr="lte", label="Total to", widget=_amount_input("max"))
-    issued_from = django_filters.DateFilter(field_name="issue_date", lookup_expr="gte", label="Issued from", widget=_date_input())
-    issued_to = django_filters.DateFilter(field_name="issue_date", lookup_expr="lte", label="Issued to", widget=_date_input())
-    due_from = django_filters.DateFilter(field_name="due_date", lookup_expr="gte", label="Due from", widget=_date_input())
+    issued_from = django_filters.DateFilter(
+        field_name="issue_date", lookup_expr="gte", label="Issued from", widget=_date_input()
+    )
+    issued_to = django_filters.DateFilter(
+        field_name="issue_date", lookup_expr="lte", label="Issued to", widget=_date_input()
+    )
+    due_from = django_filters.DateFilter(
+        field_name="due_date", lookup_expr="gte", label="Due from", widget=_date_input()
+    )
     due_to = django_filters.DateFilter(field_name="due_date", lookup_expr="lte", label="Due to", widget=_date_input())
 
     class Meta:

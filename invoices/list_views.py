@@ -21,9 +21,9 @@ from billing.listing import (
     render_list,
 )
 from billing.roles import SUPPORT, role_required
+from invoices import selectors
 from invoices.filters import AMOUNT_SORTS, INVOICE_SORTS, InvoiceFilter, invoice_sort
 from invoices.models import Invoice
-from invoices import selectors
 
 CSV_COLUMNS = [
     ("id", "pk"),
@@ -62,7 +62,10 @@ def invoice_list(request: HttpRequest) -> HttpResponse:
     if filterset.is_valid():
         totals = selectors.invoice_totals(filters=filterset)
         page = keyset_page(
-            request, selectors.invoice_list(filters=filterset), INVOICE_SORTS[sort], per_page=page_size(request),
+            request,
+            selectors.invoice_list(filters=filterset),
+            INVOICE_SORTS[sort],
+            per_page=page_size(request),
             total_count=totals.count,
         )
     context = {

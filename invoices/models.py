@@ -127,7 +127,9 @@ class Invoice(RefreshableFSMModel):
         indexes = [
             # The work queues: open invoices by payment status, oldest due first.
             models.Index(
-                fields=["payment_status", "due_date", "id"], condition=Q(state=InvoiceState.OPEN), name="invoice_queue_idx"
+                fields=["payment_status", "due_date", "id"],
+                condition=Q(state=InvoiceState.OPEN),
+                name="invoice_queue_idx",
             ),
             # Unpaid and partially paid together (overdue, all open work), oldest due first. No
             # INCLUDE of amounts here or above: counts and totals come from InvoiceQueueTotal, and

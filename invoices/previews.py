@@ -27,5 +27,3 @@ def preview_void(invoice: Invoice, *, by: Actor) -> VoidPreview:
         return VoidPreview(invoice.currency, reversals_since(last, invoice_id=invoice.pk), invoice=fresh)
 
     return rehearse(act)
-
-

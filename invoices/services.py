@@ -9,6 +9,13 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from django.db import transaction
 from django.utils import timezone
 
+from billing.actors import Actor
+from billing.errors import ExceedsBalance, InvalidAmount, InvalidInput, InvalidState
+from billing.models import Account, Customer, Provider
+from billing.money import MAX_AMOUNT, format_money, minor_unit, parse_amount, parse_positive_amount
+from billing.status import derive_payment_status
+from billing.validation import require_reason
+from invoices.models import CreditNote, Invoice, InvoiceLine, InvoiceState
 from ledger.core import (
     lock_rows,
     pair_nets_for_invoice,
@@ -17,13 +24,6 @@ from ledger.core import (
     reverse_pair,
     sync_caller_copy,
 )
-from billing.actors import Actor
-from billing.errors import ExceedsBalance, InvalidAmount, InvalidInput, InvalidState
-from billing.models import Account, Customer, Provider
-from billing.money import MAX_AMOUNT, format_money, minor_unit, parse_amount, parse_positive_amount
-from billing.status import derive_payment_status
-from billing.validation import require_reason
-from invoices.models import CreditNote, Invoice, InvoiceLine, InvoiceState
 
 Line = tuple[str, object, object]
 # InvoiceLine.quantity is DecimalField(max_digits=12, decimal_places=3).
@@ -192,4 +192,3 @@ def issue_credit_note(invoice: Invoice, *, amount: object, by: Actor, reason: st
     refresh_all(invoices=[locked], accounts=accounts.values(), cause=f"credit note #{note.pk}: {reason}", by=by)
     sync_caller_copy(invoice, locked)
     return note
-

@@ -144,9 +144,7 @@ def lock_payment_scope(payment_id: int) -> tuple[dict[int, Account], dict[int, I
     return accounts, invoices, payments[payment_id], locked_nets
 
 
-def reverse_pair(
-    *, payment: Payment, invoice: Invoice, amount: Decimal, by: Actor, reason: str
-) -> Allocation:
+def reverse_pair(*, payment: Payment, invoice: Invoice, amount: Decimal, by: Actor, reason: str) -> Allocation:
     """Append the row that takes `amount` back from a (payment, invoice) pair.
 
     It names the pair's newest positive row as the one it reverses.

@@ -80,5 +80,3 @@ def last_allocation_id() -> int:
 def reversals_since(last_id: int, **pair) -> list[Reversal]:
     rows = Allocation.objects.filter(id__gt=last_id, amount__lt=0, **pair).select_related("payment", "invoice")
     return [Reversal(payment=row.payment, invoice=row.invoice, amount=-row.amount) for row in rows.order_by("id")]
-
-

@@ -52,7 +52,9 @@ class PaymentFilter(django_filters.FilterSet):
     customer = django_filters.CharFilter(
         method="filter_customer",
         label="Customer",
-        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Name, email, reference or phone", "autocomplete": "off"}),
+        widget=forms.TextInput(
+            attrs={"type": "search", "placeholder": "Name, email, reference or phone", "autocomplete": "off"}
+        ),
     )
     reference = django_filters.CharFilter(
         method="filter_reference",
@@ -67,7 +69,9 @@ class PaymentFilter(django_filters.FilterSet):
     )
     amount_min = AmountFilter(field_name="amount", lookup_expr="gte", label="Amount from", widget=_amount_input("min"))
     amount_max = AmountFilter(field_name="amount", lookup_expr="lte", label="Amount to", widget=_amount_input("max"))
-    received_from = django_filters.DateFilter(method="filter_received_from", label="Received from", widget=_date_input())
+    received_from = django_filters.DateFilter(
+        method="filter_received_from", label="Received from", widget=_date_input()
+    )
     received_to = django_filters.DateFilter(method="filter_received_to", label="Received to", widget=_date_input())
 
     class Meta:

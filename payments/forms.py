@@ -28,8 +28,11 @@ class RecordPaymentForm(SubmitOnceForm):
     amount = AmountField(label="Amount")
     currency = forms.ChoiceField(choices=CURRENCY_CHOICES, initial="EUR")
     method = forms.ChoiceField(choices=PaymentMethod.choices, initial=PaymentMethod.BANK_TRANSFER)
-    reference = forms.CharField(required=False, max_length=100,
-                                help_text="The bank's or processor's reference: recording it twice finds the same payment.")
+    reference = forms.CharField(
+        required=False,
+        max_length=100,
+        help_text="The bank's or processor's reference: recording it twice finds the same payment.",
+    )
     received_on = forms.DateField(label="Received on", widget=forms.DateInput(attrs={"type": "date"}))
     pending = forms.BooleanField(required=False, label="Awaiting the bank's confirmation (pending)")
 
@@ -101,7 +104,9 @@ class AllocateForm(SubmitOnceForm):
             name = split_field_name(invoice.pk)
             split = planned.get(invoice.pk)
             self.fields[name] = AmountField(
-                required=False, currency=payment.currency, label=f"Amount for {invoice}",
+                required=False,
+                currency=payment.currency,
+                label=f"Amount for {invoice}",
                 initial=split.amount if split and prefill else None,
             )
             self.rows.append(SplitRow(invoice, name, split, self[name]))

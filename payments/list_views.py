@@ -58,8 +58,11 @@ def payment_list(request: HttpRequest) -> HttpResponse:
     if filterset.is_valid():
         totals = selectors.payment_totals(filters=filterset)
         page = keyset_page(
-            request, selectors.payment_list(filters=filterset), PAYMENT_SORTS[payment_sort(filterset)],
-            per_page=page_size(request), total_count=totals.count,
+            request,
+            selectors.payment_list(filters=filterset),
+            PAYMENT_SORTS[payment_sort(filterset)],
+            per_page=page_size(request),
+            total_count=totals.count,
         )
     context = {
         "filter": filterset,

@@ -74,8 +74,12 @@ def preview_chargeback(payment: Payment, *, amount, reason: str, by: Actor) -> C
         last = last_allocation_id()
         record_chargeback(Payment.objects.get(pk=payment.pk), amount=amount, by=by, reason=reason)
         fresh = Payment.objects.get(pk=payment.pk)
-        return ChargebackPreview(payment.currency, reversals_since(last, payment_id=payment.pk), payment=fresh,
-                                 status_before=payment.allocation_status)
+        return ChargebackPreview(
+            payment.currency,
+            reversals_since(last, payment_id=payment.pk),
+            payment=fresh,
+            status_before=payment.allocation_status,
+        )
 
     return rehearse(act)
 
@@ -83,7 +87,8 @@ def preview_chargeback(payment: Payment, *, amount, reason: str, by: Actor) -> C
 def preview_refund(payment: Payment, *, amount, reason: str, by: Actor) -> RefundPreview:
     def act() -> RefundPreview:
         refund_payment(Payment.objects.get(pk=payment.pk), amount=amount, by=by, reason=reason)
-        return RefundPreview(payment.currency, payment=Payment.objects.get(pk=payment.pk),
-                             status_before=payment.allocation_status)
+        return RefundPreview(
+            payment.currency, payment=Payment.objects.get(pk=payment.pk), status_before=payment.allocation_status
+        )
 
     return rehearse(act)

@@ -8,6 +8,13 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from allocations.models import Allocation
+from billing.actors import Actor
+from billing.errors import DuplicateReference, InsufficientFunds, InvalidInput, InvalidState
+from billing.models import Customer
+from billing.money import format_money, minor_unit, parse_positive_amount
+from billing.status import AllocationStatus
+from billing.validation import require_reason
 from ledger.core import (
     lock_payment_scope,
     lock_rows,
@@ -18,13 +25,6 @@ from ledger.core import (
     reverse_pair,
     sync_caller_copy,
 )
-from allocations.models import Allocation
-from billing.actors import Actor
-from billing.errors import DuplicateReference, InsufficientFunds, InvalidInput, InvalidState
-from billing.models import Customer
-from billing.money import format_money, minor_unit, parse_positive_amount
-from billing.status import AllocationStatus
-from billing.validation import require_reason
 from payments.checks import chargeback_reversal
 from payments.models import Chargeback, Payment, PaymentMethod, PaymentState, Refund
 

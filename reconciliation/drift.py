@@ -44,6 +44,7 @@ ALLOCATION_STATUS_SQL = """CASE
         ELSE 'partially_allocated' END"""
 """billing.status.derive_allocation_status in SQL."""
 
+
 def _invoice_ledger(main_filter: str, ledger_filter: str) -> str:
     """Every invoice in scope with its cached figures and the ledger's, side by side."""
     paid = "COALESCE(a.s, 0)"
@@ -116,7 +117,7 @@ def _payment_drift_sql(scoped: bool) -> str:
 
 
 def _account_drift_sql(scoped: bool) -> str:
-    # Only open invoices count towards an account (same rule as ledger.core._ACCOUNT_SUMS,
+    # Only open invoices count towards an account (same rule as ledger.core._ACCOUNT_REFRESH,
     # but on the figures the invoices should have, not the ones they have).
     if scoped:
         open_ids = f"SELECT id FROM invoices_invoice WHERE state = {_OPEN} AND account_id = ANY(%(ids)s)"
@@ -201,7 +202,7 @@ def find_drift(kind: str, ids: Collection[int] | None = None) -> dict[int, Objec
     with connection.cursor() as cursor:
         cursor.execute(make_sql(ids is not None), {"ids": sorted(ids)} if ids is not None else {})
         columns = [col.name for col in cursor.description]
-        rows = [dict(zip(columns, row)) for row in cursor.fetchall()]
+        rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
     found = {}
     for row in rows:
         drift = ObjectDrift(kind=kind, id=row["id"], account_id=row.get("account_id"))

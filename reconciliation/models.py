@@ -15,7 +15,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 
-
 class RunOutcome(models.TextChoices):
     RUNNING = "running", "Running"
     CLEAN = "clean", "No drift"

@@ -95,7 +95,7 @@ def _drift_sql(queue: KeptQueue) -> str:
             WHERE {differs}
         ),
         fixed AS (
-            INSERT INTO {queue.table} ({keys}, {', '.join(names)})
+            INSERT INTO {queue.table} ({keys}, {", ".join(names)})
             SELECT {keys}, {corrections} FROM diff WHERE %(fix)s
             RETURNING 1
         )

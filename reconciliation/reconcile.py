@@ -32,9 +32,9 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from ledger.core import lock_rows, refresh_account, refresh_invoice, refresh_payment
 from billing.models import Account
 from invoices.models import Invoice, InvoiceState
+from ledger.core import lock_rows, refresh_account, refresh_invoice, refresh_payment
 from reconciliation.drift import ObjectDrift, as_text, count_objects, find_drift
 from reconciliation.models import ObjectKind, ReconciliationDifference, ReconciliationRun, RunOutcome
 from reconciliation.queue_totals import QUEUES, find_queue_total_drift
@@ -142,7 +142,11 @@ def process_batch(
             remaining = _recheck(accounts, invoices, payments)
         result = BatchResult()
         differences = []
-        for kind, rows in ((ObjectKind.INVOICE, invoices), (ObjectKind.PAYMENT, payments), (ObjectKind.ACCOUNT, accounts)):
+        for kind, rows in (
+            (ObjectKind.INVOICE, invoices),
+            (ObjectKind.PAYMENT, payments),
+            (ObjectKind.ACCOUNT, accounts),
+        ):
             labels = _labels(kind, rows, drift[kind])
             for pk, object_drift in drift[kind].items():
                 if (kind, pk) in seen:
@@ -244,7 +248,11 @@ def run_reconciliation(
         try:
             _run(run, fix=fix, limit=limit, batch_size=batch_size, by=by, progress=progress)
         except KeyboardInterrupt:
-            _finish(run, RunOutcome.INTERRUPTED, "Interrupted; committed batches are complete, the rest is left for the next run.")
+            _finish(
+                run,
+                RunOutcome.INTERRUPTED,
+                "Interrupted; committed batches are complete, the rest is left for the next run.",
+            )
             raise
         except Exception as exc:
             _finish(run, RunOutcome.ERROR, f"{type(exc).__name__}: {exc}")

@@ -144,7 +144,8 @@ def test_invoices_named_by_the_bank_come_first(provider):
     import_statement(
         b"booking_date,amount,currency,bank_reference,counterparty,remittance\n"
         b"2026-11-01,50.00,EUR,BANK-1,Payer,C-00042 pays ACME-000002\n",
-        source_name="early.csv", by=None
+        source_name="early.csv",
+        by=None,
     )
     older = invoice(customer, provider, "50.00", 60)
     named = invoice(customer, provider, "50.00", 30)

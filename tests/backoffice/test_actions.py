@@ -120,8 +120,9 @@ def test_every_post_needs_the_csrf_token(finance_user, world):
     client.force_login(finance_user)
     before = ledger_counts()
     page = client.get(reverse("invoices:void", args=[world["invoice"].pk]))
-    response = client.post(reverse("invoices:void", args=[world["invoice"].pk]),
-                           {"form_token": form_token(page), "reason": "no csrf"})
+    response = client.post(
+        reverse("invoices:void", args=[world["invoice"].pk]), {"form_token": form_token(page), "reason": "no csrf"}
+    )
     assert response.status_code == 403
     assert ledger_counts() == before
 
@@ -157,8 +158,9 @@ def test_void_confirmation_states_exactly_what_will_happen_and_writes_nothing(fi
     invoice, first, second = paid_by_two
     before = ledger_counts()
     page = text(finance.get(f"/invoices/{invoice.pk}/void/"))
-    assert (f"2 allocations totalling 100.00 EUR will be reversed; payments {first} and {second} "
-            f"become unallocated.") in page
+    assert (
+        f"2 allocations totalling 100.00 EUR will be reversed; payments {first} and {second} become unallocated."
+    ) in page
     assert ledger_counts() == before  # the preview was rolled back
     invoice.refresh_from_db()
     first.refresh_from_db()
@@ -199,13 +201,16 @@ def test_void_page_of_a_void_invoice_refuses(finance, world, finance_user):
     assert "is already void" in page and "form_token" not in page
 
 
-@pytest.mark.parametrize("amount,reason,field,message", [
-    ("abc", "goodwill", "amount", "is not a number"),
-    ("12.345", "goodwill", "amount", "has more decimals than EUR allows"),
-    ("-5", "goodwill", "amount", "must be greater than zero"),
-    ("100.01", "goodwill", "amount", "can be credited at most 100.00 EUR"),
-    ("10.00", "", "reason", "Give a reason to credit invoice"),
-])
+@pytest.mark.parametrize(
+    "amount,reason,field,message",
+    [
+        ("abc", "goodwill", "amount", "is not a number"),
+        ("12.345", "goodwill", "amount", "has more decimals than EUR allows"),
+        ("-5", "goodwill", "amount", "must be greater than zero"),
+        ("100.01", "goodwill", "amount", "can be credited at most 100.00 EUR"),
+        ("10.00", "", "reason", "Give a reason to credit invoice"),
+    ],
+)
 def test_credit_note_errors_write_nothing_and_keep_the_input(finance, world, amount, reason, field, message):
     invoice = world["invoice"]
     url = f"/invoices/{invoice.pk}/credit/"
@@ -233,13 +238,22 @@ def test_credit_note_then_replay(finance, world):
 
 
 def new_invoice_data(token, customer, provider, lines, **overrides):
-    data = {"form_token": token, "customer": customer.pk, "provider": provider.pk, "currency": "EUR",
-            "issue_date": "", "due_date": "2026-12-31",
-            "lines-TOTAL_FORMS": str(len(lines)), "lines-INITIAL_FORMS": "0",
-            "lines-MIN_NUM_FORMS": "0", "lines-MAX_NUM_FORMS": "1000"}
+    data = {
+        "form_token": token,
+        "customer": customer.pk,
+        "provider": provider.pk,
+        "currency": "EUR",
+        "issue_date": "",
+        "due_date": "2026-12-31",
+        "lines-TOTAL_FORMS": str(len(lines)),
+        "lines-INITIAL_FORMS": "0",
+        "lines-MIN_NUM_FORMS": "0",
+        "lines-MAX_NUM_FORMS": "1000",
+    }
     for i, (description, quantity, price) in enumerate(lines):
-        data.update({f"lines-{i}-description": description, f"lines-{i}-quantity": quantity,
-                     f"lines-{i}-unit_price": price})
+        data.update(
+            {f"lines-{i}-description": description, f"lines-{i}-quantity": quantity, f"lines-{i}-unit_price": price}
+        )
     data.update(overrides)
     return data
 
@@ -255,13 +269,16 @@ def test_new_draft_invoice(finance, customer, provider):
     assert Invoice.objects.count() == 1
 
 
-@pytest.mark.parametrize("lines,message", [
-    ([("Cleaning", "1", "12.3.4")], "is not a number"),
-    ([("Cleaning", "1", "10.001")], "has more decimals than EUR allows"),
-    ([("", "1", "10.00")], "Describe what is invoiced."),
-    ([("Cleaning", "zero", "10.00")], "the quantity &#x27;zero&#x27; is not a number"),
-    ([("", "", "")], "An invoice needs at least one line."),
-])
+@pytest.mark.parametrize(
+    "lines,message",
+    [
+        ([("Cleaning", "1", "12.3.4")], "is not a number"),
+        ([("Cleaning", "1", "10.001")], "has more decimals than EUR allows"),
+        ([("", "1", "10.00")], "Describe what is invoiced."),
+        ([("Cleaning", "zero", "10.00")], "the quantity &#x27;zero&#x27; is not a number"),
+        ([("", "", "")], "An invoice needs at least one line."),
+    ],
+)
 def test_new_invoice_errors_write_nothing(finance, customer, provider, lines, message):
     token = form_token(finance.get("/invoices/new/"))
     before = ledger_counts()
@@ -282,8 +299,15 @@ def test_new_invoice_add_a_line_without_javascript(finance, customer, provider):
 
 
 def payment_data(token, who, **overrides):
-    data = {"form_token": token, "customer": who.pk, "amount": "120.00", "currency": "EUR",
-            "method": "bank_transfer", "reference": "NL-2026-001", "received_on": "2026-11-20"}
+    data = {
+        "form_token": token,
+        "customer": who.pk,
+        "amount": "120.00",
+        "currency": "EUR",
+        "method": "bank_transfer",
+        "reference": "NL-2026-001",
+        "received_on": "2026-11-20",
+    }
     data.update(overrides)
     return data
 
@@ -309,13 +333,16 @@ def test_record_the_same_bank_line_twice_finds_the_payment(finance, customer):
     assert any("was already recorded" in m for m in messages_of(response))
 
 
-@pytest.mark.parametrize("overrides,field,message", [
-    ({"amount": "ten"}, "amount", "is not a number"),
-    ({"amount": "100.5", "currency": "JPY"}, "amount", "has more decimals than JPY allows"),
-    ({"amount": "0"}, "amount", "must be greater than zero"),
-    ({"received_on": "2999-01-01"}, "received_on", "cannot arrive in the future"),
-    ({"customer": ""}, "customer", "This field is required"),
-])
+@pytest.mark.parametrize(
+    "overrides,field,message",
+    [
+        ({"amount": "ten"}, "amount", "is not a number"),
+        ({"amount": "100.5", "currency": "JPY"}, "amount", "has more decimals than JPY allows"),
+        ({"amount": "0"}, "amount", "must be greater than zero"),
+        ({"received_on": "2999-01-01"}, "received_on", "cannot arrive in the future"),
+        ({"customer": ""}, "customer", "This field is required"),
+    ],
+)
 def test_record_payment_errors_write_nothing(finance, customer, overrides, field, message):
     token = form_token(finance.get("/payments/new/"))
     before = ledger_counts()
@@ -350,9 +377,15 @@ ISSUED = datetime.date(2026, 10, 1)
 
 @pytest.fixture
 def three_open(customer, provider):
-    a = make_invoice(customer=customer, provider=provider, total="50.00", due_date=datetime.date(2026, 11, 1), issue_date=ISSUED)
-    b = make_invoice(customer=customer, provider=provider, total="30.00", due_date=datetime.date(2026, 11, 5), issue_date=ISSUED)
-    c = make_invoice(customer=customer, provider=provider, total="70.00", due_date=datetime.date(2026, 11, 9), issue_date=ISSUED)
+    a = make_invoice(
+        customer=customer, provider=provider, total="50.00", due_date=datetime.date(2026, 11, 1), issue_date=ISSUED
+    )
+    b = make_invoice(
+        customer=customer, provider=provider, total="30.00", due_date=datetime.date(2026, 11, 5), issue_date=ISSUED
+    )
+    c = make_invoice(
+        customer=customer, provider=provider, total="70.00", due_date=datetime.date(2026, 11, 9), issue_date=ISSUED
+    )
     return a, b, c
 
 
@@ -375,8 +408,16 @@ def test_split_with_edited_amounts_allocates_all_at_once(finance, customer, thre
     payment = make_payment(customer=customer, amount="120.00")
     url = f"/payments/{payment.pk}/allocate/"
     token = form_token(finance.get(url))
-    response = finance.post(url, {"form_token": token, f"amount_{a.pk}": "50.00", f"amount_{b.pk}": "10.00",
-                                  f"amount_{c.pk}": "60", "note": "remittance letter"})
+    response = finance.post(
+        url,
+        {
+            "form_token": token,
+            f"amount_{a.pk}": "50.00",
+            f"amount_{b.pk}": "10.00",
+            f"amount_{c.pk}": "60",
+            "note": "remittance letter",
+        },
+    )
     assert response["Location"] == f"/payments/{payment.pk}/"
     assert "Allocated 120.00 EUR of payment" in messages_of(response)[0]
     for invoice in three_open:
@@ -441,21 +482,34 @@ def test_recalculate_without_javascript_shows_the_remaining_and_writes_nothing(f
     url = f"/payments/{payment.pk}/allocate/"
     token = form_token(finance.get(url))
     before = ledger_counts()
-    page = text(finance.post(url, {"form_token": token, f"amount_{a.pk}": "50.00", f"amount_{b.pk}": "",
-                                   f"amount_{c.pk}": "15.50", "recalculate": "1"}))
+    page = text(
+        finance.post(
+            url,
+            {
+                "form_token": token,
+                f"amount_{a.pk}": "50.00",
+                f"amount_{b.pk}": "",
+                f"amount_{c.pk}": "15.50",
+                "recalculate": "1",
+            },
+        )
+    )
     assert 'data-remaining="34.50"' in page and "34.50 EUR" in page
     assert inputs(page) == {f"amount_{a.pk}": "50.00", f"amount_{b.pk}": "", f"amount_{c.pk}": "15.50"}
     assert ledger_counts() == before
 
 
-@pytest.mark.parametrize("amounts,message", [
-    ({"a": "50.00", "c": "60.00"}, "has only 100.00 EUR left to allocate; you asked for 110.00 EUR"),
-    ({"b": "31.00"}, "has only 30.00 EUR left to pay; you asked to allocate 31.00 EUR"),
-    ({"a": "-5.00"}, "must be greater than zero"),
-    ({}, "Choose at least one invoice and an amount to allocate."),
-])
+@pytest.mark.parametrize(
+    "amounts,message",
+    [
+        ({"a": "50.00", "c": "60.00"}, "has only 100.00 EUR left to allocate; you asked for 110.00 EUR"),
+        ({"b": "31.00"}, "has only 30.00 EUR left to pay; you asked to allocate 31.00 EUR"),
+        ({"a": "-5.00"}, "must be greater than zero"),
+        ({}, "Choose at least one invoice and an amount to allocate."),
+    ],
+)
 def test_split_errors_write_nothing_and_keep_the_amounts(finance, customer, three_open, amounts, message):
-    by_letter = dict(zip("abc", three_open))
+    by_letter = dict(zip("abc", three_open, strict=True))
     payment = make_payment(customer=customer, amount="100.00")
     url = f"/payments/{payment.pk}/allocate/"
     token = form_token(finance.get(url))
@@ -476,7 +530,7 @@ def test_split_amount_that_is_not_a_number_is_shown_at_its_field(finance, custom
     token = form_token(finance.get(url))
     before = ledger_counts()
     page = text(finance.post(url, {"form_token": token, f"amount_{a.pk}": "5O.00"}))
-    assert re.search(r'<tr class="[^"]*has-error">\s*<td><a href="/invoices/%d/">' % a.pk, page)
+    assert re.search(rf'<tr class="[^"]*has-error">\s*<td><a href="/invoices/{a.pk}/">', page)
     assert "is not a number" in page and 'value="5O.00"' in page
     assert ledger_counts() == before
 
@@ -534,8 +588,10 @@ def test_deallocate_part_then_all(finance, split):
     url = f"/payments/{payment.pk}/deallocate/"
     page = text(finance.get(f"{url}?invoice={a.pk}"))
     assert f'<option value="{a.pk}" selected>' in page
-    response = finance.post(url, {"form_token": form_token(page), "invoice": a.pk, "amount": "20.00",
-                                  "reason": "half was for another order"})
+    response = finance.post(
+        url,
+        {"form_token": form_token(page), "invoice": a.pk, "amount": "20.00", "reason": "half was for another order"},
+    )
     assert response["Location"] == f"/payments/{payment.pk}/"
     a.refresh_from_db()
     assert (a.paid_total, a.payment_status) == (D("30.00"), "partially_paid")
@@ -547,11 +603,14 @@ def test_deallocate_part_then_all(finance, split):
     assert payment.allocated_total == D("30.00")
 
 
-@pytest.mark.parametrize("amount,reason,field,message", [
-    ("50.01", "x", "amount", "has only 50.00 EUR on invoice"),
-    ("x", "x", "amount", "is not a number"),
-    ("10.00", "", "reason", "Give a reason to deallocate"),
-])
+@pytest.mark.parametrize(
+    "amount,reason,field,message",
+    [
+        ("50.01", "x", "amount", "has only 50.00 EUR on invoice"),
+        ("x", "x", "amount", "is not a number"),
+        ("10.00", "", "reason", "Give a reason to deallocate"),
+    ],
+)
 def test_deallocate_errors_write_nothing(finance, split, amount, reason, field, message):
     payment, a, b = split
     url = f"/payments/{payment.pk}/deallocate/"
@@ -649,19 +708,23 @@ def test_chargeback_manual_rule_says_overallocated(finance, split, settings):
     assert "becomes overallocated by 20.00 EUR" in review
 
 
-@pytest.mark.parametrize("amount,reason,message", [
-    ("100.01", "x", "has only 100.00 EUR that can be charged back"),
-    ("", "x", "This field is required"),
-    ("10", "", "Give a reason to record a chargeback"),
-])
+@pytest.mark.parametrize(
+    "amount,reason,message",
+    [
+        ("100.01", "x", "has only 100.00 EUR that can be charged back"),
+        ("", "x", "This field is required"),
+        ("10", "", "Give a reason to record a chargeback"),
+    ],
+)
 def test_chargeback_errors_write_nothing(finance, split, amount, reason, message):
     payment, *_ = split
     url = f"/payments/{payment.pk}/chargeback/"
     token = form_token(finance.get(url))
     before = ledger_counts()
     for confirmed in ("", "1"):  # refused at review and (if someone skips it) at confirm
-        page = text(finance.post(url, {"form_token": token, "amount": amount, "reason": reason,
-                                       "confirmed": confirmed}))
+        page = text(
+            finance.post(url, {"form_token": token, "amount": amount, "reason": reason, "confirmed": confirmed})
+        )
         assert message in page
     assert ledger_counts() == before
 
@@ -673,8 +736,10 @@ def test_cancel_confirmation_then_cancel(finance, split):
     payment, a, b = split
     url = f"/payments/{payment.pk}/cancel/"
     page = text(finance.get(url))
-    assert (f"Payment {payment} will be canceled and have nothing available. 2 allocations totalling 80.00 EUR "
-            f"will be reversed; invoices {a} and {b} become unpaid.") in page
+    assert (
+        f"Payment {payment} will be canceled and have nothing available. 2 allocations totalling 80.00 EUR "
+        f"will be reversed; invoices {a} and {b} become unpaid."
+    ) in page
     token = form_token(page)
     before = ledger_counts()
     error = text(finance.post(url, {"form_token": token, "reason": ""}))
@@ -757,5 +822,8 @@ def test_submission_records_who_and_where(finance, finance_user, world):
     finance.post(url, {"form_token": form_token(finance.get(url)), "amount": "1.00", "reason": "x"})
     submission = FormSubmission.objects.get()
     assert (submission.user, submission.path, submission.result_url) == (
-        finance_user, url, f"/invoices/{world['invoice'].pk}/")
+        finance_user,
+        url,
+        f"/invoices/{world['invoice'].pk}/",
+    )
     assert submission.created_at <= timezone.now()

@@ -16,15 +16,15 @@ import billing.listing
 from allocations.models import Allocation
 from allocations.services import allocate
 from billing.models import Customer
-from dunning.models import CollectionNote
 from billing.search import search_customers
+from dunning.models import CollectionNote
 from invoices.models import Invoice
 from payments.services import record_chargeback
 from reconciliation.drift import find_drift
 from reconciliation.models import ObjectKind
 from tests.factories import CustomerFactory, make_invoice, make_payment
-from tests.support.helpers import csv_rows
 from tests.support.actions import form_token
+from tests.support.helpers import csv_rows
 
 pytestmark = pytest.mark.django_db
 

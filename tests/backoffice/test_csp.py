@@ -16,7 +16,9 @@ BLOCKED = {
     "style attribute": re.compile(r"\sstyle=", re.IGNORECASE),
     "event handler attribute": re.compile(r"\son[a-z]+=", re.IGNORECASE),
     "htmx inline handler": re.compile(r"\shx-on[:-]", re.IGNORECASE),
-    "htmx eval (trigger filter or js: value)": re.compile(r"hx-trigger=\"(?:[^\"]*,\s*)?[\w:.-]+\[|hx-vals=[\"']js:", re.IGNORECASE),
+    "htmx eval (trigger filter or js: value)": re.compile(
+        r"hx-trigger=\"(?:[^\"]*,\s*)?[\w:.-]+\[|hx-vals=[\"']js:", re.IGNORECASE
+    ),
     "javascript: URL": re.compile(r"javascript:", re.IGNORECASE),
 }
 

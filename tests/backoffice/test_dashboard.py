@@ -74,4 +74,3 @@ def test_shows_the_last_reconciliation_run(as_support, ledger, monkeypatch):
     monkeypatch.setattr(apps, "is_installed", lambda name: name == "reconciliation" or real(name))
     body = as_support.get(reverse("dashboard")).content.decode()
     assert 'class="badge drift"' in body and "123,456" in body and "No reconciliation" not in body
-

@@ -25,14 +25,70 @@ from hypothesis import strategies as st
 pytestmark = pytest.mark.django_db
 
 HOSTILE = [
-    "1e999999999", "-1e999999999", "1e-999999999", "1e999999", "1E+2", "NaN", "-NaN", "sNaN", "Infinity",
-    "-Infinity", "inf", "²", "¹²³", "١٢", "１２３", "1_000", "+5", "-5", "-0", "0", "-1", "1,000.50", "1.000,50",
-    "12.345", "99999999999999999999", "2147483648", "9223372036854775808", "-9223372036854775809",
-    "0x10", " 7 ", "1 000", "\x00", "a\x00b", "1\x00", "", " ", "x" * 5000, "😀", "Zoë O’Brien",
-    "'; DROP TABLE invoices_invoice; --", "' OR '1'='1", "%", "_", "\\", "<script>alert(1)</script>",
-    "2026-02-30", "0000-00-00", "9999-12-31", "0001-01-01", "-2026-01-01", "１９９９-０１-０１", "true", "None", "[]", "{}",
-    "WzEsMiwzXQ", "WyIxZTk5OTk5OSIsMSwxXQ", "WyIxZS05OTk5OTk5OTkiLDEsMl0", "WyJOYU4iLDEsMl0",
-    "WzEsIjEiLDJd", "WyIyMDI2LTAxLTAxIiwxZTk5OSwyXQ", "!!!", "＝1+1", "=cmd|' /C calc'!A0",
+    "1e999999999",
+    "-1e999999999",
+    "1e-999999999",
+    "1e999999",
+    "1E+2",
+    "NaN",
+    "-NaN",
+    "sNaN",
+    "Infinity",
+    "-Infinity",
+    "inf",
+    "²",
+    "¹²³",
+    "١٢",
+    "１２３",
+    "1_000",
+    "+5",
+    "-5",
+    "-0",
+    "0",
+    "-1",
+    "1,000.50",
+    "1.000,50",
+    "12.345",
+    "99999999999999999999",
+    "2147483648",
+    "9223372036854775808",
+    "-9223372036854775809",
+    "0x10",
+    " 7 ",
+    "1 000",
+    "\x00",
+    "a\x00b",
+    "1\x00",
+    "",
+    " ",
+    "x" * 5000,
+    "😀",
+    "Zoë O’Brien",
+    "'; DROP TABLE invoices_invoice; --",
+    "' OR '1'='1",
+    "%",
+    "_",
+    "\\",
+    "<script>alert(1)</script>",
+    "2026-02-30",
+    "0000-00-00",
+    "9999-12-31",
+    "0001-01-01",
+    "-2026-01-01",
+    "１９９９-０１-０１",
+    "true",
+    "None",
+    "[]",
+    "{}",
+    "WzEsMiwzXQ",
+    "WyIxZTk5OTk5OSIsMSwxXQ",
+    "WyIxZS05OTk5OTk5OTkiLDEsMl0",
+    "WyJOYU4iLDEsMl0",
+    "WzEsIjEiLDJd",
+    "WyIyMDI2LTAxLTAxIiwxZTk5OSwyXQ",
+    "!!!",
+    "＝1+1",
+    "=cmd|' /C calc'!A0",
 ]
 # Parameters the views read besides their forms' fields: the lists' cursors and sizes, the
 # pickers' search, preselected ids, page numbers; the admin's changelist page and order.
@@ -62,7 +118,9 @@ HOSTILE += [
     _cursor([1], {"a": 1}, 2),
 ]
 
-hostile_values = st.one_of(st.sampled_from(HOSTILE), st.sampled_from(HOSTILE), st.sampled_from(HOSTILE), st.text(max_size=40))
+hostile_values = st.one_of(
+    st.sampled_from(HOSTILE), st.sampled_from(HOSTILE), st.sampled_from(HOSTILE), st.text(max_size=40)
+)
 
 
 # --- What the pages are and what they declare ---------------------------------------------------
@@ -88,7 +146,8 @@ def _admin_args(name: str, ledger) -> list | None:
         return []
     if name.endswith("_change"):
         model = {
-            "admin:billing_customer_change": ledger.ada, "admin:billing_provider_change": ledger.acme,
+            "admin:billing_customer_change": ledger.ada,
+            "admin:billing_provider_change": ledger.acme,
             "admin:invoices_invoice_change": ledger.invoices["ada_partial_75"],
             "admin:payments_payment_change": ledger.payments["ada_partial"],
         }.get(name)
@@ -104,19 +163,36 @@ def page_args(ledger) -> dict[str, list]:
     entry = BankEntry.objects.order_by("pk").first()
     run = ReconciliationRun.objects.order_by("pk").first()
     return {
-        "dashboard": [], "login": [], "logout": [], "resubmit": [],
-        "reconciliation:runs": [], "reconciliation:run": [run.pk if run else 1],
-        "imports:upload": [], "imports:entries": [],
-        "imports:assign": [entry.pk if entry else 1], "imports:dismiss": [entry.pk if entry else 1],
-        "invoices:list": [], "invoices:export": [], "invoices:new": [],
-        "invoices:detail": [inv["ada_current"].pk], "invoices:issue": [inv["cy_draft"].pk],
-        "invoices:void": [inv["ada_partial_75"].pk], "invoices:credit": [inv["ada_partial_75"].pk],
-        "payments:list": [], "payments:export": [], "payments:new": [],
-        "payments:detail": [pay["ada_partial"].pk], "payments:allocate": [pay["ada_partial"].pk],
-        "payments:remaining": [pay["ada_partial"].pk], "payments:deallocate": [pay["ada_partial"].pk],
-        "payments:refund": [pay["ada_partial"].pk], "payments:chargeback": [pay["ada_partial"].pk],
-        "payments:cancel": [pay["ada_partial"].pk], "payments:settle": [pay["ada_partial"].pk],
-        "collections:list": [], "collections:account": [inv["ada_current"].account_id],
+        "dashboard": [],
+        "login": [],
+        "logout": [],
+        "resubmit": [],
+        "reconciliation:runs": [],
+        "reconciliation:run": [run.pk if run else 1],
+        "imports:upload": [],
+        "imports:entries": [],
+        "imports:assign": [entry.pk if entry else 1],
+        "imports:dismiss": [entry.pk if entry else 1],
+        "invoices:list": [],
+        "invoices:export": [],
+        "invoices:new": [],
+        "invoices:detail": [inv["ada_current"].pk],
+        "invoices:issue": [inv["cy_draft"].pk],
+        "invoices:void": [inv["ada_partial_75"].pk],
+        "invoices:credit": [inv["ada_partial_75"].pk],
+        "payments:list": [],
+        "payments:export": [],
+        "payments:new": [],
+        "payments:detail": [pay["ada_partial"].pk],
+        "payments:allocate": [pay["ada_partial"].pk],
+        "payments:remaining": [pay["ada_partial"].pk],
+        "payments:deallocate": [pay["ada_partial"].pk],
+        "payments:refund": [pay["ada_partial"].pk],
+        "payments:chargeback": [pay["ada_partial"].pk],
+        "payments:cancel": [pay["ada_partial"].pk],
+        "payments:settle": [pay["ada_partial"].pk],
+        "collections:list": [],
+        "collections:account": [inv["ada_current"].account_id],
         "collections:add_note": [inv["ada_current"].account_id],
     }
 
@@ -138,7 +214,9 @@ class _FormReader(HTMLParser):
         attrs = dict(attrs)
         if tag == "form":
             action = attrs.get("action") or self.page
-            self.forms.append(Form(action if action.startswith("/") else self.page, (attrs.get("method") or "get").lower()))
+            self.forms.append(
+                Form(action if action.startswith("/") else self.page, (attrs.get("method") or "get").lower())
+            )
         elif tag in ("input", "select", "textarea", "button") and attrs.get("name") and self.forms:
             form = self.forms[-1]
             if attrs.get("type") == "file":
@@ -256,8 +334,11 @@ def test_hostile_values_never_give_a_server_error(client, staff, ledger, pages, 
     _login(client, staff, role)
     everything = targets(pages)
 
-    @settings(max_examples=EXAMPLES[role], deadline=None,
-              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+    @settings(
+        max_examples=EXAMPLES[role],
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
     @given(data=st.data())
     def check(data):
         target = data.draw(st.sampled_from(everything), label="target")

@@ -61,7 +61,11 @@ def test_serve_prints_the_sign_in_line_after_the_banner():
     env.update(DJANGO_ENV="test", SETTLE_DB_NAME=connection.settings_dict["NAME"], PYTHONUNBUFFERED="1")
     server = subprocess.Popen(
         [sys.executable, "manage.py", "serve", "127.0.0.1:0", "--noreload", "--skip-checks"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     lines = []
     try:

@@ -14,12 +14,12 @@ from django.test import RequestFactory
 from allocations.services import allocate
 from billing.listing import currency_totals
 from invoices.filters import InvoiceFilter
-from invoices.selectors import invoice_totals
 from invoices.models import Invoice
+from invoices.selectors import invoice_totals
 from invoices.services import issue_credit_note, void_invoice
 from payments.filters import PaymentFilter
-from payments.selectors import payment_totals
 from payments.models import Payment
+from payments.selectors import payment_totals
 from payments.services import cancel_payment, record_chargeback
 from tests.factories import CustomerFactory, ProviderFactory, make_invoice, make_payment
 from tests.web_users import user_with_role
@@ -37,8 +37,14 @@ def books(settings):
         customer = CustomerFactory()
         old = TODAY - datetime.timedelta(days=60)
         invoices = [
-            make_invoice(customer=customer, provider=provider, total=str(100 * scale + i), currency=currency,
-                         issue_date=old, due_date=old + datetime.timedelta(days=10 * i))
+            make_invoice(
+                customer=customer,
+                provider=provider,
+                total=str(100 * scale + i),
+                currency=currency,
+                issue_date=old,
+                due_date=old + datetime.timedelta(days=10 * i),
+            )
             for i in range(8)
         ]
         make_invoice(customer=customer, provider=provider, currency=currency, issue=False)  # a draft
@@ -143,10 +149,18 @@ def _queue_model(table: str):
 
 
 LIST_CASES = [
-    ("/invoices/", "invoices_invoicequeuetotal", ["invoices", "balance_due", "total"],
-     [{}, {"state": "all"}, {"payment_status": "unpaid"}, {"overdue": "on"}, {"currency": "USD", "state": "open"}]),
-    ("/payments/", "payments_paymentqueuetotal", ["payments", "amount", "unallocated"],
-     [{}, {"queue": "needs_work"}, {"allocation_status": "overallocated"}, {"state": "canceled", "currency": "EUR"}]),
+    (
+        "/invoices/",
+        "invoices_invoicequeuetotal",
+        ["invoices", "balance_due", "total"],
+        [{}, {"state": "all"}, {"payment_status": "unpaid"}, {"overdue": "on"}, {"currency": "USD", "state": "open"}],
+    ),
+    (
+        "/payments/",
+        "payments_paymentqueuetotal",
+        ["payments", "amount", "unallocated"],
+        [{}, {"queue": "needs_work"}, {"allocation_status": "overallocated"}, {"state": "canceled", "currency": "EUR"}],
+    ),
 ]
 
 
@@ -162,8 +176,11 @@ def test_lists_answer_past_20000_delta_rows_and_a_get_writes_nothing(books, clie
         response = client.get(path, query)
         assert response.status_code == 200, (query, response.status_code)
         filterset = response.context["filter"]
-        sums = {"total": "total", "balance_due": "balance_due"} if path == "/invoices/" else {
-            "amount": "amount", "unallocated": "unallocated"}
+        sums = (
+            {"total": "total", "balance_due": "balance_due"}
+            if path == "/invoices/"
+            else {"amount": "amount", "unallocated": "unallocated"}
+        )
         assert response.context["totals"] == _aggregate(filterset, **sums), query
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT COUNT(*) FROM {table}")

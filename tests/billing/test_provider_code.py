@@ -1,7 +1,6 @@
 """Provider codes: derived from the name when none is given, and never changed so that an
 invoice number could collide (DESIGN.md sections 5 and 7; issue 8)."""
 
-
 import pytest
 from django.db import IntegrityError
 from django.urls import reverse

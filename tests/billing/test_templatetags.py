@@ -4,7 +4,9 @@ from django.template import Context, Template
 
 
 def render(amount, currency):
-    return Template("{% load money %}{{ amount|money:currency }}").render(Context({"amount": amount, "currency": currency}))
+    return Template("{% load money %}{{ amount|money:currency }}").render(
+        Context({"amount": amount, "currency": currency})
+    )
 
 
 def test_formats_by_currency_minor_unit():

@@ -30,8 +30,10 @@ def axe_violations(page) -> list[str]:
     found = []
     for violation in AXE.run(page).response["violations"]:
         for node in violation["nodes"]:
-            found.append(f"{page.url} · {violation['id']} ({violation['impact']}): {violation['help']} · "
-                         f"target {node['target']} · {node.get('failureSummary', '').splitlines()[-1:]}")
+            found.append(
+                f"{page.url} · {violation['id']} ({violation['impact']}): {violation['help']} · "
+                f"target {node['target']} · {node.get('failureSummary', '').splitlines()[-1:]}"
+            )
     return found
 
 
@@ -77,8 +79,18 @@ def main_pages(books) -> dict[str, str]:
     }
 
 
-LIST_PAGES = ["invoices", "payments", "payments-to-allocate", "collections", "imports-entries",
-              "reconciliation-runs", "dashboard", "collections-account", "invoice-detail", "payment-detail"]
+LIST_PAGES = [
+    "invoices",
+    "payments",
+    "payments-to-allocate",
+    "collections",
+    "imports-entries",
+    "reconciliation-runs",
+    "dashboard",
+    "collections-account",
+    "invoice-detail",
+    "payment-detail",
+]
 
 
 def test_every_main_page_passes_axe(page, live_server, books):

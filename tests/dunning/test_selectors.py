@@ -49,8 +49,13 @@ def test_accounts_by_balance_and_by_age_with_aging_buckets(provider, other_provi
 
     ada_account = by_balance[1]
     buckets = aging([ada_account.pk], TODAY)[ada_account.pk]
-    assert buckets == {"current": D("100.00"), "d1_30": D("50.00"), "d31_60": D("40.00"), "d61_90": D("30.00"),
-                       "d90_plus": D("15.00")}
+    assert buckets == {
+        "current": D("100.00"),
+        "d1_30": D("50.00"),
+        "d31_60": D("40.00"),
+        "d61_90": D("30.00"),
+        "d90_plus": D("15.00"),
+    }
     assert sum(buckets.values()) == ada_account.balance_due
     assert aging([a.pk for a in by_balance], TODAY)[by_balance[0].pk]["d1_30"] == D("500.00")
 

@@ -22,10 +22,19 @@ def account(customer, provider):
 
 def test_a_note_is_appended_with_who_wrote_it(account, clerk):
     note = add_collection_note(
-        account, outcome="promised_to_pay", text="  Pays Friday ", promised_date=TOMORROW,
-        promised_amount=Decimal("80.00"), by=clerk,
+        account,
+        outcome="promised_to_pay",
+        text="  Pays Friday ",
+        promised_date=TOMORROW,
+        promised_amount=Decimal("80.00"),
+        by=clerk,
     )
-    assert (note.account, note.outcome, note.text, note.created_by) == (account, "promised_to_pay", "Pays Friday", clerk)
+    assert (note.account, note.outcome, note.text, note.created_by) == (
+        account,
+        "promised_to_pay",
+        "Pays Friday",
+        clerk,
+    )
     assert CollectionNote.objects.count() == 1
 
 

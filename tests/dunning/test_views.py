@@ -8,13 +8,13 @@ from django.db import ProgrammingError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from dunning.selectors import aging
 from billing.models import Account
 from dunning.models import CollectionNote
+from dunning.selectors import aging
 from tests.factories import CustomerFactory, make_invoice
+from tests.support.actions import form_token
 from tests.support.dataset import days
 from tests.support.helpers import row_ids
-from tests.support.actions import form_token
 
 pytestmark = pytest.mark.django_db
 
@@ -240,7 +240,9 @@ def test_promised_amount_is_positive_at_the_database(ledger):
     from django.db import IntegrityError
 
     with pytest.raises(IntegrityError), transaction.atomic():
-        CollectionNote.objects.create(account=account_of(ledger, "ada_current"), outcome="reached", promised_amount=D("-1"))
+        CollectionNote.objects.create(
+            account=account_of(ledger, "ada_current"), outcome="reached", promised_amount=D("-1")
+        )
 
 
 def test_empty_queue(as_support, ledger):

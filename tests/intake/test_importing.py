@@ -60,17 +60,30 @@ def test_csv_sample_records_allocates_charges_back_ignores_and_reports(world, cl
     assert report.exit_code == 1
 
     acme = Payment.objects.get(reference="NB240304-0001")
-    assert (acme.customer, acme.amount, acme.currency, acme.method) == (world["acme"], D("1250.00"), "EUR", "bank_transfer")
+    assert (acme.customer, acme.amount, acme.currency, acme.method) == (
+        world["acme"],
+        D("1250.00"),
+        "EUR",
+        "bank_transfer",
+    )
     assert acme.received_at.date().isoformat() == "2024-03-04"
     assert "by invoice ACME-000042" in by_position["line 2"].message
     # Allocated to ACME-000042, then the bank returned it (line 8): chargeback, invoice unpaid again.
     assert by_position["line 2"].allocations[0].reason == "named in remittance"
-    assert (acme.state, acme.charged_back_total, acme.allocation_status) == ("charged_back", D("1250.00"), "fully_allocated")
+    assert (acme.state, acme.charged_back_total, acme.allocation_status) == (
+        "charged_back",
+        D("1250.00"),
+        "fully_allocated",
+    )
     assert Chargeback.objects.get().payment == acme
     assert status_of(world, "ACME-000042") == "unpaid"
 
     bolt = Payment.objects.get(reference="NB240304-0002")
-    assert allocations_of(bolt) == [("BOLT-000007", D("100.00")), ("BOLT-000008", D("110.50")), ("BOLT-000009", D("100.00"))]
+    assert allocations_of(bolt) == [
+        ("BOLT-000007", D("100.00")),
+        ("BOLT-000008", D("110.50")),
+        ("BOLT-000009", D("100.00")),
+    ]
     cobalt = Payment.objects.get(reference="NB240305-0003")
     assert (cobalt.customer, cobalt.currency) == (world["cobalt"], "GBP")
     assert "customer reference RF18539007547034" in by_position["line 4"].message
@@ -95,7 +108,9 @@ def test_reimport_and_overlapping_file_record_nothing_twice(world):
     again = import_statement(sample("statement.csv"), source_name="statement.csv", by=None)
     assert {o for p, o in outcomes(again) if p not in ("line 7", "line 9")} == {Outcome.ALREADY_IMPORTED}
     assert (Payment.objects.count(), Allocation.objects.count(), Chargeback.objects.count()) == (
-        payments, allocations, chargebacks,
+        payments,
+        allocations,
+        chargebacks,
     )
 
     overlap = import_statement(sample("overlap.csv"), source_name="overlap.csv", by=None)
@@ -178,7 +193,10 @@ def test_currencies_references_and_unidentified_credits(world):
     assert "no invoice numbered OSCAR-000001" in by_position["line 7"].message
     assert "no imported payment of 70.00 EUR" in by_position["line 8"].message
     assert list(open_bank_entries().values_list("bank_reference", flat=True)) == [
-        "NB240402-0102", "NB240402-0103", "NB240403-0106", "NB240404-0107",
+        "NB240402-0102",
+        "NB240402-0103",
+        "NB240403-0106",
+        "NB240404-0107",
     ]
     assert Payment.objects.count() == 1
     assert report.exit_code == 1
@@ -202,7 +220,10 @@ def test_clerk_assigns_an_unidentified_credit_and_dismisses_a_reversal(world, cl
         assign_bank_entry(reversal, customer=world["acme"], by=clerk)
     dismiss_bank_entry(reversal, by=clerk, reason="Not ours: the bank booked it on the wrong account")
     reversal.refresh_from_db()
-    assert (reversal.status, reversal.resolution_note) == ("dismissed", "Not ours: the bank booked it on the wrong account")
+    assert (reversal.status, reversal.resolution_note) == (
+        "dismissed",
+        "Not ours: the bank booked it on the wrong account",
+    )
 
     again = import_statement(sample("mixed.csv"), source_name="mixed.csv", by=None)
     assert {r.outcome for r in again.results if r.position in ("line 4", "line 8")} == {Outcome.ALREADY_IMPORTED}
@@ -230,7 +251,10 @@ def test_same_reference_different_data_is_rejected(world):
     changed = sample("overlap.csv").replace(b"640.00", b"650.00")
     report = import_statement(changed, source_name="overlap-v2.csv", by=None)
     assert report.results[2].outcome == Outcome.REJECTED
-    assert "NB240308-0009 was imported before (line 4 of overlap.csv) as a credit of 640.00 EUR" in report.results[2].message
+    assert (
+        "NB240308-0009 was imported before (line 4 of overlap.csv) as a credit of 640.00 EUR"
+        in report.results[2].message
+    )
 
 
 def test_database_error_stops_the_import_and_a_second_import_finishes_it(world, monkeypatch):

@@ -37,8 +37,19 @@ def sample(name: str) -> bytes:
     return (SAMPLES / name).read_bytes()
 
 
-def entry(position, reference, booking_date, amount, currency, *, credit=True, reversal=False,
-          counterparty="", customer_reference="", remittance=""):
+def entry(
+    position,
+    reference,
+    booking_date,
+    amount,
+    currency,
+    *,
+    credit=True,
+    reversal=False,
+    counterparty="",
+    customer_reference="",
+    remittance="",
+):
     return StatementEntry(
         position=position,
         bank_reference=reference,
@@ -74,8 +85,16 @@ def assert_exact_decimals(entries):
 
 def test_dataclasses_are_frozen_with_documented_fields():
     assert [f.name for f in dataclasses.fields(StatementEntry)] == [
-        "position", "bank_reference", "booking_date", "amount", "currency", "credit",
-        "reversal", "counterparty_name", "customer_reference", "remittance_text",
+        "position",
+        "bank_reference",
+        "booking_date",
+        "amount",
+        "currency",
+        "credit",
+        "reversal",
+        "counterparty_name",
+        "customer_reference",
+        "remittance_text",
     ]
     assert [f.name for f in dataclasses.fields(StatementError)] == ["position", "reason"]
     assert [f.name for f in dataclasses.fields(ParsedStatement)] == ["entries", "errors", "format"]
@@ -89,23 +108,72 @@ def test_dataclasses_are_frozen_with_documented_fields():
 # ---------------------------------------------------------------------------
 
 CSV_SAMPLE_ENTRIES = [
-    entry("line 2", "NB240304-0001", date(2024, 3, 4), D("1250.00"), "EUR",
-          counterparty="Acme Trading GmbH", remittance="Payment invoice ACME-000042"),
-    entry("line 3", "NB240304-0002", date(2024, 3, 4), D("310.50"), "USD",
-          counterparty="Bolt Logistics, Inc.",
-          remittance="Invoices bolt-000007, BOLT-000008 and BOLT-000009"),
-    entry("line 4", "NB240305-0003", date(2024, 3, 5), D("89.99"), "GBP",
-          counterparty="Cobalt & Sons Ltd", customer_reference="RF18539007547034"),
-    entry("line 6", "NB240305-0004", date(2024, 3, 5), D("45.00"), "EUR", credit=False,
-          counterparty="Settle Bank", remittance="Account maintenance fee March 2024"),
-    entry("line 8", "NB240306-0006", date(2024, 3, 6), D("1250.00"), "EUR", credit=False,
-          reversal=True, counterparty="Acme Trading GmbH",
-          remittance="RETURN Payment invoice ACME-000042 reason AC04"),
-    entry("line 10", "NB240307-0007", date(2024, 3, 7), D("2000"), "EUR",
-          counterparty="Echo Media SARL",
-          remittance="Acompte facture ECHO-000120 suite ECHO-000121"),
-    entry("line 12", "NB240307-0008", date(2024, 3, 7), D("15.5"), "USD",
-          counterparty="Foxtrot LLC", remittance="INV-FOX-000003, thanks!"),
+    entry(
+        "line 2",
+        "NB240304-0001",
+        date(2024, 3, 4),
+        D("1250.00"),
+        "EUR",
+        counterparty="Acme Trading GmbH",
+        remittance="Payment invoice ACME-000042",
+    ),
+    entry(
+        "line 3",
+        "NB240304-0002",
+        date(2024, 3, 4),
+        D("310.50"),
+        "USD",
+        counterparty="Bolt Logistics, Inc.",
+        remittance="Invoices bolt-000007, BOLT-000008 and BOLT-000009",
+    ),
+    entry(
+        "line 4",
+        "NB240305-0003",
+        date(2024, 3, 5),
+        D("89.99"),
+        "GBP",
+        counterparty="Cobalt & Sons Ltd",
+        customer_reference="RF18539007547034",
+    ),
+    entry(
+        "line 6",
+        "NB240305-0004",
+        date(2024, 3, 5),
+        D("45.00"),
+        "EUR",
+        credit=False,
+        counterparty="Settle Bank",
+        remittance="Account maintenance fee March 2024",
+    ),
+    entry(
+        "line 8",
+        "NB240306-0006",
+        date(2024, 3, 6),
+        D("1250.00"),
+        "EUR",
+        credit=False,
+        reversal=True,
+        counterparty="Acme Trading GmbH",
+        remittance="RETURN Payment invoice ACME-000042 reason AC04",
+    ),
+    entry(
+        "line 10",
+        "NB240307-0007",
+        date(2024, 3, 7),
+        D("2000"),
+        "EUR",
+        counterparty="Echo Media SARL",
+        remittance="Acompte facture ECHO-000120 suite ECHO-000121",
+    ),
+    entry(
+        "line 12",
+        "NB240307-0008",
+        date(2024, 3, 7),
+        D("15.5"),
+        "USD",
+        counterparty="Foxtrot LLC",
+        remittance="INV-FOX-000003, thanks!",
+    ),
 ]
 
 CSV_SAMPLE_ERRORS = [
@@ -138,10 +206,13 @@ def test_csv_sample_invoice_numbers_from_remittance():
     by_ref = {e.bank_reference: e for e in parse_csv(sample("statement.csv")).entries}
     assert find_invoice_numbers(by_ref["NB240304-0001"].remittance_text) == ["ACME-000042"]
     assert find_invoice_numbers(by_ref["NB240304-0002"].remittance_text) == [
-        "BOLT-000007", "BOLT-000008", "BOLT-000009",
+        "BOLT-000007",
+        "BOLT-000008",
+        "BOLT-000009",
     ]
     assert find_invoice_numbers(by_ref["NB240307-0007"].remittance_text) == [
-        "ECHO-000120", "ECHO-000121",
+        "ECHO-000120",
+        "ECHO-000121",
     ]
     assert find_invoice_numbers(by_ref["NB240307-0008"].remittance_text) == ["FOX-000003"]
     assert find_invoice_numbers(by_ref["NB240305-0003"].remittance_text) == []
@@ -151,12 +222,26 @@ def test_overlap_sample_header_order_and_case_free_without_optional_columns():
     parsed = parse_csv(sample("overlap.csv"))
     assert parsed.errors == []
     assert parsed.entries == [
-        entry("line 2", "NB240305-0003", date(2024, 3, 5), D("89.99"), "GBP",
-              counterparty="Cobalt & Sons Ltd"),
-        entry("line 3", "NB240305-0004", date(2024, 3, 5), D("45.00"), "EUR", credit=False,
-              counterparty="Settle Bank", remittance="Account maintenance fee March 2024"),
-        entry("line 4", "NB240308-0009", date(2024, 3, 8), D("640.00"), "EUR",
-              counterparty="Golf Partners AG", remittance="Rechnung GOLF-000077"),
+        entry("line 2", "NB240305-0003", date(2024, 3, 5), D("89.99"), "GBP", counterparty="Cobalt & Sons Ltd"),
+        entry(
+            "line 3",
+            "NB240305-0004",
+            date(2024, 3, 5),
+            D("45.00"),
+            "EUR",
+            credit=False,
+            counterparty="Settle Bank",
+            remittance="Account maintenance fee March 2024",
+        ),
+        entry(
+            "line 4",
+            "NB240308-0009",
+            date(2024, 3, 8),
+            D("640.00"),
+            "EUR",
+            counterparty="Golf Partners AG",
+            remittance="Rechnung GOLF-000077",
+        ),
     ]
 
 
@@ -168,8 +253,7 @@ def test_overlap_shares_bank_references_with_statement():
     # same booking seen twice carries the same values (positions differ)
     for ref in ("NB240305-0003", "NB240305-0004"):
         a, b = first[ref], second[ref]
-        assert (a.amount, a.currency, a.credit, a.booking_date) == (
-            b.amount, b.currency, b.credit, b.booking_date)
+        assert (a.amount, a.currency, a.credit, a.booking_date) == (b.amount, b.currency, b.credit, b.booking_date)
 
 
 def test_missing_column_sample():
@@ -235,15 +319,26 @@ def test_csv_bom_crlf_whitespace_and_extra_columns():
     parsed = parse_csv(data)
     assert parsed.errors == []
     assert parsed.entries == [
-        entry("line 3", "R1", date(2024, 3, 4), D("12.30"), "EUR",
-              counterparty="Acme GmbH", remittance="Inv ACME-000001"),
+        entry(
+            "line 3", "R1", date(2024, 3, 4), D("12.30"), "EUR", counterparty="Acme GmbH", remittance="Inv ACME-000001"
+        ),
     ]
 
 
 @pytest.mark.parametrize(
     "value, expected",
-    [("yes", True), ("YES", True), ("true", True), ("1", True), ("True", True),
-     ("no", False), ("false", False), ("0", False), ("", False), ("No", False)],
+    [
+        ("yes", True),
+        ("YES", True),
+        ("true", True),
+        ("1", True),
+        ("True", True),
+        ("no", False),
+        ("false", False),
+        ("0", False),
+        ("", False),
+        ("No", False),
+    ],
 )
 def test_csv_reversal_values(value, expected):
     parsed = one_row(f"2024-03-04,-5.00,EUR,R1,A,B,{value}", header=CSV_HEADER + ",reversal")
@@ -260,9 +355,14 @@ def test_csv_bad_reversal():
 
 @pytest.mark.parametrize(
     "amount, expected, credit",
-    [("10", D("10"), True), ("0.01", D("0.01"), True), ("-0.5", D("0.5"), False),
-     ("10.500", D("10.50"), True), ("-99999999999.99", D("99999999999.99"), False),
-     ("007.10", D("7.10"), True)],
+    [
+        ("10", D("10"), True),
+        ("0.01", D("0.01"), True),
+        ("-0.5", D("0.5"), False),
+        ("10.500", D("10.50"), True),
+        ("-99999999999.99", D("99999999999.99"), False),
+        ("007.10", D("7.10"), True),
+    ],
 )
 def test_csv_valid_amounts(amount, expected, credit):
     parsed = one_row(f"2024-03-04,{amount},EUR,R1,A,B")
@@ -283,7 +383,10 @@ def test_csv_trailing_zeros_normalised_to_two_decimals():
     "amount, reason",
     [
         ('"12,5x"', "amount '12,5x' is not a number (use a dot as decimal separator and no thousands separators)"),
-        ('"1,234.00"', "amount '1,234.00' is not a number (use a dot as decimal separator and no thousands separators)"),
+        (
+            '"1,234.00"',
+            "amount '1,234.00' is not a number (use a dot as decimal separator and no thousands separators)",
+        ),
         ("abc", "amount 'abc' is not a number"),
         ("+5.00", "amount '+5.00' is not a number"),
         (".50", "amount '.50' is not a number"),
@@ -309,12 +412,14 @@ def test_csv_bad_amounts(amount, reason):
 
 @pytest.mark.parametrize(
     "currency, reason",
-    [("EURO", "currency 'EURO' is not a 3-letter ISO code"),
-     ("EU", "currency 'EU' is not a 3-letter ISO code"),
-     ("E1R", "currency 'E1R' is not a 3-letter ISO code"),
-     ("€", "currency '€' is not a 3-letter ISO code"),
-     ("ÉUR", "currency 'ÉUR' is not a 3-letter ISO code"),
-     ("", "missing currency")],
+    [
+        ("EURO", "currency 'EURO' is not a 3-letter ISO code"),
+        ("EU", "currency 'EU' is not a 3-letter ISO code"),
+        ("E1R", "currency 'E1R' is not a 3-letter ISO code"),
+        ("€", "currency '€' is not a 3-letter ISO code"),
+        ("ÉUR", "currency 'ÉUR' is not a 3-letter ISO code"),
+        ("", "missing currency"),
+    ],
 )
 def test_csv_bad_currency(currency, reason):
     parsed = one_row(f"2024-03-04,1.00,{currency},R1,A,B")
@@ -328,11 +433,13 @@ def test_csv_currency_upper_cased():
 
 @pytest.mark.parametrize(
     "value, reason",
-    [("04/03/2024", "booking date '04/03/2024' is not a valid YYYY-MM-DD date"),
-     ("2024-02-30", "booking date '2024-02-30' is not a valid YYYY-MM-DD date"),
-     ("20240304", "booking date '20240304' is not a valid YYYY-MM-DD date"),
-     ("2024-03-04T10:00", "booking date '2024-03-04T10:00' is not a valid YYYY-MM-DD date"),
-     ("", "missing booking date")],
+    [
+        ("04/03/2024", "booking date '04/03/2024' is not a valid YYYY-MM-DD date"),
+        ("2024-02-30", "booking date '2024-02-30' is not a valid YYYY-MM-DD date"),
+        ("20240304", "booking date '20240304' is not a valid YYYY-MM-DD date"),
+        ("2024-03-04T10:00", "booking date '2024-03-04T10:00' is not a valid YYYY-MM-DD date"),
+        ("", "missing booking date"),
+    ],
 )
 def test_csv_bad_dates(value, reason):
     parsed = one_row(f"{value},1.00,EUR,R1,A,B")
@@ -362,11 +469,13 @@ def test_csv_several_problems_in_one_row_are_joined():
 
 
 def test_csv_wrong_field_counts():
-    parsed = parse_csv(csv_bytes(
-        "2024-03-04,1.00,EUR,R1,Bolt, Inc.,B",
-        "2024-03-04,1.00,EUR,R2,A",
-        "2024-03-04,2.00,EUR,R3,A,B",
-    ))
+    parsed = parse_csv(
+        csv_bytes(
+            "2024-03-04,1.00,EUR,R1,Bolt, Inc.,B",
+            "2024-03-04,1.00,EUR,R2,A",
+            "2024-03-04,2.00,EUR,R3,A,B",
+        )
+    )
     assert parsed.errors == [
         StatementError("line 2", "row has 7 fields but the header has 6 (quote values that contain commas)"),
         StatementError("line 3", "row has 5 fields but the header has 6"),
@@ -379,7 +488,7 @@ def test_csv_positions_are_physical_lines_with_blank_and_multiline_rows():
     data = csv_bytes(
         "",
         '2024-03-04,1.00,EUR,R1,A,"multi',
-        'line',
+        "line",
         'remittance"',
         "",
         "",
@@ -395,11 +504,13 @@ def test_csv_positions_are_physical_lines_with_blank_and_multiline_rows():
 
 
 def test_csv_duplicate_only_counts_valid_rows():
-    parsed = parse_csv(csv_bytes(
-        "2024-03-04,oops,EUR,R1,A,B",
-        "2024-03-04,1.00,EUR,R1,A,B",
-        "2024-03-05,1.00,EUR,R1,A,B",
-    ))
+    parsed = parse_csv(
+        csv_bytes(
+            "2024-03-04,oops,EUR,R1,A,B",
+            "2024-03-04,1.00,EUR,R1,A,B",
+            "2024-03-05,1.00,EUR,R1,A,B",
+        )
+    )
     assert [e.position for e in parsed.entries] == ["line 3"]
     assert parsed.errors == [
         StatementError("line 2", "amount 'oops' is not a number"),
@@ -437,22 +548,72 @@ def test_csv_unreadable_rest_reports_error_and_keeps_earlier_rows():
 # ---------------------------------------------------------------------------
 
 CAMT_SAMPLE_ENTRIES = [
-    entry("entry 1", "2024030400012345", date(2024, 3, 4), D("1250.00"), "EUR",
-          counterparty="Acme Trading GmbH", remittance="Payment invoice ACME-000042"),
-    entry("entry 2", "2024030500022346", date(2024, 3, 5), D("120.00"), "EUR", credit=False,
-          counterparty="Delta Foods BV", remittance="Refund overpayment DELTA-000311"),
-    entry("entry 3", "2024030600032347", date(2024, 3, 6), D("1250.00"), "EUR", credit=False,
-          reversal=True, counterparty="Acme Trading GmbH",
-          remittance="RETURN Payment invoice ACME-000042 reason AC04"),
-    entry("entry 6", "NTRY-20240306-77", date(2024, 3, 6), D("75.25"), "EUR",
-          counterparty="Echo Media SARL", remittance="Facture ECHO-000120"),
-    entry("entry 7", "2024030400052349", date(2024, 3, 4), D("310.50"), "USD",
-          counterparty="Bolt Logistics, Inc.",
-          remittance="Invoices bolt-000007, BOLT-000008 and BOLT-000009"),
-    entry("entry 8", "E2E-FOX-20240307", date(2024, 3, 7), D("15.50"), "USD",
-          counterparty="Foxtrot LLC", remittance="INV-FOX-000003, thanks!"),
-    entry("entry 9", "2024030500062350", date(2024, 3, 5), D("89.99"), "GBP",
-          counterparty="Cobalt & Sons Ltd", customer_reference="RF18539007547034"),
+    entry(
+        "entry 1",
+        "2024030400012345",
+        date(2024, 3, 4),
+        D("1250.00"),
+        "EUR",
+        counterparty="Acme Trading GmbH",
+        remittance="Payment invoice ACME-000042",
+    ),
+    entry(
+        "entry 2",
+        "2024030500022346",
+        date(2024, 3, 5),
+        D("120.00"),
+        "EUR",
+        credit=False,
+        counterparty="Delta Foods BV",
+        remittance="Refund overpayment DELTA-000311",
+    ),
+    entry(
+        "entry 3",
+        "2024030600032347",
+        date(2024, 3, 6),
+        D("1250.00"),
+        "EUR",
+        credit=False,
+        reversal=True,
+        counterparty="Acme Trading GmbH",
+        remittance="RETURN Payment invoice ACME-000042 reason AC04",
+    ),
+    entry(
+        "entry 6",
+        "NTRY-20240306-77",
+        date(2024, 3, 6),
+        D("75.25"),
+        "EUR",
+        counterparty="Echo Media SARL",
+        remittance="Facture ECHO-000120",
+    ),
+    entry(
+        "entry 7",
+        "2024030400052349",
+        date(2024, 3, 4),
+        D("310.50"),
+        "USD",
+        counterparty="Bolt Logistics, Inc.",
+        remittance="Invoices bolt-000007, BOLT-000008 and BOLT-000009",
+    ),
+    entry(
+        "entry 8",
+        "E2E-FOX-20240307",
+        date(2024, 3, 7),
+        D("15.50"),
+        "USD",
+        counterparty="Foxtrot LLC",
+        remittance="INV-FOX-000003, thanks!",
+    ),
+    entry(
+        "entry 9",
+        "2024030500062350",
+        date(2024, 3, 5),
+        D("89.99"),
+        "GBP",
+        counterparty="Cobalt & Sons Ltd",
+        customer_reference="RF18539007547034",
+    ),
 ]
 
 CAMT_SAMPLE_ERRORS = [
@@ -479,7 +640,9 @@ def test_camt_sample_invoice_numbers():
     by_ref = {e.bank_reference: e for e in parse_camt053(sample("statement_camt053.xml")).entries}
     assert find_invoice_numbers(by_ref["2024030400012345"].remittance_text) == ["ACME-000042"]
     assert find_invoice_numbers(by_ref["2024030400052349"].remittance_text) == [
-        "BOLT-000007", "BOLT-000008", "BOLT-000009",
+        "BOLT-000007",
+        "BOLT-000008",
+        "BOLT-000009",
     ]
     assert by_ref["2024030500062350"].customer_reference == "RF18539007547034"
 
@@ -509,9 +672,15 @@ def camt(*ntries: str, ns: str | None = NS08, prolog: str = '<?xml version="1.0"
     ).encode()
 
 
-def ntry(amount='<Amt Ccy="EUR">10.00</Amt>', ind="<CdtDbtInd>CRDT</CdtDbtInd>", rvsl="",
-         date_='<BookgDt><Dt>2024-03-04</Dt></BookgDt>', ref="<AcctSvcrRef>REF1</AcctSvcrRef>",
-         details="", ntry_ref=""):
+def ntry(
+    amount='<Amt Ccy="EUR">10.00</Amt>',
+    ind="<CdtDbtInd>CRDT</CdtDbtInd>",
+    rvsl="",
+    date_="<BookgDt><Dt>2024-03-04</Dt></BookgDt>",
+    ref="<AcctSvcrRef>REF1</AcctSvcrRef>",
+    details="",
+    ntry_ref="",
+):
     return f"{ntry_ref}{amount}{ind}{rvsl}<Sts><Cd>BOOK</Cd></Sts>{date_}{ref}{details}"
 
 
@@ -551,9 +720,7 @@ def test_camt_prefixed_namespace():
         "<c:BookgDt><c:Dt>2024-03-04</c:Dt></c:BookgDt><c:AcctSvcrRef>P1</c:AcctSvcrRef>"
         "</c:Ntry></c:Stmt></c:BkToCstmrStmt></c:Document>"
     ).encode()
-    assert parse_camt053(data).entries == [
-        entry("entry 1", "P1", date(2024, 3, 4), D("1.00"), "USD", credit=False)
-    ]
+    assert parse_camt053(data).entries == [entry("entry 1", "P1", date(2024, 3, 4), D("1.00"), "USD", credit=False)]
 
 
 def test_camt_elements_from_other_namespace_are_ignored():
@@ -562,9 +729,12 @@ def test_camt_elements_from_other_namespace_are_ignored():
 
 
 @pytest.mark.parametrize(
-    "ns", ["urn:iso:std:iso:20022:tech:xsd:camt.054.001.08",
-           "urn:iso:std:iso:20022:tech:xsd:camt.052.001.08",
-           "urn:iso:std:iso:20022:tech:xsd:camt.053.001.08x"],
+    "ns",
+    [
+        "urn:iso:std:iso:20022:tech:xsd:camt.054.001.08",
+        "urn:iso:std:iso:20022:tech:xsd:camt.052.001.08",
+        "urn:iso:std:iso:20022:tech:xsd:camt.053.001.08x",
+    ],
 )
 def test_camt_other_message_types_refused(ns):
     assert only_error(camt(ntry(), ns=ns)) == StatementError(
@@ -643,7 +813,10 @@ def test_camt_doctype_refused_by_parser_hook_too(monkeypatch):
     [
         (b"<Document><BkToCstmrStmt></Document>", "malformed XML at line 1, column 28: mismatched tag"),
         (b"<Document>", "malformed XML at line 1, column 11: no element found"),
-        (b"<Document>\n  <Amt Ccy=EUR>1</Amt>\n</Document>", "malformed XML at line 2, column 12: not well-formed (invalid token)"),
+        (
+            b"<Document>\n  <Amt Ccy=EUR>1</Amt>\n</Document>",
+            "malformed XML at line 2, column 12: not well-formed (invalid token)",
+        ),
         (b"<Document>&nbsp;</Document>", "malformed XML at line 1, column 11: undefined entity"),
         (b"<a/><b/>", "malformed XML at line 1, column 5: junk after document element"),
     ],
@@ -656,7 +829,10 @@ def test_camt_malformed(data, reason):
     "amount, reason",
     [
         ("", "missing amount (Amt)"),
-        ('<Amt Ccy="EUR">12,5x</Amt>', "amount '12,5x' is not a number (use a dot as decimal separator and no thousands separators)"),
+        (
+            '<Amt Ccy="EUR">12,5x</Amt>',
+            "amount '12,5x' is not a number (use a dot as decimal separator and no thousands separators)",
+        ),
         ('<Amt Ccy="EUR"></Amt>', "missing amount"),
         ('<Amt Ccy="EUR">1e2</Amt>', "amount '1e2' is not a number"),
         ('<Amt Ccy="EUR">+1.00</Amt>', "amount '+1.00' is not a number"),
@@ -682,9 +858,11 @@ def test_camt_amount_with_surrounding_whitespace_and_trailing_zeros():
 
 @pytest.mark.parametrize(
     "ind, reason",
-    [("", "missing credit/debit indicator (CdtDbtInd)"),
-     ("<CdtDbtInd>X</CdtDbtInd>", "unknown credit/debit indicator 'X'"),
-     ("<CdtDbtInd>CREDIT</CdtDbtInd>", "unknown credit/debit indicator 'CREDIT'")],
+    [
+        ("", "missing credit/debit indicator (CdtDbtInd)"),
+        ("<CdtDbtInd>X</CdtDbtInd>", "unknown credit/debit indicator 'X'"),
+        ("<CdtDbtInd>CREDIT</CdtDbtInd>", "unknown credit/debit indicator 'CREDIT'"),
+    ],
 )
 def test_camt_bad_indicator(ind, reason):
     assert only_error(camt(ntry(ind=ind))) == StatementError("entry 1", reason)
@@ -692,8 +870,13 @@ def test_camt_bad_indicator(ind, reason):
 
 @pytest.mark.parametrize(
     "rvsl, expected",
-    [("", False), ("<RvslInd>true</RvslInd>", True), ("<RvslInd>1</RvslInd>", True),
-     ("<RvslInd>false</RvslInd>", False), ("<RvslInd>0</RvslInd>", False)],
+    [
+        ("", False),
+        ("<RvslInd>true</RvslInd>", True),
+        ("<RvslInd>1</RvslInd>", True),
+        ("<RvslInd>false</RvslInd>", False),
+        ("<RvslInd>0</RvslInd>", False),
+    ],
 )
 def test_camt_reversal_indicator(rvsl, expected):
     assert parse_camt053(camt(ntry(rvsl=rvsl))).entries[0].reversal is expected
@@ -802,17 +985,14 @@ def test_camt_old_style_party_names_and_first_tx_only():
 @pytest.mark.parametrize(
     "ind, rvsl, expected",
     [
-        ("CRDT", "", "Payer"),        # money in: the debtor paid us
-        ("DBIT", "", "Payee"),        # money out: we paid the creditor
+        ("CRDT", "", "Payer"),  # money in: the debtor paid us
+        ("DBIT", "", "Payee"),  # money out: we paid the creditor
         ("DBIT", "<RvslInd>true</RvslInd>", "Payer"),  # reversal of an incoming payment
         ("CRDT", "<RvslInd>true</RvslInd>", "Payee"),  # reversal of an outgoing payment
     ],
 )
 def test_camt_counterparty_follows_direction(ind, rvsl, expected):
-    parties = (
-        "<RltdPties><Dbtr><Pty><Nm>Payer</Nm></Pty></Dbtr>"
-        "<Cdtr><Pty><Nm>Payee</Nm></Pty></Cdtr></RltdPties>"
-    )
+    parties = "<RltdPties><Dbtr><Pty><Nm>Payer</Nm></Pty></Dbtr><Cdtr><Pty><Nm>Payee</Nm></Pty></Cdtr></RltdPties>"
     parsed = parse_camt053(camt(ntry(ind=f"<CdtDbtInd>{ind}</CdtDbtInd>", rvsl=rvsl, details=tx(parties=parties))))
     assert parsed.entries[0].counterparty_name == expected
 
@@ -847,8 +1027,14 @@ def test_camt_escaped_characters():
 
 
 @pytest.mark.parametrize(
-    "name, fmt", [("statement.csv", "csv"), ("overlap.csv", "csv"), ("missing_column.csv", "csv"),
-                  ("statement_camt053.xml", "camt053"), ("malformed.xml", "camt053")],
+    "name, fmt",
+    [
+        ("statement.csv", "csv"),
+        ("overlap.csv", "csv"),
+        ("missing_column.csv", "csv"),
+        ("statement_camt053.xml", "camt053"),
+        ("malformed.xml", "camt053"),
+    ],
 )
 def test_detect_samples_without_filename(name, fmt):
     assert parse_statement(sample(name)).format == fmt
@@ -860,7 +1046,8 @@ def test_detect_matches_direct_parsers():
 
 
 @pytest.mark.parametrize(
-    "prefix", [b"", b"\xef\xbb\xbf", b"\n\n   \t", b"\xef\xbb\xbf  \r\n"],
+    "prefix",
+    [b"", b"\xef\xbb\xbf", b"\n\n   \t", b"\xef\xbb\xbf  \r\n"],
 )
 def test_detect_xml_after_bom_and_whitespace(prefix):
     parsed = parse_statement(prefix + camt(ntry(), prolog=""))
@@ -890,8 +1077,15 @@ def test_detect_defaults_to_csv():
 
 
 @pytest.mark.parametrize(
-    "given, expected", [("csv", "csv"), ("CSV", "csv"), ("camt053", "camt053"),
-                        ("camt.053", "camt053"), ("CAMT_053", "camt053"), ("xml", "camt053")],
+    "given, expected",
+    [
+        ("csv", "csv"),
+        ("CSV", "csv"),
+        ("camt053", "camt053"),
+        ("camt.053", "camt053"),
+        ("CAMT_053", "camt053"),
+        ("xml", "camt053"),
+    ],
 )
 def test_explicit_format(given, expected):
     assert parse_statement(b"booking_date\n", format=given).format == expected
@@ -954,21 +1148,21 @@ def test_find_invoice_numbers_matches(text, expected):
 @pytest.mark.parametrize(
     "text",
     [
-        "ACME-0000421",        # 7 digits
-        "ACME-00042",          # 5 digits
-        "ACME-000042X",        # glued to a letter
+        "ACME-0000421",  # 7 digits
+        "ACME-00042",  # 5 digits
+        "ACME-000042X",  # glued to a letter
         "ACME-0000429",
-        "REF_ACME-000042",     # underscore is part of a word
+        "REF_ACME-000042",  # underscore is part of a word
         "ABCDEFGHIJK-000001",  # provider code too long (11) -- no partial match either
-        "A-000001",            # provider code too short
-        "1ACME-000001",        # starts with a digit
+        "A-000001",  # provider code too short
+        "1ACME-000001",  # starts with a digit
         "2B-000001",
-        "ÄACME-000001",        # glued to a non-ASCII letter
+        "ÄACME-000001",  # glued to a non-ASCII letter
         "ACME-000001é",
         "ACME 000042",
-        "ACME–000042",         # en dash
+        "ACME–000042",  # en dash
         "ACME-\u0660\u0661\u0662\u0663\u0664\u0665",  # Arabic-Indic digits
-        "\u212aACME-000001",   # Kelvin sign must not count as a letter K
+        "\u212aACME-000001",  # Kelvin sign must not count as a letter K
     ],
 )
 def test_find_invoice_numbers_rejects(text):

@@ -15,10 +15,10 @@ from invoices.services import issue_credit_note, void_invoice
 from tests.factories import make_invoice, make_payment
 from tests.support.actions import (  # noqa: F401  (fixtures)
     admin,
+    client_for,
     finance,
     finance_user,
     make_user,
-    client_for,
     superuser,
     support,
     support_user,
@@ -32,8 +32,13 @@ D = Decimal
 @pytest.fixture
 def story(customer, provider, finance_user):
     """Invoice 100: P-a pays 60, 10 of it taken back, P-b pays 30, credit note 5."""
-    invoice = make_invoice(customer=customer, provider=provider, total="100.00",
-                           issue_date=datetime.date(2026, 1, 1), due_date=datetime.date(2026, 1, 31))
+    invoice = make_invoice(
+        customer=customer,
+        provider=provider,
+        total="100.00",
+        issue_date=datetime.date(2026, 1, 1),
+        due_date=datetime.date(2026, 1, 31),
+    )
     first = make_payment(customer=customer, amount="60.00")
     second = make_payment(customer=customer, amount="30.00")
     allocate(first, invoice, "60.00", by=finance_user)
@@ -78,13 +83,18 @@ def test_allocation_rows_link_payments_and_reversals_name_their_row(finance, sto
 def test_timeline_has_every_event_with_who_newest_first(finance, story):
     invoice, first, second = story
     page = text(finance.get(f"/invoices/{invoice.pk}/"))
-    timeline = page[page.index('<ol class="timeline events">'):]
+    timeline = page[page.index('<ol class="timeline events">') :]
     titles = [t.strip() for t in re.findall(r'<div class="what">\s*(?:<a [^>]*>)?([^<]+)', timeline)]
     # newest first: the credit note came last, the creation first
     assert titles[0].startswith("Credit note #")
     assert titles[-1] == "Created as a draft"
-    for expected in ("State: Draft → Open", "Payment status: Unpaid → Partially paid",
-                     f"Allocation #", f"Reversal of allocation #", f"money back to payment {first}"):
+    for expected in (
+        "State: Draft → Open",
+        "Payment status: Unpaid → Partially paid",
+        "Allocation #",
+        "Reversal of allocation #",
+        f"money back to payment {first}",
+    ):
         assert expected in timeline
     assert "fiona.finance" in timeline
 
@@ -130,10 +140,19 @@ def test_draft_shows_issue_button_and_no_payment_status(finance, customer, provi
 
 
 def test_not_overdue_when_paid_or_not_yet_due(finance, customer, provider, finance_user):
-    future = make_invoice(customer=customer, provider=provider, due_date=datetime.date.today() + datetime.timedelta(days=5),
-                          issue_date=datetime.date.today())
-    paid = make_invoice(customer=customer, provider=provider, total="10.00",
-                        issue_date=datetime.date(2026, 1, 1), due_date=datetime.date(2026, 1, 2))
+    future = make_invoice(
+        customer=customer,
+        provider=provider,
+        due_date=datetime.date.today() + datetime.timedelta(days=5),
+        issue_date=datetime.date.today(),
+    )
+    paid = make_invoice(
+        customer=customer,
+        provider=provider,
+        total="10.00",
+        issue_date=datetime.date(2026, 1, 1),
+        due_date=datetime.date(2026, 1, 2),
+    )
     allocate(make_payment(customer=customer, amount="10.00"), paid, "10.00", by=finance_user)
     assert "badge overdue" not in text(finance.get(f"/invoices/{future.pk}/"))
     assert "badge overdue" not in text(finance.get(f"/invoices/{paid.pk}/"))

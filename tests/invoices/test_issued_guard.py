@@ -89,7 +89,11 @@ def test_lines_of_an_open_invoice_cannot_be_saved_deleted_or_added(open_invoice)
         InvoiceLine.objects.filter(pk=line.pk).delete()
     with refused(LINES):
         InvoiceLine.objects.create(
-            invoice=open_invoice, position=2, description="Extra", quantity=1, unit_price=Decimal("5.00"),
+            invoice=open_invoice,
+            position=2,
+            description="Extra",
+            quantity=1,
+            unit_price=Decimal("5.00"),
             amount=Decimal("5.00"),
         )
     with refused(LINES):  # a bulk insert mixing a draft's line with an issued invoice's

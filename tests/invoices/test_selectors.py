@@ -52,8 +52,14 @@ def ledger(customer, provider, clerk):
     issue_credit_note(overpaid, amount=D("10.00"), by=clerk, reason="discount")
     void_invoice(void, by=clerk, reason="duplicate")
     return {
-        "unpaid": unpaid, "late": late, "partial": partial, "paid": paid, "overpaid": overpaid,
-        "dollars": dollars, "draft": draft, "void": void,
+        "unpaid": unpaid,
+        "late": late,
+        "partial": partial,
+        "paid": paid,
+        "overpaid": overpaid,
+        "dollars": dollars,
+        "draft": draft,
+        "void": void,
     }
 
 
@@ -80,7 +86,9 @@ def test_each_status_lists_open_invoices_oldest_due_first(ledger):
     assert listed(state="draft") == [ledger["draft"].pk]
 
 
-@pytest.mark.parametrize(("status", "invoice"), [("partially_paid", "partial"), ("paid", "paid"), ("overpaid", "overpaid")])
+@pytest.mark.parametrize(
+    ("status", "invoice"), [("partially_paid", "partial"), ("paid", "paid"), ("overpaid", "overpaid")]
+)
 def test_one_open_invoice_per_other_status(ledger, status, invoice):
     assert listed(payment_status=status) == [ledger[invoice].pk]
 

@@ -12,7 +12,8 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 
 from allocations.services import allocate, deallocate
-from billing.guards import APPEND_ONLY_TRIGGER, LEDGER_TABLES as GUARDED_LEDGER, NO_TRUNCATE_TRIGGER
+from billing.guards import APPEND_ONLY_TRIGGER, NO_TRUNCATE_TRIGGER
+from billing.guards import LEDGER_TABLES as GUARDED_LEDGER
 from invoices.services import issue_credit_note
 from payments.services import record_chargeback, refund_payment
 from reconciliation.models import ReconciliationDifference, ReconciliationRun
@@ -156,8 +157,13 @@ OTHER_APPEND_ONLY_TABLES = {"billing_collectionnote", "reconciliation_reconcilia
 def test_reconciliation_differences_cannot_be_rewritten(ledger):
     run = ReconciliationRun.objects.create()
     difference = ReconciliationDifference.objects.create(
-        run=run, object_kind="invoice", object_id=ledger["invoice"].pk, object_label="x", field="paid_total",
-        cached_value="1.00", ledger_value="2.00",
+        run=run,
+        object_kind="invoice",
+        object_id=ledger["invoice"].pk,
+        object_label="x",
+        field="paid_total",
+        cached_value="1.00",
+        ledger_value="2.00",
     )
     with pytest.raises(DatabaseError, match="Cannot update or delete rows"), transaction.atomic():
         ReconciliationDifference.objects.filter(pk=difference.pk).update(ledger_value="1.00")

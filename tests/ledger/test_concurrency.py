@@ -80,7 +80,9 @@ def test_one_payment_to_eight_invoices_cannot_overallocate(customer):
     payment = make_payment(customer=customer, amount="100.00")
 
     def job(invoice_id: int):
-        return lambda: allocate(Payment.objects.get(pk=payment.pk), Invoice.objects.get(pk=invoice_id), "30.00", by=None)
+        return lambda: allocate(
+            Payment.objects.get(pk=payment.pk), Invoice.objects.get(pk=invoice_id), "30.00", by=None
+        )
 
     results = run_together([job(invoice.pk) for invoice in invoices])
 
@@ -103,7 +105,9 @@ def test_eight_payments_to_one_invoice_cannot_overpay(customer, provider):
     payments = [make_payment(customer=customer, amount="30.00") for _ in range(8)]
 
     def job(payment_id: int):
-        return lambda: allocate(Payment.objects.get(pk=payment_id), Invoice.objects.get(pk=invoice.pk), "30.00", by=None)
+        return lambda: allocate(
+            Payment.objects.get(pk=payment_id), Invoice.objects.get(pk=invoice.pk), "30.00", by=None
+        )
 
     results = run_together([job(payment.pk) for payment in payments])
 
@@ -153,12 +157,15 @@ def test_creating_and_issuing_while_others_allocate_on_the_same_account(customer
             provider=Provider.objects.get(pk=provider.pk),
             currency="EUR",
             lines=[("Work", "1", "10.00")],
-            due_date=TODAY + datetime.timedelta(days=30), by=None
+            due_date=TODAY + datetime.timedelta(days=30),
+            by=None,
         )
         return issue_invoice(draft, by=None).number
 
     def allocate_job(n: int):
-        return lambda: allocate(Payment.objects.get(pk=payments[n].pk), Invoice.objects.get(pk=invoices[n].pk), "5.00", by=None)
+        return lambda: allocate(
+            Payment.objects.get(pk=payments[n].pk), Invoice.objects.get(pk=invoices[n].pk), "5.00", by=None
+        )
 
     for _round in range(3):
         results = run_together([create_and_issue] * 4 + [allocate_job(n) for n in range(4)])
@@ -215,15 +222,18 @@ def test_mixed_clerks_on_one_customer_never_deadlock(customer, provider, other_p
         jobs = {
             "allocate": lambda: allocate(Payment.objects.get(pk=p), Invoice.objects.get(pk=i), amount, by=None),
             "allocate_many": lambda: allocate_many(
-                Payment.objects.get(pk=p),
-                [(Invoice.objects.get(pk=pk), "5.00") for pk in sorted({i, j})], by=None
+                Payment.objects.get(pk=p), [(Invoice.objects.get(pk=pk), "5.00") for pk in sorted({i, j})], by=None
             ),
             "deallocate": lambda: deallocate(
                 Payment.objects.get(pk=p_allocated), Invoice.objects.get(pk=i_paid), None, reason="Correction", by=None
             ),
             "void": lambda: void_invoice(Invoice.objects.get(pk=i_paid), reason="Issued in error", by=None),
-            "credit": lambda: issue_credit_note(Invoice.objects.get(pk=i_paid), amount="5.00", reason="Goodwill", by=None),
-            "refund": lambda: refund_payment(Payment.objects.get(pk=p), amount="5.00", reason="Customer asked", by=None),
+            "credit": lambda: issue_credit_note(
+                Invoice.objects.get(pk=i_paid), amount="5.00", reason="Goodwill", by=None
+            ),
+            "refund": lambda: refund_payment(
+                Payment.objects.get(pk=p), amount="5.00", reason="Customer asked", by=None
+            ),
             "chargeback": lambda: record_chargeback(
                 Payment.objects.get(pk=p_allocated), amount=amount, reason="Dispute", by=None
             ),
@@ -260,7 +270,8 @@ def test_the_same_bank_reference_recorded_at_once_makes_one_payment(customer):
             amount="125.00",
             currency="EUR",
             method="bank_transfer",
-            reference="BANK-2026-0042", by=None
+            reference="BANK-2026-0042",
+            by=None,
         ).pk
 
     results = run_together([job] * 8)
@@ -280,7 +291,8 @@ def test_a_reused_reference_with_other_data_is_refused_under_contention(customer
                 amount=amount,
                 currency="EUR",
                 method="bank_transfer",
-                reference="BANK-2026-0043", by=None
+                reference="BANK-2026-0043",
+                by=None,
             ).pk
         )
 
@@ -302,7 +314,8 @@ def test_first_invoices_of_a_new_account_created_at_once(provider):
             provider=Provider.objects.get(pk=provider.pk),
             currency="EUR",
             lines=[("Intake", "1", "20.00")],
-            due_date=TODAY + datetime.timedelta(days=14), by=None
+            due_date=TODAY + datetime.timedelta(days=14),
+            by=None,
         )
         return issue_invoice(draft, by=None).account_id
 

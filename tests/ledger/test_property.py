@@ -34,7 +34,6 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from ledger.core import pair_net
 from allocations.models import Allocation
 from allocations.services import allocate, allocate_many, auto_allocate, deallocate
 from billing.errors import (
@@ -51,6 +50,7 @@ from billing.money import MINOR_UNITS, minor_unit
 from invoices.models import Invoice
 from invoices.selectors import allocatable_invoices
 from invoices.services import create_invoice, issue_credit_note, issue_invoice, void_invoice
+from ledger.core import pair_net
 from payments.models import Payment
 from payments.services import cancel_payment, record_chargeback, record_payment, refund_payment, settle_payment
 from tests.dbstate import snapshot

@@ -49,21 +49,27 @@ def test_figures_and_badges(finance, story):
     assert payment.available == D("160.00") and payment.allocated_total == D("130.00")
     # A charged-back payment shows its state, not its allocation status (issue 8).
     assert '<span class="badge partially_allocated"' not in page
-    facts = page[page.index("<h2>Money</h2>"):page.index("</section>", page.index("<h2>Money</h2>"))]
+    facts = page[page.index("<h2>Money</h2>") : page.index("</section>", page.index("<h2>Money</h2>"))]
     assert re.findall(r'<dd class="num[^"]*"[^>]*>([^<]+)</dd>', facts) == [
-        "200.00 EUR", "30.00 EUR", "10.00 EUR", "160.00 EUR", "130.00 EUR", "30.00 EUR"]
+        "200.00 EUR",
+        "30.00 EUR",
+        "10.00 EUR",
+        "160.00 EUR",
+        "130.00 EUR",
+        "30.00 EUR",
+    ]
     assert "BANK-1" in page and "Card" in page and "Ada Lovelace" in page
 
 
 def test_net_per_invoice_and_raw_rows(finance, story):
     payment, a, b = story
     page = text(finance.get(f"/payments/{payment.pk}/"))
-    pairs = page[page.index('id="pairs"'):page.index("</table>", page.index('id="pairs"'))]
-    row_b = pairs[pairs.index(f">{b.number}<"):]
-    row_b = row_b[:row_b.index("</tr>")]
+    pairs = page[page.index('id="pairs"') : page.index("</table>", page.index('id="pairs"'))]
+    row_b = pairs[pairs.index(f">{b.number}<") :]
+    row_b = row_b[: row_b.index("</tr>")]
     assert re.findall(r'<td class="num[^"]*">([^<]+)</td>', row_b) == ["70.00 EUR", "-20.00 EUR", "50.00 EUR"]
     assert f'href="/payments/{payment.pk}/deallocate/?invoice={b.pk}"' in pairs
-    raw = page[page.index('id="allocations"'):]
+    raw = page[page.index('id="allocations"') :]
     reversal = b.allocations.get(amount__lt=0)
     assert f'<tr id="allocation-{reversal.pk}" class="reversal">' in raw
     assert f'Reversal of <a href="#allocation-{reversal.reverses_id}">' in raw
@@ -75,9 +81,16 @@ def test_refunds_chargebacks_and_timeline(finance, story):
     page = text(finance.get(f"/payments/{payment.pk}/"))
     assert 'id="refunds"' in page and "customer asked" in page
     assert 'id="chargebacks"' in page and "disputed" in page
-    timeline = page[page.index('<ol class="timeline events">'):]
-    for expected in ("Recorded (card)", "State: Settled → Charged back", "Allocation status: Unallocated → Partially allocated",
-                     "Refund #", "Chargeback #", f"Allocation #", f"money back from invoice {b.number}"):
+    timeline = page[page.index('<ol class="timeline events">') :]
+    for expected in (
+        "Recorded (card)",
+        "State: Settled → Charged back",
+        "Allocation status: Unallocated → Partially allocated",
+        "Refund #",
+        "Chargeback #",
+        "Allocation #",
+        f"money back from invoice {b.number}",
+    ):
         assert expected in timeline, expected
     kinds = re.findall(r'<li class="event (\w+)">', timeline)
     assert kinds[-1] == "created"  # oldest last

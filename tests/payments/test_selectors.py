@@ -33,8 +33,14 @@ def payments(customer, provider, clerk):
     allocate(full, invoice, D("60.00"), by=clerk)
     refund_payment(refunded, amount=D("25.00"), by=clerk, reason="returned")
     cancel_payment(canceled, by=clerk, reason="recorded twice")
-    return {"unallocated": unallocated, "partial": partial, "full": full, "refunded": refunded,
-            "canceled": canceled, "dollars": dollars}
+    return {
+        "unallocated": unallocated,
+        "partial": partial,
+        "full": full,
+        "refunded": refunded,
+        "canceled": canceled,
+        "dollars": dollars,
+    }
 
 
 def oldest_first(status):

@@ -14,9 +14,9 @@ from decimal import Decimal
 import pytest
 from django.db import close_old_connections, connection
 
-from ledger.core import pair_net
 from allocations.services import allocate, deallocate
 from billing.errors import BillingError
+from ledger.core import pair_net
 from reconciliation.models import ReconciliationDifference
 from reconciliation.reconcile import run_reconciliation
 from tests.factories import CustomerFactory, ProviderFactory, make_invoice, make_payment
@@ -107,9 +107,7 @@ def test_runs_alongside_clerks_neither_deadlock_nor_report_false_drift():
     assert max(done) < 3.0, "a clerk waited long for a lock"
 
     first, later = runs[0], runs[1:]
-    reported = {
-        (d.object_kind, d.object_id, d.field) for d in ReconciliationDifference.objects.filter(run=first)
-    }
+    reported = {(d.object_kind, d.object_id, d.field) for d in ReconciliationDifference.objects.filter(run=first)}
     assert cold <= reported <= cold | hot
     assert first.outcome == "fixed" and first.drift_fixed == first.drift_found
     for run in later:
@@ -142,7 +140,12 @@ def test_rows_a_clerk_keeps_locked_are_left_for_the_next_run(monkeypatch):
         clerk.rollback()
         clerk.close()
 
-    assert (blocked.outcome, blocked.drift_found, blocked.drift_fixed, blocked.left_for_next_run) == ("partly_fixed", 1, 1, 1)
+    assert (blocked.outcome, blocked.drift_found, blocked.drift_fixed, blocked.left_for_next_run) == (
+        "partly_fixed",
+        1,
+        1,
+        1,
+    )
     assert "busy" in blocked.message
     later = run_reconciliation(fix=True)
     assert (later.outcome, later.drift_found, later.drift_fixed) == ("fixed", 1, 1)

@@ -68,8 +68,16 @@ def ledger_counts() -> dict[str, int]:
     """Rows of every table a money action writes: equal before and after means nothing was written."""
     return {
         model.__name__: model.objects.count()
-        for model in (Allocation, Refund, Chargeback, CreditNote, InvoiceStatusChange, PaymentStatusChange,
-                      Invoice, Payment)
+        for model in (
+            Allocation,
+            Refund,
+            Chargeback,
+            CreditNote,
+            InvoiceStatusChange,
+            PaymentStatusChange,
+            Invoice,
+            Payment,
+        )
     }
 
 

@@ -53,7 +53,9 @@ class Command(BaseCommand):
         for payment_id in list(waiting_payments(customer).values_list("pk", flat=True)):
             payment = Payment.objects.select_related("customer").get(pk=payment_id)
             numbers = preferred_numbers(payment)
-            plan = plan_auto_allocation(payment, preferred_numbers=numbers, already_planned=planned if dry_run else None)
+            plan = plan_auto_allocation(
+                payment, preferred_numbers=numbers, already_planned=planned if dry_run else None
+            )
             head = f"{payment} {payment.customer}: {format_money(payment.unallocated, payment.currency)} unallocated"
             if not plan:
                 self.stdout.write(f"{head}; no open invoice to allocate to.")

@@ -12,8 +12,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.db.models import Count
 
-from demo import books as demo
 from billing.models import Account
+from demo import books as demo
 from invoices.models import Invoice
 from payments.models import Payment
 

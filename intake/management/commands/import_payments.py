@@ -26,7 +26,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("file", help="The statement file.")
         parser.add_argument(
-            "--format", choices=["csv", "camt053"], default=None,
+            "--format",
+            choices=["csv", "camt053"],
+            default=None,
             help="The file's format (default: detected from its content and name).",
         )
         parser.add_argument("--dry-run", action="store_true", help="Show what would happen; write nothing.")
