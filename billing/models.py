@@ -39,7 +39,7 @@ class Customer(models.Model):
             models.Index(fields=["email"], name="customer_email_idx"),
         ]
         # customer_search_idx, a GIN index on settle_customer_document(name, email, phone, reference),
-        # serves billing.search; migration 0005_customer_search creates it in SQL, with its functions.
+        # serves billing.search; migration 0006_customer_search creates it in SQL, with its functions.
 
     def __str__(self) -> str:
         return self.name
@@ -104,12 +104,11 @@ class Provider(models.Model):
 
 
 def _numbers_use(code: str, *, other_than: int | None = None) -> bool:
-    from invoices.models import Invoice
-
-    numbers = Invoice.objects.filter(number__startswith=f"{code}-")
+    # Through the reverse relation of Invoice.provider: the kernel imports no app.
+    providers = Provider.objects.filter(invoices__number__startswith=f"{code}-")
     if other_than is not None:
-        numbers = numbers.exclude(provider_id=other_than)
-    return numbers.exists()
+        providers = providers.exclude(pk=other_than)
+    return providers.exists()
 
 
 def code_problem(provider: Provider) -> str:

@@ -10,7 +10,7 @@ from billing.form_fields import AmountFilter
 from billing.listing import Ordering, chosen_sort
 from billing.models import Account, Provider
 from billing.money import CURRENCY_CHOICES
-from invoices.filters import customer_search
+from billing.search import customer_search
 
 COLLECTION_SORTS: dict[str, Ordering] = {
     # Served by account_owing_balance_idx (-balance_due, id) and account_owing_age_idx (oldest_due_date, id).

@@ -16,9 +16,9 @@ from django.utils import timezone
 
 from billing.form_fields import AmountFilter
 from billing.listing import Ordering, both_ways, chosen_sort
-from billing.models import Customer, Provider
+from billing.models import Provider
 from billing.money import CURRENCY_CHOICES
-from billing.search import search_customers
+from billing.search import customer_search
 from billing.status import PaymentStatus
 from invoices.models import Invoice, InvoiceState, overdue
 
@@ -45,13 +45,6 @@ def _date_input() -> forms.DateInput:
 
 def _amount_input(placeholder: str) -> forms.NumberInput:
     return forms.NumberInput(attrs={"class": "amount", "step": "0.01", "min": "0", "placeholder": placeholder})
-
-
-def customer_search(queryset: QuerySet, text: str, *, path: str = "customer") -> QuerySet:
-    """Customers matching `text` (billing.search: name without accents or apostrophe variants,
-    email, reference, phone), through a subquery on customers served by customer_search_idx."""
-    matching = search_customers(Customer.objects.all(), text).values("pk")
-    return queryset.filter(**{f"{path}__in": matching})
 
 
 class InvoiceFilter(django_filters.FilterSet):

@@ -16,8 +16,8 @@ from django.utils import timezone
 from billing.form_fields import AmountFilter
 from billing.listing import Ordering, both_ways, chosen_sort
 from billing.money import CURRENCY_CHOICES
+from billing.search import customer_search
 from billing.status import AllocationStatus
-from invoices.filters import customer_search
 from payments.models import NEEDS_WORK_STATES, NEEDS_WORK_STATUSES, Payment, PaymentMethod, PaymentState
 
 NEEDS_WORK = "needs_work"
