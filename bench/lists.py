@@ -150,7 +150,7 @@ def measure(client: Client, paths: dict[str, str], requests, *, repeats: int, wa
             client.get(url)
             samples[url].append(time.perf_counter() - started)
     results = []
-    for _request, url in zip(requests, urls, strict=True):
+    for request, url in zip(requests, urls, strict=True):
         row = {"label": request.label, "target": request.target, "url": url, "queries": queries[url]}
         row.update(summary_ms(samples[url]))
         if request.baseline:
