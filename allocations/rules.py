@@ -15,14 +15,25 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Protocol
 
 # Triples are searched in O(n^2); beyond this many open invoices only the oldest are tried.
 MAX_EXACT_MATCH_CANDIDATES = 500
 
 
+class Plannable(Protocol):
+    """What the rule reads of an invoice: an Invoice, or any stand-in with these two."""
+
+    @property
+    def number(self) -> str | None: ...
+
+    @property
+    def balance_due(self) -> Decimal: ...
+
+
 @dataclass(frozen=True)
-class PlannedSplit:
-    invoice: object
+class PlannedSplit[I]:
+    invoice: I
     amount: Decimal
     reason: str
 
@@ -56,16 +67,16 @@ def _exact_match(balances: Sequence[Decimal], target: Decimal) -> tuple[int, ...
     return None
 
 
-def plan_allocation(
+def plan_allocation[I: Plannable](
     available: Decimal,
-    invoices: Sequence,
+    invoices: Sequence[I],
     *,
     preferred_numbers: Sequence[str] = (),
-) -> list[PlannedSplit]:
+) -> list[PlannedSplit[I]]:
     """Plan how `available` money goes to `invoices` (open, oldest first, each with balance_due > 0)."""
     if available <= 0 or not invoices:
         return []
-    plan: list[PlannedSplit] = []
+    plan: list[PlannedSplit[I]] = []
     remaining = available
     rest = list(invoices)
     by_number = {invoice.number: invoice for invoice in rest}

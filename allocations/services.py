@@ -135,7 +135,7 @@ def plan_auto_allocation(
     *,
     preferred_numbers: Sequence[str] = (),
     already_planned: Mapping[int, Decimal] | None = None,
-) -> list[PlannedSplit]:
+) -> list[PlannedSplit[Invoice]]:
     """What auto_allocate would do now, with the reason for each split.
 
     `already_planned` (invoice id -> amount) lets a dry run over several payments plan

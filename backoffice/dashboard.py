@@ -10,8 +10,10 @@ hint (backoffice.context_processors).
 from __future__ import annotations
 
 import datetime
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 from urllib.parse import urlencode
 
 from django.apps import apps
@@ -40,7 +42,9 @@ def _url(name: str, params: list[tuple[str, str]]) -> str:
     return f"{reverse(name)}?{urlencode(params)}" if params else reverse(name)
 
 
-def _fill(queues: list[Queue], rows: list[dict], *, negate: set[str] = frozenset()) -> list[Queue]:
+def _fill(
+    queues: list[Queue], rows: Sequence[Mapping[str, Any]], *, negate: Collection[str] = frozenset()
+) -> list[Queue]:
     for queue in queues:
         for row in rows:
             count = row[f"{queue.key}_count"]

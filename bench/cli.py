@@ -8,6 +8,13 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # Django is imported once the settings are chosen
+    from django.db.models import QuerySet
+
+    from invoices.models import Invoice
+    from payments.models import Payment
 
 DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "latest.json"
 
@@ -110,7 +117,7 @@ def _measure(args: argparse.Namespace, results: dict, log) -> None:
         row["share_of_rows"] = round(row["count"] / max(1, table_sizes[request.target]), 5)
     results["lists"] = rows
 
-    keyed = [tuple(r.baseline) for r in requests if r.baseline]
+    keyed = [r.baseline for r in requests if r.baseline]
     sql_repeats = args.sql_repeats or min(args.repeats, 3 if args.scale >= 0.5 else 7)
     log(f"On-the-fly SQL baseline x {sql_repeats} ...")
     sql_times, sql_answers = baselines.measure_sql(keyed, repeats=sql_repeats, log=log)
@@ -177,14 +184,14 @@ def _answers_match(on_the_fly: dict[tuple[str, str], tuple[list, list]]) -> dict
         if kind == "invoice":
             # Open invoices of the status (the page's default state), oldest due first.
             filters = {"payment_status": status, "sort": "due_date"}
-            queryset = invoice_list(filters=filters)
+            queryset: QuerySet[Invoice] | QuerySet[Payment] = invoice_list(filters=filters)
             sums = ("balance_due", "total")
-            answers = [invoice_totals(filters=filters), currency_totals(queryset, **{s: s for s in sums})]
+            answers = [invoice_totals(filters=filters), currency_totals(queryset, query=None, **{s: s for s in sums})]
         else:
             filters = {"allocation_status": status, "sort": "received"}
             queryset = payment_list(filters=filters)
             sums = ("amount", "unallocated")
-            answers = [payment_totals(filters=filters), currency_totals(queryset, **{s: s for s in sums})]
+            answers = [payment_totals(filters=filters), currency_totals(queryset, query=None, **{s: s for s in sums})]
         derived = {currency: tuple(values) for currency, _n, *values in totals}
         count = sum(n for _currency, n, *_values in totals)
         same = all(

@@ -21,7 +21,9 @@ which joins and window functions do not promise; a hash is reproducible by desig
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection
 
@@ -462,7 +464,7 @@ TABLES = [
 def fill(scale: float, *, seed: int = 0, log=print) -> dict:
     """Plan and insert the data set; returns timings (seconds) and row counts."""
     shape = Shape.at(scale)
-    params = {
+    params: dict[str, float] = {
         "invoices": shape.invoices,
         "customers": shape.customers,
         "providers": shape.providers,
@@ -475,7 +477,13 @@ def fill(scale: float, *, seed: int = 0, log=print) -> dict:
     with connection.cursor() as cursor:
         for sql in SESSION:
             cursor.execute(sql)
-        steps = [*PLAN, ("set bulk load aside", _set_aside), *LOAD, ("rebuild indexes, keys", _restore)]
+        # A step is SQL (with %(name)s parameters or none) or a function of the cursor and what it saved.
+        steps: list[tuple[str, str | Callable[[Any, dict], None]]] = [
+            *PLAN,
+            ("set bulk load aside", _set_aside),
+            *LOAD,
+            ("rebuild indexes, keys", _restore),
+        ]
         saved: dict = {}
         for label, step in steps:
             started = time.perf_counter()

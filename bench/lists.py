@@ -84,8 +84,8 @@ def _page_filters(target: str, query: str) -> QueryDict:
         params["sort"] = params.pop("order")[0]
     params.pop("page", None)
     listed = _lists()[target]
+    # No session, so nothing is remembered: an amount sort gets the busiest currency.
     request = RequestFactory().get("/", params)
-    request.session = {}
     amount_sort_currency(
         request,
         chosen_sort(request.GET, listed.sorts, listed.default_sort),

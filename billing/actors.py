@@ -6,8 +6,21 @@ request.user. Required, so a forgotten `by=request.user` is a TypeError, not "sy
 
 from __future__ import annotations
 
-from typing import TypeAlias
+from typing import TYPE_CHECKING, TypeAlias
 
-from django.contrib.auth.base_user import AbstractBaseUser
+from django.http import HttpRequest
 
-Actor: TypeAlias = AbstractBaseUser | None
+if TYPE_CHECKING:
+    # Only for the type checker: importing auth's models here would need the app registry.
+    from django.contrib.auth.models import User
+
+# The concrete user model (AUTH_USER_MODEL is the default), which every created_by points to.
+Actor: TypeAlias = "User | None"
+
+
+class AuthenticatedHttpRequest(HttpRequest):
+    """The request of a view behind billing.roles.role_required: someone is signed in, so
+    request.user is a User, never AnonymousUser. An annotation only (django-stubs' idiom);
+    Django still passes a plain HttpRequest."""
+
+    user: User

@@ -45,7 +45,8 @@ class AmountField(forms.CharField):
             return None
         if self.currency is None:
             return value  # the form parses it once it knows the currency
-        return parse_amount_field(value, self.currency, self.label)
+        # A label may be lazy text; parse_amount_field works on the label as a str.
+        return parse_amount_field(value, self.currency, None if self.label is None else str(self.label))
 
 
 def parse_amount_field(value: str, currency: str, label: str | None = None) -> Decimal:

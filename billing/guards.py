@@ -85,8 +85,9 @@ def allow_owner_flush() -> None:
         # execute_sql_flush runs the list in one transaction: SET LOCAL lasts exactly that long.
         return original(self, [MAINTENANCE_SQL, *sql_list] if sql_list else sql_list)
 
-    execute_sql_flush.settle_maintenance = True
-    DatabaseOperations.execute_sql_flush = execute_sql_flush
+    # Deliberate monkey-patching: a marker on the function (installed once) and the patch itself.
+    execute_sql_flush.settle_maintenance = True  # type: ignore[attr-defined]
+    DatabaseOperations.execute_sql_flush = execute_sql_flush  # type: ignore[method-assign]
 
 
 APPEND_ONLY_TRIGGER = "settle_append_only"

@@ -110,7 +110,7 @@ def amount_sort_currency(
     currency = remembered if remembered in currencies else (busiest() or currencies[0])
     query = request.GET.copy()
     query["currency"] = currency
-    request.GET = query
+    request.GET = QueryDict(query.urlencode())  # immutable again, like the request's own
     return currency
 
 
@@ -357,8 +357,10 @@ def list_url(request: HttpRequest, *, path: str | None = None, drop: Iterable[st
 
 def wants_partial(request: HttpRequest, target: str = "results") -> bool:
     """htmx asking for the results only; a history restore needs the whole page."""
-    htmx = getattr(request, "htmx", None)
-    return bool(htmx) and not htmx.history_restore_request and htmx.target == target
+    htmx = getattr(request, "htmx", None)  # django-htmx's details; false for a plain request
+    if not htmx:
+        return False
+    return not htmx.history_restore_request and htmx.target == target
 
 
 def render_list(request: HttpRequest, template: str, partial_template: str, context: dict) -> HttpResponse:
@@ -468,7 +470,7 @@ def export_csv(
     *,
     filename: str,
     text_columns: Iterable[str] = (),
-) -> HttpResponse:
+) -> StreamingHttpResponse:
     """The list's rows (its selector's queryset, in the list's order) as CSV, every row.
 
     `columns` are (header, ORM path) pairs; datetimes are written in local time, ISO 8601.

@@ -227,6 +227,7 @@ def invoices_task(plans: list[InvoicePlan]) -> list[tuple[tuple[int, int], int]]
             if item.issue_date is not None:
                 issue_invoice(invoice, by=None)
             made.append((item.key, invoice.pk))
+            assert _progress is not None, "run_tasks sets the progress counter (in each worker) before a task runs"
             _progress.tick()
     return made
 
@@ -294,13 +295,15 @@ class CustomerBooks:
         rng, scenarios, unit = self.rng, self.plan.scenarios, self.unit
         paid_in_full = []
         for invoice in self.open_invoices():
-            chance = min(0.85, 0.15 + (self.today - invoice.issue_date).days / 160)
+            issued = invoice.issue_date
+            assert issued is not None, f"open invoice {invoice} has an issue date"
+            chance = min(0.85, 0.15 + (self.today - issued).days / 160)
             roll = rng.random()
             if "credit" in scenarios and rng.random() < 0.3:
                 amount = (invoice.total * D("0.1")).quantize(unit)
                 self.event("credit note", issue_credit_note, invoice, amount=amount, reason="Goodwill discount")
             balance = invoice.balance_due  # the services refresh the instance they are given
-            paid_on = invoice.issue_date + datetime.timedelta(days=rng.randint(3, 50))
+            paid_on = issued + datetime.timedelta(days=rng.randint(3, 50))
             if roll < chance * 0.7:
                 extra = (balance * D("0.2")).quantize(unit) if "overpay" in scenarios and rng.random() < 0.3 else 0
                 payment = self.payment(balance + extra, when=paid_on)
@@ -312,7 +315,7 @@ class CustomerBooks:
                 parts = rng.choice([2, 2, 3])
                 paid = parts if rng.random() < 0.5 else parts - 1
                 for n, part in enumerate(split_amount(balance, parts, self.currency)[:paid]):
-                    when = invoice.issue_date + datetime.timedelta(days=7 + 20 * n)
+                    when = issued + datetime.timedelta(days=7 + 20 * n)
                     allocate(
                         self.payment(part, when=when), invoice, part, note=f"Installment {n + 1} of {parts}", by=None
                     )

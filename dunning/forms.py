@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django import forms
 
 from billing.actors import Actor
@@ -39,7 +41,8 @@ class CollectionNoteForm(SubmitOnceForm, forms.ModelForm):
     def __init__(self, *args, account: Account, **kwargs):
         super().__init__(*args, **kwargs)
         self.account = account
-        self.fields["outcome"].choices = CollectionOutcome.choices  # no empty "-----" radio
+        # The model field's form field is a TypedChoiceField; no empty "-----" radio.
+        cast(forms.TypedChoiceField, self.fields["outcome"]).choices = CollectionOutcome.choices
         self.fields["promised_amount"].help_text = f"In {account.currency}; optional."
         self.fields["promised_date"].help_text = "Optional."
 

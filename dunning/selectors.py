@@ -99,7 +99,9 @@ def aging(account_ids: Iterable[int], today: datetime.date) -> dict[int, dict[st
     empty = {b.key: ZERO for b in AGING_BUCKETS}
     result = {pk: dict(empty) for pk in ids}
     for row in rows:
-        result[row.pop("account_id")] = row
+        # The row is the account id and one sum per bucket (the annotations are built by key).
+        buckets: dict[str, Any] = dict(row)
+        result[buckets.pop("account_id")] = buckets
     return result
 
 

@@ -14,7 +14,7 @@ from billing.models import Account
 from dunning.models import CollectionNote, CollectionOutcome
 
 # Outcomes that mean nothing without a word of explanation.
-NEEDS_TEXT = {
+NEEDS_TEXT: dict[str, str] = {  # by outcome value: problems are checked on the submitted string
     CollectionOutcome.DISPUTED: "Say what the customer disputes.",
     CollectionOutcome.OTHER: "Say what happened.",
 }

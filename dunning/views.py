@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 
+from billing.actors import AuthenticatedHttpRequest
 from billing.listing import amount_sort_currency, chosen_sort, keyset_page, only_filtered_by, page_size, render_list
 from billing.models import Account
 from billing.roles import SUPPORT, role_required
@@ -21,7 +22,7 @@ NOTES_SHOWN = 50
 
 
 @role_required(SUPPORT)
-def collections_list(request: HttpRequest) -> HttpResponse:
+def collections_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     sort = chosen_sort(request.GET, COLLECTION_SORTS, DEFAULT_COLLECTION_SORT)
     # The default view ranks by balance: accounts of one currency only (DESIGN.md section 5).
     amount_currency = amount_sort_currency(request, sort, AMOUNT_SORTS, busiest=busiest_currency)
@@ -94,13 +95,13 @@ def _get_account(pk: int) -> Account:
 
 
 @role_required(SUPPORT)
-def account_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def account_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     account = _get_account(pk)
     return _account_page(request, account, CollectionNoteForm(account=account, user=request.user))
 
 
 @role_required(SUPPORT)
-def add_note(request: HttpRequest, pk: int) -> HttpResponse:
+def add_note(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     account = _get_account(pk)
     if request.method != "POST":
         return redirect("collections:account", pk=account.pk)

@@ -42,7 +42,12 @@ def identify_customer(entry: StatementEntry) -> Identification:
     problems = [f"customer reference {reference} is unknown" for reference in references]
     numbers = find_invoice_numbers(entry.remittance_text)
     if numbers:
-        owners = dict(Invoice.objects.filter(number__in=numbers).values_list("number", "customer_id"))
+        # Found by number, so every number is set (the column allows None for drafts).
+        owners = {
+            number: customer_id
+            for number, customer_id in Invoice.objects.filter(number__in=numbers).values_list("number", "customer_id")
+            if number is not None
+        }
         customer_ids = set(owners.values())
         if len(customer_ids) == 1:
             customer = Customer.objects.get(pk=customer_ids.pop())

@@ -89,7 +89,8 @@ def record_and_allocate(
     reasons = {split.invoice.pk: split.reason for split in plan_auto_allocation(payment, preferred_numbers=numbers)}
     rows = auto_allocate(payment, by=by, preferred_numbers=numbers)
     lines = [
-        AllocationLine(row.invoice.number, row.amount, currency, reasons.get(row.invoice_id, row.reason))
+        # str(invoice) is its number: an invoice money is allocated to is issued.
+        AllocationLine(str(row.invoice), row.amount, currency, reasons.get(row.invoice_id, row.reason))
         for row in rows
     ]
     payment.refresh_from_db()

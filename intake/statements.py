@@ -178,7 +178,8 @@ def _check_amount(text: str, pattern: re.Pattern[str], problems: list[str]) -> D
     if value != value.quantize(_CENT):
         problems.append(f"amount {text} has more decimals than allowed (at most {_MAX_DECIMALS})")
         return None
-    if value.as_tuple().exponent < -_MAX_DECIMALS:  # e.g. 10.500: harmless zeros
+    exponent = value.as_tuple().exponent  # an int: the value is finite (it quantized above)
+    if isinstance(exponent, int) and exponent < -_MAX_DECIMALS:  # e.g. 10.500: harmless zeros
         value = value.quantize(_CENT)
     if value == 0:
         problems.append("amount must not be zero")
@@ -373,6 +374,8 @@ def parse_csv(data: bytes) -> ParsedStatement:
         if problems:
             errors.append(StatementError(position, "; ".join(problems)))
             continue
+        # No problem means every check above returned its value.
+        assert booking_date is not None and signed is not None and currency is not None
         if reference in seen_refs:
             errors.append(
                 StatementError(
@@ -522,6 +525,8 @@ def parse_camt053(data: bytes) -> ParsedStatement:
         if problems:
             errors.append(StatementError(position, "; ".join(problems)))
             continue
+        # No problem means every check above returned its value.
+        assert booking_date is not None and amount is not None and currency is not None and credit is not None
         if reference in seen_refs:
             errors.append(
                 StatementError(

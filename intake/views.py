@@ -8,6 +8,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from billing.actors import AuthenticatedHttpRequest
 from billing.errors import BillingError, InvalidInput
 from billing.roles import FINANCE, SUPPORT, role_required
 from intake.importing import import_statement
@@ -33,7 +34,7 @@ class StatementUploadForm(forms.Form):
 
 
 @role_required(FINANCE)
-def upload(request: HttpRequest) -> HttpResponse:
+def upload(request: AuthenticatedHttpRequest) -> HttpResponse:
     form = StatementUploadForm(request.POST, request.FILES) if request.method == "POST" else StatementUploadForm()
     if form.is_bound and form.is_valid():
         upload = form.cleaned_data["statement"]
@@ -57,13 +58,13 @@ def _entries_page(request: HttpRequest, *, assign_error: dict | None = None) -> 
 
 
 @role_required(SUPPORT)
-def entries(request: HttpRequest) -> HttpResponse:
+def entries(request: AuthenticatedHttpRequest) -> HttpResponse:
     return _entries_page(request)
 
 
 @require_POST
 @role_required(FINANCE)
-def assign(request: HttpRequest, pk: int) -> HttpResponse:
+def assign(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Assign an unidentified credit to a customer; a wrong or empty customer is a form error on its row."""
     entry = get_object_or_404(BankEntry, pk=pk)
     typed = request.POST.get("customer", "").strip()
@@ -83,7 +84,7 @@ def assign(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @role_required(FINANCE)
-def dismiss(request: HttpRequest, pk: int) -> HttpResponse:
+def dismiss(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     entry = get_object_or_404(BankEntry, pk=pk)
     try:
         dismiss_bank_entry(entry, by=request.user, reason=request.POST.get("reason", ""))

@@ -8,12 +8,13 @@ BillingError comes back onto the form, and a repeated POST writes nothing.
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from allocations.models import Allocation
+from billing.actors import AuthenticatedHttpRequest
 from billing.errors import BillingError
 from billing.form_fields import no_customer_match
 from billing.money import format_money
@@ -31,7 +32,7 @@ def _invoice(pk: int) -> Invoice:
 
 
 @role_required(SUPPORT)
-def invoice_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def invoice_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     invoice = _invoice(pk)
     allocations = list(
         Allocation.objects.filter(invoice=invoice).select_related("payment", "created_by").order_by("id")
@@ -55,7 +56,7 @@ def invoice_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @role_required(FINANCE)
 @require_POST
-def invoice_issue(request: HttpRequest, pk: int) -> HttpResponse:
+def invoice_issue(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     invoice = _invoice(pk)
     form = IssueForm(request.POST, user=request.user)
     response = perform(
@@ -68,13 +69,15 @@ def invoice_issue(request: HttpRequest, pk: int) -> HttpResponse:
     if response is not None:
         return response
     # A failed issue has nowhere better to go than the page it came from.
+    # ErrorList yields each message as text (its __getitem__ unwraps a ValidationError); the stubs
+    # type the items as the stored ValidationError | str, so say it: the message is a str.
     for error in form.non_field_errors():
-        messages.error(request, error)
+        messages.error(request, str(error))
     return redirect(invoice)
 
 
 @role_required(FINANCE)
-def invoice_void(request: HttpRequest, pk: int) -> HttpResponse:
+def invoice_void(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """GET: the confirmation page, stating what will happen. POST: void."""
     invoice = _invoice(pk)
     if request.method == "POST":
@@ -104,7 +107,7 @@ def invoice_void(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @role_required(FINANCE)
-def invoice_credit(request: HttpRequest, pk: int) -> HttpResponse:
+def invoice_credit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     invoice = _invoice(pk)
     if request.method == "POST":
         form = CreditNoteForm(request.POST, user=request.user, invoice=invoice)
@@ -127,7 +130,7 @@ def invoice_credit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @role_required(FINANCE)
-def invoice_new(request: HttpRequest) -> HttpResponse:
+def invoice_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     query = request.GET.get("q", "")
     if request.method == "POST":
         form = NewInvoiceForm(request.POST, user=request.user)

@@ -13,6 +13,7 @@ import django_filters
 from django import forms
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.datastructures import MultiValueDict
 
 from billing.form_fields import AmountFilter
 from billing.listing import Ordering, both_ways, chosen_sort
@@ -116,7 +117,7 @@ class InvoiceFilter(django_filters.FilterSet):
     @staticmethod
     def only_overdue(query) -> bool:
         """Does this query string ask for the overdue queue (read as the form's checkbox reads it)?"""
-        return bool(forms.CheckboxInput().value_from_datadict(query, {}, "overdue"))
+        return bool(forms.CheckboxInput().value_from_datadict(query, MultiValueDict(), "overdue"))  # no files
 
     @property
     def is_filtered(self) -> bool:

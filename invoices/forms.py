@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django import forms
 from django.core.exceptions import ValidationError
 
@@ -83,7 +85,7 @@ class NewInvoiceForm(SubmitOnceForm):
     def __init__(self, *args, customer_query: str = "", line_initial: list[dict] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         selected = self.data.get("customer") if self.is_bound else self.initial.get("customer")
-        self.fields["customer"].choices = customer_choices(customer_query, selected)
+        cast(forms.TypedChoiceField, self.fields["customer"]).choices = customer_choices(customer_query, selected)
         currency = self.data.get("currency") if self.is_bound else None
         if currency not in dict(CURRENCY_CHOICES):
             currency = None

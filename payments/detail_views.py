@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
@@ -24,6 +24,7 @@ from django.views.decorators.http import require_POST
 
 from allocations.models import Allocation
 from allocations.services import allocate_many, deallocate, plan_auto_allocation
+from billing.actors import AuthenticatedHttpRequest
 from billing.errors import BillingError
 from billing.form_fields import no_customer_match
 from billing.money import format_money
@@ -82,7 +83,7 @@ def pair_nets(allocations: list[Allocation]) -> list[PairNet]:
 
 
 @role_required(SUPPORT)
-def payment_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def payment_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     payment = _payment(pk)
     allocations = list(
         Allocation.objects.filter(payment=payment).select_related("invoice", "created_by").order_by("id")
@@ -113,7 +114,7 @@ def payment_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @role_required(FINANCE)
-def payment_new(request: HttpRequest) -> HttpResponse:
+def payment_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     query = request.GET.get("q", "")
     if request.method == "POST":
         form = RecordPaymentForm(request.POST, user=request.user)
@@ -188,7 +189,7 @@ def recent_allocation_notice(payment: Payment) -> str:
 
 @role_required(FINANCE)
 @never_cache  # Back after allocating re-fetches the page: it must show what happened, not the old form
-def payment_allocate(request: HttpRequest, pk: int) -> HttpResponse:
+def payment_allocate(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     payment = _payment(pk)
     notice = recent_allocation_notice(payment)
     if request.method == "POST":
@@ -226,7 +227,7 @@ def payment_allocate(request: HttpRequest, pk: int) -> HttpResponse:
 
 @role_required(FINANCE)
 @require_POST
-def payment_remaining(request: HttpRequest, pk: int) -> HttpResponse:
+def payment_remaining(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """htmx partial: what is left to allocate with the amounts typed so far. Writes nothing.
 
     Runs on every keystroke (debounced), so it skips the rule's plan: only the typed amounts count.
@@ -240,7 +241,7 @@ def payment_remaining(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @role_required(FINANCE)
-def payment_deallocate(request: HttpRequest, pk: int) -> HttpResponse:
+def payment_deallocate(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     payment = _payment(pk)
     allocations = Allocation.objects.filter(payment=payment).select_related("invoice").order_by("id")
     nets = [(pair.invoice, pair.net) for pair in pair_nets(list(allocations)) if pair.net > 0]
@@ -309,7 +310,7 @@ def _reviewed_action(
 
 
 @role_required(FINANCE)
-def payment_refund(request: HttpRequest, pk: int) -> HttpResponse:
+def payment_refund(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     payment = _payment(pk)
     return _reviewed_action(
         request,
@@ -322,7 +323,7 @@ def payment_refund(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @role_required(FINANCE)
-def payment_chargeback(request: HttpRequest, pk: int) -> HttpResponse:
+def payment_chargeback(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     payment = _payment(pk)
     return _reviewed_action(
         request,
@@ -340,7 +341,7 @@ def payment_chargeback(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @role_required(FINANCE)
-def payment_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+def payment_cancel(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """GET: the confirmation page, stating what will happen. POST: cancel."""
     payment = _payment(pk)
     if request.method == "POST":
@@ -369,7 +370,7 @@ def payment_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 
 @role_required(FINANCE)
 @require_POST
-def payment_settle(request: HttpRequest, pk: int) -> HttpResponse:
+def payment_settle(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     payment = _payment(pk)
     form = SettleForm(request.POST, user=request.user)
     response = perform(
@@ -381,6 +382,8 @@ def payment_settle(request: HttpRequest, pk: int) -> HttpResponse:
     )
     if response is not None:
         return response
+    # ErrorList yields each message as text (its __getitem__ unwraps a ValidationError); the stubs
+    # type the items as the stored ValidationError | str, so say it: the message is a str.
     for error in form.non_field_errors():
-        messages.error(request, error)
+        messages.error(request, str(error))
     return redirect(payment)

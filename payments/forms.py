@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import cast
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -41,7 +42,7 @@ class RecordPaymentForm(SubmitOnceForm):
         if not self.is_bound:
             self.initial.setdefault("received_on", timezone.localdate())
         selected = self.data.get("customer") if self.is_bound else self.initial.get("customer")
-        self.fields["customer"].choices = customer_choices(customer_query, selected)
+        cast(forms.TypedChoiceField, self.fields["customer"]).choices = customer_choices(customer_query, selected)
 
     def clean_customer(self) -> Customer:
         try:
@@ -70,7 +71,7 @@ class RecordPaymentForm(SubmitOnceForm):
 class SplitRow:
     invoice: Invoice
     field_name: str
-    planned: PlannedSplit | None
+    planned: PlannedSplit[Invoice] | None
     field: forms.BoundField
 
 
@@ -93,7 +94,13 @@ class AllocateForm(SubmitOnceForm):
     note = forms.CharField(required=False, max_length=200, label="Note (optional)")
 
     def __init__(
-        self, *args, payment: Payment, invoices: list[Invoice], plan: list[PlannedSplit], prefill: bool = True, **kwargs
+        self,
+        *args,
+        payment: Payment,
+        invoices: list[Invoice],
+        plan: list[PlannedSplit[Invoice]],
+        prefill: bool = True,
+        **kwargs,
     ):
         super().__init__(*args, **kwargs)
         self.payment = payment
@@ -159,9 +166,9 @@ class DeallocateForm(SubmitOnceForm):
 
     def __init__(self, *args, payment: Payment, nets: list[tuple[Invoice, Decimal]], **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["amount"].currency = payment.currency
+        cast(AmountField, self.fields["amount"]).currency = payment.currency
         self.invoices = {invoice.pk: invoice for invoice, _ in nets}
-        self.fields["invoice"].choices = [
+        cast(forms.TypedChoiceField, self.fields["invoice"]).choices = [
             (invoice.pk, f"{invoice} · {format_money(net, payment.currency)} allocated") for invoice, net in nets
         ]
 
@@ -178,7 +185,7 @@ class AmountReasonForm(SubmitOnceForm):
 
     def __init__(self, *args, payment: Payment, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["amount"].currency = payment.currency
+        cast(AmountField, self.fields["amount"]).currency = payment.currency
 
 
 class CancelForm(SubmitOnceForm):

@@ -13,7 +13,16 @@ from payments.models import Payment
 from payments.services import cancel_payment, record_chargeback, refund_payment
 
 
-class CancelPreview(Preview):
+class PaymentPreview(Preview):
+    """A preview of an action on a payment: always built with the payment as it is afterwards."""
+
+    @property
+    def payment_after(self) -> Payment:
+        assert self.payment is not None, f"{type(self).__name__} is built with payment= (the payment afterwards)"
+        return self.payment
+
+
+class CancelPreview(PaymentPreview):
     def summary(self) -> str:
         head = f"Payment {self.payment} will be canceled and have nothing available."
         if not self.reversals:
@@ -24,9 +33,9 @@ class CancelPreview(Preview):
         return f"{head} {self.reversal_sentence()}; {reopened}."
 
 
-class ChargebackPreview(Preview):
+class ChargebackPreview(PaymentPreview):
     def summary(self) -> str:
-        payment = self.payment
+        payment = self.payment_after
         head = (
             f"Payment {payment} will have {format_money(payment.available, self.currency)} left and "
             f"{_status_move(payment, self.status_before)}."
@@ -45,9 +54,9 @@ class ChargebackPreview(Preview):
         return f"{head} The chargeback fits the unallocated money; no allocation is reversed."
 
 
-class RefundPreview(Preview):
+class RefundPreview(PaymentPreview):
     def summary(self) -> str:
-        payment = self.payment
+        payment = self.payment_after
         return (
             f"Payment {payment} will have {format_money(payment.unallocated, self.currency)} unallocated and "
             f"{_status_move(payment, self.status_before)}. No invoice changes."

@@ -52,7 +52,8 @@ def payment_totals(*, filters: Filters) -> Totals:
     filterset = payment_filter(filters)
     data = filterset.form.cleaned_data
     if only_filtered_by(data, KEPT_FILTERS):
-        conditions, params = [], {}
+        conditions: list[str] = []
+        params: dict[str, object] = {}
         if data.get("queue") == NEEDS_WORK:
             conditions += ["state = ANY(%(work_states)s)", "allocation_status = ANY(%(work_statuses)s)"]
             params.update(

@@ -140,13 +140,16 @@ def refund_payment(payment: Payment, *, amount: object, by: Actor, reason: str) 
 
 def _reverse_newest_first(*, payment: Payment, invoices, nets, excess: Decimal, by: Actor, cause: str) -> None:
     """Take `excess` back from the payment's allocations, newest first, pair by pair."""
-    newest_row = {
-        invoice_id: Allocation.objects.filter(payment_id=payment.pk, invoice_id=invoice_id, amount__gt=0)
-        .order_by("-id")
-        .values_list("id", flat=True)
-        .first()
-        for invoice_id in nets
-    }
+    newest_row: dict[int, int] = {}
+    for invoice_id in nets:
+        row_id = (
+            Allocation.objects.filter(payment_id=payment.pk, invoice_id=invoice_id, amount__gt=0)
+            .order_by("-id")
+            .values_list("id", flat=True)
+            .first()
+        )
+        assert row_id is not None, f"invoice {invoice_id} has a positive net, so a positive allocation"
+        newest_row[invoice_id] = row_id
     for invoice_id in sorted(nets, key=lambda i: newest_row[i], reverse=True):
         if excess <= 0:
             break

@@ -17,7 +17,7 @@ What is compared, per object:
 from __future__ import annotations
 
 import datetime
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -150,7 +150,8 @@ def _account_drift_sql(scoped: bool) -> str:
     """
 
 
-_SQL = {
+# Keyed by the kind's value: callers pass the stored string (ObjectKind members are str).
+_SQL: dict[str, tuple[tuple[str, ...], Callable[[bool], str]]] = {
     ObjectKind.INVOICE: (INVOICE_FIELDS, _invoice_drift_sql),
     ObjectKind.PAYMENT: (PAYMENT_FIELDS, _payment_drift_sql),
     ObjectKind.ACCOUNT: (ACCOUNT_FIELDS, _account_drift_sql),

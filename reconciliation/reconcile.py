@@ -328,5 +328,7 @@ def check_queue_totals(run: ReconciliationRun, *, fix: bool, progress: Progress 
                 )
         drifted += len(found)
         verb = " (corrected)" if fix and found else ""
-        progress(f"{queue.model._meta.verbose_name_plural.capitalize()}: {len(found)} keys drifted{verb}.")
+        # Django always sets verbose_name_plural (the stubs allow None); it may be lazy text.
+        plural = str(queue.model._meta.verbose_name_plural)
+        progress(f"{plural.capitalize()}: {len(found)} keys drifted{verb}.")
     return drifted

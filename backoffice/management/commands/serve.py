@@ -13,6 +13,10 @@ from backoffice.sign_in import demo_sign_ins
 class Command(RunserverCommand):
     help = "Start the development server and print the demo sign-ins after its banner."
 
+    # Set by RunserverCommand.handle before the server binds; django-stubs does not declare them.
+    addr: str
+    _raw_ipv6: bool
+
     def on_bind(self, server_port: int) -> None:
         super().on_bind(server_port)
         host = f"[{self.addr}]" if self._raw_ipv6 else self.addr
