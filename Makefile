@@ -14,7 +14,7 @@ PORT      ?= 8000
 PYTHON ?= $(shell for c in "$$(pyenv prefix $$(cat .python-version) 2>/dev/null)/bin/python" python3.12 python3.13 python3; do \
 	  if command -v "$$c" >/dev/null 2>&1 && "$$c" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then echo "$$c"; break; fi; done)
 
-.PHONY: run test install lock chromium bench check migrate clean-db
+.PHONY: run test lint install lock chromium bench check migrate clean-db
 
 # Installs exactly what the lock names, checking every hash; plain pip, nothing else needed.
 $(STAMP): pyproject.toml $(LOCK)
@@ -51,7 +51,13 @@ run: migrate
 	$(PY) manage.py seed_demo --if-empty
 	$(PY) manage.py serve $(HOST):$(PORT)
 
-test: install chromium
+# Lint, format check and type check: the same tools and settings as in pyproject.toml.
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test: lint chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 check: install

@@ -18,9 +18,7 @@ class Allocation(LedgerRow):
     payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="allocations")
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="allocations")
     amount = money_field()
-    reverses = models.ForeignKey(
-        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversals"
-    )
+    reverses = models.ForeignKey("self", on_delete=models.PROTECT, null=True, blank=True, related_name="reversals")
 
     class Meta:
         ordering = ["id"]

@@ -9,19 +9,31 @@ out. Invoices named in a remittance text can be put first. The plan is shared by
 
 from __future__ import annotations
 
+import re
 from bisect import bisect_right
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Protocol
 
 # Triples are searched in O(n^2); beyond this many open invoices only the oldest are tried.
 MAX_EXACT_MATCH_CANDIDATES = 500
 
 
+class Plannable(Protocol):
+    """What the rule reads of an invoice: an Invoice, or any stand-in with these two."""
+
+    @property
+    def number(self) -> str | None: ...
+
+    @property
+    def balance_due(self) -> Decimal: ...
+
+
 @dataclass(frozen=True)
-class PlannedSplit:
-    invoice: object
+class PlannedSplit[I]:
+    invoice: I
     amount: Decimal
     reason: str
 
@@ -55,16 +67,16 @@ def _exact_match(balances: Sequence[Decimal], target: Decimal) -> tuple[int, ...
     return None
 
 
-def plan_allocation(
+def plan_allocation[I: Plannable](
     available: Decimal,
-    invoices: Sequence,
+    invoices: Sequence[I],
     *,
     preferred_numbers: Sequence[str] = (),
-) -> list[PlannedSplit]:
+) -> list[PlannedSplit[I]]:
     """Plan how `available` money goes to `invoices` (open, oldest first, each with balance_due > 0)."""
     if available <= 0 or not invoices:
         return []
-    plan: list[PlannedSplit] = []
+    plan: list[PlannedSplit[I]] = []
     remaining = available
     rest = list(invoices)
     by_number = {invoice.number: invoice for invoice in rest}
@@ -90,3 +102,22 @@ def plan_allocation(
         plan.append(PlannedSplit(invoice, take, "oldest first"))
         remaining -= take
     return plan
+
+
+#: ``<PROVIDERCODE>-<6 digits>``; the provider code is 2-10 letters/digits
+#: starting with a letter.  Matched case-insensitively (explicit ASCII
+#: classes: ``re.IGNORECASE`` would let ``[a-z]`` match e.g. the Kelvin sign)
+#: and never inside a longer word: "XACME-0000421" or "REF_ACME-000042" give
+#: nothing.  A hyphen is not part of a word, so "INV-ACME-000123" yields
+#: "ACME-000123".
+INVOICE_NUMBER_RE: re.Pattern[str] = re.compile(r"(?<!\w)([A-Za-z][A-Za-z0-9]{1,9}-[0-9]{6})(?!\w)")
+
+
+def find_invoice_numbers(text: str) -> list[str]:
+    """Invoice numbers in ``text``, upper-cased, de-duplicated, in order."""
+    found: list[str] = []
+    for match in INVOICE_NUMBER_RE.finditer(text or ""):
+        number = match.group(1).upper()
+        if number not in found:
+            found.append(number)
+    return found

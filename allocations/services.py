@@ -7,25 +7,40 @@ from decimal import Decimal
 
 from django.db import transaction
 
-from allocations.ledger import append_allocations, lock_rows, pair_net, refresh_all, reverse_pair, sync_caller_copy
 from allocations.models import Allocation
 from allocations.rules import PlannedSplit, plan_allocation
-from billing.errors import BillingError, ExceedsBalance, InsufficientFunds, InvalidInput, InvalidState, PartyMismatch
+from billing.actors import Actor
+from billing.errors import (
+    BillingError,
+    ExceedsBalance,
+    InsufficientFunds,
+    InvalidInput,
+    InvalidState,
+    PartyMismatch,
+)
 from billing.money import format_money, parse_positive_amount
 from billing.validation import require_reason
 from invoices.models import Invoice, InvoiceState
 from invoices.selectors import allocatable_invoices
+from ledger.core import (
+    append_allocations,
+    lock_rows,
+    pair_net,
+    refresh_all,
+    reverse_pair,
+    sync_caller_copy,
+)
 from payments.models import Payment, PaymentState
 
 
-def allocate(payment: Payment, invoice: Invoice, amount: object, *, by=None, note: str = "") -> Allocation:
+def allocate(payment: Payment, invoice: Invoice, amount: object, *, by: Actor, note: str = "") -> Allocation:
     """Put `amount` of the payment on the invoice."""
     return allocate_many(payment, [(invoice, amount)], by=by, note=note)[0]
 
 
 @transaction.atomic
 def allocate_many(
-    payment: Payment, splits: Iterable[tuple[Invoice, object]], *, by=None, note: str = ""
+    payment: Payment, splits: Iterable[tuple[Invoice, object]], *, by: Actor, note: str = ""
 ) -> list[Allocation]:
     """Split one payment over several invoices, all or nothing."""
     splits = list(splits)
@@ -88,9 +103,7 @@ def allocate_many(
 
 
 @transaction.atomic
-def deallocate(
-    payment: Payment, invoice: Invoice, amount: object = None, *, by=None, reason: str
-) -> Allocation:
+def deallocate(payment: Payment, invoice: Invoice, amount: object = None, *, by: Actor, reason: str) -> Allocation:
     """Take money off an invoice back onto the payment; None takes the pair's whole net allocation."""
     reason = require_reason(reason, f"deallocate payment {payment} from invoice {invoice}")
     if amount is not None:
@@ -111,9 +124,7 @@ def deallocate(
         )
     cause = f"deallocation: {reason}"
     row = reverse_pair(payment=locked_payment, invoice=locked_invoice, amount=amount, by=by, reason=reason)
-    refresh_all(
-        invoices=[locked_invoice], payments=[locked_payment], accounts=accounts.values(), cause=cause, by=by
-    )
+    refresh_all(invoices=[locked_invoice], payments=[locked_payment], accounts=accounts.values(), cause=cause, by=by)
     sync_caller_copy(payment, locked_payment)
     sync_caller_copy(invoice, locked_invoice)
     return row
@@ -124,7 +135,7 @@ def plan_auto_allocation(
     *,
     preferred_numbers: Sequence[str] = (),
     already_planned: Mapping[int, Decimal] | None = None,
-) -> list[PlannedSplit]:
+) -> list[PlannedSplit[Invoice]]:
     """What auto_allocate would do now, with the reason for each split.
 
     `already_planned` (invoice id -> amount) lets a dry run over several payments plan
@@ -141,7 +152,7 @@ def plan_auto_allocation(
     return plan_allocation(payment.unallocated, invoices, preferred_numbers=preferred_numbers)
 
 
-def auto_allocate(payment: Payment, *, by=None, preferred_numbers: Sequence[str] = ()) -> list[Allocation]:
+def auto_allocate(payment: Payment, *, by: Actor, preferred_numbers: Sequence[str] = ()) -> list[Allocation]:
     """Apply the automatic rule (DESIGN.md §6) to the payment's unallocated money.
 
     The plan is made from unlocked reads; allocate_many re-checks everything under

@@ -36,15 +36,21 @@ INVOICE_DERIVED = """
                ON c.invoice_id = i.id
         WHERE i.state = 'open')
 """
-INVOICE_PAGE = INVOICE_DERIVED + """
+INVOICE_PAGE = (
+    INVOICE_DERIVED
+    + """
     SELECT d.id, d.number, cu.name, pr.name, d.due_date, d.total, d.balance_due
     FROM (SELECT * FROM derived WHERE status = %s ORDER BY due_date, id LIMIT 50) d
     JOIN billing_customer cu ON cu.id = d.customer_id JOIN billing_provider pr ON pr.id = d.provider_id
     ORDER BY d.due_date, d.id
 """
-INVOICE_TOTALS = INVOICE_DERIVED + """
+)
+INVOICE_TOTALS = (
+    INVOICE_DERIVED
+    + """
     SELECT currency, count(*), sum(balance_due), sum(total) FROM derived WHERE status = %s GROUP BY currency
 """
+)
 
 PAYMENT_DERIVED = """
     WITH derived AS (
@@ -63,15 +69,21 @@ PAYMENT_DERIVED = """
         CROSS JOIN LATERAL (SELECT CASE WHEN p.state = 'canceled' THEN 0
                                         ELSE p.amount - coalesce(r.s, 0) - coalesce(c.s, 0) END AS available) x)
 """
-PAYMENT_PAGE = PAYMENT_DERIVED + """
+PAYMENT_PAGE = (
+    PAYMENT_DERIVED
+    + """
     SELECT d.id, cu.name, d.received_at, d.amount, d.unallocated
     FROM (SELECT * FROM derived WHERE status = %s ORDER BY received_at, id LIMIT 50) d
     JOIN billing_customer cu ON cu.id = d.customer_id
     ORDER BY d.received_at, d.id
 """
-PAYMENT_TOTALS = PAYMENT_DERIVED + """
+)
+PAYMENT_TOTALS = (
+    PAYMENT_DERIVED
+    + """
     SELECT currency, count(*), sum(amount), sum(unallocated) FROM derived WHERE status = %s GROUP BY currency
 """
+)
 
 SQL = {"invoice": (INVOICE_PAGE, INVOICE_TOTALS), "payment": (PAYMENT_PAGE, PAYMENT_TOTALS)}
 
@@ -109,7 +121,9 @@ def in_python(status: str) -> tuple[list, dict]:
         count_and_sums[2] += total
     matching.sort()
     page_ids = [invoice_id for _, invoice_id in matching[:50]]
-    page = list(Invoice.objects.filter(pk__in=page_ids).select_related("customer", "provider").order_by("due_date", "id"))
+    page = list(
+        Invoice.objects.filter(pk__in=page_ids).select_related("customer", "provider").order_by("due_date", "id")
+    )
     return page, totals
 
 

@@ -8,6 +8,13 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # Django is imported once the settings are chosen
+    from django.db.models import QuerySet
+
+    from invoices.models import Invoice
+    from payments.models import Payment
 
 DEFAULT_JSON = Path(__file__).resolve().parent / "results" / "latest.json"
 
@@ -21,10 +28,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=0, help="data set seed (default 0)")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards for inspection")
     parser.add_argument("--fill-only", action="store_true", help="fill and check consistency, measure nothing")
-    parser.add_argument("--python-repeats", type=int, default=None,
-                        help="repeats of the Python baseline (default: 3, 1 from scale 0.5)")
-    parser.add_argument("--sql-repeats", type=int, default=None,
-                        help="repeats of the on-the-fly SQL baseline (default: 7, 3 from scale 0.5)")
+    parser.add_argument(
+        "--python-repeats", type=int, default=None, help="repeats of the Python baseline (default: 3, 1 from scale 0.5)"
+    )
+    parser.add_argument(
+        "--sql-repeats",
+        type=int,
+        default=None,
+        help="repeats of the on-the-fly SQL baseline (default: 7, 3 from scale 0.5)",
+    )
     parser.add_argument("--throughput-seconds", type=float, default=4.0, help="duration of each clerk run (4)")
     parser.add_argument("--throughput-rounds", type=int, default=3, help="runs per clerk count, interleaved (3)")
     return parser.parse_args(argv)
@@ -94,19 +106,18 @@ def _measure(args: argparse.Namespace, results: dict, log) -> None:
     requests = targets.requests()
     log(f"Measuring {len(requests)} list requests x {args.repeats} ({'; '.join(sorted(set(sources.values())))}) ...")
     client = lists.logged_in_client(user)
-    rows = lists.measure(
-        client, paths, requests, repeats=args.repeats, log=log,
-        real=all(source.startswith("real view") for source in sources.values()),
-    )
-    table_sizes = {"invoice_list": results["fill"]["rows"]["invoices_invoice"],
-                   "payment_list": results["fill"]["rows"]["payments_payment"],
-                   "collections": results["fill"]["rows"]["billing_account"]}
+    rows = lists.measure(client, paths, requests, repeats=args.repeats, log=log)
+    table_sizes = {
+        "invoice_list": results["fill"]["rows"]["invoices_invoice"],
+        "payment_list": results["fill"]["rows"]["payments_payment"],
+        "collections": results["fill"]["rows"]["billing_account"],
+    }
     for row, request in zip(rows, requests, strict=True):
         row["count"] = lists.filtered_count(request.target, request.query.replace("&page=last", ""))
         row["share_of_rows"] = round(row["count"] / max(1, table_sizes[request.target]), 5)
     results["lists"] = rows
 
-    keyed = [tuple(r.baseline) for r in requests if r.baseline]
+    keyed = [r.baseline for r in requests if r.baseline]
     sql_repeats = args.sql_repeats or min(args.repeats, 3 if args.scale >= 0.5 else 7)
     log(f"On-the-fly SQL baseline x {sql_repeats} ...")
     sql_times, sql_answers = baselines.measure_sql(keyed, repeats=sql_repeats, log=log)
@@ -125,14 +136,18 @@ def _measure(args: argparse.Namespace, results: dict, log) -> None:
     pairs = throughput.eligible_pairs()
     distinct = throughput.distinct_rounds([1, 4, 16], pairs, seconds=args.throughput_seconds, rounds=rounds, by=user)
     for run in distinct:
-        log(f"  {run['threads']:>2} clerks distinct: {run['allocs_per_s']:7.1f} allocs/s (rounds {run['rounds']}), "
+        log(
+            f"  {run['threads']:>2} clerks distinct: {run['allocs_per_s']:7.1f} allocs/s (rounds {run['rounds']}), "
             f"p95 {run.get('latency', {}).get('p95_ms', 0):.1f} ms, refused {run['refused']}, "
-            f"deadlocks {run['deadlocks']}, errors {run['errors']}")
+            f"deadlocks {run['deadlocks']}, errors {run['errors']}"
+        )
     hot = throughput.hot(16, seconds=args.throughput_seconds * rounds, by=user)
     hot.pop("_latencies", None)
-    log(f"  16 clerks hot customer {hot['customer_id']} ({hot['hot_invoices']} invoices): "
+    log(
+        f"  16 clerks hot customer {hot['customer_id']} ({hot['hot_invoices']} invoices): "
         f"{hot['allocs_per_s']:7.1f} allocs/s, p95 {hot.get('latency', {}).get('p95_ms', 0):.1f} ms, "
-        f"refused {hot['refused']}, deadlocks {hot['deadlocks']}, errors {hot['errors']}")
+        f"refused {hot['refused']}, deadlocks {hot['deadlocks']}, errors {hot['errors']}"
+    )
     throughput.close_all()
     touched_invoices = [i for _, i, _ in pairs] + hot.pop("touched_invoices")
     touched_payments = [p for p, _, _ in pairs] + hot.pop("touched_payments")
@@ -150,33 +165,38 @@ def _measure(args: argparse.Namespace, results: dict, log) -> None:
 
     log("Reconciliation over the whole data set ...")
     results["reconcile"] = reconcile.measure()
-    log(f"  stand-in SQL {results['reconcile']['stand_in_sql']['seconds']} s, "
-        f"drift {results['reconcile']['stand_in_sql']['drift']}")
+    log(
+        f"  stand-in SQL {results['reconcile']['stand_in_sql']['seconds']} s, "
+        f"drift {results['reconcile']['stand_in_sql']['drift']}"
+    )
 
 
 def _answers_match(on_the_fly: dict[tuple[str, str], tuple[list, list]]) -> dict:
-    """The cached answers (count and totals from the queue-total tables and from the rows,
-    first page) equal the ones derived from the ledger on the fly."""
-    from invoices.selectors import invoice_queue, invoice_queue_totals
-    from payments.selectors import payment_queue, payment_queue_totals
+    """The lists' answers (count and totals from the queue-total tables and from the rows,
+    first page in the work-queue order) equal the ones derived from the ledger on the fly,
+    read through the list selectors the pages use."""
+    from billing.listing import currency_totals
+    from invoices.selectors import invoice_list, invoice_totals
+    from payments.selectors import payment_list, payment_totals
 
     found = {}
     for (kind, status), (page, totals) in on_the_fly.items():
         if kind == "invoice":
-            filters = {"payment_status": status}
-            queryset = invoice_queue(filters)
-            answers = [invoice_queue_totals(filters), invoice_queue_totals(queryset)]
+            # Open invoices of the status (the page's default state), oldest due first.
+            filters = {"payment_status": status, "sort": "due_date"}
+            queryset: QuerySet[Invoice] | QuerySet[Payment] = invoice_list(filters=filters)
             sums = ("balance_due", "total")
+            answers = [invoice_totals(filters=filters), currency_totals(queryset, query=None, **{s: s for s in sums})]
         else:
-            filters = {"allocation_status": status}
-            queryset = payment_queue(filters)
-            answers = [payment_queue_totals(filters), payment_queue_totals(queryset)]
+            filters = {"allocation_status": status, "sort": "received"}
+            queryset = payment_list(filters=filters)
             sums = ("amount", "unallocated")
+            answers = [payment_totals(filters=filters), currency_totals(queryset, query=None, **{s: s for s in sums})]
         derived = {currency: tuple(values) for currency, _n, *values in totals}
         count = sum(n for _currency, n, *_values in totals)
         same = all(
             answer.count == count
-            and derived == {c: tuple(v[s] for s in sums) for c, v in answer.by_currency.items()}
+            and derived == {row["currency"]: tuple(row[s] for s in sums) for row in answer.by_currency}
             for answer in answers
         )
         same_page = [row[0] for row in page] == list(queryset.values_list("pk", flat=True)[:50])

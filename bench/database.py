@@ -1,6 +1,6 @@
 """The benchmark's own database: never the demo `settle` nor the tests' `test_settle`.
 
-Django reads SETTLE_DB_NAME in billing/settings/base.py, so it must be set before
+Django reads SETTLE_DB_NAME in config/settings/base.py, so it must be set before
 django.setup(); the database is then dropped and created again on the same server
 through a maintenance connection, and migrated.
 """
@@ -19,7 +19,7 @@ def configure(name: str) -> None:
     if name in FORBIDDEN or not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
         raise SystemExit(f"Refusing to use database {name!r} for the benchmark; pick e.g. settle_bench.")
     os.environ["SETTLE_DB_NAME"] = name
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "billing.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     # Measure what production runs: no per-query bookkeeping of DEBUG.
     os.environ.setdefault("DJANGO_DEBUG", "0")
     import django

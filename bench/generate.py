@@ -21,7 +21,9 @@ which joins and window functions do not promise; a hash is reproducible by desig
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from django.db import connection
 
@@ -462,7 +464,7 @@ TABLES = [
 def fill(scale: float, *, seed: int = 0, log=print) -> dict:
     """Plan and insert the data set; returns timings (seconds) and row counts."""
     shape = Shape.at(scale)
-    params = {
+    params: dict[str, float] = {
         "invoices": shape.invoices,
         "customers": shape.customers,
         "providers": shape.providers,
@@ -475,7 +477,13 @@ def fill(scale: float, *, seed: int = 0, log=print) -> dict:
     with connection.cursor() as cursor:
         for sql in SESSION:
             cursor.execute(sql)
-        steps = [*PLAN, ("set bulk load aside", _set_aside), *LOAD, ("rebuild indexes, keys", _restore)]
+        # A step is SQL (with %(name)s parameters or none) or a function of the cursor and what it saved.
+        steps: list[tuple[str, str | Callable[[Any, dict], None]]] = [
+            *PLAN,
+            ("set bulk load aside", _set_aside),
+            *LOAD,
+            ("rebuild indexes, keys", _restore),
+        ]
         saved: dict = {}
         for label, step in steps:
             started = time.perf_counter()
@@ -514,12 +522,17 @@ def _fate_cuts(shape: Shape) -> dict[str, float]:
         return max(rate, 8 / rows)
 
     invoice_fates = [
-        ("draft", 0.01), ("void", 0.02), ("unpaid", 0.14), ("partial", 0.08),
+        ("draft", 0.01),
+        ("void", 0.02),
+        ("unpaid", 0.14),
+        ("partial", 0.08),
         ("overpaid", share(0.001, shape.invoices)),
     ]
     payment_fates = [
-        ("canceled", share(0.003, shape.payments)), ("cb_full", share(0.005, shape.payments)),
-        ("cb_manual", share(0.001, shape.payments)), ("dealloc", 0.02),
+        ("canceled", share(0.003, shape.payments)),
+        ("cb_full", share(0.005, shape.payments)),
+        ("cb_manual", share(0.001, shape.payments)),
+        ("dealloc", 0.02),
     ]
     cuts: dict[str, float] = {}
     for fates in (invoice_fates, payment_fates):
@@ -565,7 +578,7 @@ def _restore(cursor, saved: dict) -> None:
         cursor.execute(definition)
     for table, name, definition in saved["foreign_keys"]:
         cursor.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
-    for table, sql in QUEUE_TOTALS.items():
+    for sql in QUEUE_TOTALS.values():
         cursor.execute(sql)
     for table, trigger in saved.get("triggers", []):
         cursor.execute(f'ALTER TABLE {table} ENABLE TRIGGER "{trigger}"')

@@ -2,42 +2,25 @@
 
 from __future__ import annotations
 
-import re
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
-from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.http import QueryDict
-from django.test import Client
+from django.test import Client, RequestFactory
 from django.test.utils import CaptureQueriesContext
-from django.urls import NoReverseMatch, clear_url_caches, reverse, set_urlconf
+from django.urls import reverse
 
 from bench import targets
 from bench.stats import summary_ms
 
 
 def resolve_targets() -> tuple[dict[str, str], dict[str, str]]:
-    """The path of each target and where it comes from: the real view or the bench harness."""
-    paths, sources = {}, {}
-    for target, name in targets.REAL_URL_NAMES.items():
-        try:
-            paths[target] = reverse(name)
-            sources[target] = f"real view {name}"
-        except NoReverseMatch:
-            pass
-    missing = [t for t in targets.REAL_URL_NAMES if t not in paths]
-    if missing:
-        if not targets.ALLOW_HARNESS:
-            raise SystemExit(f"No real view for {', '.join(missing)} and the harness is disabled.")
-        settings.ROOT_URLCONF = "bench.urls"
-        clear_url_caches()
-        set_urlconf(None)
-        for target in missing:
-            name = targets.HARNESS_URL_NAMES[target]
-            paths[target] = reverse(name)
-            sources[target] = f"bench harness {name} (same selectors)"
-    return paths, sources
+    """The path of each target's list page, and which view serves it."""
+    paths = {target: reverse(name) for target, name in targets.URL_NAMES.items()}
+    return paths, {target: f"real view {name}" for target, name in targets.URL_NAMES.items()}
 
 
 def logged_in_client(user) -> Client:
@@ -46,43 +29,86 @@ def logged_in_client(user) -> Client:
     return client
 
 
-def filtered_count(target: str, query: str) -> int:
-    """How many rows the request's filters select (through the selectors' own totals)."""
-    from billing.selectors import collections_queue, collections_totals
-    from invoices.selectors import invoice_queue, invoice_queue_totals
-    from payments.selectors import payment_queue, payment_queue_totals
+@dataclass(frozen=True)
+class _List:
+    """What a list page reads through, and how it picks its sort (as its view does)."""
+
+    rows: Callable
+    totals: Callable
+    sorts: dict
+    default_sort: str
+    amount_sorts: tuple[str, ...]
+
+
+def _lists() -> dict[str, _List]:
+    from dunning import filters as dunning_filters
+    from dunning import selectors as dunning_selectors
+    from invoices import filters as invoice_filters
+    from invoices import selectors as invoice_selectors
+    from payments import filters as payment_filters
+    from payments import selectors as payment_selectors
+
+    return {
+        "invoice_list": _List(
+            invoice_selectors.invoice_list,
+            invoice_selectors.invoice_totals,
+            invoice_filters.INVOICE_SORTS,
+            invoice_filters.DEFAULT_INVOICE_SORT,
+            invoice_filters.AMOUNT_SORTS,
+        ),
+        "payment_list": _List(
+            payment_selectors.payment_list,
+            payment_selectors.payment_totals,
+            payment_filters.PAYMENT_SORTS,
+            payment_filters.DEFAULT_PAYMENT_SORT,
+            payment_filters.AMOUNT_SORTS,
+        ),
+        "collections": _List(
+            dunning_selectors.account_list,
+            dunning_selectors.account_totals,
+            dunning_filters.COLLECTION_SORTS,
+            dunning_filters.DEFAULT_COLLECTION_SORT,
+            dunning_filters.AMOUNT_SORTS,
+        ),
+    }
+
+
+def _page_filters(target: str, query: str) -> QueryDict:
+    """The filters the list page applies for a bench request: its query string with ?order=
+    as ?sort=, without ?page=, and (as the view does) an amount sort scoped to one currency."""
+    from billing.listing import amount_sort_currency, chosen_sort
+    from invoices.selectors import busiest_currency
 
     params = QueryDict(query, mutable=True)
+    if "order" in params:
+        params["sort"] = params.pop("order")[0]
     params.pop("page", None)
-    if target == "invoice_list":
-        return invoice_queue_totals(invoice_queue(params)).count
-    if target == "payment_list":
-        return payment_queue_totals(payment_queue(params)).count
-    return collections_totals(collections_queue(order=params.get("order") or "balance")).count
+    listed = _lists()[target]
+    # No session, so nothing is remembered: an amount sort gets the busiest currency.
+    request = RequestFactory().get("/", params)
+    amount_sort_currency(
+        request,
+        chosen_sort(request.GET, listed.sorts, listed.default_sort),
+        listed.amount_sorts,
+        busiest=busiest_currency,
+    )
+    return request.GET
 
 
-def _last_page(target: str, query: str) -> int:
-    from billing.queues import PER_PAGE
-
-    return max(1, -(-filtered_count(target, query) // PER_PAGE))
+def filtered_count(target: str, query: str) -> int:
+    """How many rows the page lists for the request: its selector's totals, as the page shows them."""
+    return _lists()[target].totals(filters=_page_filters(target, query)).count
 
 
 def real_view_query(target: str, query: str) -> str:
-    """The query string the real list views take for a bench request.
+    """The query string the list views take for a bench request.
 
-    The real lists page by keyset (?after=cursor, ?last=1) and sort with ?sort=. A clerk
+    The lists page by keyset (?after=cursor, ?last=1) and sort with ?sort=. A clerk
     reaches page N by following Next; its URL carries the cursor of the last row of page
-    N-1, so "page=N" becomes that cursor, computed here from the view's own filter and
+    N-1, so "page=N" becomes that cursor, computed here from the page's own selector and
     ordering, and the request measures exactly what the view runs at that depth.
     """
-    from django.test import RequestFactory
-
-    from billing.collections_queries import COLLECTION_SORTS, DEFAULT_COLLECTION_SORT, AccountFilter, owing_accounts
-    from billing.listing import DEFAULT_PAGE_SIZE, chosen_sort, encode_cursor
-    from invoices.filters import INVOICE_SORTS, InvoiceFilter, invoice_sort
-    from invoices.models import Invoice
-    from payments.filters import DEFAULT_PAYMENT_SORT, PAYMENT_SORTS, PaymentFilter
-    from payments.models import Payment
+    from billing.listing import DEFAULT_PAGE_SIZE, encode_cursor
 
     params = QueryDict(query, mutable=True)
     if "order" in params:
@@ -91,39 +117,24 @@ def real_view_query(target: str, query: str) -> str:
     if page == "last":
         params["last"] = "1"
     elif page and int(page) > 1:
-        request = RequestFactory().get("/", params)
-        if target == "invoice_list":
-            filterset = InvoiceFilter(request.GET, queryset=Invoice.objects.all())
-            filterset.is_valid()
-            ordering = INVOICE_SORTS[invoice_sort(request, filterset)]
-        elif target == "payment_list":
-            filterset = PaymentFilter(request.GET, queryset=Payment.objects.all())
-            ordering = PAYMENT_SORTS[chosen_sort(request, PAYMENT_SORTS, DEFAULT_PAYMENT_SORT)]
-        else:
-            filterset = AccountFilter(request.GET, queryset=owing_accounts())
-            ordering = COLLECTION_SORTS[chosen_sort(request, COLLECTION_SORTS, DEFAULT_COLLECTION_SORT)]
-        rows = filterset.qs.order_by(*ordering.order_by())
+        listed = _lists()[target]
+        rows = listed.rows(filters=_page_filters(target, query))
+        field = rows.query.order_by[0].lstrip("-")
         number = min(int(page), max(1, -(-rows.count() // DEFAULT_PAGE_SIZE)))  # a small scale has fewer pages
         if number > 1:
-            value, pk = rows.values_list(ordering.field, "pk")[(number - 1) * DEFAULT_PAGE_SIZE - 1]
+            value, pk = rows.values_list(field, "pk")[(number - 1) * DEFAULT_PAGE_SIZE - 1]
             params["after"] = encode_cursor(value, pk, number - 1)
     return params.urlencode()
 
 
-def measure(
-    client: Client, paths: dict[str, str], requests, *, repeats: int, warmup: int = 2, log=print, real: bool = False
-) -> list[dict]:
+def measure(client: Client, paths: dict[str, str], requests, *, repeats: int, warmup: int = 2, log=print) -> list[dict]:
     """Time every request `repeats` times, round-robin so background noise hits them alike."""
     urls = []
     for request in requests:
-        query = request.query
-        if real:
-            query = real_view_query(request.target, query)
-        elif "page=last" in query:
-            query = re.sub(r"page=last", f"page={_last_page(request.target, query)}", query)
+        query = real_view_query(request.target, request.query)
         urls.append(paths[request.target] + (f"?{query}" if query else ""))
     queries = {}
-    for request, url in zip(requests, urls, strict=True):
+    for _request, url in zip(requests, urls, strict=True):
         for _ in range(warmup):
             response = client.get(url)
             if response.status_code != 200:
@@ -145,6 +156,8 @@ def measure(
         if request.baseline:
             row["baseline"] = list(request.baseline)
         results.append(row)
-        log(f"  {request.label:<34} p50 {row['median_ms']:8.2f} ms  p95 {row['p95_ms']:8.2f} ms  "
-            f"{row['queries']} queries")
+        log(
+            f"  {request.label:<34} p50 {row['median_ms']:8.2f} ms  p95 {row['p95_ms']:8.2f} ms  "
+            f"{row['queries']} queries"
+        )
     return results

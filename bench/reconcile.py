@@ -17,7 +17,9 @@ from bench.checks import invariant_violations
 
 def measure() -> dict:
     counts, seconds = invariant_violations()
-    result = {"stand_in_sql": {"seconds": round(seconds, 2), "drift": sum(counts.values()), "by_check": counts}}
+    result: dict[str, dict[str, object] | None] = {
+        "stand_in_sql": {"seconds": round(seconds, 2), "drift": sum(counts.values()), "by_check": counts}
+    }
     if "reconcile_statuses" in get_commands():
         out = io.StringIO()
         started = time.perf_counter()

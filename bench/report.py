@@ -73,21 +73,37 @@ def verdicts(results: dict) -> list[dict]:
             check(f"vs Python {key}", ratio, ratio >= PYTHON_RATIO, f">= {PYTHON_RATIO}x")
     for run in results["throughput"]["distinct"]:
         if run["threads"] == 4:
-            check("allocs/s, 4 clerks on distinct payments", run["allocs_per_s"], run["allocs_per_s"] >= THROUGHPUT_4,
-                  f">= {THROUGHPUT_4}/s")
+            check(
+                "allocs/s, 4 clerks on distinct payments",
+                run["allocs_per_s"],
+                run["allocs_per_s"] >= THROUGHPUT_4,
+                f">= {THROUGHPUT_4}/s",
+            )
     hot = results["throughput"]["hot"]
-    check("hot customer, 16 clerks: deadlocks + errors", hot["deadlocks"] + hot["errors"],
-          hot["deadlocks"] + hot["errors"] == 0, "0")
+    check(
+        "hot customer, 16 clerks: deadlocks + errors",
+        hot["deadlocks"] + hot["errors"],
+        hot["deadlocks"] + hot["errors"] == 0,
+        "0",
+    )
     after = results["throughput"]["invariants_after"]
     check("invariant violations after the clerks", after, after == 0, "0")
     reconcile = results["reconcile"]["stand_in_sql"]
-    check("full reconciliation (SQL stand-in), seconds", reconcile["seconds"], reconcile["seconds"] < RECONCILE_S,
-          f"< {RECONCILE_S} s")
+    check(
+        "full reconciliation (SQL stand-in), seconds",
+        reconcile["seconds"],
+        reconcile["seconds"] < RECONCILE_S,
+        f"< {RECONCILE_S} s",
+    )
     check("reconciliation drift", reconcile["drift"], reconcile["drift"] == 0, "0")
     command = results["reconcile"].get("command")
     if command:
-        check("reconcile_statuses command, seconds", command["seconds"],
-              command["seconds"] < RECONCILE_S and not command["error"], f"< {RECONCILE_S} s")
+        check(
+            "reconcile_statuses command, seconds",
+            command["seconds"],
+            command["seconds"] < RECONCILE_S and not command["error"],
+            f"< {RECONCILE_S} s",
+        )
     return found
 
 
@@ -101,14 +117,17 @@ def table(results: dict) -> str:
     )
     rows = results["fill"]["rows"]
     lines.append(
-        "Data: " + ", ".join(f"{name.split('_', 1)[1]} {count:,}" for name, count in rows.items())
+        "Data: "
+        + ", ".join(f"{name.split('_', 1)[1]} {count:,}" for name, count in rows.items())
         + f"; filled in {results['fill']['seconds']:.0f} s, invariants {results['consistency']['seconds']:.1f} s, "
         f"violations {sum(results['consistency']['violations'].values())}"
     )
     lines.append(f"Views: {'; '.join(sorted(set(results['targets'].values())))}")
     lines.append("")
-    header = f"{'request (server time, test client)':<36}{'p50 ms':>9}{'p95 ms':>9}{'qs':>4}{'rows':>10}" \
-             f"{'SQL p50':>10}{'x':>7}{'Py p50':>10}{'x':>7}"
+    header = (
+        f"{'request (server time, test client)':<36}{'p50 ms':>9}{'p95 ms':>9}{'qs':>4}{'rows':>10}"
+        f"{'SQL p50':>10}{'x':>7}{'Py p50':>10}{'x':>7}"
+    )
     lines.append(header)
     lines.append("-" * len(header))
     for row in results["lists"]:
@@ -117,31 +136,41 @@ def table(results: dict) -> str:
             key = ":".join(row["baseline"])
             sql = results["baselines"]["sql"].get(key)
             python = results["baselines"]["python"].get(key)
-        line = f"{row['label']:<36}{row['median_ms']:>9.1f}{row['p95_ms']:>9.1f}{row['queries']:>4}" \
-               f"{row.get('count', ''):>10}"
+        line = (
+            f"{row['label']:<36}{row['median_ms']:>9.1f}{row['p95_ms']:>9.1f}{row['queries']:>4}"
+            f"{row.get('count', ''):>10}"
+        )
         if sql:
             line += f"{sql['median_ms']:>10.0f}{sql['median_ms'] / row['median_ms']:>7.0f}"
         if python:
             line += f"{python['median_ms']:>10.0f}{python['median_ms'] / row['median_ms']:>7.0f}"
         lines.append(line)
     lines.append("")
-    lines.append(f"{'allocation throughput (median round)':<36}{'allocs/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'refused':>9}{'deadlk':>8}"
-                 f"{'errors':>8}")
+    lines.append(
+        f"{'allocation throughput (median round)':<36}{'allocs/s':>9}{'p50 ms':>9}{'p95 ms':>9}{'refused':>9}{'deadlk':>8}"
+        f"{'errors':>8}"
+    )
     runs = [(f"{r['threads']} clerks, distinct payments", r) for r in results["throughput"]["distinct"]]
     runs.append((f"{results['throughput']['hot']['threads']} clerks, one hot customer", results["throughput"]["hot"]))
     for label, run in runs:
         latency = run.get("latency", {"median_ms": 0, "p95_ms": 0})
         rounds = "  rounds " + "/".join(f"{r:.0f}" for r in run["rounds"]) if run.get("rounds") else ""
-        lines.append(f"{label:<36}{run['allocs_per_s']:>9.0f}{latency['median_ms']:>9.1f}{latency['p95_ms']:>9.1f}"
-                     f"{run['refused']:>9}{run['deadlocks']:>8}{run['errors']:>8}{rounds}")
+        lines.append(
+            f"{label:<36}{run['allocs_per_s']:>9.0f}{latency['median_ms']:>9.1f}{latency['p95_ms']:>9.1f}"
+            f"{run['refused']:>9}{run['deadlocks']:>8}{run['errors']:>8}{rounds}"
+        )
     lines.append(f"invariant violations after the clerks: {results['throughput']['invariants_after']}")
     lines.append("")
     rec = results["reconcile"]
-    lines.append(f"reconciliation, SQL stand-in over every row: {rec['stand_in_sql']['seconds']:.1f} s, "
-                 f"drift {rec['stand_in_sql']['drift']}")
+    lines.append(
+        f"reconciliation, SQL stand-in over every row: {rec['stand_in_sql']['seconds']:.1f} s, "
+        f"drift {rec['stand_in_sql']['drift']}"
+    )
     if rec.get("command"):
-        lines.append(f"reconcile_statuses command: {rec['command']['seconds']:.1f} s"
-                     + (f" (failed: {rec['command']['error']})" if rec["command"]["error"] else ""))
+        lines.append(
+            f"reconcile_statuses command: {rec['command']['seconds']:.1f} s"
+            + (f" (failed: {rec['command']['error']})" if rec["command"]["error"] else "")
+        )
     else:
         lines.append("reconcile_statuses command: not in this branch (stand-in measured instead)")
     lines.append("")

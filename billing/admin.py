@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from billing.admin_base import ReadOnlyAdmin
-from billing.models import Account, CollectionNote, Customer, Provider
+from billing.models import Account, Customer, Provider
 
 
 @admin.register(Customer)
@@ -27,10 +27,3 @@ class AccountAdmin(ReadOnlyAdmin):
     list_display = ["customer", "provider", "currency", "balance_due", "open_invoice_count", "oldest_due_date"]
     list_select_related = ["customer", "provider"]
     raw_id_fields = ["customer", "provider"]
-
-
-@admin.register(CollectionNote)
-class CollectionNoteAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "account", "outcome", "promised_date", "promised_amount", "created_by"]
-    list_select_related = ["account__customer", "account__provider", "created_by"]
-    raw_id_fields = ["account"]

@@ -15,6 +15,10 @@ import json
 import os
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dj_database_url import DBConfig
 
 DATABASE_NAME = "settle"
 
@@ -40,7 +44,7 @@ def _prune_under_lock(pid_list: Path) -> None:
         _prune_dead_holders(pid_list)
 
 
-def database_settings(data_dir: Path, name: str = DATABASE_NAME) -> dict:
+def database_settings(data_dir: Path, name: str = DATABASE_NAME) -> DBConfig:
     """Start (or join) the embedded server and return Django DATABASES['default'] for database `name`."""
     # platformdirs warns when XDG_RUNTIME_DIR is unset; pgserver then uses /tmp, which is fine.
     warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")

@@ -45,7 +45,8 @@ class AmountField(forms.CharField):
             return None
         if self.currency is None:
             return value  # the form parses it once it knows the currency
-        return parse_amount_field(value, self.currency, self.label)
+        # A label may be lazy text; parse_amount_field works on the label as a str.
+        return parse_amount_field(value, self.currency, None if self.label is None else str(self.label))
 
 
 def parse_amount_field(value: str, currency: str, label: str | None = None) -> Decimal:
@@ -73,6 +74,8 @@ def no_customer_match(query: str = "") -> str:
     if not query or matching_customers(query).exists():
         return ""
     return f"No customer matches “{query}”."
+
+
 class AmountBoundField(forms.CharField):
     """A list filter's amount bound (total from, balance at least): parse_amount's grammar,
     two decimals at most, so no exponent or NaN ever reaches a query (numeric overflow)."""
@@ -104,6 +107,4 @@ def customer_choices(query: str = "", selected: int | str | None = None) -> list
     selected_id = parse_id(selected)
     if selected_id is not None and all(c.pk != selected_id for c in found):
         found = list(Customer.objects.filter(pk=selected_id)) + found
-    return [("", "Choose a customer")] + [
-        (str(c.pk), f"{c.name} · {c.email}" if c.email else c.name) for c in found
-    ]
+    return [("", "Choose a customer")] + [(str(c.pk), f"{c.name} · {c.email}" if c.email else c.name) for c in found]

@@ -13,8 +13,7 @@ from __future__ import annotations
 import threading
 
 from django.db import models
-from django_fsm import FSMField
-from django_fsm import FSMFieldDescriptor
+from django_fsm import FSMField, FSMFieldDescriptor
 
 _loading = threading.local()
 

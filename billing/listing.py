@@ -17,25 +17,27 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import csv
 import datetime
+import hashlib
 import json
 import math
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 from urllib.parse import urlencode
 
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet, Sum
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.cache import patch_vary_headers
 from django_htmx.http import push_url
 
+from billing.errors import InvalidInput
 from billing.money import CURRENCY_CHOICES
 from billing.validation import MAX_ID, parse_id
 
@@ -73,8 +75,9 @@ def both_ways(key: str, field_path: str) -> dict[str, Ordering]:
     return {key: Ordering(field_path), f"-{key}": Ordering(field_path, True, True)}
 
 
-def chosen_sort(request: HttpRequest, sorts: dict[str, Ordering], default: str) -> str:
-    value = request.GET.get("sort", "")
+def chosen_sort(filters: Mapping[str, Any], sorts: dict[str, Ordering], default: str) -> str:
+    """The list's ?sort= from its filters (request.GET or a dict) when it is one of `sorts`, else `default`."""
+    value = filters.get("sort", "")
     return value if value in sorts else default
 
 
@@ -107,7 +110,7 @@ def amount_sort_currency(
     currency = remembered if remembered in currencies else (busiest() or currencies[0])
     query = request.GET.copy()
     query["currency"] = currency
-    request.GET = query
+    request.GET = QueryDict(query.urlencode())  # immutable again, like the request's own
     return currency
 
 
@@ -146,7 +149,13 @@ def decode_cursor(token: str, model, ordering: Ordering) -> tuple[object, int, i
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
         value, pk, page = json.loads(raw)
-        if not isinstance(pk, int) or parse_id(pk) is None or not isinstance(page, int) or isinstance(page, bool) or not 1 <= page <= MAX_PAGE:
+        if (
+            not isinstance(pk, int)
+            or parse_id(pk) is None
+            or not isinstance(page, int)
+            or isinstance(page, bool)
+            or not 1 <= page <= MAX_PAGE
+        ):
             return None
         if value is not None:
             field = _resolve_field(model, ordering.field)
@@ -314,13 +323,23 @@ def keyset_page(
 
 def canonical_query(request: HttpRequest, *, drop: Iterable[str] = (), **changes) -> list[tuple[str, str]]:
     """The request's query as (name, value) pairs without empty values, `drop`ped names and `changes`."""
+    return query_pairs(request.GET, drop=drop, **changes)
+
+
+def query_pairs(query: Mapping[str, Any], *, drop: Iterable[str] = (), **changes) -> list[tuple[str, str]]:
+    """A query (a QueryDict or a dict of values or lists) as (name, value) pairs, as canonical_query."""
     dropped = set(drop) | set(changes)
+    lists = (
+        query.lists()
+        if isinstance(query, QueryDict)
+        else ((name, list(value) if isinstance(value, list | tuple) else [value]) for name, value in query.items())
+    )
     pairs = [
-        (name, value)
-        for name, values in request.GET.lists()
+        (name, str(value))
+        for name, values in lists
         if name not in dropped
         for value in values
-        if value != ""
+        if value not in ("", None)
     ]
     pairs.extend((name, str(value)) for name, value in changes.items() if value not in (None, ""))
     return pairs
@@ -338,8 +357,10 @@ def list_url(request: HttpRequest, *, path: str | None = None, drop: Iterable[st
 
 def wants_partial(request: HttpRequest, target: str = "results") -> bool:
     """htmx asking for the results only; a history restore needs the whole page."""
-    htmx = getattr(request, "htmx", None)
-    return bool(htmx) and not htmx.history_restore_request and htmx.target == target
+    htmx = getattr(request, "htmx", None)  # django-htmx's details; false for a plain request
+    if not htmx:
+        return False
+    return not htmx.history_restore_request and htmx.target == target
 
 
 def render_list(request: HttpRequest, template: str, partial_template: str, context: dict) -> HttpResponse:
@@ -363,42 +384,52 @@ class Totals:
     by_currency: list[dict] = field(default_factory=list)
 
 
+def as_query(filters: Mapping[str, Any] | None) -> QueryDict:
+    """A list's filters as a query string would give them: request.GET as it is; a dict's
+    values (one value or a list of them) as a QueryDict's lists, so {"payment_status": "paid"}
+    and {"payment_status": ["paid", "overpaid"]} both work."""
+    if isinstance(filters, QueryDict):
+        return filters
+    query = QueryDict(mutable=True)
+    for name, value in (filters or {}).items():
+        values = value if isinstance(value, list | tuple) else [value]
+        query.setlist(name, [str(v) for v in values if v is not None])
+    return query
+
+
+def filter_messages(filterset) -> str:
+    """A FilterSet's form errors as one line: "field: message; field: message"."""
+    return "; ".join(f"{name}: {' '.join(messages)}" for name, messages in filterset.errors.items())
+
+
+def validated(filterset):
+    """The bound FilterSet, validated: InvalidInput with the form's messages when it is not.
+    What every list selector applies its filters through."""
+    if not filterset.is_valid():
+        raise InvalidInput(f"These filters are not valid: {filter_messages(filterset)}")
+    return filterset
+
+
 def only_filtered_by(cleaned_data: dict, fields: set[str]) -> bool:
     """True when no filter outside `fields` has a value (the kept totals can answer)."""
     return all(value in (None, "", [], False) for name, value in cleaned_data.items() if name not in fields)
 
 
-def kept_totals(model, *, count: str, sums: list[str], conditions: list[str], params: dict) -> Totals:
-    """Totals from a queue-total table kept by a trigger in every writing transaction
-    (invoices.InvoiceQueueTotal, payments.PaymentQueueTotal): exact, and a few ms
-    whatever the size of the set, where the aggregate over the rows takes hundreds."""
-    from billing.queues import cached_totals
-
-    where = " AND ".join(conditions) or "TRUE"
-    kept = cached_totals(model, count=count, sums=[count, *sums], where=where, params=params)
-    return Totals(
-        count=kept.count,
-        by_currency=[
-            {"currency": currency, "count": int(values.pop(count)), **values}
-            for currency, values in kept.by_currency.items()
-        ],
-    )
-
-
-def currency_totals(queryset: QuerySet, request: HttpRequest | None = None, **sums: str) -> Totals:
+def currency_totals(queryset: QuerySet, query: Mapping[str, Any] | None = None, **sums: str) -> Totals:
     """Count and sums of the filtered set per currency, in one query (amounts in different
     currencies are never added together).
 
     Over a million rows this aggregate is the most expensive part of a list request, so
-    with `request` it runs when a filtered set is first shown and the result is reused
-    while the clerk pages through that same set (?after/?before/?last), for a few minutes.
+    with the list's `query` (request.GET) it runs when a filtered set is first shown and the
+    result is reused while the clerk pages through that same set (?after/?before/?last),
+    for a few minutes.
     """
     key = None
-    if request is not None:
-        filters = canonical_query(request, drop=(*CURSOR_PARAMS, "sort", "per_page"))
+    if query is not None:
+        filters = query_pairs(query, drop=(*CURSOR_PARAMS, "sort", "per_page"))
         digest = hashlib.sha256(f"{queryset.model._meta.label}?{urlencode(sorted(filters))}".encode()).hexdigest()
         key = f"settle:totals:{digest}"
-        if any(request.GET.get(name) for name in CURSOR_PARAMS):
+        if any(query.get(name) for name in CURSOR_PARAMS):
             cached = cache.get(key)
             if cached is not None:
                 return cached
@@ -434,32 +465,32 @@ def csv_text(value: str | None) -> str:
 
 
 def export_csv(
-    filterset,
-    ordering: Ordering,
+    queryset: QuerySet,
     columns: list[tuple[str, str]],
     *,
     filename: str,
     text_columns: Iterable[str] = (),
-) -> HttpResponse:
-    """The filtered set as CSV, every row, in the list's order; 400 for filters that do not validate.
+) -> StreamingHttpResponse:
+    """The list's rows (its selector's queryset, in the list's order) as CSV, every row.
 
     `columns` are (header, ORM path) pairs; datetimes are written in local time, ISO 8601.
     """
-    if not filterset.is_valid():
-        errors = "; ".join(f"{name}: {' '.join(messages)}" for name, messages in filterset.errors.items())
-        return HttpResponse(f"These filters are not valid: {errors}", status=400, content_type="text/plain")
     paths = [path for _name, path in columns]
     text_positions = [i for i, (name, _path) in enumerate(columns) if name in set(text_columns)]
 
     def rows() -> Iterator[list]:
-        queryset = filterset.qs.order_by(*ordering.order_by()).values_list(*paths)
-        for row in queryset.iterator(chunk_size=2000):
+        for row in queryset.values_list(*paths).iterator(chunk_size=2000):
             row = [timezone.localtime(v).isoformat() if isinstance(v, datetime.datetime) else v for v in row]
             for i in text_positions:
                 row[i] = csv_text(row[i])
             yield row
 
     return stream_csv(f"{filename}-{timezone.localdate().isoformat()}.csv", [name for name, _path in columns], rows())
+
+
+def invalid_filters(error: InvalidInput) -> HttpResponse:
+    """What an export answers to filters that do not validate."""
+    return HttpResponse(str(error), status=400, content_type="text/plain")
 
 
 def stream_csv(filename: str, header: list[str], rows: Iterator[Iterable]) -> StreamingHttpResponse:
@@ -477,4 +508,3 @@ def stream_csv(filename: str, header: list[str], rows: Iterator[Iterable]) -> St
     response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
-

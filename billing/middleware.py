@@ -35,6 +35,13 @@ class RefuseNulMiddleware:
         return self.get_response(request)
 
 
+class DataErrorResponse(HttpResponseBadRequest):
+    """The 400 for a DataError. caught_data_error marks it for the hostile-input test: Settle's
+    own pages never need it."""
+
+    caught_data_error = True
+
+
 class DataErrorMiddleware:
     """400 instead of 500 when PostgreSQL refuses a value as data (SQLSTATE class 22:
     a number beyond its column, a date out of range, text it cannot hold).
@@ -55,10 +62,12 @@ class DataErrorMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if not isinstance(exception, DataError):
             return None
-        logger.error("Refused a value the database cannot hold: %s", request.path, exc_info=exception,
-                     extra={"request": request, "status_code": 400})
-        response = HttpResponseBadRequest(
+        logger.error(
+            "Refused a value the database cannot hold: %s",
+            request.path,
+            exc_info=exception,
+            extra={"request": request, "status_code": 400},
+        )
+        return DataErrorResponse(
             "A value in the request is out of range or not valid for its field.", content_type="text/plain"
         )
-        response.caught_data_error = True  # for the hostile-input test: Settle's own pages never need this
-        return response

@@ -39,7 +39,7 @@ class Customer(models.Model):
             models.Index(fields=["email"], name="customer_email_idx"),
         ]
         # customer_search_idx, a GIN index on settle_customer_document(name, email, phone, reference),
-        # serves billing.search; migration 0005_customer_search creates it in SQL, with its functions.
+        # serves billing.search; migration 0006_customer_search creates it in SQL, with its functions.
 
     def __str__(self) -> str:
         return self.name
@@ -104,12 +104,11 @@ class Provider(models.Model):
 
 
 def _numbers_use(code: str, *, other_than: int | None = None) -> bool:
-    from invoices.models import Invoice
-
-    numbers = Invoice.objects.filter(number__startswith=f"{code}-")
+    # Through the reverse relation of Invoice.provider: the kernel imports no app.
+    providers = Provider.objects.filter(invoices__number__startswith=f"{code}-")
     if other_than is not None:
-        numbers = numbers.exclude(provider_id=other_than)
-    return numbers.exists()
+        providers = providers.exclude(pk=other_than)
+    return providers.exists()
 
 
 def code_problem(provider: Provider) -> str:
@@ -196,43 +195,3 @@ class StatusChangeBase(LedgerRow):
 
     class Meta:
         abstract = True
-
-
-class CollectionOutcome(models.TextChoices):
-    REACHED = "reached", "Reached"
-    PROMISED = "promised_to_pay", "Promised to pay"
-    NO_ANSWER = "no_answer", "No answer"
-    LEFT_MESSAGE = "left_message", "Left a message"
-    WRONG_NUMBER = "wrong_number", "Wrong number"
-    DISPUTED = "disputed", "Disputed"
-    OTHER = "other", "Other"
-
-
-class CollectionNote(models.Model):
-    """What happened when someone chased an account: never edited, a correction is a new note."""
-
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="collection_notes", db_index=False)
-    outcome = models.CharField(max_length=20, choices=CollectionOutcome.choices)
-    promised_date = models.DateField(null=True, blank=True)
-    promised_amount = money_field(null=True, blank=True)
-    text = models.TextField(blank=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    created_at = models.DateTimeField(auto_now_add=True)
-
-    class Meta:
-        ordering = ["-id"]
-        constraints = [
-            models.CheckConstraint(
-                condition=Q(promised_amount__isnull=True) | Q(promised_amount__gt=0),
-                name="collection_note_promise_positive",
-            ),
-        ]
-        indexes = [
-            # The latest note of each account on a queue page: DISTINCT ON (account_id) ... ORDER BY id DESC.
-            models.Index(fields=["account", "-id"], name="collection_note_account_idx"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.get_outcome_display()} ({self.account})"

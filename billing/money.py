@@ -97,8 +97,7 @@ def parse_amount(value: object, currency: str, *, field: str = "amount") -> Deci
         )
     if amount != amount.quantize(unit):
         raise InvalidAmount(
-            f"The {field} {amount} {currency} has more decimals than {currency} allows "
-            f"({MINOR_UNITS[currency]})."
+            f"The {field} {amount} {currency} has more decimals than {currency} allows ({MINOR_UNITS[currency]})."
         )
     return amount.quantize(Decimal("0.01"))
 
@@ -143,6 +142,4 @@ def split_amount(amount: Decimal, parts: int, currency: str) -> list[Decimal]:
     sign = -1 if amount < 0 else 1
     units = int(abs(amount) / unit)
     base, remainder = divmod(units, parts)
-    return [
-        (sign * (base + (1 if i < remainder else 0)) * unit).quantize(Decimal("0.01")) for i in range(parts)
-    ]
+    return [(sign * (base + (1 if i < remainder else 0)) * unit).quantize(Decimal("0.01")) for i in range(parts)]

@@ -29,9 +29,9 @@ class RequestSizeLimitMiddleware:
                 "Split a bank statement into smaller files and upload them one by one."
             )
             return HttpResponse(
-                f"<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Too large · Settle</title></head>"
+                f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Too large · Settle</title></head>'
                 f"<body><main><h1>Too large</h1><p>{escape(message)}</p>"
-                f"<p><a href=\"/\">Back to Settle</a></p></main></body></html>",
+                f'<p><a href="/">Back to Settle</a></p></main></body></html>',
                 status=413,
             )
         return self.get_response(request)

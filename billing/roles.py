@@ -7,10 +7,16 @@ finance: also moves money (allocate, deallocate, refund, void, credit, chargebac
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from typing import Concatenate, cast
 
 from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.utils.log import log_response
 from django.views.defaults import permission_denied
+
+from billing.actors import AuthenticatedHttpRequest
 
 SUPPORT = "support"
 FINANCE = "finance"
@@ -48,26 +54,41 @@ class RoleRequired(PermissionDenied):
         super().__init__(f"This needs the {ROLE_LABELS[role]} role. Ask an administrator if you should have it.")
 
 
-def forbidden(request, role: str):
+def forbidden(request: HttpRequest, role: str) -> HttpResponse:
     """The 403 page naming the role, logged as one warning line: a missing role is an everyday
     event, not a crash, so no traceback (raising PermissionDenied would log one per request)."""
     response = permission_denied(request, RoleRequired(role))
     log_response(
-        "Forbidden (needs the %s role): %s", ROLE_LABELS[role], request.path,
-        response=response, request=request, level="warning",
+        "Forbidden (needs the %s role): %s",
+        ROLE_LABELS[role],
+        request.path,
+        response=response,
+        request=request,
+        level="warning",
     )
     return response
 
 
-def role_required(role: str):
-    """View decorator: 403 (naming the role, logged without a traceback) unless the user has it."""
+def role_required[**P, R: HttpResponseBase](
+    role: str,
+) -> Callable[
+    [Callable[Concatenate[AuthenticatedHttpRequest, P], R]],
+    Callable[Concatenate[HttpRequest, P], R | HttpResponse],
+]:
+    """View decorator: 403 (naming the role, logged without a traceback) unless the user has it.
 
-    def decorator(view):
+    The view may annotate its request as AuthenticatedHttpRequest: it only runs for an active
+    signed-in user, so request.user is a User there."""
+
+    def decorator(
+        view: Callable[Concatenate[AuthenticatedHttpRequest, P], R],
+    ) -> Callable[Concatenate[HttpRequest, P], R | HttpResponse]:
         @functools.wraps(view)
-        def wrapper(request, *args, **kwargs):
+        def wrapper(request: HttpRequest, *args: P.args, **kwargs: P.kwargs) -> R | HttpResponse:
             if not has_role(request.user, role):
                 return forbidden(request, role)
-            return view(request, *args, **kwargs)
+            # has_role is False for AnonymousUser, so the user is signed in from here on.
+            return view(cast(AuthenticatedHttpRequest, request), *args, **kwargs)
 
         return wrapper
 

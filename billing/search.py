@@ -48,3 +48,12 @@ def search_customers(queryset: QuerySet, text: str) -> QuerySet:
     """Customers of `queryset` matching `text`; all of them when it is blank."""
     text = (text or "").strip()
     return queryset.filter(customer_matches(text)) if text else queryset
+
+
+def customer_search(queryset: QuerySet, text: str, *, path: str = "customer") -> QuerySet:
+    """Rows of `queryset` whose customer (at `path`) matches `text`, through a subquery on
+    customers served by customer_search_idx (the lists' customer filter)."""
+    from billing.models import Customer
+
+    matching = search_customers(Customer.objects.all(), text).values("pk")
+    return queryset.filter(**{f"{path}__in": matching})

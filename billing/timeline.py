@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
 from django.apps import apps
 
+from billing.actors import Actor
+
 
 @dataclass(frozen=True)
 class Event:
     at: datetime.datetime
-    by: object  # the user, or None for the system
+    by: Actor  # the user, or None for the system
     kind: str  # css hook: allocation, reversal, status, credit, refund, chargeback, note, created
     title: str
     detail: str = ""
@@ -30,11 +33,11 @@ def newest_first(events: list[Event]) -> list[Event]:
     return sorted(events, key=lambda e: (e.at, e.order), reverse=True)
 
 
-def status_label(choices, value: str) -> str:
+def status_label(choices: Iterable[tuple[str, str]], value: str) -> str:
     return dict(choices).get(value, value or "none")
 
 
-def status_events(changes, labels: dict[str, tuple[str, object]]) -> list[Event]:
+def status_events(changes, labels: Mapping[str, tuple[str, Iterable[tuple[str, str]]]]) -> list[Event]:
     """Events for StatusChange rows; labels maps a field to (its name, its choices)."""
     events = []
     for change in changes:
@@ -44,17 +47,23 @@ def status_events(changes, labels: dict[str, tuple[str, object]]) -> list[Event]
         else:
             title = f"{name}: {status_label(choices, change.new)}"
         events.append(
-            Event(at=change.created_at, by=change.created_by, kind="status", title=title, detail=change.reason,
-                  order=change.pk)
+            Event(
+                at=change.created_at,
+                by=change.created_by,
+                kind="status",
+                title=title,
+                detail=change.reason,
+                order=change.pk,
+            )
         )
     return events
 
 
 def collection_note_events(account_id: int) -> list[Event]:
-    """Collection notes of the account, if this installation has them (billing.CollectionNote
-    arrives with the collections work; the field names are read defensively)."""
+    """Collection notes of the account, for the invoice page's timeline. Looked up by name:
+    the notes belong to dunning, an app above the kernel, which the kernel never imports."""
     try:
-        model = apps.get_model("billing", "CollectionNote")
+        model = apps.get_model("dunning", "CollectionNote")
     except LookupError:
         return []
     names = {f.name for f in model._meta.get_fields()}

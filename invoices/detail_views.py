@@ -8,19 +8,20 @@ BillingError comes back onto the form, and a repeated POST writes nothing.
 from __future__ import annotations
 
 from django.contrib import messages
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from allocations.models import Allocation
-from allocations.previews import preview_void
+from billing.actors import AuthenticatedHttpRequest
 from billing.errors import BillingError
 from billing.form_fields import no_customer_match
 from billing.money import format_money
 from billing.roles import FINANCE, SUPPORT, is_finance, role_required
-from billing.status import PaymentStatus
 from invoices.forms import CreditNoteForm, IssueForm, NewInvoiceForm, VoidForm
 from invoices.models import Invoice, InvoiceState
+from invoices.previews import preview_void
 from invoices.services import create_invoice, issue_credit_note, issue_invoice, void_invoice
 from invoices.timeline import invoice_timeline
 from submissions.flow import perform
@@ -30,16 +31,8 @@ def _invoice(pk: int) -> Invoice:
     return get_object_or_404(Invoice.objects.select_related("customer", "provider", "created_by"), pk=pk)
 
 
-def is_overdue(invoice: Invoice) -> bool:
-    return (
-        invoice.state == InvoiceState.OPEN
-        and invoice.payment_status in (PaymentStatus.UNPAID, PaymentStatus.PARTIALLY_PAID)
-        and invoice.due_date < timezone.localdate()
-    )
-
-
 @role_required(SUPPORT)
-def invoice_detail(request, pk: int):
+def invoice_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     invoice = _invoice(pk)
     allocations = list(
         Allocation.objects.filter(invoice=invoice).select_related("payment", "created_by").order_by("id")
@@ -51,7 +44,7 @@ def invoice_detail(request, pk: int):
         "allocations": allocations,
         "credit_notes": credit_notes,
         "timeline": invoice_timeline(invoice, allocations=allocations, credit_notes=credit_notes),
-        "overdue": is_overdue(invoice),
+        "overdue": invoice.is_overdue(timezone.localdate()),
         "can_issue": invoice.state == InvoiceState.DRAFT,
         "can_void": invoice.state != InvoiceState.VOID,
         "can_credit": invoice.state == InvoiceState.OPEN and invoice.total > invoice.credited_total,
@@ -63,29 +56,35 @@ def invoice_detail(request, pk: int):
 
 @role_required(FINANCE)
 @require_POST
-def invoice_issue(request, pk: int):
+def invoice_issue(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     invoice = _invoice(pk)
     form = IssueForm(request.POST, user=request.user)
     response = perform(
-        request, form, lambda data: issue_invoice(invoice, by=request.user),
-        done=invoice, success=lambda issued: f"Invoice {issued} is issued and open for payment.",
+        request,
+        form,
+        lambda data: issue_invoice(invoice, by=request.user),
+        done=invoice,
+        success=lambda issued: f"Invoice {issued} is issued and open for payment.",
     )
     if response is not None:
         return response
     # A failed issue has nowhere better to go than the page it came from.
+    # ErrorList yields each message as text (its __getitem__ unwraps a ValidationError); the stubs
+    # type the items as the stored ValidationError | str, so say it: the message is a str.
     for error in form.non_field_errors():
-        messages.error(request, error)
+        messages.error(request, str(error))
     return redirect(invoice)
 
 
 @role_required(FINANCE)
-def invoice_void(request, pk: int):
+def invoice_void(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """GET: the confirmation page, stating what will happen. POST: void."""
     invoice = _invoice(pk)
     if request.method == "POST":
         form = VoidForm(request.POST, user=request.user)
         response = perform(
-            request, form,
+            request,
+            form,
             lambda data: void_invoice(invoice, by=request.user, reason=data["reason"]),
             done=invoice,
             success=lambda voided: f"Invoice {voided} is void; its allocations were reversed.",
@@ -100,17 +99,21 @@ def invoice_void(request, pk: int):
         preview, refused = None, str(error)
     else:
         refused = ""
-    return render(request, "invoices/void_confirm.html",
-                  {"invoice": invoice, "form": form, "preview": preview, "refused": refused})
+    return render(
+        request,
+        "invoices/void_confirm.html",
+        {"invoice": invoice, "form": form, "preview": preview, "refused": refused},
+    )
 
 
 @role_required(FINANCE)
-def invoice_credit(request, pk: int):
+def invoice_credit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     invoice = _invoice(pk)
     if request.method == "POST":
         form = CreditNoteForm(request.POST, user=request.user, invoice=invoice)
         response = perform(
-            request, form,
+            request,
+            form,
             lambda data: issue_credit_note(invoice, amount=data["amount"], by=request.user, reason=data["reason"]),
             done=invoice,
             success=lambda note: f"Credit note of {format_money(note.amount, invoice.currency)} on {invoice} recorded.",
@@ -119,12 +122,15 @@ def invoice_credit(request, pk: int):
             return response
     else:
         form = CreditNoteForm(user=request.user, invoice=invoice)
-    return render(request, "invoices/credit.html",
-                  {"invoice": invoice, "form": form, "creditable": invoice.total - invoice.credited_total})
+    return render(
+        request,
+        "invoices/credit.html",
+        {"invoice": invoice, "form": form, "creditable": invoice.total - invoice.credited_total},
+    )
 
 
 @role_required(FINANCE)
-def invoice_new(request):
+def invoice_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     query = request.GET.get("q", "")
     if request.method == "POST":
         form = NewInvoiceForm(request.POST, user=request.user)
@@ -132,10 +138,15 @@ def invoice_new(request):
             form = _with_one_more_line(request)
         else:
             response = perform(
-                request, form,
+                request,
+                form,
                 lambda data: create_invoice(
-                    customer=data["customer"], provider=data["provider"], currency=data["currency"],
-                    lines=data["lines"], due_date=data["due_date"], issue_date=data["issue_date"],
+                    customer=data["customer"],
+                    provider=data["provider"],
+                    currency=data["currency"],
+                    lines=data["lines"],
+                    due_date=data["due_date"],
+                    issue_date=data["issue_date"],
                     by=request.user,
                 ),
                 done=lambda invoice: invoice,

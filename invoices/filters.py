@@ -7,18 +7,21 @@ due before today, which the partial queue index (payment_status, due_date, id) s
 
 from __future__ import annotations
 
+import datetime
+
 import django_filters
 from django import forms
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.datastructures import MultiValueDict
 
 from billing.form_fields import AmountFilter
 from billing.listing import Ordering, both_ways, chosen_sort
-from billing.models import Customer, Provider
+from billing.models import Provider
 from billing.money import CURRENCY_CHOICES
-from billing.search import search_customers
+from billing.search import customer_search
 from billing.status import PaymentStatus
-from invoices.models import OPEN_WORK_STATUSES, Invoice, InvoiceState
+from invoices.models import Invoice, InvoiceState, overdue
 
 ALL_STATES = "all"
 STATE_CHOICES = [*InvoiceState.choices, (ALL_STATES, "Any state")]
@@ -45,13 +48,6 @@ def _amount_input(placeholder: str) -> forms.NumberInput:
     return forms.NumberInput(attrs={"class": "amount", "step": "0.01", "min": "0", "placeholder": placeholder})
 
 
-def customer_search(queryset: QuerySet, text: str, *, path: str = "customer") -> QuerySet:
-    """Customers matching `text` (billing.search: name without accents or apostrophe variants,
-    email, reference, phone), through a subquery on customers served by customer_search_idx."""
-    matching = search_customers(Customer.objects.all(), text).values("pk")
-    return queryset.filter(**{f"{path}__in": matching})
-
-
 class InvoiceFilter(django_filters.FilterSet):
     number = django_filters.CharFilter(
         method="filter_number",
@@ -61,7 +57,9 @@ class InvoiceFilter(django_filters.FilterSet):
     customer = django_filters.CharFilter(
         method="filter_customer",
         label="Customer",
-        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Name, email, reference or phone", "autocomplete": "off"}),
+        widget=forms.TextInput(
+            attrs={"type": "search", "placeholder": "Name, email, reference or phone", "autocomplete": "off"}
+        ),
     )
     provider = django_filters.ModelChoiceFilter(queryset=Provider.objects.all(), empty_label="All providers")
     currency = django_filters.ChoiceFilter(choices=CURRENCY_CHOICES, empty_label="All")
@@ -72,20 +70,27 @@ class InvoiceFilter(django_filters.FilterSet):
     overdue = django_filters.BooleanFilter(method="filter_overdue", widget=forms.CheckboxInput, label="Overdue only")
     total_min = AmountFilter(field_name="total", lookup_expr="gte", label="Total from", widget=_amount_input("min"))
     total_max = AmountFilter(field_name="total", lookup_expr="lte", label="Total to", widget=_amount_input("max"))
-    issued_from = django_filters.DateFilter(field_name="issue_date", lookup_expr="gte", label="Issued from", widget=_date_input())
-    issued_to = django_filters.DateFilter(field_name="issue_date", lookup_expr="lte", label="Issued to", widget=_date_input())
-    due_from = django_filters.DateFilter(field_name="due_date", lookup_expr="gte", label="Due from", widget=_date_input())
+    issued_from = django_filters.DateFilter(
+        field_name="issue_date", lookup_expr="gte", label="Issued from", widget=_date_input()
+    )
+    issued_to = django_filters.DateFilter(
+        field_name="issue_date", lookup_expr="lte", label="Issued to", widget=_date_input()
+    )
+    due_from = django_filters.DateFilter(
+        field_name="due_date", lookup_expr="gte", label="Due from", widget=_date_input()
+    )
     due_to = django_filters.DateFilter(field_name="due_date", lookup_expr="lte", label="Due to", widget=_date_input())
 
     class Meta:
         model = Invoice
         fields: list[str] = []
 
-    def __init__(self, data=None, *args, **kwargs):
+    def __init__(self, data=None, *args, today: datetime.date | None = None, **kwargs):
         data = data.copy() if data is not None else None
         if data is not None and not data.get("state"):
             data["state"] = InvoiceState.OPEN
         super().__init__(data, *args, **kwargs)
+        self.today = today or timezone.localdate()  # what "overdue" is measured against
 
     def filter_number(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         # Numbers are upper case (ACME-000042); a prefix walks the unique index (C collation).
@@ -107,9 +112,12 @@ class InvoiceFilter(django_filters.FilterSet):
     def filter_overdue(self, queryset: QuerySet, name: str, value: bool) -> QuerySet:
         if not value:
             return queryset
-        return queryset.filter(
-            state=InvoiceState.OPEN, payment_status__in=OPEN_WORK_STATUSES, due_date__lt=timezone.localdate()
-        )
+        return queryset.filter(overdue(self.today))
+
+    @staticmethod
+    def only_overdue(query) -> bool:
+        """Does this query string ask for the overdue queue (read as the form's checkbox reads it)?"""
+        return bool(forms.CheckboxInput().value_from_datadict(query, MultiValueDict(), "overdue"))  # no files
 
     @property
     def is_filtered(self) -> bool:
@@ -121,7 +129,7 @@ class InvoiceFilter(django_filters.FilterSet):
         )
 
 
-def invoice_sort(request, filterset: InvoiceFilter) -> str:
+def invoice_sort(filterset: InvoiceFilter) -> str:
     """The ?sort= asked for, else oldest due first for the overdue queue, else newest first."""
-    overdue = filterset.is_valid() and filterset.form.cleaned_data.get("overdue")
-    return chosen_sort(request, INVOICE_SORTS, OVERDUE_SORT if overdue else DEFAULT_INVOICE_SORT)
+    only_overdue = filterset.is_valid() and filterset.form.cleaned_data.get("overdue")
+    return chosen_sort(filterset.data or {}, INVOICE_SORTS, OVERDUE_SORT if only_overdue else DEFAULT_INVOICE_SORT)

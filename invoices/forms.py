@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django import forms
 from django.core.exceptions import ValidationError
 
@@ -33,8 +35,12 @@ class CreditNoteForm(SubmitOnceForm):
 
 class LineForm(forms.Form):
     description = forms.CharField(required=False, max_length=300)
-    quantity = forms.CharField(required=False, max_length=20, initial="1",
-                               widget=forms.TextInput(attrs={"class": "amount qty", "inputmode": "decimal"}))
+    quantity = forms.CharField(
+        required=False,
+        max_length=20,
+        initial="1",
+        widget=forms.TextInput(attrs={"class": "amount qty", "inputmode": "decimal"}),
+    )
     unit_price = AmountField(required=False, label="Unit price")
 
     def __init__(self, *args, currency: str | None = None, **kwargs):
@@ -69,21 +75,26 @@ class NewInvoiceForm(SubmitOnceForm):
     customer = forms.TypedChoiceField(coerce=int, label="Customer")
     provider = forms.ModelChoiceField(queryset=Provider.objects.order_by("name", "id"), empty_label="Choose a provider")
     currency = forms.ChoiceField(choices=CURRENCY_CHOICES, initial="EUR")
-    issue_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}),
-                                 help_text="Leave empty to use the day it is issued.")
+    issue_date = forms.DateField(
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Leave empty to use the day it is issued.",
+    )
     due_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
 
     def __init__(self, *args, customer_query: str = "", line_initial: list[dict] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         selected = self.data.get("customer") if self.is_bound else self.initial.get("customer")
-        self.fields["customer"].choices = customer_choices(customer_query, selected)
+        cast(forms.TypedChoiceField, self.fields["customer"]).choices = customer_choices(customer_query, selected)
         currency = self.data.get("currency") if self.is_bound else None
         if currency not in dict(CURRENCY_CHOICES):
             currency = None
         if self.is_bound:
             self.lines = LineFormSet(self.data, prefix="lines", form_kwargs={"currency": currency})
         else:
-            line_formset = LineFormSet if line_initial is None else forms.formset_factory(LineForm, extra=0, max_num=200)
+            line_formset = (
+                LineFormSet if line_initial is None else forms.formset_factory(LineForm, extra=0, max_num=200)
+            )
             self.lines = line_formset(initial=line_initial, prefix="lines")
 
     def clean_customer(self) -> Customer:

@@ -2,11 +2,12 @@
 
 An open invoice is immutable: its lines and total never change; a correction is a
 credit note. The cached figures and payment_status are written only by
-allocations.ledger.refresh_invoice, inside the service that changed the ledger.
+ledger.core.refresh_invoice, inside the service that changed the ledger.
 """
 
 from __future__ import annotations
 
+import datetime
 from decimal import Decimal
 
 import pgtrigger
@@ -17,9 +18,20 @@ from django.urls import reverse
 from django_fsm import GET_STATE, transition
 
 from billing.fsm import RefreshableFSMModel, StatusField
-from billing.models import Account, Customer, LedgerRow, Provider, StatusChangeBase, currency_field, money_field
+from billing.kept_totals import KeptFigures
+from billing.models import (
+    CURRENCY_CHECK,
+    Account,
+    Customer,
+    LedgerRow,
+    Provider,
+    StatusChangeBase,
+    currency_field,
+    money_field,
+)
 from billing.status import PaymentStatus, derive_payment_status
 
+# The open-work statuses: what an open invoice still owes (collections, aging, overdue).
 OPEN_WORK_STATUSES = [PaymentStatus.UNPAID, PaymentStatus.PARTIALLY_PAID]
 
 
@@ -27,6 +39,31 @@ class InvoiceState(models.TextChoices):
     DRAFT = "draft", "Draft"
     OPEN = "open", "Open"
     VOID = "void", "Void"
+
+
+# Overdue is not stored (DESIGN.md section 3): open, unpaid or partially paid, due before today.
+# Defined here once, as a Q (lists, dashboard: it fits InvoiceQueueTotal too, which has the same
+# columns), as SQL (the kept totals) and for one invoice (detail page, list rows).
+
+
+def open_work() -> Q:
+    """Open invoices that still owe (unpaid or partially paid): collections and aging read these."""
+    return Q(state=InvoiceState.OPEN, payment_status__in=OPEN_WORK_STATUSES)
+
+
+def overdue(today: datetime.date) -> Q:
+    return open_work() & Q(due_date__lt=today)
+
+
+def overdue_sql(today: datetime.date) -> tuple[str, dict]:
+    """(condition, params) over a table with the invoice's state, payment_status and due_date columns."""
+    return f"{OPEN_WORK_SQL} AND due_date < %(overdue_before)s", {"overdue_before": today}
+
+
+# open_work() in SQL, its literals from the enums: the text the partial indexes' predicates match.
+OPEN_WORK_SQL = "state = '{}' AND payment_status IN ({})".format(
+    InvoiceState.OPEN.value, ", ".join(f"'{status.value}'" for status in OPEN_WORK_STATUSES)
+)
 
 
 class Invoice(RefreshableFSMModel):
@@ -85,26 +122,28 @@ class Invoice(RefreshableFSMModel):
                 condition=Q(issue_date__isnull=True) | Q(due_date__gte=F("issue_date")),
                 name="invoice_due_after_issue",
             ),
-            models.CheckConstraint(condition=Q(currency__regex=r"^[A-Z]{3}$"), name="invoice_currency_code"),
+            models.CheckConstraint(condition=Q(currency__regex=CURRENCY_CHECK), name="invoice_currency_code"),
         ]
         indexes = [
             # The work queues: open invoices by payment status, oldest due first.
             models.Index(
-                fields=["payment_status", "due_date", "id"], condition=Q(state="open"), name="invoice_queue_idx"
+                fields=["payment_status", "due_date", "id"],
+                condition=Q(state=InvoiceState.OPEN),
+                name="invoice_queue_idx",
             ),
             # Unpaid and partially paid together (overdue, all open work), oldest due first. No
             # INCLUDE of amounts here or above: counts and totals come from InvoiceQueueTotal, and
             # an indexed balance_due would make every allocation's UPDATE non-HOT (bench/RESULTS.md).
             models.Index(
                 fields=["due_date", "id"],
-                condition=Q(state="open", payment_status__in=["unpaid", "partially_paid"]),
+                condition=Q(state=InvoiceState.OPEN, payment_status__in=OPEN_WORK_STATUSES),
                 name="invoice_open_due_idx",
             ),
             models.Index(fields=["customer", "state", "payment_status"], name="invoice_customer_idx"),
             models.Index(fields=["provider", "state", "payment_status"], name="invoice_provider_idx"),
             models.Index(
                 fields=["account", "due_date"],
-                condition=Q(state="open", payment_status__in=["unpaid", "partially_paid"]),
+                condition=Q(state=InvoiceState.OPEN, payment_status__in=OPEN_WORK_STATUSES),
                 name="invoice_account_open_idx",
             ),
             models.Index(fields=["due_date", "id"], name="invoice_due_idx"),
@@ -113,6 +152,7 @@ class Invoice(RefreshableFSMModel):
         triggers = [
             # Every change of an invoice's state, status or figures appends its delta to
             # InvoiceQueueTotal, in the same transaction, whatever code made it.
+            # Its figure columns are the ones INVOICE_QUEUE_FIGURES names.
             pgtrigger.Trigger(
                 name="queue_totals",
                 when=pgtrigger.After,
@@ -150,6 +190,10 @@ class Invoice(RefreshableFSMModel):
 
     def get_absolute_url(self) -> str:
         return reverse("invoices:detail", args=[self.pk])
+
+    def is_overdue(self, today: datetime.date) -> bool:
+        """This invoice matches overdue(today)."""
+        return self.state == InvoiceState.OPEN and self.payment_status in OPEN_WORK_STATUSES and self.due_date < today
 
     @property
     def net_total(self) -> Decimal:
@@ -211,7 +255,7 @@ class InvoiceQueueTotal(models.Model):
 
     A sum of deltas: the trigger on Invoice appends one row per change (inserts never
     wait on each other, so clerks do not contend on a counter row), and
-    billing.queues.compact_totals folds them into one row per key now and then.
+    billing.kept_totals.compact_totals folds them into one row per key now and then.
     Reading a list's count and totals sums a few thousand rows instead of scanning
     the list's invoices (bench/RESULTS.md); overdue reads the rows due before today.
     """
@@ -233,3 +277,7 @@ class InvoiceQueueTotal(models.Model):
                 name="invoice_queue_total_key_idx",
             )
         ]
+
+
+# The kept columns of InvoiceQueueTotal: list totals, dashboard, nav counts, compaction, drift.
+INVOICE_QUEUE_FIGURES = KeptFigures(InvoiceQueueTotal, count="invoices", sums=("balance_due", "total"))

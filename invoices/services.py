@@ -9,7 +9,14 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from django.db import transaction
 from django.utils import timezone
 
-from allocations.ledger import (
+from billing.actors import Actor
+from billing.errors import ExceedsBalance, InvalidAmount, InvalidInput, InvalidState
+from billing.models import Account, Customer, Provider
+from billing.money import MAX_AMOUNT, format_money, minor_unit, parse_amount, parse_positive_amount
+from billing.status import derive_payment_status
+from billing.validation import require_reason
+from invoices.models import CreditNote, Invoice, InvoiceLine, InvoiceState
+from ledger.core import (
     lock_rows,
     pair_nets_for_invoice,
     record_invoice_change,
@@ -17,12 +24,6 @@ from allocations.ledger import (
     reverse_pair,
     sync_caller_copy,
 )
-from billing.errors import ExceedsBalance, InvalidAmount, InvalidInput, InvalidState
-from billing.models import Account, Customer, Provider
-from billing.money import MAX_AMOUNT, format_money, minor_unit, parse_amount, parse_positive_amount
-from billing.status import derive_payment_status
-from billing.validation import require_reason
-from invoices.models import CreditNote, Invoice, InvoiceLine, InvoiceState
 
 Line = tuple[str, object, object]
 # InvoiceLine.quantity is DecimalField(max_digits=12, decimal_places=3).
@@ -86,7 +87,7 @@ def create_invoice(
     lines: Iterable[Line],
     due_date: datetime.date,
     issue_date: datetime.date | None = None,
-    by=None,
+    by: Actor,
 ) -> Invoice:
     """Create a draft invoice; its lines may change until it is issued."""
     built = _build_lines(lines, currency)
@@ -122,7 +123,7 @@ def create_invoice(
 
 
 @transaction.atomic
-def issue_invoice(invoice: Invoice, *, by=None) -> Invoice:
+def issue_invoice(invoice: Invoice, *, by: Actor) -> Invoice:
     """Draft to open: take the provider's next number (no gaps) and start collecting."""
     accounts, invoices, _ = lock_rows(accounts=[invoice.account_id], invoices=[invoice.pk])
     locked = invoices[invoice.pk]
@@ -147,7 +148,7 @@ def issue_invoice(invoice: Invoice, *, by=None) -> Invoice:
 
 
 @transaction.atomic
-def void_invoice(invoice: Invoice, *, by=None, reason: str) -> Invoice:
+def void_invoice(invoice: Invoice, *, by: Actor, reason: str) -> Invoice:
     """Void an invoice: reverse every allocation on it (freeing the payments) and close it."""
     reason = require_reason(reason, f"void invoice {invoice}")
     # Allocating to this invoice needs its lock, which we take before reading its payments.
@@ -173,7 +174,7 @@ def void_invoice(invoice: Invoice, *, by=None, reason: str) -> Invoice:
 
 
 @transaction.atomic
-def issue_credit_note(invoice: Invoice, *, amount: object, by=None, reason: str) -> CreditNote:
+def issue_credit_note(invoice: Invoice, *, amount: object, by: Actor, reason: str) -> CreditNote:
     """Reduce what an open invoice asks for. After full payment this makes it overpaid (a work item)."""
     reason = require_reason(reason, f"credit invoice {invoice}")
     amount = parse_positive_amount(amount, invoice.currency)
@@ -191,4 +192,3 @@ def issue_credit_note(invoice: Invoice, *, amount: object, by=None, reason: str)
     refresh_all(invoices=[locked], accounts=accounts.values(), cause=f"credit note #{note.pk}: {reason}", by=by)
     sync_caller_copy(invoice, locked)
     return note
-

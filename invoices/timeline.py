@@ -18,14 +18,30 @@ def invoice_timeline(invoice: Invoice, *, allocations, credit_notes) -> list[Eve
         else:
             title = f"Allocation #{row.pk} from payment {row.payment}"
         events.append(
-            Event(at=row.created_at, by=row.created_by, kind="reversal" if row.is_reversal else "allocation",
-                  title=title, detail=row.reason, amount=row.amount, currency=invoice.currency,
-                  url=row.payment.get_absolute_url(), order=row.pk)
+            Event(
+                at=row.created_at,
+                by=row.created_by,
+                kind="reversal" if row.is_reversal else "allocation",
+                title=title,
+                detail=row.reason,
+                amount=row.amount,
+                currency=invoice.currency,
+                url=row.payment.get_absolute_url(),
+                order=row.pk,
+            )
         )
     for note in credit_notes:
         events.append(
-            Event(at=note.created_at, by=note.created_by, kind="credit", title=f"Credit note #{note.pk}",
-                  detail=note.reason, amount=note.amount, currency=invoice.currency, order=note.pk)
+            Event(
+                at=note.created_at,
+                by=note.created_by,
+                kind="credit",
+                title=f"Credit note #{note.pk}",
+                detail=note.reason,
+                amount=note.amount,
+                currency=invoice.currency,
+                order=note.pk,
+            )
         )
     events += collection_note_events(invoice.account_id)
     return newest_first(events)

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from billing.admin_base import ReadOnlyAdmin
-from payments.models import BankEntry, Chargeback, Payment, PaymentStatusChange, Refund
+from payments.models import Chargeback, Payment, PaymentStatusChange, Refund
 
 
 @admin.register(Payment)
@@ -30,11 +30,3 @@ class PaymentStatusChangeAdmin(ReadOnlyAdmin):
     list_display = ["id", "payment", "field", "old", "new", "reason", "created_by", "created_at"]
     list_filter = ["field"]
     raw_id_fields = ["payment"]
-
-
-@admin.register(BankEntry)
-class BankEntryAdmin(ReadOnlyAdmin):
-    list_display = ["bank_reference", "booking_date", "amount", "currency", "credit", "reversal", "status", "payment"]
-    list_filter = ["status", "currency", "credit", "reversal"]
-    search_fields = ["bank_reference", "counterparty_name", "remittance_text"]
-    raw_id_fields = ["customer", "payment", "chargeback"]

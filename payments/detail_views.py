@@ -16,14 +16,15 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib import messages
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from allocations.models import Allocation
-from allocations.previews import preview_cancel, preview_chargeback, preview_refund
 from allocations.services import allocate_many, deallocate, plan_auto_allocation
+from billing.actors import AuthenticatedHttpRequest
 from billing.errors import BillingError
 from billing.form_fields import no_customer_match
 from billing.money import format_money
@@ -40,6 +41,7 @@ from payments.forms import (
     posted_invoice_ids,
 )
 from payments.models import Payment, PaymentState
+from payments.previews import preview_cancel, preview_chargeback, preview_refund
 from payments.services import cancel_payment, record_chargeback, record_payment, refund_payment, settle_payment
 from payments.timeline import payment_timeline
 from submissions.flow import perform, replayed
@@ -81,7 +83,7 @@ def pair_nets(allocations: list[Allocation]) -> list[PairNet]:
 
 
 @role_required(SUPPORT)
-def payment_detail(request, pk: int):
+def payment_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     payment = _payment(pk)
     allocations = list(
         Allocation.objects.filter(payment=payment).select_related("invoice", "created_by").order_by("id")
@@ -112,7 +114,7 @@ def payment_detail(request, pk: int):
 
 
 @role_required(FINANCE)
-def payment_new(request):
+def payment_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     query = request.GET.get("q", "")
     if request.method == "POST":
         form = RecordPaymentForm(request.POST, user=request.user)
@@ -122,8 +124,13 @@ def payment_new(request):
             reference = (data["reference"] or "").strip()
             recorded["existing"] = bool(reference) and Payment.objects.filter(reference=reference).exists()
             return record_payment(
-                customer=data["customer"], amount=data["amount"], currency=data["currency"], method=data["method"],
-                reference=reference or None, received_at=data["received_at"], pending=data["pending"],
+                customer=data["customer"],
+                amount=data["amount"],
+                currency=data["currency"],
+                method=data["method"],
+                reference=reference or None,
+                received_at=data["received_at"],
+                pending=data["pending"],
                 by=request.user,
             )
 
@@ -136,8 +143,9 @@ def payment_new(request):
         if response is not None:
             return response
     else:
-        form = RecordPaymentForm(user=request.user, customer_query=query,
-                                 initial={"customer": request.GET.get("customer", "")})
+        form = RecordPaymentForm(
+            user=request.user, customer_query=query, initial={"customer": request.GET.get("customer", "")}
+        )
     return render(request, "payments/new.html", {"form": form, "query": query, "no_match": no_customer_match(query)})
 
 
@@ -181,7 +189,7 @@ def recent_allocation_notice(payment: Payment) -> str:
 
 @role_required(FINANCE)
 @never_cache  # Back after allocating re-fetches the page: it must show what happened, not the old form
-def payment_allocate(request, pk: int):
+def payment_allocate(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     payment = _payment(pk)
     notice = recent_allocation_notice(payment)
     if request.method == "POST":
@@ -192,7 +200,8 @@ def payment_allocate(request, pk: int):
             return replayed(request, find_submission(form.token), payment)
         if "recalculate" not in request.POST:
             response = perform(
-                request, form,
+                request,
+                form,
                 lambda data: allocate_many(payment, data["splits"], by=request.user, note=data["note"]),
                 done=payment,
                 success=lambda rows: (
@@ -206,16 +215,19 @@ def payment_allocate(request, pk: int):
         # Right after an allocation the rule's suggestion is not filled in by itself: one unthinking
         # click must not book it. The clerk asks for it ("Fill in the suggestion": ?suggest=1).
         form = _allocate_form(request, payment, prefill=not notice or request.GET.get("suggest") == "1")
-    current = [pair for pair in pair_nets(
-        list(Allocation.objects.filter(payment=payment).select_related("invoice").order_by("id"))
-    ) if pair.net]
-    return render(request, "payments/allocate.html",
-                  {"payment": payment, "form": form, "notice": notice, "current": current})
+    current = [
+        pair
+        for pair in pair_nets(list(Allocation.objects.filter(payment=payment).select_related("invoice").order_by("id")))
+        if pair.net
+    ]
+    return render(
+        request, "payments/allocate.html", {"payment": payment, "form": form, "notice": notice, "current": current}
+    )
 
 
 @role_required(FINANCE)
 @require_POST
-def payment_remaining(request, pk: int):
+def payment_remaining(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """htmx partial: what is left to allocate with the amounts typed so far. Writes nothing.
 
     Runs on every keystroke (debounced), so it skips the rule's plan: only the typed amounts count.
@@ -229,14 +241,15 @@ def payment_remaining(request, pk: int):
 
 
 @role_required(FINANCE)
-def payment_deallocate(request, pk: int):
+def payment_deallocate(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     payment = _payment(pk)
     allocations = Allocation.objects.filter(payment=payment).select_related("invoice").order_by("id")
     nets = [(pair.invoice, pair.net) for pair in pair_nets(list(allocations)) if pair.net > 0]
     if request.method == "POST":
         form = DeallocateForm(request.POST, user=request.user, payment=payment, nets=nets)
         response = perform(
-            request, form,
+            request,
+            form,
             lambda data: deallocate(payment, data["invoice"], data["amount"], by=request.user, reason=data["reason"]),
             done=payment,
             success=lambda row: (
@@ -247,8 +260,9 @@ def payment_deallocate(request, pk: int):
         if response is not None:
             return response
     else:
-        form = DeallocateForm(user=request.user, payment=payment, nets=nets,
-                              initial={"invoice": request.GET.get("invoice")})
+        form = DeallocateForm(
+            user=request.user, payment=payment, nets=nets, initial={"invoice": request.GET.get("invoice")}
+        )
     return render(request, "payments/deallocate.html", {"payment": payment, "form": form, "nets": nets})
 
 
@@ -261,10 +275,16 @@ def _reviewed_action(
     """First POST: rehearse the service and show what it will do. Confirming POST: do it."""
 
     def page(form, outcome=None):
-        return render(request, template, {
-            "payment": payment, "form": form, "preview": outcome,
-            "chargeback_rule": settings.SETTLE_CHARGEBACK_REVERSAL,
-        })
+        return render(
+            request,
+            template,
+            {
+                "payment": payment,
+                "form": form,
+                "preview": outcome,
+                "chargeback_rule": settings.SETTLE_CHARGEBACK_REVERSAL,
+            },
+        )
 
     if request.method != "POST":
         return page(AmountReasonForm(user=request.user, payment=payment))
@@ -290,10 +310,12 @@ def _reviewed_action(
 
 
 @role_required(FINANCE)
-def payment_refund(request, pk: int):
+def payment_refund(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     payment = _payment(pk)
     return _reviewed_action(
-        request, payment, template="payments/refund.html",
+        request,
+        payment,
+        template="payments/refund.html",
         preview=preview_refund,
         action=lambda data: refund_payment(payment, amount=data["amount"], by=request.user, reason=data["reason"]),
         success=lambda refund: f"Refunded {format_money(refund.amount, payment.currency)} of payment {payment}.",
@@ -301,10 +323,12 @@ def payment_refund(request, pk: int):
 
 
 @role_required(FINANCE)
-def payment_chargeback(request, pk: int):
+def payment_chargeback(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     payment = _payment(pk)
     return _reviewed_action(
-        request, payment, template="payments/chargeback.html",
+        request,
+        payment,
+        template="payments/chargeback.html",
         preview=preview_chargeback,
         action=lambda data: record_chargeback(payment, amount=data["amount"], by=request.user, reason=data["reason"]),
         success=lambda chargeback: (
@@ -317,13 +341,14 @@ def payment_chargeback(request, pk: int):
 
 
 @role_required(FINANCE)
-def payment_cancel(request, pk: int):
+def payment_cancel(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """GET: the confirmation page, stating what will happen. POST: cancel."""
     payment = _payment(pk)
     if request.method == "POST":
         form = CancelForm(request.POST, user=request.user)
         response = perform(
-            request, form,
+            request,
+            form,
             lambda data: cancel_payment(payment, by=request.user, reason=data["reason"]),
             done=payment,
             success=lambda canceled: f"Payment {canceled} is canceled; its allocations were reversed.",
@@ -336,21 +361,29 @@ def payment_cancel(request, pk: int):
         outcome, refused = preview_cancel(payment, by=request.user), ""
     except BillingError as error:
         outcome, refused = None, str(error)
-    return render(request, "payments/cancel_confirm.html",
-                  {"payment": payment, "form": form, "preview": outcome, "refused": refused})
+    return render(
+        request,
+        "payments/cancel_confirm.html",
+        {"payment": payment, "form": form, "preview": outcome, "refused": refused},
+    )
 
 
 @role_required(FINANCE)
 @require_POST
-def payment_settle(request, pk: int):
+def payment_settle(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     payment = _payment(pk)
     form = SettleForm(request.POST, user=request.user)
     response = perform(
-        request, form, lambda data: settle_payment(payment, by=request.user),
-        done=payment, success=lambda settled: f"Payment {settled} is settled: the bank confirmed the money.",
+        request,
+        form,
+        lambda data: settle_payment(payment, by=request.user),
+        done=payment,
+        success=lambda settled: f"Payment {settled} is settled: the bank confirmed the money.",
     )
     if response is not None:
         return response
+    # ErrorList yields each message as text (its __getitem__ unwraps a ValidationError); the stubs
+    # type the items as the stored ValidationError | str, so say it: the message is a str.
     for error in form.non_field_errors():
-        messages.error(request, error)
+        messages.error(request, str(error))
     return redirect(payment)

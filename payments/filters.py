@@ -14,19 +14,13 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from billing.form_fields import AmountFilter
-from billing.listing import Ordering, both_ways
+from billing.listing import Ordering, both_ways, chosen_sort
 from billing.money import CURRENCY_CHOICES
+from billing.search import customer_search
 from billing.status import AllocationStatus
-from invoices.filters import customer_search
-from payments.models import Payment, PaymentMethod, PaymentState
+from payments.models import NEEDS_WORK_STATES, NEEDS_WORK_STATUSES, Payment, PaymentMethod, PaymentState
 
 NEEDS_WORK = "needs_work"
-NEEDS_WORK_STATES = [PaymentState.SETTLED, PaymentState.CHARGED_BACK]
-NEEDS_WORK_STATUSES = [
-    AllocationStatus.UNALLOCATED,
-    AllocationStatus.PARTIALLY_ALLOCATED,
-    AllocationStatus.OVERALLOCATED,
-]
 
 PAYMENT_SORTS: dict[str, Ordering] = {
     **both_ways("received", "received_at"),
@@ -58,7 +52,9 @@ class PaymentFilter(django_filters.FilterSet):
     customer = django_filters.CharFilter(
         method="filter_customer",
         label="Customer",
-        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Name, email, reference or phone", "autocomplete": "off"}),
+        widget=forms.TextInput(
+            attrs={"type": "search", "placeholder": "Name, email, reference or phone", "autocomplete": "off"}
+        ),
     )
     reference = django_filters.CharFilter(
         method="filter_reference",
@@ -73,7 +69,9 @@ class PaymentFilter(django_filters.FilterSet):
     )
     amount_min = AmountFilter(field_name="amount", lookup_expr="gte", label="Amount from", widget=_amount_input("min"))
     amount_max = AmountFilter(field_name="amount", lookup_expr="lte", label="Amount to", widget=_amount_input("max"))
-    received_from = django_filters.DateFilter(method="filter_received_from", label="Received from", widget=_date_input())
+    received_from = django_filters.DateFilter(
+        method="filter_received_from", label="Received from", widget=_date_input()
+    )
     received_to = django_filters.DateFilter(method="filter_received_to", label="Received to", widget=_date_input())
 
     class Meta:
@@ -106,3 +104,8 @@ class PaymentFilter(django_filters.FilterSet):
     def is_filtered(self) -> bool:
         data = self.form.cleaned_data if self.form.is_valid() else {}
         return any(value not in (None, "", [], False) for value in data.values())
+
+
+def payment_sort(filterset: PaymentFilter) -> str:
+    """The ?sort= asked for, else newest received first."""
+    return chosen_sort(filterset.data or {}, PAYMENT_SORTS, DEFAULT_PAYMENT_SORT)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import cast
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -28,8 +29,11 @@ class RecordPaymentForm(SubmitOnceForm):
     amount = AmountField(label="Amount")
     currency = forms.ChoiceField(choices=CURRENCY_CHOICES, initial="EUR")
     method = forms.ChoiceField(choices=PaymentMethod.choices, initial=PaymentMethod.BANK_TRANSFER)
-    reference = forms.CharField(required=False, max_length=100,
-                                help_text="The bank's or processor's reference: recording it twice finds the same payment.")
+    reference = forms.CharField(
+        required=False,
+        max_length=100,
+        help_text="The bank's or processor's reference: recording it twice finds the same payment.",
+    )
     received_on = forms.DateField(label="Received on", widget=forms.DateInput(attrs={"type": "date"}))
     pending = forms.BooleanField(required=False, label="Awaiting the bank's confirmation (pending)")
 
@@ -38,7 +42,7 @@ class RecordPaymentForm(SubmitOnceForm):
         if not self.is_bound:
             self.initial.setdefault("received_on", timezone.localdate())
         selected = self.data.get("customer") if self.is_bound else self.initial.get("customer")
-        self.fields["customer"].choices = customer_choices(customer_query, selected)
+        cast(forms.TypedChoiceField, self.fields["customer"]).choices = customer_choices(customer_query, selected)
 
     def clean_customer(self) -> Customer:
         try:
@@ -67,7 +71,7 @@ class RecordPaymentForm(SubmitOnceForm):
 class SplitRow:
     invoice: Invoice
     field_name: str
-    planned: PlannedSplit | None
+    planned: PlannedSplit[Invoice] | None
     field: forms.BoundField
 
 
@@ -90,7 +94,13 @@ class AllocateForm(SubmitOnceForm):
     note = forms.CharField(required=False, max_length=200, label="Note (optional)")
 
     def __init__(
-        self, *args, payment: Payment, invoices: list[Invoice], plan: list[PlannedSplit], prefill: bool = True, **kwargs
+        self,
+        *args,
+        payment: Payment,
+        invoices: list[Invoice],
+        plan: list[PlannedSplit[Invoice]],
+        prefill: bool = True,
+        **kwargs,
     ):
         super().__init__(*args, **kwargs)
         self.payment = payment
@@ -101,7 +111,9 @@ class AllocateForm(SubmitOnceForm):
             name = split_field_name(invoice.pk)
             split = planned.get(invoice.pk)
             self.fields[name] = AmountField(
-                required=False, currency=payment.currency, label=f"Amount for {invoice}",
+                required=False,
+                currency=payment.currency,
+                label=f"Amount for {invoice}",
                 initial=split.amount if split and prefill else None,
             )
             self.rows.append(SplitRow(invoice, name, split, self[name]))
@@ -154,9 +166,9 @@ class DeallocateForm(SubmitOnceForm):
 
     def __init__(self, *args, payment: Payment, nets: list[tuple[Invoice, Decimal]], **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["amount"].currency = payment.currency
+        cast(AmountField, self.fields["amount"]).currency = payment.currency
         self.invoices = {invoice.pk: invoice for invoice, _ in nets}
-        self.fields["invoice"].choices = [
+        cast(forms.TypedChoiceField, self.fields["invoice"]).choices = [
             (invoice.pk, f"{invoice} · {format_money(net, payment.currency)} allocated") for invoice, net in nets
         ]
 
@@ -173,7 +185,7 @@ class AmountReasonForm(SubmitOnceForm):
 
     def __init__(self, *args, payment: Payment, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["amount"].currency = payment.currency
+        cast(AmountField, self.fields["amount"]).currency = payment.currency
 
 
 class CancelForm(SubmitOnceForm):

@@ -1,21 +1,21 @@
 """The payment list (filters, the needs-work queue, sorts, keyset pages, totals) and its CSV export.
 
-Detail pages and money actions live in payments/views.py; this module only reads.
+Detail pages and money actions live in payments/detail_views.py; this module only reads,
+through payments.selectors (the same reads the benchmark measures).
 """
 
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.urls import reverse
 
+from billing.errors import InvalidInput
 from billing.listing import (
-    Totals,
     amount_sort_currency,
     chosen_sort,
-    currency_totals,
-    kept_totals,
-    only_filtered_by,
     export_csv,
+    invalid_filters,
     keyset_page,
     list_url,
     page_size,
@@ -23,16 +23,9 @@ from billing.listing import (
 )
 from billing.roles import SUPPORT, role_required
 from invoices.selectors import busiest_currency
-from payments.filters import (
-    AMOUNT_SORTS,
-    DEFAULT_PAYMENT_SORT,
-    NEEDS_WORK,
-    NEEDS_WORK_STATES,
-    NEEDS_WORK_STATUSES,
-    PAYMENT_SORTS,
-    PaymentFilter,
-)
-from payments.models import Payment, PaymentQueueTotal
+from payments import selectors
+from payments.filters import AMOUNT_SORTS, DEFAULT_PAYMENT_SORT, NEEDS_WORK, PAYMENT_SORTS, PaymentFilter, payment_sort
+from payments.models import Payment
 
 CSV_COLUMNS = [
     ("id", "pk"),
@@ -57,42 +50,20 @@ def _filtered(request: HttpRequest) -> PaymentFilter:
     return PaymentFilter(request.GET, queryset=Payment.objects.select_related("customer"))
 
 
-def _totals(filterset: PaymentFilter, request: HttpRequest) -> Totals:
-    """Count and sums of the filtered payments: from the kept queue totals when the filters
-    are ones they are kept by (queue, state, allocation status, currency), else one aggregate."""
-    data = filterset.form.cleaned_data
-    if only_filtered_by(data, {"queue", "state", "allocation_status", "currency"}):
-        conditions, params = [], {}
-        if data.get("queue") == NEEDS_WORK:
-            conditions += ["state = ANY(%(work_states)s)", "allocation_status = ANY(%(work_statuses)s)"]
-            params.update(
-                work_states=[str(s) for s in NEEDS_WORK_STATES], work_statuses=[str(s) for s in NEEDS_WORK_STATUSES]
-            )
-        if data.get("state"):
-            conditions.append("state = %(state)s")
-            params["state"] = data["state"]
-        if data.get("allocation_status"):
-            conditions.append("allocation_status = ANY(%(statuses)s)")
-            params["statuses"] = list(data["allocation_status"])
-        if data.get("currency"):
-            conditions.append("currency = %(currency)s")
-            params["currency"] = data["currency"]
-        return kept_totals(
-            PaymentQueueTotal, count="payments", sums=["amount", "unallocated"], conditions=conditions, params=params
-        )
-    return currency_totals(filterset.qs, request, amount="amount", unallocated="unallocated")
-
-
 @role_required(SUPPORT)
 def payment_list(request: HttpRequest) -> HttpResponse:
-    sort = chosen_sort(request, PAYMENT_SORTS, DEFAULT_PAYMENT_SORT)
+    sort = chosen_sort(request.GET, PAYMENT_SORTS, DEFAULT_PAYMENT_SORT)
     amount_currency = amount_sort_currency(request, sort, AMOUNT_SORTS, busiest=busiest_currency)
     filterset = _filtered(request)
     totals = page = None
     if filterset.is_valid():
-        totals = _totals(filterset, request)
+        totals = selectors.payment_totals(filters=filterset)
         page = keyset_page(
-            request, filterset.qs, PAYMENT_SORTS[sort], per_page=page_size(request), total_count=totals.count
+            request,
+            selectors.payment_list(filters=filterset),
+            PAYMENT_SORTS[payment_sort(filterset)],
+            per_page=page_size(request),
+            total_count=totals.count,
         )
     context = {
         "filter": filterset,
@@ -102,17 +73,21 @@ def payment_list(request: HttpRequest) -> HttpResponse:
         "sort_param": sort if request.GET.get("sort") == sort else "",
         "sorts": PAYMENT_SORTS,
         "amount_currency": amount_currency,
-        "needs_work": request.GET.get("queue") == "needs_work",
+        "needs_work": request.GET.get("queue") == NEEDS_WORK,
         "export_url": list_url(request, path=reverse("payments:export"), drop=("per_page",)),
         "clear_url": reverse("payments:list"),
+        "noun": "payments",  # the list skeleton's totals label and pagination
     }
     return render_list(request, "payments/list.html", "payments/_list_results.html", context)
 
 
 @role_required(SUPPORT)
-def payment_export(request: HttpRequest) -> HttpResponse:
+def payment_export(request: HttpRequest) -> HttpResponseBase:
     """Exactly the rows the list shows for the same query string, every page, in its order."""
-    sort = chosen_sort(request, PAYMENT_SORTS, DEFAULT_PAYMENT_SORT)
+    sort = chosen_sort(request.GET, PAYMENT_SORTS, DEFAULT_PAYMENT_SORT)
     amount_sort_currency(request, sort, AMOUNT_SORTS, busiest=busiest_currency)
-    ordering = PAYMENT_SORTS[sort]
-    return export_csv(_filtered(request), ordering, CSV_COLUMNS, filename="payments", text_columns=_TEXT_COLUMNS)
+    try:
+        payments = selectors.payment_list(filters=request.GET)
+    except InvalidInput as error:
+        return invalid_filters(error)
+    return export_csv(payments, CSV_COLUMNS, filename="payments", text_columns=_TEXT_COLUMNS)

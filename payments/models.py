@@ -1,7 +1,7 @@
 """Payments, refunds, chargebacks, status history, and the bank entries they came from.
 
 A refund or chargeback is a row, not a state of the payment's amount: the payment's
-cached totals and allocation_status are written only by allocations.ledger.refresh_payment.
+cached totals and allocation_status are written only by ledger.core.refresh_payment.
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from django.urls import reverse
 from django_fsm import GET_STATE, transition
 
 from billing.fsm import RefreshableFSMModel, StatusField
-from billing.models import Customer, LedgerRow, StatusChangeBase, currency_field, money_field
+from billing.kept_totals import KeptFigures
+from billing.models import CURRENCY_CHECK, Customer, LedgerRow, StatusChangeBase, currency_field, money_field
 from billing.status import AllocationStatus, derive_allocation_status
 
 
@@ -25,6 +26,16 @@ class PaymentState(models.TextChoices):
     SETTLED = "settled", "Settled"
     CANCELED = "canceled", "Canceled"
     CHARGED_BACK = "charged_back", "Charged back"
+
+
+# The allocation work queue (DESIGN.md section 3): money that arrived (settled, or charged back
+# but still holding allocations) and is not allocated exactly. Lists, dashboard and nav counts.
+NEEDS_WORK_STATES = [PaymentState.SETTLED, PaymentState.CHARGED_BACK]
+NEEDS_WORK_STATUSES = [
+    AllocationStatus.UNALLOCATED,
+    AllocationStatus.PARTIALLY_ALLOCATED,
+    AllocationStatus.OVERALLOCATED,
+]
 
 
 class PaymentMethod(models.TextChoices):
@@ -89,7 +100,7 @@ class Payment(RefreshableFSMModel):
                 ),
                 name="payment_unallocated_consistent",
             ),
-            models.CheckConstraint(condition=Q(currency__regex=r"^[A-Z]{3}$"), name="payment_currency_code"),
+            models.CheckConstraint(condition=Q(currency__regex=CURRENCY_CHECK), name="payment_currency_code"),
         ]
         indexes = [
             models.Index(fields=["allocation_status", "received_at", "id"], name="payment_queue_idx"),
@@ -100,6 +111,7 @@ class Payment(RefreshableFSMModel):
         triggers = [
             # Every change of a payment's state, status or figures appends its delta to
             # PaymentQueueTotal, in the same transaction, whatever code made it.
+            # Its figure columns are the ones PAYMENT_QUEUE_FIGURES names.
             pgtrigger.Trigger(
                 name="queue_totals",
                 when=pgtrigger.After,
@@ -209,118 +221,11 @@ class PaymentStatusChange(StatusChangeBase):
         ordering = ["id"]
 
 
-class BankEntryStatus(models.TextChoices):
-    RECORDED = "recorded", "Recorded as a payment"
-    CHARGED_BACK = "charged_back", "Recorded as a chargeback"
-    IGNORED = "ignored", "Ignored (money out)"
-    UNIDENTIFIED = "unidentified", "Unidentified: needs a customer"
-    NEEDS_REVIEW = "needs_review", "Needs review"
-    RESOLVED = "resolved", "Assigned by a clerk"
-    DISMISSED = "dismissed", "Dismissed by a clerk"
-
-
-OPEN_BANK_ENTRY_STATUSES = [BankEntryStatus.UNIDENTIFIED, BankEntryStatus.NEEDS_REVIEW]
-
-class BankEntry(models.Model):
-    """One booking of an imported bank statement, kept once per bank reference.
-
-    This is the intake ledger behind payments.importing: every entry of every imported
-    statement lands here exactly once (the bank reference is unique), whatever became of
-    it: a payment, a chargeback on a payment we imported, an ignored debit, or a work item
-    for a clerk (`unidentified`: no customer recognised; `needs_review`: a reversal we
-    could not match, or a credit that looks like one already imported under another
-    reference). Re-importing a statement, or an overlapping one, finds its entries here
-    and records nothing twice.
-
-    The facts of the booking never change (a database trigger refuses it, and refuses
-    deletes); only its handling moves on, from a work item to `resolved` (a clerk named
-    the customer and the payment was recorded) or `dismissed` (a clerk decided no
-    payment should be recorded, with a note).
-    """
-
-    bank_reference = models.CharField(max_length=100, unique=True)
-    booking_date = models.DateField()
-    amount = money_field()  # always positive; `credit` gives the direction
-    currency = models.CharField(max_length=3)
-    credit = models.BooleanField()
-    reversal = models.BooleanField(default=False)
-    counterparty_name = models.TextField(blank=True)
-    customer_reference = models.TextField(blank=True)
-    remittance_text = models.TextField(blank=True)
-    source_name = models.CharField(max_length=255, blank=True)
-    source_position = models.CharField(max_length=32)
-    imported_at = models.DateTimeField(auto_now_add=True)
-    imported_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-
-    status = models.CharField(max_length=16, choices=BankEntryStatus.choices)
-    note = models.TextField(blank=True)
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, null=True, blank=True, related_name="bank_entries")
-    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, null=True, blank=True, related_name="bank_entries")
-    chargeback = models.ForeignKey(
-        Chargeback, on_delete=models.PROTECT, null=True, blank=True, related_name="bank_entries"
-    )
-    resolved_at = models.DateTimeField(null=True, blank=True)
-    resolved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
-    )
-    resolution_note = models.TextField(blank=True)
-
-    class Meta:
-        ordering = ["-booking_date", "-id"]
-        verbose_name_plural = "bank entries"
-        constraints = [
-            models.CheckConstraint(condition=Q(amount__gt=0), name="bank_entry_amount_positive"),
-            models.CheckConstraint(condition=Q(currency__regex=r"^[A-Z]{3}$"), name="bank_entry_currency_code"),
-            models.CheckConstraint(
-                condition=~Q(status__in=[BankEntryStatus.RECORDED, BankEntryStatus.RESOLVED]) | Q(payment__isnull=False),
-                name="bank_entry_recorded_has_payment",
-            ),
-            models.CheckConstraint(
-                condition=~Q(status=BankEntryStatus.CHARGED_BACK) | Q(chargeback__isnull=False),
-                name="bank_entry_reversal_has_chargeback",
-            ),
-            models.CheckConstraint(
-                condition=Q(status__in=[BankEntryStatus.RESOLVED, BankEntryStatus.DISMISSED])
-                | Q(resolved_at__isnull=True),
-                name="bank_entry_resolved_when_closed",
-            ),
-        ]
-        indexes = [
-            models.Index(
-                fields=["booking_date", "id"],
-                condition=Q(status__in=["unidentified", "needs_review"]),
-                name="bank_entry_open_idx",
-            ),
-            # Matching a reversal to its credit, and spotting one booking imported twice.
-            models.Index(fields=["amount", "currency", "booking_date"], name="bank_entry_match_idx"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.bank_reference} ({self.source_position})"
-
-    @property
-    def is_open(self) -> bool:
-        return self.status in OPEN_BANK_ENTRY_STATUSES
-
-    @property
-    def amount_display(self) -> str:
-        from billing.money import format_money
-
-        return ("" if self.credit else "-") + format_money(self.amount, self.currency)
-
-    @property
-    def can_be_assigned(self) -> bool:
-        """An incoming credit still waiting for a clerk can be assigned to a customer."""
-        return self.is_open and self.credit and not self.reversal
-
-
 class PaymentQueueTotal(models.Model):
     """Count, amount and unallocated money of the payments per state, status and currency.
 
     A sum of deltas appended by the trigger on Payment and folded by
-    billing.queues.compact_totals; see invoices.models.InvoiceQueueTotal.
+    billing.kept_totals.compact_totals; see invoices.models.InvoiceQueueTotal.
     """
 
     state = models.CharField(max_length=16, choices=PaymentState.choices)
@@ -339,3 +244,7 @@ class PaymentQueueTotal(models.Model):
                 name="payment_queue_total_key_idx",
             )
         ]
+
+
+# The kept columns of PaymentQueueTotal: list totals, dashboard, nav counts, compaction, drift.
+PAYMENT_QUEUE_FIGURES = KeptFigures(PaymentQueueTotal, count="payments", sums=("amount", "unallocated"))

@@ -5,11 +5,17 @@ from __future__ import annotations
 import datetime
 from decimal import Decimal
 
-from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from allocations.ledger import (
+from allocations.models import Allocation
+from billing.actors import Actor
+from billing.errors import DuplicateReference, InsufficientFunds, InvalidInput, InvalidState
+from billing.models import Customer
+from billing.money import format_money, minor_unit, parse_positive_amount
+from billing.status import AllocationStatus
+from billing.validation import require_reason
+from ledger.core import (
     lock_payment_scope,
     lock_rows,
     record_payment_change,
@@ -19,12 +25,7 @@ from allocations.ledger import (
     reverse_pair,
     sync_caller_copy,
 )
-from allocations.models import Allocation
-from billing.errors import DuplicateReference, InsufficientFunds, InvalidInput, InvalidState
-from billing.models import Customer
-from billing.money import format_money, minor_unit, parse_positive_amount
-from billing.status import AllocationStatus
-from billing.validation import require_reason
+from payments.checks import chargeback_reversal
 from payments.models import Chargeback, Payment, PaymentMethod, PaymentState, Refund
 
 
@@ -57,7 +58,7 @@ def record_payment(
     method: str,
     reference: str | None = None,
     received_at: datetime.datetime | None = None,
-    by=None,
+    by: Actor,
     pending: bool = False,
 ) -> Payment:
     """Record money received (settled), or awaiting the bank's confirmation (pending=True).
@@ -101,7 +102,7 @@ def record_payment(
 
 
 @transaction.atomic
-def settle_payment(payment: Payment, *, by=None) -> Payment:
+def settle_payment(payment: Payment, *, by: Actor) -> Payment:
     """Pending to settled: the bank confirmed the money."""
     _, _, payments = lock_rows(payments=[payment.pk])
     locked = payments[payment.pk]
@@ -115,7 +116,7 @@ def settle_payment(payment: Payment, *, by=None) -> Payment:
 
 
 @transaction.atomic
-def refund_payment(payment: Payment, *, amount: object, by=None, reason: str) -> Refund:
+def refund_payment(payment: Payment, *, amount: object, by: Actor, reason: str) -> Refund:
     """Give money back from the payment's unallocated part (deallocate first to refund more)."""
     reason = require_reason(reason, f"refund payment {payment}")
     amount = parse_positive_amount(amount, payment.currency)
@@ -137,15 +138,18 @@ def refund_payment(payment: Payment, *, amount: object, by=None, reason: str) ->
     return refund
 
 
-def _reverse_newest_first(*, payment: Payment, invoices, nets, excess: Decimal, by, cause: str) -> None:
+def _reverse_newest_first(*, payment: Payment, invoices, nets, excess: Decimal, by: Actor, cause: str) -> None:
     """Take `excess` back from the payment's allocations, newest first, pair by pair."""
-    newest_row = {
-        invoice_id: Allocation.objects.filter(payment_id=payment.pk, invoice_id=invoice_id, amount__gt=0)
-        .order_by("-id")
-        .values_list("id", flat=True)
-        .first()
-        for invoice_id in nets
-    }
+    newest_row: dict[int, int] = {}
+    for invoice_id in nets:
+        row_id = (
+            Allocation.objects.filter(payment_id=payment.pk, invoice_id=invoice_id, amount__gt=0)
+            .order_by("-id")
+            .values_list("id", flat=True)
+            .first()
+        )
+        assert row_id is not None, f"invoice {invoice_id} has a positive net, so a positive allocation"
+        newest_row[invoice_id] = row_id
     for invoice_id in sorted(nets, key=lambda i: newest_row[i], reverse=True):
         if excess <= 0:
             break
@@ -155,7 +159,7 @@ def _reverse_newest_first(*, payment: Payment, invoices, nets, excess: Decimal, 
 
 
 @retry_on_scope_change
-def record_chargeback(payment: Payment, *, amount: object, by=None, reason: str) -> Chargeback:
+def record_chargeback(payment: Payment, *, amount: object, by: Actor, reason: str) -> Chargeback:
     """The payer's bank took money back, allocated or not.
 
     With SETTLE_CHARGEBACK_REVERSAL = "newest_first" the newest allocations are
@@ -163,6 +167,7 @@ def record_chargeback(payment: Payment, *, amount: object, by=None, reason: str)
     """
     reason = require_reason(reason, f"record a chargeback on payment {payment}")
     amount = parse_positive_amount(amount, payment.currency)
+    rule = chargeback_reversal()  # before anything is written
     accounts, invoices, locked, nets = lock_payment_scope(payment.pk)
     if locked.state not in (PaymentState.SETTLED, PaymentState.CHARGED_BACK):
         raise InvalidState(
@@ -180,18 +185,16 @@ def record_chargeback(payment: Payment, *, amount: object, by=None, reason: str)
     locked.save(update_fields=["state"])
     if old_state != locked.state:
         record_payment_change(locked, field="state", old=old_state, new=locked.state, cause=cause, by=by)
-    if settings.SETTLE_CHARGEBACK_REVERSAL == "newest_first":
+    if rule == "newest_first":
         excess = locked.allocated_total - (locked.available - amount)
         _reverse_newest_first(payment=locked, invoices=invoices, nets=nets, excess=excess, by=by, cause=cause)
-    elif settings.SETTLE_CHARGEBACK_REVERSAL != "manual":
-        raise ValueError(f"SETTLE_CHARGEBACK_REVERSAL must be newest_first or manual, not {settings.SETTLE_CHARGEBACK_REVERSAL!r}")
     refresh_all(invoices=invoices.values(), payments=[locked], accounts=accounts.values(), cause=cause, by=by)
     sync_caller_copy(payment, locked)
     return chargeback
 
 
 @retry_on_scope_change
-def cancel_payment(payment: Payment, *, by=None, reason: str) -> Payment:
+def cancel_payment(payment: Payment, *, by: Actor, reason: str) -> Payment:
     """Cancel a payment recorded in error: reverse all its allocations; nothing stays available."""
     reason = require_reason(reason, f"cancel payment {payment}")
     accounts, invoices, locked, nets = lock_payment_scope(payment.pk)

@@ -6,12 +6,21 @@ from billing.status import AllocationStatus
 from billing.timeline import Event, newest_first, status_events
 from payments.models import Payment, PaymentState
 
-LABELS = {"state": ("State", PaymentState.choices), "allocation_status": ("Allocation status", AllocationStatus.choices)}
+LABELS = {
+    "state": ("State", PaymentState.choices),
+    "allocation_status": ("Allocation status", AllocationStatus.choices),
+}
 
 
 def payment_timeline(payment: Payment, *, allocations, refunds, chargebacks) -> list[Event]:
-    events = [Event(at=payment.created_at, by=payment.created_by, kind="created",
-                    title=f"Recorded ({payment.get_method_display().lower()})")]
+    events = [
+        Event(
+            at=payment.created_at,
+            by=payment.created_by,
+            kind="created",
+            title=f"Recorded ({payment.get_method_display().lower()})",
+        )
+    ]
     events += status_events(payment.status_changes.select_related("created_by"), LABELS)
     for row in allocations:
         if row.is_reversal:
@@ -19,14 +28,30 @@ def payment_timeline(payment: Payment, *, allocations, refunds, chargebacks) -> 
         else:
             title = f"Allocation #{row.pk} to invoice {row.invoice}"
         events.append(
-            Event(at=row.created_at, by=row.created_by, kind="reversal" if row.is_reversal else "allocation",
-                  title=title, detail=row.reason, amount=row.amount, currency=payment.currency,
-                  url=row.invoice.get_absolute_url(), order=row.pk)
+            Event(
+                at=row.created_at,
+                by=row.created_by,
+                kind="reversal" if row.is_reversal else "allocation",
+                title=title,
+                detail=row.reason,
+                amount=row.amount,
+                currency=payment.currency,
+                url=row.invoice.get_absolute_url(),
+                order=row.pk,
+            )
         )
     for kind, rows in (("refund", refunds), ("chargeback", chargebacks)):
         for row in rows:
             events.append(
-                Event(at=row.created_at, by=row.created_by, kind=kind, title=f"{kind.capitalize()} #{row.pk}",
-                      detail=row.reason, amount=row.amount, currency=payment.currency, order=row.pk)
+                Event(
+                    at=row.created_at,
+                    by=row.created_by,
+                    kind=kind,
+                    title=f"{kind.capitalize()} #{row.pk}",
+                    detail=row.reason,
+                    amount=row.amount,
+                    currency=payment.currency,
+                    order=row.pk,
+                )
             )
     return newest_first(events)

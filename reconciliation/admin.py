@@ -6,7 +6,16 @@ from reconciliation.models import ReconciliationDifference, ReconciliationRun
 
 @admin.register(ReconciliationRun)
 class ReconciliationRunAdmin(ReadOnlyAdmin):
-    list_display = ["id", "started_at", "finished_at", "fix", "objects_checked", "drift_found", "drift_fixed", "outcome"]
+    list_display = [
+        "id",
+        "started_at",
+        "finished_at",
+        "fix",
+        "objects_checked",
+        "drift_found",
+        "drift_fixed",
+        "outcome",
+    ]
     list_filter = ["outcome", "fix"]
 
 

@@ -17,13 +17,18 @@ What is compared, per object:
 from __future__ import annotations
 
 import datetime
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.db import connection
 
+from invoices.models import OPEN_WORK_STATUSES, InvoiceState
 from reconciliation.models import ObjectKind
+
+# SQL literals from the enums (invoices.models): the invoices an account's cache sums.
+_OPEN = f"'{InvoiceState.OPEN.value}'"
+_OPEN_WORK = ", ".join(f"'{status.value}'" for status in OPEN_WORK_STATUSES)
 
 INVOICE_STATUS_SQL = """CASE
         WHEN {paid} > {net} THEN 'overpaid'
@@ -38,6 +43,7 @@ ALLOCATION_STATUS_SQL = """CASE
         WHEN {allocated} = 0 THEN 'unallocated'
         ELSE 'partially_allocated' END"""
 """billing.status.derive_allocation_status in SQL."""
+
 
 def _invoice_ledger(main_filter: str, ledger_filter: str) -> str:
     """Every invoice in scope with its cached figures and the ledger's, side by side."""
@@ -111,24 +117,24 @@ def _payment_drift_sql(scoped: bool) -> str:
 
 
 def _account_drift_sql(scoped: bool) -> str:
-    # Only open invoices count towards an account (same rule as allocations.ledger._ACCOUNT_SUMS,
+    # Only open invoices count towards an account (same rule as ledger.core._ACCOUNT_REFRESH,
     # but on the figures the invoices should have, not the ones they have).
     if scoped:
-        open_ids = "SELECT id FROM invoices_invoice WHERE state = 'open' AND account_id = ANY(%(ids)s)"
+        open_ids = f"SELECT id FROM invoices_invoice WHERE state = {_OPEN} AND account_id = ANY(%(ids)s)"
         open_invoices = _invoice_ledger(
-            "WHERE i.state = 'open' AND i.account_id = ANY(%(ids)s)", f"WHERE invoice_id IN ({open_ids})"
+            f"WHERE i.state = {_OPEN} AND i.account_id = ANY(%(ids)s)", f"WHERE invoice_id IN ({open_ids})"
         )
         account_filter = "WHERE ac.id = ANY(%(ids)s)"
     else:
         open_invoices = _invoice_ledger(
-            "WHERE i.state = 'open'", "WHERE invoice_id IN (SELECT id FROM invoices_invoice WHERE state = 'open')"
+            f"WHERE i.state = {_OPEN}", f"WHERE invoice_id IN (SELECT id FROM invoices_invoice WHERE state = {_OPEN})"
         )
         account_filter = ""
     return f"""
         WITH open_invoices AS ({open_invoices}),
         owed AS (
             SELECT account_id, SUM(ledger_balance_due) AS s, COUNT(*) AS n, MIN(due_date) AS d
-            FROM open_invoices WHERE ledger_payment_status IN ('unpaid', 'partially_paid')
+            FROM open_invoices WHERE ledger_payment_status IN ({_OPEN_WORK})
             GROUP BY account_id
         )
         SELECT * FROM (
@@ -144,7 +150,8 @@ def _account_drift_sql(scoped: bool) -> str:
     """
 
 
-_SQL = {
+# Keyed by the kind's value: callers pass the stored string (ObjectKind members are str).
+_SQL: dict[str, tuple[tuple[str, ...], Callable[[bool], str]]] = {
     ObjectKind.INVOICE: (INVOICE_FIELDS, _invoice_drift_sql),
     ObjectKind.PAYMENT: (PAYMENT_FIELDS, _payment_drift_sql),
     ObjectKind.ACCOUNT: (ACCOUNT_FIELDS, _account_drift_sql),
@@ -196,7 +203,7 @@ def find_drift(kind: str, ids: Collection[int] | None = None) -> dict[int, Objec
     with connection.cursor() as cursor:
         cursor.execute(make_sql(ids is not None), {"ids": sorted(ids)} if ids is not None else {})
         columns = [col.name for col in cursor.description]
-        rows = [dict(zip(columns, row)) for row in cursor.fetchall()]
+        rows = [dict(zip(columns, row, strict=True)) for row in cursor.fetchall()]
     found = {}
     for row in rows:
         drift = ObjectDrift(kind=kind, id=row["id"], account_id=row.get("account_id"))

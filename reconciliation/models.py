@@ -15,7 +15,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 
-
 class RunOutcome(models.TextChoices):
     RUNNING = "running", "Running"
     CLEAN = "clean", "No drift"
@@ -110,7 +109,7 @@ class ReconciliationDifference(models.Model):
         """The object's page, if its app has one (the web UI is built in parallel)."""
         from django.urls import NoReverseMatch
 
-        names = {ObjectKind.INVOICE: "invoices:detail", ObjectKind.PAYMENT: "payments:detail"}
+        names: dict[str, str] = {ObjectKind.INVOICE: "invoices:detail", ObjectKind.PAYMENT: "payments:detail"}
         name = names.get(self.object_kind)
         if name is None:
             return None

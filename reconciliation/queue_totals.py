@@ -18,38 +18,45 @@ from dataclasses import dataclass
 from django.db import connection
 from django.db.models import Model
 
-from invoices.models import InvoiceQueueTotal
-from payments.models import PaymentQueueTotal
+from billing.kept_totals import KeptFigures
+from invoices.models import INVOICE_QUEUE_FIGURES
+from payments.models import PAYMENT_QUEUE_FIGURES
 from reconciliation.models import ObjectKind
 
 
 @dataclass(frozen=True)
 class KeptQueue:
     kind: str
-    model: type[Model]
+    kept: KeptFigures
     source: str  # the table whose rows the totals count
     keys: tuple[str, ...]
-    figures: Mapping[str, str]  # kept column -> the aggregate over the source rows
+
+    @property
+    def model(self) -> type[Model]:
+        return self.kept.model
 
     @property
     def table(self) -> str:
-        return self.model._meta.db_table
+        return self.kept.table
+
+    @property
+    def figures(self) -> Mapping[str, str]:
+        """Kept column -> the aggregate over the source rows."""
+        return self.kept.aggregates()
 
 
 QUEUES = (
     KeptQueue(
         ObjectKind.INVOICE_TOTALS,
-        InvoiceQueueTotal,
+        INVOICE_QUEUE_FIGURES,
         "invoices_invoice",
         ("state", "payment_status", "currency", "due_date"),
-        {"invoices": "COUNT(*)", "balance_due": "SUM(balance_due)", "total": "SUM(total)"},
     ),
     KeptQueue(
         ObjectKind.PAYMENT_TOTALS,
-        PaymentQueueTotal,
+        PAYMENT_QUEUE_FIGURES,
         "payments_payment",
         ("state", "allocation_status", "currency"),
-        {"payments": "COUNT(*)", "amount": "SUM(amount)", "unallocated": "SUM(unallocated)"},
     ),
 )
 
@@ -88,7 +95,7 @@ def _drift_sql(queue: KeptQueue) -> str:
             WHERE {differs}
         ),
         fixed AS (
-            INSERT INTO {queue.table} ({keys}, {', '.join(names)})
+            INSERT INTO {queue.table} ({keys}, {", ".join(names)})
             SELECT {keys}, {corrections} FROM diff WHERE %(fix)s
             RETURNING 1
         )

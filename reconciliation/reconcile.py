@@ -6,7 +6,7 @@ A run has two phases.
    payment and account from the ledger rows and return only the rows that differ.
    They read a snapshot and take no locks, so clerks are never blocked by them.
 2. Confirmation (and, with fix=True, repair), in short batches, each its own
-   transaction: lock the batch's rows through allocations.ledger.lock_rows (accounts,
+   transaction: lock the batch's rows through ledger.core.lock_rows (accounts,
    invoices by id, payments by id: the order every service uses, so no deadlock),
    re-check them under the lock (a clerk may have changed them since the snapshot,
    so only what is still wrong is reported), record the differences, and repair
@@ -32,9 +32,9 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from allocations.ledger import lock_rows, refresh_account, refresh_invoice, refresh_payment
 from billing.models import Account
 from invoices.models import Invoice, InvoiceState
+from ledger.core import lock_rows, refresh_account, refresh_invoice, refresh_payment
 from reconciliation.drift import ObjectDrift, as_text, count_objects, find_drift
 from reconciliation.models import ObjectKind, ReconciliationDifference, ReconciliationRun, RunOutcome
 from reconciliation.queue_totals import QUEUES, find_queue_total_drift
@@ -142,7 +142,11 @@ def process_batch(
             remaining = _recheck(accounts, invoices, payments)
         result = BatchResult()
         differences = []
-        for kind, rows in ((ObjectKind.INVOICE, invoices), (ObjectKind.PAYMENT, payments), (ObjectKind.ACCOUNT, accounts)):
+        for kind, rows in (
+            (ObjectKind.INVOICE, invoices),
+            (ObjectKind.PAYMENT, payments),
+            (ObjectKind.ACCOUNT, accounts),
+        ):
             labels = _labels(kind, rows, drift[kind])
             for pk, object_drift in drift[kind].items():
                 if (kind, pk) in seen:
@@ -244,7 +248,11 @@ def run_reconciliation(
         try:
             _run(run, fix=fix, limit=limit, batch_size=batch_size, by=by, progress=progress)
         except KeyboardInterrupt:
-            _finish(run, RunOutcome.INTERRUPTED, "Interrupted; committed batches are complete, the rest is left for the next run.")
+            _finish(
+                run,
+                RunOutcome.INTERRUPTED,
+                "Interrupted; committed batches are complete, the rest is left for the next run.",
+            )
             raise
         except Exception as exc:
             _finish(run, RunOutcome.ERROR, f"{type(exc).__name__}: {exc}")
@@ -320,5 +328,7 @@ def check_queue_totals(run: ReconciliationRun, *, fix: bool, progress: Progress 
                 )
         drifted += len(found)
         verb = " (corrected)" if fix and found else ""
-        progress(f"{queue.model._meta.verbose_name_plural.capitalize()}: {len(found)} keys drifted{verb}.")
+        # Django always sets verbose_name_plural (the stubs allow None); it may be lazy text.
+        plural = str(queue.model._meta.verbose_name_plural)
+        progress(f"{plural.capitalize()}: {len(found)} keys drifted{verb}.")
     return drifted

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django import forms
 from django.core.exceptions import ValidationError
+from django.http import QueryDict
 
 from billing.errors import BillingError
 from submissions.tokens import InvalidToken, find_submission, issue_token, nonce_of
@@ -45,13 +48,15 @@ class SubmitOnceForm(forms.Form):
         except InvalidToken as error:
             # Show the problem at the top and give the re-rendered form a fresh token.
             self.add_error(None, str(error))
-            self.data = self.data.copy()
-            self.data[self.add_prefix("form_token")] = issue_token(self.user)
+            # Bound data is request.POST (a QueryDict) or, in tests, a dict: both copy to a mutable one.
+            data = cast("QueryDict | dict[str, Any]", self.data).copy()
+            data[self.add_prefix("form_token")] = issue_token(self.user)
+            self.data = data
         return token
 
     def add_billing_error(self, error: BillingError) -> None:
         """Show a service's message next to the field it is about, or at the top."""
-        field = FIELD_FOR_ERROR_CODE.get(error.code)
+        field = FIELD_FOR_ERROR_CODE.get(error.code or "")
         if field not in self.fields:
             field = None
         self.add_error(field, ValidationError(str(error), code=error.code))

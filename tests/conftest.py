@@ -7,6 +7,9 @@ from hypothesis import HealthCheck, settings
 
 from tests.factories import CustomerFactory, ProviderFactory, UserFactory
 
+# The staff and the small shared ledger of the page tests (module-scoped, rolled back).
+pytest_plugins = ["tests.support.pages"]
+
 # Hypothesis profiles. "dev" (the default) explores new random examples on every run
 # and replays failures saved in .hypothesis/. "ci" is derandomized, so a red build is
 # reproduced exactly with HYPOTHESIS_PROFILE=ci; it is chosen when CI is set.

@@ -52,12 +52,8 @@ def sort_th(context, key: str, label: str, first: str = "", num: bool = False) -
 
 @register.filter
 def overdue(invoice, today: datetime.date) -> bool:
-    """Open, unpaid or partially paid, and due before today (DESIGN.md §3)."""
-    return (
-        invoice.state == "open"
-        and invoice.payment_status in ("unpaid", "partially_paid")
-        and invoice.due_date < today
-    )
+    """Open, unpaid or partially paid, and due before today (DESIGN.md §3): Invoice.is_overdue."""
+    return invoice.is_overdue(today)
 
 
 @register.filter

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from allocations.models import Allocation
-from payments.importing import import_statement
+from intake.importing import import_statement
 from tests.factories import TODAY, CustomerFactory, make_invoice, make_payment
 from tests.invariants import assert_invariants
 
@@ -145,6 +145,7 @@ def test_invoices_named_by_the_bank_come_first(provider):
         b"booking_date,amount,currency,bank_reference,counterparty,remittance\n"
         b"2026-11-01,50.00,EUR,BANK-1,Payer,C-00042 pays ACME-000002\n",
         source_name="early.csv",
+        by=None,
     )
     older = invoice(customer, provider, "50.00", 60)
     named = invoice(customer, provider, "50.00", 30)

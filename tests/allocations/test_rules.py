@@ -51,7 +51,7 @@ def test_exact_match_of_one_invoice_beats_oldest_first(customer, invoices_due):
     match = invoices_due("50.00", 10)
     invoices_due("20.00", 40)
     payment = make_payment(customer=customer, amount="50.00")
-    rows = auto_allocate(payment)
+    rows = auto_allocate(payment, by=None)
     assert allocated(payment) == {match.number: D("50.00")}
     assert rows[0].reason == "auto: exact match of 1 invoice"
     oldest.refresh_from_db()
@@ -65,7 +65,7 @@ def test_exact_match_of_two_invoices(customer, invoices_due):
     invoices_due("45.00", 40)
     c = invoices_due("40.00", 30)
     payment = make_payment(customer=customer, amount="70.00")
-    rows = auto_allocate(payment)
+    rows = auto_allocate(payment, by=None)
     assert allocated(payment) == {a.number: D("30.00"), c.number: D("40.00")}
     assert {row.reason for row in rows} == {"auto: exact match of 2 invoices"}
 
@@ -76,7 +76,7 @@ def test_exact_match_of_three_invoices(customer, invoices_due):
     invoices_due("50.00", 35)
     d = invoices_due("33.33", 30)
     payment = make_payment(customer=customer, amount="66.33")
-    rows = auto_allocate(payment)
+    rows = auto_allocate(payment, by=None)
     assert allocated(payment) == {a.number: D("11.00"), b.number: D("22.00"), d.number: D("33.33")}
     assert {row.reason for row in rows} == {"auto: exact match of 3 invoices"}
     for invoice in (a, b, d):
@@ -89,7 +89,7 @@ def test_fewest_invoices_win_over_older_combinations(customer, invoices_due):
     invoices_due("30.00", 80)
     newest = invoices_due("50.00", 5)
     payment = make_payment(customer=customer, amount="50.00")
-    auto_allocate(payment)
+    auto_allocate(payment, by=None)
     assert allocated(payment) == {newest.number: D("50.00")}
 
 
@@ -97,7 +97,7 @@ def test_equal_single_invoices_resolve_to_the_oldest(customer, invoices_due):
     newer = invoices_due("50.00", 10)
     older = invoices_due("50.00", 20)
     payment = make_payment(customer=customer, amount="50.00")
-    auto_allocate(payment)
+    auto_allocate(payment, by=None)
     assert allocated(payment) == {older.number: D("50.00")}
     newer.refresh_from_db()
     assert newer.payment_status == "unpaid"
@@ -110,7 +110,7 @@ def test_equal_pairs_resolve_to_the_oldest_invoices(customer, invoices_due):
     b = invoices_due("20.00", 30)
     a = invoices_due("10.00", 40)
     payment = make_payment(customer=customer, amount="30.00")
-    auto_allocate(payment)
+    auto_allocate(payment, by=None)
     assert allocated(payment) == {a.number: D("10.00"), b.number: D("20.00")}
     for untouched in (c, d):
         untouched.refresh_from_db()
@@ -121,7 +121,7 @@ def test_equal_triples_resolve_to_the_oldest_invoices(customer, invoices_due):
     newest = [invoices_due("10.00", n) for n in (1, 2, 3)]
     oldest = [invoices_due("10.00", n) for n in (70, 60, 50)]
     payment = make_payment(customer=customer, amount="30.00")
-    auto_allocate(payment)
+    auto_allocate(payment, by=None)
     assert set(allocated(payment)) == {invoice.number for invoice in oldest}
     assert not Allocation.objects.filter(invoice__in=newest).exists()
 
@@ -133,10 +133,10 @@ def test_same_due_date_ties_break_on_issue_date_then_id(customer, provider):
     first_id = make_invoice(customer=customer, provider=provider, total="40.00", issue_date=day(30), due_date=day(5))
     second_id = make_invoice(customer=customer, provider=provider, total="40.00", issue_date=day(30), due_date=day(5))
     payment = make_payment(customer=customer, amount="25.00")
-    auto_allocate(payment)
+    auto_allocate(payment, by=None)
     assert allocated(payment) == {earlier_issue.number: D("25.00")}
     payment = make_payment(customer=customer, amount="40.00")
-    auto_allocate(payment)
+    auto_allocate(payment, by=None)
     assert allocated(payment) == {first_id.number: D("40.00")}
     assert later_issue.number and second_id.number
 
@@ -146,7 +146,7 @@ def test_oldest_first_spill_over(customer, invoices_due):
     middle = invoices_due("70.00", 60)
     newest = invoices_due("80.00", 30)
     payment = make_payment(customer=customer, amount="100.00")
-    rows = auto_allocate(payment)
+    rows = auto_allocate(payment, by=None)
     assert allocated(payment) == {oldest.number: D("60.00"), middle.number: D("40.00")}
     assert {row.reason for row in rows} == {"auto: oldest first"}
     for invoice, status in ((oldest, "paid"), (middle, "partially_paid"), (newest, "unpaid")):
@@ -160,7 +160,7 @@ def test_more_money_than_invoices_pays_them_all_and_keeps_the_rest(customer, inv
     a = invoices_due("10.00", 20)
     b = invoices_due("15.00", 10)
     payment = make_payment(customer=customer, amount="100.00")
-    auto_allocate(payment)
+    auto_allocate(payment, by=None)
     assert allocated(payment) == {a.number: D("10.00"), b.number: D("15.00")}
     assert (payment.allocation_status, payment.unallocated) == ("partially_allocated", D("75.00"))
 
@@ -168,9 +168,9 @@ def test_more_money_than_invoices_pays_them_all_and_keeps_the_rest(customer, inv
 def test_partly_paid_invoices_count_with_what_is_left(customer, invoices_due):
     a = invoices_due("100.00", 40)
     invoices_due("35.00", 20)
-    allocate(make_payment(customer=customer, amount="65.00"), a, "65.00")
+    allocate(make_payment(customer=customer, amount="65.00"), a, "65.00", by=None)
     payment = make_payment(customer=customer, amount="35.00")
-    auto_allocate(payment)
+    auto_allocate(payment, by=None)
     # a has 35.00 left, as has the newer one; the oldest wins.
     assert allocated(payment) == {a.number: D("35.00")}
 
@@ -188,7 +188,7 @@ def test_other_currencies_customers_and_states_are_untouched(customer, provider,
     voided = void_invoice(invoices_due("50.00", 100), by=None, reason="Duplicate")
     mine = invoices_due("80.00", 10)
     payment = make_payment(customer=customer, amount="50.00")
-    auto_allocate(payment)
+    auto_allocate(payment, by=None)
     assert allocated(payment) == {mine.number: D("50.00")}
     assert not Allocation.objects.filter(invoice__in=[in_usd, theirs, draft, voided]).exists()
     assert_invariants()
@@ -198,9 +198,9 @@ def test_second_run_is_idempotent(customer, invoices_due):
     invoices_due("60.00", 30)
     invoices_due("70.00", 20)
     payment = make_payment(customer=customer, amount="100.00")
-    assert len(auto_allocate(payment)) == 2
+    assert len(auto_allocate(payment, by=None)) == 2
     with unchanged_database():
-        assert auto_allocate(payment) == []
+        assert auto_allocate(payment, by=None) == []
 
 
 def test_nothing_to_do_changes_nothing(customer, invoices_due):
@@ -208,8 +208,8 @@ def test_nothing_to_do_changes_nothing(customer, invoices_due):
     invoices_due("50.00", 10)
     lonely = make_payment(customer=CustomerFactory(), amount="50.00")
     with unchanged_database():
-        assert auto_allocate(pending) == []
-        assert auto_allocate(lonely) == []
+        assert auto_allocate(pending, by=None) == []
+        assert auto_allocate(lonely, by=None) == []
 
 
 def test_preferred_numbers_come_first(customer, invoices_due):
@@ -219,7 +219,7 @@ def test_preferred_numbers_come_first(customer, invoices_due):
     payment = make_payment(customer=customer, amount="100.00")
     # Without a preference c is an exact match; the remittance names b, and the rest (60.00) matches a exactly.
     assert [split.invoice.pk for split in plan_auto_allocation(payment)] == [c.pk]
-    rows = auto_allocate(payment, preferred_numbers=[b.number, "UNKNOWN-1"])
+    rows = auto_allocate(payment, preferred_numbers=[b.number, "UNKNOWN-1"], by=None)
     assert allocated(payment) == {b.number: D("40.00"), a.number: D("60.00")}
     assert rows[0].reason == "auto: exact match of 1 invoice, named in remittance"
 
@@ -228,7 +228,7 @@ def test_preferred_invoice_larger_than_the_payment_takes_it_all(customer, invoic
     invoices_due("30.00", 60)
     named = invoices_due("500.00", 10)
     payment = make_payment(customer=customer, amount="30.00")
-    auto_allocate(payment, preferred_numbers=[named.number])
+    auto_allocate(payment, preferred_numbers=[named.number], by=None)
     assert allocated(payment) == {named.number: D("30.00")}
 
 

@@ -66,45 +66,45 @@ def test_allocate_records_who_and_why(invoice, payment, clerk):
 )
 def test_allocate_bad_amounts_are_refused(invoice, payment, amount, message):
     with unchanged_database(), pytest.raises(InvalidAmount, match=message):
-        allocate(payment, invoice, amount)
+        allocate(payment, invoice, amount, by=None)
 
 
 def test_allocate_fractional_yen_is_refused(customer, provider):
     invoice = make_invoice(customer=customer, provider=provider, total="1000", currency="JPY")
     payment = make_payment(customer=customer, amount="1000", currency="JPY")
     with unchanged_database(), pytest.raises(InvalidAmount, match=r"10.5 JPY has more decimals than JPY allows \(0\)"):
-        allocate(payment, invoice, "10.5")
+        allocate(payment, invoice, "10.5", by=None)
 
 
 def test_allocate_more_than_left_on_payment_is_refused(customer, provider, payment):
     big = make_invoice(customer=customer, provider=provider, total="500.00")
-    allocate(payment, big, "100.00")
+    allocate(payment, big, "100.00", by=None)
     with (
         unchanged_database(),
         pytest.raises(
             InsufficientFunds, match=r"Payment P-\d+ has only 50.00 EUR left to allocate; you asked for 50.01 EUR"
         ),
     ):
-        allocate(payment, big, "50.01")
+        allocate(payment, big, "50.01", by=None)
 
 
 def test_allocate_more_than_due_on_invoice_is_refused(invoice, payment):
-    allocate(payment, invoice, "70.00")
+    allocate(payment, invoice, "70.00", by=None)
     with (
         unchanged_database(),
         pytest.raises(
             ExceedsBalance, match="Invoice ACME-000001 has only 30.00 EUR left to pay; you asked to allocate 30.01 EUR"
         ),
     ):
-        allocate(payment, invoice, "30.01")
+        allocate(payment, invoice, "30.01", by=None)
 
 
 def test_allocate_to_an_overpaid_invoice_is_refused(customer, invoice, payment):
-    allocate(payment, invoice, "100.00")
+    allocate(payment, invoice, "100.00", by=None)
     issue_credit_note(invoice, amount="10.00", by=None, reason="Discount")
     other = make_payment(customer=customer, amount="10.00")
     with unchanged_database(), pytest.raises(ExceedsBalance, match="has only 0.00 EUR left to pay"):
-        allocate(other, invoice, "1.00")
+        allocate(other, invoice, "1.00", by=None)
 
 
 def test_allocate_to_another_customers_invoice_is_refused(provider, payment):
@@ -116,7 +116,7 @@ def test_allocate_to_another_customers_invoice_is_refused(provider, payment):
             match=r"Invoice ACME-000001 belongs to Grace Hopper, but payment P-\d+ came from Ada Lovelace",
         ),
     ):
-        allocate(payment, theirs, "10.00")
+        allocate(payment, theirs, "10.00", by=None)
 
 
 def test_allocate_across_currencies_is_refused(customer, provider, payment):
@@ -125,7 +125,7 @@ def test_allocate_across_currencies_is_refused(customer, provider, payment):
         unchanged_database(),
         pytest.raises(PartyMismatch, match=r"Invoice ACME-000001 is in USD, but payment P-\d+ is in EUR"),
     ):
-        allocate(payment, in_usd, "10.00")
+        allocate(payment, in_usd, "10.00", by=None)
 
 
 def test_allocate_to_void_or_draft_invoice_is_refused(customer, provider, payment):
@@ -134,13 +134,13 @@ def test_allocate_to_void_or_draft_invoice_is_refused(customer, provider, paymen
         unchanged_database(),
         pytest.raises(InvalidState, match="Invoice ACME-000001 is void; only open invoices can be paid"),
     ):
-        allocate(payment, voided, "10.00")
+        allocate(payment, voided, "10.00", by=None)
     draft = make_invoice(customer=customer, provider=provider, issue=False)
     with (
         unchanged_database(),
         pytest.raises(InvalidState, match=r"Invoice Draft #\d+ is draft; only open invoices can be paid"),
     ):
-        allocate(payment, draft, "10.00")
+        allocate(payment, draft, "10.00", by=None)
 
 
 def test_allocate_from_canceled_payment_is_refused(customer, invoice):
@@ -149,7 +149,7 @@ def test_allocate_from_canceled_payment_is_refused(customer, invoice):
         unchanged_database(),
         pytest.raises(InvalidState, match=r"Payment P-\d+ is canceled; only a settled payment can be allocated"),
     ):
-        allocate(canceled, invoice, "10.00")
+        allocate(canceled, invoice, "10.00", by=None)
 
 
 def test_allocate_from_charged_back_payment_is_refused(customer, invoice):
@@ -160,15 +160,15 @@ def test_allocate_from_charged_back_payment_is_refused(customer, invoice):
         unchanged_database(),
         pytest.raises(InvalidState, match="is charged back; only a settled payment can be allocated"),
     ):
-        allocate(charged_back, invoice, "10.00")
+        allocate(charged_back, invoice, "10.00", by=None)
 
 
 def test_allocate_from_pending_payment_is_refused_until_settled(customer, invoice):
     pending = make_payment(customer=customer, pending=True)
     with unchanged_database(), pytest.raises(InvalidState, match="is pending; only a settled payment can be allocated"):
-        allocate(pending, invoice, "10.00")
-    settle_payment(pending)
-    allocate(pending, invoice, "10.00")
+        allocate(pending, invoice, "10.00", by=None)
+    settle_payment(pending, by=None)
+    allocate(pending, invoice, "10.00", by=None)
     assert_invariants()
 
 
@@ -180,12 +180,12 @@ def test_allocate_many_needs_splits(payment):
         unchanged_database(),
         pytest.raises(InvalidInput, match="Choose at least one invoice and an amount to allocate"),
     ):
-        allocate_many(payment, [])
+        allocate_many(payment, [], by=None)
 
 
 def test_allocate_many_refuses_an_invoice_twice(invoice, payment):
     with unchanged_database(), pytest.raises(InvalidInput, match="Invoice ACME-000001 appears twice in the split"):
-        allocate_many(payment, [(invoice, "10.00"), (invoice, "20.00")])
+        allocate_many(payment, [(invoice, "10.00"), (invoice, "20.00")], by=None)
 
 
 def test_allocate_many_is_all_or_nothing(customer, provider, payment, invoice):
@@ -197,7 +197,7 @@ def test_allocate_many_is_all_or_nothing(customer, provider, payment, invoice):
         ((make_invoice(customer=customer, provider=provider, total="5.00"), "6.00"), ExceedsBalance),
     ]:
         with unchanged_database(), pytest.raises(error):
-            allocate_many(payment, [(invoice, "50.00"), bad])
+            allocate_many(payment, [(invoice, "50.00"), bad], by=None)
     assert not Allocation.objects.exists()
 
 
@@ -208,15 +208,15 @@ def test_allocate_many_checks_the_sum_against_the_payment(customer, provider, pa
         unchanged_database(),
         pytest.raises(InsufficientFunds, match="has only 150.00 EUR left to allocate; you asked for 150.01 EUR"),
     ):
-        allocate_many(payment, [(a, "100.00"), (b, "50.01")])
+        allocate_many(payment, [(a, "100.00"), (b, "50.01")], by=None)
 
 
 # deallocate
 
 
 def test_deallocate_part_then_the_rest(invoice, payment, clerk):
-    first = allocate(payment, invoice, "60.00")
-    allocate(payment, invoice, "40.00")
+    first = allocate(payment, invoice, "60.00", by=None)
+    allocate(payment, invoice, "40.00", by=None)
     row = deallocate(payment, invoice, "30.00", by=clerk, reason="Wrong invoice")
     assert (row.amount, row.reverses_id, row.created_by, row.reason) == (
         D("-30.00"),
@@ -237,7 +237,7 @@ def test_deallocate_part_then_the_rest(invoice, payment, clerk):
 
 def test_deallocate_more_than_the_pairs_net_is_refused(customer, provider, payment, invoice):
     other = make_invoice(customer=customer, provider=provider, total="50.00")
-    allocate_many(payment, [(invoice, "60.00"), (other, "50.00")])
+    allocate_many(payment, [(invoice, "60.00"), (other, "50.00")], by=None)
     deallocate(payment, invoice, "20.00", by=None, reason="Correction")
     # The payment has 90.00 allocated in all, but only 40.00 on this pair.
     with (
@@ -256,7 +256,7 @@ def test_deallocate_with_nothing_allocated_is_refused(invoice, payment):
         pytest.raises(ExceedsBalance, match=r"Payment P-\d+ has nothing allocated to invoice ACME-000001"),
     ):
         deallocate(payment, invoice, by=None, reason="Correction")
-    allocate(payment, invoice, "10.00")
+    allocate(payment, invoice, "10.00", by=None)
     deallocate(payment, invoice, by=None, reason="Correction")
     with unchanged_database(), pytest.raises(ExceedsBalance, match="has nothing allocated"):
         deallocate(payment, invoice, "1.00", by=None, reason="Correction")
@@ -267,14 +267,14 @@ def test_deallocate_with_nothing_allocated_is_refused(invoice, payment):
     [("0", "must be greater than zero"), ("-1.00", "must be greater than zero"), ("1.001", "more decimals than EUR")],
 )
 def test_deallocate_bad_amounts_are_refused(invoice, payment, amount, message):
-    allocate(payment, invoice, "10.00")
+    allocate(payment, invoice, "10.00", by=None)
     with unchanged_database(), pytest.raises(InvalidAmount, match=message):
         deallocate(payment, invoice, amount, by=None, reason="Correction")
 
 
 @pytest.mark.parametrize("reason", ["", "  ", None])
 def test_deallocate_needs_a_reason(invoice, payment, reason):
-    allocate(payment, invoice, "10.00")
+    allocate(payment, invoice, "10.00", by=None)
     with unchanged_database(), pytest.raises(InvalidInput, match="Give a reason to deallocate payment"):
         deallocate(payment, invoice, by=None, reason=reason)
 
@@ -282,7 +282,7 @@ def test_deallocate_needs_a_reason(invoice, payment, reason):
 def test_deallocate_an_overallocated_payment_after_manual_chargeback(customer, invoice, settings):
     settings.SETTLE_CHARGEBACK_REVERSAL = "manual"
     payment = make_payment(customer=customer, amount="100.00")
-    allocate(payment, invoice, "100.00")
+    allocate(payment, invoice, "100.00", by=None)
     record_chargeback(payment, amount="100.00", by=None, reason="Card dispute")
     assert (payment.allocation_status, payment.unallocated) == ("overallocated", D("-100.00"))
     deallocate(payment, invoice, by=None, reason="Invoice reopens")

@@ -19,10 +19,26 @@ def test_bench_at_tiny_scale(tmp_path):
     results_file = tmp_path / "bench.json"
     run = subprocess.run(
         [
-            sys.executable, "-m", "bench", "--scale", "0.001", "--repeats", "2", "--throughput-seconds", "0.5", "--throughput-rounds", "1",
-            "--db", f"settle_bench_smoke_{os.getpid()}", "--json", str(results_file),
+            sys.executable,
+            "-m",
+            "bench",
+            "--scale",
+            "0.001",
+            "--repeats",
+            "2",
+            "--throughput-seconds",
+            "0.5",
+            "--throughput-rounds",
+            "1",
+            "--db",
+            f"settle_bench_smoke_{os.getpid()}",
+            "--json",
+            str(results_file),
         ],
-        cwd=ROOT, capture_output=True, text=True, timeout=120,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     results = json.loads(results_file.read_text())
@@ -32,7 +48,10 @@ def test_bench_at_tiny_scale(tmp_path):
     statuses = results["statuses"]
     assert set(statuses["invoice payment_status (open)"]) == {"unpaid", "partially_paid", "paid", "overpaid"}
     assert set(statuses["payment allocation_status"]) == {
-        "unallocated", "partially_allocated", "fully_allocated", "overallocated"
+        "unallocated",
+        "partially_allocated",
+        "fully_allocated",
+        "overallocated",
     }
     assert set(statuses["invoice state"]) == {"draft", "open", "void"}
     assert set(statuses["payment state"]) == {"pending", "settled", "canceled", "charged_back"}

@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from billing.collections_forms import CollectionNoteForm
-from billing.collections_queries import AccountFilter
 from billing.models import Account
+from dunning.filters import AccountFilter
+from dunning.forms import CollectionNoteForm
 from invoices.filters import InvoiceFilter
 from invoices.forms import CreditNoteForm, NewInvoiceForm
 from payments.filters import PaymentFilter
@@ -41,14 +41,24 @@ def test_refund_and_chargeback_form_refuses(value, customer, clerk):
 
 @pytest.mark.parametrize("value", REFUSED)
 def test_record_payment_form_refuses(value, customer, clerk):
-    data = {"customer": str(customer.pk), "amount": value, "currency": "EUR", "method": "bank_transfer",
-            "received_on": "2026-01-02"}
+    data = {
+        "customer": str(customer.pk),
+        "amount": value,
+        "currency": "EUR",
+        "method": "bank_transfer",
+        "received_on": "2026-01-02",
+    }
     assert "is not a number" in _amount_errors(RecordPaymentForm(data, user=clerk))
 
 
 def test_record_payment_form_reads_grouped_thousands(customer, clerk):
-    data = {"customer": str(customer.pk), "amount": "1,000.50", "currency": "EUR", "method": "bank_transfer",
-            "received_on": "2026-01-02"}
+    data = {
+        "customer": str(customer.pk),
+        "amount": "1,000.50",
+        "currency": "EUR",
+        "method": "bank_transfer",
+        "received_on": "2026-01-02",
+    }
     form = RecordPaymentForm(data, user=clerk)
     form.is_valid()
     assert "amount" not in form.errors
@@ -57,9 +67,17 @@ def test_record_payment_form_reads_grouped_thousands(customer, clerk):
 
 @pytest.mark.parametrize("value", REFUSED)
 def test_invoice_line_refuses(value, customer, provider, clerk):
-    data = {"customer": str(customer.pk), "provider": str(provider.pk), "currency": "EUR", "due_date": "2026-02-01",
-            "lines-TOTAL_FORMS": "1", "lines-INITIAL_FORMS": "0",
-            "lines-0-description": "Cleaning", "lines-0-quantity": "1", "lines-0-unit_price": value}
+    data = {
+        "customer": str(customer.pk),
+        "provider": str(provider.pk),
+        "currency": "EUR",
+        "due_date": "2026-02-01",
+        "lines-TOTAL_FORMS": "1",
+        "lines-INITIAL_FORMS": "0",
+        "lines-0-description": "Cleaning",
+        "lines-0-quantity": "1",
+        "lines-0-unit_price": value,
+    }
     form = NewInvoiceForm(data, user=clerk)
     assert not form.is_valid()
     assert "is not a number" in " ".join(form.lines.forms[0].errors["unit_price"])
@@ -78,7 +96,9 @@ def test_allocate_split_row_refuses(value, customer, provider, clerk):
 def test_promised_amount_refuses(value, customer, provider, clerk):
     invoice = make_invoice(customer=customer, provider=provider, total="100.00")
     account = Account.objects.get(pk=invoice.account_id)
-    form = CollectionNoteForm({"outcome": "promised", "promised_amount": value, "text": ""}, account=account, user=clerk)
+    form = CollectionNoteForm(
+        {"outcome": "promised", "promised_amount": value, "text": ""}, account=account, user=clerk
+    )
     errors = _amount_errors(form, "promised_amount")
     assert ("must be greater than zero" if value == "-5" else "is not a number") in errors
 

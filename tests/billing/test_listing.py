@@ -16,7 +16,7 @@ from payments.models import Payment
     [
         (Invoice, "due_date", datetime.date(2026, 1, 31)),
         (Invoice, "total", Decimal("1234.50")),
-        (Invoice, "customer__name", "Ada, \"the\" Countess"),
+        (Invoice, "customer__name", 'Ada, "the" Countess'),
         (Invoice, "number", None),
         (Payment, "received_at", datetime.datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=datetime.UTC)),
         (Payment, "pk", 42),
@@ -27,7 +27,17 @@ def test_cursor_round_trip(model, field, value):
     assert decode_cursor(token, model, Ordering(field)) == (value, 7, 3)
 
 
-@pytest.mark.parametrize("token", ["", "!!!", "bm90IGpzb24", encode_cursor("not a date", 1, 1), encode_cursor("2026-01-01", "1", 1), encode_cursor("2026-01-01", 1, 0)])
+@pytest.mark.parametrize(
+    "token",
+    [
+        "",
+        "!!!",
+        "bm90IGpzb24",
+        encode_cursor("not a date", 1, 1),
+        encode_cursor("2026-01-01", "1", 1),
+        encode_cursor("2026-01-01", 1, 0),
+    ],
+)
 def test_bad_cursors_are_refused(token):
     assert decode_cursor(token, Invoice, Ordering("due_date")) is None
 
@@ -46,9 +56,14 @@ def test_beyond_keeps_nulls_in_a_part_of_their_own():
 
 
 def test_list_url_drops_cursors_and_empty_values():
-    request = RequestFactory().get("/invoices/", {"customer": "", "payment_status": ["unpaid", "paid"], "after": "x", "sort": "total"})
+    request = RequestFactory().get(
+        "/invoices/", {"customer": "", "payment_status": ["unpaid", "paid"], "after": "x", "sort": "total"}
+    )
     assert list_url(request, sort="-total") == "/invoices/?payment_status=unpaid&payment_status=paid&sort=-total"
-    assert list_url(request, path="/invoices/export.csv") == "/invoices/export.csv?payment_status=unpaid&payment_status=paid&sort=total"
+    assert (
+        list_url(request, path="/invoices/export.csv")
+        == "/invoices/export.csv?payment_status=unpaid&payment_status=paid&sort=total"
+    )
 
 
 @pytest.mark.parametrize(

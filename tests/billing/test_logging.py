@@ -13,7 +13,7 @@ from django.test import Client
 from django.urls import path
 
 from billing.logging import production_logging
-from billing.urls import urlpatterns as site_urls
+from config.urls import urlpatterns as site_urls
 
 
 @login_not_required
@@ -34,8 +34,10 @@ def production_log():
     """The production LOGGING, configured while sys.stderr is a buffer the test reads."""
     config = production_logging()
     root = logging.getLogger()
-    saved = [(logger, logger.handlers[:], logger.level, logger.propagate)
-             for logger in [root, *(logging.getLogger(name) for name in config["loggers"])]]
+    saved = [
+        (logger, logger.handlers[:], logger.level, logger.propagate)
+        for logger in [root, *(logging.getLogger(name) for name in config["loggers"])]
+    ]
     stderr = io.StringIO()
     with contextlib.redirect_stderr(stderr):
         logging.config.dictConfig(config)  # its handler takes ext://sys.stderr: the buffer
@@ -56,7 +58,7 @@ def test_an_exception_in_a_view_writes_one_json_line_with_the_traceback(producti
     assert line["message"] == "Internal Server Error: /boom/"
     assert (line["method"], line["path"], line["status"]) == ("GET", "/boom/", 500)
     assert "Traceback (most recent call last)" in line["exc_info"]
-    assert 'RuntimeError: the ledger caught fire' in line["exc_info"]
+    assert "RuntimeError: the ledger caught fire" in line["exc_info"]
     assert "in _boom" in line["exc_info"]
     assert line["time"].endswith("+00:00")
 

@@ -60,12 +60,38 @@ def test_parse_amount_refuses_more_decimals_than_the_currency_has(value, currenc
 @pytest.mark.parametrize(
     "value",
     [
-        "", "ten", "NaN", "Infinity", "-inf", None, object(),
-        "1e3", "1E+2", "1e999999999", "1e-999999999",  # exponents: 1e3 was booked as 1,000.00
-        "١٢", "１２３", "²", "৫",  # digits int() and Decimal() read, which are not ASCII
-        "1_000", "+5", "1 000", "1\u00a0000", "5.", ".5", "1.000,50", "1,00", "1,0000", "12,34.5", ",100",
+        "",
+        "ten",
+        "NaN",
+        "Infinity",
+        "-inf",
+        None,
+        object(),
+        "1e3",
+        "1E+2",
+        "1e999999999",
+        "1e-999999999",  # exponents: 1e3 was booked as 1,000.00
+        "١٢",
+        "１２３",
+        "²",
+        "৫",  # digits int() and Decimal() read, which are not ASCII
+        "1_000",
+        "+5",
+        "1 000",
+        "1\u00a0000",
+        "5.",
+        ".5",
+        "1.000,50",
+        "1,00",
+        "1,0000",
+        "12,34.5",
+        ",100",
         "1,000",  # one euro to a clerk used to a decimal comma: grouping needs the point (1,000.00)
-        "--5", "0x10", "1,000,00", D("NaN"), D("Infinity"),
+        "--5",
+        "0x10",
+        "1,000,00",
+        D("NaN"),
+        D("Infinity"),
     ],
 )
 def test_parse_amount_refuses_what_is_not_a_number(value):

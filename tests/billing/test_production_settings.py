@@ -23,7 +23,7 @@ def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess:
 
 def setting(name: str, env: dict[str, str]) -> str:
     code = f"import django; django.setup(); from django.conf import settings; print(repr(settings.{name}))"
-    result = run(["-c", code], {"DJANGO_SETTINGS_MODULE": "billing.settings", **env})
+    result = run(["-c", code], {"DJANGO_SETTINGS_MODULE": "config.settings", **env})
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 
@@ -59,7 +59,7 @@ def test_no_secret_key_is_committed():
 
 def test_production_refuses_to_start_without_its_key():
     env = {k: v for k, v in PRODUCTION_ENV.items() if k != "DJANGO_SECRET_KEY"}
-    result = run(["-c", "import django; django.setup()"], {"DJANGO_SETTINGS_MODULE": "billing.settings", **env})
+    result = run(["-c", "import django; django.setup()"], {"DJANGO_SETTINGS_MODULE": "config.settings", **env})
     assert result.returncode != 0 and "DJANGO_SECRET_KEY must be set in production" in result.stderr
 
 

@@ -1,7 +1,6 @@
 """Provider codes: derived from the name when none is given, and never changed so that an
 invoice number could collide (DESIGN.md sections 5 and 7; issue 8)."""
 
-
 import pytest
 from django.db import IntegrityError
 from django.urls import reverse
@@ -77,7 +76,7 @@ def test_a_provider_without_invoices_may_change_its_code():
     provider.code = "ACMEC"
     provider.save()
     draft = make_invoice(customer=CustomerFactory(), provider=provider, total="5.00", issue=False)
-    issue_invoice(draft)
+    issue_invoice(draft, by=None)
     assert draft.number == "ACMEC-000001"
 
 

@@ -5,7 +5,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import RequestFactory
 from django.urls import reverse
 
-from billing.lockout import client_address
+from backoffice.lockout import client_address
 from tests.web_users import user_with_role
 
 MB = 1024 * 1024

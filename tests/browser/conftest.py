@@ -6,6 +6,7 @@ Playwright's sync API marks an asyncio loop as *running* in the main thread from
 so Django raises SynchronousOnlyOperation for every ORM call in this thread (test bodies, the
 transactional_db flush, DB teardown, later non-browser tests). No coroutine runs meanwhile, so we set
 DJANGO_ALLOW_ASYNC_UNSAFE exactly while Playwright is alive and restore it afterwards."""
+
 import contextlib
 import os
 import re
@@ -17,9 +18,17 @@ CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 DEFAULT_TIMEOUT_MS = 10_000
 VIEWPORT = {"width": 1280, "height": 900}
 # Playwright already passes most of these; listed so a change of its defaults cannot break us.
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--disable-extensions"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+]
 _ENV = "DJANGO_ALLOW_ASYNC_UNSAFE"
 # Every document reports its Content-Security-Policy violations to the console, where the `page`
 # fixture collects them (Chromium's own "Refused to ..." console lines are collected as well).
@@ -61,9 +70,11 @@ def screenshot():
 @pytest.fixture(scope="session")
 def browser():
     if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        pytest.fail(f"Chromium not found at {CHROMIUM}. Browser tests need Debian's `chromium` package: "
-                    "run `make test` (it installs it via `make chromium`). Do NOT run `playwright install`.",
-                    pytrace=False)
+        pytest.fail(
+            f"Chromium not found at {CHROMIUM}. Browser tests need Debian's `chromium` package: "
+            "run `make test` (it installs it via `make chromium`). Do NOT run `playwright install`.",
+            pytrace=False,
+        )
     from playwright.sync_api import sync_playwright
 
     previous = os.environ.get(_ENV)
@@ -103,8 +114,10 @@ def page(browser, request, csp_violations):
             save_screenshot(pg, f"FAILED-{request.node.nodeid}")
     context.close()
     if csp_violations and not (rep is not None and rep.failed):
-        pytest.fail("Content-Security-Policy violations in the browser:\n" + "\n".join(dict.fromkeys(csp_violations)),
-                    pytrace=False)
+        pytest.fail(
+            "Content-Security-Policy violations in the browser:\n" + "\n".join(dict.fromkeys(csp_violations)),
+            pytrace=False,
+        )
 
 
 @pytest.hookimpl(wrapper=True)

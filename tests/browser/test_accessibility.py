@@ -12,15 +12,15 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
-from payments.importing import import_statement
+from intake.importing import import_statement
 from reconciliation.reconcile import run_reconciliation
 from tests.browser.conftest import save_screenshot
 from tests.browser.helpers import login
-from tests.web.dataset import PASSWORD, build_ledger, make_staff
+from tests.support.dataset import PASSWORD, build_ledger, make_staff
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SAMPLES = Path(__file__).resolve().parent.parent / "payments" / "samples"
+SAMPLES = Path(__file__).resolve().parent.parent / "intake" / "samples"
 PHONE = {"width": 390, "height": 844}
 AXE = Axe()
 
@@ -30,8 +30,10 @@ def axe_violations(page) -> list[str]:
     found = []
     for violation in AXE.run(page).response["violations"]:
         for node in violation["nodes"]:
-            found.append(f"{page.url} · {violation['id']} ({violation['impact']}): {violation['help']} · "
-                         f"target {node['target']} · {node.get('failureSummary', '').splitlines()[-1:]}")
+            found.append(
+                f"{page.url} · {violation['id']} ({violation['impact']}): {violation['help']} · "
+                f"target {node['target']} · {node.get('failureSummary', '').splitlines()[-1:]}"
+            )
     return found
 
 
@@ -77,8 +79,18 @@ def main_pages(books) -> dict[str, str]:
     }
 
 
-LIST_PAGES = ["invoices", "payments", "payments-to-allocate", "collections", "imports-entries",
-              "reconciliation-runs", "dashboard", "collections-account", "invoice-detail", "payment-detail"]
+LIST_PAGES = [
+    "invoices",
+    "payments",
+    "payments-to-allocate",
+    "collections",
+    "imports-entries",
+    "reconciliation-runs",
+    "dashboard",
+    "collections-account",
+    "invoice-detail",
+    "payment-detail",
+]
 
 
 def test_every_main_page_passes_axe(page, live_server, books):

@@ -27,9 +27,15 @@ def test_split_one_payment_over_three_invoices(live_server, page):
     clerk = finance_clerk()
     customer = CustomerFactory(name="Ada Lovelace")
     acme, bolt = ProviderFactory(name="Acme Cleaning", code="ACME"), ProviderFactory(name="Bolt Repairs", code="BOLT")
-    a = make_invoice(customer=customer, provider=acme, total="50.00", issue_date=ISSUED, due_date=datetime.date(2026, 11, 1))
-    b = make_invoice(customer=customer, provider=acme, total="30.00", issue_date=ISSUED, due_date=datetime.date(2026, 11, 5))
-    c = make_invoice(customer=customer, provider=bolt, total="70.00", issue_date=ISSUED, due_date=datetime.date(2026, 11, 9))
+    a = make_invoice(
+        customer=customer, provider=acme, total="50.00", issue_date=ISSUED, due_date=datetime.date(2026, 11, 1)
+    )
+    b = make_invoice(
+        customer=customer, provider=acme, total="30.00", issue_date=ISSUED, due_date=datetime.date(2026, 11, 5)
+    )
+    c = make_invoice(
+        customer=customer, provider=bolt, total="70.00", issue_date=ISSUED, due_date=datetime.date(2026, 11, 9)
+    )
     payment = make_payment(customer=customer, amount="120.00", reference="NL-2026-0042")
 
     sign_in(page, live_server, clerk)
@@ -104,8 +110,9 @@ def test_refund_an_unallocated_payment(live_server, page):
 def test_void_a_paid_invoice_frees_its_payments(live_server, page):
     clerk = finance_clerk()
     customer = CustomerFactory(name="Ada Lovelace")
-    invoice = make_invoice(customer=customer, provider=ProviderFactory(name="Acme Cleaning", code="ACME"),
-                           total="100.00")
+    invoice = make_invoice(
+        customer=customer, provider=ProviderFactory(name="Acme Cleaning", code="ACME"), total="100.00"
+    )
     first = make_payment(customer=customer, amount="60.00")
     second = make_payment(customer=customer, amount="40.00")
     allocate(first, invoice, "60.00", by=clerk)
@@ -117,7 +124,8 @@ def test_void_a_paid_invoice_frees_its_payments(live_server, page):
     page.get_by_role("link", name="Void…").click()
 
     expect(page.locator("#consequence")).to_have_text(
-        f"2 allocations totalling 100.00 EUR will be reversed; payments {first} and {second} become unallocated.")
+        f"2 allocations totalling 100.00 EUR will be reversed; payments {first} and {second} become unallocated."
+    )
     screenshot(page, "void-confirmation")
     page.get_by_role("button", name=f"Void invoice {invoice.number}").click()
     expect(page.locator(".field.has-error")).to_contain_text("Give a reason to void invoice")  # nothing written yet

@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.helpers import login
-from tests.web.dataset import PASSWORD, build_ledger, days, make_staff
+from tests.support.dataset import PASSWORD, build_ledger, days, make_staff
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -69,9 +69,9 @@ def test_support_finds_overdue_invoices_and_logs_a_call(page, live_server, scree
 
     # The queue shows the latest note.
     page.get_by_role("link", name="Back to the queue").click()
-    expect(page.locator("#account-table tbody tr", has_text="Acme Cleaning").filter(has_text="Ada Lovelace")).to_contain_text(
-        "Promised to pay"
-    )
+    expect(
+        page.locator("#account-table tbody tr", has_text="Acme Cleaning").filter(has_text="Ada Lovelace")
+    ).to_contain_text("Promised to pay")
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name=re.compile("To allocate")).click()
     expect(page.get_by_role("heading", name="Payments to allocate")).to_be_visible()

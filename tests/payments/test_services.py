@@ -69,7 +69,7 @@ def test_record_pending_payment_then_settle(customer, clerk):
 def test_settle_a_canceled_payment_is_refused(customer):
     payment = cancel_payment(pay(customer, pending=True), by=None, reason="Never arrived")
     with unchanged_database(), pytest.raises(InvalidState, match="is canceled; only a pending one settles"):
-        settle_payment(payment)
+        settle_payment(payment, by=None)
 
 
 @pytest.mark.parametrize(
@@ -147,7 +147,7 @@ def test_blank_references_do_not_collide(customer):
 def test_refund_more_than_unallocated_is_refused(customer, provider):
     invoice = make_invoice(customer=customer, provider=provider, total="70.00")
     payment = pay(customer, amount="100.00")
-    allocate(payment, invoice, "70.00")
+    allocate(payment, invoice, "70.00", by=None)
     with (
         unchanged_database(),
         pytest.raises(
@@ -279,7 +279,7 @@ def test_chargeback_of_pending_or_canceled_payment_is_refused(customer):
 def test_chargeback_of_unallocated_money_reverses_nothing(customer, provider):
     invoice = make_invoice(customer=customer, provider=provider, total="50.00")
     payment = pay(customer, amount="100.00")
-    allocate(payment, invoice, "50.00")
+    allocate(payment, invoice, "50.00", by=None)
     record_chargeback(payment, amount="50.00", by=None, reason="Dispute")
     invoice.refresh_from_db()
     assert invoice.payment_status == "paid"
@@ -322,7 +322,7 @@ def test_cancel_after_partial_refund(customer, provider, other_provider):
     a = make_invoice(customer=customer, provider=provider, total="40.00")
     b = make_invoice(customer=customer, provider=other_provider, total="40.00")
     payment = pay(customer, amount="100.00")
-    allocate_many(payment, [(a, "40.00"), (b, "20.00")])
+    allocate_many(payment, [(a, "40.00"), (b, "20.00")], by=None)
     refund_payment(payment, amount="10.00", by=None, reason="Overpaid")
     cancel_payment(payment, by=None, reason="Wrong customer")
     a.refresh_from_db()

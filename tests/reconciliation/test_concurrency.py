@@ -14,9 +14,9 @@ from decimal import Decimal
 import pytest
 from django.db import close_old_connections, connection
 
-from allocations.ledger import pair_net
 from allocations.services import allocate, deallocate
 from billing.errors import BillingError
+from ledger.core import pair_net
 from reconciliation.models import ReconciliationDifference
 from reconciliation.reconcile import run_reconciliation
 from tests.factories import CustomerFactory, ProviderFactory, make_invoice, make_payment
@@ -42,9 +42,9 @@ def clerk_loop(invoices, payments, stop: threading.Event, errors: list, done: li
             started = time.monotonic()
             try:
                 if rng.random() < 0.6:
-                    allocate(payment, invoice, Decimal("10.00"), note="clerk")
+                    allocate(payment, invoice, Decimal("10.00"), note="clerk", by=None)
                 elif pair_net(payment.pk, invoice.pk) > 0:
-                    deallocate(payment, invoice, Decimal("10.00"), reason="clerk changed mind")
+                    deallocate(payment, invoice, Decimal("10.00"), reason="clerk changed mind", by=None)
                 done.append(time.monotonic() - started)
             except BillingError:
                 pass  # nothing left to allocate or deallocate: a normal refusal
@@ -62,7 +62,7 @@ def test_runs_alongside_clerks_neither_deadlock_nor_report_false_drift():
     hot_payments = [make_payment(customer=busy, amount="100.00") for _ in range(6)]
     cold_invoice = make_invoice(customer=quiet, provider=provider, total="100.00")
     cold_payment = make_payment(customer=quiet, amount="60.00")
-    allocate(cold_payment, cold_invoice, "60.00")
+    allocate(cold_payment, cold_invoice, "60.00", by=None)
 
     # Drift on rows no clerk touches: must be reported exactly.
     sql("UPDATE invoices_invoice SET paid_total = 50, balance_due = 50 WHERE id = %s", [cold_invoice.pk])
@@ -107,9 +107,7 @@ def test_runs_alongside_clerks_neither_deadlock_nor_report_false_drift():
     assert max(done) < 3.0, "a clerk waited long for a lock"
 
     first, later = runs[0], runs[1:]
-    reported = {
-        (d.object_kind, d.object_id, d.field) for d in ReconciliationDifference.objects.filter(run=first)
-    }
+    reported = {(d.object_kind, d.object_id, d.field) for d in ReconciliationDifference.objects.filter(run=first)}
     assert cold <= reported <= cold | hot
     assert first.outcome == "fixed" and first.drift_fixed == first.drift_found
     for run in later:
@@ -142,7 +140,12 @@ def test_rows_a_clerk_keeps_locked_are_left_for_the_next_run(monkeypatch):
         clerk.rollback()
         clerk.close()
 
-    assert (blocked.outcome, blocked.drift_found, blocked.drift_fixed, blocked.left_for_next_run) == ("partly_fixed", 1, 1, 1)
+    assert (blocked.outcome, blocked.drift_found, blocked.drift_fixed, blocked.left_for_next_run) == (
+        "partly_fixed",
+        1,
+        1,
+        1,
+    )
     assert "busy" in blocked.message
     later = run_reconciliation(fix=True)
     assert (later.outcome, later.drift_found, later.drift_fixed) == ("fixed", 1, 1)

@@ -7,12 +7,12 @@ from decimal import Decimal
 
 from django.core.management.base import BaseCommand, CommandError
 
+from allocations.rules import find_invoice_numbers
 from allocations.services import auto_allocate, plan_auto_allocation
 from billing.errors import BillingError
 from billing.models import Customer
 from billing.money import format_money
-from payments.models import BankEntry, Payment, PaymentState
-from payments.statements import find_invoice_numbers
+from payments.models import Payment, PaymentState
 
 
 def waiting_payments(customer_id: int | None = None):
@@ -25,7 +25,8 @@ def waiting_payments(customer_id: int | None = None):
 
 def preferred_numbers(payment: Payment) -> list[str]:
     """Invoice numbers named by the bank entry the payment was imported from, if any."""
-    texts = BankEntry.objects.filter(payment=payment).values_list("remittance_text", flat=True)
+    # Through the reverse relation: intake sits above allocations and is not imported here.
+    texts = payment.bank_entries.values_list("remittance_text", flat=True)
     return find_invoice_numbers(" ".join(texts))
 
 
@@ -52,7 +53,9 @@ class Command(BaseCommand):
         for payment_id in list(waiting_payments(customer).values_list("pk", flat=True)):
             payment = Payment.objects.select_related("customer").get(pk=payment_id)
             numbers = preferred_numbers(payment)
-            plan = plan_auto_allocation(payment, preferred_numbers=numbers, already_planned=planned if dry_run else None)
+            plan = plan_auto_allocation(
+                payment, preferred_numbers=numbers, already_planned=planned if dry_run else None
+            )
             head = f"{payment} {payment.customer}: {format_money(payment.unallocated, payment.currency)} unallocated"
             if not plan:
                 self.stdout.write(f"{head}; no open invoice to allocate to.")
@@ -64,7 +67,7 @@ class Command(BaseCommand):
             else:
                 reasons = {split.invoice.pk: split.reason for split in plan}
                 try:
-                    rows = auto_allocate(payment, preferred_numbers=numbers)
+                    rows = auto_allocate(payment, preferred_numbers=numbers, by=None)
                 except BillingError as exc:
                     failures += 1
                     self.stdout.write(f"{head}; not allocated: {exc}")

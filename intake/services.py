@@ -1,0 +1,155 @@
+"""Bank entries after intake: record a credit for its customer, and a clerk's decisions on work items.
+
+`record_and_allocate` is shared by the import and by a clerk assigning an unidentified
+credit: record_payment with the bank reference as idempotency reference, then
+auto_allocate preferring the invoices the remittance text names.
+"""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from allocations.services import auto_allocate, plan_auto_allocation
+from billing.actors import Actor
+from billing.errors import InvalidState
+from billing.models import Customer
+from billing.money import format_money
+from billing.validation import require_reason
+from intake.models import OPEN_BANK_ENTRY_STATUSES, BankEntry, BankEntryStatus
+from intake.statements import StatementEntry, find_invoice_numbers
+from payments.models import Payment, PaymentMethod
+from payments.services import record_payment
+
+
+@dataclass
+class AllocationLine:
+    invoice_number: str
+    amount: Decimal
+    currency: str
+    reason: str
+
+    @property
+    def amount_display(self) -> str:
+        return format_money(self.amount, self.currency)
+
+
+def describe_entry(entry: BankEntry | StatementEntry) -> str:
+    direction = "credit" if entry.credit else "debit"
+    if entry.reversal:
+        direction = "reversal of a " + ("debit" if entry.credit else "credit")
+    return f"{direction} of {format_money(entry.amount, entry.currency)} booked {entry.booking_date}"
+
+
+def booked_at(day: datetime.date) -> datetime.datetime:
+    """When a booking's money counts as received: the start of its booking day."""
+    return datetime.datetime.combine(day, datetime.time(), tzinfo=timezone.get_current_timezone())
+
+
+def record_and_allocate(
+    reference: str,
+    *,
+    customer: Customer,
+    amount: Decimal,
+    currency: str,
+    booked: datetime.datetime,
+    remittance_text: str,
+    by: Actor,
+) -> tuple[Payment, list[AllocationLine], str]:
+    """record_payment by bank reference, then auto_allocate preferring the invoices the text names.
+
+    A payment a clerk already recorded with this reference is kept as it is (not
+    auto-allocated again: the clerk may have placed it on purpose).
+    """
+    if Payment.objects.filter(reference=reference).exists():
+        payment = record_payment(
+            customer=customer,
+            amount=amount,
+            currency=currency,
+            method=PaymentMethod.BANK_TRANSFER,
+            reference=reference,
+            by=by,
+        )
+        return payment, [], f"already recorded as {payment} before this import; left as it was"
+    payment = record_payment(
+        customer=customer,
+        amount=amount,
+        currency=currency,
+        method=PaymentMethod.BANK_TRANSFER,
+        reference=reference,
+        received_at=booked,
+        by=by,
+    )
+    numbers = find_invoice_numbers(remittance_text)
+    reasons = {split.invoice.pk: split.reason for split in plan_auto_allocation(payment, preferred_numbers=numbers)}
+    rows = auto_allocate(payment, by=by, preferred_numbers=numbers)
+    lines = [
+        # str(invoice) is its number: an invoice money is allocated to is issued.
+        AllocationLine(str(row.invoice), row.amount, currency, reasons.get(row.invoice_id, row.reason))
+        for row in rows
+    ]
+    payment.refresh_from_db()
+    note = ""
+    if payment.unallocated > 0:
+        note = f"{format_money(payment.unallocated, currency)} left unallocated"
+    return payment, lines, note
+
+
+def open_bank_entries() -> QuerySet[BankEntry]:
+    """The clerk's list: credits nobody could place and reversals nobody could match, oldest first."""
+    return BankEntry.objects.filter(status__in=OPEN_BANK_ENTRY_STATUSES).order_by("booking_date", "id")
+
+
+def _lock_open_entry(entry: BankEntry) -> BankEntry:
+    locked = BankEntry.objects.select_for_update().get(pk=entry.pk)
+    if not locked.is_open:
+        raise InvalidState(f"Bank entry {locked.bank_reference} is already {locked.get_status_display().lower()}.")
+    return locked
+
+
+@transaction.atomic
+def assign_bank_entry(entry: BankEntry, *, customer: Customer, by: Actor) -> Payment:
+    """A clerk names the customer of an unplaced credit: record it and auto-allocate it."""
+    locked = _lock_open_entry(entry)
+    if not locked.can_be_assigned:
+        raise InvalidState(
+            f"Bank entry {locked.bank_reference} is a {describe_entry(locked)}; only an incoming credit can be assigned "
+            "to a customer."
+        )
+    payment, _, _ = record_and_allocate(
+        locked.bank_reference,
+        customer=customer,
+        amount=locked.amount,
+        currency=locked.currency,
+        booked=booked_at(locked.booking_date),
+        remittance_text=locked.remittance_text,
+        by=by,
+    )
+    locked.status = BankEntryStatus.RESOLVED
+    locked.customer = customer
+    locked.payment = payment
+    locked.resolved_at = timezone.now()
+    locked.resolved_by = by
+    locked.resolution_note = f"Assigned to {customer}; recorded as {payment}."
+    locked.save(update_fields=["status", "customer", "payment", "resolved_at", "resolved_by", "resolution_note"])
+    entry.refresh_from_db()
+    return payment
+
+
+@transaction.atomic
+def dismiss_bank_entry(entry: BankEntry, *, by: Actor, reason: str) -> BankEntry:
+    """A clerk decides no payment is to be recorded (handled by hand, not a customer's money...)."""
+    reason = require_reason(reason, f"dismiss bank entry {entry.bank_reference}")
+    locked = _lock_open_entry(entry)
+    locked.status = BankEntryStatus.DISMISSED
+    locked.resolved_at = timezone.now()
+    locked.resolved_by = by
+    locked.resolution_note = reason
+    locked.save(update_fields=["status", "resolved_at", "resolved_by", "resolution_note"])
+    entry.refresh_from_db()
+    return locked

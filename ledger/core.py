@@ -1,0 +1,368 @@
+"""The one refresh routine and the fixed lock order every service uses (DESIGN.md §1).
+
+Services lock rows through `lock_rows` (accounts, then invoices by id, then payments
+by id), append ledger rows, then call `refresh_invoice`, `refresh_payment` and
+`refresh_account` for what they touched. Each refresh recomputes the cached totals
+from the ledger rows with SQL sums, derives the status with the pure functions of
+billing.status, and writes only what changed: calling it twice changes nothing.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable
+from decimal import Decimal
+from typing import TypeVar
+
+from django.db import connection, transaction
+from django.db.models import Sum
+from django.utils import timezone
+
+from allocations.models import Allocation
+from billing.actors import Actor
+from billing.models import Account
+from billing.status import derive_balance_due
+from invoices.models import OPEN_WORK_SQL, Invoice, InvoiceState, InvoiceStatusChange
+from payments.models import Payment, PaymentStatusChange
+
+T = TypeVar("T")
+
+
+def lock_rows(
+    *,
+    accounts: Iterable[int] = (),
+    invoices: Iterable[int] = (),
+    payments: Iterable[int] = (),
+) -> tuple[dict[int, Account], dict[int, Invoice], dict[int, Payment]]:
+    """Lock rows FOR UPDATE in the one global order and return fresh copies by id.
+
+    Every writer takes its locks through here, so two clerks never wait on each
+    other in opposite orders (no deadlocks, I8).
+    """
+
+    locked_accounts = _lock(Account, accounts)
+    locked_invoices = _lock(Invoice, invoices)
+    locked_payments = _lock(Payment, payments)
+    return locked_accounts, locked_invoices, locked_payments
+
+
+def _lock(model, ids: Iterable[int]) -> dict:
+    """SELECT ... ORDER BY id FOR UPDATE, as model instances.
+
+    Plain SQL rather than a queryset: this runs three times in every money-changing
+    transaction, and compiling the queryset cost more CPU than the database spent on
+    the query (bench/RESULTS.md, allocation throughput).
+    """
+    ids = sorted(set(ids))
+    if not ids:
+        return {}
+    sql, attnames = _lock_sql(model)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [ids])
+        rows = cursor.fetchall()
+    return {instance.pk: instance for instance in (model.from_db(connection.alias, attnames, row) for row in rows)}
+
+
+@functools.cache
+def _lock_sql(model) -> tuple[str, list[str]]:
+    fields = model._meta.concrete_fields
+    columns = ", ".join(f'"{f.column}"' for f in fields)
+    sql = f'SELECT {columns} FROM "{model._meta.db_table}" WHERE id = ANY(%s) ORDER BY id FOR UPDATE'
+    return sql, [f.attname for f in fields]
+
+
+def _save_changed(instance, changed: Iterable[str]) -> None:
+    """UPDATE only the changed columns of a locked row: what save(update_fields=...) does,
+    without compiling a queryset (no signals are connected to these models)."""
+    fields = [instance._meta.get_field(name) for name in dict.fromkeys(changed)]
+    assignments = ", ".join(f'"{f.column}" = %s' for f in fields)
+    values = [f.get_db_prep_save(getattr(instance, f.attname), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(f'UPDATE "{instance._meta.db_table}" SET {assignments} WHERE id = %s', [*values, instance.pk])
+        if cursor.rowcount != 1:
+            raise RuntimeError(f"{instance._meta.label} {instance.pk} vanished while locked.")
+
+
+class ScopeChanged(Exception):
+    """The set of rows to lock grew between reading it and locking it; start again."""
+
+
+def retry_on_scope_change(func: Callable[..., T]) -> Callable[..., T]:
+    """Run a service in its own transaction, again if its lock scope moved under it."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        for _attempt in range(5):
+            try:
+                with transaction.atomic():
+                    return func(*args, **kwargs)
+            except ScopeChanged:
+                continue
+        raise RuntimeError(f"{func.__name__}: lock scope kept changing; try again.")
+
+    return wrapper
+
+
+def pair_nets_for_payment(payment_id: int) -> dict[int, Decimal]:
+    """Net allocation per invoice for one payment, only pairs with money on them."""
+    rows = (
+        Allocation.objects.filter(payment_id=payment_id)
+        .values("invoice_id")
+        .annotate(net=Sum("amount"))
+        .filter(net__gt=0)
+    )
+    return {row["invoice_id"]: row["net"] for row in rows}
+
+
+def pair_nets_for_invoice(invoice_id: int) -> dict[int, Decimal]:
+    rows = (
+        Allocation.objects.filter(invoice_id=invoice_id)
+        .values("payment_id")
+        .annotate(net=Sum("amount"))
+        .filter(net__gt=0)
+    )
+    return {row["payment_id"]: row["net"] for row in rows}
+
+
+def pair_net(payment_id: int, invoice_id: int) -> Decimal:
+    total = Allocation.objects.filter(payment_id=payment_id, invoice_id=invoice_id).aggregate(s=Sum("amount"))["s"]
+    return total or Decimal("0.00")
+
+
+def lock_payment_scope(payment_id: int) -> tuple[dict[int, Account], dict[int, Invoice], Payment, dict[int, Decimal]]:
+    """Lock a payment with every invoice (and account) it has money on.
+
+    Only a writer holding the payment's lock can add to its allocations, so once
+    we hold it the set is stable; if it grew before we got there, ScopeChanged.
+    """
+    nets = pair_nets_for_payment(payment_id)
+    account_ids = Invoice.objects.filter(pk__in=nets).values_list("account_id", flat=True)
+    accounts, invoices, payments = lock_rows(accounts=account_ids, invoices=nets, payments=[payment_id])
+    locked_nets = pair_nets_for_payment(payment_id)
+    if not set(locked_nets) <= set(invoices):
+        raise ScopeChanged
+    return accounts, invoices, payments[payment_id], locked_nets
+
+
+def reverse_pair(*, payment: Payment, invoice: Invoice, amount: Decimal, by: Actor, reason: str) -> Allocation:
+    """Append the row that takes `amount` back from a (payment, invoice) pair.
+
+    It names the pair's newest positive row as the one it reverses.
+    """
+    original = (
+        Allocation.objects.filter(payment_id=payment.pk, invoice_id=invoice.pk, amount__gt=0).order_by("-id").first()
+    )
+    assert original is not None, "a pair with net money has a positive row"
+    return Allocation.objects.create(
+        payment=payment, invoice=invoice, amount=-amount, reverses=original, created_by=by, reason=reason
+    )
+
+
+def append_allocations(
+    payment: Payment, splits: list[tuple[Invoice, Decimal]], *, by: Actor, reason: str = ""
+) -> list[Allocation]:
+    """INSERT the positive allocation rows of one payment in one statement, as model instances.
+
+    What bulk_create does, without compiling a query (it runs in every allocation).
+    """
+    now = timezone.now()
+    by_id = getattr(by, "pk", None)
+    values = ", ".join(["(%s, %s, %s, %s, %s, %s, NULL)"] * len(splits))
+    params = []
+    for invoice, amount in splits:
+        params += [now, by_id, reason, payment.pk, invoice.pk, amount]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO allocations_allocation"
+            " (created_at, created_by_id, reason, payment_id, invoice_id, amount, reverses_id)"
+            f" VALUES {values} RETURNING id",
+            params,
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    rows = []
+    for pk, (invoice, amount) in zip(ids, splits, strict=True):
+        row = Allocation.from_db(
+            connection.alias,
+            ["id", "created_at", "created_by_id", "reason", "payment_id", "invoice_id", "amount", "reverses_id"],
+            [pk, now, by_id, reason, payment.pk, invoice.pk, amount, None],
+        )
+        row.payment, row.invoice = payment, invoice
+        if by_id is not None:
+            row.created_by = by
+        rows.append(row)
+    return rows
+
+
+def _record(history_model, owner_field: str, owner, *, field: str, old: str, new: str, cause: str, by: Actor) -> None:
+    # One INSERT without a queryset: it runs in most allocations (see _lock).
+    table = history_model._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'INSERT INTO "{table}" (created_at, created_by_id, reason, field, old, new, {owner_field}_id)'
+            " VALUES (%s, %s, %s, %s, %s, %s, %s)",
+            [timezone.now(), getattr(by, "pk", None), cause, field, old, new, owner.pk],
+        )
+
+
+def record_invoice_change(invoice: Invoice, *, field: str, old: str, new: str, cause: str, by: Actor) -> None:
+    _record(InvoiceStatusChange, "invoice", invoice, field=field, old=old, new=new, cause=cause, by=by)
+
+
+def record_payment_change(payment: Payment, *, field: str, old: str, new: str, cause: str, by: Actor) -> None:
+    _record(PaymentStatusChange, "payment", payment, field=field, old=old, new=new, cause=cause, by=by)
+
+
+_LEDGER_SUMS = """
+    SELECT 'invoice', target.pk,
+           (SELECT COALESCE(SUM(amount), 0) FROM allocations_allocation WHERE invoice_id = target.pk),
+           (SELECT COALESCE(SUM(amount), 0) FROM invoices_creditnote WHERE invoice_id = target.pk),
+           NULL::numeric
+    FROM unnest(%(invoices)s::bigint[]) AS target(pk)
+    UNION ALL
+    SELECT 'payment', target.pk,
+           (SELECT COALESCE(SUM(amount), 0) FROM allocations_allocation WHERE payment_id = target.pk),
+           (SELECT COALESCE(SUM(amount), 0) FROM payments_refund WHERE payment_id = target.pk),
+           (SELECT COALESCE(SUM(amount), 0) FROM payments_chargeback WHERE payment_id = target.pk)
+    FROM unnest(%(payments)s::bigint[]) AS target(pk)
+"""
+# Recompute and write in one statement; no row comes back when nothing changed.
+_ACCOUNT_REFRESH = f"""
+    WITH figures AS (
+        SELECT COALESCE(SUM(balance_due), 0) AS balance_due, COUNT(*) AS n, MIN(due_date) AS oldest
+        FROM invoices_invoice
+        WHERE account_id = %(id)s AND {OPEN_WORK_SQL})
+    UPDATE billing_account AS account
+    SET balance_due = figures.balance_due, open_invoice_count = figures.n, oldest_due_date = figures.oldest
+    FROM figures
+    WHERE account.id = %(id)s
+      AND (account.balance_due, account.open_invoice_count, account.oldest_due_date)
+          IS DISTINCT FROM (figures.balance_due, figures.n, figures.oldest)
+    RETURNING account.balance_due, account.open_invoice_count, account.oldest_due_date
+"""
+
+
+def ledger_sums(
+    invoice_ids: Iterable[int] = (), payment_ids: Iterable[int] = ()
+) -> tuple[dict[int, tuple], dict[int, tuple]]:
+    """The ledger's sums for several invoices (allocated, credited) and payments
+    (allocated, refunded, charged back) in one round trip."""
+    invoice_ids, payment_ids = list(invoice_ids), list(payment_ids)
+    if not invoice_ids and not payment_ids:
+        return {}, {}
+    with connection.cursor() as cursor:
+        cursor.execute(_LEDGER_SUMS, {"invoices": invoice_ids, "payments": payment_ids})
+        rows = cursor.fetchall()
+    invoices = {pk: (a, b) for kind, pk, a, b, _ in rows if kind == "invoice"}
+    payments = {pk: (a, b, c) for kind, pk, a, b, c in rows if kind == "payment"}
+    return invoices, payments
+
+
+def refresh_invoice(invoice: Invoice, *, cause: str, by: Actor, sums: tuple | None = None) -> bool:
+    """Recompute an invoice's cached totals and payment_status from the ledger.
+
+    The caller holds the invoice's lock. `sums` (paid, credited) may come from
+    ledger_sums when several rows are refreshed together. Returns True when something changed.
+    """
+    paid, credited = sums or ledger_sums(invoice_ids=[invoice.pk])[0][invoice.pk]
+    changed = []
+    if invoice.paid_total != paid:
+        invoice.paid_total = paid
+        changed.append("paid_total")
+    if invoice.credited_total != credited:
+        invoice.credited_total = credited
+        changed.append("credited_total")
+    balance_due = derive_balance_due(void=invoice.state == InvoiceState.VOID, net=invoice.total - credited, paid=paid)
+    if invoice.balance_due != balance_due:
+        invoice.balance_due = balance_due
+        changed.append("balance_due")
+    old_status = invoice.payment_status
+    invoice.refresh_payment_status()
+    if invoice.payment_status != old_status:
+        changed.append("payment_status")
+        record_invoice_change(
+            invoice, field="payment_status", old=old_status, new=invoice.payment_status, cause=cause, by=by
+        )
+    if changed:
+        _save_changed(invoice, changed)
+    return bool(changed)
+
+
+def refresh_payment(
+    payment: Payment, *, cause: str, by: Actor, also_save: Iterable[str] = (), sums: tuple | None = None
+) -> bool:
+    """Recompute a payment's cached totals and allocation_status from the ledger.
+
+    `also_save` names lifecycle fields the caller changed: they are written in the same
+    UPDATE as the totals, because the row's check constraint ties them together.
+    `sums` (allocated, refunded, charged back) may come from ledger_sums.
+    """
+    allocated, refunded, charged_back = sums or ledger_sums(payment_ids=[payment.pk])[1][payment.pk]
+    changed = list(also_save)
+    for field, value in (
+        ("allocated_total", allocated),
+        ("refunded_total", refunded),
+        ("charged_back_total", charged_back),
+    ):
+        if getattr(payment, field) != value:
+            setattr(payment, field, value)
+            changed.append(field)
+    unallocated = payment.available - payment.allocated_total
+    if payment.unallocated != unallocated:
+        payment.unallocated = unallocated
+        changed.append("unallocated")
+    old_status = payment.allocation_status
+    payment.refresh_allocation_status()
+    if payment.allocation_status != old_status:
+        changed.append("allocation_status")
+        record_payment_change(
+            payment, field="allocation_status", old=old_status, new=payment.allocation_status, cause=cause, by=by
+        )
+    if changed:
+        _save_changed(payment, changed)
+    return bool(changed)
+
+
+def refresh_account(account: Account) -> bool:
+    """Recompute an account's balance due, open-invoice count and oldest due date.
+
+    The caller holds the account's lock and has refreshed its invoices first.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_ACCOUNT_REFRESH, {"id": account.pk})
+        row = cursor.fetchone()
+    if row is None:
+        return False
+    account.balance_due, account.open_invoice_count, account.oldest_due_date = row
+    return True
+
+
+def refresh_all(
+    *,
+    invoices: Iterable[Invoice] = (),
+    payments: Iterable[Payment] = (),
+    accounts: Iterable[Account] = (),
+    cause: str,
+    by: Actor,
+) -> None:
+    """Refresh what a service touched: invoices first (accounts read them), then payments."""
+    invoices, payments = list(invoices), list(payments)
+    invoice_sums, payment_sums = ledger_sums([i.pk for i in invoices], [p.pk for p in payments])
+    for invoice in invoices:
+        refresh_invoice(invoice, cause=cause, by=by, sums=invoice_sums[invoice.pk])
+    for payment in payments:
+        refresh_payment(payment, cause=cause, by=by, sums=payment_sums[payment.pk])
+    for account in accounts:
+        refresh_account(account)
+
+
+def sync_caller_copy(passed, fresh) -> None:
+    """Give the caller's instance the figures of the row we locked and wrote.
+
+    `fresh` is that row as written (every change went through it), so its values are
+    copied without another query; straight into __dict__, because the status fields
+    are FSM-protected against assignment.
+    """
+    if passed is not None and passed is not fresh:
+        for field in fresh._meta.concrete_fields:
+            if field.attname in fresh.__dict__:
+                passed.__dict__[field.attname] = fresh.__dict__[field.attname]

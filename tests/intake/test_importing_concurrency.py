@@ -1,0 +1,44 @@
+"""Two clerks import the same statement at the same moment: nothing is recorded twice (real threads)."""
+
+import threading
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from allocations.models import Allocation
+from intake.importing import Outcome, import_statement
+from intake.models import BankEntry
+from payments.models import Chargeback, Payment
+from tests.invariants import assert_invariants
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+STATEMENT = (Path(__file__).resolve().parent / "samples" / "statement.csv").read_bytes()
+
+
+def test_simultaneous_imports_of_one_file_record_each_entry_once(world):
+    start, reports, errors = threading.Barrier(3), [], []
+
+    def clerk():
+        try:
+            start.wait()
+            reports.append(import_statement(STATEMENT, source_name="statement.csv", by=None))
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=clerk) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert errors == []
+    assert (Payment.objects.count(), BankEntry.objects.count(), Chargeback.objects.count()) == (5, 7, 1)
+    assert Allocation.objects.filter(amount__gt=0).count() == 8  # 1 + 3 + 1 + 2 + 1
+    for position in ("line 2", "line 3", "line 4", "line 6", "line 8", "line 10", "line 12"):
+        outcomes = sorted(next(r for r in report.results if r.position == position).outcome for report in reports)
+        assert outcomes.count(Outcome.ALREADY_IMPORTED) == 2, (position, outcomes)
+    assert_invariants()
