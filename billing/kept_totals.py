@@ -35,6 +35,16 @@ class KeptFigures:
     def columns(self) -> tuple[str, ...]:
         return (self.count, *self.sums)
 
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The key columns (state, status, currency[, due date]): every other concrete column."""
+        # A concrete field has a column (that is what concrete means); the check tells the type checker.
+        return tuple(
+            f.column
+            for f in self.model._meta.concrete_fields
+            if f.column is not None and f.column not in {"id", *self.columns}
+        )
+
     def aggregates(self) -> dict[str, str]:
         """Each kept column -> the SQL aggregate over the counted rows that it must equal."""
         return {self.count: "COUNT(*)", **{name: f"SUM({name})" for name in self.sums}}
@@ -75,12 +85,7 @@ def compact_totals(figures: KeptFigures) -> int:
     are not seen, not deleted, and stay. One compaction at a time (advisory lock).
     """
     table = figures.table
-    # A concrete field has a column (that is what concrete means); the check tells the type checker.
-    keys = [
-        f.column
-        for f in figures.model._meta.concrete_fields
-        if f.column is not None and f.column not in {"id", *figures.columns}
-    ]
+    keys = figures.keys
     columns = ", ".join([*keys, *figures.columns])
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_xact_lock(hashtext(%s))", [table])

@@ -29,7 +29,6 @@ class KeptQueue:
     kind: str
     kept: KeptFigures
     source: str  # the table whose rows the totals count
-    keys: tuple[str, ...]
 
     @property
     def model(self) -> type[Model]:
@@ -38,6 +37,10 @@ class KeptQueue:
     @property
     def table(self) -> str:
         return self.kept.table
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return self.kept.keys
 
     @property
     def figures(self) -> Mapping[str, str]:
@@ -50,13 +53,11 @@ QUEUES = (
         ObjectKind.INVOICE_TOTALS,
         INVOICE_QUEUE_FIGURES,
         "invoices_invoice",
-        ("state", "payment_status", "currency", "due_date"),
     ),
     KeptQueue(
         ObjectKind.PAYMENT_TOTALS,
         PAYMENT_QUEUE_FIGURES,
         "payments_payment",
-        ("state", "allocation_status", "currency"),
     ),
 )
 
