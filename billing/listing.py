@@ -329,14 +329,9 @@ def canonical_query(request: HttpRequest, *, drop: Iterable[str] = (), **changes
 def query_pairs(query: Mapping[str, Any], *, drop: Iterable[str] = (), **changes) -> list[tuple[str, str]]:
     """A query (a QueryDict or a dict of values or lists) as (name, value) pairs, as canonical_query."""
     dropped = set(drop) | set(changes)
-    lists = (
-        query.lists()
-        if isinstance(query, QueryDict)
-        else ((name, list(value) if isinstance(value, list | tuple) else [value]) for name, value in query.items())
-    )
     pairs = [
         (name, str(value))
-        for name, values in lists
+        for name, values in as_query(query).lists()
         if name not in dropped
         for value in values
         if value not in ("", None)
