@@ -801,9 +801,9 @@ def test_camt_doctype_and_entities_refused(data):
 def test_camt_doctype_refused_by_parser_hook_too(monkeypatch):
     # second line of defence: even if the byte scan were bypassed, the parser's
     # doctype hook refuses the document before any entity is expanded
-    from intake import statements
+    from intake.parsing import camt as camt_module
 
-    monkeypatch.setattr(statements, "_contains_doctype", lambda data: False)
+    monkeypatch.setattr(camt_module, "_contains_doctype", lambda data: False)
     data = b'<!DOCTYPE Document [<!ENTITY a "x">]><Document>&a;</Document>'
     assert only_error(data) == StatementError("file", DOCTYPE_REASON)
 
@@ -1187,9 +1187,9 @@ def test_find_invoice_numbers_none_safe():
 # ---------------------------------------------------------------------------
 
 
-def test_module_never_uses_float():
-    source = (PROJECT_ROOT / "intake" / "statements.py").read_text()
-    assert "float(" not in source
+@pytest.mark.parametrize("module", sorted((PROJECT_ROOT / "intake" / "parsing").glob("*.py")), ids=lambda p: p.name)
+def test_parsers_never_use_float(module):
+    assert "float(" not in module.read_text()
 
 
 def test_largest_amount_stays_exact():
