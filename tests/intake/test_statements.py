@@ -95,6 +95,9 @@ def test_dataclasses_are_frozen_with_documented_fields():
         "counterparty_name",
         "customer_reference",
         "remittance_text",
+        "status",
+        "account",
+        "reference_kind",
     ]
     assert [f.name for f in dataclasses.fields(StatementError)] == ["position", "reason"]
     assert [f.name for f in dataclasses.fields(ParsedStatement)] == ["entries", "errors", "format"]
