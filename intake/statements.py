@@ -16,10 +16,19 @@ intake.parsing.camt (camt.053); intake.parsing.common holds what they share.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from allocations.rules import INVOICE_NUMBER_RE, find_invoice_numbers
-from intake.parsing.bank_csv import parse_csv
-from intake.parsing.camt import parse_camt053
-from intake.parsing.common import ParsedStatement, StatementEntry, StatementError
+from intake.parsing.bank_csv import iter_csv, parse_csv
+from intake.parsing.camt import iter_camt053, parse_camt053
+from intake.parsing.common import (
+    ParsedStatement,
+    StatementEntry,
+    StatementError,
+    StatementItem,
+    StatementSource,
+    collect,
+)
 
 __all__ = [
     "INVOICE_NUMBER_RE",
@@ -27,6 +36,7 @@ __all__ = [
     "StatementEntry",
     "StatementError",
     "find_invoice_numbers",
+    "iter_statement",
     "parse_camt053",
     "parse_csv",
     "parse_statement",
@@ -46,26 +56,51 @@ def _looks_like_xml(data: bytes) -> bool:
     return data.lstrip().startswith(b"<")
 
 
-def parse_statement(data: bytes, *, format: str | None = None, filename: str | None = None) -> ParsedStatement:
-    """Parse a statement, detecting the format unless ``format`` is given.
+def detect_format(head: bytes, *, format: str | None = None, filename: str | None = None) -> str:
+    """The format to parse with: ``format`` if given, else guessed from the file's first bytes and name.
 
     ``format`` is ``"csv"`` or ``"camt053"`` (``"camt.053"``, ``"camt"`` and
     ``"xml"`` are accepted too).  Without it, content that starts with ``<``
     (after an optional byte order mark and whitespace) is camt.053; otherwise a
-    ``.xml`` filename means camt.053 and anything else CSV.
+    ``.xml`` filename means camt.053 and anything else CSV. An unknown ``format``
+    raises ValueError.
     """
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise TypeError(f"statement data must be bytes, not {type(data).__name__}")
-    data = bytes(data)
     if format is not None:
         key = format.strip().lower().replace(".", "").replace("_", "").replace("-", "")
         if key not in _FORMAT_ALIASES:
             raise ValueError(f"unknown statement format {format!r}; use 'csv' or 'camt053'")
-        chosen = _FORMAT_ALIASES[key]
-    elif _looks_like_xml(data):
-        chosen = "camt053"
-    elif filename and filename.lower().endswith(".xml"):
-        chosen = "camt053"
+        return _FORMAT_ALIASES[key]
+    if _looks_like_xml(head) or (filename and filename.lower().endswith(".xml")):
+        return "camt053"
+    return "csv"
+
+
+_PARSERS = {"csv": iter_csv, "camt053": iter_camt053}
+
+
+def iter_statement(
+    source: StatementSource, *, format: str | None = None, filename: str | None = None
+) -> tuple[str, Iterator[StatementItem]]:
+    """The chosen format and the statement's entries and errors as a stream, in file order.
+
+    ``source`` is the bytes or a binary file (read from its current position; the
+    first bytes are peeked to detect the format).
+    """
+    if isinstance(source, (bytearray, memoryview)):
+        source = bytes(source)
+    if isinstance(source, bytes):
+        head = source[:4096]
+    elif hasattr(source, "read"):
+        position = source.tell()
+        head = source.read(4096)
+        source.seek(position)
     else:
-        chosen = "csv"
-    return parse_camt053(data) if chosen == "camt053" else parse_csv(data)
+        raise TypeError(f"statement data must be bytes or a binary file, not {type(source).__name__}")
+    chosen = detect_format(head, format=format, filename=filename)
+    return chosen, _PARSERS[chosen](source)
+
+
+def parse_statement(data: bytes, *, format: str | None = None, filename: str | None = None) -> ParsedStatement:
+    """Parse a whole statement (see :func:`detect_format` for how the format is chosen)."""
+    chosen, items = iter_statement(data, format=format, filename=filename)
+    return collect(items, chosen)

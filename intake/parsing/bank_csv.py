@@ -47,6 +47,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 
 from intake.parsing.common import (
     CSV_AMOUNT_RE,
@@ -54,10 +55,14 @@ from intake.parsing.common import (
     ParsedStatement,
     StatementEntry,
     StatementError,
+    StatementItem,
+    StatementSource,
+    as_items,
     check_amount,
     check_currency,
     check_date,
     file_error,
+    read_all,
     squash,
 )
 
@@ -73,6 +78,11 @@ CSV_OPTIONAL_COLUMNS = ("customer_ref", "reversal")
 
 _TRUE_WORDS = {"yes", "true", "1"}
 _FALSE_WORDS = {"no", "false", "0", ""}
+
+
+def iter_csv(source: StatementSource) -> Iterator[StatementItem]:
+    """The entries and errors of a CSV statement (see module doc)."""
+    yield from as_items(parse_csv(read_all(source)))
 
 
 def parse_csv(data: bytes) -> ParsedStatement:

@@ -37,6 +37,7 @@ from __future__ import annotations
 import datetime
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Iterator
 
 from intake.parsing.common import (
     CAMT_AMOUNT_RE,
@@ -44,11 +45,15 @@ from intake.parsing.common import (
     ParsedStatement,
     StatementEntry,
     StatementError,
+    StatementItem,
+    StatementSource,
+    as_items,
     check_amount,
     check_currency,
     check_date,
     element_text,
     file_error,
+    read_all,
     squash,
 )
 
@@ -77,6 +82,11 @@ def _contains_doctype(data: bytes) -> bool:
             if marker.encode(encoding) in data:
                 return True
     return False
+
+
+def iter_camt053(source: StatementSource) -> Iterator[StatementItem]:
+    """The entries and errors of a camt.053 statement (see module doc), in file order."""
+    yield from as_items(parse_camt053(read_all(source)))
 
 
 def parse_camt053(data: bytes) -> ParsedStatement:

@@ -10,14 +10,16 @@ import datetime
 import hashlib
 import re
 import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import BinaryIO
 
 from billing.errors import InvalidAmount
 from billing.money import parse_decimal
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StatementEntry:
     position: str
     bank_reference: str
@@ -47,6 +49,12 @@ INFO = "info"
 class StatementError:
     position: str
     reason: str
+
+
+#: What the ``iter_*`` parsers yield, in file order: an entry, or an error at "file" or at an entry.
+StatementItem = StatementEntry | StatementError
+#: A statement to parse: its bytes, or a binary file open for reading (streamed where the format allows).
+StatementSource = bytes | BinaryIO
 
 
 @dataclass(frozen=True)
@@ -139,6 +147,25 @@ def file_error(
         errors=(errors or []) + [StatementError("file", reason)],
         format=fmt,
     )
+
+
+def collect(items: Iterable[StatementItem], format: str) -> ParsedStatement:
+    """A whole ParsedStatement from a parser's stream of items."""
+    entries: list[StatementEntry] = []
+    errors: list[StatementError] = []
+    for item in items:
+        (entries if isinstance(item, StatementEntry) else errors).append(item)  # type: ignore[arg-type]
+    return ParsedStatement(entries=entries, errors=errors, format=format)
+
+
+def read_all(source: StatementSource) -> bytes:
+    return source if isinstance(source, bytes) else source.read()
+
+
+def as_items(parsed: ParsedStatement) -> Iterator[StatementItem]:
+    """A parsed statement as a stream again (errors first): for parsers that read the whole file."""
+    yield from parsed.errors
+    yield from parsed.entries
 
 
 # --------------------------------------------------------------------------

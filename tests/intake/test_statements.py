@@ -1107,7 +1107,7 @@ def test_unknown_format_raises():
 
 
 def test_str_data_raises():
-    with pytest.raises(TypeError, match="must be bytes, not str"):
+    with pytest.raises(TypeError, match="must be bytes or a binary file, not str"):
         parse_statement("booking_date")  # type: ignore[arg-type]
 
 
