@@ -35,7 +35,8 @@ rolled back, so it shows exactly what an import would do and writes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -52,7 +53,7 @@ from intake.services import (
     describe_entry,
     record_and_allocate,
 )
-from intake.statements import StatementEntry, parse_statement
+from intake.statements import StatementEntry, StatementError, StatementSource, iter_statement
 from payments.models import Payment
 from payments.services import record_chargeback
 
@@ -111,6 +112,14 @@ class EntryResult:
         return self.outcome in Outcome.NEEDS_A_PERSON
 
 
+#: Called after each chunk of entries is handled (and committed, unless a dry run):
+#: progress(done, total, results of the chunk). `done` counts entries and entry errors.
+ProgressCallback = Callable[[int, int, list[EntryResult]], None]
+
+#: Entries handled between two progress calls.
+CHUNK = 200
+
+
 @dataclass
 class ImportReport:
     source_name: str
@@ -119,9 +128,17 @@ class ImportReport:
     results: list[EntryResult] = field(default_factory=list)
     file_errors: list[str] = field(default_factory=list)
     stopped: str = ""
+    #: Outcome -> number of entries; kept even when the results themselves are not (keep_results=False).
+    tally: Counter[str] = field(default_factory=Counter)
+    total: int = 0
+
+    def add(self, result: EntryResult, *, keep: bool = True) -> None:
+        self.tally[result.outcome] += 1
+        if keep:
+            self.results.append(result)
 
     def count(self, outcome: str) -> int:
-        return sum(1 for result in self.results if result.outcome == outcome)
+        return self.tally[outcome]
 
     @property
     def counts(self) -> dict[str, int]:
@@ -132,7 +149,7 @@ class ImportReport:
         """0: all handled; 1: some entries need a person; 2: the file was unreadable or the import stopped."""
         if self.file_errors or self.stopped:
             return 2
-        return 1 if any(result.needs_a_person for result in self.results) else 0
+        return 1 if any(self.tally[outcome] for outcome in Outcome.NEEDS_A_PERSON) else 0
 
     def summary(self) -> str:
         parts = [f"{count} {label}" for label, count in self.counts.items() if count]
@@ -306,42 +323,80 @@ def _handle_entry(entry: StatementEntry, *, source_name: str, by: Actor) -> Entr
 
 
 def import_statement(
-    data: bytes,
+    source: StatementSource,
     *,
     source_name: str = "",
     format: str | None = None,
+    profile: str | None = None,
     by: Actor,
     dry_run: bool = False,
+    progress: ProgressCallback | None = None,
+    keep_results: bool = True,
 ) -> ImportReport:
     """Import a bank statement (see the module doc); returns what became of every entry.
 
-    `format` is "csv" or "camt053" (None: detected from the content and file name);
-    an unknown format raises ValueError.
+    `source` is the statement's bytes or a binary file. `format` is "csv" or "camt053"
+    (None: detected from the content and file name); an unknown format raises
+    ValueError. `profile` names the CSV layout. `progress` is called after every chunk
+    of entries (see ProgressCallback); with keep_results=False the report keeps only the
+    counts (a background import stores each chunk's results as they come).
     """
-    parsed = parse_statement(data, format=format, filename=source_name or None)
-    report = ImportReport(source_name=source_name, format=parsed.format, dry_run=dry_run)
-    for error in parsed.errors:
-        if error.position == "file":
-            report.file_errors.append(error.reason)
+    chosen, items = iter_statement(source, format=format, filename=source_name or None)
+    report = ImportReport(source_name=source_name, format=chosen, dry_run=dry_run)
+    entries: list[StatementEntry] = []
+    rejected: list[EntryResult] = []  # entries the parser refused: reported with the first chunk
+    for item in items:
+        if isinstance(item, StatementError):
+            if item.position == "file":
+                report.file_errors.append(item.reason)
+            else:
+                rejected.append(EntryResult(position=item.position, outcome=Outcome.REJECTED, message=item.reason))
+                report.add(rejected[-1], keep=keep_results)
         else:
-            report.results.append(EntryResult(position=error.position, outcome=Outcome.REJECTED, message=error.reason))
+            entries.append(item)
+    report.total = len(entries) + len(rejected)
+
+    def handle_all() -> None:
+        _handle_all(
+            report, entries, source_name=source_name, by=by, progress=progress, keep=keep_results, first_chunk=rejected
+        )
+
     if dry_run:
         with transaction.atomic():
-            _handle_all(report, parsed.entries, source_name=source_name, by=by)
+            handle_all()
             transaction.set_rollback(True)
     else:
-        _handle_all(report, parsed.entries, source_name=source_name, by=by)
+        handle_all()
     report.results.sort(key=lambda result: _position_key(result.position))
     return report
 
 
-def _handle_all(report: ImportReport, entries: Sequence[StatementEntry], *, source_name: str, by: Actor) -> None:
+def _handle_all(
+    report: ImportReport,
+    entries: Sequence[StatementEntry],
+    *,
+    source_name: str,
+    by: Actor,
+    progress: ProgressCallback | None,
+    keep: bool,
+    first_chunk: list[EntryResult],
+) -> None:
+    chunk = list(first_chunk)
+    done = len(chunk)
     for index, entry in enumerate(entries):
         try:
-            report.results.append(_handle_entry(entry, source_name=source_name, by=by))
+            result = _handle_entry(entry, source_name=source_name, by=by)
         except DatabaseError as exc:
             report.stopped = (
                 f"stopped at {entry.position} by a database error ({type(exc).__name__}: {exc}); "
                 f"{index} entries before it were handled; import the same file again to finish"
             )
-            return
+            break
+        report.add(result, keep=keep)
+        chunk.append(result)
+        done += 1
+        if progress is not None and len(chunk) >= CHUNK:
+            progress(done, report.total, chunk)
+            chunk = []
+    if progress is not None and (chunk or done == 0):
+        progress(done, report.total, chunk)
