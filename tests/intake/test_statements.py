@@ -1115,8 +1115,8 @@ def test_explicit_format_overrides_content():
 
 
 def test_unknown_format_raises():
-    with pytest.raises(ValueError, match="unknown statement format 'mt940'"):
-        parse_statement(b"x", format="mt940")
+    with pytest.raises(ValueError, match="unknown statement format 'ofx'"):
+        parse_statement(b"x", format="ofx")
 
 
 def test_str_data_raises():
