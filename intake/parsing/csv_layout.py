@@ -84,6 +84,7 @@ class Layout:
     fit: HeaderFit
     head: list[bytes]
     rest: Iterator[bytes]
+    titles: list[str] = field(default_factory=list)
     title_account: str = ""
     width: int = field(init=False)
 
@@ -91,7 +92,8 @@ class Layout:
         self.width = len(self.names)
 
     def shown_name(self, index: int) -> str:
-        return self.names[index].split("#")[0] if index < len(self.names) else f"#{index + 1}"
+        """The column's name as the file writes it, for errors."""
+        return self.titles[index] if index < len(self.titles) else f"#{index + 1}"
 
 
 @dataclass
@@ -220,6 +222,7 @@ def locate_layout(profile: CsvProfile | None, lines: Iterator[bytes]) -> Layout 
         delimiter=found.delimiter,
         header_line=found.line,
         names=header_names(found.cells),
+        titles=[cell.strip() for cell in found.cells],
         fit=found.fit,
         head=head,
         rest=lines,

@@ -18,7 +18,8 @@ Field mapping:
   ``credit`` False), ``RD`` a reversal of a debit (money in).  The same amount
   rules as for CSV apply.
 * ``currency``: the statement's, from its balances (``:60F:`` and others).
-* ``account``: ``:25:`` with spaces removed.
+* ``account``: ``:25:`` with spaces removed, and without the statement's
+  currency when it ends in it (ING writes ``NL20INGB0001234567EUR``).
 * ``status``: always booked (MT940 is the booked statement; interim MT942
   reports are not read here).
 * ``bank_reference``: the bank's reference after ``//`` in ``:61:``
@@ -165,8 +166,10 @@ def iter_mt940(source: StatementSource) -> Iterator[StatementItem]:
                 f"could not read statement {statement_number} ({lines} entries): {reason}",
             )
             continue
-        account = "".join(str(statement.data.get("account_identification") or "").split())
         currency = statement.currency or ""
+        account = "".join(str(statement.data.get("account_identification") or "").split())
+        if currency and len(account) > len(currency) and account.endswith(currency):
+            account = account.removesuffix(currency)  # ING NL writes NL20INGB0001234567EUR
         for transaction in statement:
             number += 1
             yield _entry(f"entry {number}", transaction.data, account, currency, seen_refs, occurrences)
