@@ -203,6 +203,8 @@ ING_NL = CsvProfile(
     required=("booking_date", "amount", "direction", "counterparty", "remittance"),
     delimiters=(";", ","),
     decimal_comma=True,
+    # ING writes 1250,00; a dot can only be a thousands separator in a decimal-comma file.
+    thousands_separator=".",
     date_formats=("YYYYMMDD",),
     encodings=_LEGACY,
     fixed_currency="EUR",
@@ -230,6 +232,7 @@ KNAB = CsvProfile(
     required=("booking_date", "amount", "direction", "currency", "counterparty", "remittance"),
     delimiters=(";",),
     decimal_comma=True,
+    thousands_separator=".",
     date_formats=("DD-MM-YYYY",),
     encodings=_LEGACY,
     header_search_lines=5,

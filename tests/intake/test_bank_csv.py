@@ -123,13 +123,14 @@ def test_ing_nl_bad_direction_word_and_signed_amount():
         '"20240305";"A";"NL20INGB0001234567";"";"OV";"Op";"1,00";"";""',
         '"20240305";"A";"NL20INGB0001234567";"";"OV";"Bij";"-1,00";"";""',
         '"20240305";"A";"NL20INGB0001234567";"";"OV";"Bij";"1.00";"";""',
+        '"20240305";"A";"NL20INGB0001234567";"";"OV";"Bij";"1.250,00";"";""',
     ]
     parsed = parse_csv("\n".join([header, *rows]).encode(), "ing-nl")
-    assert parsed.entries == []
+    assert [(e.position, e.amount) for e in parsed.entries] == [("line 5", D("1250.00"))]
     assert parsed.errors == [
         StatementError("line 2", "Af Bij 'Op' is not one of af, bij"),
         StatementError("line 3", "amount '-1,00' must not be signed: 'Af Bij' gives the direction"),
-        StatementError("line 4", "amount '1.00' is not a number (expected a decimal comma, e.g. 1234,56)"),
+        StatementError("line 4", "amount '1.00' is not a number (expected a decimal comma, e.g. 1.234,56)"),
     ]
 
 
