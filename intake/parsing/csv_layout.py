@@ -168,6 +168,17 @@ def _layout_error(profile: CsvProfile, head: list[bytes]) -> str:
     encoding = decoder.encoding_name
     missing = fit_header(profile, header_names(cells)).missing
     shown = ", ".join(c.strip() for c in cells if c.strip()) or "nothing"
+    hint = _looks_like(_fitting_profiles(head, profile))
+    readable = encoding in {_ENCODING_NAMES.get(e, e) for e in profile.encodings}
+    if (
+        missing
+        and not hint
+        and readable
+        and delimiter in profile.delimiters
+        and 2 * len(missing) <= len(profile.required)
+    ):
+        # The profile's own layout with a column or two missing: the short message says it all.
+        return f"missing required column(s): {', '.join(missing)} (the header row has: {shown})"
     expected_delimiters = " or ".join(f"'{d}'" for d in profile.delimiters)
     found = f"the header row has: {shown}; delimiter '{delimiter}', encoding {encoding}"
     if missing:
@@ -175,7 +186,6 @@ def _layout_error(profile: CsvProfile, head: list[bytes]) -> str:
     else:
         reason = f"the file is separated by '{delimiter}' but the profile expects {expected_delimiters} ({found})"
     reason += f"; the '{profile.key}' profile ({profile.label}) expects {profile.expected()}"
-    hint = _looks_like(_fitting_profiles(head, profile))
     if not hint and profile.delimiters == (",",) and delimiter == ";":
         hint = " (the file looks semicolon-separated; use commas)"
     return reason + hint

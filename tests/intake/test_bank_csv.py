@@ -401,3 +401,17 @@ def test_rows_stream_from_a_binary_file():
     assert isinstance(first, StatementEntry) and first.bank_reference == "R0"
     assert stream.tell() < len(stream.getvalue()) // 10  # only the top was read
     assert sum(1 for _ in items) == 19_999
+
+
+def test_without_a_profile_a_header_that_fits_two_profiles_is_not_guessed(monkeypatch):
+    copy = dataclasses.replace(CSV_PROFILES["knab"], key="knab-copy", label="Knab copy")
+    monkeypatch.setitem(CSV_PROFILES, "knab-copy", copy)
+    parsed = parse_statement(sample("knab.csv"))
+    assert parsed.entries == []
+    assert parsed.errors == [
+        StatementError(
+            "file",
+            "the header fits several profiles; this looks like Knab ('knab') or Knab copy ('knab-copy'): "
+            "choose one of these profiles",
+        )
+    ]

@@ -266,9 +266,7 @@ def test_missing_column_sample():
         StatementError(
             "file",
             "missing required column(s): currency (the header row has: booking_date, amount, "
-            "bank_reference, counterparty, remittance; delimiter ',', encoding UTF-8); the 'settle' profile "
-            "(Settle CSV) expects booking_date, amount, currency, counterparty, remittance and optionally "
-            "bank_reference, customer_ref, reversal, account",
+            "bank_reference, counterparty, remittance)",
         )
     ]
 
