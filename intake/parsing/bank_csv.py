@@ -103,8 +103,8 @@ __all__ = ["CSV_PROFILES", "CsvProfile", "iter_csv", "parse_csv"]
 _DELIMITER_WORDS = {",": "commas", ";": "semicolons", "\t": "tabs"}
 _TRUE_WORDS = {"yes", "true", "1"}
 _FALSE_WORDS = {"no", "false", "0", ""}
-# C0 controls other than tab, line feed and carriage return (which squash() turns into spaces).
-_CONTROLS = {code: " " for code in range(32) if chr(code) not in "\t\n\r"}
+# Control characters other than tab, line feed and carriage return (which squash() turns into spaces).
+_CONTROLS_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def iter_csv(source: StatementSource, profile: str | CsvProfile | None = "settle") -> Iterator[StatementItem]:
@@ -141,7 +141,10 @@ class _Row:
         return self.cells[index].strip() if index is not None and index < len(self.cells) else ""
 
     def text(self, field: str) -> str:
-        return squash(self.cell(field).translate(_CONTROLS))
+        return squash(_CONTROLS_RE.sub(" ", self.cell(field)))
+
+    def reference(self, field: str) -> str:
+        return _CONTROLS_RE.sub(" ", self.cell(field)).strip()
 
 
 def _rows(layout: Layout) -> Iterator[StatementItem]:
@@ -216,7 +219,7 @@ def _entry(row: _Row, seen_refs: dict[str, str], occurrences: Occurrences) -> St
     account = "".join(row.cell("account").split()) or row.layout.title_account
     counterparty = row.text("counterparty")
     remittance = row.text("remittance")
-    reference = row.cell("bank_reference").translate(_CONTROLS).strip()
+    reference = row.reference("bank_reference")
     kind = "bank"
     if reference:
         if reference in seen_refs:
@@ -239,7 +242,7 @@ def _entry(row: _Row, seen_refs: dict[str, str], occurrences: Occurrences) -> St
         credit=signed > 0,
         reversal=reversal,
         counterparty_name=counterparty,
-        customer_reference=row.cell("customer_reference").translate(_CONTROLS).strip(),
+        customer_reference=row.reference("customer_reference"),
         remittance_text=remittance,
         status=BOOKED,
         account=account,
