@@ -242,8 +242,12 @@ def test_iter_mt940_reads_a_binary_file():
         ),
         # ABN AMRO with a structured creditor reference
         ("/TRTP/SEPA/NAME/ACME/REMI/STRD/CUR/RF18539007547034/EREF/X", Details("ACME", "", "RF18539007547034")),
-        # ING: the name is the third part of /CNTP/
+        # ING: the name is the third part of /CNTP/, the city may be empty
         ("/CNTP/NL91ABNA0417164300/ABNANL2A/Golf BV/Amsterdam/REMI/USTD//G-1/", Details("Golf BV", "G-1")),
+        (
+            "/EREF/E1//CNTP/NL32INGB0000012345/INGBNL2\nA/J.Janssen///REMI/STRD/CUR/9001123412341234/",
+            Details("J.Janssen", "", "9001123412341234"),
+        ),
         # free text keeps its words apart across lines
         ("Payment invoice\nACME-000042   thanks", Details("", "Payment invoice ACME-000042 thanks")),
         ("", Details()),
