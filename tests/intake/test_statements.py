@@ -282,8 +282,10 @@ def test_csv_several_missing_columns_one_error():
     assert parsed.errors == [
         StatementError(
             "file",
-            "missing required column(s): booking_date, currency, bank_reference, counterparty, "
-            "remittance (the header row has: date, amount, reference)",
+            "missing required column(s): booking_date, currency, counterparty, remittance "
+            "(the header row has: Date, Amount, Reference; delimiter ',', encoding UTF-8); the 'settle' profile "
+            "(Settle CSV) expects booking_date, amount, currency, counterparty, remittance and optionally "
+            "bank_reference, customer_ref, reversal, account",
         )
     ]
 
@@ -454,9 +456,12 @@ def test_csv_leap_day_is_valid():
     assert one_row("2024-02-29,1.00,EUR,R1,A,B").entries[0].booking_date == date(2024, 2, 29)
 
 
-def test_csv_missing_bank_reference():
+def test_csv_missing_bank_reference_is_derived():
+    # Issue 10 item 2: a row without the bank's reference is kept, with a derived one.
     parsed = one_row("2024-03-04,1.00,EUR,  ,A,B")
-    assert parsed.errors == [StatementError("line 2", "missing bank reference")]
+    assert parsed.errors == []
+    assert parsed.entries[0].reference_kind == "derived"
+    assert parsed.entries[0].bank_reference.startswith("D:")
 
 
 def test_csv_several_problems_in_one_row_are_joined():
@@ -466,7 +471,7 @@ def test_csv_several_problems_in_one_row_are_joined():
             "line 2",
             "booking date '2024-13-01' is not a valid YYYY-MM-DD date; "
             "amount 1.001 has more decimals than allowed (at most 2); "
-            "currency 'EURO' is not a 3-letter ISO code; missing bank reference",
+            "currency 'EURO' is not a 3-letter ISO code",
         )
     ]
 
@@ -521,12 +526,17 @@ def test_csv_duplicate_only_counts_valid_rows():
     ]
 
 
-def test_csv_not_utf8():
-    data = csv_bytes("2024-03-04,1.00,EUR,R1,A,B") + "2024-03-04,1.00,EUR,R2,Müller,B\n".encode("latin-1")
+def test_csv_not_utf8_refuses_only_that_row():
+    # Rows are read as a stream: a line that is not UTF-8 is that row's error and the rest still reads.
+    data = (
+        csv_bytes("2024-03-04,1.00,EUR,R1,A,B")
+        + "2024-03-04,1.00,EUR,R2,Müller,B\n".encode("latin-1")
+        + b"2024-03-05,2.00,EUR,R3,A,B\n"
+    )
     parsed = parse_csv(data)
-    assert parsed.entries == []
+    assert [e.bank_reference for e in parsed.entries] == ["R1", "R3"]
     assert parsed.errors == [
-        StatementError("file", "file is not valid UTF-8 (byte 0xfc on line 3); export the statement as UTF-8")
+        StatementError("line 3", "line 3 is not valid UTF-8 (byte 0xfc); export the statement as UTF-8")
     ]
 
 
@@ -536,14 +546,15 @@ def test_csv_unicode_text_kept():
     assert parsed.entries[0].remittance_text == "Zahlung für Rechnung MUELLER-000001 – danke"
 
 
-def test_csv_unreadable_rest_reports_error_and_keeps_earlier_rows():
+def test_csv_unreadable_row_reports_error_and_the_rest_still_reads():
+    # Issue 10 item 7: the csv module drops the line it fails on and goes on, so only that row is lost.
     huge = "x" * 200_000
-    data = csv_bytes("2024-03-04,1.00,EUR,R1,A,B", f'2024-03-04,1.00,EUR,R2,A,"{huge}"')
+    data = csv_bytes("2024-03-04,1.00,EUR,R1,A,B", f'2024-03-04,1.00,EUR,R2,A,"{huge}"', "2024-03-05,2.00,EUR,R3,A,B")
     parsed = parse_csv(data)
-    assert [e.bank_reference for e in parsed.entries] == ["R1"]
+    assert [e.bank_reference for e in parsed.entries] == ["R1", "R3"]
     assert len(parsed.errors) == 1
     assert parsed.errors[0].position == "line 3"
-    assert parsed.errors[0].reason.startswith("could not read the rest of the file: field larger than field limit")
+    assert parsed.errors[0].reason.startswith("could not read this row: field larger than field limit")
 
 
 # ---------------------------------------------------------------------------
@@ -1102,8 +1113,8 @@ def test_explicit_format_overrides_content():
 
 
 def test_unknown_format_raises():
-    with pytest.raises(ValueError, match="unknown statement format 'mt940'"):
-        parse_statement(b"x", format="mt940")
+    with pytest.raises(ValueError, match="unknown statement format 'ofx'"):
+        parse_statement(b"x", format="ofx")
 
 
 def test_str_data_raises():
