@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import io
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import BinaryIO
@@ -511,3 +510,96 @@ def sample(name: str) -> bytes:
 
 def summary(entry: StatementEntry) -> tuple:
     return dataclasses.astuple(entry)
+
+
+def test_sample_swiss_collective_credit_is_split_per_creditor_reference():
+    # the example: a PostFinance batch credited to the first payer in full
+    entries, errors = entries_and_errors(sample("postfinance_batch_camt053_v04.xml"))
+    assert errors == []
+    assert [
+        (e.position, e.amount, e.currency, e.customer_reference, e.bank_reference, e.status, e.account) for e in entries
+    ] == [
+        (
+            "entry 1.1",
+            D("2187.00"),
+            "CHF",
+            "302388292000011111111111111",
+            "20170323001234567891234567891234/1",
+            BOOKED,
+            "CH1111000000123456789",
+        ),
+        (
+            "entry 1.2",
+            D("1296.00"),
+            "CHF",
+            "302388292000022222222222222",
+            "20170323001234567891234567891234/2",
+            BOOKED,
+            "CH1111000000123456789",
+        ),
+    ]
+    assert {e.booking_date for e in entries} == {date(2017, 3, 22)}
+
+
+def test_sample_abn_amro_without_bank_references_and_with_additional_texts():
+    entries, errors = entries_and_errors(sample("abnamro_camt053_v02.xml"))
+    assert errors == []
+    assert [(e.position, e.amount, e.credit, e.reversal, e.reference_kind) for e in entries] == [
+        ("entry 1", D("754.25"), False, False, "derived"),
+        ("entry 2.1", D("564.05"), False, True, "derived"),
+        ("entry 2.2", D("100.00"), False, True, "derived"),
+        ("entry 3", D("1405.31"), True, False, "derived"),
+    ]
+    facts = ("NL77ABNA0574908765", date(2014, 1, 5), False, True, D("100.00"), "EUR", BOOKED)
+    e2e = "TESTBANK/NL/20141229/01206407"
+    assert entries[2].bank_reference == derived_reference("EndToEndId", e2e, *facts, occurrence=1)
+    assert entries[0].remittance_text == (
+        "Insurance policy 857239PERIOD 01.01.2014 - 31.12.2014 MKB Insurance 859239PERIOD 01.01.2014 - 31.12.2014"
+    )
+    assert len({e.bank_reference for e in entries}) == 4
+    assert [e.bank_reference for e in parse_camt053(sample("abnamro_camt053_v02.xml")).entries] == [
+        e.bank_reference for e in entries
+    ]
+
+
+def test_sample_version_08():
+    (got,), errors = entries_and_errors(sample("genkgo_camt053_v08.xml"))
+    assert errors == []
+    assert summary(got) == (
+        "entry 1",
+        "AAAASESS-FP-CN_98765/01",
+        date(2014, 12, 31),
+        D("8.85"),
+        "EUR",
+        True,
+        False,
+        "NAME NAME",
+        "4654654654654654",
+        "",
+        BOOKED,
+        "NL26VAYB8060476890",
+        "bank",
+    )
+
+
+def test_sample_without_any_reference():
+    (got,), errors = entries_and_errors(sample("genkgo_minimal_camt053_v02.xml"))
+    assert errors == []
+    facts = ("NL26VAYB8060476890", date(2014, 12, 31), True, False, D("8.85"), "EUR", BOOKED)
+    assert got.bank_reference == derived_reference("entry", *facts, "NAME NAME", "", "4654654654654654", occurrence=1)
+
+
+def test_sample_two_statements_in_one_document():
+    entries, errors = entries_and_errors(sample("genkgo_multi_statement_camt053_v02.xml"))
+    assert errors == []
+    assert [(e.position, e.amount, e.credit, e.counterparty_name, e.remittance_text) for e in entries] == [
+        ("entry 1", D("8.85"), True, "Company Name 1", "Transaction Description 1"),
+        ("entry 2", D("7.00"), False, "Company Name 2", "Transaction Description 2"),
+    ]
+    assert {e.reference_kind for e in entries} == {"derived"}
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in SAMPLES.glob("*.xml")))
+def test_samples_stream_from_a_file_like_from_bytes(name, monkeypatch):
+    monkeypatch.setattr(camt_module, "CHUNK_SIZE", 512)
+    assert list(iter_camt053(io.BytesIO(sample(name)))) == list(iter_camt053(sample(name)))
