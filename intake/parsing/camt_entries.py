@@ -100,6 +100,11 @@ class EntryReader:
         return element_text(self._find(element, *names))
 
     def items(self, ntry: ET.Element, number: int, stmt: StatementFacts) -> Iterator[StatementItem]:
+        """The entries (one, or one per TxDtls of a batch) and errors of the ``number``-th ``Ntry``.
+
+        A problem with the entry's own fields rejects it whole: a part of a broken entry
+        would be money recorded on a guess.
+        """
         position = f"entry {number}"
         problems: list[str] = []
         amount, currency = self._amount(ntry, problems, "Amt")

@@ -499,6 +499,14 @@ def test_doctype_split_across_chunks_is_refused(monkeypatch, chunk):
     assert list(iter_camt053(io.BytesIO(data))) == [StatementError("file", camt_module._DOCTYPE_REASON)]
 
 
+def test_doctype_refused_by_the_parser_when_the_byte_scan_misses_it(monkeypatch):
+    # second line of defence for streamed files: the tree builder refuses a DOCTYPE before any entity
+    monkeypatch.setattr(camt_module, "_contains_doctype", lambda data: False)
+    monkeypatch.setattr(camt_module, "CHUNK_SIZE", 8)
+    data = b'<!DOCTYPE Document [<!ENTITY a "x">]><Document>&a;</Document>'
+    assert list(iter_camt053(io.BytesIO(data))) == [StatementError("file", camt_module._DOCTYPE_REASON)]
+
+
 # ---------------------------------------------------------------------------
 # 8. Real banks' sample files (sources and licences: samples/camt/README.md)
 # ---------------------------------------------------------------------------
