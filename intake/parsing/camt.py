@@ -1,224 +1,256 @@
-"""ISO 20022 camt.053 bank statements.
+"""ISO 20022 camt.053 bank statements, streamed.
 
 camt.053
 ========
 
 ISO 20022 ``BankToCustomerStatement``, any version ``camt.053.001.XX``
 (``.02`` to ``.13`` are known) or without namespace.  Every
-``Document/BkToCstmrStmt/Stmt/Ntry`` becomes one entry; positions are
-``"entry N"``, N counting ``Ntry`` elements from 1 across the whole document
-(all ``Stmt`` elements).  Documents with a DOCTYPE (and hence entity
-declarations) are refused.  Malformed XML gives one error at ``"file"``
-naming the 1-based line and column.  Problems in an entry are reported as
-one error for that entry (several reasons joined by ``"; "``), and an
-``AcctSvcrRef``/reference already used by an earlier valid entry is an error.
+``Document/BkToCstmrStmt/Stmt/Ntry`` is one booking; N in the positions
+``"entry N"`` counts ``Ntry`` elements from 1 across the whole document (all
+``Stmt`` elements).
 
-Field mapping (``TxDtls`` is the first ``Ntry/NtryDtls/TxDtls``):
+Reading.  The file is read in chunks and parsed as it comes (bytes or a binary
+file); each ``Ntry`` is turned into items when its end tag arrives and then
+dropped from the tree, as is every other child of ``Stmt`` once read, so memory
+does not grow with the number of entries.  Documents with a DOCTYPE (and hence
+entity declarations) are refused: the bytes before the root element are scanned
+before the parser sees them, and the parser refuses a DOCTYPE too.  Malformed
+XML gives one error at ``"file"`` naming the 1-based line and column, after the
+entries read before it.  Problems in an entry are one error for that entry
+(several reasons joined by ``"; "``).
 
-* ``amount``/``currency``: ``Ntry/Amt`` and its ``Ccy`` attribute; the same
-  amount rules as for CSV apply, and the amount must not be negative.
-* ``credit``: ``Ntry/CdtDbtInd`` (``CRDT`` or ``DBIT``).
-* ``reversal``: ``Ntry/RvslInd`` (``true``/``1``), absent means False.
-* ``booking_date``: ``Ntry/BookgDt/Dt``, else the date part of
-  ``Ntry/BookgDt/DtTm`` (as written, no time zone conversion).
-* ``bank_reference``: ``Ntry/AcctSvcrRef`` (the bank's own reference),
-  else ``Ntry/NtryRef``, else ``TxDtls/Refs/EndToEndId`` (the placeholder
-  ``NOTPROVIDED`` does not count).
-* ``counterparty_name``: ``TxDtls/RltdPties/Dbtr`` name for money that
-  originally came in (CRDT, or a reversed DBIT), ``Cdtr`` name for money that
-  originally went out, falling back to the other party.  Both ``Dbtr/Nm``
-  (up to .07) and ``Dbtr/Pty/Nm`` (.08 and later) are read.
-* ``customer_reference``: first ``TxDtls/RmtInf/Strd/CdtrRefInf/Ref``.
-* ``remittance_text``: all ``TxDtls/RmtInf/Ustrd`` joined by one space.
+Field mapping (the rules live in intake.parsing.camt_entries):
+
+* ``amount``/``currency``: ``Ntry/Amt`` and its ``Ccy``; the same amount rules as
+  for CSV apply, and the amount must not be negative.
+* ``credit``: ``Ntry/CdtDbtInd`` (``CRDT``/``DBIT``); ``reversal``: ``Ntry/RvslInd``.
+* ``status``: ``Ntry/Sts`` (its text up to .07, ``Sts/Cd`` from .08): ``BOOK`` is
+  booked, ``PDNG`` and ``FUTR`` pending, ``INFO`` info; absent means booked; any
+  other code is an error for the entry.  Only booked entries are settled money.
+* ``booking_date``: ``BookgDt`` (``Dt``, or the date part of ``DtTm`` as written),
+  else ``ValDt`` likewise, else the date of the statement's ``FrToDt/ToDtTm``,
+  else of its ``CreDtTm``; an error only if there is none of these.
+* ``account``: ``Stmt/Acct/Id/IBAN``, else ``Stmt/Acct/Id/Othr/Id``.
+* ``counterparty_name``: ``TxDtls/RltdPties/Dbtr`` name for money that came in
+  (CRDT, or a reversed DBIT), ``Cdtr`` for money that went out, falling back to the
+  other; ``Nm`` (up to .07) and ``Pty/Nm`` (.08 on).
+* ``customer_reference``: the first ``TxDtls/RmtInf/Strd/CdtrRefInf/Ref``.
+* ``remittance_text``: ``RmtInf/Ustrd`` (joined by a space), then every
+  ``RmtInf/Strd/AddtlRmtInf``, ``TxDtls/AddtlTxInf`` and ``Ntry/AddtlNtryInf``,
+  squashed, each identical text once.
+
+Batches.  An ``Ntry`` with several ``NtryDtls/TxDtls`` that each carry an amount
+(``TxDtls/Amt``, else ``AmtDtls/TxAmt/Amt``) in the entry's currency and direction,
+adding up to the entry's amount, is one entry per ``TxDtls``: ``"entry N.1"``,
+``"entry N.2"``, each with that transaction's parties, references and texts
+(``AddtlNtryInf`` describes the whole batch and is left out, so that its invoice
+numbers are not matched against every part).  If they do not add up (or an amount
+is missing), the ``Ntry`` is one entry with every transaction's texts and payers,
+a customer reference only if all transactions share it, and an error at the same
+position starting ``"batched entry does not add up:"`` so a clerk reviews it.  A
+single ``TxDtls`` is read as part of its entry whatever its amount says.
+
+References (``reference_kind`` "bank"), the bank's own first:
+
+1. ``Ntry/AcctSvcrRef``; for a lone ``TxDtls`` then ``TxDtls/Refs/AcctSvcrRef``;
+   then ``Ntry/NtryRef``.
+2. A split part takes its ``TxDtls/Refs/AcctSvcrRef`` when every part has its own
+   and they all differ (banks that repeat one batch id there do not name the
+   parts); otherwise the entry's reference from 1. with ``/1``, ``/2``...
+
+``TxId``, ``UETR`` and ``InstrId`` are never used: they belong to the payment, not to
+the booking, and a return of that payment carries them again.  Without a bank
+reference the identity is derived (``reference_kind`` "derived", see
+:func:`intake.parsing.common.derived_reference`) from the account, booking date,
+direction, reversal, amount, currency and status, plus
+
+* the ``EndToEndId`` (not ``NOTPROVIDED``) when there is one: the payer chooses it,
+  so it only counts together with the rest (two payers reusing one both come
+  through);
+* otherwise the counterparty, remittance text and customer reference.
+
+Identical facts are told apart by their occurrence in the file, so re-reading the
+file, or a longer one holding the same days, gives the same references.  A
+reference already used in the file by an earlier entry of the same status is an
+error for the later entry.
 """
 
 from __future__ import annotations
 
-import datetime
+import io
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 
+from intake.parsing.camt_entries import EntryReader, StatementFacts, xml_date
 from intake.parsing.common import (
-    CAMT_AMOUNT_RE,
-    XML_DATE_RE,
     ParsedStatement,
-    StatementEntry,
     StatementError,
     StatementItem,
     StatementSource,
-    as_items,
-    check_amount,
-    check_currency,
-    check_date,
+    collect,
     element_text,
-    file_error,
-    read_all,
-    squash,
 )
 
 _CAMT053_NS_RE = re.compile(r"camt\.053\.001\.[0-9]{2}$")
-_NOT_PROVIDED = "NOTPROVIDED"
+#: Read size: big enough that parsing dominates, small enough that memory stays flat.
+CHUNK_SIZE = 64 * 1024
+
+_DOCTYPE_REASON = (
+    "XML documents with a DOCTYPE or entity declarations are refused for security reasons; "
+    "camt.053 files do not need them"
+)
+_MARKERS = [
+    marker.encode(encoding) for marker in ("<!DOCTYPE", "<!ENTITY") for encoding in ("utf-8", "utf-16-le", "utf-16-be")
+]
+_OVERLAP = max(len(marker) for marker in _MARKERS)
 
 
 class _DoctypeRefused(Exception):
     pass
 
 
-class _NoDoctypeTreeBuilder(ET.TreeBuilder):
-    def doctype(self, name, pubid, system):  # called by XMLParser for <!DOCTYPE
+class _NotCamt(Exception):
+    pass
+
+
+class _EventBuilder(ET.TreeBuilder):
+    """Builds the tree and notes each element's start and end, for the reader to act on between chunks.
+
+    XMLPullParser would do the noting, but only with a plain TreeBuilder, which has no say on DOCTYPE.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.events: list[tuple[bool, ET.Element]] = []
+
+    def start(self, tag: str, attrs: dict[str, str]) -> ET.Element:
+        element = super().start(tag, attrs)
+        self.events.append((True, element))
+        return element
+
+    def end(self, tag: str) -> ET.Element:
+        element = super().end(tag)
+        self.events.append((False, element))
+        return element
+
+    def doctype(self, name: str, pubid: str, system: str) -> None:  # called by XMLParser for <!DOCTYPE
         raise _DoctypeRefused()
 
 
-_DOCTYPE_REASON = (
-    "XML documents with a DOCTYPE or entity declarations are refused for security reasons; "
-    "camt.053 files do not need them"
-)
-
-
 def _contains_doctype(data: bytes) -> bool:
-    for marker in ("<!DOCTYPE", "<!ENTITY"):
-        for encoding in ("utf-8", "utf-16-le", "utf-16-be"):
-            if marker.encode(encoding) in data:
-                return True
-    return False
-
-
-def iter_camt053(source: StatementSource) -> Iterator[StatementItem]:
-    """The entries and errors of a camt.053 statement (see module doc), in file order."""
-    yield from as_items(parse_camt053(read_all(source)))
+    return any(marker in data for marker in _MARKERS)
 
 
 def parse_camt053(data: bytes) -> ParsedStatement:
-    """Parse an ISO 20022 camt.053 BankToCustomerStatement (see module doc)."""
-    data = bytes(data)
-    if not data.strip():
-        return file_error("camt053", "file is empty")
-    if _contains_doctype(data):
-        return file_error("camt053", _DOCTYPE_REASON)
-    parser = ET.XMLParser(target=_NoDoctypeTreeBuilder())
+    """Parse a whole ISO 20022 camt.053 BankToCustomerStatement (see module doc)."""
+    return collect(iter_camt053(data), "camt053")
+
+
+def iter_camt053(source: StatementSource) -> Iterator[StatementItem]:
+    """The entries and errors of a camt.053 statement (see module doc), in file order, streamed."""
+    stream = io.BytesIO(source) if isinstance(source, (bytes, bytearray, memoryview)) else source
+    walker = _Walker()
+    builder = _EventBuilder()
+    parser = ET.XMLParser(target=builder)
+    tail = b""  # the end of the bytes before the root element, for markers split across chunks
+    seen_content = False
     try:
-        parser.feed(data)
-        root = parser.close()
+        while chunk := stream.read(CHUNK_SIZE):
+            seen_content = seen_content or bool(chunk.strip())
+            if not walker.started:
+                if _contains_doctype(tail + chunk):
+                    yield StatementError("file", _DOCTYPE_REASON)
+                    return
+                tail = (tail + chunk)[-_OVERLAP:]
+            parser.feed(chunk)
+            yield from walker.walk(builder.events)
+        if not seen_content:
+            yield StatementError("file", "file is empty")
+            return
+        parser.close()
+        yield from walker.walk(builder.events)
+        walker.finish()
     except _DoctypeRefused:
-        return file_error("camt053", _DOCTYPE_REASON)
+        yield StatementError("file", _DOCTYPE_REASON)
+    except _NotCamt as exc:
+        yield StatementError("file", str(exc))
     except ET.ParseError as exc:
+        try:  # the entries the parser completed before the error still count
+            yield from walker.walk(builder.events)
+        except _NotCamt:
+            pass  # a broken file is reported as broken, not as the wrong kind of document
         line, column = exc.position
         what = re.sub(r": line \d+, column \d+$", "", exc.msg)
-        return file_error("camt053", f"malformed XML at line {line}, column {column + 1}: {what}")
+        yield StatementError("file", f"malformed XML at line {line}, column {column + 1}: {what}")
 
-    namespace, _, local = root.tag[1:].partition("}") if root.tag.startswith("{") else ("", "", root.tag)
-    if local != "Document":
-        return file_error("camt053", f"root element is '{local}', expected camt.053 'Document'")
-    if namespace and not _CAMT053_NS_RE.search(namespace):
-        return file_error("camt053", f"not a camt.053 statement: document namespace is '{namespace}'")
-    prefix = f"{{{namespace}}}" if namespace else ""
 
-    def path(*names: str) -> str:
-        return "/".join(prefix + name for name in names)
+class _Walker:
+    """Follows the element events: checks the root, reads each Stmt's facts, hands each Ntry on, prunes."""
 
-    statement = root.find(path("BkToCstmrStmt"))
-    if statement is None:
-        return file_error("camt053", "not a camt.053 statement: no BkToCstmrStmt element")
+    def __init__(self) -> None:
+        self.started = False
+        self._stack: list[ET.Element] = []
+        self._prefix = ""
+        self._names: dict[str, str] = {}
+        self._entries: EntryReader | None = None
+        self._statement_seen = False
+        self._facts = StatementFacts()
+        self._number = 0
 
-    entries: list[StatementEntry] = []
-    errors: list[StatementError] = []
-    seen_refs: dict[str, str] = {}
-    for number, ntry in enumerate(statement.iterfind(path("Stmt", "Ntry")), start=1):
-        position = f"entry {number}"
-        problems: list[str] = []
+    def walk(self, events: list[tuple[bool, ET.Element]]) -> Iterator[StatementItem]:
+        stack = self._stack
+        for is_start, element in events:
+            if is_start:
+                stack.append(element)
+                depth = len(stack)
+                if depth == 1:
+                    self._root(element.tag)
+                elif depth == 2 and element.tag == self._names["BkToCstmrStmt"]:
+                    self._statement_seen = True
+                elif depth == 3 and element.tag == self._names["Stmt"] and self._in_statement():
+                    self._facts = StatementFacts()
+                continue
+            stack.pop()
+            depth = len(stack)
+            if depth == 3 and stack[2].tag == self._names["Stmt"] and self._in_statement():
+                if element.tag == self._names["Ntry"]:
+                    self._number += 1
+                    assert self._entries is not None
+                    yield from self._entries.items(element, self._number, self._facts)
+                else:
+                    self._statement_fact(element)
+                stack[2].remove(element)  # read: drop it, so the tree stays as small as one entry
+            elif depth in (1, 2):
+                stack[-1].remove(element)
+        events.clear()
 
-        amount_el = ntry.find(path("Amt"))
-        amount = currency = None
-        if amount_el is None:
-            problems.append("missing amount (Amt)")
-        else:
-            raw_amount = element_text(amount_el)
-            if raw_amount.startswith("-"):
-                problems.append(f"amount '{raw_amount}' must not be negative (CdtDbtInd gives the direction)")
-            else:
-                amount = check_amount(raw_amount, CAMT_AMOUNT_RE, problems)
-            currency = check_currency((amount_el.get("Ccy") or "").strip(), problems, "missing currency (Amt/@Ccy)")
+    def finish(self) -> None:
+        if not self._statement_seen:
+            raise _NotCamt("not a camt.053 statement: no BkToCstmrStmt element")
 
-        indicator = element_text(ntry.find(path("CdtDbtInd")))
-        credit = None
-        if not indicator:
-            problems.append("missing credit/debit indicator (CdtDbtInd)")
-        elif indicator.upper() in ("CRDT", "DBIT"):
-            credit = indicator.upper() == "CRDT"
-        else:
-            problems.append(f"unknown credit/debit indicator '{indicator}'")
+    def _in_statement(self) -> bool:
+        return self._stack[1].tag == self._names["BkToCstmrStmt"]
 
-        raw_reversal = element_text(ntry.find(path("RvslInd")))
-        reversal = raw_reversal.lower() in ("true", "1")
-        if raw_reversal.lower() not in ("", "true", "1", "false", "0"):
-            problems.append(f"reversal indicator '{raw_reversal}' is not true or false")
+    def _root(self, tag: str) -> None:
+        self.started = True
+        namespace, _, local = tag[1:].partition("}") if tag.startswith("{") else ("", "", tag)
+        if local != "Document":
+            raise _NotCamt(f"root element is '{local}', expected camt.053 'Document'")
+        if namespace and not _CAMT053_NS_RE.search(namespace):
+            raise _NotCamt(f"not a camt.053 statement: document namespace is '{namespace}'")
+        self._prefix = f"{{{namespace}}}" if namespace else ""
+        names = ("BkToCstmrStmt", "Stmt", "Ntry", "Acct", "FrToDt", "CreDtTm")
+        self._names = {name: self._prefix + name for name in names}
+        self._entries = EntryReader(self._prefix)
 
-        booking_date = None
-        raw_date = element_text(ntry.find(path("BookgDt", "Dt")))
-        raw_datetime = element_text(ntry.find(path("BookgDt", "DtTm")))
-        if raw_date:
-            booking_date = check_date(raw_date, XML_DATE_RE, "booking date", problems)
-        elif raw_datetime:
-            try:
-                booking_date = datetime.datetime.fromisoformat(raw_datetime).date()
-            except ValueError:
-                problems.append(f"booking date-time '{raw_datetime}' is not a valid ISO date-time")
-        else:
-            problems.append("missing booking date (BookgDt/Dt or BookgDt/DtTm)")
-
-        tx = ntry.find(path("NtryDtls", "TxDtls"))
-        end_to_end = element_text(tx.find(path("Refs", "EndToEndId"))) if tx is not None else ""
-        if end_to_end.upper() == _NOT_PROVIDED:
-            end_to_end = ""
-        reference = (
-            element_text(ntry.find(path("AcctSvcrRef"))) or element_text(ntry.find(path("NtryRef"))) or end_to_end
-        )
-        if not reference:
-            problems.append("missing bank reference (AcctSvcrRef, NtryRef or EndToEndId)")
-
-        if problems:
-            errors.append(StatementError(position, "; ".join(problems)))
-            continue
-        # No problem means every check above returned its value.
-        assert booking_date is not None and amount is not None and currency is not None and credit is not None
-        if reference in seen_refs:
-            errors.append(
-                StatementError(
-                    position,
-                    f"duplicate bank reference '{reference}' (already in {seen_refs[reference]}); entry skipped",
-                )
+    def _statement_fact(self, element: ET.Element) -> None:
+        p = self._prefix
+        if element.tag == self._names["Acct"]:
+            self._facts.account = element_text(element.find(f"{p}Id/{p}IBAN")) or element_text(
+                element.find(f"{p}Id/{p}Othr/{p}Id")
             )
-            continue
-        seen_refs[reference] = position
-
-        counterparty = customer_reference = remittance = ""
-        if tx is not None:
-
-            def party_name(role: str) -> str:
-                return element_text(tx.find(path("RltdPties", role, "Pty", "Nm"))) or element_text(
-                    tx.find(path("RltdPties", role, "Nm"))
-                )
-
-            debtor, creditor = party_name("Dbtr"), party_name("Cdtr")
-            money_came_in = credit != reversal  # a reversed DBIT undoes an incoming payment
-            counterparty = (debtor or creditor) if money_came_in else (creditor or debtor)
-            customer_reference = element_text(tx.find(path("RmtInf", "Strd", "CdtrRefInf", "Ref")))
-            remittance = squash(" ".join(element_text(u) for u in tx.iterfind(path("RmtInf", "Ustrd"))))
-
-        entries.append(
-            StatementEntry(
-                position=position,
-                bank_reference=reference,
-                booking_date=booking_date,
-                amount=amount,
-                currency=currency,
-                credit=credit,
-                reversal=reversal,
-                counterparty_name=squash(counterparty),
-                customer_reference=customer_reference,
-                remittance_text=remittance,
-            )
-        )
-
-    return ParsedStatement(entries=entries, errors=errors, format="camt053")
+        elif element.tag == self._names["FrToDt"]:
+            self._facts.to_date = xml_date(element_text(element.find(f"{p}ToDtTm")))
+        elif element.tag == self._names["CreDtTm"]:
+            self._facts.created = xml_date(element_text(element))

@@ -15,6 +15,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 if importlib.util.find_spec("intake") is None or importlib.util.find_spec("intake.statements") is None:
     sys.path.insert(0, str(PROJECT_ROOT))
 
+from intake.parsing.common import derived_reference  # noqa: E402
 from intake.statements import (  # noqa: E402
     INVOICE_NUMBER_RE,
     ParsedStatement,
@@ -49,6 +50,8 @@ def entry(
     counterparty="",
     customer_reference="",
     remittance="",
+    account="",
+    reference_kind="bank",
 ):
     return StatementEntry(
         position=position,
@@ -61,6 +64,8 @@ def entry(
         counterparty_name=counterparty,
         customer_reference=customer_reference,
         remittance_text=remittance,
+        account=account,
+        reference_kind=reference_kind,
     )
 
 
@@ -561,6 +566,20 @@ def test_csv_unreadable_row_reports_error_and_the_rest_still_reads():
 # camt.053 samples
 # ---------------------------------------------------------------------------
 
+EUR_ACCOUNT = "NL91ABNA0417164300"
+FOX_DERIVED = derived_reference(
+    "EndToEndId",
+    "E2E-FOX-20240307",
+    "NL91ABNA0417164301",
+    date(2024, 3, 7),
+    True,
+    False,
+    D("15.50"),
+    "USD",
+    "booked",
+    occurrence=1,
+)
+
 CAMT_SAMPLE_ENTRIES = [
     entry(
         "entry 1",
@@ -570,6 +589,7 @@ CAMT_SAMPLE_ENTRIES = [
         "EUR",
         counterparty="Acme Trading GmbH",
         remittance="Payment invoice ACME-000042",
+        account=EUR_ACCOUNT,
     ),
     entry(
         "entry 2",
@@ -580,6 +600,7 @@ CAMT_SAMPLE_ENTRIES = [
         credit=False,
         counterparty="Delta Foods BV",
         remittance="Refund overpayment DELTA-000311",
+        account=EUR_ACCOUNT,
     ),
     entry(
         "entry 3",
@@ -591,6 +612,7 @@ CAMT_SAMPLE_ENTRIES = [
         reversal=True,
         counterparty="Acme Trading GmbH",
         remittance="RETURN Payment invoice ACME-000042 reason AC04",
+        account=EUR_ACCOUNT,
     ),
     entry(
         "entry 6",
@@ -600,6 +622,7 @@ CAMT_SAMPLE_ENTRIES = [
         "EUR",
         counterparty="Echo Media SARL",
         remittance="Facture ECHO-000120",
+        account=EUR_ACCOUNT,
     ),
     entry(
         "entry 7",
@@ -609,15 +632,19 @@ CAMT_SAMPLE_ENTRIES = [
         "USD",
         counterparty="Bolt Logistics, Inc.",
         remittance="Invoices bolt-000007, BOLT-000008 and BOLT-000009",
+        account="NL91ABNA0417164301",
     ),
     entry(
         "entry 8",
-        "E2E-FOX-20240307",
+        # the payer's EndToEndId is no bank reference: only part of a derived identity
+        FOX_DERIVED,
         date(2024, 3, 7),
         D("15.50"),
         "USD",
         counterparty="Foxtrot LLC",
         remittance="INV-FOX-000003, thanks!",
+        account="NL91ABNA0417164301",
+        reference_kind="derived",
     ),
     entry(
         "entry 9",
@@ -627,6 +654,7 @@ CAMT_SAMPLE_ENTRIES = [
         "GBP",
         counterparty="Cobalt & Sons Ltd",
         customer_reference="RF18539007547034",
+        account="NL91ABNA0417164302",
     ),
 ]
 
@@ -916,12 +944,15 @@ def test_camt_booking_dates(date_, expected):
     assert parse_camt053(camt(ntry(date_=date_))).entries[0].booking_date == expected
 
 
+NO_DATE = "missing booking date (BookgDt, ValDt, nor the statement's FrToDt/ToDtTm or CreDtTm)"
+
+
 @pytest.mark.parametrize(
     "date_, reason",
     [
-        ("", "missing booking date (BookgDt/Dt or BookgDt/DtTm)"),
-        ("<BookgDt/>", "missing booking date (BookgDt/Dt or BookgDt/DtTm)"),
-        ("<ValDt><Dt>2024-03-04</Dt></ValDt>", "missing booking date (BookgDt/Dt or BookgDt/DtTm)"),
+        ("", NO_DATE),
+        ("<BookgDt/>", NO_DATE),
+        ("<BookgDt/><ValDt><Dt>2024-13-04</Dt></ValDt>", "value date '2024-13-04' is not a valid YYYY-MM-DD date"),
         ("<BookgDt><Dt>04.03.2024</Dt></BookgDt>", "booking date '04.03.2024' is not a valid YYYY-MM-DD date"),
         ("<BookgDt><Dt>2023-02-29</Dt></BookgDt>", "booking date '2023-02-29' is not a valid YYYY-MM-DD date"),
         ("<BookgDt><DtTm>yesterday</DtTm></BookgDt>", "booking date-time 'yesterday' is not a valid ISO date-time"),
@@ -942,26 +973,32 @@ def test_camt_reference_priority():
     only_e2e = ntry(ref="", details=tx("<Refs><EndToEndId>E2E3</EndToEndId></Refs>"))
     parsed = parse_camt053(camt(both, no_asr, only_e2e))
     assert parsed.errors == []
-    assert [e.bank_reference for e in parsed.entries] == ["ASR", "NREF2", "E2E3"]
+    # the payer's EndToEndId alone is no bank reference any more (see tests/intake/test_camt.py)
+    assert [(e.bank_reference[:2], e.reference_kind) for e in parsed.entries] == [
+        ("AS", "bank"),
+        ("NR", "bank"),
+        ("D:", "derived"),
+    ]
+    assert [e.bank_reference for e in parsed.entries[:2]] == ["ASR", "NREF2"]
 
 
 @pytest.mark.parametrize(
     "details",
     ["", tx("<Refs><EndToEndId>NOTPROVIDED</EndToEndId></Refs>"), tx("<Refs><EndToEndId> </EndToEndId></Refs>")],
 )
-def test_camt_missing_reference(details):
-    assert only_error(camt(ntry(ref="", details=details))) == StatementError(
-        "entry 1", "missing bank reference (AcctSvcrRef, NtryRef or EndToEndId)"
-    )
+def test_camt_missing_reference_is_derived(details):
+    # an entry without any reference used to be rejected; now it gets a derived identity
+    parsed = parse_camt053(camt(ntry(ref="", details=details)))
+    assert parsed.errors == []
+    assert parsed.entries[0].reference_kind == "derived"
+    assert parsed.entries[0].bank_reference.startswith("D:")
 
 
 def test_camt_several_problems_joined():
     data = camt(ntry(amount="<Amt>abc</Amt>", ind="<CdtDbtInd>X</CdtDbtInd>", date_="", ref=""))
     assert only_error(data) == StatementError(
         "entry 1",
-        "amount 'abc' is not a number; missing currency (Amt/@Ccy); "
-        "unknown credit/debit indicator 'X'; missing booking date (BookgDt/Dt or BookgDt/DtTm); "
-        "missing bank reference (AcctSvcrRef, NtryRef or EndToEndId)",
+        f"amount 'abc' is not a number; missing currency (Amt/@Ccy); unknown credit/debit indicator 'X'; {NO_DATE}",
     )
 
 
@@ -977,7 +1014,7 @@ def test_camt_entry_numbers_continue_across_statements():
     assert parsed.errors == [StatementError("entry 2", "missing amount (Amt)")]
 
 
-def test_camt_old_style_party_names_and_first_tx_only():
+def test_camt_old_style_party_names_and_unsplittable_batch():
     details = (
         "<NtryDtls>"
         "<TxDtls><RltdPties><Dbtr><Nm>Old Style Ltd</Nm></Dbtr></RltdPties>"
@@ -989,11 +1026,18 @@ def test_camt_old_style_party_names_and_first_tx_only():
         "</NtryDtls>"
     )
     parsed = parse_camt053(camt(ntry(details=details), ns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"))
-    assert parsed.errors == []
+    # two TxDtls without amounts cannot be split: one entry naming both, and a review error
+    assert parsed.errors == [
+        StatementError(
+            "entry 1",
+            "batched entry does not add up: transaction 1 of 2 (TxDtls) has no usable amount "
+            "(missing amount (AmtDtls/TxAmt/Amt))",
+        )
+    ]
     got = parsed.entries[0]
-    assert got.counterparty_name == "Old Style Ltd"
-    assert got.remittance_text == "first line ACME-000001"
-    assert got.customer_reference == "RF471234"
+    assert got.counterparty_name == "Old Style Ltd; Second Tx"
+    assert got.remittance_text == "first line ACME-000001 ACME-000002"
+    assert got.customer_reference == ""  # only the first transaction names one
 
 
 @pytest.mark.parametrize(
