@@ -341,7 +341,7 @@ def import_statement(
     of entries (see ProgressCallback); with keep_results=False the report keeps only the
     counts (a background import stores each chunk's results as they come).
     """
-    chosen, items = iter_statement(source, format=format, filename=source_name or None)
+    chosen, items = iter_statement(source, format=format, profile=profile, filename=source_name or None)
     report = ImportReport(source_name=source_name, format=chosen, dry_run=dry_run)
     entries: list[StatementEntry] = []
     rejected: list[EntryResult] = []  # entries the parser refused: reported with the first chunk
