@@ -46,8 +46,9 @@ adding up to the entry's amount, is one entry per ``TxDtls``: ``"entry N.1"``,
 (``AddtlNtryInf`` describes the whole batch and is left out, so that its invoice
 numbers are not matched against every part).  If they do not add up (or an amount
 is missing), the ``Ntry`` is one entry with every transaction's texts and payers,
-a customer reference only if all transactions share it, and an error at the same
-position starting ``"batched entry does not add up:"`` so a clerk reviews it.  A
+a customer reference only if all transactions share it, and ``review`` saying why
+(``"batched entry does not add up: ..."``): the importer hands it to a clerk
+instead of recording it for whoever the text names first.  A
 single ``TxDtls`` is read as part of its entry whatever its amount says.
 
 References (``reference_kind`` "bank"), the bank's own first:

@@ -161,9 +161,8 @@ class EntryReader:
                 status=status,
                 account=stmt.account,
                 reference_kind=kind,
+                review=_NOT_ADDING_UP + not_adding_up if not_adding_up is not None else "",
             )
-        if not_adding_up is not None:
-            yield StatementError(position, _NOT_ADDING_UP + not_adding_up)
 
     # -- the entry's own fields ------------------------------------------------------------
 

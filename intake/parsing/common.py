@@ -38,6 +38,9 @@ class StatementEntry:
     #: Where ``bank_reference`` came from: "bank" (the bank's own reference) or "derived"
     #: (made by :func:`derived_reference` because the bank gave none).
     reference_kind: str = "bank"
+    #: Why a person must look at this entry before anything is recorded ("" when nothing is wrong),
+    #: e.g. a batched credit whose parts do not add up to it.
+    review: str = ""
 
 
 BOOKED = "booked"

@@ -103,6 +103,7 @@ def test_dataclasses_are_frozen_with_documented_fields():
         "status",
         "account",
         "reference_kind",
+        "review",
     ]
     assert [f.name for f in dataclasses.fields(StatementError)] == ["position", "reason"]
     assert [f.name for f in dataclasses.fields(ParsedStatement)] == ["entries", "errors", "format"]
@@ -1026,15 +1027,13 @@ def test_camt_old_style_party_names_and_unsplittable_batch():
         "</NtryDtls>"
     )
     parsed = parse_camt053(camt(ntry(details=details), ns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"))
-    # two TxDtls without amounts cannot be split: one entry naming both, and a review error
-    assert parsed.errors == [
-        StatementError(
-            "entry 1",
-            "batched entry does not add up: transaction 1 of 2 (TxDtls) has no usable amount "
-            "(missing amount (AmtDtls/TxAmt/Amt))",
-        )
-    ]
+    # two TxDtls without amounts cannot be split: one entry naming both, sent to review
+    assert parsed.errors == []
     got = parsed.entries[0]
+    assert got.review == (
+        "batched entry does not add up: transaction 1 of 2 (TxDtls) has no usable amount "
+        "(missing amount (AmtDtls/TxAmt/Amt))"
+    )
     assert got.counterparty_name == "Old Style Ltd; Second Tx"
     assert got.remittance_text == "first line ACME-000001 ACME-000002"
     assert got.customer_reference == ""  # only the first transaction names one
