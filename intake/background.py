@@ -77,17 +77,34 @@ def start_import(
     return statement_import
 
 
-def run_again(statement_import: StatementImport, *, by: Actor) -> None:
-    """Queue a failed import once more; it resumes (see the module doc).
+def has_live_job(statement_import: StatementImport) -> bool:
+    """Whether a job of this import waits or runs. A job of a dead worker counts until the
+    periodic retry_stalled_jobs (backoffice.tasks) puts it back in the queue."""
+    from procrastinate.contrib.django.models import ProcrastinateJob
 
-    Raises InvalidInput when the import is not failed or its file is gone, and
+    return ProcrastinateJob.objects.filter(lock=job_lock(statement_import.pk), status__in=["todo", "doing"]).exists()
+
+
+def can_run_again(statement_import: StatementImport) -> bool:
+    """Failed, or left queued or running with no job (cancelled, or its job deleted by hand)."""
+    if statement_import.status == ImportStatus.FAILED:
+        return True
+    return statement_import.status != ImportStatus.DONE and not has_live_job(statement_import)
+
+
+def run_again(statement_import: StatementImport, *, by: Actor) -> None:
+    """Queue a failed (or jobless) import once more; it resumes (see the module doc).
+
+    Raises InvalidInput when the import cannot run again or its file is gone, and
     procrastinate's AlreadyEnqueued when its job already waits.
     """
     with transaction.atomic():
         locked = StatementImport.objects.select_for_update().get(pk=statement_import.pk)
-        if locked.status != ImportStatus.FAILED:
+        if not can_run_again(locked):
             raise InvalidInput(
-                f"Import #{locked.pk} is {locked.get_status_display().lower()}, not failed: nothing to run again."
+                f"Import #{locked.pk} is {locked.get_status_display().lower()}"
+                + (" and a worker has it" if locked.status != ImportStatus.DONE else "")
+                + ": nothing to run again."
             )
         if not StatementFile.objects.filter(statement_import=locked).exists():
             raise InvalidInput(f"The file of import #{locked.pk} is no longer kept; upload it again.")

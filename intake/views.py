@@ -19,7 +19,7 @@ from billing.actors import AuthenticatedHttpRequest
 from billing.errors import BillingError, InvalidInput
 from billing.roles import FINANCE, SUPPORT, forbidden, is_finance, role_required
 from intake.background import run_again as queue_again
-from intake.background import start_import
+from intake.background import can_run_again, start_import
 from intake.forms import StatementUploadForm
 from intake.matching import customer_by_reference_or_id
 from intake.models import BankEntry, StatementImport
@@ -54,7 +54,7 @@ def upload(request: AuthenticatedHttpRequest) -> HttpResponse:
 def detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """An import: its live progress while it runs, then its result (people's work first, then every line)."""
     statement_import = get_object_or_404(StatementImport.objects.select_related("requested_by"), pk=pk)
-    context: dict = {"imp": statement_import}
+    context: dict = {"imp": statement_import, "can_run_again": can_run_again(statement_import)}
     if statement_import.is_finished:
         page = Paginator(import_lines(statement_import), LINES_PER_PAGE).get_page(request.GET.get("page"))
         context.update(

@@ -166,7 +166,20 @@ def test_a_failed_import_shows_its_error_and_finance_runs_it_again(client, kilo,
     assert statement_import.lines.count() == 7 and Payment.objects.count() == 1
 
     response = client.post(reverse("imports:run_again", args=[statement_import.pk]), follow=True)
-    assert "is done, not failed" in response.content.decode()
+    assert "is done: nothing to run again" in response.content.decode()
+
+
+def test_an_import_whose_job_is_gone_can_be_run_again(client, kilo):
+    client.force_login(user_with_role("finance"))
+    upload(client)
+    statement_import = StatementImport.objects.get()
+    detail = reverse("imports:detail", args=[statement_import.pk])
+    assert "Run again</button>" not in client.get(detail).content.decode()  # its job waits
+    finish_jobs("cancelled")
+    html = client.get(detail).content.decode()
+    assert "No worker has this import" in html and "Run again</button>" in html
+    client.post(reverse("imports:run_again", args=[statement_import.pk]), {"confirm": "on"})
+    assert ProcrastinateJob.objects.filter(status="todo").count() == 1
 
 
 def test_the_imports_list_shows_who_when_and_how_far(client, kilo):
