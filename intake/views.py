@@ -18,8 +18,8 @@ from procrastinate.exceptions import AlreadyEnqueued
 from billing.actors import AuthenticatedHttpRequest
 from billing.errors import BillingError, InvalidInput
 from billing.roles import FINANCE, SUPPORT, forbidden, is_finance, role_required
-from intake.background import run_again as queue_again
 from intake.background import can_run_again, start_import
+from intake.background import run_again as queue_again
 from intake.forms import StatementUploadForm
 from intake.matching import customer_by_reference_or_id
 from intake.models import BankEntry, StatementImport
