@@ -79,6 +79,9 @@ def progress(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 @role_required(FINANCE)
 def run_again(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     statement_import = get_object_or_404(StatementImport, pk=pk)
+    if not request.POST.get("confirm"):
+        messages.error(request, "Tick the box to confirm that the rest of this file should be imported.")
+        return redirect("imports:detail", pk=pk)
     try:
         queue_again(statement_import, by=request.user)
     except BillingError as exc:

@@ -154,6 +154,8 @@ def test_a_failed_import_shows_its_error_and_finance_runs_it_again(client, kilo,
 
     client.force_login(user_with_role("finance"))
     assert client.get(reverse("imports:run_again", args=[statement_import.pk])).status_code == 405
+    response = client.post(reverse("imports:run_again", args=[statement_import.pk]), follow=True)
+    assert "Tick the box to confirm" in response.content.decode()
     response = client.post(reverse("imports:run_again", args=[statement_import.pk]), {"confirm": "on"}, follow=True)
     assert f"Import #{statement_import.pk} is already waiting for a worker." in response.content.decode()
     finish_jobs("failed")  # as the worker records the failed job
@@ -165,7 +167,7 @@ def test_a_failed_import_shows_its_error_and_finance_runs_it_again(client, kilo,
     assert statement_import.status == ImportStatus.DONE and statement_import.attempts == 2
     assert statement_import.lines.count() == 7 and Payment.objects.count() == 1
 
-    response = client.post(reverse("imports:run_again", args=[statement_import.pk]), follow=True)
+    response = client.post(reverse("imports:run_again", args=[statement_import.pk]), {"confirm": "on"}, follow=True)
     assert "is done: nothing to run again" in response.content.decode()
 
 
