@@ -75,3 +75,16 @@ def auto_allocate(timestamp: int) -> str:
 def compact_queue_totals(timestamp: int) -> str:
     """Every five minutes: fold the queue-total deltas so the lists read few rows."""
     return _command("compact_queue_totals")
+
+
+#: Finished jobs are kept this long (for the admin's Procrastinate pages), then deleted: the
+#: periodic jobs alone add some 1,700 rows a day.
+KEEP_FINISHED_JOBS_HOURS = 7 * 24
+
+
+@app.periodic(cron="0 4 * * *")
+@app.task(name="jobs.remove_old_jobs", queueing_lock="jobs.remove_old_jobs", pass_context=True)
+async def remove_old_jobs(context, timestamp: int) -> None:
+    await context.app.job_manager.delete_old_jobs(
+        nb_hours=KEEP_FINISHED_JOBS_HOURS, include_failed=True, include_cancelled=True, include_aborted=True
+    )

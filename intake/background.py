@@ -115,6 +115,30 @@ def run_again(statement_import: StatementImport, *, by: Actor) -> None:
         _defer(locked)
 
 
+def import_for_real(dry_run: StatementImport, *, by: Actor) -> StatementImport:
+    """After a dry run, import the same file for real: its stored file moves to a new import."""
+    if by is None:
+        raise InvalidInput("A statement import is asked for by a signed-in user.")
+    with transaction.atomic():
+        locked = StatementImport.objects.select_for_update().get(pk=dry_run.pk)
+        if not (locked.dry_run and locked.status == ImportStatus.DONE):
+            raise InvalidInput(f"Import #{locked.pk} is not a finished dry run.")
+        statement_import = StatementImport.objects.create(
+            source_name=locked.source_name,
+            format=locked.format,
+            profile=locked.profile,
+            dry_run=False,
+            requested_by=by,
+            file_size=locked.file_size,
+        )
+        # A move, not a copy: 100 MB never pass through Python, and a dry run is imported once.
+        moved = StatementFile.objects.filter(statement_import=locked).update(statement_import=statement_import)
+        if not moved:
+            raise InvalidInput(f"The file of dry run #{locked.pk} was imported already (or is gone); upload it again.")
+        _defer(statement_import)
+    return statement_import
+
+
 def sequence_of(position: str) -> int:
     """The number in "line 12" or "entry 12" (file order); 0 for the file itself."""
     match = _NUMBER.search(position)
@@ -241,7 +265,8 @@ def run_import(statement_import_id: int) -> StatementImport | None:
         statement_import.save(
             update_fields=["total", "done", "tally", "format", "file_errors", "stopped", "status", "finished_at"]
         )
-        if statement_import.status == ImportStatus.DONE:
-            # The bank entries keep every fact; 100 MB of bytes need not stay.
+        if statement_import.status == ImportStatus.DONE and not statement_import.dry_run:
+            # The bank entries keep every fact; 100 MB of bytes need not stay. A dry run's
+            # file stays for "Import for real".
             StatementFile.objects.filter(statement_import=statement_import).delete()
     return statement_import

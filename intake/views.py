@@ -18,11 +18,11 @@ from procrastinate.exceptions import AlreadyEnqueued
 from billing.actors import AuthenticatedHttpRequest
 from billing.errors import BillingError, InvalidInput
 from billing.roles import FINANCE, SUPPORT, forbidden, is_finance, role_required
-from intake.background import can_run_again, start_import
+from intake.background import can_run_again, import_for_real, start_import
 from intake.background import run_again as queue_again
 from intake.forms import StatementUploadForm
 from intake.matching import customer_by_reference_or_id
-from intake.models import BankEntry, StatementImport
+from intake.models import BankEntry, ImportStatus, StatementFile, StatementImport
 from intake.selectors import import_lines, recent_imports
 from intake.services import assign_bank_entry, dismiss_bank_entry, open_bank_entries
 
@@ -54,7 +54,13 @@ def upload(request: AuthenticatedHttpRequest) -> HttpResponse:
 def detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """An import: its live progress while it runs, then its result (people's work first, then every line)."""
     statement_import = get_object_or_404(StatementImport.objects.select_related("requested_by"), pk=pk)
-    context: dict = {"imp": statement_import, "can_run_again": can_run_again(statement_import)}
+    context: dict = {
+        "imp": statement_import,
+        "can_run_again": can_run_again(statement_import),
+        "can_import_for_real": statement_import.dry_run
+        and statement_import.status == ImportStatus.DONE
+        and StatementFile.objects.filter(statement_import=statement_import).exists(),
+    }
     if statement_import.is_finished:
         page = Paginator(import_lines(statement_import), LINES_PER_PAGE).get_page(request.GET.get("page"))
         context.update(
@@ -91,6 +97,19 @@ def run_again(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     else:
         messages.success(request, f"Import #{pk} queued again; entries already imported are not imported twice.")
     return redirect("imports:detail", pk=pk)
+
+
+@require_POST
+@role_required(FINANCE)
+def for_real(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """Import a dry run's file for real, without uploading it again."""
+    dry_run = get_object_or_404(StatementImport, pk=pk)
+    try:
+        statement_import = import_for_real(dry_run, by=request.user)
+    except BillingError as exc:
+        messages.error(request, str(exc))
+        return redirect("imports:detail", pk=pk)
+    return redirect("imports:detail", pk=statement_import.pk)
 
 
 CHOOSE_A_CUSTOMER = "Choose a customer to assign."

@@ -174,6 +174,7 @@ def page_args(ledger) -> dict[str, list]:
         "imports:detail": [statement_import.pk if statement_import else 1],
         "imports:progress": [statement_import.pk if statement_import else 1],
         "imports:run_again": [statement_import.pk if statement_import else 1],
+        "imports:for_real": [statement_import.pk if statement_import else 1],
         "imports:entries": [],
         "imports:assign": [entry.pk if entry else 1],
         "imports:dismiss": [entry.pk if entry else 1],

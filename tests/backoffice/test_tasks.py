@@ -11,6 +11,7 @@ NIGHTLY = {
     "jobs.auto_allocate": "30 2 * * *",
     "jobs.compact_queue_totals": "*/5 * * * *",
     "jobs.retry_stalled_jobs": "* * * * *",
+    "jobs.remove_old_jobs": "0 4 * * *",
 }
 
 
@@ -21,7 +22,7 @@ def test_the_cron_jobs_are_periodic_tasks_that_never_run_twice_at_once():
         task = app.tasks[name]
         # queueing_lock: a run never waits twice; lock: two workers never run one at once.
         assert task.queueing_lock == name
-        if name != "jobs.retry_stalled_jobs":  # it only re-queues jobs: harmless twice
+        if name not in ("jobs.retry_stalled_jobs", "jobs.remove_old_jobs"):  # harmless twice
             assert task.lock == name
 
 

@@ -115,7 +115,20 @@ def test_dry_run_from_the_page_saves_nothing(client, kilo):
     response = upload_and_run(client, dry_run="on")
     html = response.content.decode()
     assert "Dry run of mixed.csv" in html and "would be 1 recorded, 3 unidentified" in html
+    assert "Import this file for real</button>" in html
     assert not BankEntry.objects.exists() and not Payment.objects.exists()
+    assert not StatementImport.objects.get().lines.filter(payment__isnull=False).exists()  # rolled back: no links
+
+    dry_run = StatementImport.objects.get()
+    response = client.post(reverse("imports:for_real", args=[dry_run.pk]))
+    statement_import = StatementImport.objects.latest("id")
+    assert (
+        response["Location"] == reverse("imports:detail", args=[statement_import.pk]) and not statement_import.dry_run
+    )
+    run_import(statement_import.pk)
+    assert Payment.objects.count() == 1 and statement_import.lines.count() == 7
+    response = client.post(reverse("imports:for_real", args=[dry_run.pk]), follow=True)
+    assert "was imported already" in response.content.decode()
 
 
 def test_unreadable_file_is_reported(client, db):
