@@ -28,7 +28,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from billing.actors import Actor
-from billing.errors import InvalidInput
+from billing.errors import BillingError, InvalidInput
 from intake.importing import EntryResult, Outcome, import_statement
 from intake.models import ImportStatus, StatementFile, StatementImport, StatementImportLine
 
@@ -190,8 +190,11 @@ class _LineWriter:
     def progress(self, done: int, total: int, results: list[EntryResult]) -> None:
         with transaction.atomic():
             self.write(results)
+            # A streaming importer may not know the total yet (0, or less than done): shown as
+            # "so far" until it does.
+            known = total if total >= done and total > 0 else None
             StatementImport.objects.filter(pk=self.statement_import.pk).update(
-                done=min(done, total), total=total, tally=dict(self.tally)
+                done=done, total=known, tally=dict(self.tally)
             )
 
 
@@ -246,6 +249,9 @@ def run_import(statement_import_id: int) -> StatementImport | None:
             progress=None if statement_import.dry_run else writer.progress,
             keep_results=statement_import.dry_run,
         )
+    except (ValueError, BillingError) as exc:  # the importer's words for a file it refuses
+        _fail(statement_import, str(exc))
+        raise
     except Exception as exc:
         _fail(statement_import, f"{type(exc).__name__}: {exc}")
         raise

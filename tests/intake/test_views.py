@@ -105,6 +105,10 @@ def test_the_progress_fragment_counts_and_stops_polling_when_done(client, kilo):
     assert "Importing big.xml: 12,345 of 100,000 entries" in html
     assert 'max="100000" value="12345"' in html and 'hx-trigger="every 1s"' in html
 
+    StatementImport.objects.filter(pk=statement_import.pk).update(total=None)  # a streaming importer's count
+    html = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert "Importing big.xml: 12,345 entries so far" in html and "<progress" in html
+
     StatementImport.objects.filter(pk=statement_import.pk).update(status=ImportStatus.DONE, done=100_000)
     response = client.get(url, headers={"HX-Request": "true"})
     assert response.headers["HX-Refresh"] == "true"  # the whole page reloads as the result

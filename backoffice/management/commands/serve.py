@@ -76,7 +76,8 @@ class Command(RunserverCommand):
     def start_worker(self) -> subprocess.Popen:
         manage = Path(settings.BASE_DIR) / "manage.py"
         worker = subprocess.Popen(
-            [sys.executable, str(manage), "procrastinate", "worker"],
+            # Two jobs at once: a long import does not hold up the periodic jobs.
+            [sys.executable, str(manage), "procrastinate", "worker", "--concurrency", "2"],
             # Its own session: Ctrl-C reaches the server, which stops the worker once, in order.
             start_new_session=True,
             preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,  # noqa: PLW1509
