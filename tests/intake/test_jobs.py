@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -165,4 +166,6 @@ def _retry_stalled_jobs_now() -> list[int]:
             async with worker_app.open_async():
                 return await retry_stalled_jobs(worker_app.job_manager, seconds_since_heartbeat=0)
 
-        return asyncio.run(retry())
+        # On a thread of its own: after a browser test, Playwright's loop counts as running in this one.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(asyncio.run, retry()).result()
