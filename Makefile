@@ -1,4 +1,5 @@
-# Settle: `make run` serves the app with demo data; `make test` runs every test.
+# Settle: `make run` serves the app with demo data and a background worker (imports, periodic
+# jobs; `manage.py serve --no-worker` without it); `make test` runs every test.
 # Both install what they need into .venv with a Python 3.12+ interpreter.
 
 VENV      := .venv

@@ -1,7 +1,8 @@
 """Refuse a request body larger than SETTLE_MAX_REQUEST_BYTES before anything reads it.
 
 Django limits form fields (DATA_UPLOAD_MAX_MEMORY_SIZE) but not uploaded files, which it
-streams to disk whatever their size. The largest legitimate body is a bank statement upload.
+streams to disk whatever their size. The largest legitimate body is a bank statement upload,
+the one path given a larger limit (SETTLE_MAX_REQUEST_BYTES_BY_PATH).
 """
 
 from __future__ import annotations
@@ -22,7 +23,10 @@ class RequestSizeLimitMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0  # Django reads such a body as empty
-        limit = settings.SETTLE_MAX_REQUEST_BYTES
+        # One path (the statement upload) may take more; matched exactly, so its sub-pages do not.
+        limit = getattr(settings, "SETTLE_MAX_REQUEST_BYTES_BY_PATH", {}).get(
+            request.path, settings.SETTLE_MAX_REQUEST_BYTES
+        )
         if length > limit:
             message = (
                 f"This request is {length / 1048576:.1f} MB; Settle accepts at most {limit // 1048576} MB. "

@@ -1,52 +1,115 @@
-"""Bank statement pages: the upload (finance), and the clerks' list of entries nobody could place."""
+"""Bank statement pages: the upload and the imports (finance starts, support reads), and the
+clerks' list of entries nobody could place.
+
+An upload returns at once: the file is stored and a background worker imports it
+(intake.background). /imports/<id>/ shows its progress, live, then its result.
+"""
 
 from __future__ import annotations
 
-from django import forms
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRefresh
+from procrastinate.exceptions import AlreadyEnqueued
 
 from billing.actors import AuthenticatedHttpRequest
 from billing.errors import BillingError, InvalidInput
-from billing.roles import FINANCE, SUPPORT, role_required
-from intake.importing import import_statement
+from billing.roles import FINANCE, SUPPORT, forbidden, is_finance, role_required
+from intake.background import can_run_again, import_for_real, start_import
+from intake.background import run_again as queue_again
+from intake.forms import StatementUploadForm
 from intake.matching import customer_by_reference_or_id
-from intake.models import BankEntry
+from intake.models import BankEntry, ImportStatus, StatementFile, StatementImport
+from intake.selectors import import_lines, recent_imports
 from intake.services import assign_bank_entry, dismiss_bank_entry, open_bank_entries
 
-MAX_STATEMENT_BYTES = 10 * 1024 * 1024
+LINES_PER_PAGE = 200
+RECENT_IMPORTS = 50
 
 
-class StatementUploadForm(forms.Form):
-    statement = forms.FileField(help_text="Settle CSV layout or camt.053 XML, at most 10 MB.")
-    format = forms.ChoiceField(
-        choices=[("", "Detect from the file"), ("csv", "CSV"), ("camt053", "camt.053 XML")], required=False
-    )
-    dry_run = forms.BooleanField(required=False, label="Dry run: show what would happen, save nothing")
-
-    def clean_statement(self):
-        upload = self.cleaned_data["statement"]
-        if upload.size > MAX_STATEMENT_BYTES:
-            raise forms.ValidationError("The file is larger than 10 MB; split the statement.")
-        return upload
-
-
-@role_required(FINANCE)
+@role_required(SUPPORT)
 def upload(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """The upload form (finance) above the recent imports (everyone on staff)."""
+    finance = is_finance(request.user)
+    if request.method == "POST" and not finance:
+        return forbidden(request, FINANCE)
     form = StatementUploadForm(request.POST, request.FILES) if request.method == "POST" else StatementUploadForm()
     if form.is_bound and form.is_valid():
-        upload = form.cleaned_data["statement"]
-        report = import_statement(
-            upload.read(),
-            source_name=upload.name,
-            format=form.cleaned_data["format"] or None,
-            by=request.user,
+        statement_import = start_import(
+            form.cleaned_data["statement"],
+            format=form.cleaned_data["format"],
+            profile=form.cleaned_data["profile"] or "settle",
             dry_run=form.cleaned_data["dry_run"],
+            by=request.user,
         )
-        return render(request, "intake/result.html", {"report": report})
-    return render(request, "intake/upload.html", {"form": form}, status=400 if form.errors else 200)
+        return redirect("imports:detail", pk=statement_import.pk)
+    context = {"form": form if finance else None, "imports": recent_imports()[:RECENT_IMPORTS]}
+    return render(request, "intake/upload.html", context, status=400 if form.errors else 200)
+
+
+@role_required(SUPPORT)
+def detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """An import: its live progress while it runs, then its result (people's work first, then every line)."""
+    statement_import = get_object_or_404(StatementImport.objects.select_related("requested_by"), pk=pk)
+    context: dict = {
+        "imp": statement_import,
+        "can_run_again": can_run_again(statement_import),
+        "can_import_for_real": statement_import.dry_run
+        and statement_import.status == ImportStatus.DONE
+        and StatementFile.objects.filter(statement_import=statement_import).exists(),
+    }
+    if statement_import.is_finished:
+        page = Paginator(import_lines(statement_import), LINES_PER_PAGE).get_page(request.GET.get("page"))
+        context.update(
+            page=page,
+            for_a_person=import_lines(statement_import, needs_a_person=True)[:LINES_PER_PAGE]
+            if page.number == 1
+            else [],
+        )
+    return render(request, "intake/import.html", context)
+
+
+@role_required(SUPPORT)
+def progress(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """The progress fragment htmx polls every second; once finished, the whole page reloads as the result."""
+    statement_import = get_object_or_404(StatementImport, pk=pk)
+    if statement_import.is_finished and request.headers.get("HX-Request") == "true":
+        return HttpResponseClientRefresh()
+    return render(request, "intake/_progress.html", {"imp": statement_import})
+
+
+@require_POST
+@role_required(FINANCE)
+def run_again(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    statement_import = get_object_or_404(StatementImport, pk=pk)
+    if not request.POST.get("confirm"):
+        messages.error(request, "Tick the box to confirm that the rest of this file should be imported.")
+        return redirect("imports:detail", pk=pk)
+    try:
+        queue_again(statement_import, by=request.user)
+    except BillingError as exc:
+        messages.error(request, str(exc))
+    except AlreadyEnqueued:
+        messages.info(request, f"Import #{pk} is already waiting for a worker.")
+    else:
+        messages.success(request, f"Import #{pk} queued again; entries already imported are not imported twice.")
+    return redirect("imports:detail", pk=pk)
+
+
+@require_POST
+@role_required(FINANCE)
+def for_real(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """Import a dry run's file for real, without uploading it again."""
+    dry_run = get_object_or_404(StatementImport, pk=pk)
+    try:
+        statement_import = import_for_real(dry_run, by=request.user)
+    except BillingError as exc:
+        messages.error(request, str(exc))
+        return redirect("imports:detail", pk=pk)
+    return redirect("imports:detail", pk=statement_import.pk)
 
 
 CHOOSE_A_CUSTOMER = "Choose a customer to assign."

@@ -158,10 +158,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
 # Uploads above this go to a temporary file instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
-# The whole request body, files included (billing.request_limits): a 10 MB bank statement
-# (intake.views.MAX_STATEMENT_BYTES) and the form around it. Larger bodies get a 413
-# before anything reads them.
+# The whole request body, files included (billing.request_limits). Larger bodies get a 413
+# before anything reads them. Only the statement upload takes more: a 100,000-entry camt.053 is
+# 60-100 MB (intake.views.MAX_STATEMENT_BYTES, 120 MB) plus the form around it; every other
+# path keeps the small limit, so no other form can be made to stream 100 MB to disk.
 SETTLE_MAX_REQUEST_BYTES = 11 * 1024 * 1024
+SETTLE_MAX_REQUEST_BYTES_BY_PATH = {"/imports/": 122 * 1024 * 1024}
 
 # Which invoices lose the money when a chargeback takes back allocated money:
 # "newest_first" reverses the payment's newest allocations until they fit;
@@ -209,3 +211,9 @@ SECURE_CSP = {
 
 # --- Forms: aria-required on every required field (billing.form_rendering) ----------------------
 FORM_RENDERER = "billing.form_rendering.SettleFormRenderer"
+
+# --- Background jobs (Procrastinate, on the same PostgreSQL) ------------------------------------
+# Statement imports run in a worker (`manage.py procrastinate worker`; `make run` starts one
+# beside the web server), and so do the nightly jobs (periodic tasks). Tasks live in
+# <app>/tasks.py; `manage.py migrate` creates the queue's tables.
+INSTALLED_APPS += ["procrastinate.contrib.django"]

@@ -157,10 +157,11 @@ def _admin_args(name: str, ledger) -> list | None:
 
 def page_args(ledger) -> dict[str, list]:
     inv, pay = ledger.invoices, ledger.payments
-    from intake.models import BankEntry
+    from intake.models import BankEntry, StatementImport
     from reconciliation.models import ReconciliationRun
 
     entry = BankEntry.objects.order_by("pk").first()
+    statement_import = StatementImport.objects.order_by("pk").first()
     run = ReconciliationRun.objects.order_by("pk").first()
     return {
         "dashboard": [],
@@ -170,6 +171,10 @@ def page_args(ledger) -> dict[str, list]:
         "reconciliation:runs": [],
         "reconciliation:run": [run.pk if run else 1],
         "imports:upload": [],
+        "imports:detail": [statement_import.pk if statement_import else 1],
+        "imports:progress": [statement_import.pk if statement_import else 1],
+        "imports:run_again": [statement_import.pk if statement_import else 1],
+        "imports:for_real": [statement_import.pk if statement_import else 1],
         "imports:entries": [],
         "imports:assign": [entry.pk if entry else 1],
         "imports:dismiss": [entry.pk if entry else 1],
@@ -263,6 +268,12 @@ def discover(client, ledger, admin) -> list[Page]:
 
 @pytest.fixture
 def pages(client, staff, ledger):
+    from intake.models import ImportStatus, StatementImport
+
+    # A failed import: its page carries the "Run again" form, walked like every other form.
+    StatementImport.objects.create(
+        source_name="hostile.csv", requested_by=staff["admin"], status=ImportStatus.FAILED, stopped="a test"
+    )
     return discover(client, ledger, staff["admin"])
 
 

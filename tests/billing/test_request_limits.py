@@ -22,17 +22,35 @@ def statement(size: int) -> SimpleUploadedFile:
     return SimpleUploadedFile("big.csv", header + b"x" * (size - len(header)), content_type="text/csv")
 
 
-def test_a_statement_over_10_mb_gets_the_form_message(finance):
-    response = finance.post(reverse("imports:upload"), {"statement": statement(10 * MB + 1)})
+def test_the_upload_takes_a_100k_entry_camt053_and_only_the_upload_does(settings):
+    from intake.forms import MAX_STATEMENT_BYTES
+
+    assert MAX_STATEMENT_BYTES >= 100 * MB  # a 100,000-entry camt.053 is 60-100 MB
+    assert settings.SETTLE_MAX_REQUEST_BYTES_BY_PATH["/imports/"] > MAX_STATEMENT_BYTES + MB  # the form around it
+    assert settings.SETTLE_MAX_REQUEST_BYTES == 11 * MB  # every other path
+
+
+def test_a_statement_over_the_file_limit_gets_the_form_message(finance, monkeypatch):
+    monkeypatch.setattr("intake.forms.MAX_STATEMENT_BYTES", 1 * MB)
+    monkeypatch.setattr("intake.forms.MAX_STATEMENT_LABEL", "1 MB")
+    response = finance.post(reverse("imports:upload"), {"statement": statement(1 * MB + 1)})
     assert response.status_code == 400
-    assert "The file is larger than 10 MB; split the statement." in response.content.decode()
+    assert "The file is 1 MB, larger than 1 MB; split the statement." in response.content.decode()
 
 
-def test_a_body_over_the_limit_gets_a_413_page_with_the_reason(finance):
-    response = finance.post(reverse("imports:upload"), {"statement": statement(12 * MB)})
+def test_a_body_over_the_limit_gets_a_413_page_with_the_reason(finance, settings):
+    settings.SETTLE_MAX_REQUEST_BYTES_BY_PATH = {"/imports/": 2 * MB}
+    response = finance.post(reverse("imports:upload"), {"statement": statement(3 * MB)})
     assert response.status_code == 413
     body = response.content.decode()
-    assert "Settle accepts at most 11 MB" in body and "Split a bank statement" in body
+    assert "Settle accepts at most 2 MB" in body and "Split a bank statement" in body
+
+
+def test_a_12_mb_statement_is_accepted_but_not_a_12_mb_body_elsewhere(finance):
+    response = finance.post(reverse("imports:upload"), {"statement": statement(12 * MB)})
+    assert response.status_code == 302  # stored and queued
+    response = finance.post(reverse("imports:entries"), {"statement": statement(12 * MB)})
+    assert response.status_code == 413 and "Settle accepts at most 11 MB" in response.content.decode()
 
 
 def test_too_many_form_fields_is_a_400_not_a_500(finance):

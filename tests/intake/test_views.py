@@ -1,12 +1,17 @@
-"""The statement upload page (finance only) and the clerks' list, through the Django test client."""
+"""The statement upload and import pages (finance starts, support reads) and the clerks' list,
+through the Django test client. The worker's job is run in the test by calling
+intake.background.run_import, as `manage.py procrastinate worker` would."""
 
 from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.urls import reverse
+from procrastinate.contrib.django.models import ProcrastinateJob
 
-from intake.models import BankEntry
+from intake.background import job_lock, run_import
+from intake.models import BankEntry, ImportStatus, StatementFile, StatementImport
 from payments.models import Payment
 from tests.factories import CustomerFactory, make_invoice
 from tests.web_users import user_with_role
@@ -21,6 +26,21 @@ def upload(client, name="mixed.csv", **extra):
     return client.post(reverse("imports:upload"), data)
 
 
+def upload_and_run(client, name="mixed.csv", **extra):
+    """Upload, run the deferred job as a worker would, and return the import's page."""
+    response = upload(client, name, **extra)
+    assert response.status_code == 302
+    statement_import = StatementImport.objects.latest("id")
+    assert response["Location"] == reverse("imports:detail", args=[statement_import.pk])
+    run_import(statement_import.pk)
+    return client.get(response["Location"])
+
+
+def finish_jobs(status: str) -> None:
+    with connection.cursor() as cursor:  # procrastinate's models are read-only
+        cursor.execute("UPDATE procrastinate_jobs SET status = %s WHERE status = 'todo'", [status])
+
+
 @pytest.fixture
 def kilo(db, provider):
     customer = CustomerFactory(name="Kilo KK", reference="C-00077")
@@ -28,11 +48,33 @@ def kilo(db, provider):
     return customer
 
 
+def test_the_upload_returns_at_once_and_defers_one_locked_job(client, kilo):
+    finance = user_with_role("finance")
+    client.force_login(finance)
+    response = upload(client, profile="settle")
+
+    statement_import = StatementImport.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/imports/{statement_import.pk}/"
+    assert statement_import.status == ImportStatus.QUEUED and statement_import.requested_by == finance
+    assert statement_import.source_name == "mixed.csv" and statement_import.profile == "settle"
+    assert bytes(StatementFile.objects.get(pk=statement_import.pk).content) == (SAMPLES / "mixed.csv").read_bytes()
+    assert not BankEntry.objects.exists()  # nothing imported inside the request
+    job = ProcrastinateJob.objects.get()
+    assert job.task_name == "intake.import_statement_file" and job.status == "todo"
+    assert job.args == {"statement_import_id": statement_import.pk}
+    assert job.lock == job.queueing_lock == job_lock(statement_import.pk)
+
+    html = client.get(response["Location"]).content.decode()
+    assert "Waiting for a worker to import mixed.csv" in html
+    assert 'hx-trigger="every 1s"' in html and "<progress" in html
+    assert '<noscript><meta http-equiv="refresh" content="5"></noscript>' in html
+
+
 def test_finance_uploads_a_statement_and_sees_every_entry(client, kilo):
     client.force_login(user_with_role("finance"))
     assert client.get(reverse("imports:upload")).status_code == 200
 
-    response = upload(client)
+    response = upload_and_run(client)
 
     html = response.content.decode()
     assert response.status_code == 200
@@ -40,19 +82,62 @@ def test_finance_uploads_a_statement_and_sees_every_entry(client, kilo):
     assert "NB240402-0101" in html and "5,000 JPY" in html and "(exact match of 1 invoice)" in html
     assert "line 5" in html and "more decimals than JPY allows" in html
     assert "1 recorded, 3 unidentified, 1 needs review, 2 rejected." in html
-    assert Payment.objects.get(reference="NB240402-0101").customer == kilo
+    assert "Needing a person (6)" in html and "hx-trigger" not in html
+    payment = Payment.objects.get(reference="NB240402-0101")
+    assert payment.customer == kilo
+    assert reverse("payments:detail", args=[payment.pk]) in html
+    statement_import = StatementImport.objects.get()
+    assert statement_import.status == ImportStatus.DONE and statement_import.done == statement_import.total == 7
+    assert not StatementFile.objects.exists()  # the bytes go once the import is done
+
+
+def test_the_progress_fragment_counts_and_stops_polling_when_done(client, kilo):
+    client.force_login(user_with_role("support"))
+    statement_import = StatementImport.objects.create(
+        source_name="big.xml",
+        requested_by=user_with_role("finance"),
+        status=ImportStatus.RUNNING,
+        total=100_000,
+        done=12_345,
+    )
+    url = reverse("imports:progress", args=[statement_import.pk])
+    html = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert "Importing big.xml: 12,345 of 100,000 entries" in html
+    assert 'max="100000" value="12345"' in html and 'hx-trigger="every 1s"' in html
+
+    StatementImport.objects.filter(pk=statement_import.pk).update(total=None)  # a streaming importer's count
+    html = client.get(url, headers={"HX-Request": "true"}).content.decode()
+    assert "Importing big.xml: 12,345 entries so far" in html and "<progress" in html
+
+    StatementImport.objects.filter(pk=statement_import.pk).update(status=ImportStatus.DONE, done=100_000)
+    response = client.get(url, headers={"HX-Request": "true"})
+    assert response.headers["HX-Refresh"] == "true"  # the whole page reloads as the result
 
 
 def test_dry_run_from_the_page_saves_nothing(client, kilo):
     client.force_login(user_with_role("finance"))
-    response = upload(client, dry_run="on")
-    assert "Dry run of mixed.csv" in response.content.decode()
+    response = upload_and_run(client, dry_run="on")
+    html = response.content.decode()
+    assert "Dry run of mixed.csv" in html and "would be 1 recorded, 3 unidentified" in html
+    assert "Import this file for real</button>" in html
     assert not BankEntry.objects.exists() and not Payment.objects.exists()
+    assert not StatementImport.objects.get().lines.filter(payment__isnull=False).exists()  # rolled back: no links
+
+    dry_run = StatementImport.objects.get()
+    response = client.post(reverse("imports:for_real", args=[dry_run.pk]))
+    statement_import = StatementImport.objects.latest("id")
+    assert (
+        response["Location"] == reverse("imports:detail", args=[statement_import.pk]) and not statement_import.dry_run
+    )
+    run_import(statement_import.pk)
+    assert Payment.objects.count() == 1 and statement_import.lines.count() == 7
+    response = client.post(reverse("imports:for_real", args=[dry_run.pk]), follow=True)
+    assert "was imported already" in response.content.decode()
 
 
 def test_unreadable_file_is_reported(client, db):
     client.force_login(user_with_role("finance"))
-    response = upload(client, name="malformed.xml")
+    response = upload_and_run(client, name="malformed.xml")
     assert "The file could not be read" in response.content.decode()
     assert "malformed XML at line 8" in response.content.decode()
 
@@ -64,12 +149,76 @@ def test_missing_file_redisplays_the_form(client, db):
     assert "This field is required" in response.content.decode()
 
 
+def test_a_failed_import_shows_its_error_and_finance_runs_it_again(client, kilo, monkeypatch):
+    client.force_login(user_with_role("finance"))
+    upload(client)
+    statement_import = StatementImport.objects.get()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr("intake.background.import_statement", broken)
+    with pytest.raises(RuntimeError):
+        run_import(statement_import.pk)
+    monkeypatch.undo()
+    html = client.get(reverse("imports:detail", args=[statement_import.pk])).content.decode()
+    assert "RuntimeError: the database went away" in html and "Run again</button>" in html
+
+    client.force_login(user_with_role("support"))
+    html = client.get(reverse("imports:detail", args=[statement_import.pk])).content.decode()
+    assert "the database went away" in html and "Run again</button>" not in html
+    assert client.post(reverse("imports:run_again", args=[statement_import.pk])).status_code == 403
+
+    client.force_login(user_with_role("finance"))
+    assert client.get(reverse("imports:run_again", args=[statement_import.pk])).status_code == 405
+    response = client.post(reverse("imports:run_again", args=[statement_import.pk]), follow=True)
+    assert "Tick the box to confirm" in response.content.decode()
+    response = client.post(reverse("imports:run_again", args=[statement_import.pk]), {"confirm": "on"}, follow=True)
+    assert f"Import #{statement_import.pk} is already waiting for a worker." in response.content.decode()
+    finish_jobs("failed")  # as the worker records the failed job
+    response = client.post(reverse("imports:run_again", args=[statement_import.pk]), {"confirm": "on"}, follow=True)
+    assert "queued again" in response.content.decode()
+    assert ProcrastinateJob.objects.filter(status="todo").count() == 1
+    run_import(statement_import.pk)
+    statement_import.refresh_from_db()
+    assert statement_import.status == ImportStatus.DONE and statement_import.attempts == 2
+    assert statement_import.lines.count() == 7 and Payment.objects.count() == 1
+
+    response = client.post(reverse("imports:run_again", args=[statement_import.pk]), {"confirm": "on"}, follow=True)
+    assert "is done: nothing to run again" in response.content.decode()
+
+
+def test_an_import_whose_job_is_gone_can_be_run_again(client, kilo):
+    client.force_login(user_with_role("finance"))
+    upload(client)
+    statement_import = StatementImport.objects.get()
+    detail = reverse("imports:detail", args=[statement_import.pk])
+    assert "Run again</button>" not in client.get(detail).content.decode()  # its job waits
+    finish_jobs("cancelled")
+    html = client.get(detail).content.decode()
+    assert "No worker has this import" in html and "Run again</button>" in html
+    client.post(reverse("imports:run_again", args=[statement_import.pk]), {"confirm": "on"})
+    assert ProcrastinateJob.objects.filter(status="todo").count() == 1
+
+
+def test_the_imports_list_shows_who_when_and_how_far(client, kilo):
+    client.force_login(user_with_role("support"))
+    html = client.get(reverse("imports:upload")).content.decode()
+    assert "No statement has been imported yet." in html and "Statement file" not in html
+
+    client.force_login(user_with_role("finance"))
+    upload_and_run(client)
+    client.force_login(user_with_role("support"))
+    html = client.get(reverse("imports:upload")).content.decode()
+    assert "mixed.csv" in html and "7 of 7" in html and "1 recorded, 3 unidentified" in html
+
+
 @pytest.mark.parametrize("role", ["support", None])
 def test_upload_is_finance_only(client, db, role):
     client.force_login(user_with_role(role))
-    assert client.get(reverse("imports:upload")).status_code == 403
+    assert client.get(reverse("imports:upload")).status_code == (200 if role else 403)
     assert upload(client).status_code == 403
-    assert not BankEntry.objects.exists()
+    assert not StatementImport.objects.exists() and not BankEntry.objects.exists()
 
 
 def test_superuser_may_upload(client, db):
@@ -82,7 +231,7 @@ def test_superuser_may_upload(client, db):
 def test_clerks_list_assign_and_dismiss(client, kilo):
     finance = user_with_role("finance")
     client.force_login(finance)
-    upload(client)
+    upload_and_run(client)
 
     support = user_with_role("support")
     client.force_login(support)
@@ -120,7 +269,7 @@ def test_clerks_list_assign_and_dismiss(client, kilo):
 @pytest.mark.parametrize("typed", ["", "   "])
 def test_an_empty_assign_is_a_form_error_on_its_row(client, kilo, typed):
     client.force_login(user_with_role("finance"))
-    upload(client)
+    upload_and_run(client)
     credit = BankEntry.objects.get(bank_reference="NB240402-0102")
     response = client.post(reverse("imports:assign", args=[credit.pk]), {"customer": typed})
     assert response.status_code == 400
