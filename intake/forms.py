@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django import forms
 
+from intake.parsing.csv_profiles import CSV_PROFILES
+
 #: camt.053 of 100,000 entries is 60-100 MB; the request limit for the upload path
 #: (SETTLE_MAX_REQUEST_BYTES_BY_PATH) leaves room for the form around it.
 MAX_STATEMENT_BYTES = 120 * 1024 * 1024
@@ -18,12 +20,10 @@ FORMAT_CHOICES = [
 
 
 def csv_profile_choices() -> list[tuple[str, str]]:
-    """The CSV layouts a clerk may pick: the one place to point at the parsers' profile table.
-
-    Only Settle's own layout for now; when intake.parsing gains its named profiles (banks'
-    exports), this returns them (name, label) with "settle" first.
-    """
-    return [("settle", "Settle layout (booking_date, amount, currency, bank_reference, ...)")]
+    """The CSV layouts a clerk may pick (intake.parsing.csv_profiles), after "detect from the header"."""
+    return [("", "Detect from the header")] + [
+        (key, f"{profile.label}: {profile.description}") for key, profile in CSV_PROFILES.items()
+    ]
 
 
 class StatementUploadForm(forms.Form):
@@ -32,9 +32,9 @@ class StatementUploadForm(forms.Form):
     profile = forms.ChoiceField(
         label="CSV layout",
         choices=csv_profile_choices,
-        initial="settle",
         required=False,
-        help_text="For CSV files: the bank whose export this is. Ignored for camt.053 and MT940.",
+        help_text="For CSV files: the bank whose export this is (detected from the header when it fits one). "
+        "Ignored for camt.053 and MT940.",
     )
     dry_run = forms.BooleanField(required=False, label="Dry run: show what would happen, save nothing")
 

@@ -41,7 +41,7 @@ def upload(request: AuthenticatedHttpRequest) -> HttpResponse:
         statement_import = start_import(
             form.cleaned_data["statement"],
             format=form.cleaned_data["format"],
-            profile=form.cleaned_data["profile"] or "settle",
+            profile=form.cleaned_data["profile"],
             dry_run=form.cleaned_data["dry_run"],
             by=request.user,
         )
