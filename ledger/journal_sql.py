@@ -114,6 +114,8 @@ def backfill(cursor: CursorWrapper, tz: str | None = None) -> int:
     cursor.execute("SELECT EXISTS (SELECT 1 FROM ledger_entry)")
     if cursor.fetchone()[0]:
         raise RuntimeError("The journal already has entries; backfill is for the rows written before it existed.")
+    # The journal-ordered sort of every entry: in memory rather than spilled to disk in 4 MB runs.
+    cursor.execute("SET LOCAL work_mem = '256MB'")
     cursor.execute(backfill_sql(tz))
     written = cursor.rowcount
     cursor.execute(SET_SEQUENCE_SQL)
