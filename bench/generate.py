@@ -589,23 +589,14 @@ def _restore(cursor, saved: dict) -> None:
 
 
 def _journal(cursor, saved: dict) -> None:
-    """The journal's entries for everything loaded, its indexes built after (as its migration does)."""
+    """The journal's entries for everything loaded, by its migration's backfill."""
     from ledger.journal_sql import backfill
 
-    cursor.execute(
-        """SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i
-           WHERE i.indrelid = 'ledger_entry'::regclass AND NOT i.indisprimary"""
-    )
-    indexes = cursor.fetchall()
     # The sources were just loaded: without statistics the planner guesses their joins badly.
     cursor.execute(
         "ANALYZE invoices_invoice, invoices_creditnote, payments_payment, payments_refund, payments_chargeback"
     )
-    for name, _definition in indexes:
-        cursor.execute(f"DROP INDEX {name}")
     backfill(cursor)
-    for _name, definition in indexes:
-        cursor.execute(definition)
 
 
 def row_counts() -> dict[str, int]:

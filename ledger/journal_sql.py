@@ -110,13 +110,36 @@ SET_SEQUENCE_SQL = (
 
 
 def backfill(cursor: CursorWrapper, tz: str | None = None) -> int:
-    """Write the entries of every existing row (the journal must not have them yet); returns how many."""
+    """Write the entries of every existing row (the journal must not have them yet); returns how many.
+
+    The journal's foreign keys and indexes are set aside for the INSERT and put back after:
+    one validating join per key and one sorted build per index, instead of a key check
+    and an index insertion per entry (at 1M invoices, several times faster).
+    """
     cursor.execute("SELECT EXISTS (SELECT 1 FROM ledger_entry)")
     if cursor.fetchone()[0]:
         raise RuntimeError("The journal already has entries; backfill is for the rows written before it existed.")
     # The journal-ordered sort of every entry: in memory rather than spilled to disk in 4 MB runs.
     cursor.execute("SET LOCAL work_mem = '256MB'")
+    cursor.execute(
+        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint"
+        " WHERE conrelid = 'ledger_entry'::regclass AND contype = 'f'"
+    )
+    foreign_keys = cursor.fetchall()
+    cursor.execute(
+        "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index"
+        " WHERE indrelid = 'ledger_entry'::regclass AND NOT indisprimary"
+    )
+    indexes = cursor.fetchall()
+    for name, _definition in foreign_keys:
+        cursor.execute(f'ALTER TABLE ledger_entry DROP CONSTRAINT "{name}"')
+    for name, _definition in indexes:
+        cursor.execute(f"DROP INDEX {name}")
     cursor.execute(backfill_sql(tz))
     written = cursor.rowcount
     cursor.execute(SET_SEQUENCE_SQL)
+    for _name, definition in indexes:
+        cursor.execute(definition)
+    for name, definition in foreign_keys:
+        cursor.execute(f'ALTER TABLE ledger_entry ADD CONSTRAINT "{name}" {definition}')
     return written

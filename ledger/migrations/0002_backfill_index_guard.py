@@ -2,8 +2,8 @@
 
 The backfill is one INSERT ... SELECT over the source tables (ledger.journal_sql), run
 before the indexes and unique constraints exist so that they are built once, sorted,
-instead of updated a row at a time (measured in the issue note: ~2.1M entries at 1M
-invoices). The append-only guard comes last but in the same transaction: nothing can
+instead of updated a row at a time; it sets the foreign keys aside for the same reason
+(measured in the issue note: ~2.1M entries at 1M invoices). The append-only guard comes last but in the same transaction: nothing can
 change an entry in between.
 """
 
