@@ -34,6 +34,7 @@ LEDGER_TABLES: tuple[str, ...] = (
     "payments_paymentstatuschange",
     "billing_collectionnote",
     "reconciliation_reconciliationdifference",
+    "ledger_entry",
 )
 """Append-only: INSERT and SELECT only, for every role."""
 

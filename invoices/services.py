@@ -16,6 +16,7 @@ from billing.money import MAX_AMOUNT, format_money, minor_unit, parse_amount, pa
 from billing.status import derive_payment_status
 from billing.validation import require_reason
 from invoices.models import CreditNote, Invoice, InvoiceLine, InvoiceState
+from ledger import journal
 from ledger.core import (
     lock_rows,
     pair_nets_for_invoice,
@@ -143,6 +144,7 @@ def issue_invoice(invoice: Invoice, *, by: Actor) -> Invoice:
     locked.save(update_fields=["sequence", "number", "issue_date", "state"])
     record_invoice_change(locked, field="state", old=InvoiceState.DRAFT, new=InvoiceState.OPEN, cause="issued", by=by)
     refresh_all(invoices=[locked], accounts=accounts.values(), cause=f"issue of {locked}", by=by)
+    journal.invoice_issued(locked)
     sync_caller_copy(invoice, locked)
     return locked
 
@@ -169,6 +171,8 @@ def void_invoice(invoice: Invoice, *, by: Actor, reason: str) -> Invoice:
     locked.save(update_fields=["state", "voided_at", "void_reason", "balance_due"])
     record_invoice_change(locked, field="state", old=old_state, new=InvoiceState.VOID, cause=cause, by=by)
     refresh_all(invoices=[locked], payments=payments.values(), accounts=accounts.values(), cause=cause, by=by)
+    if old_state == InvoiceState.OPEN:  # a discarded draft never counted
+        journal.invoice_voided(locked)
     sync_caller_copy(invoice, locked)
     return locked
 
@@ -190,5 +194,6 @@ def issue_credit_note(invoice: Invoice, *, amount: object, by: Actor, reason: st
         )
     note = CreditNote.objects.create(invoice=locked, amount=amount, created_by=by, reason=reason)
     refresh_all(invoices=[locked], accounts=accounts.values(), cause=f"credit note #{note.pk}: {reason}", by=by)
+    journal.credit_note_issued(note, locked)
     sync_caller_copy(invoice, locked)
     return note

@@ -2,6 +2,6 @@ from django.apps import AppConfig
 
 
 class LedgerConfig(AppConfig):
-    """The one write path (locks, refresh, status history); no models of its own."""
+    """The one write path: locks, refresh, status history and the entry journal (ledger.models.Entry)."""
 
     name = "ledger"

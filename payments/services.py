@@ -15,6 +15,7 @@ from billing.models import Customer
 from billing.money import format_money, minor_unit, parse_positive_amount
 from billing.status import AllocationStatus
 from billing.validation import require_reason
+from ledger import journal
 from ledger.core import (
     lock_payment_scope,
     lock_rows,
@@ -93,6 +94,8 @@ def record_payment(
             record_payment_change(
                 payment, field="allocation_status", old="", new=payment.allocation_status, cause="recorded", by=by
             )
+            if state == PaymentState.SETTLED:  # a pending payment counts once the bank confirms it
+                journal.payment_received(payment)
     except IntegrityError:
         # A concurrent call recorded the same reference first.
         if reference and Payment.objects.filter(reference=reference).exists():
@@ -111,6 +114,7 @@ def settle_payment(payment: Payment, *, by: Actor) -> Payment:
     locked.settle()
     locked.save(update_fields=["state"])
     record_payment_change(locked, field="state", old=PaymentState.PENDING, new=locked.state, cause="settled", by=by)
+    journal.payment_received(locked)
     sync_caller_copy(payment, locked)
     return locked
 
@@ -134,6 +138,7 @@ def refund_payment(payment: Payment, *, amount: object, by: Actor, reason: str) 
         )
     refund = Refund.objects.create(payment=locked, amount=amount, created_by=by, reason=reason)
     refresh_all(payments=[locked], cause=f"refund #{refund.pk}: {reason}", by=by)
+    journal.payment_refunded(refund, locked)
     sync_caller_copy(payment, locked)
     return refund
 
@@ -179,6 +184,7 @@ def record_chargeback(payment: Payment, *, amount: object, by: Actor, reason: st
             f"(amount less refunds and earlier chargebacks); you asked for {format_money(amount, locked.currency)}."
         )
     chargeback = Chargeback.objects.create(payment=locked, amount=amount, created_by=by, reason=reason)
+    journal.payment_charged_back(chargeback, locked)
     cause = f"chargeback #{chargeback.pk}: {reason}"
     old_state = locked.state
     locked.charge_back()
@@ -211,5 +217,6 @@ def cancel_payment(payment: Payment, *, by: Actor, reason: str) -> Payment:
     refresh_all(invoices=invoices.values(), accounts=(), cause=cause, by=by)
     refresh_payment(locked, cause=cause, by=by, also_save=["state", "canceled_at", "cancel_reason"])
     refresh_all(accounts=accounts.values(), cause=cause, by=by)
+    journal.payment_canceled(locked, was=old_state)
     sync_caller_copy(payment, locked)
     return locked

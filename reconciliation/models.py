@@ -31,6 +31,8 @@ class ObjectKind(models.TextChoices):
     ACCOUNT = "account", "Account"
     INVOICE_TOTALS = "invoice_totals", "Invoice queue totals"
     PAYMENT_TOTALS = "payment_totals", "Payment queue totals"
+    JOURNAL_CUSTOMER = "journal_customer", "Entry journal of a customer"
+    JOURNAL_ACCOUNT = "journal_account", "Entry journal of an account"
 
 
 class ReconciliationRun(models.Model):

@@ -14,6 +14,9 @@ A run has two phases.
    "reconciliation run N" in the status history.
 3. The trigger-kept queue totals (reconciliation.queue_totals): one statement per table
    compares them with the live rows and, with fix=True, appends a correcting delta.
+4. The entry journal (reconciliation.journal): one statement compares its sums per
+   customer and currency and per account with what the rows say. Its drift is reported,
+   never repaired: the journal is append-only, and a missing or extra entry is a bug.
 
 Interrupting a run (Ctrl-C, SIGTERM, a crash) rolls back the batch in flight, and
 every committed batch is complete on its own, so the data stays consistent; the next
@@ -36,6 +39,7 @@ from billing.models import Account
 from invoices.models import Invoice, InvoiceState
 from ledger.core import lock_rows, refresh_account, refresh_invoice, refresh_payment
 from reconciliation.drift import ObjectDrift, as_text, count_objects, find_drift
+from reconciliation.journal import find_journal_drift
 from reconciliation.models import ObjectKind, ReconciliationDifference, ReconciliationRun, RunOutcome
 from reconciliation.queue_totals import QUEUES, find_queue_total_drift
 
@@ -295,6 +299,7 @@ def _run(run: ReconciliationRun, *, fix: bool, limit: int | None, batch_size: in
         verb = f", {result.fixed} fixed" if fix else ""
         progress(f"Batch {number}/{len(batches)}: {len(batch)} re-checked under lock, {result.found} drifted{verb}.")
     check_queue_totals(run, fix=fix, progress=progress)
+    check_journal(run, progress=progress)
     run.refresh_from_db()
     _finish(run, _outcome(run), f"{busy} objects were busy and left for the next run." if busy else "")
 
@@ -332,3 +337,31 @@ def check_queue_totals(run: ReconciliationRun, *, fix: bool, progress: Progress 
         plural = str(queue.model._meta.verbose_name_plural)
         progress(f"{plural.capitalize()}: {len(found)} keys drifted{verb}.")
     return drifted
+
+
+def check_journal(run: ReconciliationRun, *, progress: Progress = _quiet) -> int:
+    """Compare the entry journal with the rows it mirrors and record every drifted customer
+    (per currency) and account; never fixed, even with --fix. Returns how many drifted."""
+    with transaction.atomic():
+        found = find_journal_drift()
+        ReconciliationDifference.objects.bulk_create(
+            ReconciliationDifference(
+                run=run,
+                object_kind=drift.kind,
+                object_id=drift.id,
+                object_label=drift.label[:200],
+                field=name[:32],
+                cached_value=as_text(journal)[:64],
+                ledger_value=as_text(rows)[:64],
+                fixed=False,
+            )
+            for drift in found
+            for name, journal, rows in drift.fields
+        )
+        if found:
+            ReconciliationRun.objects.filter(pk=run.pk).update(drift_found=F("drift_found") + len(found))
+    progress(
+        f"Entry journal: {len(found)} customers or accounts drifted"
+        + (" (reported, never rewritten: the journal is append-only; a missing entry is a bug)." if found else ".")
+    )
+    return len(found)

@@ -1,7 +1,12 @@
 """Check DESIGN.md invariants I1-I7 by recomputing everything from the ledger with plain SQL.
 
-I1 covers every cache: invoice, payment and account figures, and the queue totals
-(count and sums per status) that the list pages read.
+I1 covers every cache: invoice, payment and account figures, the queue totals
+(count and sums per status) that the list pages read, and the entry journal: a
+customer's entries in a currency sum to what its open invoices ask (net of credit
+notes) less what its live payments hold (net of refunds and chargebacks), all from the
+ledger rows, not the caches, an account's to what its open invoices ask,
+and every entry names its source's customer, currency and account. These are written
+from DESIGN.md §8, independently of ledger.journal_sql (which reconciliation uses).
 
 Used after every step of the property test, by scenario tests and the benchmark's
 sanity check. Returns a list of human-readable violations (empty when all hold).
@@ -85,6 +90,51 @@ CHECKS = {
                USING (state, allocation_status, currency)
         WHERE COALESCE(t.n, 0) <> COALESCE(r.n, 0) OR COALESCE(t.a, 0) <> COALESCE(r.a, 0)
            OR COALESCE(t.u, 0) <> COALESCE(r.u, 0)
+    """,
+    "I1 entry journal per customer": """
+        SELECT customer_id, currency, j.s, r.s
+        FROM (SELECT customer_id, currency, SUM(amount) s FROM ledger_entry GROUP BY 1, 2) j
+        FULL JOIN (SELECT customer_id, currency, SUM(owed) s FROM (
+                       SELECT customer_id, currency, total AS owed FROM invoices_invoice WHERE state = 'open'
+                       UNION ALL
+                       SELECT i.customer_id, i.currency, -c.amount
+                       FROM invoices_creditnote c JOIN invoices_invoice i ON i.id = c.invoice_id
+                       WHERE i.state = 'open'
+                       UNION ALL
+                       SELECT customer_id, currency, -amount FROM payments_payment
+                       WHERE state IN ('settled', 'charged_back')
+                       UNION ALL
+                       SELECT p.customer_id, p.currency, r.amount
+                       FROM payments_refund r JOIN payments_payment p ON p.id = r.payment_id
+                       WHERE p.state IN ('settled', 'charged_back')
+                       UNION ALL
+                       SELECT p.customer_id, p.currency, c.amount
+                       FROM payments_chargeback c JOIN payments_payment p ON p.id = c.payment_id
+                       WHERE p.state IN ('settled', 'charged_back')) o
+                   GROUP BY 1, 2) r USING (customer_id, currency)
+        WHERE COALESCE(j.s, 0) <> COALESCE(r.s, 0)
+    """,
+    "I1 entry journal per account": """
+        SELECT account_id, j.s, r.s
+        FROM (SELECT account_id, SUM(amount) s FROM ledger_entry WHERE account_id IS NOT NULL GROUP BY 1) j
+        FULL JOIN (SELECT account_id, SUM(owed) s FROM (
+                       SELECT account_id, total AS owed FROM invoices_invoice WHERE state = 'open'
+                       UNION ALL
+                       SELECT i.account_id, -c.amount
+                       FROM invoices_creditnote c JOIN invoices_invoice i ON i.id = c.invoice_id
+                       WHERE i.state = 'open') o
+                   GROUP BY 1) r USING (account_id)
+        WHERE COALESCE(j.s, 0) <> COALESCE(r.s, 0)
+    """,
+    "I5 entry party differs from its source": """
+        SELECT e.id, e.kind FROM ledger_entry e
+        LEFT JOIN invoices_creditnote cn ON cn.id = e.credit_note_id
+        LEFT JOIN invoices_invoice i ON i.id = COALESCE(e.invoice_id, cn.invoice_id)
+        LEFT JOIN payments_refund r ON r.id = e.refund_id
+        LEFT JOIN payments_chargeback c ON c.id = e.chargeback_id
+        LEFT JOIN payments_payment p ON p.id = COALESCE(e.payment_id, r.payment_id, c.payment_id)
+        WHERE (e.customer_id, e.currency, e.account_id) IS DISTINCT FROM
+              (COALESCE(i.customer_id, p.customer_id), COALESCE(i.currency, p.currency), i.account_id)
     """,
     "I3 pair net negative": """
         SELECT payment_id, invoice_id, SUM(amount) FROM allocations_allocation

@@ -43,6 +43,7 @@ CHANGES = {
     "billing_collectionnote": "text = text || ' (edited)'",
     "reconciliation_reconciliationdifference": "ledger_value = '0.00'",
     "payments_bankentry": "amount = amount + 1",
+    "ledger_entry": "amount = amount + 1",
 }
 GUARDED = sorted(CHANGES)
 

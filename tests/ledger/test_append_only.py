@@ -28,6 +28,7 @@ LEDGER_TABLES = {
     "invoices_creditnote": "amount",
     "invoices_invoicestatuschange": "new",
     "payments_paymentstatuschange": "new",
+    "ledger_entry": "amount",
 }
 
 
@@ -125,6 +126,11 @@ def test_insert_still_works(ledger, table, clerk):
             "INSERT INTO payments_paymentstatuschange (created_at, reason, field, old, new, payment_id) "
             "VALUES (now(), 'raw', 'state', 'settled', 'settled', %s)",
             [payment.pk],
+        ),
+        "ledger_entry": (
+            "INSERT INTO ledger_entry (kind, customer_id, currency, amount, effective_date, payment_id, created_at) "
+            "VALUES ('payment_canceled', %s, 'EUR', 1.00, current_date, %s, now())",
+            [payment.customer_id, payment.pk],
         ),
     }
     sql, params = inserts[table]

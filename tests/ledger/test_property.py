@@ -4,8 +4,10 @@ A Hypothesis state machine drives every service of DESIGN.md §7 with valid and
 invalid input against the real PostgreSQL schema. For each call a small oracle,
 written from DESIGN.md rather than from the code, says which BillingErrors are
 acceptable; a refused call must leave the database exactly as it was. After every
-step the ledger is recomputed in SQL (tests/invariants.py) and the model checks
-what SQL cannot: overpaid invoices and overallocated payments exist only after the
+step the ledger is recomputed in SQL (tests/invariants.py, which also sums the entry
+journal per customer, currency and account against the rows), the journal is compared
+entry by entry with what the rows say it should hold, and the model checks what SQL
+cannot: overpaid invoices and overallocated payments exist only after the
 events that may cause them (I4), and rows once written never change (I7).
 
 Each example runs inside a savepoint that is rolled back at teardown, so examples
@@ -51,6 +53,7 @@ from invoices.models import Invoice
 from invoices.selectors import allocatable_invoices
 from invoices.services import create_invoice, issue_credit_note, issue_invoice, void_invoice
 from ledger.core import pair_net
+from ledger.journal_sql import COLUMNS, expected_entries_sql
 from payments.models import Payment
 from payments.services import cancel_payment, record_chargeback, record_payment, refund_payment, settle_payment
 from tests.dbstate import snapshot
@@ -65,12 +68,22 @@ LEDGER_TABLES = [
     "invoices_creditnote",
     "invoices_invoicestatuschange",
     "payments_paymentstatuschange",
+    "ledger_entry",
 ]
 
 # Every ledger row as its exact text, by table, oldest first: earlier rows must never change (I7).
 SELECT_LEDGER_ROWS = "SELECT " + ", ".join(
     f"(SELECT array_agg(t::text ORDER BY t.id) FROM {table} t)" for table in LEDGER_TABLES
 )
+
+_ENTRY_COLUMNS = ", ".join(COLUMNS)
+JOURNAL_DIFFERENCES = f"""
+    (SELECT '-', {_ENTRY_COLUMNS} FROM ({expected_entries_sql()}) e
+     EXCEPT ALL SELECT '-', {_ENTRY_COLUMNS} FROM ledger_entry)
+    UNION ALL
+    (SELECT '+', {_ENTRY_COLUMNS} FROM ledger_entry
+     EXCEPT ALL SELECT '+', {_ENTRY_COLUMNS} FROM ({expected_entries_sql()}) e)
+"""
 
 CURRENCIES = st.sampled_from(["EUR", "EUR", "EUR", "JPY"])
 LINE_TOTALS = st.lists(st.sampled_from(["10", "20", "30", "45", "50", "100"]), min_size=1, max_size=2)
@@ -607,6 +620,15 @@ class LedgerMachine(RuleBasedStateMachine):
         assert not found, "invariants broken:\n" + "\n".join(found)
 
     @invariant()
+    def journal_holds_exactly_the_entries_the_rows_say(self):
+        # Kind, party, signed amount, effective date and source of every entry: what the
+        # services wrote equals what the migration's backfill would write (DESIGN.md §8).
+        with connection.cursor() as cursor:
+            cursor.execute(JOURNAL_DIFFERENCES)
+            found = cursor.fetchall()
+        assert not found, "journal differs from its rows (-: missing, +: extra):\n" + "\n".join(map(str, found))
+
+    @invariant()
     def overpaid_and_overallocated_have_a_cause(self):
         overpaid, overallocated = self.over_sets()
         assert overpaid <= self.credited, "an invoice is overpaid without a credit note (I4)"
@@ -702,6 +724,7 @@ def test_scripted_run_of_the_machine_succeeds_with_every_service():
         for step in steps:
             step()
             machine.ledger_agrees_with_caches()
+            machine.journal_holds_exactly_the_entries_the_rows_say()
             machine.overpaid_and_overallocated_have_a_cause()
             machine.ledger_rows_never_change()
     finally:

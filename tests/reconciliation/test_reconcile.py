@@ -12,10 +12,11 @@ from decimal import Decimal
 
 import pytest
 from django.core.management import call_command
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 
 from allocations.services import allocate
-from invoices.models import InvoiceStatusChange
+from invoices.models import Invoice, InvoiceStatusChange
+from ledger import journal
 from payments.models import PaymentStatusChange
 from payments.services import refund_payment
 from reconciliation import reconcile, selectors
@@ -93,6 +94,11 @@ def ledger(customer, provider, other_provider, clerk):
     # Invoice E: voided without refreshing its account (the account still counts it as owed).
     # A void invoice owes nothing: the CHECK demands balance_due 0 with the state.
     sql("UPDATE invoices_invoice SET state = 'void', voided_at = now(), balance_due = 0 WHERE id = %s", [o["E"].pk])
+    # Both buggy voids did write their journal entries: this ledger is about the caches
+    # (the journal's own drift is tested in tests/reconciliation/test_journal.py).
+    with transaction.atomic():
+        for name in ("D", "E"):
+            journal.invoice_voided(Invoice.objects.get(pk=o[name].pk))
     # Payment P2: wrong allocated total; P3: wrong status; P5: refund missing from its cache.
     sql("UPDATE payments_payment SET allocated_total = 20, unallocated = 30 WHERE id = %s", [o["P2"].pk])
     sql("UPDATE payments_payment SET allocation_status = 'fully_allocated' WHERE id = %s", [o["P3"].pk])
@@ -217,9 +223,14 @@ def test_invoice_total_disagreeing_with_its_lines_is_reported_never_rewritten(cu
 
     run = ReconciliationRun.objects.get()
     assert code == 1
-    assert diffs(run) == {("invoice", invoice.pk, "total", "105.00", "100.00")}
-    assert (run.drift_found, run.drift_fixed, run.outcome) == (1, 0, "partly_fixed")
-    assert not run.differences.get().fixed
+    # The journal counted the invoice as issued (100.00): it disagrees with the rewritten total too.
+    assert diffs(run) == {
+        ("invoice", invoice.pk, "total", "105.00", "100.00"),
+        ("journal_customer", customer.pk, "invoice", "100.00", "105.00"),
+        ("journal_account", invoice.account_id, "invoice", "100.00", "105.00"),
+    }
+    assert (run.drift_found, run.drift_fixed, run.outcome) == (3, 0, "partly_fixed")
+    assert not run.differences.filter(fixed=True).exists()
     invoice.refresh_from_db()
     assert invoice.total == D("105.00")
 
@@ -244,8 +255,13 @@ def test_lines_and_total_rewritten_together_below_the_guards_are_reported(custom
     run = ReconciliationRun.objects.get()
     assert code == 1
     # Only the lines tell: every cached figure agrees with the rewritten total. Reported, never "fixed".
-    assert diffs(run) == {("invoice", invoice.pk, "total", "140.00", "150.00")}
-    assert not run.differences.get().fixed
+    # The journal still says what was issued (100.00), so it tells too.
+    assert diffs(run) == {
+        ("invoice", invoice.pk, "total", "140.00", "150.00"),
+        ("journal_customer", customer.pk, "invoice", "100.00", "140.00"),
+        ("journal_account", invoice.account_id, "invoice", "100.00", "140.00"),
+    }
+    assert not run.differences.filter(fixed=True).exists()
     invoice.refresh_from_db()
     assert invoice.total == D("140.00")
 
