@@ -213,6 +213,15 @@ def test_the_imports_list_shows_who_when_and_how_far(client, kilo):
     assert "mixed.csv" in html and "7 of 7" in html and "1 recorded, 3 unidentified" in html
 
 
+def test_support_reaches_the_imports_and_the_waiting_entries_from_the_navigation(client, db):
+    client.force_login(user_with_role("support"))
+    html = client.get(reverse("invoices:list")).content.decode()
+    assert '<a href="/imports/"' in html and ">Imports</a>" in html
+    html = client.get(reverse("imports:upload")).content.decode()
+    assert 'aria-current="page">Imports</a>' in html
+    assert f'href="{reverse("imports:entries")}"' in html
+
+
 @pytest.mark.parametrize("role", ["support", None])
 def test_upload_is_finance_only(client, db, role):
     client.force_login(user_with_role(role))
