@@ -1,0 +1,5 @@
+"""Document pages: /documents/..."""
+
+app_name = "documents"
+
+urlpatterns: list = []
