@@ -90,7 +90,13 @@ def issue_statement(
         raise InvalidInput(f"A statement cannot be as of {as_of:%Y-%m-%d}: that is after today.")
     if period_start > as_of:
         raise InvalidInput(f"The period cannot start on {period_start:%Y-%m-%d}, after its end ({as_of:%Y-%m-%d}).")
+    outermost = not connection.in_atomic_block
     with transaction.atomic():
+        if outermost:
+            # One snapshot for every read (opening, lines, open items, position): a payment
+            # committed between two of them must not show in one figure and not the other.
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         figures, position = statement_figures(
             customer, provider=provider, currency=currency, period_start=period_start, as_of=as_of, today=today
         )

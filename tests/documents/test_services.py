@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import datetime
+from decimal import Decimal
 
 import pytest
 from django.db import DatabaseError, connection, transaction
 
+from allocations.services import allocate_many
 from billing.errors import InvalidInput
 from documents.models import Document, DocumentKind, DocumentPdf
 from documents.services import issue_statement, render_document, render_pdf, sha256_of
 from ledger.models import Entry
-from tests.documents.conftest import on
-from tests.factories import ProviderFactory, make_invoice
+from tests.documents.conftest import moment, on
+from tests.factories import ProviderFactory, make_invoice, make_payment
 
 pytestmark = pytest.mark.django_db
 
@@ -153,3 +155,39 @@ def test_the_pdf_is_made_from_the_html_once_and_stored(customer, november):
     assert render_pdf(Document.objects.get(pk=document.pk)) == pdf  # stored, not made again
     assert DocumentPdf.objects.filter(document=document).count() == 1
     assert Document.objects.get(pk=document.pk).pdf == pdf
+
+
+def test_a_payment_split_over_two_providers_shows_only_each_ones_part(customer, provider, other_provider):
+    with on(datetime.date(2026, 11, 5)):
+        acme = make_invoice(customer=customer, provider=provider, total="70.00", issue_date=datetime.date(2026, 11, 5))
+        bolt = make_invoice(
+            customer=customer, provider=other_provider, total="50.00", issue_date=datetime.date(2026, 11, 5)
+        )
+        payment = make_payment(customer=customer, amount="100.00", received_at=moment(datetime.date(2026, 11, 5)))
+        allocate_many(payment, [(acme, Decimal("70.00")), (bolt, Decimal("30.00"))], by=None)
+    with on(DEC_1):
+        for_acme = issue_statement(customer, provider=provider, as_of=NOV_30, by=None)
+        for_bolt = issue_statement(customer, provider=other_provider, as_of=NOV_30, by=None)
+        whole = issue_statement(customer, as_of=NOV_30, by=None)
+    assert lines(for_acme.figures["sections"][0]) == [
+        ("2026-11-05", "invoice", "70.00", "70.00"),
+        ("2026-11-05", "allocation", "-70.00", "0.00"),
+    ]
+    assert lines(for_bolt.figures["sections"][0])[-1] == ("2026-11-05", "allocation", "-30.00", "20.00")
+    assert whole.figures["sections"][0]["closing"] == "20.00"  # 120 charged, 100 paid
+
+
+def test_an_outer_transaction_keeps_its_isolation(customer, november):
+    """Inside a caller's transaction the statement reads in it (SET TRANSACTION only opens one)."""
+    with on(DEC_1), transaction.atomic():
+        document = issue_statement(customer, as_of=NOV_30, by=None)
+    assert document.figures["sections"][0]["closing"] == "140.00"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_issued_outside_a_transaction_it_reads_one_snapshot(customer, provider):
+    """The pages call issue_statement outside any transaction: it opens one in REPEATABLE READ
+    (which PostgreSQL accepts only as the transaction's first statement)."""
+    make_invoice(customer=customer, provider=provider, total="10.00", issue_date=datetime.date(2026, 11, 5))
+    document = issue_statement(customer, by=None)
+    assert document.figures["sections"][0]["closing"] == "10.00"
