@@ -63,6 +63,9 @@ def changes_since(document: Document, *, today: datetime.date | None = None) -> 
     newer = Entry.objects.filter(customer=document.customer, id__gt=document.journal_position)
     if document.currency:
         newer = newer.filter(currency=document.currency)
+    if document.provider_id is not None:
+        # A provider's statement read its accounts' entries only (its position is theirs).
+        newer = newer.filter(account__provider_id=document.provider_id)
     rows = []
     for currency in sorted(printed.keys() | current.keys()):
         was, is_now = printed.get(currency), current.get(currency)

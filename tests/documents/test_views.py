@@ -140,6 +140,7 @@ def test_what_changed_since_shows_todays_balance_beside_the_printed_one(
     page = support.get(reverse("documents:detail", args=[statement.pk])).content.decode()
     row = page.split('data-currency="EUR"', 1)[1].split("</tr>", 1)[0]
     assert "140.00 EUR" in row and "200.00 EUR" in row and "60.00 EUR" in row
+    assert '<td class="num">1</td>' in row  # one entry written since: the new invoice
 
 
 def test_the_list_filters_by_kind_customer_dates_and_delivery(
