@@ -32,14 +32,24 @@ class Command(BaseCommand):
             help="The file's format (default: detected from its content and name).",
         )
         parser.add_argument("--dry-run", action="store_true", help="Show what would happen; write nothing.")
+        parser.add_argument(
+            "--summary",
+            action="store_true",
+            help="Print only the entries that need a person and the counts (a large file keeps no per-entry list).",
+        )
 
-    def handle(self, *args, file: str, format: str | None, dry_run: bool, **options):
+    def handle(self, *args, file: str, format: str | None, dry_run: bool, summary: bool = False, **options):
         path = Path(file)
         try:
             data = path.read_bytes()
         except OSError as exc:
             raise CommandError(f"Cannot read {file}: {exc.strerror or exc}", returncode=2) from None
-        report = import_statement(data, source_name=path.name, format=format, dry_run=dry_run, by=None)
+        if summary:
+            report = import_statement(
+                data, source_name=path.name, format=format, dry_run=dry_run, by=None, keep_results=False
+            )
+        else:
+            report = import_statement(data, source_name=path.name, format=format, dry_run=dry_run, by=None)
         self.stdout.write(render_report(report))
         if report.exit_code:
             raise SystemExit(report.exit_code)

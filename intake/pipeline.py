@@ -1,0 +1,356 @@
+"""The import's write path: statement entries handled in chunks, each entry's outcome its own.
+
+A chunk (CHUNK entries) is one transaction:
+
+1. take the advisory locks of all its bank references in one statement, in a fixed
+   (sorted) order, so two imports of overlapping files wait for each other instead of
+   recording a reference twice, and never deadlock;
+2. read, under those locks, what the whole chunk needs in one query each: the bank
+   entries already imported under its references, the payments a clerk recorded with
+   them, the look-alike credits (twins), the customers its references name and the
+   owners of the invoices its remittances name (intake.matching.Directory);
+3. handle each entry: a payment or a chargeback goes through the services
+   (record_and_allocate, record_chargeback) inside a savepoint of its own, so an entry
+   the services or the database refuse is rolled back alone and reported as that
+   entry's rejection; the bank entry rows are inserted together at the end of the chunk;
+4. commit, then report the chunk's results to the progress callback.
+
+If the chunk's bank entry rows cannot be inserted together (the database refuses one
+of them, e.g. a NUL byte in a payer's name), the whole chunk is rolled back and handled
+again "carefully": each entry with its bank entry row inside its own savepoint, so the
+refused entry is rejected alone. Only an OperationalError or InterfaceError (a lost
+connection, a server shutting down) stops the import: the entries committed before stay,
+and because every entry is keyed by its bank reference, importing the same file again
+skips them and finishes the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+
+from billing.actors import Actor
+from billing.errors import BillingError
+from billing.money import parse_positive_amount
+from intake.decisions import (
+    NOT_BOOKED_NOTE,
+    already_imported,
+    check_storable,
+    load_twins,
+    refused_message,
+    result_for,
+    twin_key,
+    twin_note,
+)
+from intake.matching import Directory, choose_reversed, identify_customer, reversal_candidates
+from intake.models import BankEntry, BankEntryStatus
+from intake.outcomes import CHUNK, EntryResult, ImportReport, Outcome, ProgressCallback
+from intake.parsing.common import BOOKED
+from intake.services import booked_at, record_and_allocate
+from intake.statements import StatementEntry
+from payments.models import Payment
+from payments.services import record_chargeback
+
+# pg_advisory_xact_lock(namespace, hashtext(reference)): two imports of overlapping files
+# handle the same bank reference one after the other.
+LOCK_NAMESPACE = 0x5E77
+# One statement for a chunk, in hash order: every importer takes its locks in the same order.
+_LOCK_CHUNK = """
+    SELECT count(pg_advisory_xact_lock(%s, h))
+    FROM (SELECT DISTINCT hashtext(r) AS h FROM unnest(%s::text[]) AS r ORDER BY h) AS locks
+"""
+FATAL = (OperationalError, InterfaceError)
+
+
+class _Retry(Exception):
+    """The database refused something of the chunk outside an entry's savepoint: handle it again, carefully."""
+
+
+class _Refused(Exception):
+    """The database refused an entry's payment or chargeback (rolled back to the entry's savepoint)."""
+
+
+class Chunk:
+    """One transaction's worth of entries: what they need, read at once, and their new rows."""
+
+    def __init__(self, entries: Sequence[StatementEntry], *, source_name: str, by: Actor, careful: bool):
+        self.entries = entries
+        self.source_name = source_name[:255]
+        self.by = by
+        self.careful = careful
+        self.pending: list[BankEntry] = []
+        self.stored: dict[str, BankEntry] = {}
+
+    def load(self) -> None:
+        booked = [entry for entry in self.entries if entry.status == BOOKED]
+        references = sorted({entry.bank_reference for entry in booked})
+        if references:
+            with connection.cursor() as cursor:
+                cursor.execute(_LOCK_CHUNK, [LOCK_NAMESPACE, references])
+        self.existing = {
+            row.bank_reference: row
+            for row in BankEntry.objects.filter(bank_reference__in=references).select_related("payment")
+        }
+        new = [entry for entry in booked if entry.bank_reference not in self.existing]
+        self.paid_references = set(
+            Payment.objects.filter(reference__in=[e.bank_reference for e in new if e.credit and not e.reversal])
+            .values_list("reference", flat=True)
+            .order_by()
+        )
+        new_credits = [entry for entry in new if entry.credit and not entry.reversal]
+        self.twins = load_twins(new_credits)
+        # Credits and the reversals of credits are identified; other entries name no customer.
+        self.directory = Directory([entry for entry in new if entry.credit != entry.reversal])
+
+    def handle(self, entry: StatementEntry) -> EntryResult:
+        """The entry's result; a refusal by the services or the database is the entry's rejection.
+
+        Careful: the entry alone, its reads and writes in a savepoint. Otherwise a database
+        refusal outside the services' savepoints may have spoilt the chunk's transaction, so
+        the chunk is started again carefully (_Retry).
+        """
+        try:
+            return self._handle(entry)
+        except BillingError as exc:
+            return result_for(entry, Outcome.REJECTED, str(exc))
+        except _Refused as refused:
+            return result_for(entry, Outcome.REJECTED, str(refused))
+        except FATAL:
+            raise
+        except DatabaseError as exc:
+            if self.careful:
+                raise
+            raise _Retry from exc
+
+    def _handle(self, entry: StatementEntry) -> EntryResult:
+        if entry.status != BOOKED:
+            return result_for(entry, Outcome.NOT_BOOKED, f"{entry.status}: {NOT_BOOKED_NOTE}")
+        existing = self.existing.get(entry.bank_reference) or self.stored.get(entry.bank_reference)
+        if existing is not None:
+            return already_imported(existing, entry)
+        check_storable(entry)
+        if not entry.credit and not entry.reversal:
+            note = "A bank fee or a refund we sent: nothing to record."
+            return result_for(entry, Outcome.IGNORED, note, bank_entry=self.store(entry, BankEntryStatus.IGNORED, note))
+        parse_positive_amount(entry.amount, entry.currency)  # a currency we keep, in its minor unit
+        if entry.reversal and entry.credit:
+            note = "Reversal of money we sent (e.g. a refund that bounced): handle it by hand."
+            row = self.store(entry, BankEntryStatus.NEEDS_REVIEW, note)
+            return result_for(entry, Outcome.NEEDS_REVIEW, note, bank_entry=row)
+        if entry.reversal:
+            return self.reverse_credit(entry)
+        return self.record_credit(entry)
+
+    def store(self, entry: StatementEntry, status: str, note: str, **links) -> BankEntry:
+        row = BankEntry(
+            bank_reference=entry.bank_reference,
+            booking_date=entry.booking_date,
+            amount=entry.amount,
+            currency=entry.currency,
+            credit=entry.credit,
+            reversal=entry.reversal,
+            counterparty_name=entry.counterparty_name,
+            customer_reference=entry.customer_reference,
+            remittance_text=entry.remittance_text,
+            source_name=self.source_name,
+            source_position=entry.position[:32],
+            imported_by=self.by,
+            status=status,
+            note=note,
+            **links,
+        )
+        self.pending.append(row)
+        self.stored[entry.bank_reference] = row
+        if entry.credit and not entry.reversal and (key := twin_key(entry)) is not None:
+            self.twins[key] = row
+        return row
+
+    def flush(self) -> None:
+        """Insert the chunk's new bank entry rows together; if the database refuses, start the chunk again."""
+        if not self.pending:
+            return
+        try:
+            BankEntry.objects.bulk_create(self.pending)
+        except FATAL:
+            raise
+        except DatabaseError as exc:
+            raise _Retry from exc
+        self.pending = []
+
+    def services(self, call):
+        """Run a service call in a savepoint: a refused payment or chargeback takes nothing else with it."""
+        try:
+            with transaction.atomic():
+                return call()
+        except FATAL:
+            raise
+        except DatabaseError as exc:
+            raise _Refused(refused_message(exc)) from exc
+
+    def record_credit(self, entry: StatementEntry) -> EntryResult:
+        key = twin_key(entry)
+        twin = self.twins.get(key) if key is not None else None
+        if twin is not None:
+            note = twin_note(twin)
+            row = self.store(entry, BankEntryStatus.NEEDS_REVIEW, note)
+            return result_for(entry, Outcome.NEEDS_REVIEW, note, bank_entry=row)
+        who = identify_customer(entry, self.directory)
+        if who.customer is None:
+            note = f"No customer recognised: {who.problem}."
+            row = self.store(entry, BankEntryStatus.UNIDENTIFIED, note)
+            return result_for(entry, Outcome.UNIDENTIFIED, note, bank_entry=row)
+        customer = who.customer
+        payment, allocations, note = self.services(
+            lambda: record_and_allocate(
+                entry.bank_reference,
+                customer=customer,
+                amount=entry.amount,
+                currency=entry.currency,
+                booked=booked_at(entry.booking_date),
+                remittance_text=entry.remittance_text,
+                by=self.by,
+                recorded_before=entry.bank_reference in self.paid_references,
+            )
+        )
+        message = f"{payment} for {who.customer} (by {who.how})" + (f"; {note}" if note else "")
+        row = self.store(entry, BankEntryStatus.RECORDED, message, customer=who.customer, payment=payment)
+        return result_for(entry, Outcome.RECORDED, message, payment=payment, bank_entry=row, allocations=allocations)
+
+    def reverse_credit(self, entry: StatementEntry) -> EntryResult:
+        self.flush()  # the credit it sends back may be earlier in this chunk
+        who = identify_customer(entry, self.directory)
+        chosen, problem = choose_reversed(entry, who, reversal_candidates(entry, who))
+        if chosen is None:
+            note = f"Reversal not applied: {problem}. Record the chargeback by hand, then dismiss this entry."
+            row = self.store(entry, BankEntryStatus.NEEDS_REVIEW, note)
+            return result_for(entry, Outcome.NEEDS_REVIEW, note, bank_entry=row)
+        payment = chosen.payment
+        assert payment is not None  # a recorded credit has its payment
+        reason = f"Bank reversal {entry.bank_reference} booked {entry.booking_date}"
+        if entry.remittance_text:
+            reason += f": {entry.remittance_text}"
+        chargeback = self.services(lambda: record_chargeback(payment, amount=entry.amount, by=self.by, reason=reason))
+        message = f"chargeback #{chargeback.pk} on {payment} ({payment.customer})"
+        row = self.store(
+            entry,
+            BankEntryStatus.CHARGED_BACK,
+            message,
+            customer=payment.customer,
+            payment=payment,
+            chargeback=chargeback,
+        )
+        return result_for(entry, Outcome.CHARGED_BACK, message, payment=payment, bank_entry=row)
+
+
+class Stopped(Exception):
+    """The import cannot go on (the connection is lost); `handled` entries of the chunk were committed."""
+
+    def __init__(self, entry: StatementEntry, error: Exception, results: list[EntryResult]):
+        super().__init__(str(error))
+        self.entry, self.error, self.results = entry, error, results
+
+
+def run_chunk(entries: Sequence[StatementEntry], *, source_name: str, by: Actor) -> list[EntryResult]:
+    """Handle and commit one chunk; raises Stopped with what was committed before a fatal error."""
+    results: list[EntryResult] = []
+    failure: tuple[StatementEntry, Exception] | None = None
+    try:
+        with transaction.atomic():
+            chunk = Chunk(entries, source_name=source_name, by=by, careful=False)
+            try:
+                chunk.load()
+            except FATAL:
+                raise
+            except DatabaseError as exc:
+                raise _Retry from exc
+            for entry in entries:
+                try:
+                    results.append(chunk.handle(entry))
+                except FATAL as exc:
+                    failure = (entry, exc)
+                    break
+            chunk.flush()
+    except FATAL as exc:  # nothing of this chunk was committed
+        raise Stopped(failure[0] if failure else entries[0], failure[1] if failure else exc, []) from exc
+    if failure is not None:
+        raise Stopped(failure[0], failure[1], results)
+    return results
+
+
+def run_carefully(entries: Sequence[StatementEntry], *, source_name: str, by: Actor) -> list[EntryResult]:
+    """The chunk again, one entry at a time, each entry's reads and writes in its own savepoint."""
+    results: list[EntryResult] = []
+    failure: tuple[StatementEntry, Exception] | None = None
+    try:
+        with transaction.atomic():
+            for entry in entries:
+                try:
+                    with transaction.atomic():
+                        chunk = Chunk([entry], source_name=source_name, by=by, careful=True)
+                        chunk.load()
+                        result = chunk.handle(entry)
+                        chunk.flush()
+                except FATAL as exc:
+                    failure = (entry, exc)
+                    break
+                except (DatabaseError, _Retry) as exc:
+                    cause = exc.__cause__ if isinstance(exc, _Retry) else exc
+                    assert isinstance(cause, DatabaseError)
+                    result = result_for(entry, Outcome.REJECTED, refused_message(cause))
+                results.append(result)
+    except FATAL as exc:
+        raise Stopped(failure[0] if failure else entries[0], failure[1] if failure else exc, []) from exc
+    if failure is not None:
+        raise Stopped(failure[0], failure[1], results)
+    return results
+
+
+def run_chunks(
+    report: ImportReport,
+    entries: Sequence[StatementEntry],
+    *,
+    source_name: str,
+    by: Actor,
+    progress: ProgressCallback | None,
+    keep: bool,
+    first_chunk: list[EntryResult],
+) -> None:
+    """Import `entries` chunk by chunk into `report` (see the module doc)."""
+    done = len(first_chunk)
+    pending_results = list(first_chunk)
+    for start in range(0, len(entries), CHUNK):
+        batch = entries[start : start + CHUNK]
+        try:
+            try:
+                results = run_chunk(batch, source_name=source_name, by=by)
+            except _Retry:
+                results = run_carefully(batch, source_name=source_name, by=by)
+        except Stopped as stop:
+            _add(report, pending_results + stop.results, keep=keep)
+            done += len(stop.results)
+            report.stopped = (
+                f"stopped at {stop.entry.position} by a database error ({type(stop.error).__name__}: "
+                f"{str(stop.error).strip()}); the {done} entries before it are handled (what they recorded is "
+                "saved), the others not; "
+                "import the same file again to finish (entries already imported are recognised by their bank "
+                "reference and skipped)"
+            )
+            if progress is not None:
+                progress(done, report.total, pending_results + stop.results)
+            return
+        done += len(results)
+        chunk_results = pending_results + results
+        pending_results = []
+        _add(report, chunk_results, keep=keep)
+        if progress is not None:
+            progress(done, report.total, chunk_results)
+    if pending_results or (progress is not None and not entries):
+        _add(report, pending_results, keep=keep)
+        if progress is not None:
+            progress(done, report.total, pending_results)
+
+
+def _add(report: ImportReport, results: list[EntryResult], *, keep: bool) -> None:
+    for result in results:
+        report.add(result, keep=keep)
