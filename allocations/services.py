@@ -162,12 +162,17 @@ def auto_allocate(payment: Payment, *, by: Actor, preferred_numbers: Sequence[st
 
 
 def auto_allocate_planned(
-    payment: Payment, *, by: Actor, preferred_numbers: Sequence[str] = ()
+    payment: Payment, *, by: Actor, preferred_numbers: Sequence[str] = (), fresh: bool = False
 ) -> tuple[list[Allocation], list[PlannedSplit[Invoice]]]:
     """auto_allocate, also returning the plan it applied (each split's reason), so a caller
-    that shows the reasons (the bank import) does not plan a second time."""
-    for _attempt in range(3):
-        payment.refresh_from_db()
+    that shows the reasons (the bank import) does not plan a second time.
+
+    `fresh` says the caller's copy is the row as it is in this transaction (record_payment
+    just created it), so the first attempt plans without reading it again.
+    """
+    for attempt in range(3):
+        if attempt or not fresh:
+            payment.refresh_from_db()
         plan = plan_auto_allocation(payment, preferred_numbers=preferred_numbers)
         if not plan:
             return [], []

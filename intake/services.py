@@ -91,7 +91,8 @@ def record_and_allocate(
         by=by,
     )
     numbers = find_invoice_numbers(remittance_text)
-    rows, plan = auto_allocate_planned(payment, by=by, preferred_numbers=numbers)
+    # record_payment returned the row it created in this transaction: nothing to read again.
+    rows, plan = auto_allocate_planned(payment, by=by, preferred_numbers=numbers, fresh=True)
     reasons = {split.invoice.pk: split.reason for split in plan}
     lines = [
         # str(invoice) is its number: an invoice money is allocated to is issued.
