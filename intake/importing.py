@@ -21,15 +21,14 @@ credit and the clerks' decisions on work items are intake.services.
   (same currency and amount, booked no later, nothing returned from it yet, narrowed by
   customer, payer and text); otherwise a work item (`needs_review`);
 - a reversal of money we sent (a refund that bounced): a work item, by hand;
-- any other debit (bank fees, refunds we sent): recorded as `ignored`, nothing booked.
-
+- any other debit (bank fees, refunds we sent): recorded as `ignored`, nothing booked;
 - an entry the bank has not booked (status pending or info, intake.parsing.common):
   `not_booked`, nothing stored, because it is not settled money yet: the statement
   that shows it booked, under the same bank reference, records it then.
 
 Transactions (intake.pipeline): entries are handled in chunks of CHUNK, one transaction
-per chunk, each entry's payment, allocations or chargeback in a savepoint of its own, so
-an entry's outcome stays its own: malformed rows, entries the services refuse and
+per chunk, so an entry's outcome stays its own (a savepoint, or the chunk redone entry by
+entry when something is refused): malformed rows, entries the services refuse and
 entries the database refuses (e.g. a NUL byte in a name) are reported with their line or
 entry number as that entry's rejection, and the others are imported. Only a lost
 connection (OperationalError, InterfaceError) stops the import; every entry is keyed by

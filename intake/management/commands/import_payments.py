@@ -16,11 +16,13 @@ class Command(BaseCommand):
         "invoice numbers in its remittance text, recorded with the bank reference as idempotency "
         "reference and auto-allocated to the invoices it names first. A reversal of an imported credit "
         "becomes a chargeback on that payment; other debits are ignored. Unrecognised customers and "
-        "unmatched reversals go to the clerks' list (/imports/entries/). Each entry is its own "
-        "transaction: malformed rows are reported with their line or entry number and skipped, the rest "
-        "is imported; importing the same or an overlapping file again records nothing twice and finishes "
-        "an interrupted import. Exit code: 0 all handled, 1 some entries need a person, 2 the file could "
-        "not be read or the import stopped on a database error."
+        "unmatched reversals go to the clerks' list (/imports/entries/); entries the bank has not booked "
+        "(pending, info) are skipped. Entries are committed in chunks, each entry's outcome its own: malformed "
+        "rows and entries the services or the database refuse are reported with their line or entry number "
+        "and skipped, the rest is imported; importing the same or an overlapping file again records nothing "
+        "twice and finishes an interrupted import. --dry-run writes nothing and takes no payment number. "
+        "Exit code: 0 all handled, 1 some entries need a person, 2 the file could not be read or the import "
+        "stopped on a lost database connection."
     )
 
     def add_arguments(self, parser):
