@@ -48,8 +48,8 @@ from collections.abc import Iterable
 
 from billing.actors import Actor
 from intake.outcomes import CHUNK, EntryResult, ImportReport, Outcome, ProgressCallback, position_key
-from intake.pipeline import run_chunks
 from intake.preview import preview_entries
+from intake.runner import run_chunks
 from intake.statements import StatementEntry, StatementError, StatementSource, iter_statement
 
 __all__ = [

@@ -45,7 +45,7 @@ from intake.decisions import (
 )
 from intake.matching import Directory, choose_reversed, identify_customer, reversal_candidates
 from intake.models import BankEntry, BankEntryStatus
-from intake.outcomes import CHUNK, EntryResult, ImportReport, Outcome, ProgressCallback
+from intake.outcomes import EntryResult, Outcome
 from intake.parsing.common import BOOKED
 from intake.services import booked_at, record_and_allocate
 from intake.statements import StatementEntry
@@ -60,10 +60,13 @@ _LOCK_CHUNK = """
     SELECT count(pg_advisory_xact_lock(%s, h))
     FROM (SELECT DISTINCT hashtext(r) AS h FROM unnest(%s::text[]) AS r ORDER BY h) AS locks
 """
+_LOCK_ACCOUNTS = (
+    "SELECT count(*) FROM (SELECT id FROM billing_account WHERE customer_id = ANY(%s) ORDER BY id FOR UPDATE) AS a"
+)
 FATAL = (OperationalError, InterfaceError)
 
 
-class _Retry(Exception):
+class RedoCarefully(Exception):
     """The database refused something of the chunk outside an entry's savepoint: handle it again, carefully."""
 
 
@@ -102,13 +105,28 @@ class Chunk:
         self.twins = load_twins(new_credits)
         # Credits and the reversals of credits are identified; other entries name no customer.
         self.directory = Directory([entry for entry in new if entry.credit != entry.reversal])
+        self.lock_accounts(new_credits)
+
+    def lock_accounts(self, credits: Sequence[StatementEntry]) -> None:
+        """Lock the accounts of every customer the chunk's credits pay, in id order, before any of them.
+
+        The chunk's transaction keeps the locks its allocations take until it commits; taken
+        one entry after another they would come in no global order, and a clerk allocating
+        meanwhile could deadlock with the import. Every writer locks an invoice's account
+        before the invoice (ledger.core.lock_rows), so holding the accounts from the start
+        keeps the one lock order for the whole chunk.
+        """
+        customers = {who.customer.pk for entry in credits if (who := identify_customer(entry, self.directory)).customer}
+        if customers:
+            with connection.cursor() as cursor:
+                cursor.execute(_LOCK_ACCOUNTS, [sorted(customers)])
 
     def handle(self, entry: StatementEntry) -> EntryResult:
         """The entry's result; a refusal by the services or the database is the entry's rejection.
 
         Careful: the entry alone, its reads and writes in a savepoint. Otherwise a database
         refusal outside the services' savepoints may have spoilt the chunk's transaction, so
-        the chunk is started again carefully (_Retry).
+        the chunk is started again carefully (RedoCarefully).
         """
         try:
             return self._handle(entry)
@@ -121,7 +139,7 @@ class Chunk:
         except DatabaseError as exc:
             if self.careful:
                 raise
-            raise _Retry from exc
+            raise RedoCarefully from exc
 
     def _handle(self, entry: StatementEntry) -> EntryResult:
         if entry.status != BOOKED:
@@ -175,7 +193,7 @@ class Chunk:
         except FATAL:
             raise
         except DatabaseError as exc:
-            raise _Retry from exc
+            raise RedoCarefully from exc
         self.pending = []
 
     def services(self, call, *, savepoint: bool = True):
@@ -197,11 +215,11 @@ class Chunk:
             raise
         except DatabaseError as exc:
             if not savepoint:
-                raise _Retry from exc
+                raise RedoCarefully from exc
             raise _Refused(refused_message(exc)) from exc
         except BillingError as exc:
             if not savepoint:
-                raise _Retry from exc
+                raise RedoCarefully from exc
             raise
 
     def record_credit(self, entry: StatementEntry) -> EntryResult:
@@ -259,119 +277,3 @@ class Chunk:
             chargeback=chargeback,
         )
         return result_for(entry, Outcome.CHARGED_BACK, message, payment=payment, bank_entry=row)
-
-
-class Stopped(Exception):
-    """The import cannot go on (the connection is lost); `handled` entries of the chunk were committed."""
-
-    def __init__(self, entry: StatementEntry, error: Exception, results: list[EntryResult]):
-        super().__init__(str(error))
-        self.entry, self.error, self.results = entry, error, results
-
-
-def run_chunk(entries: Sequence[StatementEntry], *, source_name: str, by: Actor) -> list[EntryResult]:
-    """Handle and commit one chunk; raises Stopped with what was committed before a fatal error."""
-    results: list[EntryResult] = []
-    failure: tuple[StatementEntry, Exception] | None = None
-    try:
-        with transaction.atomic():
-            chunk = Chunk(entries, source_name=source_name, by=by, careful=False)
-            try:
-                chunk.load()
-            except FATAL:
-                raise
-            except DatabaseError as exc:
-                raise _Retry from exc
-            for entry in entries:
-                try:
-                    results.append(chunk.handle(entry))
-                except FATAL as exc:
-                    failure = (entry, exc)
-                    break
-            chunk.flush()
-    except FATAL as exc:  # nothing of this chunk was committed
-        raise Stopped(failure[0] if failure else entries[0], failure[1] if failure else exc, []) from exc
-    if failure is not None:
-        raise Stopped(failure[0], failure[1], results)
-    return results
-
-
-def run_carefully(entries: Sequence[StatementEntry], *, source_name: str, by: Actor) -> list[EntryResult]:
-    """The chunk again, one entry at a time, each entry's reads and writes in its own savepoint."""
-    results: list[EntryResult] = []
-    failure: tuple[StatementEntry, Exception] | None = None
-    try:
-        with transaction.atomic():
-            for entry in entries:
-                try:
-                    with transaction.atomic():
-                        chunk = Chunk([entry], source_name=source_name, by=by, careful=True)
-                        chunk.load()
-                        result = chunk.handle(entry)
-                        if result.outcome == Outcome.REJECTED:
-                            transaction.set_rollback(True)  # back to the entry's savepoint: nothing of it stays
-                        else:
-                            chunk.flush()
-                except FATAL as exc:
-                    failure = (entry, exc)
-                    break
-                except (DatabaseError, _Retry) as exc:
-                    cause = exc.__cause__ if isinstance(exc, _Retry) else exc
-                    assert isinstance(cause, DatabaseError)
-                    result = result_for(entry, Outcome.REJECTED, refused_message(cause))
-                results.append(result)
-    except FATAL as exc:
-        raise Stopped(failure[0] if failure else entries[0], failure[1] if failure else exc, []) from exc
-    if failure is not None:
-        raise Stopped(failure[0], failure[1], results)
-    return results
-
-
-def run_chunks(
-    report: ImportReport,
-    entries: Sequence[StatementEntry],
-    *,
-    source_name: str,
-    by: Actor,
-    progress: ProgressCallback | None,
-    keep: bool,
-    first_chunk: list[EntryResult],
-) -> None:
-    """Import `entries` chunk by chunk into `report` (see the module doc)."""
-    done = len(first_chunk)
-    pending_results = list(first_chunk)
-    for start in range(0, len(entries), CHUNK):
-        batch = entries[start : start + CHUNK]
-        try:
-            try:
-                results = run_chunk(batch, source_name=source_name, by=by)
-            except _Retry:
-                results = run_carefully(batch, source_name=source_name, by=by)
-        except Stopped as stop:
-            _add(report, pending_results + stop.results, keep=keep)
-            done += len(stop.results)
-            report.stopped = (
-                f"stopped at {stop.entry.position} by a database error ({type(stop.error).__name__}: "
-                f"{str(stop.error).strip()}); the {done} entries before it are handled (what they recorded is "
-                "saved), the others not; "
-                "import the same file again to finish (entries already imported are recognised by their bank "
-                "reference and skipped)"
-            )
-            if progress is not None:
-                progress(done, report.total, pending_results + stop.results)
-            return
-        done += len(results)
-        chunk_results = pending_results + results
-        pending_results = []
-        _add(report, chunk_results, keep=keep)
-        if progress is not None:
-            progress(done, report.total, chunk_results)
-    if pending_results or (progress is not None and not entries):
-        _add(report, pending_results, keep=keep)
-        if progress is not None:
-            progress(done, report.total, pending_results)
-
-
-def _add(report: ImportReport, results: list[EntryResult], *, keep: bool) -> None:
-    for result in results:
-        report.add(result, keep=keep)

@@ -13,7 +13,7 @@ import pytest
 from django.db import connection
 
 from allocations.models import Allocation
-from intake import outcomes, pipeline
+from intake import outcomes
 from intake.importing import Outcome, import_entries, import_statement
 from intake.models import BankEntry
 from intake.parsing.common import BOOKED, INFO, PENDING
@@ -133,7 +133,7 @@ def test_a_nul_byte_in_a_reference_the_chunk_looks_up_rejects_only_that_entry(wo
 @pytest.mark.parametrize("chunk", [1, 2, 3])
 def test_small_chunks_give_the_same_outcomes_and_progress_after_each(world, monkeypatch, chunk):
     monkeypatch.setattr(outcomes, "CHUNK", chunk)
-    monkeypatch.setattr(pipeline, "CHUNK", chunk)
+
     calls = []
 
     report = import_statement(
@@ -211,3 +211,30 @@ def test_a_dry_run_after_an_import_finds_everything_imported(world):
     import_statement(data, source_name="statement.csv", by=None)
     dry = import_statement(data, source_name="statement.csv", by=None, dry_run=True)
     assert {o for p, o in outcomes_of(dry) if p not in ("line 7", "line 9")} == {Outcome.ALREADY_IMPORTED}
+
+
+def test_a_deadlock_is_tried_again_and_the_import_goes_on(world, monkeypatch):
+    import psycopg
+    from django.db import OperationalError
+
+    from intake import services as bank_entries
+
+    real = bank_entries.record_payment
+    calls = []
+
+    def deadlocked_once(**kwargs):
+        calls.append(kwargs["reference"])
+        if len(calls) == 2:
+            try:
+                raise psycopg.errors.DeadlockDetected("deadlock detected")
+            except psycopg.errors.DeadlockDetected as cause:
+                raise OperationalError("deadlock detected") from cause
+        return real(**kwargs)
+
+    monkeypatch.setattr(bank_entries, "record_payment", deadlocked_once)
+    report = import_statement((SAMPLES / "statement.csv").read_bytes(), source_name="statement.csv", by=None)
+
+    assert report.stopped == ""
+    assert report.count(Outcome.RECORDED) == 5 and Payment.objects.count() == 5
+    assert calls.count("NB240304-0002") == 2  # the entry that met the deadlock, tried again
+    assert_invariants()
