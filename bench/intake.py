@@ -103,9 +103,10 @@ def plan_credits(credits: int, customers: int) -> list[Credit]:
         if n % 7 == 0 and amount > 1:
             amount = (amount / 2).quantize(Decimal("0.01"))  # a part payment
         if n % 20 == 5:
-            planned.append(Credit(reference, amount, currency, payer, customer_reference, "Payment, thank you"))
+            planned.append(Credit(reference, amount, currency, payer, customer_reference, f"Payment {n}, thank you"))
         else:
-            planned.append(Credit(reference, amount, currency, payer, "", "Payment of invoice " + " ".join(numbers)))
+            text = f"Payment {n} of invoice " + " ".join(numbers)  # its own text: not a twin of another
+            planned.append(Credit(reference, amount, currency, payer, "", text))
     return planned
 
 
