@@ -37,7 +37,7 @@ class Command(BaseCommand):
         parser.add_argument(
             "--summary",
             action="store_true",
-            help="Print only the entries that need a person and the counts (a large file keeps no per-entry list).",
+            help="Print only the counts, not each entry (a large file then keeps no per-entry list in memory).",
         )
 
     def handle(self, *args, file: str, format: str | None, dry_run: bool, summary: bool = False, **options):
