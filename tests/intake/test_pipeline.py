@@ -238,3 +238,18 @@ def test_a_deadlock_is_tried_again_and_the_import_goes_on(world, monkeypatch):
     assert report.count(Outcome.RECORDED) == 5 and Payment.objects.count() == 5
     assert calls.count("NB240304-0002") == 2  # the entry that met the deadlock, tried again
     assert_invariants()
+
+
+def test_the_command_with_summary_prints_the_counts_only(world):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    with pytest.raises(SystemExit) as exc:
+        call_command("import_payments", str(SAMPLES / "statement.csv"), "--summary", stdout=out)
+    assert exc.value.code == 1
+    assert out.getvalue().splitlines() == [
+        "statement.csv (csv)",
+        "5 recorded, 1 charged back, 1 ignored (money out), 2 rejected.",
+    ]
