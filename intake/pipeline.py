@@ -1,27 +1,26 @@
 """The import's write path: statement entries handled in chunks, each entry's outcome its own.
 
-A chunk (CHUNK entries) is one transaction:
+A chunk (at most CHUNK entries; intake.runner cuts the file and commits) is one transaction:
 
 1. take the advisory locks of all its bank references in one statement, in a fixed
-   (sorted) order, so two imports of overlapping files wait for each other instead of
+   (hash) order, so two imports of overlapping files wait for each other instead of
    recording a reference twice, and never deadlock;
 2. read, under those locks, what the whole chunk needs in one query each: the bank
    entries already imported under its references, the payments a clerk recorded with
    them, the look-alike credits (twins), the customers its references name and the
-   owners of the invoices its remittances name (intake.matching.Directory);
-3. handle each entry: a payment or a chargeback goes through the services
-   (record_and_allocate, record_chargeback) inside a savepoint of its own, so an entry
-   the services or the database refuse is rolled back alone and reported as that
-   entry's rejection; the bank entry rows are inserted together at the end of the chunk;
-4. commit, then report the chunk's results to the progress callback.
+   owners of the invoices its remittances name (intake.matching.Directory); then lock
+   the accounts of the customers it pays, in id order (see Chunk.lock_accounts);
+3. handle each entry in file order, remembering what the earlier ones stored: payments
+   and chargebacks go through the services (record_and_allocate, record_chargeback), the
+   one write path; the bank entry rows are inserted together at the end of the chunk.
 
-If the chunk's bank entry rows cannot be inserted together (the database refuses one
-of them, e.g. a NUL byte in a payer's name), the whole chunk is rolled back and handled
-again "carefully": each entry with its bank entry row inside its own savepoint, so the
-refused entry is rejected alone. Only an OperationalError or InterfaceError (a lost
-connection, a server shutting down) stops the import: the entries committed before stay,
-and because every entry is keyed by its bank reference, importing the same file again
-skips them and finishes the rest.
+An entry the services refuse before writing (an unknown currency, another payment under
+its reference) is that entry's rejection. Anything refused after a write began, or
+refused by the database outside a savepoint (e.g. a NUL byte in a payer's name), rolls
+the whole chunk back and it is handled again carefully: each entry with its bank entry
+row inside its own savepoint, so the refused entry is rejected alone. A new credit gets
+no savepoint in the common path: that saves two round trips per entry, and refusals are
+rare.
 """
 
 from __future__ import annotations
