@@ -77,8 +77,8 @@ def plan_credits(credits: int, customers: int) -> list[Credit]:
     planned: list[Credit] = []
     for n in range(credits):
         reference = f"BENCH{n:09d}"
-        if n % 200 == 199 and planned:
-            sent_back = planned[(n * 7919) % len(planned)]
+        if n % 200 == 199 and len(planned) > 100:
+            sent_back = planned[n - 100]  # a credit of a hundred entries earlier (in an earlier chunk)
             if not sent_back.reversal:
                 planned.append(
                     Credit(
