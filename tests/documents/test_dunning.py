@@ -7,11 +7,12 @@ from __future__ import annotations
 import datetime
 import threading
 from decimal import Decimal
+from io import StringIO
 
 import pytest
 from django.core import mail
 from django.core.management import call_command
-from django.core.management.base import SystemCheckError
+from django.core.management.base import CommandError, SystemCheckError
 from django.db import connection
 
 from allocations.services import allocate
@@ -269,3 +270,19 @@ def test_a_bad_level_list_stops_the_application_at_start(settings, levels_settin
 
 def test_the_default_levels_pass_the_check():
     call_command("check")
+
+
+@pytest.mark.django_db
+def test_the_command_lists_the_letters_due_then_sends_them(customer, overdue):
+    out = StringIO()
+    with on(day(22)):
+        call_command("run_dunning", "--dry-run", stdout=out)
+        assert "22 days past due, level 2 (Second reminder), had none" in out.getvalue()
+        assert "1 letters due as of 2026-10-23" in out.getvalue()
+        assert not Document.objects.exists()
+        call_command("run_dunning", "--as-of", "2026-10-09", stdout=out)  # a missed night, caught up
+        call_command("run_dunning", stdout=out)
+        assert "1 letters as of 2026-10-23 (Second reminder: 1); 1 by email, 0 for print" in out.getvalue()
+        with pytest.raises(CommandError, match="after today"):
+            call_command("run_dunning", "--as-of", "2026-10-24")
+    assert levels() == [1, 2]
