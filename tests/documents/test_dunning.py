@@ -286,3 +286,16 @@ def test_the_command_lists_the_letters_due_then_sends_them(customer, overdue):
         with pytest.raises(CommandError, match="after today"):
             call_command("run_dunning", "--as-of", "2026-10-24")
     assert levels() == [1, 2]
+
+
+@pytest.mark.django_db
+def test_a_reminder_shows_on_the_document_pages(as_support):
+    customer = CustomerFactory()
+    with on(datetime.date(2026, 9, 1)):
+        invoice = make_invoice(customer=customer, issue_date=datetime.date(2026, 9, 1), due_date=DUE)
+    (letter,) = [d for d in run(22) if d.customer == customer]
+    page = as_support.get(letter.get_absolute_url())
+    assert page.status_code == 200 and letter.number in page.content.decode()
+    listing = as_support.get("/documents/?kind=reminder")
+    assert listing.status_code == 200 and letter.number in listing.content.decode()
+    assert "Second reminder" in letter.html and invoice.number in letter.html
