@@ -113,18 +113,20 @@ def overdue_invoices(account: Account, as_of: datetime.date):
 
 def reminder_figures(
     account: Account,
+    overdue: list[Invoice],
     *,
     level: DunningLevel,
     as_of: datetime.date,
     today: datetime.date,
     fee_invoice: Invoice | None,
 ) -> tuple[dict[str, Any], int]:
-    """(figures, journal position): everything the letter prints, amounts as strings (I6)."""
+    """(figures, journal position): everything the letter prints, amounts as strings (I6).
+
+    `overdue` is the account's overdue invoices read under its lock; a fee invoice issued with
+    the letter falls due later, so it is printed as the fee, never among them."""
     items = []
     overdue_total = ZERO
-    for invoice in overdue_invoices(account, as_of):
-        if fee_invoice is not None and invoice.pk == fee_invoice.pk:
-            continue
+    for invoice in overdue:
         overdue_total += invoice.balance_due
         items.append(
             {

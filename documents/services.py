@@ -226,7 +226,8 @@ def issue_reminder(account: Account, *, level: int, as_of: datetime.date | None 
     with transaction.atomic():
         # Accounts come first in the lock order (DESIGN.md §1); every change of its invoices waits.
         locked = Account.objects.select_for_update().select_related("customer", "provider").get(pk=account.pk)
-        if not overdue_invoices(locked, as_of).exists():
+        overdue = list(overdue_invoices(locked, as_of))  # read once, under the lock: the letter prints these
+        if not overdue:
             raise InvalidState(f"{locked} has nothing overdue on {as_of:%Y-%m-%d}: no reminder to send.")
         had = levels_had(locked)
         if had and max(had) >= level:
@@ -249,7 +250,9 @@ def issue_reminder(account: Account, *, level: int, as_of: datetime.date | None 
             )
             fee_invoice = issue_invoice(draft, by=by)
             locked.refresh_from_db(fields=["balance_due", "open_invoice_count", "oldest_due_date"])
-        figures, position = reminder_figures(locked, level=chosen, as_of=as_of, today=today, fee_invoice=fee_invoice)
+        figures, position = reminder_figures(
+            locked, overdue, level=chosen, as_of=as_of, today=today, fee_invoice=fee_invoice
+        )
         document = Document(
             kind=DocumentKind.REMINDER,
             number=number,
