@@ -77,6 +77,15 @@ def compact_queue_totals(timestamp: int) -> str:
     return _command("compact_queue_totals")
 
 
+@app.periodic(cron="0 3 * * *")
+@app.task(name="jobs.run_dunning", lock="jobs.run_dunning", queueing_lock="jobs.run_dunning")
+def run_dunning(timestamp: int) -> str:
+    """Nightly, after the allocation run (so money allocated overnight stops its letters): the
+    dunning letters due today. The run takes its own advisory lock too, so a cron line or a
+    clerk's command at the same time waits and then sends nothing twice."""
+    return _command("run_dunning")
+
+
 #: Finished jobs are kept this long (for the admin's Procrastinate pages), then deleted: the
 #: periodic jobs alone add some 1,700 rows a day.
 KEEP_FINISHED_JOBS_HOURS = 7 * 24

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.core import checks
 
 
 class DocumentsConfig(AppConfig):
@@ -6,3 +7,8 @@ class DocumentsConfig(AppConfig):
 
     name = "documents"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from documents.levels import check_dunning_levels
+
+        checks.register(check_dunning_levels)

@@ -46,6 +46,8 @@ class Document(models.Model):
     # Blank: every currency of the customer, one section each.
     currency = models.CharField(max_length=3, blank=True)
     period_start = models.DateField(null=True, blank=True)
+    # A reminder's dunning level (documents.levels); run_dunning's selection reads it by index.
+    level = models.PositiveSmallIntegerField(null=True, blank=True)
     as_of = models.DateField()
     # Everything printed, amounts as strings (no float ever reads them back).
     figures = models.JSONField()
@@ -63,6 +65,10 @@ class Document(models.Model):
         indexes = [
             models.Index(fields=["customer", "-id"], name="document_customer_idx"),
             models.Index(fields=["kind", "-id"], name="document_kind_idx"),
+            # The levels an account had in its current dunning cycle (reminders after a date).
+            models.Index(
+                fields=["account", "as_of", "level"], condition=Q(kind="reminder"), name="document_reminder_idx"
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=Q(kind__in=DocumentKind.values), name="document_kind_valid"),
@@ -70,6 +76,10 @@ class Document(models.Model):
                 condition=Q(currency="") | Q(currency__regex=CURRENCY_CHECK), name="document_currency_code"
             ),
             models.CheckConstraint(condition=Q(sha256__regex=r"^[0-9a-f]{64}$"), name="document_sha256_hex"),
+            models.CheckConstraint(
+                condition=Q(kind="reminder", level__isnull=False, account__isnull=False) | ~Q(kind="reminder"),
+                name="document_reminder_has_level",
+            ),
         ]
 
     def __str__(self) -> str:

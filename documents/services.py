@@ -21,9 +21,10 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from billing.actors import Actor
-from billing.errors import InvalidInput
-from billing.models import Customer, Provider
+from billing.errors import BillingError, InvalidInput, InvalidState
+from billing.models import Account, Customer, Provider
 from billing.money import MINOR_UNITS
+from documents.levels import dunning_levels
 from documents.models import (
     NUMBER_PREFIX,
     NUMBER_SEQUENCE,
@@ -34,7 +35,9 @@ from documents.models import (
     DocumentKind,
     DocumentPdf,
 )
+from documents.reminders import due_reminders, levels_had, overdue_invoices, reminder_figures
 from documents.statements import statement_figures
+from invoices.services import create_invoice, issue_invoice
 
 logger = logging.getLogger(__name__)
 
@@ -193,3 +196,114 @@ def send_document(document: Document, *, to: str | None = None, by: Actor) -> De
     with transaction.atomic():
         transaction.on_commit(lambda: _deliver(document, delivery))
     return delivery
+
+
+#: A reminder's fee invoice falls due this many days after the letter.
+FEE_DUE_DAYS = 14
+
+#: pg_advisory_lock key of run_dunning ("dunning" in ASCII): one run at a time, whoever starts it.
+DUNNING_LOCK = 0x64756E6E696E67
+
+
+def issue_reminder(account: Account, *, level: int, as_of: datetime.date | None = None, by: Actor) -> Document:
+    """A dunning letter of `level` for one account (provider × currency): its overdue invoices,
+    the amount due, the level's text and fee, stored as a snapshot like a statement.
+
+    At most one letter per level per dunning cycle (documents.reminders): under the account's
+    lock a level already had is refused, so a clerk's button and the nightly run cannot both
+    send it. The level's fee, if it has one in the account's currency, is an invoice issued
+    in the same transaction: no letter announces a fee that was not booked, and no fee is
+    booked without its letter.
+    """
+    today = timezone.localdate()
+    as_of = as_of or today
+    if as_of > today:
+        raise InvalidInput(f"A reminder cannot be as of {as_of:%Y-%m-%d}: that is after today.")
+    levels = {known.level: known for known in dunning_levels()}
+    if level not in levels:
+        raise InvalidInput(f"There is no dunning level {level!r}; the levels are {', '.join(map(str, levels))}.")
+    chosen = levels[level]
+    with transaction.atomic():
+        # Accounts come first in the lock order (DESIGN.md §1); every change of its invoices waits.
+        locked = Account.objects.select_for_update().select_related("customer", "provider").get(pk=account.pk)
+        overdue = list(overdue_invoices(locked, as_of))  # read once, under the lock: the letter prints these
+        if not overdue:
+            raise InvalidState(f"{locked} has nothing overdue on {as_of:%Y-%m-%d}: no reminder to send.")
+        had = levels_had(locked)
+        if had and max(had) >= level:
+            raise InvalidState(
+                f"{locked} already had level {max(had)} in this dunning cycle; level {level} is not sent again "
+                "until its overdue invoices are paid."
+            )
+        number = _next_number(DocumentKind.REMINDER)
+        fee_invoice = None
+        fee = chosen.fees.get(locked.currency)
+        if fee is not None:
+            draft = create_invoice(
+                customer=locked.customer,
+                provider=locked.provider,
+                currency=locked.currency,
+                lines=[(f"{chosen.title} fee (letter {number})", 1, fee)],
+                due_date=as_of + datetime.timedelta(days=FEE_DUE_DAYS),
+                issue_date=as_of,
+                by=by,
+            )
+            fee_invoice = issue_invoice(draft, by=by)
+            locked.refresh_from_db(fields=["balance_due", "open_invoice_count", "oldest_due_date"])
+        figures, position = reminder_figures(
+            locked, overdue, level=chosen, as_of=as_of, today=today, fee_invoice=fee_invoice
+        )
+        document = Document(
+            kind=DocumentKind.REMINDER,
+            number=number,
+            customer=locked.customer,
+            account=locked,
+            provider=locked.provider,
+            currency=locked.currency,
+            as_of=as_of,
+            level=level,
+            figures=figures,
+            journal_position=position,
+            created_by=by,
+        )
+        document.html = render_document(document)
+        document.sha256 = sha256_of(document.html)
+        document.save(force_insert=True)
+    return document
+
+
+def run_dunning(*, as_of: datetime.date | None = None, by: Actor) -> list[Document]:
+    """The nightly dunning run: every account due a letter gets it (documents.reminders says
+    which level), emailed when the customer has an address, else left for print (a document
+    with no delivery). Returns the letters issued.
+
+    One run at a time: a session advisory lock makes a second run wait for the first, and
+    it then finds every letter already sent, so it issues nothing (idempotent: running it
+    again the same day, or twice at once, sends nothing more). Each letter is its own
+    transaction, so a refused account (logged) does not undo the others.
+    """
+    as_of = as_of or timezone.localdate()
+    if as_of > timezone.localdate():
+        raise InvalidInput(f"Dunning cannot run as of {as_of:%Y-%m-%d}: that is after today.")
+    issued: list[Document] = []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_lock(%s)", [DUNNING_LOCK])
+    try:
+        due = due_reminders(as_of)  # read under the lock: a run that waited sees the letters of the one before
+        accounts = Account.objects.select_related("customer", "provider").in_bulk([row.account_id for row in due])
+        for row in due:
+            try:
+                document = issue_reminder(accounts[row.account_id], level=row.level, as_of=as_of, by=by)
+            except BillingError as error:  # the account changed since the selection: skip it, say why
+                logger.info("No reminder for account %s: %s", row.account_id, " ".join(error.messages))
+                continue
+            issued.append(document)
+            if document.customer.email.strip():
+                try:
+                    send_document(document, by=by)
+                except InvalidInput as error:  # a malformed address on file: the letter goes by post
+                    logger.warning("Reminder %s left for print: %s", document.number, " ".join(error.messages))
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [DUNNING_LOCK])
+    return issued

@@ -122,3 +122,30 @@ def latest_notes(account_ids: Iterable[int]) -> dict[int, CollectionNote]:
 def account_open_invoices(account: Account) -> QuerySet[Invoice]:
     """What the customer still owes on the account, oldest due first."""
     return Invoice.objects.filter(open_work(), account=account).order_by("due_date", "id")
+
+
+def promises_due(*, today: datetime.date) -> QuerySet[CollectionNote]:
+    """Broken promises: each account's newest promise to pay whose date has passed while the
+    account is still overdue, oldest promised date first.
+
+    The newest note with a promised date is the promise that counts (a later call may move
+    the date). A promise is kept, and leaves this list, once the account has nothing
+    overdue; run_dunning held the account's letters until the promised date and sends them
+    again from the day after.
+    """
+    newest = (
+        CollectionNote.objects.filter(promised_date__isnull=False)
+        .order_by("account_id", "-id")
+        .distinct("account_id")
+        .values("id")
+    )
+    return (
+        CollectionNote.objects.filter(
+            id__in=newest,
+            promised_date__lt=today,
+            account__balance_due__gt=0,
+            account__oldest_due_date__lt=today,
+        )
+        .select_related("account__customer", "account__provider", "created_by")
+        .order_by("promised_date", "id")
+    )

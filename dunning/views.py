@@ -1,4 +1,4 @@
-"""The collections queue, one account's page, and adding a note to it."""
+"""The collections queue, one account's page, adding a note to it, and the broken promises."""
 
 from __future__ import annotations
 
@@ -116,3 +116,22 @@ def add_note(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     if response is not None:
         return response
     return _account_page(request, account, form, status=400)
+
+
+#: The promises page lists at most this many, oldest promised date first: a day's calls, not an archive.
+PROMISES_SHOWN = 200
+
+
+@role_required(SUPPORT)
+def promises_due(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Promises to pay whose date has passed while the account is still overdue: the calls to
+    make first, since run_dunning held these accounts' letters until the promised date."""
+    today = timezone.localdate()
+    notes = list(selectors.promises_due(today=today)[: PROMISES_SHOWN + 1])
+    context = {
+        "notes": notes[:PROMISES_SHOWN],
+        "more": len(notes) > PROMISES_SHOWN,
+        "shown": PROMISES_SHOWN,
+        "today": today,
+    }
+    return render(request, "collections/promises.html", context)

@@ -171,6 +171,35 @@ SETTLE_MAX_REQUEST_BYTES_BY_PATH = {"/imports/": 122 * 1024 * 1024}
 # "manual" reverses nothing and leaves the payment overallocated in the work queue.
 SETTLE_CHARGEBACK_REVERSAL = os.environ.get("SETTLE_CHARGEBACK_REVERSAL", "newest_first")
 
+# Dunning letters (documents.levels): each level is sent once per dunning cycle when the account's
+# oldest overdue invoice is `days` past due; `fee` (optional, per currency) issues a fee invoice
+# with the letter, e.g. "fee": {"EUR": "10.00", "GBP": "8.50"}. Checked at start (settle.E002):
+# levels numbered 1, 2, 3, ... in order, days increasing, a title each.
+SETTLE_DUNNING_LEVELS = [
+    {
+        "level": 1,
+        "days": 7,
+        "title": "Reminder",
+        "text": "Our records show the invoices below as unpaid past their due date. "
+        "If you have already paid, please ignore this letter.",
+    },
+    {
+        "level": 2,
+        "days": 21,
+        "title": "Second reminder",
+        "text": "We have not yet received payment of the invoices below, despite our reminder. "
+        "Please pay the amount due within 7 days.",
+    },
+    {
+        "level": 3,
+        "days": 35,
+        "title": "Final notice",
+        "text": "This is our final notice. Unless the amount due reaches us within 7 days, "
+        "we will pass the matter on without further warning.",
+    },
+]
+
+
 # `manage.py flush` (and the test suite's flush between transactional tests) may TRUNCATE the
 # append-only ledger: it sets settle.maintenance, which the guards honour for the tables'
 # owner only (billing/guards.py). Off in production.

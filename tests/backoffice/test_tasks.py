@@ -12,6 +12,7 @@ NIGHTLY = {
     "jobs.compact_queue_totals": "*/5 * * * *",
     "jobs.retry_stalled_jobs": "* * * * *",
     "jobs.remove_old_jobs": "0 4 * * *",
+    "jobs.run_dunning": "0 3 * * *",
 }
 
 
@@ -32,6 +33,7 @@ def test_each_job_runs_its_command():
     assert "reconcile run" in tasks.reconcile_statuses(timestamp=0)
     assert ReconciliationRun.objects.get().fix
     tasks.auto_allocate(timestamp=0)
+    assert "letters as of" in tasks.run_dunning(timestamp=0)
 
 
 @pytest.mark.django_db
