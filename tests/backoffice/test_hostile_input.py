@@ -207,6 +207,7 @@ def page_args(ledger) -> dict[str, list]:
         "payments:cancel": [pay["ada_partial"].pk],
         "payments:settle": [pay["ada_partial"].pk],
         "collections:list": [],
+        "collections:promises": [],
         "collections:account": [inv["ada_current"].account_id],
         "collections:add_note": [inv["ada_current"].account_id],
     }
