@@ -18,7 +18,9 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def people(db):
-    obrien = CustomerFactory(name="Siobhán O’Brien", email="siobhan@obrien.test", reference="OBR-77", phone="+353 1 555 0199")
+    obrien = CustomerFactory(
+        name="Siobhán O’Brien", email="siobhan@obrien.test", reference="OBR-77", phone="+353 1 555 0199"
+    )
     muller = CustomerFactory(name="Jürgen Müller", email="jm@mueller.test", reference="MUL-1", phone="+49 30 1234567")
     provider = ProviderFactory(name="Quill Books", code="QUILL")
     invoice = make_invoice(customer=muller, provider=provider, total="40.00")
@@ -80,7 +82,10 @@ def test_htmx_gets_the_dropdown_only(as_support, people):
     assert "<html" not in html
     assert f'href="{reverse("customer", args=[people["obrien"].pk])}"' in html
     assert f'href="{reverse("search")}?q=obrien"' in html  # "All results"
-    assert "Nothing matches" in as_support.get(reverse("search"), {"q": "zzzz"}, headers={"HX-Request": "true"}).content.decode()
+    assert (
+        "Nothing matches"
+        in as_support.get(reverse("search"), {"q": "zzzz"}, headers={"HX-Request": "true"}).content.decode()
+    )
 
 
 def test_the_results_page_works_without_javascript(as_support, people):
