@@ -65,7 +65,7 @@ def history_rows(html: str) -> list[tuple[str, str, str, str]]:
     table = html.split('id="history-table"', 1)[1].split("</table>", 1)[0]
     rows = []
     for row in re.findall(r"<tr data-id=.*?</tr>", table, re.S):
-        cells = [re.sub(r"<[^>]+>", "", c).split()[0:3] for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+        cells = [re.sub(r"<[^>]+>", " ", c).split()[0:3] for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
         rows.append((" ".join(cells[1]), " ".join(cells[2][:2]), cells[3][0], cells[4][0]))
     return rows
 
