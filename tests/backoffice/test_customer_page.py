@@ -130,7 +130,29 @@ def test_worked_example_position(as_support, example):
     assert "Zoë O’Brien" in html and "ZOB-1" in html and "zoe@obrien.test" in html
     assert "In credit" in html and "Pays Friday" in html
     assert f'href="{reverse("collections:account", args=[example["invoice"].account_id])}"' in html
-    assert "DOCUMENTS:" not in html  # the placeholder for the statement/reminder buttons is a template comment
+    assert "DOCUMENTS PLACEHOLDER" not in html  # the placeholder for the statement/reminder buttons is a template comment
+
+
+def test_the_page_reads_a_fixed_number_of_queries(as_support, example):
+    """Accounts, aging, notes, payments, balances, currencies, the history window and its rows
+    (sources joined): no query per history line or account, however long the history."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    url = reverse("customer", args=[example["customer"].pk])
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as queries:
+            assert as_support.get(url).status_code == 200
+        return len(queries)
+
+    count()  # the nav counts are cached after the first page
+    before = count()
+    other = ProviderFactory(name="Other Provider", code="OTHR")
+    for n in range(3):
+        make_invoice(customer=example["customer"], provider=other, total=f"{n + 1}.00", currency="GBP")
+    make_payment(customer=example["customer"], amount="1.00", currency="GBP")
+    assert count() == before
 
 
 def test_history_filters_keep_the_real_running_balance(as_support, example):
