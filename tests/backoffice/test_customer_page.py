@@ -130,7 +130,9 @@ def test_worked_example_position(as_support, example):
     assert "Zoë O’Brien" in html and "ZOB-1" in html and "zoe@obrien.test" in html
     assert "In credit" in html and "Pays Friday" in html
     assert f'href="{reverse("collections:account", args=[example["invoice"].account_id])}"' in html
-    assert "DOCUMENTS PLACEHOLDER" not in html  # the placeholder for the statement/reminder buttons is a template comment
+    assert (
+        "DOCUMENTS PLACEHOLDER" not in html
+    )  # the placeholder for the statement/reminder buttons is a template comment
 
 
 def test_the_page_reads_a_fixed_number_of_queries(as_support, example):
