@@ -15,7 +15,7 @@ PORT      ?= 8000
 PYTHON ?= $(shell for c in "$$(pyenv prefix $$(cat .python-version) 2>/dev/null)/bin/python" python3.12 python3.13 python3; do \
 	  if command -v "$$c" >/dev/null 2>&1 && "$$c" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then echo "$$c"; break; fi; done)
 
-.PHONY: run test lint install lock chromium bench check migrate clean-db
+.PHONY: run test lint install lock chromium weasyprint-libs bench check migrate clean-db
 
 # Installs exactly what the lock names, checking every hash; plain pip, nothing else needed.
 $(STAMP): pyproject.toml $(LOCK)
@@ -45,10 +45,20 @@ chromium:
 	  echo "Chromium is missing and I cannot install it: run 'apt-get install chromium' as root." >&2; exit 1; fi; \
 	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null
 
+# Documents become PDFs with WeasyPrint (in the lock), which loads Debian's Pango and HarfBuzz at run time.
+WEASYPRINT_LIBS := libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
+weasyprint-libs:
+	@missing=$$(for p in $(WEASYPRINT_LIBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	echo "Installing Debian's $$missing for PDF documents (WeasyPrint)..."; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO=sudo; else \
+	  echo "$$missing missing and I cannot install them: run 'apt-get install $$missing' as root." >&2; exit 1; fi; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null
+
 migrate: install
 	$(PY) manage.py migrate --noinput
 
-run: migrate
+run: migrate weasyprint-libs
 	$(PY) manage.py seed_demo --if-empty
 	$(PY) manage.py serve $(HOST):$(PORT)
 
@@ -58,7 +68,7 @@ lint: install
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-test: lint chromium
+test: lint chromium weasyprint-libs
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 check: install

@@ -1,4 +1,4 @@
-"""Allocation use cases: allocate, allocate_many, deallocate, auto_allocate."""
+"""Allocation use cases: allocate, allocate_many, deallocate, auto_allocate (and auto_allocate_planned)."""
 
 from __future__ import annotations
 
@@ -158,14 +158,28 @@ def auto_allocate(payment: Payment, *, by: Actor, preferred_numbers: Sequence[st
     The plan is made from unlocked reads; allocate_many re-checks everything under
     locks, so if a clerk changed a balance in between we plan again.
     """
-    for _attempt in range(3):
-        payment.refresh_from_db()
+    return auto_allocate_planned(payment, by=by, preferred_numbers=preferred_numbers)[0]
+
+
+def auto_allocate_planned(
+    payment: Payment, *, by: Actor, preferred_numbers: Sequence[str] = (), fresh: bool = False
+) -> tuple[list[Allocation], list[PlannedSplit[Invoice]]]:
+    """auto_allocate, also returning the plan it applied (each split's reason), so a caller
+    that shows the reasons (the bank import) does not plan a second time.
+
+    `fresh` says the caller's copy is the row as it is in this transaction (record_payment
+    just created it), so the first attempt plans without reading it again.
+    """
+    for attempt in range(3):
+        if attempt or not fresh:
+            payment.refresh_from_db()
         plan = plan_auto_allocation(payment, preferred_numbers=preferred_numbers)
         if not plan:
-            return []
+            return [], []
         try:
             note = "auto: " + ", ".join(sorted({split.reason for split in plan}))
-            return allocate_many(payment, [(split.invoice, split.amount) for split in plan], by=by, note=note)
+            rows = allocate_many(payment, [(split.invoice, split.amount) for split in plan], by=by, note=note)
+            return rows, plan
         except (InsufficientFunds, ExceedsBalance, InvalidState):
             continue
     raise BillingError(f"Payment {payment} changed while being auto-allocated three times; try again.")

@@ -29,6 +29,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards for inspection")
     parser.add_argument("--fill-only", action="store_true", help="fill and check consistency, measure nothing")
     parser.add_argument(
+        "--only",
+        choices=["all", "lists", "intake"],
+        default="all",
+        help="what to measure: the list pages, baselines, throughput and reconciliation (lists), the bank "
+        "statement import (intake), or both (all, the default)",
+    )
+    parser.add_argument(
         "--python-repeats", type=int, default=None, help="repeats of the Python baseline (default: 3, 1 from scale 0.5)"
     )
     parser.add_argument(
@@ -82,16 +89,34 @@ def _run(args: argparse.Namespace, started: float) -> int:
         report.write_json(results, args.json)
         return 0
 
-    _measure(args, results, log)
+    if args.only in ("all", "lists"):
+        _measure(args, results, log)
+    if args.only in ("all", "intake"):
+        from bench import intake
+
+        log(f"Bank statement import at scale {args.scale} ...")
+        results["intake"] = intake.measure(args.scale, db=args.db, log=log)
     # Other work on the machine shows here: the figures are only as quiet as the machine was.
     results["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     results["seconds_total"] = round(time.perf_counter() - started, 1)
-    results["verdicts"] = report.verdicts(results)
+    results["verdicts"] = report.verdicts(results) if "lists" in results else []
+    text = report.table(results) if "lists" in results else ""
+    if "intake" in results:
+        from bench import intake
+
+        results["verdicts"] += intake.verdicts(results["intake"])
+        text = "\n\n".join(filter(None, [text, intake.table(results["intake"], results["machine"])]))
     report.write_json(results, args.json)
     print()
-    print(report.table(results))
+    print(text)
     print(f"\nJSON: {args.json}")
-    broken = results["throughput"]["invariants_after"] or results["reconcile"]["stand_in_sql"]["drift"]
+    broken = "throughput" in results and (
+        results["throughput"]["invariants_after"] or results["reconcile"]["stand_in_sql"]["drift"]
+    )
+    if "intake" in results:
+        from bench import intake
+
+        broken = broken or intake.failed(results["intake"])
     return 1 if broken else 0
 
 

@@ -35,6 +35,9 @@ LEDGER_TABLES: tuple[str, ...] = (
     "billing_collectionnote",
     "reconciliation_reconciliationdifference",
     "ledger_entry",
+    "documents_document",
+    "documents_documentpdf",
+    "documents_delivery",
 )
 """Append-only: INSERT and SELECT only, for every role."""
 

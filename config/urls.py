@@ -20,4 +20,5 @@ urlpatterns = [
     path("invoices/", include("invoices.urls")),
     path("payments/", include("payments.urls")),
     path("collections/", include("dunning.urls")),
+    path("documents/", include("documents.urls")),
 ]

@@ -15,7 +15,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from allocations.services import auto_allocate, plan_auto_allocation
+from allocations.services import auto_allocate_planned
 from billing.actors import Actor
 from billing.errors import InvalidState
 from billing.models import Customer
@@ -60,13 +60,18 @@ def record_and_allocate(
     booked: datetime.datetime,
     remittance_text: str,
     by: Actor,
+    recorded_before: bool | None = None,
 ) -> tuple[Payment, list[AllocationLine], str]:
     """record_payment by bank reference, then auto_allocate preferring the invoices the text names.
 
     A payment a clerk already recorded with this reference is kept as it is (not
-    auto-allocated again: the clerk may have placed it on purpose).
+    auto-allocated again: the clerk may have placed it on purpose). `recorded_before`
+    says whether one exists when the caller already knows (the import reads it for a
+    whole chunk of entries, under the reference's lock); None asks the database.
     """
-    if Payment.objects.filter(reference=reference).exists():
+    if recorded_before is None:
+        recorded_before = Payment.objects.filter(reference=reference).exists()
+    if recorded_before:
         payment = record_payment(
             customer=customer,
             amount=amount,
@@ -86,14 +91,15 @@ def record_and_allocate(
         by=by,
     )
     numbers = find_invoice_numbers(remittance_text)
-    reasons = {split.invoice.pk: split.reason for split in plan_auto_allocation(payment, preferred_numbers=numbers)}
-    rows = auto_allocate(payment, by=by, preferred_numbers=numbers)
+    # record_payment returned the row it created in this transaction: nothing to read again.
+    rows, plan = auto_allocate_planned(payment, by=by, preferred_numbers=numbers, fresh=True)
+    reasons = {split.invoice.pk: split.reason for split in plan}
     lines = [
         # str(invoice) is its number: an invoice money is allocated to is issued.
         AllocationLine(str(row.invoice), row.amount, currency, reasons.get(row.invoice_id, row.reason))
         for row in rows
     ]
-    payment.refresh_from_db()
+    # allocate_many copied the locked row's figures onto `payment`; without allocations it is as recorded.
     note = ""
     if payment.unallocated > 0:
         note = f"{format_money(payment.unallocated, currency)} left unallocated"

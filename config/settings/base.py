@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "reconciliation",
     "intake",
     "dunning",
+    "documents",
     "backoffice",
     "demo",
 ]
@@ -217,3 +218,14 @@ FORM_RENDERER = "billing.form_rendering.SettleFormRenderer"
 # beside the web server), and so do the nightly jobs (periodic tasks). Tasks live in
 # <app>/tasks.py; `manage.py migrate` creates the queue's tables.
 INSTALLED_APPS += ["procrastinate.contrib.django"]
+
+# --- Email (documents.services.send_document), Django's MAILERS -----------------------------------
+# Development writes each message as a file under var/mail/ (nothing leaves the machine);
+# production reads the SMTP server from the environment (config/settings/production.py).
+MAILERS = {
+    "default": {
+        "BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+        "OPTIONS": {"file_path": str(VAR_DIR / "mail")},
+    }
+}
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Settle <billing@settle.localhost>")

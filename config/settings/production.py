@@ -32,3 +32,20 @@ LOGGING = production_logging(os.environ.get("DJANGO_LOG_LEVEL", "INFO"))
 
 # --- Demo data and accounts: never in production ---------------------------------------------
 SETTLE_DEMO_ALLOWED = False
+
+# --- Email: statements and reminders go out through the SMTP server the environment names -------
+# EMAIL_BACKEND may name another backend (its options are the SMTP ones below).
+MAILERS = {
+    "default": {
+        "BACKEND": os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend"),
+        "OPTIONS": {
+            "host": os.environ.get("EMAIL_HOST", "localhost"),
+            "port": int(os.environ.get("EMAIL_PORT", "587")),
+            "username": os.environ.get("EMAIL_HOST_USER", ""),
+            "password": os.environ.get("EMAIL_HOST_PASSWORD", ""),
+            "use_tls": os.environ.get("EMAIL_USE_TLS", "1") == "1",
+            "timeout": int(os.environ.get("EMAIL_TIMEOUT", "30")),
+        },
+    }
+}
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "billing@localhost")

@@ -25,6 +25,8 @@ from django.db import DatabaseError, connection, transaction
 
 from allocations.services import allocate, deallocate
 from billing.guards import LEDGER_TABLES, MAINTENANCE_SQL, grants_sql, roles_sql
+from documents.models import Delivery, DocumentPdf
+from documents.services import issue_statement
 from dunning.models import CollectionNote
 from intake.models import BankEntry
 from invoices.services import issue_credit_note
@@ -44,6 +46,9 @@ CHANGES = {
     "reconciliation_reconciliationdifference": "ledger_value = '0.00'",
     "payments_bankentry": "amount = amount + 1",
     "ledger_entry": "amount = amount + 1",
+    "documents_document": "html = html || ' (edited)'",
+    "documents_documentpdf": "pdf = pdf || 'x'::bytea",
+    "documents_delivery": "result = 'ok'",
 }
 GUARDED = sorted(CHANGES)
 
@@ -82,6 +87,17 @@ def make_ledger(customer, provider) -> None:
         status="recorded",
         payment=payment,
         customer=customer,
+    )
+    # A statement, a PDF and a delivery, without WeasyPrint or SMTP (their tests are tests/documents/).
+    document = issue_statement(customer, by=None)
+    DocumentPdf.objects.create(document=document, pdf=b"%PDF-1.7 not a real one", sha256="0" * 64)
+    Delivery.objects.create(
+        document=document,
+        channel="email",
+        to="a@example.com",
+        sent_at="2026-01-05T10:00Z",
+        result="failed",
+        sha256=document.sha256,
     )
 
 

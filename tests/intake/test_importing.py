@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
-from django.db import DatabaseError
+from django.db import DatabaseError, OperationalError
 
 from allocations.models import Allocation
 from billing.errors import InvalidState
@@ -259,14 +259,16 @@ def test_same_reference_different_data_is_rejected(world):
     )
 
 
-def test_database_error_stops_the_import_and_a_second_import_finishes_it(world, monkeypatch):
+def test_lost_connection_stops_the_import_and_a_second_import_finishes_it(world, monkeypatch):
+    # Issue 10 item 7: only an OperationalError (a lost connection) stops the import; any other
+    # DatabaseError is the entry's own rejection (tests/intake/test_pipeline.py).
     real = bank_entries.record_payment
     calls = []
 
     def flaky(**kwargs):
         calls.append(kwargs["reference"])
         if len(calls) == 2:
-            raise DatabaseError("connection lost")
+            raise OperationalError("connection lost")
         return real(**kwargs)
 
     monkeypatch.setattr(bank_entries, "record_payment", flaky)

@@ -42,3 +42,47 @@ def test_simultaneous_imports_of_one_file_record_each_entry_once(world):
         outcomes = sorted(next(r for r in report.results if r.position == position).outcome for report in reports)
         assert outcomes.count(Outcome.ALREADY_IMPORTED) == 2, (position, outcomes)
     assert_invariants()
+
+
+def test_a_clerk_allocating_while_an_import_runs_never_deadlocks(world):
+    """The import's chunk holds its customers' account locks from its start (intake.pipeline),
+    so a clerk allocating to the same customers waits instead of deadlocking."""
+    from decimal import Decimal
+
+    from allocations.services import allocate
+    from invoices.models import Invoice
+    from payments.services import record_payment
+
+    clerk_payments = [
+        record_payment(customer=world[name], amount="1.00", currency=currency, method="cash", by=None)
+        for name, currency in (("echo", "EUR"), ("acme", "EUR"), ("bolt", "USD"))
+    ]
+    start, errors = threading.Barrier(2), []
+
+    def importer():
+        try:
+            start.wait()
+            import_statement(STATEMENT, source_name="statement.csv", by=None)
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    def clerk():
+        try:
+            start.wait()
+            for payment, number in zip(clerk_payments, ("ECHO-000121", "ACME-000042", "BOLT-000009"), strict=True):
+                allocate(payment, Invoice.objects.get(number=number), Decimal("1.00"), by=None)
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=importer), threading.Thread(target=clerk)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert [type(e).__name__ for e in errors if "deadlock" in str(e).lower()] == []
+    assert BankEntry.objects.count() == 7
+    assert_invariants()

@@ -156,8 +156,15 @@ def test_the_triggers_are_installed_and_always_enabled():
 
 
 # Append-only too, though not money: collection notes (tests/dunning/test_views.py checks
-# UPDATE and DELETE fail) and reconciliation differences (checked below).
-OTHER_APPEND_ONLY_TABLES = {"billing_collectionnote", "reconciliation_reconciliationdifference"}
+# UPDATE and DELETE fail), reconciliation differences (checked below) and the documents sent
+# to customers, their PDFs and deliveries (tests/documents/ and tests/billing/test_db_guards.py).
+OTHER_APPEND_ONLY_TABLES = {
+    "billing_collectionnote",
+    "reconciliation_reconciliationdifference",
+    "documents_document",
+    "documents_documentpdf",
+    "documents_delivery",
+}
 
 
 def test_reconciliation_differences_cannot_be_rewritten(ledger):

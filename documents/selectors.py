@@ -1,0 +1,85 @@
+"""Reads of documents: the list (one FilterSet), a document's deliveries, and what changed since."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils import timezone
+
+from billing.listing import Totals, as_query, validated
+from documents.filters import DOCUMENT_ORDERING, DocumentFilter
+from documents.models import Document, DocumentKind
+from documents.statements import statement_figures
+from ledger.models import Entry
+
+Filters = Mapping[str, Any] | DocumentFilter
+
+
+def all_documents() -> QuerySet[Document]:
+    return Document.objects.select_related("customer", "provider").defer("html", "figures")
+
+
+def document_filter(filters: Filters) -> DocumentFilter:
+    """DocumentFilter bound to `filters` (request.GET or a dict) and validated (InvalidInput otherwise)."""
+    if isinstance(filters, DocumentFilter):
+        return validated(filters)
+    return validated(DocumentFilter(as_query(filters), queryset=all_documents()))
+
+
+def document_list(*, filters: Filters) -> QuerySet[Document]:
+    """The documents the filters select, newest first."""
+    return document_filter(filters).qs.order_by(*DOCUMENT_ORDERING.order_by())
+
+
+def document_totals(*, filters: Filters) -> Totals:
+    """How many documents the filters select (documents carry no single amount to sum)."""
+    return Totals(count=document_filter(filters).qs.count())
+
+
+def changes_since(document: Document, *, today: datetime.date | None = None) -> list[dict[str, Any]]:
+    """Per currency of a statement: the printed closing balance and open items beside today's.
+
+    Today's figures are the same statement's scope (customer, provider, currency) read again
+    from the same period start to today; the entries written after the document's journal
+    position are the reason for any difference.
+    """
+    if document.kind != DocumentKind.STATEMENT:
+        return []
+    today = today or timezone.localdate()
+    now, _ = statement_figures(
+        document.customer,
+        provider=document.provider,
+        currency=document.currency or None,
+        period_start=document.period_start or document.as_of.replace(day=1),
+        as_of=max(today, document.as_of),
+        today=today,
+    )
+    printed = {section["currency"]: section for section in document.figures["sections"]}
+    current = {section["currency"]: section for section in now["sections"]}
+    newer = Entry.objects.filter(customer=document.customer, id__gt=document.journal_position)
+    if document.currency:
+        newer = newer.filter(currency=document.currency)
+    if document.provider_id is not None:
+        # A provider's statement read its accounts' entries only (its position is theirs).
+        newer = newer.filter(account__provider_id=document.provider_id)
+    rows = []
+    for currency in sorted(printed.keys() | current.keys()):
+        was, is_now = printed.get(currency), current.get(currency)
+        closing_then = Decimal(was["closing"]) if was else Decimal("0.00")
+        closing_now = Decimal(is_now["closing"]) if is_now else Decimal("0.00")
+        rows.append(
+            {
+                "currency": currency,
+                "printed": was,
+                "today": is_now,
+                "closing_then": closing_then,
+                "closing_now": closing_now,
+                "difference": closing_now - closing_then,
+                "entries_since": newer.filter(currency=currency).count(),
+            }
+        )
+    return rows

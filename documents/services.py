@@ -1,0 +1,195 @@
+"""Issuing, rendering and sending documents (DESIGN.md §7 and §11).
+
+A document is rendered once, from its figures, through its kind's template; the HTML and
+its sha256 are stored with the figures, and `render_document` re-renders the stored
+figures so anyone can check that the stored body is what the figures print. The PDF is
+WeasyPrint's rendering of the stored HTML, made on first ask and stored once. Sending
+emails the stored HTML and the stored PDF, so every resend is the same bytes.
+"""
+
+from __future__ import annotations
+
+import datetime
+import hashlib
+import logging
+
+from django.core.exceptions import ValidationError
+from django.core.mail import EmailMessage
+from django.core.validators import validate_email
+from django.db import IntegrityError, connection, transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from billing.actors import Actor
+from billing.errors import InvalidInput
+from billing.models import Customer, Provider
+from billing.money import MINOR_UNITS
+from documents.models import (
+    NUMBER_PREFIX,
+    NUMBER_SEQUENCE,
+    Delivery,
+    DeliveryChannel,
+    DeliveryResult,
+    Document,
+    DocumentKind,
+    DocumentPdf,
+)
+from documents.statements import statement_figures
+
+logger = logging.getLogger(__name__)
+
+
+def _next_number(kind: str) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(%s)", [NUMBER_SEQUENCE[kind]])
+        (value,) = cursor.fetchone()
+    return f"{NUMBER_PREFIX[DocumentKind(kind)]}-{value:06d}"
+
+
+def sha256_of(html: str) -> str:
+    return hashlib.sha256(html.encode("utf-8")).hexdigest()
+
+
+def render_document(document: Document) -> str:
+    """The document's body from its stored figures: what issuing stored, byte for byte.
+
+    Only the kind, the number and the figures go in (not today's date, not the database),
+    so the same figures through the same template give the same sha256, today or in ten years.
+    """
+    context = {
+        "number": document.number,
+        "kind": document.kind,
+        "title": DocumentKind(document.kind).label,
+        "figures": document.figures,
+    }
+    return render_to_string(f"documents/{document.kind}.html", context)
+
+
+def issue_statement(
+    customer: Customer,
+    *,
+    provider: Provider | None = None,
+    currency: str | None = None,
+    period_start: datetime.date | None = None,
+    as_of: datetime.date | None = None,
+    by: Actor,
+) -> Document:
+    """A statement of account from the journal, stored as a snapshot (figures, HTML, sha256).
+
+    The period runs from `period_start` (default: the first day of as_of's month) to `as_of`
+    (default: today), both inclusive; `currency` None gives one section per currency the
+    customer has entries in, `provider` narrows to that provider's accounts (see
+    documents.statements for how its payments are shown).
+    """
+    today = timezone.localdate()
+    as_of = as_of or today
+    period_start = period_start or as_of.replace(day=1)
+    if currency and currency not in MINOR_UNITS:
+        raise InvalidInput(f"{currency!r} is not a currency Settle knows.", code="invalid_currency")
+    if as_of > today:
+        raise InvalidInput(f"A statement cannot be as of {as_of:%Y-%m-%d}: that is after today.")
+    if period_start > as_of:
+        raise InvalidInput(f"The period cannot start on {period_start:%Y-%m-%d}, after its end ({as_of:%Y-%m-%d}).")
+    outermost = not connection.in_atomic_block
+    with transaction.atomic():
+        if outermost:
+            # One snapshot for every read (opening, lines, open items, position): a payment
+            # committed between two of them must not show in one figure and not the other.
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        figures, position = statement_figures(
+            customer, provider=provider, currency=currency, period_start=period_start, as_of=as_of, today=today
+        )
+        figures["issued_on"] = today.isoformat()
+        document = Document(
+            kind=DocumentKind.STATEMENT,
+            number=_next_number(DocumentKind.STATEMENT),
+            customer=customer,
+            provider=provider,
+            currency=currency or "",
+            period_start=period_start,
+            as_of=as_of,
+            figures=figures,
+            journal_position=position,
+            created_by=by,
+        )
+        document.html = render_document(document)
+        document.sha256 = sha256_of(document.html)
+        document.save(force_insert=True)
+    return document
+
+
+def _refuse_fetch(url: str, *args, **kwargs):
+    # A document is self-contained; nothing it names is fetched (no file:, no network).
+    raise ValueError(f"Documents load no outside resources ({url}).")
+
+
+def render_pdf(document: Document) -> bytes:
+    """The document's PDF, made with WeasyPrint from the stored HTML the first time, then stored.
+
+    Two clerks asking at once both render, but the unique document column keeps one row:
+    the second gets the first one's bytes, so every download and email carries the same PDF.
+    """
+    stored = document.pdf
+    if stored is not None:
+        return stored
+    from weasyprint import HTML  # imported on first use: it loads Pango, which the web pages never need
+
+    pdf = HTML(string=document.html, url_fetcher=_refuse_fetch).write_pdf()
+    assert pdf is not None  # write_pdf() without a target returns the bytes
+    try:
+        with transaction.atomic():
+            DocumentPdf.objects.create(document=document, pdf=pdf, sha256=hashlib.sha256(pdf).hexdigest())
+    except IntegrityError:
+        stored = document.pdf
+        if stored is None:
+            raise
+        return stored
+    return pdf
+
+
+def _email(document: Document, delivery: Delivery) -> EmailMessage:
+    title = DocumentKind(document.kind).label
+    message = EmailMessage(subject=f"{title} {document.number}", body=document.html, to=[delivery.to])
+    message.content_subtype = "html"
+    pdf = document.pdf
+    if pdf is not None:
+        message.attach(f"{document.number}.pdf", pdf, "application/pdf")
+    return message
+
+
+def _deliver(document: Document, delivery: Delivery) -> None:
+    """Send, then record the attempt whatever happened: a clerk sees a failed row, never a crash."""
+    try:
+        _email(document, delivery).send()
+    except Exception as error:  # an SMTP refusal, a connection refused, a timeout: all a failed delivery
+        logger.warning("Delivery of %s to %s failed: %s", document.number, delivery.to, error)
+        delivery.result = DeliveryResult.FAILED
+        delivery.error = f"{type(error).__name__}: {error}"[:2000]
+    else:
+        delivery.result = DeliveryResult.OK
+    delivery.sent_at = timezone.now()
+    delivery.save(force_insert=True)
+
+
+def send_document(document: Document, *, to: str | None = None, by: Actor) -> Delivery:
+    """Email the stored document (HTML body, stored PDF attached if one was made) after commit.
+
+    `to` defaults to the customer's email. The mail goes when the caller's transaction
+    commits (never for a rolled-back one), and the attempt is recorded then as a new
+    Delivery row. Called outside a transaction, as the pages do, the returned Delivery is
+    already saved with its result; inside one, it is filled in and saved at commit.
+    """
+    address = (to if to is not None else document.customer.email).strip()
+    if not address:
+        raise InvalidInput(f"{document.customer} has no email address on file: give one.", code="no_address")
+    try:
+        validate_email(address)
+    except ValidationError:
+        raise InvalidInput(f"{address!r} is not an email address.", code="invalid_address") from None
+    delivery = Delivery(
+        document=document, channel=DeliveryChannel.EMAIL, to=address, sha256=document.sha256, created_by=by
+    )
+    with transaction.atomic():
+        transaction.on_commit(lambda: _deliver(document, delivery))
+    return delivery

@@ -1,0 +1,115 @@
+"""What an entry's facts decide, the same for the import (intake.pipeline) and the dry run (intake.preview).
+
+Whether it was imported before, whether it looks like a credit imported under another
+reference (a twin: the same booking exported twice), and the results and messages
+both report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+
+from django.db import DatabaseError
+
+from billing.errors import InvalidInput
+from intake.models import BankEntry
+from intake.outcomes import EntryResult, Outcome
+from intake.services import describe_entry
+from intake.statements import StatementEntry
+
+NOT_BOOKED_NOTE = "pending at the bank: not recorded; it will be recorded when a statement shows it booked"
+TwinKey = tuple[object, Decimal, str, str, str]
+
+
+def same_facts(existing: BankEntry, entry: StatementEntry) -> bool:
+    return (
+        existing.amount == entry.amount
+        and existing.currency == entry.currency
+        and existing.credit == entry.credit
+        and existing.reversal == entry.reversal
+        and existing.booking_date == entry.booking_date
+    )
+
+
+def twin_key(entry: BankEntry | StatementEntry) -> TwinKey | None:
+    """What makes two credits look like one booking exported twice; None when there is nothing to compare."""
+    if not entry.counterparty_name and not entry.remittance_text:
+        return None
+    return (entry.booking_date, entry.amount, entry.currency, entry.counterparty_name, entry.remittance_text)
+
+
+def result_for(entry: StatementEntry, outcome: str, message: str, **kwargs) -> EntryResult:
+    return EntryResult(
+        position=entry.position,
+        outcome=outcome,
+        message=message,
+        bank_reference=entry.bank_reference,
+        amount=entry.amount,
+        currency=entry.currency,
+        credit=entry.credit,
+        **kwargs,
+    )
+
+
+def already_imported(existing: BankEntry, entry: StatementEntry) -> EntryResult:
+    if not same_facts(existing, entry):
+        raise InvalidInput(
+            f"Bank reference {entry.bank_reference} was imported before ({existing.source_position} of "
+            f"{existing.source_name or 'an earlier file'}) as a {describe_entry(existing)}; this entry is a "
+            f"{describe_entry(entry)}. Ask the bank which is right."
+        )
+    return result_for(
+        entry,
+        Outcome.ALREADY_IMPORTED,
+        f"already imported from {existing.source_name or 'an earlier file'} ({existing.source_position}): "
+        f"{existing.get_status_display().lower()}",
+        bank_entry=existing,
+        payment=existing.payment,
+    )
+
+
+def twin_note(twin: BankEntry) -> str:
+    return (
+        f"Looks like {twin.bank_reference} ({twin.source_position} of {twin.source_name or 'an earlier file'}): "
+        "same date, amount, payer and text under another bank reference. If it is a second payment, "
+        "assign it to the customer; otherwise dismiss it."
+    )
+
+
+def check_storable(entry: StatementEntry) -> None:
+    """What the services would refuse about any entry before it is stored."""
+    if len(entry.bank_reference) > 100:
+        raise InvalidInput(f"Bank reference {entry.bank_reference[:40]}... is longer than 100 characters.")
+
+
+def load_twins(entries: Sequence[StatementEntry]) -> dict[TwinKey, BankEntry]:
+    """Imported credits that look like the chunk's new credits, the newest per look (one query)."""
+    keyed = [entry for entry in entries if twin_key(entry) is not None]
+    if not keyed:
+        return {}
+    found: dict[TwinKey, BankEntry] = {}
+    candidates = (
+        BankEntry.objects.filter(
+            credit=True,
+            reversal=False,
+            booking_date__in={entry.booking_date for entry in keyed},
+            amount__in={entry.amount for entry in keyed},
+            currency__in={entry.currency for entry in keyed},
+        )
+        .exclude(counterparty_name="", remittance_text="")
+        .order_by("id")
+    )
+    for row in candidates:
+        key = twin_key(row)
+        if key is not None:
+            found[key] = row
+    return found
+
+
+def refused_message(exc: DatabaseError) -> str:
+    detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return (
+        f"the database refused this entry ({type(exc).__name__}: {detail}); nothing was recorded for it, "
+        "the other entries were imported"
+    )

@@ -1,0 +1,282 @@
+"""The import's write path: statement entries handled in chunks, each entry's outcome its own.
+
+A chunk (at most CHUNK entries; intake.runner cuts the file and commits) is one transaction:
+
+1. take the advisory locks of all its bank references in one statement, in a fixed
+   (hash) order, so two imports of overlapping files wait for each other instead of
+   recording a reference twice, and never deadlock;
+2. read, under those locks, what the whole chunk needs in one query each: the bank
+   entries already imported under its references, the payments a clerk recorded with
+   them, the look-alike credits (twins), the customers its references name and the
+   owners of the invoices its remittances name (intake.matching.Directory); then lock
+   the accounts of the customers it pays, in id order (see Chunk.lock_accounts);
+3. handle each entry in file order, remembering what the earlier ones stored: payments
+   and chargebacks go through the services (record_and_allocate, record_chargeback), the
+   one write path; the bank entry rows are inserted together at the end of the chunk.
+
+An entry the services refuse before writing (an unknown currency, another payment under
+its reference) is that entry's rejection. Anything refused after a write began, or
+refused by the database outside a savepoint (e.g. a NUL byte in a payer's name), rolls
+the whole chunk back and it is handled again carefully: each entry with its bank entry
+row inside its own savepoint, so the refused entry is rejected alone. A new credit gets
+no savepoint in the common path: that saves two round trips per entry, and refusals are
+rare.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+
+from billing.actors import Actor
+from billing.errors import BillingError
+from billing.money import parse_positive_amount
+from intake.decisions import (
+    NOT_BOOKED_NOTE,
+    already_imported,
+    check_storable,
+    load_twins,
+    refused_message,
+    result_for,
+    twin_key,
+    twin_note,
+)
+from intake.matching import Directory, choose_reversed, identify_customer, reversal_candidates
+from intake.models import BankEntry, BankEntryStatus
+from intake.outcomes import EntryResult, Outcome
+from intake.parsing.common import BOOKED
+from intake.services import booked_at, record_and_allocate
+from intake.statements import StatementEntry
+from payments.models import Payment
+from payments.services import record_chargeback
+
+# pg_advisory_xact_lock(namespace, hashtext(reference)): two imports of overlapping files
+# handle the same bank reference one after the other.
+LOCK_NAMESPACE = 0x5E77
+# One statement for a chunk, in hash order: every importer takes its locks in the same order.
+_LOCK_CHUNK = """
+    SELECT count(pg_advisory_xact_lock(%s, h))
+    FROM (SELECT DISTINCT hashtext(r) AS h FROM unnest(%s::text[]) AS r ORDER BY h) AS locks
+"""
+_LOCK_ACCOUNTS = (
+    "SELECT count(*) FROM (SELECT id FROM billing_account WHERE customer_id = ANY(%s) ORDER BY id FOR UPDATE) AS a"
+)
+FATAL = (OperationalError, InterfaceError)
+
+
+class RedoCarefully(Exception):
+    """The database refused something of the chunk outside an entry's savepoint: handle it again, carefully."""
+
+
+class _Refused(Exception):
+    """The database refused an entry's payment or chargeback (rolled back to the entry's savepoint)."""
+
+
+class Chunk:
+    """One transaction's worth of entries: what they need, read at once, and their new rows."""
+
+    def __init__(self, entries: Sequence[StatementEntry], *, source_name: str, by: Actor, careful: bool):
+        self.entries = entries
+        self.source_name = source_name[:255]
+        self.by = by
+        self.careful = careful
+        self.pending: list[BankEntry] = []
+        self.stored: dict[str, BankEntry] = {}
+
+    def load(self) -> None:
+        booked = [entry for entry in self.entries if entry.status == BOOKED]
+        references = sorted({entry.bank_reference for entry in booked})
+        if references:
+            with connection.cursor() as cursor:
+                cursor.execute(_LOCK_CHUNK, [LOCK_NAMESPACE, references])
+        self.existing = {
+            row.bank_reference: row
+            for row in BankEntry.objects.filter(bank_reference__in=references).select_related("payment")
+        }
+        new = [entry for entry in booked if entry.bank_reference not in self.existing]
+        self.paid_references = set(
+            Payment.objects.filter(reference__in=[e.bank_reference for e in new if e.credit and not e.reversal])
+            .values_list("reference", flat=True)
+            .order_by()
+        )
+        new_credits = [entry for entry in new if entry.credit and not entry.reversal]
+        self.twins = load_twins(new_credits)
+        # Credits and the reversals of credits are identified; other entries name no customer.
+        self.directory = Directory([entry for entry in new if entry.credit != entry.reversal])
+        self.lock_accounts(new_credits)
+
+    def lock_accounts(self, credits: Sequence[StatementEntry]) -> None:
+        """Lock the accounts of every customer the chunk's credits pay, in id order, before any of them.
+
+        The chunk's transaction keeps the locks its allocations take until it commits; taken
+        one entry after another they would come in no global order, and a clerk allocating
+        meanwhile could deadlock with the import. Every writer locks an invoice's account
+        before the invoice (ledger.core.lock_rows), so holding the accounts from the start
+        keeps the one lock order for the whole chunk.
+        """
+        customers = {who.customer.pk for entry in credits if (who := identify_customer(entry, self.directory)).customer}
+        if customers:
+            with connection.cursor() as cursor:
+                cursor.execute(_LOCK_ACCOUNTS, [sorted(customers)])
+
+    def handle(self, entry: StatementEntry) -> EntryResult:
+        """The entry's result; a refusal by the services or the database is the entry's rejection.
+
+        Careful: the entry alone, its reads and writes in a savepoint. Otherwise a database
+        refusal outside the services' savepoints may have spoilt the chunk's transaction, so
+        the chunk is started again carefully (RedoCarefully).
+        """
+        try:
+            return self._handle(entry)
+        except BillingError as exc:
+            return result_for(entry, Outcome.REJECTED, str(exc))
+        except _Refused as refused:
+            return result_for(entry, Outcome.REJECTED, str(refused))
+        except FATAL:
+            raise
+        except DatabaseError as exc:
+            if self.careful:
+                raise
+            raise RedoCarefully from exc
+
+    def _handle(self, entry: StatementEntry) -> EntryResult:
+        if entry.status != BOOKED:
+            return result_for(entry, Outcome.NOT_BOOKED, f"{entry.status}: {NOT_BOOKED_NOTE}")
+        existing = self.existing.get(entry.bank_reference) or self.stored.get(entry.bank_reference)
+        if existing is not None:
+            return already_imported(existing, entry)
+        check_storable(entry)
+        if not entry.credit and not entry.reversal:
+            note = "A bank fee or a refund we sent: nothing to record."
+            return result_for(entry, Outcome.IGNORED, note, bank_entry=self.store(entry, BankEntryStatus.IGNORED, note))
+        parse_positive_amount(entry.amount, entry.currency)  # a currency we keep, in its minor unit
+        if entry.reversal and entry.credit:
+            note = "Reversal of money we sent (e.g. a refund that bounced): handle it by hand."
+            row = self.store(entry, BankEntryStatus.NEEDS_REVIEW, note)
+            return result_for(entry, Outcome.NEEDS_REVIEW, note, bank_entry=row)
+        if entry.review:  # the parser saw something only a person can settle (a batch that does not add up)
+            note = f"Not recorded: {entry.review}. Record the payments by hand, then dismiss this entry."
+            row = self.store(entry, BankEntryStatus.NEEDS_REVIEW, note)
+            return result_for(entry, Outcome.NEEDS_REVIEW, note, bank_entry=row)
+        if entry.reversal:
+            return self.reverse_credit(entry)
+        return self.record_credit(entry)
+
+    def store(self, entry: StatementEntry, status: str, note: str, **links) -> BankEntry:
+        row = BankEntry(
+            bank_reference=entry.bank_reference,
+            booking_date=entry.booking_date,
+            amount=entry.amount,
+            currency=entry.currency,
+            credit=entry.credit,
+            reversal=entry.reversal,
+            counterparty_name=entry.counterparty_name,
+            customer_reference=entry.customer_reference,
+            remittance_text=entry.remittance_text,
+            source_name=self.source_name,
+            source_position=entry.position[:32],
+            imported_by=self.by,
+            status=status,
+            note=note,
+            **links,
+        )
+        self.pending.append(row)
+        self.stored[entry.bank_reference] = row
+        if entry.credit and not entry.reversal and (key := twin_key(entry)) is not None:
+            self.twins[key] = row
+        return row
+
+    def flush(self) -> None:
+        """Insert the chunk's new bank entry rows together; if the database refuses, start the chunk again."""
+        if not self.pending:
+            return
+        try:
+            BankEntry.objects.bulk_create(self.pending)
+        except FATAL:
+            raise
+        except DatabaseError as exc:
+            raise RedoCarefully from exc
+        self.pending = []
+
+    def services(self, call, *, savepoint: bool = True):
+        """Run a service call so that a refused payment or chargeback takes nothing else with it.
+
+        Careful: the entry's own savepoint (run_carefully) covers it. With `savepoint`, one
+        around the call. Without (a new credit, the common case: two round trips fewer per
+        entry), anything the services refuse, before or after writing, sends the whole chunk
+        to run_carefully, where the refusal is that entry's alone.
+        """
+        if self.careful:
+            return call()
+        try:
+            if savepoint:
+                with transaction.atomic():
+                    return call()
+            return call()
+        except FATAL:
+            raise
+        except DatabaseError as exc:
+            if not savepoint:
+                raise RedoCarefully from exc
+            raise _Refused(refused_message(exc)) from exc
+        except BillingError as exc:
+            if not savepoint:
+                raise RedoCarefully from exc
+            raise
+
+    def record_credit(self, entry: StatementEntry) -> EntryResult:
+        key = twin_key(entry)
+        twin = self.twins.get(key) if key is not None else None
+        if twin is not None:
+            note = twin_note(twin)
+            row = self.store(entry, BankEntryStatus.NEEDS_REVIEW, note)
+            return result_for(entry, Outcome.NEEDS_REVIEW, note, bank_entry=row)
+        who = identify_customer(entry, self.directory)
+        if who.customer is None:
+            note = f"No customer recognised: {who.problem}."
+            row = self.store(entry, BankEntryStatus.UNIDENTIFIED, note)
+            return result_for(entry, Outcome.UNIDENTIFIED, note, bank_entry=row)
+        customer = who.customer
+        payment, allocations, note = self.services(
+            lambda: record_and_allocate(
+                entry.bank_reference,
+                customer=customer,
+                amount=entry.amount,
+                currency=entry.currency,
+                booked=booked_at(entry.booking_date),
+                remittance_text=entry.remittance_text,
+                by=self.by,
+                recorded_before=entry.bank_reference in self.paid_references,
+            ),
+            # A payment a clerk recorded with this reference may be refused (other data): keep it to this entry.
+            savepoint=entry.bank_reference in self.paid_references,
+        )
+        message = f"{payment} for {who.customer} (by {who.how})" + (f"; {note}" if note else "")
+        row = self.store(entry, BankEntryStatus.RECORDED, message, customer=who.customer, payment=payment)
+        return result_for(entry, Outcome.RECORDED, message, payment=payment, bank_entry=row, allocations=allocations)
+
+    def reverse_credit(self, entry: StatementEntry) -> EntryResult:
+        self.flush()  # the credit it sends back may be earlier in this chunk
+        who = identify_customer(entry, self.directory)
+        chosen, problem = choose_reversed(entry, who, reversal_candidates(entry, who))
+        if chosen is None:
+            note = f"Reversal not applied: {problem}. Record the chargeback by hand, then dismiss this entry."
+            row = self.store(entry, BankEntryStatus.NEEDS_REVIEW, note)
+            return result_for(entry, Outcome.NEEDS_REVIEW, note, bank_entry=row)
+        payment = chosen.payment
+        assert payment is not None  # a recorded credit has its payment
+        reason = f"Bank reversal {entry.bank_reference} booked {entry.booking_date}"
+        if entry.remittance_text:
+            reason += f": {entry.remittance_text}"
+        chargeback = self.services(lambda: record_chargeback(payment, amount=entry.amount, by=self.by, reason=reason))
+        message = f"chargeback #{chargeback.pk} on {payment} ({payment.customer})"
+        row = self.store(
+            entry,
+            BankEntryStatus.CHARGED_BACK,
+            message,
+            customer=payment.customer,
+            payment=payment,
+            chargeback=chargeback,
+        )
+        return result_for(entry, Outcome.CHARGED_BACK, message, payment=payment, bank_entry=row)

@@ -1,0 +1,181 @@
+"""Running the import's chunks (intake.pipeline.Chunk): commit, retry, redo carefully, or stop.
+
+Each chunk is one transaction (run_chunk). If the database refuses something of the chunk
+outside an entry's savepoint, the chunk is rolled back and handled again entry by entry,
+each entry in its own savepoint (run_carefully), so the refused entry is rejected alone.
+A deadlock or serialization failure is tried again (the entries committed before it stay).
+Only an OperationalError or InterfaceError that persists (a lost connection) stops the
+import, with a report that says how far it got; importing the same file again finishes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from django.db import DatabaseError, transaction
+from psycopg import errors as psycopg_errors
+
+from billing.actors import Actor
+from intake import outcomes
+from intake.decisions import refused_message, result_for
+from intake.outcomes import EntryResult, ImportReport, Outcome, ProgressCallback
+from intake.parsing.common import BOOKED
+from intake.pipeline import FATAL, Chunk, RedoCarefully
+from intake.statements import StatementEntry
+
+# A deadlock or a serialization failure rolls the chunk's transaction back but is worth another try.
+TRANSIENT = (psycopg_errors.DeadlockDetected, psycopg_errors.SerializationFailure, psycopg_errors.LockNotAvailable)
+ATTEMPTS = 3
+
+
+def transient(error: BaseException) -> bool:
+    cause: BaseException | None = error
+    while cause is not None:
+        if isinstance(cause, TRANSIENT):
+            return True
+        cause = cause.__cause__
+    return False
+
+
+def batches(entries: Sequence[StatementEntry]) -> Iterator[Sequence[StatementEntry]]:
+    """Chunks of at most CHUNK entries; the reversal of a credit is a chunk of its own.
+
+    A chargeback locks the payment it sends back and the accounts and invoices that payment
+    has money on, which the chunk could not lock beforehand: in a transaction of its own
+    it takes them in the one lock order, and the credit it sends back is committed before.
+    """
+    batch: list[StatementEntry] = []
+    for entry in entries:
+        if entry.reversal and not entry.credit and entry.status == BOOKED:
+            if batch:
+                yield batch
+            yield [entry]
+            batch = []
+            continue
+        batch.append(entry)
+        if len(batch) >= outcomes.CHUNK:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class Stopped(Exception):
+    """The import cannot go on (the connection is lost); `handled` entries of the chunk were committed."""
+
+    def __init__(self, entry: StatementEntry, error: Exception, results: list[EntryResult]):
+        super().__init__(str(error))
+        self.entry, self.error, self.results = entry, error, results
+
+
+def run_chunk(entries: Sequence[StatementEntry], *, source_name: str, by: Actor) -> list[EntryResult]:
+    """Handle and commit one chunk; raises Stopped with what was committed before a fatal error."""
+    results: list[EntryResult] = []
+    failure: tuple[StatementEntry, Exception] | None = None
+    try:
+        with transaction.atomic():
+            chunk = Chunk(entries, source_name=source_name, by=by, careful=False)
+            try:
+                chunk.load()
+            except FATAL:
+                raise
+            except DatabaseError as exc:
+                raise RedoCarefully from exc
+            for entry in entries:
+                try:
+                    results.append(chunk.handle(entry))
+                except FATAL as exc:
+                    failure = (entry, exc)
+                    break
+            chunk.flush()
+    except FATAL as exc:  # nothing of this chunk was committed
+        raise Stopped(failure[0] if failure else entries[0], failure[1] if failure else exc, []) from exc
+    if failure is not None:
+        raise Stopped(failure[0], failure[1], results)
+    return results
+
+
+def run_carefully(entries: Sequence[StatementEntry], *, source_name: str, by: Actor) -> list[EntryResult]:
+    """The chunk again, one entry at a time, each entry's reads and writes in its own savepoint."""
+    results: list[EntryResult] = []
+    failure: tuple[StatementEntry, Exception] | None = None
+    try:
+        with transaction.atomic():
+            for entry in entries:
+                try:
+                    with transaction.atomic():
+                        chunk = Chunk([entry], source_name=source_name, by=by, careful=True)
+                        chunk.load()
+                        result = chunk.handle(entry)
+                        if result.outcome == Outcome.REJECTED:
+                            transaction.set_rollback(True)  # back to the entry's savepoint: nothing of it stays
+                        else:
+                            chunk.flush()
+                except FATAL as exc:
+                    failure = (entry, exc)
+                    break
+                except (DatabaseError, RedoCarefully) as exc:
+                    cause = exc.__cause__ if isinstance(exc, RedoCarefully) else exc
+                    assert isinstance(cause, DatabaseError)
+                    result = result_for(entry, Outcome.REJECTED, refused_message(cause))
+                results.append(result)
+    except FATAL as exc:
+        raise Stopped(failure[0] if failure else entries[0], failure[1] if failure else exc, []) from exc
+    if failure is not None:
+        raise Stopped(failure[0], failure[1], results)
+    return results
+
+
+def run_chunks(
+    report: ImportReport,
+    entries: Sequence[StatementEntry],
+    *,
+    source_name: str,
+    by: Actor,
+    progress: ProgressCallback | None,
+    keep: bool,
+    first_chunk: list[EntryResult],
+) -> None:
+    """Import `entries` chunk by chunk into `report` (see the module doc)."""
+    done = len(first_chunk)
+    pending_results = list(first_chunk)
+    for batch in batches(entries):
+        results: list[EntryResult] = []
+        for attempt in range(1, ATTEMPTS + 1):
+            try:
+                try:
+                    results += run_chunk(batch, source_name=source_name, by=by)
+                except RedoCarefully:
+                    results += run_carefully(batch, source_name=source_name, by=by)
+                break
+            except Stopped as stop:
+                results += stop.results  # committed
+                batch = batch[len(stop.results) :]
+                if attempt < ATTEMPTS and transient(stop.error):
+                    continue
+                _add(report, pending_results + results, keep=keep)
+                done += len(results)
+                report.stopped = (
+                    f"stopped at {stop.entry.position} by a database error ({type(stop.error).__name__}: "
+                    f"{str(stop.error).strip()}); the {done} entries before it are handled (what they recorded is "
+                    "saved), the others not; import the same file again to finish (entries already imported are "
+                    "recognised by their bank reference and skipped)"
+                )
+                if progress is not None:
+                    progress(done, report.total, pending_results + results)
+                return
+        done += len(results)
+        chunk_results = pending_results + results
+        pending_results = []
+        _add(report, chunk_results, keep=keep)
+        if progress is not None:
+            progress(done, report.total, chunk_results)
+    if pending_results or (progress is not None and not entries):
+        _add(report, pending_results, keep=keep)
+        if progress is not None:
+            progress(done, report.total, pending_results)
+
+
+def _add(report: ImportReport, results: list[EntryResult], *, keep: bool) -> None:
+    for result in results:
+        report.add(result, keep=keep)

@@ -1,0 +1,56 @@
+"""The worked example of issue 11: a month with an invoice, a partial payment, a credit note
+and a refund, each written on its own day (the clock is set per step, so credit notes and
+refunds, dated by when they are written, land inside the month)."""
+
+from __future__ import annotations
+
+import datetime
+from contextlib import contextmanager
+from decimal import Decimal
+from unittest import mock
+
+import pytest
+from django.utils import timezone
+
+from allocations.services import allocate
+from invoices.services import issue_credit_note
+from payments.services import refund_payment
+from tests.factories import make_invoice, make_payment
+
+
+def moment(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time(10, 0)))
+
+
+@contextmanager
+def on(day: datetime.date):
+    """Run the block as if it were 10:00 on `day` (auto_now_add, the journal's dates, today)."""
+    with mock.patch("django.utils.timezone.now", return_value=moment(day)):
+        yield
+
+
+@pytest.fixture
+def november(customer, provider):
+    """Opening: invoice A (50.00, October). In November: invoice B 200.00 on the 3rd, a payment of
+    100.00 on the 10th of which 80.00 goes to B, a credit note of 30.00 on B on the 15th, and
+    the 20.00 left of the payment refunded on the 20th."""
+    with on(datetime.date(2026, 10, 20)):
+        invoice_a = make_invoice(
+            customer=customer, provider=provider, total="50.00", issue_date=datetime.date(2026, 10, 20)
+        )
+    with on(datetime.date(2026, 11, 3)):
+        invoice_b = make_invoice(
+            customer=customer,
+            provider=provider,
+            total="200.00",
+            issue_date=datetime.date(2026, 11, 3),
+            due_date=datetime.date(2026, 12, 3),
+        )
+    with on(datetime.date(2026, 11, 10)):
+        payment = make_payment(customer=customer, amount="100.00", received_at=moment(datetime.date(2026, 11, 10)))
+        allocate(payment, invoice_b, Decimal("80.00"), by=None)
+    with on(datetime.date(2026, 11, 15)):
+        issue_credit_note(invoice_b, amount=Decimal("30.00"), by=None, reason="Broken tile")
+    with on(datetime.date(2026, 11, 20)):
+        refund_payment(payment, amount=Decimal("20.00"), by=None, reason="Overpaid")
+    return {"a": invoice_a, "b": invoice_b, "payment": payment}
