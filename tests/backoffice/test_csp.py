@@ -33,14 +33,30 @@ def test_every_page_sends_a_strict_policy(as_support, client):
         assert policy["base-uri"] == "'none'" and policy["object-src"] == "'none'"
 
 
+# Documents sent to customers (statements, reminders) are standalone HTML: an email carries
+# its style inside it. They are shown only in a sandboxed frame under their own policy
+# (documents.views.BODY_CSP: inline style, nothing else), so a <style> element is theirs alone.
+DOCUMENT_BODIES = {"documents/statement.html", "documents/statement_refused.html"}
+
+
 def test_no_template_needs_inline_script_style_or_eval():
     found = [
         f"{path.relative_to(TEMPLATES)}: {what}"
         for path in sorted(TEMPLATES.rglob("*.html"))
         for what, pattern in BLOCKED.items()
         if pattern.search(path.read_text())
+        and not (what == "inline style element" and str(path.relative_to(TEMPLATES)) in DOCUMENT_BODIES)
     ]
     assert not found, found
+
+
+def test_document_bodies_may_style_themselves_and_nothing_more():
+    from documents.views import BODY_CSP
+
+    assert BODY_CSP["default-src"] == ["'none'"] and BODY_CSP["style-src"] == ["'unsafe-inline'"]
+    assert "script-src" not in BODY_CSP
+    for name in DOCUMENT_BODIES:
+        assert (TEMPLATES / name).exists(), name
 
 
 def test_htmx_injects_no_inline_style_and_evaluates_nothing(as_support):

@@ -157,12 +157,15 @@ def _admin_args(name: str, ledger) -> list | None:
 
 def page_args(ledger) -> dict[str, list]:
     inv, pay = ledger.invoices, ledger.payments
+    from documents.models import Document
     from intake.models import BankEntry, StatementImport
     from reconciliation.models import ReconciliationRun
 
     entry = BankEntry.objects.order_by("pk").first()
     statement_import = StatementImport.objects.order_by("pk").first()
     run = ReconciliationRun.objects.order_by("pk").first()
+    document = Document.objects.order_by("pk").first()
+    document_pk = document.pk if document else 1
     return {
         "dashboard": [],
         "login": [],
@@ -172,6 +175,13 @@ def page_args(ledger) -> dict[str, list]:
         "search": [],
         "reconciliation:runs": [],
         "reconciliation:run": [run.pk if run else 1],
+        "documents:list": [],
+        "documents:issue_statement": [],
+        "documents:detail": [document_pk],
+        "documents:body": [document_pk],
+        "documents:pdf": [document_pk],
+        "documents:make_pdf": [document_pk],
+        "documents:send": [document_pk],
         "imports:upload": [],
         "imports:detail": [statement_import.pk if statement_import else 1],
         "imports:progress": [statement_import.pk if statement_import else 1],

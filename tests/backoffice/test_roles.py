@@ -76,7 +76,9 @@ def test_403_page_names_the_finance_role_for_support(client, staff):
 
 
 def test_finance_only_links_are_hidden_from_support(client, staff):
+    # Support reads the imports (and the entries waiting for a clerk) but does not upload.
     client.force_login(staff["support"])
-    assert "/imports/" not in client.get(reverse("dashboard")).content.decode()
-    client.force_login(staff["finance"])
     assert "/imports/" in client.get(reverse("dashboard")).content.decode()
+    assert 'name="statement"' not in client.get(reverse("imports:upload")).content.decode()
+    client.force_login(staff["finance"])
+    assert 'name="statement"' in client.get(reverse("imports:upload")).content.decode()
