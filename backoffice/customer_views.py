@@ -22,6 +22,7 @@ from backoffice.search import DROPDOWN_LIMIT, PAGE_LIMIT, global_search
 from billing.actors import AuthenticatedHttpRequest
 from billing.models import Customer
 from billing.roles import SUPPORT, role_required
+from documents.forms import StatementForm
 from dunning.selectors import AGING_BUCKETS
 from ledger.models import EntryKind
 
@@ -83,6 +84,8 @@ def customer_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         "history": page,
         "next_url": next_url,
         "first_url": first_url,
+        # The whole customer, one section per currency (documents.issue_statement).
+        "statement_form": StatementForm(user=request.user, initial={"customer": customer.pk}),
     }
     return render(request, "customers/detail.html", context)
 

@@ -130,9 +130,25 @@ def test_worked_example_position(as_support, example):
     assert "Zoë O’Brien" in html and "ZOB-1" in html and "zoe@obrien.test" in html
     assert "In credit" in html and "Pays Friday" in html
     assert f'href="{reverse("collections:account", args=[example["invoice"].account_id])}"' in html
-    assert (
-        "DOCUMENTS PLACEHOLDER" not in html
-    )  # the placeholder for the statement/reminder buttons is a template comment
+    # The whole customer's statement (documents app), and no trace of the reminders placeholder.
+    assert f'action="{reverse("documents:issue_statement")}"' in html
+    assert f'name="customer" value="{example["customer"].pk}"' in html
+    assert "REMINDERS PLACEHOLDER" not in html
+
+
+def test_the_statement_button_issues_the_customers_statement(as_support, example):
+    from documents.models import Document
+
+    html = as_support.get(reverse("customer", args=[example["customer"].pk])).content.decode()
+    token = re.search(r'name="form_token" value="([^"]+)"', html).group(1)
+    response = as_support.post(
+        reverse("documents:issue_statement"), {"form_token": token, "customer": example["customer"].pk}
+    )
+    assert response.status_code == 302
+    document = Document.objects.get(customer=example["customer"])
+    assert document.provider_id is None and not document.currency  # one section per currency
+    page = as_support.get(reverse("documents:detail", args=[document.pk])).content.decode()
+    assert f'href="{reverse("customer", args=[example["customer"].pk])}"' in page
 
 
 def test_the_page_reads_a_fixed_number_of_queries(as_support, example):
