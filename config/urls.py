@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from backoffice import views
+from backoffice import customer_views, views
 from backoffice.sign_in import SignInView
 
 urlpatterns = [
@@ -12,6 +12,8 @@ urlpatterns = [
     path("login/", SignInView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("resubmit/", views.resubmit_form, name="resubmit"),
+    path("customers/<int:pk>/", customer_views.customer_detail, name="customer"),
+    path("search/", customer_views.search, name="search"),
     path("reconciliation/", include("reconciliation.urls")),
     path("imports/", include("intake.urls")),
     path("admin/", admin.site.urls),

@@ -10,8 +10,10 @@ from decimal import Decimal
 
 import pgtrigger
 from django.conf import settings
+from django.contrib.postgres.indexes import OpClass
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Upper
 from django.urls import reverse
 from django_fsm import GET_STATE, transition
 
@@ -107,6 +109,10 @@ class Payment(RefreshableFSMModel):
             models.Index(fields=["customer", "allocation_status"], name="payment_customer_idx"),
             models.Index(fields=["received_at", "id"], name="payment_received_idx"),
             models.Index(fields=["state", "allocation_status"], name="payment_state_idx"),
+            # The global search and the list's reference filter: a prefix in any case
+            # (reference__istartswith is UPPER(reference) LIKE 'X%'; the pattern operator class
+            # lets a LIKE prefix use the index under the database's C.UTF-8 collation).
+            models.Index(OpClass(Upper("reference"), name="text_pattern_ops"), name="payment_reference_upper_idx"),
         ]
         triggers = [
             # Every change of a payment's state, status or figures appends its delta to

@@ -171,6 +171,8 @@ def page_args(ledger) -> dict[str, list]:
         "login": [],
         "logout": [],
         "resubmit": [],
+        "customer": [inv["ada_current"].customer_id],
+        "search": [],
         "reconciliation:runs": [],
         "reconciliation:run": [run.pk if run else 1],
         "documents:list": [],

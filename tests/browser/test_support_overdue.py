@@ -43,7 +43,8 @@ def test_support_finds_overdue_invoices_and_logs_a_call(page, live_server, scree
     expect(page.get_by_role("heading", name="Collections")).to_be_visible()
     screenshot(page, "collections-queue")
     acme_row = page.locator("#account-table tbody tr", has_text="Acme Cleaning").filter(has_text="Ada Lovelace")
-    acme_row.get_by_role("link", name="Ada Lovelace").click()
+    # The name opens the customer page; the provider opens the account (issue 11).
+    acme_row.get_by_role("link", name="Acme Cleaning").click()
     expect(page.get_by_role("heading", name="Ada Lovelace")).to_be_visible()
     expect(page.locator("#account-invoices tbody tr")).to_have_count(2)
 
