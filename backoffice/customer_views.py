@@ -22,7 +22,7 @@ from backoffice.search import DROPDOWN_LIMIT, PAGE_LIMIT, global_search
 from billing.actors import AuthenticatedHttpRequest
 from billing.models import Customer
 from billing.roles import SUPPORT, role_required
-from documents.forms import StatementForm
+from documents.forms import ReminderForm, StatementForm
 from dunning.selectors import AGING_BUCKETS
 from ledger.models import EntryKind
 
@@ -74,10 +74,16 @@ def customer_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         first_url = f"?{urlencode(kept)}#history" if cursor else ""
         if page.next_cursor:
             next_url = f"?{urlencode([*kept, ('before', str(page.next_cursor))])}#history"
+    position = customer_position(customer, today)
     context = {
         "customer": customer,
         "today": today,
-        "position": customer_position(customer, today),
+        "position": position,
+        # The dunning letter each overdue account is due (documents.views.new_reminder picks the level).
+        "reminders": [
+            (row, ReminderForm(user=request.user, initial={"account": row.account.pk}) if row.overdue else None)
+            for row in position.accounts
+        ],
         "buckets": AGING_BUCKETS,
         "notes": list(customer_notes(customer)),
         "form": form,

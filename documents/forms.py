@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import forms
 
-from billing.models import Customer, Provider
+from billing.models import Account, Customer, Provider
 from billing.money import CURRENCY_CHOICES
 from submissions.forms import SubmitOnceForm
 
@@ -17,6 +17,12 @@ class StatementForm(SubmitOnceForm):
     currency = forms.ChoiceField(choices=[("", "All"), *CURRENCY_CHOICES], required=False, widget=forms.HiddenInput)
     period_start = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     as_of = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+
+class ReminderForm(SubmitOnceForm):
+    """Issue the dunning letter an account is due now; posted by the customer page's "Reminder" buttons."""
+
+    account = forms.ModelChoiceField(queryset=Account.objects.all(), widget=forms.HiddenInput)
 
 
 class SendForm(SubmitOnceForm):

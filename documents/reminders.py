@@ -107,6 +107,16 @@ def levels_had(account: Account) -> list[int]:
     return [level for level in reminders.values_list("level", flat=True).distinct() if level is not None]
 
 
+def next_level(account: Account, as_of: datetime.date) -> int:
+    """The level a clerk's "Reminder" button sends for `account` on `as_of`: the highest level
+    passed that it has not had in this cycle, as run_dunning would choose it (0: none due)."""
+    if account.oldest_due_date is None or account.oldest_due_date >= as_of:
+        return 0
+    level = level_due((as_of - account.oldest_due_date).days, dunning_levels())
+    had = levels_had(account)
+    return level if level and (not had or max(had) < level) else 0
+
+
 def overdue_invoices(account: Account, as_of: datetime.date):
     return Invoice.objects.filter(open_work(), account=account, due_date__lt=as_of).order_by("due_date", "id")
 

@@ -12,13 +12,15 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 from django.views.decorators.csp import csp_override
 
 from billing.actors import AuthenticatedHttpRequest
+from billing.errors import InvalidState
 from billing.listing import keyset_page, page_size, render_list
 from billing.roles import SUPPORT, role_required
 from documents import selectors
 from documents.filters import DOCUMENT_ORDERING, DocumentFilter
-from documents.forms import MakePdfForm, SendForm, StatementForm
+from documents.forms import MakePdfForm, ReminderForm, SendForm, StatementForm
 from documents.models import Delivery, DeliveryResult, Document
-from documents.services import issue_statement, render_pdf, send_document
+from documents.reminders import next_level
+from documents.services import issue_reminder, issue_statement, render_pdf, send_document
 from submissions.flow import perform
 
 # The stored body carries its own <style> (it is also the email and the PDF), so its frame
@@ -168,3 +170,32 @@ def new_statement(request: AuthenticatedHttpRequest) -> HttpResponse:
     if response is not None:
         return response
     return render(request, "documents/statement_refused.html", {"form": form}, status=400)
+
+
+def _due_reminder(account, *, by) -> Document:
+    today = timezone.localdate()
+    level = next_level(account, today)
+    if not level:
+        raise InvalidState(
+            f"{account} is due no reminder today: nothing overdue long enough, or its level was sent in this "
+            "dunning cycle already."
+        )
+    return issue_reminder(account, level=level, as_of=today, by=by)
+
+
+@role_required(SUPPORT)
+def new_reminder(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """The dunning letter an account is due now (the level run_dunning would send), issued to be checked and sent."""
+    if request.method != "POST":
+        return redirect("documents:list")
+    form = ReminderForm(request.POST, user=request.user)
+    response = perform(
+        request,
+        form,
+        lambda data: _due_reminder(data["account"], by=request.user),
+        done=lambda document: reverse("documents:detail", args=[document.pk]),
+        success=lambda document: f"Reminder {document.number} (level {document.level}) issued. Check it, then send it.",
+    )
+    if response is not None:
+        return response
+    return render(request, "documents/reminder_refused.html", {"form": form}, status=400)

@@ -177,6 +177,7 @@ def page_args(ledger) -> dict[str, list]:
         "reconciliation:run": [run.pk if run else 1],
         "documents:list": [],
         "documents:issue_statement": [],
+        "documents:issue_reminder": [],
         "documents:detail": [document_pk],
         "documents:body": [document_pk],
         "documents:pdf": [document_pk],

@@ -7,6 +7,7 @@ import datetime
 import pytest
 from django.core import mail
 from django.urls import reverse
+from django.utils import timezone
 
 from billing.models import Account
 from documents.models import Delivery, Document, DocumentPdf
@@ -166,3 +167,30 @@ def test_the_list_filters_by_kind_customer_dates_and_delivery(
     assert listed("?issued_from=2026-12-02") == [other.pk]  # the statement was issued on Dec 1
     assert listed("?issued_to=2026-12-01") == [statement.pk]
     assert support.get(reverse("documents:list") + "?kind=bogus").status_code == 200  # errors shown, not a crash
+
+
+def test_support_sends_the_reminder_an_account_is_due_from_the_customer_page(support, customer, provider):  # noqa: F811
+    """The customer page's Reminder button issues the level run_dunning would send now, once per level."""
+    today = timezone.localdate()
+    make_invoice(
+        customer=customer,
+        provider=provider,
+        total="100.00",
+        issue_date=today - datetime.timedelta(days=38),
+        due_date=today - datetime.timedelta(days=8),  # level 1 is due at 7 days
+    )
+    account = Account.objects.get(customer=customer, provider=provider, currency="EUR")
+
+    def press():
+        body = support.get(reverse("customer", args=[customer.pk])).content.decode()
+        assert 'action="/documents/reminder/"' in body
+        token = form_token(body.split('action="/documents/reminder/"', 1)[1])
+        return support.post(reverse("documents:issue_reminder"), {"form_token": token, "account": account.pk})
+
+    response = press()
+    (letter,) = Document.objects.filter(kind="reminder")
+    assert response.status_code == 302 and response["Location"] == reverse("documents:detail", args=[letter.pk])
+    assert (letter.level, letter.account, letter.created_by.username) == (1, account, "sam.support")
+    refused = press()  # level 1 was sent in this cycle; level 2 is not due before 21 days
+    assert refused.status_code == 400 and "is due no reminder today" in refused.content.decode()
+    assert Document.objects.filter(kind="reminder").count() == 1
