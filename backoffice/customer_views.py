@@ -23,6 +23,7 @@ from billing.actors import AuthenticatedHttpRequest
 from billing.models import Customer
 from billing.roles import SUPPORT, role_required
 from documents.forms import ReminderForm, StatementForm
+from documents.selectors import customer_documents
 from dunning.selectors import AGING_BUCKETS
 from ledger.models import EntryKind
 
@@ -86,6 +87,7 @@ def customer_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         ],
         "buckets": AGING_BUCKETS,
         "notes": list(customer_notes(customer)),
+        "documents": customer_documents(customer),
         "form": form,
         "history": page,
         "next_url": next_url,

@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from billing.listing import Totals, as_query, validated
+from billing.models import Customer
 from documents.filters import DOCUMENT_ORDERING, DocumentFilter
 from documents.models import Document, DocumentKind
 from documents.statements import statement_figures
@@ -21,6 +22,12 @@ Filters = Mapping[str, Any] | DocumentFilter
 
 def all_documents() -> QuerySet[Document]:
     return Document.objects.select_related("customer", "provider").defer("html", "figures")
+
+
+def customer_documents(customer: Customer, limit: int = 20) -> list[Document]:
+    """The customer's latest documents with their deliveries (the customer page), newest first."""
+    documents = Document.objects.filter(customer=customer).select_related("provider").order_by("-id")[:limit]
+    return list(documents.prefetch_related("deliveries"))
 
 
 def document_filter(filters: Filters) -> DocumentFilter:

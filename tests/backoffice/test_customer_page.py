@@ -149,6 +149,11 @@ def test_the_statement_button_issues_the_customers_statement(as_support, example
     assert document.provider_id is None and not document.currency  # one section per currency
     page = as_support.get(reverse("documents:detail", args=[document.pk])).content.decode()
     assert f'href="{reverse("customer", args=[example["customer"].pk])}"' in page
+    # The customer page lists it among the documents sent, not yet delivered.
+    html = as_support.get(reverse("customer", args=[example["customer"].pk])).content.decode()
+    listed = html.split('id="customer-documents"', 1)[1].split("</table>", 1)[0]
+    assert f'href="{reverse("documents:detail", args=[document.pk])}">{document.number}</a>' in listed
+    assert "not yet" in listed
 
 
 def test_the_page_reads_a_fixed_number_of_queries(as_support, example):
