@@ -46,3 +46,9 @@ def test_support_issues_reads_sends_and_downloads_a_statement(page, live_server,
     page.goto(f"{live_server.url}/documents/")
     expect(page.locator("#document-table tbody tr")).to_have_count(1)
     expect(page.locator("#document-table")).to_contain_text("Delivered")
+    # And the customer's page shows it among the documents sent, delivered.
+    page.locator("#document-table").get_by_role("link", name="Ada Lovelace").click()
+    expect(page.get_by_role("heading", name="Documents sent")).to_be_visible()
+    sent = page.locator("#customer-documents tbody tr", has_text=document.number)
+    expect(sent).to_contain_text("Sent")
+    expect(sent).to_contain_text("ada@analytical.test")
