@@ -53,6 +53,13 @@ def sha256_of(html: str) -> str:
     return hashlib.sha256(html.encode("utf-8")).hexdigest()
 
 
+def _store(document: Document) -> None:
+    """Render the new document's figures, fingerprint the body and insert it: once, never updated."""
+    document.html = render_document(document)
+    document.sha256 = sha256_of(document.html)
+    document.save(force_insert=True)
+
+
 def render_document(document: Document) -> str:
     """The document's body from its stored figures: what issuing stored, byte for byte.
 
@@ -116,9 +123,7 @@ def issue_statement(
             journal_position=position,
             created_by=by,
         )
-        document.html = render_document(document)
-        document.sha256 = sha256_of(document.html)
-        document.save(force_insert=True)
+        _store(document)
     return document
 
 
@@ -266,9 +271,7 @@ def issue_reminder(account: Account, *, level: int, as_of: datetime.date | None 
             journal_position=position,
             created_by=by,
         )
-        document.html = render_document(document)
-        document.sha256 = sha256_of(document.html)
-        document.save(force_insert=True)
+        _store(document)
     return document
 
 
