@@ -196,3 +196,141 @@ def test_any_chunk_writes_what_the_entries_write(invoices, credits):
         ]
         assert_same(run_both(chunk))
         transaction.set_rollback(True)
+
+
+def _import_snapshot(results) -> tuple[dict[str, list], list]:
+    found = snapshot()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id, reference FROM payments_payment")
+        names = {f"P-{pk}": f"P[{reference}]" for pk, reference in cursor.fetchall()}
+        cursor.execute(
+            "SELECT b.bank_reference, b.status, b.note, b.customer_id, p.reference FROM payments_bankentry b"
+            " LEFT JOIN payments_payment p ON p.id = b.payment_id ORDER BY b.bank_reference"
+        )
+        found["bank entries"] = [tuple(_named(v, names) for v in row) for row in cursor.fetchall()]
+    reported = [
+        (
+            r.position,
+            r.outcome,
+            _named(r.message, names),
+            r.payment.reference if r.payment else None,
+            r.bank_entry.bank_reference if r.bank_entry else None,
+            [(line.invoice_number, line.amount, line.reason) for line in r.allocations],
+        )
+        for r in results
+    ]
+    return found, reported
+
+
+def test_an_imported_chunk_is_the_same_set_based_or_entry_by_entry(world, monkeypatch):
+    """intake.runner.run_chunk (set-based credits) against run_carefully (record_and_allocate per entry)."""
+    from intake.runner import run_carefully, run_chunk
+    from tests.intake.test_pipeline import credit as entry
+
+    entries = [
+        entry("DIFF-1", "1250.00", "Payment ACME-000042", position="entry 1"),
+        entry("DIFF-2", "50.00", "BOLT-000007 part", position="entry 2", currency="USD"),
+        entry("DIFF-3", "300.00", "BOLT-000007 BOLT-000008", position="entry 3", currency="USD"),
+        entry("DIFF-2", "50.00", "BOLT-000007 part", position="entry 4", currency="USD"),  # repeated in the chunk
+        entry("DIFF-5", "2000.00", "ECHO-000121 and the rest", position="entry 5"),
+        entry("DIFF-6", "5000", "ACME-000044", position="entry 6", currency="JPY"),
+        entry("DIFF-7", "12.00", "nothing we know", position="entry 7", counterparty_name="Nobody"),
+        entry("DIFF-8", "99.00", "GOLF-000077", position="entry 8"),
+        entry("DIFF-9", "700.00", "GOLF-000077 rest", position="entry 9"),
+    ]
+    from intake import pipeline
+
+    written: list[int] = []
+
+    def spy(credits, *, by):
+        written.append(len(credits))
+        return record_and_allocate_many(credits, by=by)
+
+    monkeypatch.setattr(pipeline, "record_and_allocate_many", spy)
+    found = []
+    for run in (run_carefully, run_chunk):
+        with transaction.atomic():
+            results = run(entries, source_name="diff.xml", by=None)
+            assert_invariants()
+            found.append(_import_snapshot(results))
+            transaction.set_rollback(True)
+    (careful, careful_reported), (chunked, chunked_reported) = found
+    for table in careful:
+        assert chunked[table] == careful[table], table
+    assert chunked_reported == careful_reported
+    assert [row[1] for row in careful_reported].count("recorded") >= 6
+    assert sum(written) == 7  # every new credit of a known customer went through the set-based write
+
+
+def _statement():
+    from tests.intake.test_pipeline import SAMPLES
+
+    return (SAMPLES / "statement.csv").read_bytes()
+
+
+def test_a_deadlock_in_the_set_based_write_retries_the_chunk(world, monkeypatch):
+    import psycopg
+    from django.db import OperationalError
+
+    from intake import pipeline
+    from intake.importing import Outcome, import_statement
+    from payments.models import Payment
+
+    calls = []
+
+    def deadlocked_once(credits, *, by):
+        calls.append(len(credits))
+        if len(calls) == 1:
+            try:
+                raise psycopg.errors.DeadlockDetected("deadlock detected")
+            except psycopg.errors.DeadlockDetected as cause:
+                raise OperationalError("deadlock detected") from cause
+        return record_and_allocate_many(credits, by=by)
+
+    monkeypatch.setattr(pipeline, "record_and_allocate_many", deadlocked_once)
+    report = import_statement(_statement(), source_name="statement.csv", by=None)
+    assert report.stopped == ""
+    assert report.count(Outcome.RECORDED) == 5 and Payment.objects.count() == 5
+    assert calls[1] == calls[0]  # the same credits again, after the deadlock
+    assert_invariants()
+
+
+def test_a_lost_connection_in_the_set_based_write_keeps_nothing_of_the_chunk(world, monkeypatch):
+    from django.db import OperationalError
+
+    from intake import pipeline
+    from intake.importing import Outcome, import_statement
+    from intake.models import BankEntry
+    from payments.models import Payment
+
+    def lost(credits, *, by):
+        raise OperationalError("connection lost")
+
+    monkeypatch.setattr(pipeline, "record_and_allocate_many", lost)
+    report = import_statement(_statement(), source_name="statement.csv", by=None)
+    assert report.exit_code == 2
+    assert "stopped at" in report.stopped
+    assert not Payment.objects.exists() and not BankEntry.objects.exists()
+
+    monkeypatch.setattr(pipeline, "record_and_allocate_many", record_and_allocate_many)
+    finished = import_statement(_statement(), source_name="statement.csv", by=None)
+    assert finished.count(Outcome.RECORDED) == 5 and Payment.objects.count() == 5
+    assert_invariants()
+
+
+def test_a_refused_set_based_write_is_done_again_entry_by_entry(world, monkeypatch):
+    from billing.errors import InvalidState
+    from intake import pipeline
+    from intake.importing import Outcome, import_statement
+    from payments.models import Payment
+
+    def refused(credits, *, by):
+        record_and_allocate_many(credits, by=by)  # written, then refused: the chunk is rolled back
+        raise InvalidState("refused")
+
+    monkeypatch.setattr(pipeline, "record_and_allocate_many", refused)
+    report = import_statement(_statement(), source_name="statement.csv", by=None)
+    assert report.stopped == ""
+    assert report.count(Outcome.RECORDED) == 5 and Payment.objects.count() == 5
+    assert all(r.payment is not None for r in report.results if r.outcome == Outcome.RECORDED)
+    assert_invariants()
