@@ -59,7 +59,7 @@ def insert_payments(payments: list[Payment], *, by: Actor) -> None:
     journal entries: what record_payment writes for each."""
     if not payments:
         return
-    Payment.objects.bulk_create(payments)
+    insert_many(Payment, payments)
     changes: list[Change] = []
     for payment in payments:
         changes.append((payment.pk, "state", "", payment.state, "recorded"))
@@ -147,14 +147,38 @@ def _insert_allocations(steps: Sequence[Step], *, by: Actor) -> list[list[Alloca
         for step in steps
         for invoice, amount in step.splits
     ]
-    if flat:
-        Allocation.objects.bulk_create(flat)
+    insert_many(Allocation, flat)
     rows: list[list[Allocation]] = []
     position = 0
     for step in steps:
         rows.append(flat[position : position + len(step.splits)])
         position += len(step.splits)
     return rows
+
+
+def insert_many(model, instances: Sequence) -> None:
+    """INSERT new rows in one statement of a few array parameters, ids given in order.
+
+    What bulk_create does (its pre_save, so auto_now_add is set), without a parameter per
+    value: binding and converting thousands of them cost more CPU than the insert itself.
+    """
+    if not instances:
+        return
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    arrays = [[f.get_db_prep_save(f.pre_save(i, True), connection) for i in instances] for f in fields]
+    casts = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+    columns = ", ".join(f'"{f.column}"' for f in fields)
+    aliases = ", ".join(f"c{n}" for n in range(len(fields)))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f'INSERT INTO "{model._meta.db_table}" ({columns}) SELECT {aliases}'
+            f" FROM unnest({casts}) WITH ORDINALITY AS v({aliases}, n) ORDER BY n RETURNING id",
+            arrays,
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    for instance, pk in zip(instances, ids, strict=True):
+        instance.pk = pk
+        instance._state.adding = False
 
 
 def save_many(model, instances: Sequence, fields: dict[int, set[str]]) -> None:
