@@ -196,16 +196,6 @@ def auto_allocate_planned(
     raise BillingError(f"Payment {payment} changed while being auto-allocated three times; try again.")
 
 
-class _Open:
-    """An open invoice as the rule sees it while a chunk is planned: its balance less what
-    earlier payments of the chunk took (plan_auto_allocation's already_planned)."""
-
-    __slots__ = ("balance_due", "invoice", "number")
-
-    def __init__(self, invoice: Invoice):
-        self.invoice, self.number, self.balance_due = invoice, invoice.number, invoice.balance_due
-
-
 @transaction.atomic
 def auto_allocate_many(
     payments: Sequence[Payment], *, preferred: Sequence[Sequence[str]], by: Actor
@@ -213,32 +203,42 @@ def auto_allocate_many(
     """auto_allocate_planned for several payments, one after another, in one set-based write.
 
     For payments just recorded in this transaction (payments.services.record_payments): the
-    open invoices of all their customers are locked and read once (accounts first, then
-    invoices by id), each payment is planned by the one rule (plan_allocation) on what the
-    payments before it left open, preferring the invoice numbers `preferred` gives it, and
-    ledger.bulk writes the rows and refreshes with the ledger's own refresh definitions.
-    Returns each payment's rows and plan, as auto_allocate_planned does.
+    open invoices of all their customers are read once under their accounts' locks, each
+    payment is planned by the one rule (plan_allocation) on what the payments before it left
+    open (plan_auto_allocation's already_planned), preferring the invoice numbers `preferred`
+    gives it; the invoices planned are then locked by id, and ledger.bulk writes the rows and
+    refreshes with the ledger's own refresh definitions. Returns each payment's rows and plan,
+    as auto_allocate_planned does.
     """
     payments = list(payments)
     wanted = {id(p) for p in payments if p.state == PaymentState.SETTLED and p.unallocated > 0}
-    _, locked = bulk.lock_open_invoices([p.customer_id for p in payments if id(p) in wanted])
-    open_by_party: dict[tuple[int, str], list[_Open]] = {}
-    for invoice in sorted(locked, key=lambda i: (i.due_date, i.issue_date, i.pk)):
-        open_by_party.setdefault((invoice.customer_id, invoice.currency), []).append(_Open(invoice))
-    steps: list[bulk.Step] = []
-    plans: list[list[PlannedSplit[Invoice]]] = []
+    read = bulk.read_open_invoices([p.customer_id for p in payments if id(p) in wanted])
+    open_by_party: dict[tuple[int, str], list[bulk.OpenInvoice]] = {}
+    for invoice in read:
+        open_by_party.setdefault((invoice.customer_id, invoice.currency), []).append(invoice)
+    before = {invoice.pk: invoice.balance_due for invoice in read}
+    planned: list[list[PlannedSplit[bulk.OpenInvoice]]] = []
     for payment, numbers in zip(payments, preferred, strict=True):
-        plan: list[PlannedSplit[Invoice]] = []
+        plan: list[PlannedSplit[bulk.OpenInvoice]] = []
         if id(payment) in wanted:
             candidates = [
                 o for o in open_by_party.get((payment.customer_id, payment.currency), []) if o.balance_due > 0
             ]
-            for split in plan_allocation(payment.unallocated, candidates, preferred_numbers=numbers):
+            plan = plan_allocation(payment.unallocated, candidates, preferred_numbers=numbers)
+            for split in plan:
                 split.invoice.balance_due -= split.amount
-                plan.append(PlannedSplit(split.invoice.invoice, split.amount, split.reason))
-        note = auto_note(plan) if plan else ""
-        splits = [(split.invoice, split.amount) for split in plan]
+        planned.append(plan)
+    touched = {split.invoice.pk: split.invoice for plan in planned for split in plan}
+    for invoice in touched.values():
+        invoice.balance_due = before[invoice.pk]  # as read: lock_invoices compares
+    locked = bulk.lock_invoices(list(touched.values()))
+    steps: list[bulk.Step] = []
+    plans: list[list[PlannedSplit[Invoice]]] = []
+    for payment, plan in zip(payments, planned, strict=True):
+        real = [PlannedSplit(locked[split.invoice.pk], split.amount, split.reason) for split in plan]
+        note = auto_note(real) if real else ""
+        splits = [(split.invoice, split.amount) for split in real]
         steps.append(bulk.Step(payment, splits, note, allocation_cause(payment, note)))
-        plans.append(plan)
+        plans.append(real)
     rows = bulk.apply_allocations(steps, by=by)
     return list(zip(rows, plans, strict=True))

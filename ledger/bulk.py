@@ -33,7 +33,6 @@ from django.utils import timezone
 from allocations.models import Allocation
 from billing.actors import Actor
 from billing.errors import InvalidState
-from billing.models import Account
 from billing.status import AllocationStatus, PaymentStatus
 from invoices.models import Invoice, InvoiceState, InvoiceStatusChange
 from ledger import journal
@@ -68,27 +67,53 @@ def insert_payments(payments: list[Payment], *, by: Actor) -> None:
     journal.payments_received([p for p in payments if p.state == PaymentState.SETTLED])
 
 
-def lock_open_invoices(customer_ids: Sequence[int]) -> tuple[dict[int, Account], list[Invoice]]:
-    """Lock the customers' accounts, then their open invoices with something due, by id.
+@dataclass
+class OpenInvoice:
+    """What the allocation rule reads of an open invoice (allocations.rules.Plannable), as read
+    under its account's lock; `balance_due` is what the chunk's earlier payments left of it."""
 
-    Every writer of an invoice locks its account first, so once the accounts are held the
-    set of open invoices read next cannot change before it is locked.
+    pk: int
+    customer_id: int
+    currency: str
+    number: str
+    balance_due: Decimal
+
+
+def read_open_invoices(customer_ids: Sequence[int]) -> list[OpenInvoice]:
+    """Lock the customers' accounts, then read their open invoices with something due, oldest
+    first (invoices.selectors.allocatable_invoices' order), as plain values.
+
+    Every writer of an invoice locks its account first (ledger.core.lock_rows), so with the
+    accounts held these figures cannot move; lock_invoices checks that all the same.
     """
     customer_ids = sorted(set(customer_ids))
     if not customer_ids:
-        return {}, []
+        return []
     with connection.cursor() as cursor:
         cursor.execute("SELECT id FROM billing_account WHERE customer_id = ANY(%s)", [customer_ids])
-        account_ids = [row[0] for row in cursor.fetchall()]
-    accounts, _, _ = lock_rows(accounts=account_ids)
-    with connection.cursor() as cursor:
+        lock_rows(accounts=[row[0] for row in cursor.fetchall()])
         cursor.execute(
-            "SELECT id FROM invoices_invoice WHERE customer_id = ANY(%s) AND state = %s AND balance_due > 0",
+            "SELECT id, customer_id, currency, number, balance_due FROM invoices_invoice"
+            " WHERE customer_id = ANY(%s) AND state = %s AND balance_due > 0 ORDER BY due_date, issue_date, id",
             [customer_ids, InvoiceState.OPEN.value],
         )
-        invoice_ids = [row[0] for row in cursor.fetchall()]
-    _, invoices, _ = lock_rows(invoices=invoice_ids)
-    return accounts, list(invoices.values())
+        return [OpenInvoice(*row) for row in cursor.fetchall()]
+
+
+def lock_invoices(read: Sequence[OpenInvoice]) -> dict[int, Invoice]:
+    """Lock the invoices a chunk's plan pays, by id (after the accounts: the one lock order),
+    and refuse if one is no longer what the plan read (the caller falls back to one by one)."""
+    balances = {invoice.pk: invoice.balance_due for invoice in read}
+    _, invoices, _ = lock_rows(invoices=balances)
+    for pk, balance_due in balances.items():
+        locked = invoices.get(pk)
+        if locked is None or locked.state != InvoiceState.OPEN or locked.balance_due != balance_due:
+            raise ChunkMoved(f"Invoice {pk} changed while a chunk of payments was planned; plan again.")
+    return invoices
+
+
+class ChunkMoved(InvalidState):
+    """An invoice moved between reading and locking it."""
 
 
 def apply_allocations(steps: Sequence[Step], *, by: Actor) -> list[list[Allocation]]:
