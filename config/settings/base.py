@@ -171,11 +171,6 @@ SETTLE_MAX_REQUEST_BYTES_BY_PATH = {"/imports/": 122 * 1024 * 1024}
 # "manual" reverses nothing and leaves the payment overallocated in the work queue.
 SETTLE_CHARGEBACK_REVERSAL = os.environ.get("SETTLE_CHARGEBACK_REVERSAL", "newest_first")
 
-# The bank import writes a chunk's new credits of known customers set-based (ledger.bulk,
-# the same rows as one by one, issue 10). "0" takes every credit one by one: a switch for
-# telling the two apart, not a tuning knob.
-SETTLE_INTAKE_SET_BASED = os.environ.get("SETTLE_INTAKE_SET_BASED", "1") != "0"
-
 # `manage.py flush` (and the test suite's flush between transactional tests) may TRUNCATE the
 # append-only ledger: it sets settle.maintenance, which the guards honour for the tables'
 # owner only (billing/guards.py). Off in production.
@@ -234,3 +229,8 @@ MAILERS = {
     }
 }
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Settle <billing@settle.localhost>")
+
+# The bank import writes a chunk's new credits of known customers set-based (ledger.bulk,
+# the same rows as one by one, issue 10). "0" takes every credit one by one: a switch for
+# telling the two apart, not a tuning knob.
+SETTLE_INTAKE_SET_BASED = os.environ.get("SETTLE_INTAKE_SET_BASED", "1") != "0"
