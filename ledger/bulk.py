@@ -203,7 +203,7 @@ def insert_many(model, instances: Sequence) -> None:
         ids = [row[0] for row in cursor.fetchall()]
     for instance, pk in zip(instances, ids, strict=True):
         instance.pk = pk
-        instance._state.adding = False
+        instance._state.adding, instance._state.db = False, connection.alias
 
 
 def save_many(model, instances: Sequence, fields: dict[int, set[str]]) -> None:
