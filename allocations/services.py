@@ -22,6 +22,7 @@ from billing.money import format_money, parse_positive_amount
 from billing.validation import require_reason
 from invoices.models import Invoice, InvoiceState
 from invoices.selectors import allocatable_invoices
+from ledger import bulk
 from ledger.core import (
     append_allocations,
     lock_rows,
@@ -96,10 +97,20 @@ def allocate_many(
     created = append_allocations(
         locked, [(invoices[invoice_id], amount) for invoice_id, amount in amounts], by=by, reason=note
     )
-    cause = f"allocation of payment {locked}" + (f": {note}" if note else "")
+    cause = allocation_cause(locked, note)
     refresh_all(invoices=invoices.values(), payments=[locked], accounts=accounts.values(), cause=cause, by=by)
     sync_caller_copy(payment, locked)
     return created
+
+
+def allocation_cause(payment: Payment, note: str) -> str:
+    """The cause an allocation writes into the status history (allocate_many and auto_allocate_many)."""
+    return f"allocation of payment {payment}" + (f": {note}" if note else "")
+
+
+def auto_note(plan: Sequence[PlannedSplit]) -> str:
+    """The note of an automatic allocation: why, for every split."""
+    return "auto: " + ", ".join(sorted({split.reason for split in plan}))
 
 
 @transaction.atomic
@@ -177,9 +188,57 @@ def auto_allocate_planned(
         if not plan:
             return [], []
         try:
-            note = "auto: " + ", ".join(sorted({split.reason for split in plan}))
+            note = auto_note(plan)
             rows = allocate_many(payment, [(split.invoice, split.amount) for split in plan], by=by, note=note)
             return rows, plan
         except (InsufficientFunds, ExceedsBalance, InvalidState):
             continue
     raise BillingError(f"Payment {payment} changed while being auto-allocated three times; try again.")
+
+
+@transaction.atomic
+def auto_allocate_many(
+    payments: Sequence[Payment], *, preferred: Sequence[Sequence[str]], by: Actor
+) -> list[tuple[list[Allocation], list[PlannedSplit[Invoice]]]]:
+    """auto_allocate_planned for several payments, one after another, in one set-based write.
+
+    For payments just recorded in this transaction (payments.services.record_payments): the
+    open invoices of all their customers are read once under their accounts' locks, each
+    payment is planned by the one rule (plan_allocation) on what the payments before it left
+    open (plan_auto_allocation's already_planned), preferring the invoice numbers `preferred`
+    gives it; the invoices planned are then locked by id, and ledger.bulk writes the rows and
+    refreshes with the ledger's own refresh definitions. Returns each payment's rows and plan,
+    as auto_allocate_planned does.
+    """
+    payments = list(payments)
+    wanted = {id(p) for p in payments if p.state == PaymentState.SETTLED and p.unallocated > 0}
+    read = bulk.read_open_invoices([p.customer_id for p in payments if id(p) in wanted])
+    open_by_party: dict[tuple[int, str], list[bulk.OpenInvoice]] = {}
+    for invoice in read:
+        open_by_party.setdefault((invoice.customer_id, invoice.currency), []).append(invoice)
+    before = {invoice.pk: invoice.balance_due for invoice in read}
+    planned: list[list[PlannedSplit[bulk.OpenInvoice]]] = []
+    for payment, numbers in zip(payments, preferred, strict=True):
+        plan: list[PlannedSplit[bulk.OpenInvoice]] = []
+        if id(payment) in wanted:
+            candidates = [
+                o for o in open_by_party.get((payment.customer_id, payment.currency), []) if o.balance_due > 0
+            ]
+            plan = plan_allocation(payment.unallocated, candidates, preferred_numbers=numbers)
+            for split in plan:
+                split.invoice.balance_due -= split.amount
+        planned.append(plan)
+    touched = {split.invoice.pk: split.invoice for plan in planned for split in plan}
+    for invoice in touched.values():
+        invoice.balance_due = before[invoice.pk]  # as read: lock_invoices compares
+    locked = bulk.lock_invoices(list(touched.values()))
+    steps: list[bulk.Step] = []
+    plans: list[list[PlannedSplit[Invoice]]] = []
+    for payment, plan in zip(payments, planned, strict=True):
+        real = [PlannedSplit(locked[split.invoice.pk], split.amount, split.reason) for split in plan]
+        note = auto_note(real) if real else ""
+        splits = [(split.invoice, split.amount) for split in real]
+        steps.append(bulk.Step(payment, splits, note, allocation_cause(payment, note)))
+        plans.append(real)
+    rows = bulk.apply_allocations(steps, by=by)
+    return list(zip(rows, plans, strict=True))

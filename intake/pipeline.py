@@ -13,6 +13,14 @@ A chunk (at most CHUNK entries; intake.runner cuts the file and commits) is one 
 3. handle each entry in file order, remembering what the earlier ones stored: payments
    and chargebacks go through the services (record_and_allocate, record_chargeback), the
    one write path; the bank entry rows are inserted together at the end of the chunk.
+   A new credit of an identified customer (the bulk of a statement) is decided at once
+   but written at the end of the chunk with the others, by record_and_allocate_many: the
+   same rows as record_and_allocate one after another, in a few set-based statements.
+   Nothing else of a chunk writes money before them (a reversal of a credit is a chunk
+   of its own, intake.runner.batches), so writing them last changes no outcome.
+
+If the set-based write is refused (by the services or the database), the chunk is rolled
+back and handled again carefully, where every credit goes through record_and_allocate.
 
 An entry the services refuse before writing (an unknown currency, another payment under
 its reference) is that entry's rejection. Anything refused after a write began, or
@@ -27,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 
 from billing.actors import Actor
@@ -42,11 +51,11 @@ from intake.decisions import (
     twin_key,
     twin_note,
 )
-from intake.matching import Directory, choose_reversed, identify_customer, reversal_candidates
+from intake.matching import Directory, Identification, choose_reversed, identify_customer, reversal_candidates
 from intake.models import BankEntry, BankEntryStatus
 from intake.outcomes import EntryResult, Outcome
 from intake.parsing.common import BOOKED
-from intake.services import booked_at, record_and_allocate
+from intake.services import NewCredit, booked_at, record_and_allocate, record_and_allocate_many
 from intake.statements import StatementEntry
 from payments.models import Payment
 from payments.services import record_chargeback
@@ -81,8 +90,11 @@ class Chunk:
         self.source_name = source_name[:255]
         self.by = by
         self.careful = careful
+        self.set_based = not careful and settings.SETTLE_INTAKE_SET_BASED
         self.pending: list[BankEntry] = []
         self.stored: dict[str, BankEntry] = {}
+        # New credits of identified customers, written together by write_credits.
+        self.new_credits: list[tuple[NewCredit, Identification, BankEntry, EntryResult]] = []
 
     def load(self) -> None:
         booked = [entry for entry in self.entries if entry.status == BOOKED]
@@ -145,6 +157,8 @@ class Chunk:
             return result_for(entry, Outcome.NOT_BOOKED, f"{entry.status}: {NOT_BOOKED_NOTE}")
         existing = self.existing.get(entry.bank_reference) or self.stored.get(entry.bank_reference)
         if existing is not None:
+            if existing.status == BankEntryStatus.RECORDED and existing.payment_id is None:
+                self.write_credits()  # a repeated reference in the chunk: report the payment its first one made
             return already_imported(existing, entry)
         check_storable(entry)
         if not entry.credit and not entry.reversal:
@@ -188,7 +202,9 @@ class Chunk:
         return row
 
     def flush(self) -> None:
-        """Insert the chunk's new bank entry rows together; if the database refuses, start the chunk again."""
+        """Write the chunk's new credits, then insert its new bank entry rows together; if
+        the services or the database refuse, start the chunk again (carefully)."""
+        self.write_credits()
         if not self.pending:
             return
         try:
@@ -198,6 +214,23 @@ class Chunk:
         except DatabaseError as exc:
             raise RedoCarefully from exc
         self.pending = []
+
+    def write_credits(self) -> None:
+        """Record and auto-allocate the chunk's new credits in one set-based write, then
+        complete their bank entry rows and results (decided when each entry was handled)."""
+        if not self.new_credits:
+            return
+        try:
+            written = record_and_allocate_many([credit for credit, _, _, _ in self.new_credits], by=self.by)
+        except FATAL:
+            raise
+        except (DatabaseError, BillingError) as exc:
+            raise RedoCarefully from exc
+        for (_, who, row, result), (payment, allocations, note) in zip(self.new_credits, written, strict=True):
+            message = _recorded_message(payment, who, note)
+            row.note, row.payment = message, payment
+            result.message, result.payment, result.allocations = message, payment, allocations
+        self.new_credits = []
 
     def services(self, call, *, savepoint: bool = True):
         """Run a service call so that a refused payment or chargeback takes nothing else with it.
@@ -238,6 +271,21 @@ class Chunk:
             row = self.store(entry, BankEntryStatus.UNIDENTIFIED, note)
             return result_for(entry, Outcome.UNIDENTIFIED, note, bank_entry=row)
         customer = who.customer
+        if self.set_based and entry.bank_reference not in self.paid_references:
+            # Recorded with the chunk's other new credits (write_credits); the row and the
+            # result get their payment there, before the chunk's bank entries are inserted.
+            row = self.store(entry, BankEntryStatus.RECORDED, "", customer=customer)
+            result = result_for(entry, Outcome.RECORDED, "", bank_entry=row)
+            credit = NewCredit(
+                entry.bank_reference,
+                customer,
+                entry.amount,
+                entry.currency,
+                booked_at(entry.booking_date),
+                entry.remittance_text,
+            )
+            self.new_credits.append((credit, who, row, result))
+            return result
         payment, allocations, note = self.services(
             lambda: record_and_allocate(
                 entry.bank_reference,
@@ -252,7 +300,7 @@ class Chunk:
             # A payment a clerk recorded with this reference may be refused (other data): keep it to this entry.
             savepoint=entry.bank_reference in self.paid_references,
         )
-        message = f"{payment} for {who.customer} (by {who.how})" + (f"; {note}" if note else "")
+        message = _recorded_message(payment, who, note)
         row = self.store(entry, BankEntryStatus.RECORDED, message, customer=who.customer, payment=payment)
         return result_for(entry, Outcome.RECORDED, message, payment=payment, bank_entry=row, allocations=allocations)
 
@@ -280,3 +328,7 @@ class Chunk:
             chargeback=chargeback,
         )
         return result_for(entry, Outcome.CHARGED_BACK, message, payment=payment, bank_entry=row)
+
+
+def _recorded_message(payment: Payment, who: Identification, note: str) -> str:
+    return f"{payment} for {who.customer} (by {who.how})" + (f"; {note}" if note else "")

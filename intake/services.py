@@ -8,6 +8,7 @@ auto_allocate preferring the invoices the remittance text names.
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -15,7 +16,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from allocations.services import auto_allocate_planned
+from allocations.services import auto_allocate_many, auto_allocate_planned
 from billing.actors import Actor
 from billing.errors import InvalidState
 from billing.models import Customer
@@ -24,7 +25,7 @@ from billing.validation import require_reason
 from intake.models import OPEN_BANK_ENTRY_STATUSES, BankEntry, BankEntryStatus
 from intake.statements import StatementEntry, find_invoice_numbers
 from payments.models import Payment, PaymentMethod
-from payments.services import record_payment
+from payments.services import record_payment, record_payments
 
 
 @dataclass
@@ -93,17 +94,54 @@ def record_and_allocate(
     numbers = find_invoice_numbers(remittance_text)
     # record_payment returned the row it created in this transaction: nothing to read again.
     rows, plan = auto_allocate_planned(payment, by=by, preferred_numbers=numbers, fresh=True)
+    return payment, *_outcome(payment, rows, plan)
+
+
+def _outcome(payment: Payment, rows: list, plan: list) -> tuple[list[AllocationLine], str]:
+    """What the import reports of a recorded credit: its allocation lines and what is left."""
     reasons = {split.invoice.pk: split.reason for split in plan}
     lines = [
         # str(invoice) is its number: an invoice money is allocated to is issued.
-        AllocationLine(str(row.invoice), row.amount, currency, reasons.get(row.invoice_id, row.reason))
+        AllocationLine(str(row.invoice), row.amount, payment.currency, reasons.get(row.invoice_id, row.reason))
         for row in rows
     ]
-    # allocate_many copied the locked row's figures onto `payment`; without allocations it is as recorded.
+    # The allocation copied the locked row's figures onto `payment`; without allocations it is as recorded.
     note = ""
     if payment.unallocated > 0:
-        note = f"{format_money(payment.unallocated, currency)} left unallocated"
-    return payment, lines, note
+        note = f"{format_money(payment.unallocated, payment.currency)} left unallocated"
+    return lines, note
+
+
+@dataclass(frozen=True)
+class NewCredit:
+    """A credit of a known customer whose bank reference no payment has yet (the import checked)."""
+
+    reference: str
+    customer: Customer
+    amount: Decimal
+    currency: str
+    booked: datetime.datetime
+    remittance_text: str
+
+
+@transaction.atomic
+def record_and_allocate_many(
+    credits: Sequence[NewCredit], *, by: Actor
+) -> list[tuple[Payment, list[AllocationLine], str]]:
+    """record_and_allocate for several new credits, in order, as one set-based write.
+
+    The same payments, allocations, histories, journal entries and caches as calling
+    record_and_allocate for each in turn (tests/intake/test_bulk_differential.py), from
+    record_payments and auto_allocate_many. All or nothing: on any refusal the caller
+    rolls its transaction back and takes the credits one by one.
+    """
+    payments = record_payments(
+        [(c.customer, c.amount, c.currency, c.reference, c.booked) for c in credits],
+        method=PaymentMethod.BANK_TRANSFER,
+        by=by,
+    )
+    done = auto_allocate_many(payments, preferred=[find_invoice_numbers(c.remittance_text) for c in credits], by=by)
+    return [(payment, *_outcome(payment, rows, plan)) for payment, (rows, plan) in zip(payments, done, strict=True)]
 
 
 def open_bank_entries() -> QuerySet[BankEntry]:

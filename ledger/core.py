@@ -225,19 +225,24 @@ _LEDGER_SUMS = """
            (SELECT COALESCE(SUM(amount), 0) FROM payments_chargeback WHERE payment_id = target.pk)
     FROM unnest(%(payments)s::bigint[]) AS target(pk)
 """
-# Recompute and write in one statement; no row comes back when nothing changed.
-_ACCOUNT_REFRESH = f"""
+# Recompute and write in one statement, for one account or a chunk's; no row comes back for
+# an account whose figures did not change.
+_ACCOUNTS_REFRESH = f"""
     WITH figures AS (
-        SELECT COALESCE(SUM(balance_due), 0) AS balance_due, COUNT(*) AS n, MIN(due_date) AS oldest
-        FROM invoices_invoice
-        WHERE account_id = %(id)s AND {OPEN_WORK_SQL})
+        SELECT target.id, COALESCE(SUM(invoice.balance_due), 0) AS balance_due, COUNT(invoice.id) AS n,
+               MIN(invoice.due_date) AS oldest
+        FROM unnest(%(ids)s::bigint[]) AS target(id)
+        LEFT JOIN LATERAL (
+            SELECT id, balance_due, due_date FROM invoices_invoice
+            WHERE account_id = target.id AND {OPEN_WORK_SQL}) AS invoice ON true
+        GROUP BY target.id)
     UPDATE billing_account AS account
     SET balance_due = figures.balance_due, open_invoice_count = figures.n, oldest_due_date = figures.oldest
     FROM figures
-    WHERE account.id = %(id)s
+    WHERE account.id = figures.id
       AND (account.balance_due, account.open_invoice_count, account.oldest_due_date)
           IS DISTINCT FROM (figures.balance_due, figures.n, figures.oldest)
-    RETURNING account.balance_due, account.open_invoice_count, account.oldest_due_date
+    RETURNING account.id, account.balance_due, account.open_invoice_count, account.oldest_due_date
 """
 
 
@@ -257,13 +262,14 @@ def ledger_sums(
     return invoices, payments
 
 
-def refresh_invoice(invoice: Invoice, *, cause: str, by: Actor, sums: tuple | None = None) -> bool:
-    """Recompute an invoice's cached totals and payment_status from the ledger.
+def derive_invoice(invoice: Invoice, sums: tuple) -> tuple[list[str], str | None]:
+    """Put the ledger's sums (paid, credited) on an invoice copy and derive what follows.
 
-    The caller holds the invoice's lock. `sums` (paid, credited) may come from
-    ledger_sums when several rows are refreshed together. Returns True when something changed.
+    Returns the changed columns and, when payment_status moved, its old value. Nothing is
+    written: refresh_invoice writes one row, ledger.bulk a chunk's rows in one statement,
+    both from this one derivation.
     """
-    paid, credited = sums or ledger_sums(invoice_ids=[invoice.pk])[0][invoice.pk]
+    paid, credited = sums
     changed = []
     if invoice.paid_total != paid:
         invoice.paid_total = paid
@@ -279,6 +285,18 @@ def refresh_invoice(invoice: Invoice, *, cause: str, by: Actor, sums: tuple | No
     invoice.refresh_payment_status()
     if invoice.payment_status != old_status:
         changed.append("payment_status")
+        return changed, old_status
+    return changed, None
+
+
+def refresh_invoice(invoice: Invoice, *, cause: str, by: Actor, sums: tuple | None = None) -> bool:
+    """Recompute an invoice's cached totals and payment_status from the ledger.
+
+    The caller holds the invoice's lock. `sums` (paid, credited) may come from
+    ledger_sums when several rows are refreshed together. Returns True when something changed.
+    """
+    changed, old_status = derive_invoice(invoice, sums or ledger_sums(invoice_ids=[invoice.pk])[0][invoice.pk])
+    if old_status is not None:
         record_invoice_change(
             invoice, field="payment_status", old=old_status, new=invoice.payment_status, cause=cause, by=by
         )
@@ -287,17 +305,12 @@ def refresh_invoice(invoice: Invoice, *, cause: str, by: Actor, sums: tuple | No
     return bool(changed)
 
 
-def refresh_payment(
-    payment: Payment, *, cause: str, by: Actor, also_save: Iterable[str] = (), sums: tuple | None = None
-) -> bool:
-    """Recompute a payment's cached totals and allocation_status from the ledger.
-
-    `also_save` names lifecycle fields the caller changed: they are written in the same
-    UPDATE as the totals, because the row's check constraint ties them together.
-    `sums` (allocated, refunded, charged back) may come from ledger_sums.
-    """
-    allocated, refunded, charged_back = sums or ledger_sums(payment_ids=[payment.pk])[1][payment.pk]
-    changed = list(also_save)
+def derive_payment(payment: Payment, sums: tuple) -> tuple[list[str], str | None]:
+    """Put the ledger's sums (allocated, refunded, charged back) on a payment copy and derive
+    what follows: the changed columns and, when allocation_status moved, its old value.
+    Nothing is written (see derive_invoice)."""
+    allocated, refunded, charged_back = sums
+    changed = []
     for field, value in (
         ("allocated_total", allocated),
         ("refunded_total", refunded),
@@ -314,6 +327,22 @@ def refresh_payment(
     payment.refresh_allocation_status()
     if payment.allocation_status != old_status:
         changed.append("allocation_status")
+        return changed, old_status
+    return changed, None
+
+
+def refresh_payment(
+    payment: Payment, *, cause: str, by: Actor, also_save: Iterable[str] = (), sums: tuple | None = None
+) -> bool:
+    """Recompute a payment's cached totals and allocation_status from the ledger.
+
+    `also_save` names lifecycle fields the caller changed: they are written in the same
+    UPDATE as the totals, because the row's check constraint ties them together.
+    `sums` (allocated, refunded, charged back) may come from ledger_sums.
+    """
+    derived, old_status = derive_payment(payment, sums or ledger_sums(payment_ids=[payment.pk])[1][payment.pk])
+    changed = list(also_save) + derived
+    if old_status is not None:
         record_payment_change(
             payment, field="allocation_status", old=old_status, new=payment.allocation_status, cause=cause, by=by
         )
@@ -322,14 +351,23 @@ def refresh_payment(
     return bool(changed)
 
 
-def refresh_account(account: Account) -> bool:
-    """Recompute an account's balance due, open-invoice count and oldest due date.
+def refresh_accounts(account_ids: Iterable[int]) -> dict[int, tuple]:
+    """Recompute accounts' balance due, open-invoice count and oldest due date in one statement.
 
-    The caller holds the account's lock and has refreshed its invoices first.
+    The caller holds the accounts' locks and has refreshed their invoices first. Returns
+    the new figures of the accounts that changed.
     """
+    ids = sorted(set(account_ids))
+    if not ids:
+        return {}
     with connection.cursor() as cursor:
-        cursor.execute(_ACCOUNT_REFRESH, {"id": account.pk})
-        row = cursor.fetchone()
+        cursor.execute(_ACCOUNTS_REFRESH, {"ids": ids})
+        return {pk: figures for pk, *figures in cursor.fetchall()}
+
+
+def refresh_account(account: Account) -> bool:
+    """Recompute one account's figures (refresh_accounts); True when they changed."""
+    row = refresh_accounts([account.pk]).get(account.pk)
     if row is None:
         return False
     account.balance_due, account.open_invoice_count, account.oldest_due_date = row

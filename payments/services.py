@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -15,7 +16,7 @@ from billing.models import Customer
 from billing.money import format_money, minor_unit, parse_positive_amount
 from billing.status import AllocationStatus
 from billing.validation import require_reason
-from ledger import journal
+from ledger import bulk, journal
 from ledger.core import (
     lock_payment_scope,
     lock_rows,
@@ -102,6 +103,42 @@ def record_payment(
             return _existing_for_reference(reference, **data)
         raise
     return payment
+
+
+def record_payments(
+    payments: Sequence[tuple[Customer, object, str, str, datetime.datetime]], *, method: str, by: Actor
+) -> list[Payment]:
+    """record_payment for a chunk of new settled payments, each (customer, amount, currency,
+    reference, received_at), written set-based by ledger.bulk: the same rows, in the order given.
+
+    Every reference must be new: the caller (the bank import) has looked them up under its
+    advisory locks. One already taken fails the whole call with the database's IntegrityError
+    (in the caller's transaction, which it must then roll back), never a second payment.
+    """
+    if method not in PaymentMethod.values:
+        raise InvalidInput(f"Unknown payment method {method!r}; use one of {', '.join(PaymentMethod.values)}.")
+    created = []
+    for customer, amount, currency, reference, received_at in payments:
+        minor_unit(currency)
+        amount = parse_positive_amount(amount, currency)
+        if not (reference or "").strip():
+            raise InvalidInput("A payment recorded with others needs its own reference.")
+        payment = Payment(
+            customer=customer,
+            currency=currency,
+            amount=amount,
+            method=method,
+            reference=reference.strip(),
+            received_at=received_at or timezone.now(),
+            unallocated=amount,
+            state=PaymentState.SETTLED,
+            allocation_status=AllocationStatus.UNALLOCATED,
+            created_by=by,
+        )
+        created.append(payment)
+    with transaction.atomic():
+        bulk.insert_payments(created, by=by)
+    return created
 
 
 @transaction.atomic

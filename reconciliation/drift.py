@@ -117,7 +117,7 @@ def _payment_drift_sql(scoped: bool) -> str:
 
 
 def _account_drift_sql(scoped: bool) -> str:
-    # Only open invoices count towards an account (same rule as ledger.core._ACCOUNT_REFRESH,
+    # Only open invoices count towards an account (same rule as ledger.core._ACCOUNTS_REFRESH,
     # but on the figures the invoices should have, not the ones they have).
     if scoped:
         open_ids = f"SELECT id FROM invoices_invoice WHERE state = {_OPEN} AND account_id = ANY(%(ids)s)"

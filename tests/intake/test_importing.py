@@ -259,7 +259,10 @@ def test_same_reference_different_data_is_rejected(world):
     )
 
 
-def test_lost_connection_stops_the_import_and_a_second_import_finishes_it(world, monkeypatch):
+def test_lost_connection_stops_the_import_and_a_second_import_finishes_it(world, monkeypatch, settings):
+    settings.SETTLE_INTAKE_SET_BASED = (
+        False  # the failure is injected into the one-by-one path; see test_bulk_differential.py
+    )
     # Issue 10 item 7: only an OperationalError (a lost connection) stops the import; any other
     # DatabaseError is the entry's own rejection (tests/intake/test_pipeline.py).
     real = bank_entries.record_payment

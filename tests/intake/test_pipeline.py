@@ -213,7 +213,10 @@ def test_a_dry_run_after_an_import_finds_everything_imported(world):
     assert {o for p, o in outcomes_of(dry) if p not in ("line 7", "line 9")} == {Outcome.ALREADY_IMPORTED}
 
 
-def test_a_deadlock_is_tried_again_and_the_import_goes_on(world, monkeypatch):
+def test_a_deadlock_is_tried_again_and_the_import_goes_on(world, monkeypatch, settings):
+    settings.SETTLE_INTAKE_SET_BASED = (
+        False  # the failure is injected into the one-by-one path; see test_bulk_differential.py
+    )
     import psycopg
     from django.db import OperationalError
 
