@@ -39,6 +39,26 @@ def twin_key(entry: BankEntry | StatementEntry) -> TwinKey | None:
     return (entry.booking_date, entry.amount, entry.currency, entry.counterparty_name, entry.remittance_text)
 
 
+def bank_entry_row(entry: StatementEntry, *, source_name: str, status: str, **fields) -> BankEntry:
+    """The (unsaved) bank entry row of a statement entry: the import stores it, the dry run keeps it
+    in memory so later entries of the file see it (twins, already imported, reversals)."""
+    return BankEntry(
+        bank_reference=entry.bank_reference,
+        booking_date=entry.booking_date,
+        amount=entry.amount,
+        currency=entry.currency,
+        credit=entry.credit,
+        reversal=entry.reversal,
+        counterparty_name=entry.counterparty_name,
+        customer_reference=entry.customer_reference,
+        remittance_text=entry.remittance_text,
+        source_name=source_name,
+        source_position=entry.position[:32],
+        status=status,
+        **fields,
+    )
+
+
 def result_for(entry: StatementEntry, outcome: str, message: str, **kwargs) -> EntryResult:
     return EntryResult(
         position=entry.position,

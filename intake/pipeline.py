@@ -44,6 +44,7 @@ from billing.money import parse_positive_amount
 from intake.decisions import (
     NOT_BOOKED_NOTE,
     already_imported,
+    bank_entry_row,
     check_storable,
     load_twins,
     refused_message,
@@ -178,22 +179,8 @@ class Chunk:
         return self.record_credit(entry)
 
     def store(self, entry: StatementEntry, status: str, note: str, **links) -> BankEntry:
-        row = BankEntry(
-            bank_reference=entry.bank_reference,
-            booking_date=entry.booking_date,
-            amount=entry.amount,
-            currency=entry.currency,
-            credit=entry.credit,
-            reversal=entry.reversal,
-            counterparty_name=entry.counterparty_name,
-            customer_reference=entry.customer_reference,
-            remittance_text=entry.remittance_text,
-            source_name=self.source_name,
-            source_position=entry.position[:32],
-            imported_by=self.by,
-            status=status,
-            note=note,
-            **links,
+        row = bank_entry_row(
+            entry, source_name=self.source_name, status=status, imported_by=self.by, note=note, **links
         )
         self.pending.append(row)
         self.stored[entry.bank_reference] = row

@@ -26,6 +26,7 @@ from billing.money import format_money, minor_unit, parse_positive_amount
 from intake.decisions import (
     NOT_BOOKED_NOTE,
     already_imported,
+    bank_entry_row,
     check_storable,
     load_twins,
     result_for,
@@ -110,20 +111,8 @@ class Preview:
         return result_for(entry, outcome, note, **kwargs)
 
     def stand_in(self, entry: StatementEntry, outcome: str, payment: Payment | None = None) -> BankEntry:
-        row = BankEntry(
-            bank_reference=entry.bank_reference,
-            booking_date=entry.booking_date,
-            amount=entry.amount,
-            currency=entry.currency,
-            credit=entry.credit,
-            reversal=entry.reversal,
-            counterparty_name=entry.counterparty_name,
-            remittance_text=entry.remittance_text,
-            source_name=self.source_name,
-            source_position=entry.position[:32],
-            status=BankEntryStatus.RECORDED if outcome == Outcome.RECORDED else outcome,
-            payment=payment,
-        )
+        status = BankEntryStatus.RECORDED if outcome == Outcome.RECORDED else outcome
+        row = bank_entry_row(entry, source_name=self.source_name, status=status, payment=payment)
         self.stored[entry.bank_reference] = row
         if entry.credit and not entry.reversal and (key := twin_key(entry)) is not None:
             self.twins[key] = row
