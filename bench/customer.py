@@ -200,32 +200,14 @@ def make_statement_customer(pairs: int, *, by, log=print):
     """A new customer with `pairs` invoices issued and `pairs` payments, each recorded and
     auto-allocated, dated over the last year: 2 x `pairs` journal entries, all written by the
     services (so every cached figure and invariant is the write path's own)."""
-    from django.db.models import Max, Subquery
-    from django.db.models.functions import Coalesce
-
     from allocations.services import auto_allocate
     from billing.models import Customer, Provider
-    from invoices.models import Invoice
     from invoices.services import create_invoice, issue_invoice
     from payments.services import record_payment
 
     customer = Customer.objects.create(name="Bench Statement Customer", email="statement@bench.example")
     provider = Provider.objects.order_by("pk").first()
     assert provider is not None
-    # The fill leaves last_invoice_number at 0 although it numbered the provider's invoices
-    # (bench/generate.py, "providers"): catch the counter up, or issuing P001-000001 collides.
-    Provider.objects.filter(pk=provider.pk).update(
-        last_invoice_number=Coalesce(
-            Subquery(
-                Invoice.objects.filter(provider_id=provider.pk)
-                .order_by()
-                .values("provider_id")
-                .annotate(top=Max("sequence"))
-                .values("top")
-            ),
-            0,
-        )
-    )
     today = timezone.localdate()
     started = time.perf_counter()
     for n in range(pairs):
