@@ -5,7 +5,10 @@ fills it with set-based SQL, proves the data consistent with the SQL of
 tests/invariants.py, then measures the work-queue pages, the baselines they replace,
 allocation throughput and the nightly drift check, then the bank statement import
 (bench/intake.py: a generated camt.053 of 100,000 credits over 20,000 customers at scale
-1.0, imported and re-imported by `manage.py import_payments` in a fresh process), and
-drops the database again. `--only lists` or `--only intake` measures one part
-(`make bench BENCH_ARGS="--scale 0.1 --only intake"`).
+1.0, imported and re-imported by `manage.py import_payments` in a fresh process), then
+the customer's position (bench/customer.py, issue 11: the customer page, the global
+search, a statement of ~1,000 entries, dunning over every account, then the invariants
+again), and drops the database again. `--only lists`, `--only intake` or `--only customer`
+measures one part (`make bench BENCH_ARGS="--scale 0.1 --only customer"`);
+`--dunning-seconds` caps the first dunning run (default 60 s, the rest extrapolated).
 """

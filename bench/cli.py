@@ -30,10 +30,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--fill-only", action="store_true", help="fill and check consistency, measure nothing")
     parser.add_argument(
         "--only",
-        choices=["all", "lists", "intake"],
+        choices=["all", "lists", "intake", "customer"],
         default="all",
         help="what to measure: the list pages, baselines, throughput and reconciliation (lists), the bank "
-        "statement import (intake), or both (all, the default)",
+        "statement import (intake), the customer page, search, a statement and dunning (customer), or all "
+        "of them (all, the default)",
+    )
+    parser.add_argument(
+        "--dunning-seconds",
+        type=float,
+        default=60.0,
+        help="time budget of the first dunning run of the customer section; the rest is extrapolated (60)",
     )
     parser.add_argument(
         "--python-repeats", type=int, default=None, help="repeats of the Python baseline (default: 3, 1 from scale 0.5)"
@@ -96,6 +103,13 @@ def _run(args: argparse.Namespace, started: float) -> int:
 
         log(f"Bank statement import at scale {args.scale} ...")
         results["intake"] = intake.measure(args.scale, db=args.db, log=log)
+    if args.only in ("all", "customer"):
+        from bench import customer
+
+        log(f"Customer page, search, statement and dunning at scale {args.scale} ...")
+        results["customer"] = customer.measure(
+            args.scale, repeats=args.repeats, dunning_seconds=args.dunning_seconds, log=log
+        )
     # Other work on the machine shows here: the figures are only as quiet as the machine was.
     results["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     results["seconds_total"] = round(time.perf_counter() - started, 1)
@@ -106,6 +120,10 @@ def _run(args: argparse.Namespace, started: float) -> int:
 
         results["verdicts"] += intake.verdicts(results["intake"])
         text = "\n\n".join(filter(None, [text, intake.table(results["intake"], results["machine"])]))
+    if "customer" in results:
+        from bench import customer
+
+        text = "\n\n".join(filter(None, [text, customer.table(results["customer"], results["machine"])]))
     report.write_json(results, args.json)
     print()
     print(text)
@@ -117,6 +135,10 @@ def _run(args: argparse.Namespace, started: float) -> int:
         from bench import intake
 
         broken = broken or intake.failed(results["intake"])
+    if "customer" in results:
+        from bench import customer
+
+        broken = broken or customer.failed(results["customer"])
     return 1 if broken else 0
 
 

@@ -317,9 +317,9 @@ LOAD = [
         "providers",
         """
         INSERT INTO billing_provider (id, name, code, last_invoice_number)
-        SELECT g, 'Provider ' || g, 'P' || lpad(g::text, 3, '0'),
-               coalesce((SELECT max(sequence) FROM inv_final WHERE provider_id = g), 0)
-        FROM generate_series(1, %(providers)s) g
+        SELECT p.g, 'Provider ' || p.g, 'P' || lpad(p.g::text, 3, '0'),
+               coalesce((SELECT max(f.sequence) FROM inv_final f WHERE f.provider_id = p.g), 0)
+        FROM generate_series(1, %(providers)s) AS p(g)
         """,
     ),
     (
