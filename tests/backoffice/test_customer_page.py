@@ -281,3 +281,19 @@ def test_every_customer_name_links_to_the_customer_page(as_support, ledger):
     for url in (reverse("invoices:list"), reverse("payments:list")):
         html = as_support.get(url).content.decode()
         assert "<td>Ada Lovelace" not in html, url
+
+
+@pytest.mark.parametrize("prefix", ["/", "/settle/"])
+def test_the_customer_link_points_where_reverse_does_under_any_script_prefix(prefix):
+    """customer_link resolves the address once per script prefix (a list links 50 names)."""
+    from django.urls import get_script_prefix, set_script_prefix
+
+    from backoffice.templatetags.customers import customer_url
+
+    before = get_script_prefix()
+    set_script_prefix(prefix)
+    try:
+        for pk in (1, 42, 10**9):
+            assert customer_url(pk) == reverse("customer", args=[pk]) == f"{prefix}customers/{pk}/"
+    finally:
+        set_script_prefix(before)
