@@ -16,12 +16,15 @@ from django.db import DatabaseError, transaction
 from psycopg import errors as psycopg_errors
 
 from billing.actors import Actor
+from billing.kept_totals import compact_totals
 from intake import outcomes
 from intake.decisions import refused_message, result_for
 from intake.outcomes import EntryResult, ImportReport, Outcome, ProgressCallback
 from intake.parsing.common import BOOKED
 from intake.pipeline import FATAL, Chunk, RedoCarefully
 from intake.statements import StatementEntry
+from invoices.models import INVOICE_QUEUE_FIGURES
+from payments.models import PAYMENT_QUEUE_FIGURES
 
 # A deadlock or a serialization failure rolls the chunk's transaction back but is worth another try.
 TRANSIENT = (psycopg_errors.DeadlockDetected, psycopg_errors.SerializationFailure, psycopg_errors.LockNotAvailable)
@@ -139,7 +142,9 @@ def run_chunks(
     """Import `entries` chunk by chunk into `report` (see the module doc)."""
     done = len(first_chunk)
     pending_results = list(first_chunk)
-    for batch in batches(entries):
+    for number, batch in enumerate(batches(entries), start=1):
+        if number % FOLD_EVERY == 0:
+            fold_queue_totals()
         results: list[EntryResult] = []
         for attempt in range(1, ATTEMPTS + 1):
             try:
@@ -174,6 +179,20 @@ def run_chunks(
         _add(report, pending_results, keep=keep)
         if progress is not None:
             progress(done, report.total, pending_results)
+    if len(entries) > outcomes.CHUNK:  # a short file leaves a few deltas: the periodic fold takes them
+        fold_queue_totals()
+
+
+#: Chunks between two folds of the queue-total deltas (about 10,000 entries).
+FOLD_EVERY = 50
+
+
+def fold_queue_totals() -> None:
+    """Fold the queue-total deltas a long import appends (a few per credit): every page's
+    navigation counts read them until they are folded, and the worker's periodic fold runs
+    only every 5 minutes, so a 100,000-entry import folds as it goes and when it ends."""
+    for figures in (INVOICE_QUEUE_FIGURES, PAYMENT_QUEUE_FIGURES):
+        compact_totals(figures)
 
 
 def _add(report: ImportReport, results: list[EntryResult], *, keep: bool) -> None:

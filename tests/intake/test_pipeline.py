@@ -161,6 +161,26 @@ def test_small_chunks_give_the_same_outcomes_and_progress_after_each(world, monk
     assert_invariants()
 
 
+def test_a_long_import_folds_the_queue_total_deltas_as_it_goes_and_when_it_ends(world, monkeypatch):
+    """Every page's navigation counts read the deltas until they are folded: an import of many
+    chunks folds them every FOLD_EVERY chunks and at its end, keeping every total."""
+    from intake import runner
+    from invoices.models import INVOICE_QUEUE_FIGURES
+    from payments.models import PAYMENT_QUEUE_FIGURES
+
+    monkeypatch.setattr(outcomes, "CHUNK", 2)
+    monkeypatch.setattr(runner, "FOLD_EVERY", 2)
+    folds = []
+    fold = runner.fold_queue_totals
+    monkeypatch.setattr(runner, "fold_queue_totals", lambda: (folds.append(1), fold()))
+    import_statement((SAMPLES / "statement.csv").read_bytes(), source_name="statement.csv", by=None)
+    assert len(folds) >= 2  # during the import (every 2 chunks) and at its end
+    for figures in (INVOICE_QUEUE_FIGURES, PAYMENT_QUEUE_FIGURES):
+        rows = list(figures.model.objects.values_list(*figures.keys))
+        assert len(rows) == len(set(rows)), figures.table  # one row per key: nothing left unfolded
+    assert_invariants()  # the folded totals equal what the rows say
+
+
 # Item 9: a dry run touches no sequence.
 
 
