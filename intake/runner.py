@@ -16,15 +16,13 @@ from django.db import DatabaseError, transaction
 from psycopg import errors as psycopg_errors
 
 from billing.actors import Actor
-from billing.kept_totals import compact_totals
 from intake import outcomes
 from intake.decisions import refused_message, result_for
 from intake.outcomes import EntryResult, ImportReport, Outcome, ProgressCallback
 from intake.parsing.common import BOOKED
 from intake.pipeline import FATAL, Chunk, RedoCarefully
 from intake.statements import StatementEntry
-from invoices.models import INVOICE_QUEUE_FIGURES
-from payments.models import PAYMENT_QUEUE_FIGURES
+from ledger.queue_totals import fold_queue_totals
 
 # A deadlock or a serialization failure rolls the chunk's transaction back but is worth another try.
 TRANSIENT = (psycopg_errors.DeadlockDetected, psycopg_errors.SerializationFailure, psycopg_errors.LockNotAvailable)
@@ -183,16 +181,11 @@ def run_chunks(
         fold_queue_totals()
 
 
-#: Chunks between two folds of the queue-total deltas (about 10,000 entries).
+#: Chunks between two folds of the queue-total deltas (about 10,000 entries). A long import
+#: appends a few deltas per credit and every page's navigation counts read them until they are
+#: folded; the worker's periodic fold runs only every 5 minutes, so a 100,000-entry import
+#: folds as it goes and when it ends (ledger.queue_totals.fold_queue_totals).
 FOLD_EVERY = 50
-
-
-def fold_queue_totals() -> None:
-    """Fold the queue-total deltas a long import appends (a few per credit): every page's
-    navigation counts read them until they are folded, and the worker's periodic fold runs
-    only every 5 minutes, so a 100,000-entry import folds as it goes and when it ends."""
-    for figures in (INVOICE_QUEUE_FIGURES, PAYMENT_QUEUE_FIGURES):
-        compact_totals(figures)
 
 
 def _add(report: ImportReport, results: list[EntryResult], *, keep: bool) -> None:

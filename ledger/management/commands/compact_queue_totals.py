@@ -7,15 +7,12 @@ this every few minutes (cron, see the README) so the tables stay a few thousand 
 
 from django.core.management.base import BaseCommand
 
-from billing.kept_totals import compact_totals
-from invoices.models import INVOICE_QUEUE_FIGURES
-from payments.models import PAYMENT_QUEUE_FIGURES
+from ledger.queue_totals import fold_queue_totals
 
 
 class Command(BaseCommand):
     help = "Fold the queue-total tables' deltas into one row per key."
 
     def handle(self, *args, **options) -> None:
-        for figures in (INVOICE_QUEUE_FIGURES, PAYMENT_QUEUE_FIGURES):
-            kept = compact_totals(figures)
-            self.stdout.write(f"{figures.table}: {kept} rows")
+        for table, kept in fold_queue_totals().items():
+            self.stdout.write(f"{table}: {kept} rows")
