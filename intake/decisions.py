@@ -13,6 +13,7 @@ from decimal import Decimal
 from django.db import DatabaseError
 
 from billing.errors import InvalidInput
+from billing.money import parse_positive_amount
 from intake.models import BankEntry
 from intake.outcomes import EntryResult, Outcome
 from intake.services import describe_entry
@@ -37,6 +38,24 @@ def twin_key(entry: BankEntry | StatementEntry) -> TwinKey | None:
     if not entry.counterparty_name and not entry.remittance_text:
         return None
     return (entry.booking_date, entry.amount, entry.currency, entry.counterparty_name, entry.remittance_text)
+
+
+def decided_by_facts(entry: StatementEntry) -> tuple[str, str] | None:
+    """The outcome and note of a booked, new entry that its facts alone decide: a debit we
+    ignore, a reversal of money we sent, a batch the parser sends to review; None for a credit
+    or the reversal of one, which the services handle. An amount in a currency Settle does not
+    keep (or finer than its minor unit) is refused here, as the services would refuse it."""
+    if not entry.credit and not entry.reversal:
+        return Outcome.IGNORED, "A bank fee or a refund we sent: nothing to record."
+    parse_positive_amount(entry.amount, entry.currency)  # a currency we keep, in its minor unit
+    if entry.reversal and entry.credit:
+        return Outcome.NEEDS_REVIEW, "Reversal of money we sent (e.g. a refund that bounced): handle it by hand."
+    if entry.review:  # the parser saw something only a person can settle (a batch that does not add up)
+        return (
+            Outcome.NEEDS_REVIEW,
+            f"Not recorded: {entry.review}. Record the payments by hand, then dismiss this entry.",
+        )
+    return None
 
 
 def bank_entry_row(entry: StatementEntry, *, source_name: str, status: str, **fields) -> BankEntry:

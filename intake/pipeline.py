@@ -40,12 +40,12 @@ from django.db import DatabaseError, InterfaceError, OperationalError, connectio
 
 from billing.actors import Actor
 from billing.errors import BillingError
-from billing.money import parse_positive_amount
 from intake.decisions import (
     NOT_BOOKED_NOTE,
     already_imported,
     bank_entry_row,
     check_storable,
+    decided_by_facts,
     load_twins,
     refused_message,
     result_for,
@@ -162,18 +162,11 @@ class Chunk:
                 self.write_credits()  # a repeated reference in the chunk: report the payment its first one made
             return already_imported(existing, entry)
         check_storable(entry)
-        if not entry.credit and not entry.reversal:
-            note = "A bank fee or a refund we sent: nothing to record."
-            return result_for(entry, Outcome.IGNORED, note, bank_entry=self.store(entry, BankEntryStatus.IGNORED, note))
-        parse_positive_amount(entry.amount, entry.currency)  # a currency we keep, in its minor unit
-        if entry.reversal and entry.credit:
-            note = "Reversal of money we sent (e.g. a refund that bounced): handle it by hand."
-            row = self.store(entry, BankEntryStatus.NEEDS_REVIEW, note)
-            return result_for(entry, Outcome.NEEDS_REVIEW, note, bank_entry=row)
-        if entry.review:  # the parser saw something only a person can settle (a batch that does not add up)
-            note = f"Not recorded: {entry.review}. Record the payments by hand, then dismiss this entry."
-            row = self.store(entry, BankEntryStatus.NEEDS_REVIEW, note)
-            return result_for(entry, Outcome.NEEDS_REVIEW, note, bank_entry=row)
+        decided = decided_by_facts(entry)
+        if decided is not None:
+            outcome, note = decided
+            row = self.store(entry, BankEntryStatus(outcome), note)
+            return result_for(entry, outcome, note, bank_entry=row)
         if entry.reversal:
             return self.reverse_credit(entry)
         return self.record_credit(entry)

@@ -22,12 +22,13 @@ from decimal import Decimal
 from allocations.services import plan_auto_allocation
 from billing.actors import Actor
 from billing.errors import BillingError, DuplicateReference
-from billing.money import format_money, minor_unit, parse_positive_amount
+from billing.money import format_money, minor_unit
 from intake.decisions import (
     NOT_BOOKED_NOTE,
     already_imported,
     bank_entry_row,
     check_storable,
+    decided_by_facts,
     load_twins,
     result_for,
     twin_key,
@@ -93,15 +94,9 @@ class Preview:
         if existing is not None:
             return already_imported(existing, entry)
         check_storable(entry)
-        if not entry.credit and not entry.reversal:
-            return self.would(entry, Outcome.IGNORED, "A bank fee or a refund we sent: nothing to record.")
-        parse_positive_amount(entry.amount, entry.currency)
-        if entry.reversal and entry.credit:
-            note = "Reversal of money we sent (e.g. a refund that bounced): handle it by hand."
-            return self.would(entry, Outcome.NEEDS_REVIEW, note)
-        if entry.review:
-            note = f"Not recorded: {entry.review}. Record the payments by hand, then dismiss this entry."
-            return self.would(entry, Outcome.NEEDS_REVIEW, note)
+        decided = decided_by_facts(entry)
+        if decided is not None:
+            return self.would(entry, *decided)
         if entry.reversal:
             return self.reverse_credit(entry)
         return self.record_credit(entry)
