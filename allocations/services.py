@@ -25,6 +25,7 @@ from invoices.selectors import allocatable_invoices
 from ledger import bulk
 from ledger.core import (
     append_allocations,
+    lock_customer_accounts,
     lock_rows,
     pair_net,
     refresh_all,
@@ -202,35 +203,34 @@ def auto_allocate_many(
 ) -> list[tuple[list[Allocation], list[PlannedSplit[Invoice]]]]:
     """auto_allocate_planned for several payments, one after another, in one set-based write.
 
-    For payments just recorded in this transaction (payments.services.record_payments): the
-    open invoices of all their customers are read once under their accounts' locks, each
-    payment is planned by the one rule (plan_allocation) on what the payments before it left
-    open (plan_auto_allocation's already_planned), preferring the invoice numbers `preferred`
-    gives it; the invoices planned are then locked by id, and ledger.bulk writes the rows and
-    refreshes with the ledger's own refresh definitions. Returns each payment's rows and plan,
-    as auto_allocate_planned does.
+    For payments just recorded in this transaction (payments.services.record_payments): their
+    customers' accounts are locked, then each payment is planned by the one rule
+    (plan_allocation) on what the payments before it left open (plan_auto_allocation's
+    already_planned), preferring the invoice numbers `preferred` gives it; the invoices
+    planned are then locked by id, and ledger.bulk writes the rows and refreshes with the
+    ledger's own refresh definitions. Returns each payment's rows and plan, as
+    auto_allocate_planned does.
+
+    What the rule reads is read at most twice: first only the invoices the payments name
+    (a few index lookups); a customer's whole list of open invoices only when one of its
+    payments in the chunk has money left after the invoices it names (then the rule goes on
+    to an exact match or the oldest first). Without such a payment the rule never looks
+    past the named invoices, so planning on them alone plans the same.
     """
     payments = list(payments)
-    wanted = {id(p) for p in payments if p.state == PaymentState.SETTLED and p.unallocated > 0}
-    read = bulk.read_open_invoices([p.customer_id for p in payments if id(p) in wanted])
-    open_by_party: dict[tuple[int, str], list[bulk.OpenInvoice]] = {}
-    for invoice in read:
-        open_by_party.setdefault((invoice.customer_id, invoice.currency), []).append(invoice)
-    before = {invoice.pk: invoice.balance_due for invoice in read}
-    planned: list[list[PlannedSplit[bulk.OpenInvoice]]] = []
-    for payment, numbers in zip(payments, preferred, strict=True):
-        plan: list[PlannedSplit[bulk.OpenInvoice]] = []
-        if id(payment) in wanted:
-            candidates = [
-                o for o in open_by_party.get((payment.customer_id, payment.currency), []) if o.balance_due > 0
-            ]
-            plan = plan_allocation(payment.unallocated, candidates, preferred_numbers=numbers)
-            for split in plan:
-                split.invoice.balance_due -= split.amount
-        planned.append(plan)
+    wanted = [p.state == PaymentState.SETTLED and p.unallocated > 0 for p in payments]
+    lock_customer_accounts([p.customer_id for p, w in zip(payments, wanted, strict=True) if w])
+    named = bulk.open_invoices(
+        numbers=[number for numbers, w in zip(preferred, wanted, strict=True) if w for number in numbers]
+    )
+    lists = _by_party(named)
+    _, short = _plan_in_order(payments, preferred, wanted, lists)
+    if short:
+        lists.update(_by_party(bulk.open_invoices(customer_ids=[customer_id for customer_id, _ in short])))
+        for party in short:
+            lists.setdefault(party, [])
+    planned, _ = _plan_in_order(payments, preferred, wanted, lists)
     touched = {split.invoice.pk: split.invoice for plan in planned for split in plan}
-    for invoice in touched.values():
-        invoice.balance_due = before[invoice.pk]  # as read: lock_invoices compares
     locked = bulk.lock_invoices(list(touched.values()))
     steps: list[bulk.Step] = []
     plans: list[list[PlannedSplit[Invoice]]] = []
@@ -242,3 +242,43 @@ def auto_allocate_many(
         plans.append(real)
     rows = bulk.apply_allocations(steps, by=by)
     return list(zip(rows, plans, strict=True))
+
+
+Party = tuple[int, str]
+
+
+def _by_party(read: Iterable[bulk.OpenInvoice]) -> dict[Party, list[bulk.OpenInvoice]]:
+    lists: dict[Party, list[bulk.OpenInvoice]] = {}
+    for invoice in read:
+        lists.setdefault((invoice.customer_id, invoice.currency), []).append(invoice)
+    return lists
+
+
+def _plan_in_order(
+    payments: Sequence[Payment],
+    preferred: Sequence[Sequence[str]],
+    wanted: Sequence[bool],
+    lists: Mapping[Party, list[bulk.OpenInvoice]],
+) -> tuple[list[list[PlannedSplit[bulk.OpenInvoice]]], set[Party]]:
+    """Plan each wanted payment on its party's invoices in `lists`, as the payments before it
+    left them; returns the plans and the parties where a payment had money left over.
+
+    The balances are put back as read afterwards (lock_invoices compares them)."""
+    read = {invoice.pk: invoice.balance_due for invoices in lists.values() for invoice in invoices}
+    planned: list[list[PlannedSplit[bulk.OpenInvoice]]] = []
+    short: set[Party] = set()
+    for payment, numbers, w in zip(payments, preferred, wanted, strict=True):
+        plan: list[PlannedSplit[bulk.OpenInvoice]] = []
+        if w:
+            party = (payment.customer_id, payment.currency)
+            candidates = [o for o in lists.get(party, []) if o.balance_due > 0]
+            plan = plan_allocation(payment.unallocated, candidates, preferred_numbers=numbers)
+            for split in plan:
+                split.invoice.balance_due -= split.amount
+            if sum((split.amount for split in plan), Decimal("0.00")) < payment.unallocated:
+                short.add(party)
+        planned.append(plan)
+    for invoices in lists.values():
+        for invoice in invoices:
+            invoice.balance_due = read[invoice.pk]
+    return planned, short

@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from django.db.models import Q
+from django.db.models.functions import Upper
 
 from billing.errors import InvalidInput
 from billing.money import CURRENCY_CHOICES
@@ -37,6 +38,9 @@ class Customer(models.Model):
         indexes = [
             models.Index(fields=["name"], name="customer_name_idx"),
             models.Index(fields=["email"], name="customer_email_idx"),
+            # The bank import recognises a customer reference in any case (intake.matching.Directory):
+            # without it, each chunk of a statement read every customer.
+            models.Index(Upper("reference"), name="customer_reference_upper_idx"),
         ]
         # customer_search_idx, a GIN index on settle_customer_document(name, email, phone, reference),
         # serves billing.search; migration 0006_customer_search creates it in SQL, with its functions.

@@ -58,6 +58,8 @@ from intake.outcomes import EntryResult, Outcome
 from intake.parsing.common import BOOKED
 from intake.services import NewCredit, booked_at, record_and_allocate, record_and_allocate_many
 from intake.statements import StatementEntry
+from ledger.bulk import insert_many
+from ledger.core import lock_customer_accounts
 from payments.models import Payment
 from payments.services import record_chargeback
 
@@ -69,9 +71,6 @@ _LOCK_CHUNK = """
     SELECT count(pg_advisory_xact_lock(%s, h))
     FROM (SELECT DISTINCT hashtext(r) AS h FROM unnest(%s::text[]) AS r ORDER BY h) AS locks
 """
-_LOCK_ACCOUNTS = (
-    "SELECT count(*) FROM (SELECT id FROM billing_account WHERE customer_id = ANY(%s) ORDER BY id FOR UPDATE) AS a"
-)
 FATAL = (OperationalError, InterfaceError)
 
 
@@ -129,9 +128,7 @@ class Chunk:
         keeps the one lock order for the whole chunk.
         """
         customers = {who.customer.pk for entry in credits if (who := identify_customer(entry, self.directory)).customer}
-        if customers:
-            with connection.cursor() as cursor:
-                cursor.execute(_LOCK_ACCOUNTS, [sorted(customers)])
+        lock_customer_accounts(customers)
 
     def handle(self, entry: StatementEntry) -> EntryResult:
         """The entry's result; a refusal by the services or the database is the entry's rejection.
@@ -188,7 +185,7 @@ class Chunk:
         if not self.pending:
             return
         try:
-            BankEntry.objects.bulk_create(self.pending)
+            insert_many(BankEntry, self.pending)
         except FATAL:
             raise
         except DatabaseError as exc:

@@ -79,24 +79,31 @@ class OpenInvoice:
     balance_due: Decimal
 
 
-def read_open_invoices(customer_ids: Sequence[int]) -> list[OpenInvoice]:
-    """Lock the customers' accounts, then read their open invoices with something due, oldest
-    first (invoices.selectors.allocatable_invoices' order), as plain values.
+_OPEN_INVOICES = (
+    "SELECT id, customer_id, currency, number, balance_due FROM invoices_invoice"
+    " WHERE {} AND state = %s AND balance_due > 0 ORDER BY due_date, issue_date, id"
+)
 
-    Every writer of an invoice locks its account first (ledger.core.lock_rows), so with the
-    accounts held these figures cannot move; lock_invoices checks that all the same.
+
+def open_invoices(*, customer_ids: Sequence[int] = (), numbers: Sequence[str] = ()) -> list[OpenInvoice]:
+    """The open invoices with something due of the given customers, or of the given numbers,
+    oldest first (invoices.selectors.allocatable_invoices' order), as plain values.
+
+    Read under the accounts' locks (ledger.core.lock_customer_accounts): every writer of an
+    invoice locks its account first, so these figures cannot move; lock_invoices checks that
+    all the same. By number is a few index
+    lookups; by customer reads every open invoice of each customer, which is what the
+    allocation rule needs only when a payment may reach beyond the invoices it names.
     """
-    customer_ids = sorted(set(customer_ids))
-    if not customer_ids:
+    values: list[int] | list[str]
+    if customer_ids:
+        condition, values = "customer_id = ANY(%s)", sorted(set(customer_ids))
+    elif numbers:
+        condition, values = "number = ANY(%s)", sorted(set(numbers))
+    else:
         return []
     with connection.cursor() as cursor:
-        cursor.execute("SELECT id FROM billing_account WHERE customer_id = ANY(%s)", [customer_ids])
-        lock_rows(accounts=[row[0] for row in cursor.fetchall()])
-        cursor.execute(
-            "SELECT id, customer_id, currency, number, balance_due FROM invoices_invoice"
-            " WHERE customer_id = ANY(%s) AND state = %s AND balance_due > 0 ORDER BY due_date, issue_date, id",
-            [customer_ids, InvoiceState.OPEN.value],
-        )
+        cursor.execute(_OPEN_INVOICES.format(condition), [values, InvoiceState.OPEN.value])
         return [OpenInvoice(*row) for row in cursor.fetchall()]
 
 

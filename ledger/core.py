@@ -46,6 +46,20 @@ def lock_rows(
     return locked_accounts, locked_invoices, locked_payments
 
 
+def lock_customer_accounts(customer_ids: Iterable[int]) -> None:
+    """Lock every account of the customers, in id order, without reading them: the first lock of
+    a writer that will touch those customers' invoices (lock_rows' order: accounts first)."""
+    customer_ids = sorted(set(customer_ids))
+    if customer_ids:
+        with connection.cursor() as cursor:
+            cursor.execute(_LOCK_CUSTOMER_ACCOUNTS, [customer_ids])
+
+
+_LOCK_CUSTOMER_ACCOUNTS = (
+    "SELECT count(*) FROM (SELECT id FROM billing_account WHERE customer_id = ANY(%s) ORDER BY id FOR UPDATE) AS a"
+)
+
+
 def _lock(model, ids: Iterable[int]) -> dict:
     """SELECT ... ORDER BY id FOR UPDATE, as model instances.
 
