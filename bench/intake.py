@@ -11,8 +11,8 @@ process so that the figure includes parsing and its peak RSS is the importer's o
 * import: every credit recorded, identified and auto-allocated (or held for a clerk);
 * re-import: the same file again, every entry found already imported.
 
-Until the camt parser streams, parsing and peak RSS include a parser that reads the
-whole document into memory.
+The importer streams the file (intake.reading): its peak RSS does not grow with the
+number of entries.
 """
 
 from __future__ import annotations

@@ -49,6 +49,7 @@ from collections.abc import Iterable
 from billing.actors import Actor
 from intake.outcomes import CHUNK, EntryResult, ImportReport, Outcome, ProgressCallback, position_key
 from intake.preview import preview_entries
+from intake.reading import Reader, cut
 from intake.runner import run_chunks
 from intake.statements import StatementEntry, StatementError, StatementSource, iter_statement
 
@@ -107,18 +108,7 @@ def import_entries(
     """Import parsed entries (and the parser's errors, reported in place): import_statement
     after parsing, and the way to import entries built directly."""
     report = ImportReport(source_name=source_name, format=format, dry_run=dry_run)
-    entries: list[StatementEntry] = []
-    rejected: list[EntryResult] = []  # entries the parser refused: reported with the first chunk
-    for item in items:
-        if isinstance(item, StatementError):
-            if item.position == "file":
-                report.file_errors.append(item.reason)
-            else:
-                rejected.append(EntryResult(position=item.position, outcome=Outcome.REJECTED, message=item.reason))
-        else:
-            entries.append(item)
-    report.total = len(entries) + len(rejected)
     run = preview_entries if dry_run else run_chunks
-    run(report, entries, source_name=source_name, by=by, progress=progress, keep=keep_results, first_chunk=rejected)
+    run(report, Reader(cut(items)), source_name=source_name, by=by, progress=progress, keep=keep_results)
     report.results.sort(key=lambda result: position_key(result.position))
     return report

@@ -36,8 +36,9 @@ from intake.decisions import (
 )
 from intake.matching import Directory, Identification, choose_reversed, identify_customer, reversal_candidates
 from intake.models import BankEntry, BankEntryStatus
-from intake.outcomes import CHUNK, EntryResult, ImportReport, Outcome, ProgressCallback
+from intake.outcomes import EntryResult, ImportReport, Outcome, ProgressCallback
 from intake.parsing.common import BOOKED
+from intake.reading import Reader
 from intake.services import AllocationLine
 from intake.statements import StatementEntry, find_invoice_numbers
 from payments.checks import chargeback_reversal
@@ -208,28 +209,22 @@ class Preview:
 
 def preview_entries(
     report: ImportReport,
-    entries: Sequence[StatementEntry],
+    reader: Reader,
     *,
     source_name: str,
     by: Actor,
     progress: ProgressCallback | None,
     keep: bool,
-    first_chunk: list[EntryResult],
 ) -> None:
     """The dry run of run_chunks: the same report and progress calls, nothing written."""
     preview = Preview(source_name)
-    done, results = len(first_chunk), list(first_chunk)
-    for start in range(0, len(entries), CHUNK):
-        batch = preview.chunk(entries[start : start + CHUNK])
-        done += len(batch)
-        results += batch
+    done = 0
+    for batch in reader:
+        report.file_errors += batch.file_errors
+        report.total += batch.size
+        results = batch.rejected + preview.chunk(batch.entries)
+        done += len(results)
         for result in results:
             report.add(result, keep=keep)
         if progress is not None:
-            progress(done, report.total, results)
-        results = []
-    if results or (progress is not None and not entries):
-        for result in results:
-            report.add(result, keep=keep)
-        if progress is not None:
-            progress(done, report.total, results)
+            progress(done, reader.total or 0, results)

@@ -10,17 +10,16 @@ import, with a report that says how far it got; importing the same file again fi
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 from django.db import DatabaseError, transaction
 from psycopg import errors as psycopg_errors
 
 from billing.actors import Actor
-from intake import outcomes
 from intake.decisions import refused_message, result_for
 from intake.outcomes import EntryResult, ImportReport, Outcome, ProgressCallback
-from intake.parsing.common import BOOKED
 from intake.pipeline import FATAL, Chunk, RedoCarefully
+from intake.reading import Reader
 from intake.statements import StatementEntry
 from ledger.queue_totals import fold_queue_totals
 
@@ -36,29 +35,6 @@ def transient(error: BaseException) -> bool:
             return True
         cause = cause.__cause__
     return False
-
-
-def batches(entries: Sequence[StatementEntry]) -> Iterator[Sequence[StatementEntry]]:
-    """Chunks of at most CHUNK entries; the reversal of a credit is a chunk of its own.
-
-    A chargeback locks the payment it sends back and the accounts and invoices that payment
-    has money on, which the chunk could not lock beforehand: in a transaction of its own
-    it takes them in the one lock order, and the credit it sends back is committed before.
-    """
-    batch: list[StatementEntry] = []
-    for entry in entries:
-        if entry.reversal and not entry.credit and entry.status == BOOKED:
-            if batch:
-                yield batch
-            yield [entry]
-            batch = []
-            continue
-        batch.append(entry)
-        if len(batch) >= outcomes.CHUNK:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
 
 
 class Stopped(Exception):
@@ -129,35 +105,41 @@ def run_carefully(entries: Sequence[StatementEntry], *, source_name: str, by: Ac
 
 def run_chunks(
     report: ImportReport,
-    entries: Sequence[StatementEntry],
+    reader: Reader,
     *,
     source_name: str,
     by: Actor,
     progress: ProgressCallback | None,
     keep: bool,
-    first_chunk: list[EntryResult],
 ) -> None:
-    """Import `entries` chunk by chunk into `report` (see the module doc)."""
-    done = len(first_chunk)
-    pending_results = list(first_chunk)
-    for number, batch in enumerate(batches(entries), start=1):
+    """Import the reader's chunks into `report` (see the module doc)."""
+    done = 0
+    number = 0
+    for number, batch in enumerate(reader, start=1):
+        report.file_errors += batch.file_errors
+        report.total += batch.size
         if number % FOLD_EVERY == 0:
             fold_queue_totals()
+        pending = list(batch.rejected)
         results: list[EntryResult] = []
+        entries: Sequence[StatementEntry] = batch.entries
         for attempt in range(1, ATTEMPTS + 1):
+            if not entries:
+                break
             try:
                 try:
-                    results += run_chunk(batch, source_name=source_name, by=by)
+                    results += run_chunk(entries, source_name=source_name, by=by)
                 except RedoCarefully:
-                    results += run_carefully(batch, source_name=source_name, by=by)
+                    results += run_carefully(entries, source_name=source_name, by=by)
                 break
             except Stopped as stop:
                 results += stop.results  # committed
-                batch = batch[len(stop.results) :]
+                entries = entries[len(stop.results) :]
                 if attempt < ATTEMPTS and transient(stop.error):
                     continue
-                _add(report, pending_results + results, keep=keep)
-                done += len(results)
+                _add(report, pending + results, keep=keep)
+                done += len(pending) + len(results)
+                report.total = reader.count_rest()
                 report.stopped = (
                     f"stopped at {stop.entry.position} by a database error ({type(stop.error).__name__}: "
                     f"{str(stop.error).strip()}); the {done} entries before it are handled (what they recorded is "
@@ -165,19 +147,13 @@ def run_chunks(
                     "recognised by their bank reference and skipped)"
                 )
                 if progress is not None:
-                    progress(done, report.total, pending_results + results)
+                    progress(done, report.total, pending + results)
                 return
-        done += len(results)
-        chunk_results = pending_results + results
-        pending_results = []
-        _add(report, chunk_results, keep=keep)
+        done += len(pending) + len(results)
+        _add(report, pending + results, keep=keep)
         if progress is not None:
-            progress(done, report.total, chunk_results)
-    if pending_results or (progress is not None and not entries):
-        _add(report, pending_results, keep=keep)
-        if progress is not None:
-            progress(done, report.total, pending_results)
-    if len(entries) > outcomes.CHUNK:  # a short file leaves a few deltas: the periodic fold takes them
+            progress(done, reader.total or 0, pending + results)
+    if number > 1:  # a short file leaves a few deltas: the periodic fold takes them
         fold_queue_totals()
 
 
