@@ -30,6 +30,7 @@ LEDGER_TABLES: tuple[str, ...] = (
     "payments_refund",
     "payments_chargeback",
     "invoices_creditnote",
+    "invoices_creditnoteline",
     "invoices_invoicestatuschange",
     "payments_paymentstatuschange",
     "billing_collectionnote",
