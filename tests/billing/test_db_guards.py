@@ -40,6 +40,7 @@ CHANGES = {
     "payments_refund": "reason = reason || ' (edited)'",
     "payments_chargeback": "reason = reason || ' (edited)'",
     "invoices_creditnote": "amount = amount + 1",
+    "invoices_creditnoteline": "quantity = quantity + 1",
     "invoices_invoicestatuschange": "reason = reason || ' (edited)'",
     "payments_paymentstatuschange": "reason = reason || ' (edited)'",
     "billing_collectionnote": "text = text || ' (edited)'",
@@ -66,6 +67,8 @@ def make_ledger(customer, provider) -> None:
     refund_payment(payment, amount="5.00", by=None, reason="Goodwill")
     record_chargeback(payment, amount="5.00", by=None, reason="Dispute")
     issue_credit_note(invoice, amount="10.00", by=None, reason="Discount")
+    by_quantity = make_invoice(customer=customer, provider=provider, total="20.00")
+    issue_credit_note(by_quantity, lines={by_quantity.lines.get(): "0.5"}, by=None, reason="Half returned")
     CollectionNote.objects.create(account=invoice.account, outcome="reached", text="Will pay Friday.")
     run = ReconciliationRun.objects.create()
     ReconciliationDifference.objects.create(
