@@ -253,7 +253,12 @@ class InvoiceLine(models.Model):
     amount = money_field()
     # The order line this line bills (orders.services.invoice_order); its quantity counts as invoiced.
     order_line = models.ForeignKey(
-        "orders.OrderLine", on_delete=models.PROTECT, null=True, blank=True, related_name="invoice_lines", db_index=False
+        "orders.OrderLine",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="invoice_lines",
+        db_index=False,
     )
 
     class Meta:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.db.models import Sum
@@ -36,12 +37,15 @@ from ledger.core import (
 )
 
 # (description, quantity, unit price); orders.services adds the order line it bills as a 4th item.
+if TYPE_CHECKING:
+    from orders.models import OrderLine
+
 Line = tuple[str, object, object] | tuple[str, object, object, object]
 # InvoiceLine.quantity is DecimalField(max_digits=12, decimal_places=3).
 MAX_QUANTITY = Decimal("999999999.999")
 
 
-def _parse_quantity(value: object, position: int) -> Decimal:
+def _parse_quantity(value: object, position: int | str) -> Decimal:
     if isinstance(value, float | bool):
         raise InvalidInput(f"Line {position}: the quantity must be an exact decimal, not {type(value).__name__}.")
     try:
@@ -66,7 +70,7 @@ def _build_lines(lines: Iterable[Line], currency: str) -> list[InvoiceLine]:
             raise InvalidInput(f"Line {position} must be (description, quantity, unit price).") from None
         if len(rest) > 1:
             raise InvalidInput(f"Line {position} must be (description, quantity, unit price).")
-        order_line = rest[0] if rest else None
+        order_line: OrderLine | None = rest[0] if rest else None  # type: ignore[assignment] # an OrderLine
         description = (description or "").strip()
         if not description:
             raise InvalidInput(f"Line {position} needs a description.")

@@ -92,7 +92,12 @@ def derive_order(order: Order, figures: tuple[Decimal, Decimal, bool, bool]) -> 
             setattr(order, field, value)
             changed.append(field)
     for field, move in (
-        ("billing_status", lambda: order.move_billing_status(derive_billing_status(any_invoiced=any_invoiced, all_invoiced=all_invoiced))),
+        (
+            "billing_status",
+            lambda: order.move_billing_status(
+                derive_billing_status(any_invoiced=any_invoiced, all_invoiced=all_invoiced)
+            ),
+        ),
         ("payment_status", order.refresh_payment_status),
         ("state", order.refresh_state),
     ):
@@ -112,14 +117,14 @@ def refresh_orders(orders: Iterable[Order], *, cause: str, by: Actor) -> list[Or
     """
     from ledger.core import _save_changed
 
-    orders = {order.pk: order for order in orders}
-    if not orders:
+    by_id = {order.pk: order for order in orders}
+    if not by_id:
         return []
     with connection.cursor() as cursor:
-        cursor.execute(_LINES_REFRESH, {"ids": sorted(orders)})
+        cursor.execute(_LINES_REFRESH, {"ids": sorted(by_id)})
     moved = []
-    for pk, figures in order_figures(orders).items():
-        order = orders[pk]
+    for pk, figures in order_figures(by_id).items():
+        order = by_id[pk]
         changed = derive_order(order, figures)
         if changed:
             _save_changed(order, changed)

@@ -69,7 +69,9 @@ def parse_quantity(value: object, *, field: str) -> Decimal:
 def _plain_decimal(text: str) -> bool:
     digits = text[1:] if text[:1] in "+-" else text
     whole, _, fraction = digits.partition(".")
-    return bool(whole or fraction) and all(part == "" or (part.isascii() and part.isdigit()) for part in (whole, fraction))
+    return bool(whole or fraction) and all(
+        part == "" or (part.isascii() and part.isdigit()) for part in (whole, fraction)
+    )
 
 
 def _show(quantity: Decimal) -> str:

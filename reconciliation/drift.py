@@ -108,7 +108,9 @@ def _order_drift_sql(scoped: bool) -> str:
         "WHERE invoice_id IN (SELECT id FROM invoices_invoice WHERE order_id "
         + ("= ANY(%(ids)s))" if scoped else "IS NOT NULL)"),
     )
-    lines_sql = LINE_INVOICED_SQL.replace("l.order_id = ANY(%(ids)s)", "l.order_id = ANY(%(ids)s)" if scoped else "true")
+    lines_sql = LINE_INVOICED_SQL.replace(
+        "l.order_id = ANY(%(ids)s)", "l.order_id = ANY(%(ids)s)" if scoped else "true"
+    )
     paid, net = "COALESCE(inv.paid, 0)", "COALESCE(inv.net, 0)"
     payment_status = INVOICE_STATUS_SQL.format(paid="f.paid", net="f.net")
     return f"""

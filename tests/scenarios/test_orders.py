@@ -31,9 +31,7 @@ def statuses(order: Order) -> tuple[str, str, str]:
 
 
 def test_pay_the_items_then_a_fee_appears_and_a_second_payment_pays_it(customer, provider, clerk):
-    order = create_order(
-        customer=customer, provider=provider, currency="EUR", lines=[("Chair", 2, "50.00")], by=clerk
-    )
+    order = create_order(customer=customer, provider=provider, currency="EUR", lines=[("Chair", 2, "50.00")], by=clerk)
     assert statuses(order) == ("open", "not_invoiced", "unpaid")
     first = invoice_order(order, by=clerk)
     assert first.total == D("100.00") and first.kind == "standard"
