@@ -642,6 +642,18 @@ class LedgerMachine(RuleBasedStateMachine):
         valid = quantity > 0 and quantity == quantity.quantize(D("0.001"))
         return value, quantity if valid else None
 
+    @initialize(
+        orders=st.lists(
+            st.tuples(INDEX, INDEX, CURRENCIES, ORDER_LINES, st.booleans(), st.booleans()), min_size=1, max_size=3
+        )
+    )
+    def opening_orders(self, orders):
+        """Start with orders too, some invoiced at once, so the order rules have work from the first step."""
+        for customer, provider, currency, lines, delivered, invoiced in orders:
+            self.place_order(customer, provider, currency, lines, delivered)
+            if invoiced and not delivered:
+                self.invoice_an_order(len(self.orders) - 1, 0, None, False)
+
     @rule(customer=INDEX, provider=INDEX, currency=CURRENCIES, lines=ORDER_LINES, delivered=st.booleans())
     def place_order(self, customer, provider, currency, lines, delivered):
         order = self.call(
@@ -685,7 +697,9 @@ class LedgerMachine(RuleBasedStateMachine):
         self.call("record_delivery", lambda: record_delivery(order, quantities={line: value}, by=self.clerk), expected)
 
     @precondition(lambda self: self.orders)
-    @rule(index=INDEX, line_index=INDEX, quantity=st.one_of(st.none(), QUANTITIES), apply_credit=st.booleans())
+    @rule(
+        index=INDEX, line_index=INDEX, quantity=st.one_of(st.none(), st.none(), QUANTITIES), apply_credit=st.booleans()
+    )
     def invoice_an_order(self, index, line_index, quantity, apply_credit):
         order, line = self.order_line(index, line_index)
         canceled = {InvalidState} if order.state == "canceled" else set()
@@ -711,14 +725,28 @@ class LedgerMachine(RuleBasedStateMachine):
             self.invoices.append(invoice)
 
     @precondition(lambda self: self.orders)
-    @rule(index=INDEX, quantity=QUANTITIES, reopen=st.booleans())
+    @rule(
+        index=INDEX,
+        quantity=st.sampled_from([("left", 0), ("left", -1), ("left", 1), "1", "0.5", "1", "0"]),
+        reopen=st.booleans(),
+    )
     def credit_by_quantity(self, index, quantity, reopen):
         billed = list(
             InvoiceLine.objects.filter(invoice__order__in=self.orders).select_related("invoice").order_by("id")
         )
         if not billed:
             return
-        line = billed[index % len(billed)]
+        if index % 4 != 3:  # mostly a line of an open invoice with something left to credit (as pick does)
+            creditable = [
+                line
+                for line in billed
+                if line.invoice.state == "open"
+                and line.invoice.credited_total < line.invoice.total
+                and (CreditNoteLine.objects.filter(invoice_line=line).aggregate(q=Sum("quantity"))["q"] or 0)
+                < line.quantity
+            ]
+            billed = creditable or billed
+        line = billed[(index // 4) % len(billed)]
         invoice = line.invoice
         done = CreditNoteLine.objects.filter(invoice_line=line).aggregate(q=Sum("quantity"), a=Sum("amount"))
         left = line.quantity - (done["q"] or 0)
