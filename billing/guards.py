@@ -33,6 +33,7 @@ LEDGER_TABLES: tuple[str, ...] = (
     "invoices_creditnoteline",
     "invoices_invoicestatuschange",
     "payments_paymentstatuschange",
+    "orders_orderstatuschange",
     "billing_collectionnote",
     "reconciliation_reconciliationdifference",
     "ledger_entry",

@@ -25,7 +25,7 @@ from billing.models import Account
 from billing.status import derive_balance_due
 from invoices.models import OPEN_WORK_SQL, Invoice, InvoiceState, InvoiceStatusChange
 from ledger.orders import refresh_orders
-from orders.models import Order
+from orders.models import Order, OrderStatusChange
 from payments.models import Payment, PaymentStatusChange
 
 T = TypeVar("T")
@@ -251,6 +251,10 @@ def _record(history_model, owner_field: str, owner, *, field: str, old: str, new
 
 def record_invoice_change(invoice: Invoice, *, field: str, old: str, new: str, cause: str, by: Actor) -> None:
     _record(InvoiceStatusChange, "invoice", invoice, field=field, old=old, new=new, cause=cause, by=by)
+
+
+def record_order_change(order: Order, *, field: str, old: str, new: str, cause: str, by: Actor) -> None:
+    _record(OrderStatusChange, "order", order, field=field, old=old, new=new, cause=cause, by=by)
 
 
 def record_payment_change(payment: Payment, *, field: str, old: str, new: str, cause: str, by: Actor) -> None:

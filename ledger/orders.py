@@ -83,10 +83,14 @@ def order_figures(order_ids: Iterable[int]) -> dict[int, tuple[Decimal, Decimal,
         return {pk: (net, paid, any_, all_) for pk, net, paid, any_, all_ in cursor.fetchall()}
 
 
-def derive_order(order: Order, figures: tuple[Decimal, Decimal, bool, bool]) -> list[str]:
-    """Put the figures on an order copy and derive its statuses; the changed columns (nothing written)."""
+def derive_order(
+    order: Order, figures: tuple[Decimal, Decimal, bool, bool]
+) -> tuple[list[str], list[tuple[str, str, str]]]:
+    """Put the figures on an order copy and derive its statuses (nothing written): the changed
+    columns, and (field, old, new) for each status that moved."""
     net, paid, any_invoiced, all_invoiced = figures
     changed = []
+    moves = []
     for field, value in (("invoiced_total", net), ("paid_total", paid), ("balance_due", net - paid)):
         if getattr(order, field) != value:
             setattr(order, field, value)
@@ -105,17 +109,17 @@ def derive_order(order: Order, figures: tuple[Decimal, Decimal, bool, bool]) -> 
         move()
         if getattr(order, field) != old:
             changed.append(field)
-    return changed
+            moves.append((field, old, getattr(order, field)))
+    return changed, moves
 
 
 def refresh_orders(orders: Iterable[Order], *, cause: str, by: Actor) -> list[Order]:
     """Recompute the orders' line quantities, figures and statuses; returns the orders that changed.
 
-    `orders` are locked copies (ledger.core.lock_rows). cause and by are the refresh's
-    signature, as the invoice's; orders keep no status history of their own (their
-    invoices' history says what moved them).
+    `orders` are locked copies (ledger.core.lock_rows). Each status that moves is recorded
+    in the order's history with `cause` and `by`, as an invoice's.
     """
-    from ledger.core import _save_changed
+    from ledger.core import _save_changed, record_order_change
 
     by_id = {order.pk: order for order in orders}
     if not by_id:
@@ -125,7 +129,9 @@ def refresh_orders(orders: Iterable[Order], *, cause: str, by: Actor) -> list[Or
     moved = []
     for pk, figures in order_figures(by_id).items():
         order = by_id[pk]
-        changed = derive_order(order, figures)
+        changed, moves = derive_order(order, figures)
+        for field, old, new in moves:
+            record_order_change(order, field=field, old=old, new=new, cause=cause, by=by)
         if changed:
             _save_changed(order, changed)
             moved.append(order)

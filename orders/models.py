@@ -17,7 +17,15 @@ from django.utils import timezone
 from django_fsm import GET_STATE, transition
 
 from billing.fsm import RefreshableFSMModel, StatusField
-from billing.models import CURRENCY_CHECK, Account, Customer, Provider, currency_field, money_field
+from billing.models import (
+    CURRENCY_CHECK,
+    Account,
+    Customer,
+    Provider,
+    StatusChangeBase,
+    currency_field,
+    money_field,
+)
 from billing.status import PaymentStatus
 
 
@@ -223,3 +231,12 @@ class OrderLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order} line {self.position} ({self.description})"
+
+
+class OrderStatusChange(StatusChangeBase):
+    """One move of an order's state, billing_status or payment_status, with its cause; append-only."""
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="status_changes")
+
+    class Meta:
+        ordering = ["id"]

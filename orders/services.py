@@ -34,7 +34,7 @@ from billing.money import MAX_AMOUNT, MINOR_UNITS, format_money, minor_unit, par
 from billing.validation import require_reason
 from invoices.models import Invoice, InvoiceKind
 from invoices.services import create_invoice, issue_invoice
-from ledger.core import lock_rows, lock_rows_with_orders, refresh_all, sync_caller_copy
+from ledger.core import lock_rows, lock_rows_with_orders, record_order_change, refresh_all, sync_caller_copy
 from orders.models import InvoicingPolicy, Order, OrderLine, OrderLineKind, OrderState, billable_quantity
 from payments.models import Payment, PaymentState
 
@@ -354,9 +354,11 @@ def cancel_order_lines(order: Order, *, quantities: Mapping, by: Actor, reason: 
     if all(line.canceled_quantity == line.quantity for line in lines.values()) and not any(
         line.invoiced_quantity for line in OrderLine.objects.filter(order_id=locked.pk)
     ):
+        old_state = locked.state
         locked.cancel()
         locked.canceled_at = timezone.now()
         locked.cancel_reason = reason
         locked.save(update_fields=["state", "canceled_at", "cancel_reason"])
+        record_order_change(locked, field="state", old=old_state, new=locked.state, cause=cause, by=by)
     sync_caller_copy(order, locked)
     return locked

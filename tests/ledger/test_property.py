@@ -71,6 +71,7 @@ LEDGER_TABLES = [
     "invoices_creditnoteline",
     "invoices_invoicestatuschange",
     "payments_paymentstatuschange",
+    "orders_orderstatuschange",
     "ledger_entry",
 ]
 

@@ -54,6 +54,18 @@ def test_pay_the_items_then_a_fee_appears_and_a_second_payment_pays_it(customer,
     order = fresh(order)
     assert (order.state, order.billing_status, order.payment_status) == ("closed", "invoiced", "paid")
     assert (order.invoiced_total, order.paid_total, order.balance_due) == (D("115.00"), D("115.00"), D("0.00"))
+    history = list(order.status_changes.values_list("field", "old", "new"))
+    assert history == [
+        ("billing_status", "not_invoiced", "invoiced"),
+        ("payment_status", "unpaid", "paid"),
+        ("state", "open", "closed"),
+        ("billing_status", "invoiced", "partially_invoiced"),
+        ("state", "closed", "open"),
+        ("billing_status", "partially_invoiced", "invoiced"),
+        ("payment_status", "paid", "partially_paid"),
+        ("payment_status", "partially_paid", "paid"),
+        ("state", "open", "closed"),
+    ]
     assert_invariants()
 
 
