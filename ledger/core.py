@@ -78,9 +78,12 @@ def lock_orders_of(order_ids: Iterable[int], invoice_ids: list[int]) -> dict[int
         return {}
     sql, attnames = _lock_sql(Order)
     if invoice_ids:
+        # The ids are computed once (an InitPlan), so the orders are read by primary key
+        # whatever the planner thinks of an OR: this runs in every allocation.
         sql = sql.replace(
             "WHERE id = ANY(%s)",
-            "WHERE (id = ANY(%s) OR id IN (SELECT order_id FROM invoices_invoice WHERE id = ANY(%s)))",
+            "WHERE id = ANY(ARRAY(SELECT unnest(%s::bigint[]) UNION SELECT order_id FROM invoices_invoice"
+            " WHERE id = ANY(%s) AND order_id IS NOT NULL))",
         )
         params = [order_ids, invoice_ids]
     else:

@@ -28,7 +28,7 @@ from decimal import Decimal
 from django.db import connection
 
 from invoices.models import OPEN_WORK_STATUSES, InvoiceState
-from ledger.orders import LINE_INVOICED_SQL
+from ledger.orders import ALL_LINES_INVOICED_SQL, LINE_INVOICED_SQL
 from reconciliation.models import ObjectKind
 
 # SQL literals from the enums (invoices.models): the invoices an account's cache sums.
@@ -108,9 +108,7 @@ def _order_drift_sql(scoped: bool) -> str:
         "WHERE invoice_id IN (SELECT id FROM invoices_invoice WHERE order_id "
         + ("= ANY(%(ids)s))" if scoped else "IS NOT NULL)"),
     )
-    lines_sql = LINE_INVOICED_SQL.replace(
-        "l.order_id = ANY(%(ids)s)", "l.order_id = ANY(%(ids)s)" if scoped else "true"
-    )
+    lines_sql = LINE_INVOICED_SQL if scoped else ALL_LINES_INVOICED_SQL
     paid, net = "COALESCE(inv.paid, 0)", "COALESCE(inv.net, 0)"
     payment_status = INVOICE_STATUS_SQL.format(paid="f.paid", net="f.net")
     return f"""
