@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
@@ -36,10 +36,10 @@ from ledger.core import (
     sync_caller_copy,
 )
 
-# (description, quantity, unit price); orders.services adds the order line it bills as a 4th item.
 if TYPE_CHECKING:
-    from orders.models import OrderLine
+    from orders.models import Order, OrderLine
 
+# (description, quantity, unit price); orders.services adds the order line it bills as a 4th item.
 Line = tuple[str, object, object] | tuple[str, object, object, object]
 # InvoiceLine.quantity is DecimalField(max_digits=12, decimal_places=3).
 MAX_QUANTITY = Decimal("999999999.999")
@@ -107,7 +107,7 @@ def create_invoice(
     due_date: datetime.date,
     issue_date: datetime.date | None = None,
     kind: str = InvoiceKind.STANDARD,
-    order=None,
+    order: Order | None = None,
     by: Actor,
 ) -> Invoice:
     """Create a draft invoice; its lines may change until it is issued.
@@ -213,7 +213,7 @@ def issue_credit_note(
     invoice: Invoice,
     *,
     amount: object = None,
-    lines: dict | None = None,
+    lines: Mapping[InvoiceLine, object] | None = None,
     by: Actor,
     reason: str,
     reason_code: str = CreditReason.CORRECTION,
@@ -244,14 +244,14 @@ def issue_credit_note(
             )
         amount = parse_positive_amount(amount, invoice.currency)
     else:
-        if not isinstance(lines, dict) or not lines:
+        if not isinstance(lines, Mapping) or not lines:
             raise InvalidInput("Give the lines to credit as {invoice line: quantity}, at least one.")
         wanted = {}
-        for line, quantity in lines.items():
-            position = getattr(line, "position", "?")
-            if not isinstance(line, InvoiceLine) or line.invoice_id != invoice.pk:
+        for invoice_line, quantity in lines.items():
+            position = getattr(invoice_line, "position", "?")
+            if not isinstance(invoice_line, InvoiceLine) or invoice_line.invoice_id != invoice.pk:
                 raise InvalidInput(f"Line {position} is not a line of invoice {invoice}.")
-            wanted[line.pk] = _parse_quantity(quantity, position)
+            wanted[invoice_line.pk] = _parse_quantity(quantity, position)
     accounts, invoices, _ = lock_rows(accounts=[invoice.account_id], invoices=[invoice.pk])
     locked = invoices[invoice.pk]
     if locked.state != InvoiceState.OPEN:
@@ -259,7 +259,7 @@ def issue_credit_note(
     credit_lines: list[CreditNoteLine] = []
     if lines is not None:
         credit_lines = _credit_lines(locked, wanted, reopen_quantity=reopen_quantity)
-        amount = sum((line.amount for line in credit_lines), Decimal("0.00"))
+        amount = sum((credit_line.amount for credit_line in credit_lines), Decimal("0.00"))
         if amount <= 0:
             raise InvalidAmount(f"Those lines of invoice {locked} come to nothing to credit.")
     assert isinstance(amount, Decimal)
@@ -277,8 +277,8 @@ def issue_credit_note(
         created_by=by,
         reason=reason,
     )
-    for line in credit_lines:
-        line.credit_note = note
+    for credit_line in credit_lines:
+        credit_line.credit_note = note
     CreditNoteLine.objects.bulk_create(credit_lines)
     # refresh_all refreshes the invoice's order too (its lock was taken with the invoice's).
     refresh_all(invoices=[locked], accounts=accounts.values(), cause=f"credit note #{note.pk}: {reason}", by=by)
