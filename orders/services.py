@@ -76,27 +76,28 @@ def _plain_decimal(text: str) -> bool:
 
 def _show(quantity: Decimal) -> str:
     """10.000 -> '10', 2.500 -> '2.5': quantities in messages as a clerk writes them."""
-    text = f"{quantity.normalize():f}"
-    return text
+    return f"{quantity.normalize():f}"
 
 
-def _parse_line(description: object, quantity: object, unit_price: object, currency: str, where: str):
-    description = str(description or "").strip()
-    if not description:
+def _parse_line(
+    description: object, quantity: object, unit_price: object, currency: str, where: str
+) -> tuple[str, Decimal, Decimal]:
+    text = str(description or "").strip()
+    if not text:
         raise InvalidInput(f"{where} needs a description.")
-    quantity = parse_quantity(quantity, field=f"quantity of {where.lower()}")
+    parsed = parse_quantity(quantity, field=f"quantity of {where.lower()}")
     price = parse_amount(unit_price, currency, field=f"unit price of {where.lower()}")
     if price < 0:
         raise InvalidAmount(
             f"{where}: the unit price {format_money(price, currency)} is negative. Give a discount as a lower unit "
             "price, or as a credit note on the invoice: an order's invoices never come to less than zero."
         )
-    amount = (quantity * price).quantize(minor_unit(currency), rounding=ROUND_HALF_UP)
+    amount = (parsed * price).quantize(minor_unit(currency), rounding=ROUND_HALF_UP)
     if amount > MAX_AMOUNT:
         raise InvalidAmount(
             f"{where} comes to {format_money(amount, currency)}, more than the largest amount Settle can book."
         )
-    return description[:300], quantity, price
+    return text[:300], parsed, price
 
 
 def _lock_order(order: Order) -> Order:
@@ -209,13 +210,13 @@ def add_order_line(
     _refuse_if_canceled(locked, "take new lines")
     lines = _lines_of(locked)
     position = max((line.position for line in lines.values()), default=0) + 1
-    description, quantity, price = _parse_line(description, quantity, unit_price, locked.currency, "The new line")
+    text, parsed, price = _parse_line(description, quantity, unit_price, locked.currency, "The new line")
     line = OrderLine.objects.create(
         order=locked,
         position=position,
         kind=kind,
-        description=description,
-        quantity=quantity,
+        description=text,
+        quantity=parsed,
         unit_price=price,
         created_by=by,
     )
