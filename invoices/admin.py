@@ -8,7 +8,7 @@ class LineInline(admin.TabularInline):
     model = InvoiceLine
     extra = 0
     can_delete = False
-    readonly_fields = ["position", "description", "quantity", "unit_price", "amount"]
+    readonly_fields = ["position", "description", "quantity", "unit_price", "amount", "order_line"]
 
     def has_add_permission(self, request, obj=None):
         return False
@@ -20,7 +20,7 @@ class InvoiceAdmin(ReadOnlyAdmin):
     list_filter = ["state", "payment_status", "currency"]
     search_fields = ["number", "customer__name"]
     list_select_related = ["customer", "provider"]
-    raw_id_fields = ["customer", "provider", "account"]
+    raw_id_fields = ["customer", "provider", "account", "order"]
     inlines = [LineInline]
 
 

@@ -41,6 +41,23 @@ class InvoiceState(models.TextChoices):
     VOID = "void", "Void"
 
 
+class InvoiceKind(models.TextChoices):
+    """What an invoice bills (DESIGN.md section 3); installment and penalty come with plans (section 10)."""
+
+    STANDARD = "standard", "Standard"
+    FEE = "fee", "Fee"
+
+
+class CreditReason(models.TextChoices):
+    """Why a credit note was issued (DESIGN.md section 3)."""
+
+    CORRECTION = "correction", "Correction"
+    RETURN = "return", "Return"
+    WAIVER = "waiver", "Waiver"
+    RECALCULATION = "recalculation", "Recalculation"
+    CANCELLATION = "cancellation", "Cancellation"
+
+
 # Overdue is not stored (DESIGN.md section 3): open, unpaid or partially paid, due before today.
 # Defined here once, as a Q (lists, dashboard: it fits InvoiceQueueTotal too, which has the same
 # columns), as SQL (the kept totals) and for one invoice (detail page, list rows).
@@ -77,6 +94,16 @@ class Invoice(RefreshableFSMModel):
     currency = currency_field()
     issue_date = models.DateField(null=True, blank=True)
     due_date = models.DateField()
+    # Room for installment and penalty (section 10): a plain column, not a constraint on its values.
+    # db_default too: rows written in raw SQL (bench fill, tests) get the same kind.
+    kind = models.CharField(
+        max_length=16, choices=InvoiceKind.choices, default=InvoiceKind.STANDARD, db_default=InvoiceKind.STANDARD
+    )
+    # The order it bills, if any (orders.services.invoice_order): the order's caches are refreshed
+    # with the invoice's, and its lock is taken before the invoice's (ledger.core.lock_rows).
+    order = models.ForeignKey(
+        "orders.Order", on_delete=models.PROTECT, null=True, blank=True, related_name="invoices", db_index=False
+    )
 
     total = money_field(default=0)
     credited_total = money_field(default=0)
@@ -148,6 +175,7 @@ class Invoice(RefreshableFSMModel):
             ),
             models.Index(fields=["due_date", "id"], name="invoice_due_idx"),
             models.Index(fields=["issue_date", "id"], name="invoice_issue_idx"),
+            models.Index(fields=["order"], condition=Q(order__isnull=False), name="invoice_order_idx"),
         ]
         triggers = [
             # Every change of an invoice's state, status or figures appends its delta to
@@ -223,9 +251,23 @@ class InvoiceLine(models.Model):
     quantity = models.DecimalField(max_digits=12, decimal_places=3)
     unit_price = money_field()
     amount = money_field()
+    # The order line this line bills (orders.services.invoice_order); its quantity counts as invoiced.
+    order_line = models.ForeignKey(
+        "orders.OrderLine",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="invoice_lines",
+        db_index=False,
+    )
 
     class Meta:
         ordering = ["position"]
+        indexes = [
+            models.Index(
+                fields=["order_line"], condition=Q(order_line__isnull=False), name="invoice_line_order_line_idx"
+            )
+        ]
         constraints = [
             models.UniqueConstraint(fields=["invoice", "position"], name="invoice_line_unique_position"),
             models.CheckConstraint(condition=Q(quantity__gt=0), name="invoice_line_quantity_positive"),
@@ -237,10 +279,32 @@ class CreditNote(LedgerRow):
 
     invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")
     amount = money_field()
+    reason_code = models.CharField(
+        max_length=16, choices=CreditReason.choices, default=CreditReason.CORRECTION, db_default=CreditReason.CORRECTION
+    )
+    # A credit by quantity that gives the quantity back to the order lines (the goods are
+    # re-shipped and may be invoiced again). A return or a price concession does not.
+    reopen_quantity = models.BooleanField(default=False, db_default=False)
 
     class Meta:
         ordering = ["id"]
         constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="credit_note_amount_positive")]
+
+
+class CreditNoteLine(models.Model):
+    """A quantity of one invoice line that a credit note credits; written with the note, never changed."""
+
+    credit_note = models.ForeignKey(CreditNote, on_delete=models.PROTECT, related_name="lines")
+    invoice_line = models.ForeignKey(InvoiceLine, on_delete=models.PROTECT, related_name="credit_note_lines")
+    quantity = models.DecimalField(max_digits=12, decimal_places=3)
+    amount = money_field()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="credit_note_line_quantity_positive"),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="credit_note_line_amount_non_negative"),
+        ]
 
 
 class InvoiceStatusChange(StatusChangeBase):

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import TYPE_CHECKING
 
 from django.db import transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from billing.actors import Actor
@@ -15,7 +17,15 @@ from billing.models import Account, Customer, Provider
 from billing.money import MAX_AMOUNT, format_money, minor_unit, parse_amount, parse_positive_amount
 from billing.status import derive_payment_status
 from billing.validation import require_reason
-from invoices.models import CreditNote, Invoice, InvoiceLine, InvoiceState
+from invoices.models import (
+    CreditNote,
+    CreditNoteLine,
+    CreditReason,
+    Invoice,
+    InvoiceKind,
+    InvoiceLine,
+    InvoiceState,
+)
 from ledger import journal
 from ledger.core import (
     lock_rows,
@@ -26,12 +36,16 @@ from ledger.core import (
     sync_caller_copy,
 )
 
-Line = tuple[str, object, object]
+if TYPE_CHECKING:
+    from orders.models import Order, OrderLine
+
+# (description, quantity, unit price); orders.services adds the order line it bills as a 4th item.
+Line = tuple[str, object, object] | tuple[str, object, object, object]
 # InvoiceLine.quantity is DecimalField(max_digits=12, decimal_places=3).
 MAX_QUANTITY = Decimal("999999999.999")
 
 
-def _parse_quantity(value: object, position: int) -> Decimal:
+def _parse_quantity(value: object, position: int | str) -> Decimal:
     if isinstance(value, float | bool):
         raise InvalidInput(f"Line {position}: the quantity must be an exact decimal, not {type(value).__name__}.")
     try:
@@ -51,9 +65,12 @@ def _build_lines(lines: Iterable[Line], currency: str) -> list[InvoiceLine]:
     built = []
     for position, line in enumerate(lines, start=1):
         try:
-            description, quantity, unit_price = line
+            description, quantity, unit_price, *rest = line
         except (TypeError, ValueError):
             raise InvalidInput(f"Line {position} must be (description, quantity, unit price).") from None
+        if len(rest) > 1:
+            raise InvalidInput(f"Line {position} must be (description, quantity, unit price).")
+        order_line: OrderLine | None = rest[0] if rest else None  # type: ignore[assignment] # an OrderLine
         description = (description or "").strip()
         if not description:
             raise InvalidInput(f"Line {position} needs a description.")
@@ -72,6 +89,7 @@ def _build_lines(lines: Iterable[Line], currency: str) -> list[InvoiceLine]:
                 quantity=quantity,
                 unit_price=unit_price,
                 amount=amount.quantize(Decimal("0.01")),
+                order_line=order_line,
             )
         )
     if not built:
@@ -88,10 +106,21 @@ def create_invoice(
     lines: Iterable[Line],
     due_date: datetime.date,
     issue_date: datetime.date | None = None,
+    kind: str = InvoiceKind.STANDARD,
+    order: Order | None = None,
     by: Actor,
 ) -> Invoice:
-    """Create a draft invoice; its lines may change until it is issued."""
+    """Create a draft invoice; its lines may change until it is issued.
+
+    `order` and lines' 4th item (the order line billed) are for orders.services.invoice_order,
+    which checks under the order's lock that the quantities may be invoiced.
+    """
+    if kind not in InvoiceKind.values:
+        raise InvalidInput(f"{kind!r} is not an invoice kind ({', '.join(InvoiceKind.values)}).")
     built = _build_lines(lines, currency)
+    for line in built:
+        if line.order_line is not None and (order is None or line.order_line.order_id != order.pk):
+            raise InvalidInput(f"Line {line.position} bills an order line of another order.")
     total = sum((line.amount for line in built), Decimal("0.00"))
     if total < 0:
         raise InvalidInput(f"The invoice total would be {format_money(total, currency)}; it cannot be negative.")
@@ -112,6 +141,8 @@ def create_invoice(
         currency=currency,
         issue_date=issue_date,
         due_date=due_date,
+        kind=kind,
+        order=order,
         total=total,
         balance_due=total,
         payment_status=derive_payment_status(net=total, paid=Decimal("0.00")),
@@ -178,22 +209,114 @@ def void_invoice(invoice: Invoice, *, by: Actor, reason: str) -> Invoice:
 
 
 @transaction.atomic
-def issue_credit_note(invoice: Invoice, *, amount: object, by: Actor, reason: str) -> CreditNote:
-    """Reduce what an open invoice asks for. After full payment this makes it overpaid (a work item)."""
+def issue_credit_note(
+    invoice: Invoice,
+    *,
+    amount: object = None,
+    lines: Mapping[InvoiceLine, object] | None = None,
+    by: Actor,
+    reason: str,
+    reason_code: str = CreditReason.CORRECTION,
+    reopen_quantity: bool = False,
+) -> CreditNote:
+    """Reduce what an open invoice asks for. After full payment this makes it overpaid (a work item).
+
+    Exactly one of `amount` (a price concession: it never gives quantity back to an order)
+    or `lines`, {invoice line: quantity}: a credit by quantity, each line's amount its
+    quantity at the line's unit price (the rest of the line's amount when the whole rest of
+    its quantity is credited, so rounding leaves nothing behind). A line's quantity can be
+    credited only once: at most what was invoiced less what earlier credit notes credited.
+    `reopen_quantity` (lines only, all of them billing an order line) gives the quantity
+    back to the order, which may then invoice it again (goods re-shipped); without it the
+    order line stays invoiced (a return: the customer owes less, nothing is billed again).
+    `reason_code` is one of invoices.models.CreditReason (correction by default).
+    """
     reason = require_reason(reason, f"credit invoice {invoice}")
-    amount = parse_positive_amount(amount, invoice.currency)
+    if reason_code not in CreditReason.values:
+        raise InvalidInput(f"{reason_code!r} is not a credit reason ({', '.join(CreditReason.values)}).")
+    if (amount is None) == (lines is None):
+        raise InvalidInput("A credit note is by amount or by lines (invoice line: quantity); give exactly one.")
+    if amount is not None:
+        if reopen_quantity:
+            raise InvalidInput(
+                "A credit note by amount is a price concession and never gives quantity back to the order; "
+                "credit by lines to reopen quantity."
+            )
+        amount = parse_positive_amount(amount, invoice.currency)
+    else:
+        if not isinstance(lines, Mapping) or not lines:
+            raise InvalidInput("Give the lines to credit as {invoice line: quantity}, at least one.")
+        wanted = {}
+        for invoice_line, quantity in lines.items():
+            position = getattr(invoice_line, "position", "?")
+            if not isinstance(invoice_line, InvoiceLine) or invoice_line.invoice_id != invoice.pk:
+                raise InvalidInput(f"Line {position} is not a line of invoice {invoice}.")
+            wanted[invoice_line.pk] = _parse_quantity(quantity, position)
     accounts, invoices, _ = lock_rows(accounts=[invoice.account_id], invoices=[invoice.pk])
     locked = invoices[invoice.pk]
     if locked.state != InvoiceState.OPEN:
         raise InvalidState(f"Invoice {locked} is {locked.get_state_display()}; only an open invoice can be credited.")
+    credit_lines: list[CreditNoteLine] = []
+    if lines is not None:
+        credit_lines = _credit_lines(locked, wanted, reopen_quantity=reopen_quantity)
+        amount = sum((credit_line.amount for credit_line in credit_lines), Decimal("0.00"))
+        if amount <= 0:
+            raise InvalidAmount(f"Those lines of invoice {locked} come to nothing to credit.")
+    assert isinstance(amount, Decimal)
     creditable = locked.total - locked.credited_total
     if amount > creditable:
         raise ExceedsBalance(
             f"Invoice {locked} can be credited at most {format_money(creditable, locked.currency)}; "
             f"you asked for {format_money(amount, locked.currency)}."
         )
-    note = CreditNote.objects.create(invoice=locked, amount=amount, created_by=by, reason=reason)
+    note = CreditNote.objects.create(
+        invoice=locked,
+        amount=amount,
+        reason_code=reason_code,
+        reopen_quantity=bool(reopen_quantity and credit_lines),
+        created_by=by,
+        reason=reason,
+    )
+    for credit_line in credit_lines:
+        credit_line.credit_note = note
+    CreditNoteLine.objects.bulk_create(credit_lines)
+    # refresh_all refreshes the invoice's order too (its lock was taken with the invoice's).
     refresh_all(invoices=[locked], accounts=accounts.values(), cause=f"credit note #{note.pk}: {reason}", by=by)
     journal.credit_note_issued(note, locked)
     sync_caller_copy(invoice, locked)
     return note
+
+
+def _credit_lines(invoice: Invoice, wanted: dict[int, Decimal], *, reopen_quantity: bool) -> list[CreditNoteLine]:
+    """The credit note's lines, checked under the invoice's lock against what was already credited."""
+    invoice_lines = {line.pk: line for line in InvoiceLine.objects.filter(invoice=invoice, pk__in=wanted)}
+    credited = {
+        row["invoice_line_id"]: (row["q"], row["a"])
+        for row in CreditNoteLine.objects.filter(invoice_line_id__in=wanted)
+        .values("invoice_line_id")
+        .annotate(q=Sum("quantity"), a=Sum("amount"))
+    }
+    built = []
+    for pk, quantity in sorted(wanted.items()):
+        line = invoice_lines[pk]
+        done_quantity, done_amount = credited.get(pk, (Decimal("0"), Decimal("0.00")))
+        left = line.quantity - done_quantity
+        if quantity > left:
+            raise ExceedsBalance(
+                f"Line {line.position} of invoice {invoice} ({line.description}) has {left.normalize():f} left to "
+                f"credit of {line.quantity.normalize():f} invoiced; you asked to credit {quantity.normalize():f}."
+            )
+        if line.unit_price < 0:
+            raise InvalidInput(
+                f"Line {line.position} of invoice {invoice} is a discount; credit an amount instead of its quantity."
+            )
+        if reopen_quantity and line.order_line_id is None:
+            raise InvalidInput(
+                f"Line {line.position} of invoice {invoice} bills no order line, so there is no quantity to reopen."
+            )
+        if quantity == left:
+            amount = line.amount - done_amount
+        else:
+            amount = (quantity * line.unit_price).quantize(minor_unit(invoice.currency), rounding=ROUND_HALF_UP)
+        built.append(CreditNoteLine(invoice_line=line, quantity=quantity, amount=amount.quantize(Decimal("0.01"))))
+    return built

@@ -6,8 +6,9 @@ INSERT per table, one UPDATE per cached table, one INSERT for each status histor
 
 It is still the one write path, not a second one beside it:
 
-- locks go through ledger.core.lock_rows, in the one order (accounts, then invoices by
-  id; the payments are new, so no other writer can hold them), once for the chunk;
+- locks go through ledger.core.lock_rows, in the one order (accounts, then the invoices'
+  orders, then invoices by id; the payments are new, so no other writer can hold them),
+  once for the chunk; the orders of the invoices paid are refreshed by ledger.orders;
 - cached totals and statuses come from ledger.core.ledger_sums (the SQL sums every
   refresh reads) and ledger.core.derive_invoice / derive_payment (the derivation
   refresh_invoice and refresh_payment use); accounts from ledger.core.refresh_accounts,
@@ -36,7 +37,8 @@ from billing.errors import InvalidState
 from billing.status import AllocationStatus, PaymentStatus
 from invoices.models import Invoice, InvoiceState, InvoiceStatusChange
 from ledger import journal
-from ledger.core import derive_invoice, derive_payment, ledger_sums, lock_rows, refresh_accounts
+from ledger.core import derive_invoice, derive_payment, ledger_sums, lock_orders_of, lock_rows, refresh_accounts
+from ledger.orders import refresh_orders
 from payments.models import Payment, PaymentState, PaymentStatusChange
 
 # A status change to be written: (owner id, field, old, new, cause).
@@ -166,6 +168,10 @@ def apply_allocations(steps: Sequence[Step], *, by: Actor) -> list[list[Allocati
     # Invoices first (accounts read them), then payments, then accounts: refresh_all's order.
     insert_changes(InvoiceStatusChange, "invoice", invoice_changes, by=by)
     save_many(Invoice, [invoices[pk] for pk in sorted(invoice_fields) if invoice_fields[pk]], invoice_fields)
+    # The orders of those invoices, by the one order refresh (lock_invoices locked them before the invoices).
+    order_ids = {invoice.order_id for invoice in invoices.values() if invoice.order_id}
+    if order_ids:
+        refresh_orders(lock_orders_of(order_ids, []).values(), cause=steps[0].cause if steps else "", by=by)
     insert_changes(PaymentStatusChange, "payment", payment_changes, by=by)
     save_many(Payment, [payments[pk] for pk in sorted(payment_fields) if payment_fields[pk]], payment_fields)
     refresh_accounts(invoice.account_id for invoice in invoices.values())

@@ -1,8 +1,9 @@
 """The one refresh routine and the fixed lock order every service uses (DESIGN.md §1).
 
-Services lock rows through `lock_rows` (accounts, then invoices by id, then payments
-by id), append ledger rows, then call `refresh_invoice`, `refresh_payment` and
-`refresh_account` for what they touched. Each refresh recomputes the cached totals
+Services lock rows through `lock_rows` (accounts, then orders, then invoices by id, then
+payments by id), append ledger rows, then call `refresh_invoice`, `refresh_payment` and
+`refresh_account` for what they touched (`refresh_all` also refreshes the orders of the
+invoices it refreshes, ledger.orders). Each refresh recomputes the cached totals
 from the ledger rows with SQL sums, derives the status with the pure functions of
 billing.status, and writes only what changed: calling it twice changes nothing.
 """
@@ -23,6 +24,8 @@ from billing.actors import Actor
 from billing.models import Account
 from billing.status import derive_balance_due
 from invoices.models import OPEN_WORK_SQL, Invoice, InvoiceState, InvoiceStatusChange
+from ledger.orders import refresh_orders
+from orders.models import Order, OrderStatusChange
 from payments.models import Payment, PaymentStatusChange
 
 T = TypeVar("T")
@@ -31,19 +34,64 @@ T = TypeVar("T")
 def lock_rows(
     *,
     accounts: Iterable[int] = (),
+    orders: Iterable[int] = (),
     invoices: Iterable[int] = (),
     payments: Iterable[int] = (),
 ) -> tuple[dict[int, Account], dict[int, Invoice], dict[int, Payment]]:
     """Lock rows FOR UPDATE in the one global order and return fresh copies by id.
 
     Every writer takes its locks through here, so two clerks never wait on each
-    other in opposite orders (no deadlocks, I8).
+    other in opposite orders (no deadlocks, I8). The orders of the given invoices are
+    locked too, between the accounts and the invoices (lock_rows_with_orders returns them).
     """
+    locked_accounts, _, locked_invoices, locked_payments = lock_rows_with_orders(
+        accounts=accounts, orders=orders, invoices=invoices, payments=payments
+    )
+    return locked_accounts, locked_invoices, locked_payments
 
+
+def lock_rows_with_orders(
+    *,
+    accounts: Iterable[int] = (),
+    orders: Iterable[int] = (),
+    invoices: Iterable[int] = (),
+    payments: Iterable[int] = (),
+) -> tuple[dict[int, Account], dict[int, Order], dict[int, Invoice], dict[int, Payment]]:
+    """lock_rows, also returning the orders locked: the given ones and those of the invoices.
+
+    An invoice's order never changes after it is created, so reading it before the
+    invoice's lock is safe; the orders are locked in the same statement that finds them.
+    """
+    invoices = sorted(set(invoices))
     locked_accounts = _lock(Account, accounts)
+    locked_orders = lock_orders_of(orders, invoices)
     locked_invoices = _lock(Invoice, invoices)
     locked_payments = _lock(Payment, payments)
-    return locked_accounts, locked_invoices, locked_payments
+    return locked_accounts, locked_orders, locked_invoices, locked_payments
+
+
+def lock_orders_of(order_ids: Iterable[int], invoice_ids: list[int]) -> dict[int, Order]:
+    """Lock orders by id (and the orders of invoices), as lock_rows does between accounts and invoices;
+    again in the same transaction, it returns fresh copies of orders already held."""
+    order_ids = sorted(set(order_ids))
+    if not order_ids and not invoice_ids:
+        return {}
+    sql, attnames = _lock_sql(Order)
+    if invoice_ids:
+        # The ids are computed once (an InitPlan), so the orders are read by primary key
+        # whatever the planner thinks of an OR: this runs in every allocation.
+        sql = sql.replace(
+            "WHERE id = ANY(%s)",
+            "WHERE id = ANY(ARRAY(SELECT unnest(%s::bigint[]) UNION SELECT order_id FROM invoices_invoice"
+            " WHERE id = ANY(%s) AND order_id IS NOT NULL))",
+        )
+        params = [order_ids, invoice_ids]
+    else:
+        params = [order_ids]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return {instance.pk: instance for instance in (Order.from_db(connection.alias, attnames, row) for row in rows)}
 
 
 def lock_customer_accounts(customer_ids: Iterable[int]) -> None:
@@ -222,6 +270,10 @@ def record_invoice_change(invoice: Invoice, *, field: str, old: str, new: str, c
     _record(InvoiceStatusChange, "invoice", invoice, field=field, old=old, new=new, cause=cause, by=by)
 
 
+def record_order_change(order: Order, *, field: str, old: str, new: str, cause: str, by: Actor) -> None:
+    _record(OrderStatusChange, "order", order, field=field, old=old, new=new, cause=cause, by=by)
+
+
 def record_payment_change(payment: Payment, *, field: str, old: str, new: str, cause: str, by: Actor) -> None:
     _record(PaymentStatusChange, "payment", payment, field=field, old=old, new=new, cause=cause, by=by)
 
@@ -393,14 +445,26 @@ def refresh_all(
     invoices: Iterable[Invoice] = (),
     payments: Iterable[Payment] = (),
     accounts: Iterable[Account] = (),
+    orders: Iterable[Order] = (),
     cause: str,
     by: Actor,
 ) -> None:
-    """Refresh what a service touched: invoices first (accounts read them), then payments."""
+    """Refresh what a service touched: invoices first (accounts and orders read them), then
+    the orders of those invoices and the `orders` given, then payments, then accounts.
+
+    Orders are refreshed from locked copies: the given ones, else a copy of the ones
+    lock_rows locked for the invoices (read again here, still under that lock).
+    """
     invoices, payments = list(invoices), list(payments)
     invoice_sums, payment_sums = ledger_sums([i.pk for i in invoices], [p.pk for p in payments])
     for invoice in invoices:
         refresh_invoice(invoice, cause=cause, by=by, sums=invoice_sums[invoice.pk])
+    given = {order.pk: order for order in orders}
+    missing = {invoice.order_id for invoice in invoices if invoice.order_id} - set(given)
+    if missing:
+        given.update(lock_orders_of(missing, []))
+    if given:
+        refresh_orders(given.values(), cause=cause, by=by)
     for payment in payments:
         refresh_payment(payment, cause=cause, by=by, sums=payment_sums[payment.pk])
     for account in accounts:

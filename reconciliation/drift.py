@@ -11,7 +11,11 @@ What is compared, per object:
 - payment: allocated_total, refunded_total, charged_back_total, unallocated,
   allocation_status;
 - account: balance_due, open_invoice_count, oldest_due_date, computed from what its
-  open invoices' figures should be (so an account is wrong if its invoices are).
+  open invoices' figures should be (so an account is wrong if its invoices are);
+- order: invoiced_total, paid_total, balance_due, billing_status, payment_status, state
+  from what its open invoices' figures should be, and its lines' invoiced and invoiceable
+  quantities (line_quantities) from the invoice lines and credit note lines; a line
+  invoiced beyond what may be invoiced (I9, over_invoiced) is reported, never repaired.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from decimal import Decimal
 from django.db import connection
 
 from invoices.models import OPEN_WORK_STATUSES, InvoiceState
+from ledger.orders import ALL_LINES_INVOICED_SQL, LINE_INVOICED_SQL
 from reconciliation.models import ObjectKind
 
 # SQL literals from the enums (invoices.models): the invoices an account's cache sums.
@@ -91,9 +96,84 @@ def _payment_ledger(main_filter: str, ledger_filter: str) -> str:
     """
 
 
+def _order_drift_sql(scoped: bool) -> str:
+    """Every order in scope, its cached figures beside what its invoices' ledger and its lines say.
+
+    The derivations mirror orders.models (derive_billing_status, derive_order_payment_status,
+    derive_order_state) in SQL, as the invoice's mirror billing.status.
+    """
+    order_filter = "WHERE o.id = ANY(%(ids)s)" if scoped else ""
+    invoices = _invoice_ledger(
+        f"WHERE i.state = {_OPEN} AND i.order_id " + ("= ANY(%(ids)s)" if scoped else "IS NOT NULL"),
+        "WHERE invoice_id IN (SELECT id FROM invoices_invoice WHERE order_id "
+        + ("= ANY(%(ids)s))" if scoped else "IS NOT NULL)"),
+    )
+    lines_sql = LINE_INVOICED_SQL if scoped else ALL_LINES_INVOICED_SQL
+    paid, net = "COALESCE(inv.paid, 0)", "COALESCE(inv.net, 0)"
+    payment_status = INVOICE_STATUS_SQL.format(paid="f.paid", net="f.net")
+    return f"""
+        WITH inv AS (
+            SELECT i.order_id, SUM(x.ledger_total - x.ledger_credited_total) AS net, SUM(x.ledger_paid_total) AS paid
+            FROM ({invoices}) x JOIN invoices_invoice i ON i.id = x.id GROUP BY i.order_id),
+        lf AS ({lines_sql}),
+        lines AS (
+            SELECT l.order_id,
+                   string_agg(l.position || ':' || l.invoiced_quantity::float8 || '/' || l.invoiceable_quantity::float8,
+                              ' ' ORDER BY l.position) AS cached,
+                   string_agg(l.position || ':' || lf.invoiced::float8 || '/' || (lf.billable - lf.invoiced)::float8,
+                              ' ' ORDER BY l.position) AS ledger,
+                   COALESCE(string_agg(CASE WHEN lf.invoiced > lf.billable OR lf.invoiced < 0
+                                       THEN 'line ' || l.position || ': ' || lf.invoiced::float8 || ' of '
+                                            || lf.billable::float8 END, ', ' ORDER BY l.position), '') AS over,
+                   bool_or(lf.invoiced > 0) AS any_invoiced,
+                   bool_and(lf.invoiced >= l.quantity - l.canceled_quantity) AS all_invoiced
+            FROM orders_orderline l JOIN lf ON lf.id = l.id GROUP BY l.order_id),
+        figures AS (
+            SELECT o.id, o.account_id, {net} AS net, {paid} AS paid,
+                   CASE WHEN NOT COALESCE(lines.any_invoiced, false) THEN 'not_invoiced'
+                        WHEN COALESCE(lines.all_invoiced, true) THEN 'invoiced'
+                        ELSE 'partially_invoiced' END AS billing,
+                   COALESCE(lines.cached, '') AS line_quantities, COALESCE(lines.ledger, '') AS ledger_line_quantities,
+                   COALESCE(lines.over, '') AS ledger_over_invoiced,
+                   o.invoiced_total, o.paid_total, o.balance_due, o.billing_status, o.payment_status, o.state
+            FROM orders_order o LEFT JOIN inv ON inv.order_id = o.id LEFT JOIN lines ON lines.order_id = o.id
+            {order_filter}),
+        derived AS (
+            SELECT f.*, CASE WHEN f.billing = 'not_invoiced' AND f.net = 0 AND f.paid = 0 THEN 'unpaid'
+                             ELSE {payment_status} END
+                        AS payment
+            FROM figures f)
+        SELECT * FROM (
+            SELECT d.id, d.account_id,
+                   d.invoiced_total, d.net AS ledger_invoiced_total,
+                   d.paid_total, d.paid AS ledger_paid_total,
+                   d.balance_due, d.net - d.paid AS ledger_balance_due,
+                   d.billing_status, d.billing AS ledger_billing_status,
+                   d.payment_status, d.payment AS ledger_payment_status,
+                   d.state, CASE WHEN d.state = 'canceled' THEN 'canceled'
+                                 WHEN d.billing = 'invoiced' AND d.payment = 'paid' THEN 'closed'
+                                 ELSE 'open' END AS ledger_state,
+                   d.line_quantities, d.ledger_line_quantities,
+                   '' AS over_invoiced, d.ledger_over_invoiced
+            FROM derived d) x
+        WHERE {_differs(ORDER_FIELDS)}
+        ORDER BY x.id
+    """
+
+
 INVOICE_FIELDS = ("total", "credited_total", "paid_total", "balance_due", "payment_status")
 PAYMENT_FIELDS = ("allocated_total", "refunded_total", "charged_back_total", "unallocated", "allocation_status")
 ACCOUNT_FIELDS = ("balance_due", "open_invoice_count", "oldest_due_date")
+ORDER_FIELDS = (
+    "invoiced_total",
+    "paid_total",
+    "balance_due",
+    "billing_status",
+    "payment_status",
+    "state",
+    "line_quantities",
+    "over_invoiced",
+)
 
 
 def _differs(fields: tuple[str, ...]) -> str:
@@ -155,6 +235,7 @@ _SQL: dict[str, tuple[tuple[str, ...], Callable[[bool], str]]] = {
     ObjectKind.INVOICE: (INVOICE_FIELDS, _invoice_drift_sql),
     ObjectKind.PAYMENT: (PAYMENT_FIELDS, _payment_drift_sql),
     ObjectKind.ACCOUNT: (ACCOUNT_FIELDS, _account_drift_sql),
+    ObjectKind.ORDER: (ORDER_FIELDS, _order_drift_sql),
 }
 
 
@@ -178,7 +259,7 @@ class ObjectDrift:
     kind: str
     id: int
     fields: list[FieldDrift] = field(default_factory=list)
-    account_id: int | None = None  # invoices: the account its figures feed
+    account_id: int | None = None  # invoices: the account its figures feed; orders: the account locked first
 
     @property
     def field_names(self) -> set[str]:
@@ -218,7 +299,12 @@ def count_objects() -> dict[str, int]:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT (SELECT COUNT(*) FROM invoices_invoice), (SELECT COUNT(*) FROM payments_payment),"
-            " (SELECT COUNT(*) FROM billing_account)"
+            " (SELECT COUNT(*) FROM billing_account), (SELECT COUNT(*) FROM orders_order)"
         )
-        invoices, payments, accounts = cursor.fetchone()
-    return {ObjectKind.INVOICE: invoices, ObjectKind.PAYMENT: payments, ObjectKind.ACCOUNT: accounts}
+        invoices, payments, accounts, orders = cursor.fetchone()
+    return {
+        ObjectKind.INVOICE: invoices,
+        ObjectKind.PAYMENT: payments,
+        ObjectKind.ACCOUNT: accounts,
+        ObjectKind.ORDER: orders,
+    }

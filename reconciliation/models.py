@@ -29,6 +29,7 @@ class ObjectKind(models.TextChoices):
     INVOICE = "invoice", "Invoice"
     PAYMENT = "payment", "Payment"
     ACCOUNT = "account", "Account"
+    ORDER = "order", "Order"
     INVOICE_TOTALS = "invoice_totals", "Invoice queue totals"
     PAYMENT_TOTALS = "payment_totals", "Payment queue totals"
     JOURNAL_CUSTOMER = "journal_customer", "Entry journal of a customer"

@@ -2,8 +2,8 @@
 
 A run has two phases.
 
-1. Detection: three set-based queries (reconciliation.drift) recompute every invoice,
-   payment and account from the ledger rows and return only the rows that differ.
+1. Detection: four set-based queries (reconciliation.drift) recompute every invoice,
+   payment, account and order from the ledger rows and return only the rows that differ.
    They read a snapshot and take no locks, so clerks are never blocked by them.
 2. Confirmation (and, with fix=True, repair), in short batches, each its own
    transaction: lock the batch's rows through ledger.core.lock_rows (accounts,
@@ -37,7 +37,8 @@ from django.utils import timezone
 
 from billing.models import Account
 from invoices.models import Invoice, InvoiceState
-from ledger.core import lock_rows, refresh_account, refresh_invoice, refresh_payment
+from ledger.core import lock_rows, lock_rows_with_orders, refresh_account, refresh_invoice, refresh_payment
+from ledger.orders import refresh_orders
 from reconciliation.drift import ObjectDrift, as_text, count_objects, find_drift
 from reconciliation.journal import find_journal_drift
 from reconciliation.models import ObjectKind, ReconciliationDifference, ReconciliationRun, RunOutcome
@@ -69,10 +70,10 @@ def _quiet(message: str) -> None:
 
 
 def detect() -> tuple[dict[str, int], list[Candidate]]:
-    """Object counts and the drifted objects of the whole ledger, invoices, payments, accounts."""
+    """Object counts and the drifted objects of the whole ledger, invoices, payments, accounts, orders."""
     counts = count_objects()
     candidates = []
-    for kind in (ObjectKind.INVOICE, ObjectKind.PAYMENT, ObjectKind.ACCOUNT):
+    for kind in (ObjectKind.INVOICE, ObjectKind.PAYMENT, ObjectKind.ACCOUNT, ObjectKind.ORDER):
         for drift in find_drift(kind).values():
             candidates.append(Candidate(kind, drift.id, drift.account_id))
     return counts, candidates
@@ -97,11 +98,12 @@ def _labels(kind: str, rows: dict, drifted: Iterable[int]) -> dict[int, str]:
     return {pk: str(row) for pk, row in rows.items()}
 
 
-def _recheck(accounts, invoices, payments) -> dict[str, dict[int, ObjectDrift]]:
+def _recheck(accounts, invoices, payments, orders) -> dict[str, dict[int, ObjectDrift]]:
     return {
         ObjectKind.INVOICE: find_drift(ObjectKind.INVOICE, invoices),
         ObjectKind.PAYMENT: find_drift(ObjectKind.PAYMENT, payments),
         ObjectKind.ACCOUNT: find_drift(ObjectKind.ACCOUNT, accounts),
+        ObjectKind.ORDER: find_drift(ObjectKind.ORDER, orders),
     }
 
 
@@ -117,9 +119,11 @@ def process_batch(
     seen = set() if seen is None else seen
     invoice_ids = {c.id for c in batch if c.kind == ObjectKind.INVOICE}
     payment_ids = {c.id for c in batch if c.kind == ObjectKind.PAYMENT}
+    order_ids = {c.id for c in batch if c.kind == ObjectKind.ORDER}
     # An invoice's figures feed its account: lock it too, so it is re-checked and refreshed with it.
+    # An order's come from its invoices, all in its account: locking that account holds them still.
     account_ids = {c.id for c in batch if c.kind == ObjectKind.ACCOUNT}
-    account_ids |= {c.account_id for c in batch if c.kind == ObjectKind.INVOICE and c.account_id}
+    account_ids |= {c.account_id for c in batch if c.kind in (ObjectKind.INVOICE, ObjectKind.ORDER) and c.account_id}
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
@@ -130,8 +134,11 @@ def process_batch(
         accounts, _, _ = lock_rows(accounts=account_ids)
         open_in_accounts = Invoice.objects.filter(account_id__in=account_ids, state=InvoiceState.OPEN)
         invoice_ids |= set(find_drift(ObjectKind.INVOICE, list(open_in_accounts.values_list("pk", flat=True))))
-        _, invoices, payments = lock_rows(invoices=invoice_ids, payments=payment_ids)
-        drift = _recheck(accounts, invoices, payments)
+        # The orders of those invoices are locked (and re-checked) with them, before them.
+        _, orders, invoices, payments = lock_rows_with_orders(
+            orders=order_ids, invoices=invoice_ids, payments=payment_ids
+        )
+        drift = _recheck(accounts, invoices, payments, orders)
         if not any(drift.values()):
             return BatchResult()
         remaining = drift
@@ -143,13 +150,18 @@ def process_batch(
                 refresh_payment(payments[pk], cause=cause, by=by)
             for account in accounts.values():  # after the invoices they are computed from
                 refresh_account(account)
-            remaining = _recheck(accounts, invoices, payments)
+            # After the invoices too; an order with a line invoiced beyond what may be invoiced
+            # (I9) cannot be refreshed (its check constraint refuses): a person decides.
+            broken = {pk for pk, found in drift[ObjectKind.ORDER].items() if "over_invoiced" in found.field_names}
+            refresh_orders([order for pk, order in orders.items() if pk not in broken], cause=cause, by=by)
+            remaining = _recheck(accounts, invoices, payments, orders)
         result = BatchResult()
         differences = []
         for kind, rows in (
             (ObjectKind.INVOICE, invoices),
             (ObjectKind.PAYMENT, payments),
             (ObjectKind.ACCOUNT, accounts),
+            (ObjectKind.ORDER, orders),
         ):
             labels = _labels(kind, rows, drift[kind])
             for pk, object_drift in drift[kind].items():
@@ -277,8 +289,8 @@ def _run(run: ReconciliationRun, *, fix: bool, limit: int | None, batch_size: in
         objects_checked=checked, candidates=len(candidates), left_for_next_run=left
     )
     progress(
-        f"Checked {counts[ObjectKind.INVOICE]} invoices, {counts[ObjectKind.PAYMENT]} payments and "
-        f"{counts[ObjectKind.ACCOUNT]} accounts in {time.monotonic() - started:.2f} s: "
+        f"Checked {counts[ObjectKind.INVOICE]} invoices, {counts[ObjectKind.PAYMENT]} payments, "
+        f"{counts[ObjectKind.ACCOUNT]} accounts and {counts[ObjectKind.ORDER]} orders in {time.monotonic() - started:.2f} s: "
         f"{len(candidates)} look drifted"
         + (f" ({left} left for the next run by --limit {limit})" if left else "")
         + "."

@@ -8,6 +8,10 @@ ledger rows, not the caches, an account's to what its open invoices ask,
 and every entry names its source's customer, currency and account. These are written
 from DESIGN.md §8, independently of ledger.journal_sql (which reconciliation uses).
 
+Orders (DESIGN.md section 9): every order line's invoiced and invoiceable quantities and
+every order's figures and statuses equal what its invoices, invoice lines and credit note
+lines say (I1, I2), and no line is invoiced beyond what may be invoiced (I9).
+
 Used after every step of the property test, by scenario tests and the benchmark's
 sanity check. Returns a list of human-readable violations (empty when all hold).
 """
@@ -135,6 +139,77 @@ CHECKS = {
         LEFT JOIN payments_payment p ON p.id = COALESCE(e.payment_id, r.payment_id, c.payment_id)
         WHERE (e.customer_id, e.currency, e.account_id) IS DISTINCT FROM
               (COALESCE(i.customer_id, p.customer_id), COALESCE(i.currency, p.currency), i.account_id)
+    """,
+    "I1 order line quantities": """
+        SELECT l.id, l.invoiced_quantity, COALESCE(b.q, 0) - COALESCE(r.q, 0), l.invoiceable_quantity
+        FROM orders_orderline l JOIN orders_order o ON o.id = l.order_id
+        LEFT JOIN (SELECT il.order_line_id, SUM(il.quantity) q FROM invoices_invoiceline il
+                   JOIN invoices_invoice i ON i.id = il.invoice_id
+                   WHERE i.state <> 'void' AND il.order_line_id IS NOT NULL GROUP BY 1) b ON b.order_line_id = l.id
+        LEFT JOIN (SELECT il.order_line_id, SUM(cl.quantity) q FROM invoices_creditnoteline cl
+                   JOIN invoices_creditnote cn ON cn.id = cl.credit_note_id
+                   JOIN invoices_invoiceline il ON il.id = cl.invoice_line_id
+                   JOIN invoices_invoice i ON i.id = il.invoice_id
+                   WHERE cn.reopen_quantity AND i.state <> 'void' GROUP BY 1) r ON r.order_line_id = l.id
+        WHERE l.invoiced_quantity <> COALESCE(b.q, 0) - COALESCE(r.q, 0)
+           OR l.invoiceable_quantity <> (CASE WHEN o.invoicing = 'delivered'
+                                              THEN LEAST(l.delivered_quantity, l.quantity - l.canceled_quantity)
+                                              ELSE l.quantity - l.canceled_quantity END) - l.invoiced_quantity
+    """,
+    "I9 order line invoiced beyond what may be invoiced": """
+        SELECT l.id, l.quantity, l.delivered_quantity, l.canceled_quantity, l.invoiced_quantity, o.invoicing
+        FROM orders_orderline l JOIN orders_order o ON o.id = l.order_id
+        WHERE l.invoiced_quantity > (CASE WHEN o.invoicing = 'delivered'
+                                          THEN LEAST(l.delivered_quantity, l.quantity - l.canceled_quantity)
+                                          ELSE l.quantity - l.canceled_quantity END)
+           OR l.invoiced_quantity < 0
+    """,
+    "I9 credited more quantity than invoiced": """
+        SELECT il.id, il.quantity, SUM(cl.quantity) FROM invoices_creditnoteline cl
+        JOIN invoices_invoiceline il ON il.id = cl.invoice_line_id
+        GROUP BY il.id, il.quantity HAVING SUM(cl.quantity) > il.quantity
+    """,
+    "I1 credit note lines add up to the credit note": """
+        SELECT cn.id, cn.amount, SUM(cl.amount) FROM invoices_creditnote cn
+        JOIN invoices_creditnoteline cl ON cl.credit_note_id = cn.id
+        GROUP BY cn.id, cn.amount HAVING SUM(cl.amount) <> cn.amount
+    """,
+    "I1 order figures": """
+        SELECT o.id, o.invoiced_total, COALESCE(i.net, 0), o.paid_total, COALESCE(i.paid, 0), o.balance_due
+        FROM orders_order o
+        LEFT JOIN (SELECT order_id, SUM(total - credited_total) net, SUM(paid_total) paid FROM invoices_invoice
+                   WHERE state = 'open' AND order_id IS NOT NULL GROUP BY 1) i ON i.order_id = o.id
+        WHERE o.invoiced_total <> COALESCE(i.net, 0) OR o.paid_total <> COALESCE(i.paid, 0)
+           OR o.balance_due <> o.invoiced_total - o.paid_total
+    """,
+    "I2 order statuses": """
+        SELECT id, billing_status, b, payment_status, p, state, s FROM (
+            SELECT o.id, o.billing_status, o.payment_status, o.state, x.b, x.p,
+                   CASE WHEN o.state = 'canceled' THEN 'canceled'
+                        WHEN x.b = 'invoiced' AND x.p = 'paid' THEN 'closed' ELSE 'open' END s
+            FROM orders_order o
+            CROSS JOIN LATERAL (
+                SELECT b, CASE
+                    WHEN b = 'not_invoiced' AND o.invoiced_total = 0 AND o.paid_total = 0 THEN 'unpaid'
+                    WHEN o.paid_total > o.invoiced_total THEN 'overpaid'
+                    WHEN o.paid_total = o.invoiced_total THEN 'paid'
+                    WHEN o.paid_total = 0 THEN 'unpaid'
+                    ELSE 'partially_paid' END p
+                FROM (SELECT CASE
+                    WHEN NOT COALESCE(bool_or(l.invoiced_quantity > 0), false) THEN 'not_invoiced'
+                    WHEN COALESCE(bool_and(l.invoiced_quantity >= l.quantity - l.canceled_quantity), true)
+                        THEN 'invoiced'
+                    ELSE 'partially_invoiced' END b
+                    FROM orders_orderline l WHERE l.order_id = o.id) lines) x) q
+        WHERE billing_status <> b OR payment_status <> p OR state <> s
+    """,
+    "I5 order invoice party differs from its order": """
+        SELECT i.id, i.order_id FROM invoices_invoice i JOIN orders_order o ON o.id = i.order_id
+        WHERE (i.customer_id, i.provider_id, i.currency, i.account_id)
+              IS DISTINCT FROM (o.customer_id, o.provider_id, o.currency, o.account_id)
+        UNION ALL
+        SELECT il.id, l.order_id FROM invoices_invoiceline il JOIN orders_orderline l ON l.id = il.order_line_id
+        JOIN invoices_invoice i ON i.id = il.invoice_id WHERE i.order_id IS DISTINCT FROM l.order_id
     """,
     "I3 pair net negative": """
         SELECT payment_id, invoice_id, SUM(amount) FROM allocations_allocation

@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "invoices",
     "payments",
     "allocations",
+    "orders",
     "submissions",
     "reconciliation",
     "intake",

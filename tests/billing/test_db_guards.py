@@ -30,6 +30,7 @@ from documents.services import issue_statement
 from dunning.models import CollectionNote
 from intake.models import BankEntry
 from invoices.services import issue_credit_note
+from orders.services import create_order, invoice_order
 from payments.services import record_chargeback, refund_payment
 from reconciliation.models import ReconciliationDifference, ReconciliationRun
 from tests.factories import make_invoice, make_payment
@@ -40,8 +41,10 @@ CHANGES = {
     "payments_refund": "reason = reason || ' (edited)'",
     "payments_chargeback": "reason = reason || ' (edited)'",
     "invoices_creditnote": "amount = amount + 1",
+    "invoices_creditnoteline": "quantity = quantity + 1",
     "invoices_invoicestatuschange": "reason = reason || ' (edited)'",
     "payments_paymentstatuschange": "reason = reason || ' (edited)'",
+    "orders_orderstatuschange": "reason = reason || ' (edited)'",
     "billing_collectionnote": "text = text || ' (edited)'",
     "reconciliation_reconciliationdifference": "ledger_value = '0.00'",
     "payments_bankentry": "amount = amount + 1",
@@ -66,6 +69,11 @@ def make_ledger(customer, provider) -> None:
     refund_payment(payment, amount="5.00", by=None, reason="Goodwill")
     record_chargeback(payment, amount="5.00", by=None, reason="Dispute")
     issue_credit_note(invoice, amount="10.00", by=None, reason="Discount")
+    by_quantity = make_invoice(customer=customer, provider=provider, total="20.00")
+    issue_credit_note(by_quantity, lines={by_quantity.lines.get(): "0.5"}, by=None, reason="Half returned")
+    invoice_order(
+        create_order(customer=customer, provider=provider, currency="EUR", lines=[("A", 1, "5")], by=None), by=None
+    )
     CollectionNote.objects.create(account=invoice.account, outcome="reached", text="Will pay Friday.")
     run = ReconciliationRun.objects.create()
     ReconciliationDifference.objects.create(

@@ -104,3 +104,40 @@ def test_pair_nets_and_parties_are_checked(books, provider):
 def test_a_disabled_append_only_trigger_is_noticed(books):
     found = names(corrupt("ALTER TABLE payments_refund DISABLE TRIGGER USER"))
     assert "I7 append-only trigger missing" in found
+
+
+def test_order_caches_and_i9_are_checked(customer, provider, other_provider):
+    from orders.models import OrderLine
+    from orders.services import create_order, invoice_order
+
+    order = create_order(customer=customer, provider=provider, currency="EUR", lines=[("Mug", 4, "5")], by=None)
+    invoice = invoice_order(order, quantities={OrderLine.objects.get(order=order): 2}, by=None)
+    issue_credit_note(invoice, lines={invoice.lines.get(): 1}, by=None, reason="Returned")
+    assert violations() == []
+    line = OrderLine.objects.get(order=order)
+    assert "I1 order line quantities" in names(
+        corrupt("UPDATE orders_orderline SET invoiced_quantity = 1, invoiceable_quantity = 3 WHERE id = %s", [line.pk])
+    )
+    assert "I1 order figures" in names(
+        corrupt("UPDATE orders_order SET paid_total = 5, balance_due = invoiced_total - 5 WHERE id = %s", [order.pk])
+    )
+    assert "I2 order statuses" in names(
+        corrupt("UPDATE orders_order SET billing_status = 'invoiced' WHERE id = %s", [order.pk])
+    )
+    # Nothing delivered under a "delivered" policy, yet 2 invoiced: I9.
+    assert "I9 order line invoiced beyond what may be invoiced" in names(
+        corrupt("UPDATE orders_order SET invoicing = 'delivered' WHERE id = %s", [order.pk])
+    )
+    assert "I5 order invoice party differs from its order" in names(
+        corrupt("UPDATE orders_order SET provider_id = %s WHERE id = %s", [other_provider.pk, order.pk])
+    )
+    # Credit note lines are append-only: the guard is switched off inside the rolled-back savepoint.
+    unguarded = (
+        "SET CONSTRAINTS ALL IMMEDIATE; ALTER TABLE invoices_creditnoteline DISABLE TRIGGER settle_append_only; "
+    )
+    assert "I9 credited more quantity than invoiced" in names(
+        corrupt(unguarded + "UPDATE invoices_creditnoteline SET quantity = 3")
+    )
+    assert "I1 credit note lines add up to the credit note" in names(
+        corrupt(unguarded + "UPDATE invoices_creditnoteline SET amount = amount + 1")
+    )

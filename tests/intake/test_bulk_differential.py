@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from allocations.services import allocate
 from intake.services import NewCredit, booked_at, record_and_allocate, record_and_allocate_many
+from orders.services import create_order, invoice_order
 from tests.factories import CustomerFactory, ProviderFactory, make_invoice, make_payment
 from tests.invariants import assert_invariants
 
@@ -49,6 +50,9 @@ _SNAPSHOT = {
     "invoices": """
         SELECT number, state, total, credited_total, paid_total, balance_due, payment_status
         FROM invoices_invoice ORDER BY number""",
+    "orders": """
+        SELECT number, state, billing_status, payment_status, invoiced_total, paid_total, balance_due
+        FROM orders_order ORDER BY number""",
     "accounts": "SELECT id, balance_due, open_invoice_count, oldest_due_date FROM billing_account ORDER BY id",
     "invoice queue": """
         SELECT state, payment_status, currency, due_date, SUM(invoices), SUM(balance_due), SUM(total)
@@ -138,13 +142,18 @@ def test_a_chunk_writes_what_the_entries_write_one_by_one(clerk):
     make_invoice(customer=dee, provider=acme, total="89.99", currency="GBP")
     # Paid in part before the chunk: the chunk's history starts from partially_paid.
     allocate(make_payment(customer=ada, amount="20.00", reference="EARLIER"), a1, "20.00", by=clerk)
+    # Invoices of orders: the chunk's payments refresh their orders through ledger.bulk.
+    cy_order = create_order(customer=cy, provider=acme, currency="EUR", lines=[("Lamp", 2, "15.00")], by=clerk)
+    invoice_order(cy_order, by=clerk)
+    bob_order = create_order(customer=bob, provider=bolt, currency="EUR", lines=[("Desk", 1, "80.00")], by=clerk)
+    invoice_order(bob_order, by=clerk)
     credits = [
         credit("R1", ada, "100.00", text=f"invoice {a2.number}"),  # named, part of it
         credit("R2", ada, "220.00"),  # what is left: oldest first over a1, a2, a3
         credit("R3", ada, "75.00", "USD"),  # exact match in another currency
         credit("R4", bob, "200.00", text=f"{b1.number} part"),
         credit("R5", bob, "400.00"),  # over-payment: 100.00 stays unallocated
-        credit("R6", cy, "50.00"),  # no open invoice at all
+        credit("R6", cy, "50.00"),  # only its order's invoice (30.00): 20.00 stays unallocated
         credit("R7", dee, "5000", "JPY"),
         credit("R8", dee, "100.00", "GBP", day=DAY - datetime.timedelta(days=3)),
         credit("R9", ada, "30.00", text=f"{b1.number}"),  # names another customer's invoice; nothing left
@@ -155,6 +164,7 @@ def test_a_chunk_writes_what_the_entries_write_one_by_one(clerk):
     per_entry = found[0][0]
     assert len(per_entry["allocations"]) >= 8
     assert any(row[0] == a2.number for row in per_entry["invoice history"])
+    assert ("O-ACME-000001", "closed", "invoiced", "paid") in [row[:4] for row in per_entry["orders"]]
 
 
 amounts = st.integers(min_value=1, max_value=400).map(lambda n: Decimal(n) * Decimal("2.50"))

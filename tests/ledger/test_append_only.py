@@ -15,6 +15,7 @@ from allocations.services import allocate, deallocate
 from billing.guards import APPEND_ONLY_TRIGGER, NO_TRUNCATE_TRIGGER
 from billing.guards import LEDGER_TABLES as GUARDED_LEDGER
 from invoices.services import issue_credit_note
+from orders.services import create_order, invoice_order
 from payments.services import record_chargeback, refund_payment
 from reconciliation.models import ReconciliationDifference, ReconciliationRun
 from tests.factories import make_invoice, make_payment
@@ -28,6 +29,7 @@ LEDGER_TABLES = {
     "invoices_creditnote": "amount",
     "invoices_invoicestatuschange": "new",
     "payments_paymentstatuschange": "new",
+    "orders_orderstatuschange": "new",
     "ledger_entry": "amount",
 }
 
@@ -42,7 +44,9 @@ def ledger(customer, provider):
     refund_payment(payment, amount="5.00", by=None, reason="Goodwill")
     record_chargeback(payment, amount="5.00", by=None, reason="Dispute")
     issue_credit_note(invoice, amount="10.00", by=None, reason="Discount")
-    return {"invoice": invoice, "payment": payment}
+    order = create_order(customer=customer, provider=provider, currency="EUR", lines=[("Lamp", 1, "5")], by=None)
+    invoice_order(order, by=None)  # not_invoiced -> invoiced: a row of order history
+    return {"invoice": invoice, "payment": payment, "order": order}
 
 
 def count(table: str) -> int:
@@ -127,6 +131,11 @@ def test_insert_still_works(ledger, table, clerk):
             "VALUES (now(), 'raw', 'state', 'settled', 'settled', %s)",
             [payment.pk],
         ),
+        "orders_orderstatuschange": (
+            "INSERT INTO orders_orderstatuschange (created_at, reason, field, old, new, order_id) "
+            "VALUES (now(), 'raw', 'state', 'open', 'open', %s)",
+            [ledger["order"].pk],
+        ),
         "ledger_entry": (
             "INSERT INTO ledger_entry (kind, customer_id, currency, amount, effective_date, payment_id, created_at) "
             "VALUES ('payment_canceled', %s, 'EUR', 1.00, current_date, %s, now())",
@@ -157,8 +166,10 @@ def test_the_triggers_are_installed_and_always_enabled():
 
 # Append-only too, though not money: collection notes (tests/dunning/test_views.py checks
 # UPDATE and DELETE fail), reconciliation differences (checked below) and the documents sent
-# to customers, their PDFs and deliveries (tests/documents/ and tests/billing/test_db_guards.py).
+# to customers, their PDFs and deliveries (tests/documents/ and tests/billing/test_db_guards.py),
+# and credit note lines (no reason column of their own: tests/billing/test_db_guards.py).
 OTHER_APPEND_ONLY_TABLES = {
+    "invoices_creditnoteline",
     "billing_collectionnote",
     "reconciliation_reconciliationdifference",
     "documents_document",

@@ -1,0 +1,73 @@
+"""Reconciliation checks the order caches (I1, I2) and I9, and repairs the caches through the order refresh."""
+
+from decimal import Decimal
+
+import pytest
+
+from allocations.services import allocate
+from orders.models import Order, OrderLine
+from orders.services import create_order, invoice_order
+from reconciliation import reconcile
+from reconciliation.drift import find_drift
+from reconciliation.models import ObjectKind
+from tests.factories import make_payment
+from tests.invariants import assert_invariants, violations
+from tests.reconciliation.test_reconcile import diffs, sql
+
+pytestmark = pytest.mark.django_db
+
+D = Decimal
+
+
+@pytest.fixture
+def orders(customer, provider, clerk):
+    paid = create_order(customer=customer, provider=provider, currency="EUR", lines=[("Lamp", 2, "30")], by=clerk)
+    allocate(make_payment(customer=customer, amount="60.00"), invoice_order(paid, by=clerk), "60.00", by=clerk)
+    half = create_order(
+        customer=customer, provider=provider, currency="EUR", lines=[("Desk", 4, "50"), ("Chair", 2, "10")], by=clerk
+    )
+    invoice_order(half, quantities={OrderLine.objects.get(order=half, position=1): 2}, by=clerk)
+    assert_invariants()
+    return {"paid": Order.objects.get(pk=paid.pk), "half": Order.objects.get(pk=half.pk)}
+
+
+def test_a_clean_ledger_with_orders_has_no_order_drift(orders):
+    assert find_drift(ObjectKind.ORDER) == {}
+    run = reconcile.run_reconciliation()
+    assert (run.outcome, run.drift_found) == ("clean", 0)
+
+
+def test_drifted_order_caches_are_reported_and_repaired(orders):
+    paid, half = orders["paid"], orders["half"]
+    # A paid order whose cache says unpaid (the figures moved together, as the CHECK demands).
+    sql("UPDATE orders_order SET paid_total = 0, balance_due = 60, payment_status = 'unpaid' WHERE id = %s", [paid.pk])
+    # A line whose invoiced quantity was never refreshed (invoiceable moved with it: the CHECK).
+    sql(
+        "UPDATE orders_orderline SET invoiced_quantity = 0, invoiceable_quantity = 4 WHERE order_id = %s"
+        " AND position = 1",
+        [half.pk],
+    )
+    assert violations()
+
+    run = reconcile.run_reconciliation(fix=True)
+
+    found = diffs(run)
+    assert ("order", paid.pk, "paid_total", "0.00", "60.00") in found
+    assert ("order", paid.pk, "payment_status", "unpaid", "paid") in found
+    assert ("order", half.pk, "line_quantities", "1:0/4 2:0/2", "1:2/2 2:0/2") in found
+    assert (run.outcome, run.drift_fixed) == ("fixed", run.drift_found)
+    assert find_drift(ObjectKind.ORDER) == {}
+    assert_invariants()
+
+
+def test_a_line_invoiced_beyond_what_may_be_invoiced_is_reported_never_rewritten(orders):
+    half = orders["half"]
+    # A policy switched to "delivered" behind the services' back: nothing was delivered, 2 are invoiced.
+    sql("UPDATE orders_order SET invoicing = 'delivered' WHERE id = %s", [half.pk])
+    assert any(v.startswith("I9") for v in violations())
+
+    run = reconcile.run_reconciliation(fix=True)
+
+    over = [d for d in run.differences.all() if d.field == "over_invoiced"]
+    assert [(d.object_id, d.ledger_value, d.fixed) for d in over] == [(half.pk, "line 1: 2 of 0", False)]
+    assert run.outcome == "partly_fixed"
