@@ -44,7 +44,12 @@ the import would do.
 
 from __future__ import annotations
 
+import io
+import os
 from collections.abc import Iterable
+
+from django.conf import settings
+from django.db import connection
 
 from billing.actors import Actor
 from intake.outcomes import CHUNK, EntryResult, ImportReport, Outcome, ProgressCallback, position_key
@@ -52,6 +57,7 @@ from intake.preview import preview_entries
 from intake.reading import Reader, cut
 from intake.runner import run_chunks
 from intake.statements import StatementEntry, StatementError, StatementSource, iter_statement
+from intake.streams import run_streams
 
 __all__ = [
     "CHUNK",
@@ -83,6 +89,7 @@ def import_statement(
     of entries (see ProgressCallback); with keep_results=False the report keeps only the
     counts (a background import stores each chunk's results as they come).
     """
+    big = _size(source) >= settings.SETTLE_INTAKE_STREAMS_FROM
     chosen, items = iter_statement(source, format=format, profile=profile, filename=source_name or None)
     return import_entries(
         items,
@@ -92,7 +99,25 @@ def import_statement(
         dry_run=dry_run,
         progress=progress,
         keep_results=keep_results,
+        streams=settings.SETTLE_INTAKE_STREAMS if big else 1,
     )
+
+
+def _size(source: StatementSource) -> int:
+    """The statement's size in bytes, or 0 if it cannot be told without reading it."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return len(source)
+    try:
+        return os.fstat(source.fileno()).st_size
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        pass
+    try:
+        here = source.tell()
+        end = source.seek(0, io.SEEK_END)
+        source.seek(here)
+        return end - here
+    except (AttributeError, OSError, io.UnsupportedOperation):
+        return 0
 
 
 def import_entries(
@@ -104,11 +129,21 @@ def import_entries(
     dry_run: bool = False,
     progress: ProgressCallback | None = None,
     keep_results: bool = True,
+    streams: int = 1,
 ) -> ImportReport:
     """Import parsed entries (and the parser's errors, reported in place): import_statement
-    after parsing, and the way to import entries built directly."""
+    after parsing, and the way to import entries built directly. `streams` > 1 imports chunks
+    that share nothing at once (intake.streams); never inside a caller's transaction, which
+    the streams' connections could not see."""
     report = ImportReport(source_name=source_name, format=format, dry_run=dry_run)
-    run = preview_entries if dry_run else run_chunks
-    run(report, Reader(cut(items)), source_name=source_name, by=by, progress=progress, keep=keep_results)
+    reader = Reader(cut(items))
+    if dry_run:
+        preview_entries(report, reader, source_name=source_name, by=by, progress=progress, keep=keep_results)
+    elif streams > 1 and not connection.in_atomic_block:  # threads could not see a caller's transaction
+        run_streams(
+            report, reader, source_name=source_name, by=by, progress=progress, keep=keep_results, streams=streams
+        )
+    else:
+        run_chunks(report, reader, source_name=source_name, by=by, progress=progress, keep=keep_results)
     report.results.sort(key=lambda result: position_key(result.position))
     return report

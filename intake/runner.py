@@ -17,6 +17,7 @@ from psycopg import errors as psycopg_errors
 
 from billing.actors import Actor
 from intake.decisions import refused_message, result_for
+from intake.matching import Directory
 from intake.outcomes import EntryResult, ImportReport, Outcome, ProgressCallback
 from intake.pipeline import FATAL, Chunk, RedoCarefully
 from intake.reading import Reader
@@ -45,13 +46,18 @@ class Stopped(Exception):
         self.entry, self.error, self.results = entry, error, results
 
 
-def run_chunk(entries: Sequence[StatementEntry], *, source_name: str, by: Actor) -> list[EntryResult]:
-    """Handle and commit one chunk; raises Stopped with what was committed before a fatal error."""
+def run_chunk(
+    entries: Sequence[StatementEntry], *, source_name: str, by: Actor, directory: Directory | None = None
+) -> list[EntryResult]:
+    """Handle and commit one chunk; raises Stopped with what was committed before a fatal error.
+
+    `directory`: the customers and invoice owners its entries name, if read already (intake.streams).
+    """
     results: list[EntryResult] = []
     failure: tuple[StatementEntry, Exception] | None = None
     try:
         with transaction.atomic():
-            chunk = Chunk(entries, source_name=source_name, by=by, careful=False)
+            chunk = Chunk(entries, source_name=source_name, by=by, careful=False, directory=directory)
             try:
                 chunk.load()
             except FATAL:
@@ -103,6 +109,45 @@ def run_carefully(entries: Sequence[StatementEntry], *, source_name: str, by: Ac
     return results
 
 
+def import_batch(
+    entries: Sequence[StatementEntry], *, source_name: str, by: Actor, directory: Directory | None = None
+) -> tuple[list[EntryResult], Stopped | None]:
+    """Import one chunk: commit it, or redo it carefully, or try it again after a deadlock.
+
+    Returns the results committed and, if the import cannot go on (a lost connection), the stop.
+    """
+    results: list[EntryResult] = []
+    for attempt in range(1, ATTEMPTS + 1):
+        if not entries:
+            break
+        try:
+            try:
+                results += run_chunk(entries, source_name=source_name, by=by, directory=directory)
+            except RedoCarefully:
+                results += run_carefully(entries, source_name=source_name, by=by)
+            break
+        except Stopped as stop:
+            results += stop.results  # committed
+            entries = entries[len(stop.results) :]
+            if attempt < ATTEMPTS and transient(stop.error):
+                continue
+            return results, stop
+    return results, None
+
+
+def stopped_message(position: str, error: str, done: int) -> str:
+    """What the report says of an import a database error stopped at `position` (error: "Kind: text")."""
+    return (
+        f"stopped at {position} by a database error ({error}); {done} entries are handled (what they "
+        "recorded is saved), the others not; import the same file again to finish (entries already "
+        "imported are recognised by their bank reference and skipped)"
+    )
+
+
+def error_text(error: BaseException) -> str:
+    return f"{type(error).__name__}: {str(error).strip()}"
+
+
 def run_chunks(
     report: ImportReport,
     reader: Reader,
@@ -112,7 +157,7 @@ def run_chunks(
     progress: ProgressCallback | None,
     keep: bool,
 ) -> None:
-    """Import the reader's chunks into `report` (see the module doc)."""
+    """Import the reader's chunks into `report` (see the module doc), one after another."""
     done = 0
     number = 0
     for number, batch in enumerate(reader, start=1):
@@ -120,39 +165,18 @@ def run_chunks(
         report.total += batch.size
         if number % FOLD_EVERY == 0:
             fold_queue_totals()
-        pending = list(batch.rejected)
-        results: list[EntryResult] = []
-        entries: Sequence[StatementEntry] = batch.entries
-        for attempt in range(1, ATTEMPTS + 1):
-            if not entries:
-                break
-            try:
-                try:
-                    results += run_chunk(entries, source_name=source_name, by=by)
-                except RedoCarefully:
-                    results += run_carefully(entries, source_name=source_name, by=by)
-                break
-            except Stopped as stop:
-                results += stop.results  # committed
-                entries = entries[len(stop.results) :]
-                if attempt < ATTEMPTS and transient(stop.error):
-                    continue
-                _add(report, pending + results, keep=keep)
-                done += len(pending) + len(results)
-                report.total = reader.count_rest()
-                report.stopped = (
-                    f"stopped at {stop.entry.position} by a database error ({type(stop.error).__name__}: "
-                    f"{str(stop.error).strip()}); the {done} entries before it are handled (what they recorded is "
-                    "saved), the others not; import the same file again to finish (entries already imported are "
-                    "recognised by their bank reference and skipped)"
-                )
-                if progress is not None:
-                    progress(done, report.total, pending + results)
-                return
-        done += len(pending) + len(results)
-        _add(report, pending + results, keep=keep)
+        results, stop = import_batch(batch.entries, source_name=source_name, by=by)
+        results = batch.rejected + results
+        done += len(results)
+        _add(report, results, keep=keep)
+        if stop is not None:
+            report.total = reader.count_rest()
+            report.stopped = stopped_message(stop.entry.position, error_text(stop.error), done)
+            if progress is not None:
+                progress(done, report.total, results)
+            return
         if progress is not None:
-            progress(done, reader.total or 0, pending + results)
+            progress(done, reader.total or 0, results)
     if number > 1:  # a short file leaves a few deltas: the periodic fold takes them
         fold_queue_totals()
 

@@ -5,6 +5,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(os.environ.get("SETTLE_VAR_DIR", BASE_DIR / "var"))
@@ -264,3 +265,11 @@ DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Settle <billing@settl
 # the same rows as one by one, issue 10). "0" takes every credit one by one: a switch for
 # telling the two apart, not a tuning knob.
 SETTLE_INTAKE_SET_BASED = os.environ.get("SETTLE_INTAKE_SET_BASED", "1") != "0"
+# Chunks of a bank import that run at once, each in a process and connection of its own, when
+# they share no customer, bank reference or look-alike credit (intake.streams); 1: one after
+# another. Only for statements of SETTLE_INTAKE_STREAMS_FROM bytes or more (starting the
+# processes takes a second or two; a small file is done by then).
+SETTLE_INTAKE_STREAMS = int(os.environ.get("SETTLE_INTAKE_STREAMS", "2"))
+SETTLE_INTAKE_STREAMS_FROM = int(os.environ.get("SETTLE_INTAKE_STREAMS_FROM", str(256 * 1024)))
+if SETTLE_INTAKE_STREAMS < 1 or SETTLE_INTAKE_STREAMS_FROM < 0:
+    raise ImproperlyConfigured("SETTLE_INTAKE_STREAMS must be 1 or more, SETTLE_INTAKE_STREAMS_FROM 0 or more.")

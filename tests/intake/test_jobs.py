@@ -98,12 +98,13 @@ def test_a_crashed_import_run_again_resumes_without_doubling_anything(monkeypatc
     }
 
 
-def _worker(log: Path) -> subprocess.Popen:
+def _worker(log: Path, **settings: str) -> subprocess.Popen:
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "DJANGO_ENV": "test",
         "SETTLE_DB_NAME": connection.settings_dict["NAME"],  # the test database, on the same server
+        **settings,
     }
     return subprocess.Popen(
         [sys.executable, "manage.py", "procrastinate", "worker", "--queues", "imports", "--concurrency", "1"],
@@ -128,16 +129,20 @@ def _progress(statement_import: StatementImport) -> StatementImport:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_sigkill_the_worker_mid_file_then_a_new_worker_finishes_it(tmp_path):
+@pytest.mark.parametrize("streams", ["1", "2"])
+def test_sigkill_the_worker_mid_file_then_a_new_worker_finishes_it(tmp_path, streams):
+    """With two streams (intake.streams) the import's own processes die with the worker too."""
     entries = 1000
     statement_import = queue_import(entries)
     log = tmp_path / "worker.log"
     workers: list[subprocess.Popen] = []
+    settings = {"SETTLE_INTAKE_STREAMS": streams, "SETTLE_INTAKE_STREAMS_FROM": "0"}
     try:
-        workers.append(_worker(log))
+        workers.append(_worker(log, **settings))
         _wait_for(lambda: _progress(statement_import).done >= 400, seconds=40, what="400 entries done", log=log)
         os.kill(workers[0].pid, signal.SIGKILL)
         workers[0].wait(timeout=10)
+        _wait_for(lambda: not _in_session(workers[0].pid), seconds=10, what="the import's streams to end", log=log)
         killed_at = _progress(statement_import)
         assert killed_at.status == ImportStatus.RUNNING and killed_at.done < entries
 
@@ -145,7 +150,7 @@ def test_sigkill_the_worker_mid_file_then_a_new_worker_finishes_it(tmp_path):
         # heartbeat) would retry it; here at once, before the next worker starts.
         assert len(_retry_stalled_jobs_now()) == 1
 
-        workers.append(_worker(log))
+        workers.append(_worker(log, **settings))
         _wait_for(lambda: _progress(statement_import).is_finished, seconds=60, what="the import to finish", log=log)
     finally:
         for worker in workers:
@@ -153,6 +158,19 @@ def test_sigkill_the_worker_mid_file_then_a_new_worker_finishes_it(tmp_path):
                 os.kill(worker.pid, signal.SIGKILL)
                 worker.wait(timeout=10)
     assert_complete(statement_import, entries)
+
+
+def _in_session(session: int) -> list[int]:
+    """The processes still in the killed worker's session (it was started in a session of its own)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        if int(fields[3]) == session and fields[0] != "Z":
+            found.append(int(stat.parent.name))
+    return found
 
 
 def _retry_stalled_jobs_now() -> list[int]:

@@ -1,0 +1,53 @@
+"""A stream of the bank import (intake.streams): a process of its own that imports the chunks it is given.
+
+Started with multiprocessing's "spawn", so it imports nothing of the parent's state: it sets
+Django up itself (this module imports no model at the top), connects to the parent's
+database, and imports each chunk with intake.runner.import_batch, the very function a
+one-stream import calls. It dies with its parent (Linux: PR_SET_PDEATHSIG), so a killed
+import leaves no stream behind; the chunk it was in is rolled back with its connection.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import traceback
+from typing import Any
+
+
+def _die_with_parent() -> None:
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except OSError:  # not Linux: the parent stops its streams when it ends normally
+        pass
+
+
+def serve(tasks: Any, results: Any, database: dict[str, Any], by_id: int | None, source_name: str) -> None:
+    """Import the chunks from `tasks` until None comes; put (number, results, stop, error) for each."""
+    _die_with_parent()
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.db import connections
+
+    from intake.runner import import_batch
+
+    connections["default"].settings_dict.update(database)
+    by = get_user_model().objects.get(pk=by_id) if by_id is not None else None
+    try:
+        while (task := tasks.get()) is not None:
+            number, entries = task
+            try:
+                found, stop = import_batch(entries, source_name=source_name, by=by)
+                stopped = None
+                if stop is not None:
+                    stopped = (stop.entry.position, type(stop.error).__name__, str(stop.error).strip())
+                results.put((number, found, stopped, None))
+            except BaseException:  # a bug: the parent raises it, the import fails
+                results.put((number, [], None, traceback.format_exc()))
+    finally:
+        connections.close_all()
