@@ -30,6 +30,8 @@ from xml.sax.saxutils import escape
 
 from django.db import connection
 
+from bench.peak import MARK
+
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT_DIR = ROOT / "var" / "bench"
 FULL_CREDITS = 100_000
@@ -154,21 +156,22 @@ def write_statement(credits: int, customers: int, directory: Path = OUTPUT_DIR) 
 def run_import(path: Path, *, db: str) -> dict:
     """`manage.py import_payments --summary` in a fresh process: wall seconds, its own peak RSS, exit code."""
     env = {**os.environ, "SETTLE_DB_NAME": db, "DJANGO_DEBUG": "0", "DJANGO_SETTINGS_MODULE": "config.settings"}
-    command = [sys.executable, str(ROOT / "manage.py"), "import_payments", "--summary", str(path)]
-    with tempfile.TemporaryFile("w+") as out:
+    command = [sys.executable, "-m", "bench.peak", sys.executable, str(ROOT / "manage.py"), "import_payments"]
+    command += ["--summary", str(path)]
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.perf_counter()
-        process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, text=True)
-        # wait4 reaps this child and gives its own resource usage (ru_maxrss in KiB on Linux).
-        _, status, usage = os.wait4(process.pid, 0)
+        process = subprocess.run(command, env=env, cwd=ROOT, stdout=out, stderr=err, text=True, check=False)
         seconds = time.perf_counter() - started
-        process.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
-        output = out.read().strip()
+        err.seek(0)
+        output, errors = out.read().strip(), err.read().strip()
+    peak = [line for line in errors.splitlines() if line.startswith(MARK)]
     return {
         "seconds": round(seconds, 2),
         "exit_code": process.returncode,
-        "summary": output.splitlines()[-1][:500] if output else "",
-        "peak_rss_mib": round(usage.ru_maxrss / 1024, 1),
+        "summary": (output.splitlines()[-1][:500] if output else errors[-500:]),
+        # The largest process of the import: the parent reading the file, or a stream (intake.streams).
+        "peak_rss_mib": float(peak[-1].split(":")[1]) if peak else None,
     }
 
 
@@ -230,7 +233,7 @@ def table(result: dict, machine: dict) -> str:
     for label in ("import", "reimport"):
         run = result[label]
         lines.append(
-            f"{label:<36}{run['entries_per_s']:>10}{run['seconds']:>9}{run['peak_rss_mib']:>7} MiB{run['exit_code']:>6}"
+            f"{label:<36}{run['entries_per_s']:>10}{run['seconds']:>9}{run['peak_rss_mib'] or '?':>7} MiB{run['exit_code']:>6}"
         )
         lines.append(f"  {run['summary']}")
     return "\n".join(lines)
