@@ -25,6 +25,9 @@ REQUIRED = {
     "invoice payment_status (open)": {"unpaid", "partially_paid", "paid", "overpaid"},
     "payment state": {"pending", "settled", "canceled", "charged_back"},
     "payment allocation_status": {"unallocated", "partially_allocated", "fully_allocated", "overallocated"},
+    "order billing_status": {"not_invoiced", "partially_invoiced", "invoiced"},
+    "order payment_status": {"unpaid", "partially_paid", "paid", "overpaid"},
+    "order state": {"open", "closed", "canceled"},
 }
 
 
