@@ -67,7 +67,7 @@ PLAN = [
         )
         SELECT grouped.*,
                row_number() OVER (PARTITION BY account_id, over, grp ORDER BY invoice_id) AS inv_no,
-               1 + floor(3.3 * pg_temp.rnd(invoice_id, %(s)s + 62))::int AS n_lines
+               1 + floor(3.6 * pg_temp.rnd(invoice_id, %(s)s + 62))::int AS n_lines
         FROM grouped
         """,
     ),
@@ -105,7 +105,7 @@ PLAN = [
         SELECT row_number() OVER (ORDER BY placed_at, src, k) AS id, e.*,
                CASE WHEN fate = 'part_qty' THEN 'delivered' WHEN fate = 'part_fee' THEN 'ordered'
                     WHEN pg_temp.rnd(k, %(s)s + 70) < 0.4 THEN 'delivered' ELSE 'ordered' END AS invoicing,
-               1 + floor(3.3 * pg_temp.rnd(k, %(s)s + 71))::int AS n_lines
+               1 + floor(3.6 * pg_temp.rnd(k, %(s)s + 71))::int AS n_lines
         FROM everything e
         """,
     ),
