@@ -371,15 +371,11 @@ LOAD = [
     ),
     (
         "credit notes",
-        # Before any payment, except on overpaid invoices where the credit came after.
-        """
-        INSERT INTO invoices_creditnote (invoice_id, amount, created_at, created_by_id, reason)
-        SELECT id, credit,
-               least(now(), issue_date + CASE WHEN fate = 'overpaid' THEN 90 ELSE 2 END + time '11:00'),
-               NULL, CASE WHEN fate = 'overpaid' THEN 'goodwill after payment' ELSE 'price correction' END
-        FROM inv_final WHERE credit > 0 ORDER BY id
-        """,
+        # Before any payment, except on overpaid invoices where the credit came after. Some of an
+        # order's are by quantity (a return, some re-shipped): bench/generate_orders.py.
+        generate_orders.CREDIT_NOTES,
     ),
+    *generate_orders.CREDIT_LOAD,
     (
         "payments",
         """
@@ -473,6 +469,7 @@ TABLES = [
     "allocations_allocation",
     "ledger_entry",
     *generate_orders.TABLES,
+    *generate_orders.OTHER_TABLES,
 ]
 
 
