@@ -3,7 +3,9 @@
 `python -m bench --scale 1.0` creates a separate database (settle_bench), migrates it,
 fills it with set-based SQL, proves the data consistent with the SQL of
 tests/invariants.py, then measures the work-queue pages, the baselines they replace,
-allocation throughput and the nightly drift check, then the bank statement import
+allocation throughput, the orders (bench/orders.py, issue 12: invoice_order of a 20-line
+order and the orders list by status; the data's orders come from bench/generate_orders.py)
+and the nightly drift check with the order checks timed apart, then the bank statement import
 (bench/intake.py: a generated camt.053 of 100,000 credits over 20,000 customers at scale
 1.0, imported and re-imported by `manage.py import_payments` in a fresh process), then
 the customer's position (bench/customer.py, issue 11: the customer page, the global

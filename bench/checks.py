@@ -11,13 +11,25 @@ from tests.invariants import check_sql
 
 def invariant_violations() -> tuple[dict[str, int], float]:
     """Count the rows breaking each invariant (no LIMIT); returns (counts, seconds)."""
-    counts = {}
-    started = time.perf_counter()
+    counts, seconds = timed_invariant_violations()
+    return counts, sum(seconds.values())
+
+
+def timed_invariant_violations() -> tuple[dict[str, int], dict[str, float]]:
+    """Count the rows breaking each invariant (no LIMIT); returns (counts, seconds per check)."""
+    counts, seconds = {}, {}
     with connection.cursor() as cursor:
         for name, sql in check_sql().items():
+            started = time.perf_counter()
             cursor.execute(f"SELECT count(*) FROM ({sql}) AS broken")
             counts[name] = cursor.fetchone()[0]
-    return counts, time.perf_counter() - started
+            seconds[name] = time.perf_counter() - started
+    return counts, seconds
+
+
+def is_order_check(name: str) -> bool:
+    """The checks issue 12 added: order lines and figures, I9, credit note lines (the "before" is the rest)."""
+    return "order" in name or "credit note lines" in name or "credited more quantity" in name
 
 
 REQUIRED = {
@@ -25,6 +37,9 @@ REQUIRED = {
     "invoice payment_status (open)": {"unpaid", "partially_paid", "paid", "overpaid"},
     "payment state": {"pending", "settled", "canceled", "charged_back"},
     "payment allocation_status": {"unallocated", "partially_allocated", "fully_allocated", "overallocated"},
+    "order billing_status": {"not_invoiced", "partially_invoiced", "invoiced"},
+    "order payment_status": {"unpaid", "partially_paid", "paid", "overpaid"},
+    "order state": {"open", "closed", "canceled"},
 }
 
 

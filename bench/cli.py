@@ -53,6 +53,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--throughput-seconds", type=float, default=4.0, help="duration of each clerk run (4)")
     parser.add_argument("--throughput-rounds", type=int, default=3, help="runs per clerk count, interleaved (3)")
+    parser.add_argument(
+        "--invoice-order-repeats",
+        type=int,
+        default=50,
+        help="fresh 20-line orders placed and invoiced, invoice_order timed (default 50)",
+    )
     return parser.parse_args(argv)
 
 
@@ -145,7 +151,7 @@ def _run(args: argparse.Namespace, started: float) -> int:
 def _measure(args: argparse.Namespace, results: dict, log) -> None:
     from django.contrib.auth import get_user_model
 
-    from bench import baselines, checks, lists, reconcile, targets, throughput
+    from bench import baselines, checks, lists, orders, reconcile, targets, throughput
 
     user = get_user_model().objects.create_superuser("bench", "bench@settle.test", "bench")
     paths, sources = lists.resolve_targets()
@@ -210,11 +216,20 @@ def _measure(args: argparse.Namespace, results: dict, log) -> None:
     }
     log(f"  invariants after: {after}, write-path (I4) violations {write_path}")
 
-    log("Reconciliation over the whole data set ...")
-    results["reconcile"] = reconcile.measure()
     log(
-        f"  stand-in SQL {results['reconcile']['stand_in_sql']['seconds']} s, "
-        f"drift {results['reconcile']['stand_in_sql']['drift']}"
+        f"Orders: invoice_order of a {orders.ORDER_LINES}-line order x {args.invoice_order_repeats}, "
+        f"the orders list by status x {args.repeats} ..."
+    )
+    results["orders"] = orders.measure(
+        client, by=user, repeats=args.repeats, invoice_repeats=args.invoice_order_repeats, log=log
+    )
+
+    log("Reconciliation over the whole data set (orders included) ...")
+    results["reconcile"] = reconcile.measure()
+    stand_in = results["reconcile"]["stand_in_sql"]
+    log(
+        f"  stand-in SQL {stand_in['seconds']} s (order checks {stand_in['order_checks_seconds']} s, "
+        f"the rest {stand_in['without_orders_seconds']} s), drift {stand_in['drift']}"
     )
 
 

@@ -29,6 +29,8 @@ from typing import Any
 
 from django.db import connection
 
+from bench import generate_orders
+
 N_PROVIDERS = 50
 
 
@@ -301,6 +303,7 @@ PLAN = [
                    FROM alloc GROUP BY payment_id) a ON a.payment_id = p.id
         """,
     ),
+    *generate_orders.PLAN,
 ]
 
 LOAD = [
@@ -338,21 +341,20 @@ LOAD = [
                    GROUP BY account_id) o ON o.account_id = (c - 1) * 3 + j + 1
         """,
     ),
+    *generate_orders.LOAD,
     (
         "invoice lines",
         # Before the invoices: an issued invoice's lines can no longer be added (billing/guards.py);
         # the foreign key to the invoice is set aside during the load and checked when restored.
-        """
-        INSERT INTO invoices_invoiceline (invoice_id, position, description, quantity, unit_price, amount)
-        SELECT id, 1, 'Services', 1, total, total FROM inv_final ORDER BY id
-        """,
+        # An order's invoice gets the planned lines that bill its order lines (bench/generate_orders.py).
+        generate_orders.INVOICE_LINES,
     ),
     (
         "invoices",
         """
         INSERT INTO invoices_invoice (id, provider_id, customer_id, account_id, sequence, number, currency,
             issue_date, due_date, total, credited_total, paid_total, balance_due, state, payment_status,
-            created_at, created_by_id, voided_at, void_reason)
+            created_at, created_by_id, voided_at, void_reason, order_id, kind)
         SELECT i.id, i.provider_id, i.customer_id, i.account_id, i.sequence,
                CASE WHEN i.sequence IS NOT NULL THEN 'P' || lpad(i.provider_id::text, 3, '0') || '-'
                                                      || lpad(i.sequence::text, 6, '0') END,
@@ -360,21 +362,20 @@ LOAD = [
                CASE WHEN i.state = 'void' THEN 0 ELSE i.total - i.credit - i.paid_total END, i.state, i.payment_status,
                coalesce(i.issue_date, current_date) + time '09:00', NULL,
                CASE WHEN i.state = 'void' THEN least(now(), i.issue_date + 40 + time '12:00') END,
-               CASE WHEN i.state = 'void' THEN 'issued in error' ELSE '' END
-        FROM inv_final i ORDER BY i.id
+               CASE WHEN i.state = 'void' THEN 'issued in error' ELSE '' END,
+               oi.order_id, CASE WHEN oi.inv_no = 2 THEN 'fee' ELSE 'standard' END
+        FROM inv_final i"""
+        + generate_orders.INVOICE_ORDER_JOIN
+        + """ORDER BY i.id
         """,
     ),
     (
         "credit notes",
-        # Before any payment, except on overpaid invoices where the credit came after.
-        """
-        INSERT INTO invoices_creditnote (invoice_id, amount, created_at, created_by_id, reason)
-        SELECT id, credit,
-               least(now(), issue_date + CASE WHEN fate = 'overpaid' THEN 90 ELSE 2 END + time '11:00'),
-               NULL, CASE WHEN fate = 'overpaid' THEN 'goodwill after payment' ELSE 'price correction' END
-        FROM inv_final WHERE credit > 0 ORDER BY id
-        """,
+        # Before any payment, except on overpaid invoices where the credit came after. Some of an
+        # order's are by quantity (a return, some re-shipped): bench/generate_orders.py.
+        generate_orders.CREDIT_NOTES,
     ),
+    *generate_orders.CREDIT_LOAD,
     (
         "payments",
         """
@@ -431,7 +432,13 @@ LOAD = [
 
 # Loaded in bulk: their plain indexes and foreign keys are built after the load (a sorted
 # build and one validating join each, instead of a million single-row updates and checks).
-BULK_TABLES = ["invoices_invoice", "invoices_invoiceline", "payments_payment", "allocations_allocation"]
+BULK_TABLES = [
+    "invoices_invoice",
+    "invoices_invoiceline",
+    "payments_payment",
+    "allocations_allocation",
+    *generate_orders.TABLES,
+]
 # The queue-total triggers would append a million one-row deltas: during the load they are
 # off and the totals are computed with one GROUP BY each (checked with every invariant after).
 QUEUE_TOTALS = {
@@ -461,6 +468,8 @@ TABLES = [
     "payments_chargeback",
     "allocations_allocation",
     "ledger_entry",
+    *generate_orders.TABLES,
+    *generate_orders.OTHER_TABLES,
 ]
 
 
@@ -475,6 +484,7 @@ def fill(scale: float, *, seed: int = 0, log=print) -> dict:
         "s": seed * 1000,
     }
     params.update(_fate_cuts(shape))
+    params.update(generate_orders.order_params(shape.invoices, shape.customers))
     timings: dict[str, float] = {}
     connection.close()  # a fresh session, so temp_buffers can still be raised
     with connection.cursor() as cursor:
@@ -506,10 +516,20 @@ def fill(scale: float, *, seed: int = 0, log=print) -> dict:
             )
         timings["sequences"] = time.perf_counter() - started
     connection.close()  # drop the planning tables
+    # Kept totals whose triggers stayed on during the load (one delta row per order inserted,
+    # once the orders list keeps its totals) are folded to one row per key, as the periodic
+    # job would, so the lists read them as production does; the others are one row per key already.
+    from ledger.queue_totals import QUEUE_FIGURES, fold_queue_totals
+
+    started = time.perf_counter()
+    fold_queue_totals()
+    timings["fold queue totals"] = time.perf_counter() - started
+    log(f"  {'fold queue totals':<28} {timings['fold queue totals']:7.2f} s")
     started = time.perf_counter()
     with connection.cursor() as cursor:
         # The visibility map makes the queue indexes index-only; statistics make plans right.
-        cursor.execute("VACUUM (ANALYZE) " + ", ".join(TABLES))
+        kept = [figures.table for figures in QUEUE_FIGURES if figures.table not in TABLES]
+        cursor.execute("VACUUM (ANALYZE) " + ", ".join([*TABLES, *kept]))
     timings["vacuum analyze"] = time.perf_counter() - started
     log(f"  {'vacuum analyze':<28} {timings['vacuum analyze']:7.2f} s")
     return {"shape": shape.__dict__, "timings": timings, "rows": row_counts()}
@@ -619,6 +639,7 @@ def status_counts() -> dict[str, dict[str, int]]:
         ),
         "payment state": "SELECT state, count(*) FROM payments_payment GROUP BY 1",
         "payment allocation_status": "SELECT allocation_status, count(*) FROM payments_payment GROUP BY 1",
+        **generate_orders.STATUS_QUERIES,
     }
     result = {}
     with connection.cursor() as cursor:

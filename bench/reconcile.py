@@ -3,6 +3,11 @@
 The stand-in is the set-based SQL of tests/invariants.py without LIMIT (every row
 recomputed from the ledger). If the `reconcile_statuses` command exists (app
 reconciliation, written in parallel), it is timed too.
+
+Issue 12 added the orders to both: the stand-in's order checks are timed apart, and the
+command's order scan (reconciliation.drift.find_drift over every order) is timed again on
+its own, so the figures before the orders (the total less the orders' part) and after
+stand side by side.
 """
 
 from __future__ import annotations
@@ -12,13 +17,22 @@ import time
 
 from django.core.management import call_command, get_commands
 
-from bench.checks import invariant_violations
+from bench.checks import is_order_check, timed_invariant_violations
 
 
 def measure() -> dict:
-    counts, seconds = invariant_violations()
+    counts, by_check = timed_invariant_violations()
+    seconds = sum(by_check.values())
+    order_seconds = sum(s for name, s in by_check.items() if is_order_check(name))
     result: dict[str, dict[str, object] | None] = {
-        "stand_in_sql": {"seconds": round(seconds, 2), "drift": sum(counts.values()), "by_check": counts}
+        "stand_in_sql": {
+            "seconds": round(seconds, 2),
+            "drift": sum(counts.values()),
+            "by_check": counts,
+            "seconds_by_check": {name: round(s, 3) for name, s in by_check.items()},
+            "order_checks_seconds": round(order_seconds, 2),
+            "without_orders_seconds": round(seconds - order_seconds, 2),
+        }
     }
     if "reconcile_statuses" in get_commands():
         out = io.StringIO()
@@ -32,7 +46,20 @@ def measure() -> dict:
             "seconds": round(time.perf_counter() - started, 2),
             "output_tail": out.getvalue()[-2000:],
             "error": error,
+            "order_scan_seconds": _order_scan_seconds(),
         }
     else:
         result["command"] = None
     return result
+
+
+def _order_scan_seconds() -> float | None:
+    """The command's scan of every order (its share of the command's time), timed on its own."""
+    try:
+        from reconciliation.drift import find_drift
+        from reconciliation.models import ObjectKind
+    except ImportError:
+        return None
+    started = time.perf_counter()
+    find_drift(ObjectKind.ORDER)
+    return round(time.perf_counter() - started, 2)

@@ -31,6 +31,7 @@ from allocations.services import allocate, allocate_many, auto_allocate
 from billing.models import Customer, Provider
 from billing.money import minor_unit, split_amount
 from demo.data import BUSINESS, FIRST, LAST, METHODS, PROVIDERS, RATES, SUFFIX
+from demo.orders import seed_orders
 from invoices.models import Invoice
 from invoices.services import create_invoice, issue_credit_note, issue_invoice, void_invoice
 from payments.models import Payment
@@ -418,4 +419,8 @@ def build(*, customers: int, seed: int, workers: int, write: Callable[[str], Non
     for chunk_counts in run_tasks(money_task, [c for c in chunks if c], workers=workers, progress=progress):
         counts.add(chunk_counts)
     write(f"  {counts.payments} payments and what followed them in {time.monotonic() - started:.1f} s")
+    started = time.monotonic()
+    orders = seed_orders(made, providers)
+    counts.add(Counts(invoices=orders.invoices, payments=orders.payments, events=orders.events))
+    write(f"  {sum(orders.events.values())} order events in {time.monotonic() - started:.1f} s")
     return counts

@@ -6,11 +6,14 @@ import pytest
 from django.contrib.auth import authenticate, get_user_model
 from django.core.management import CommandError, call_command
 from django.db import transaction
+from django.db.models import F
 from django.test import RequestFactory
 
+from allocations.models import Allocation
 from billing.models import Customer, Provider
 from billing.status import AllocationStatus, PaymentStatus
-from invoices.models import Invoice
+from invoices.models import CreditNoteLine, Invoice
+from orders.models import BillingStatus, InvoicingPolicy, Order, OrderLine, OrderState
 from payments.models import Payment
 from tests.invariants import assert_invariants
 
@@ -131,3 +134,31 @@ def test_refuses_when_demo_data_is_not_allowed(settings):
         seed("--customers", "2", "--workers", "1")
     assert not get_user_model().objects.filter(username="admin").exists()
     assert not Invoice.objects.exists()
+
+
+@pytest.mark.django_db
+def test_seed_demo_has_orders_in_every_status_made_through_the_services():
+    output = seed("--customers", "4", "--seed", "7", "--workers", "1")
+
+    assert set(Order.objects.values_list("billing_status", flat=True)) == set(BillingStatus.values)
+    assert set(Order.objects.values_list("payment_status", flat=True)) == set(PaymentStatus.values)
+    assert set(Order.objects.values_list("state", flat=True)) == set(OrderState.values)
+    assert set(Order.objects.values_list("invoicing", flat=True)) == set(InvoicingPolicy.values)
+    # A fee added after the order was paid, billed alone on an invoice of kind fee.
+    assert OrderLine.objects.filter(kind="fee", invoice_lines__invoice__kind="fee").exists()
+    # A partial shipment: delivered and invoiced less than ordered.
+    assert OrderLine.objects.filter(order__invoicing="delivered", invoiced_quantity__gt=0).filter(
+        invoiced_quantity__lt=F("quantity")
+    )
+    # Credits by quantity, with and without reopen_quantity.
+    assert set(CreditNoteLine.objects.values_list("credit_note__reopen_quantity", flat=True)) == {True, False}
+    # A deposit applied at invoicing, and one payment over invoices of two orders.
+    assert Allocation.objects.filter(reason__startswith="credit applied at invoicing of order").exists()
+    assert any(
+        len({row.invoice.order_id for row in payment.allocations.all()} - {None}) == 2
+        for payment in Payment.objects.filter(allocations__invoice__order__isnull=False).prefetch_related(
+            "allocations__invoice"
+        )
+    )
+    assert_invariants()
+    assert "Orders by state, billing status and payment status:" in output

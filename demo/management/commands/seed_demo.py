@@ -15,6 +15,7 @@ from django.db.models import Count
 from billing.models import Account
 from demo import books as demo
 from invoices.models import Invoice
+from orders.models import Order
 from payments.models import Payment
 
 DEMO_USERS = [
@@ -96,7 +97,7 @@ class Command(BaseCommand):
             self.stdout.write(title)
             for row in rows:
                 *keys, number = row
-                self.stdout.write(f"  {' / '.join(keys):<38} {number:>6}")
+                self.stdout.write(f"  {' / '.join(keys):<50} {number:>6}")
 
         table(
             "Invoices by state and payment status:",
@@ -113,6 +114,12 @@ class Command(BaseCommand):
         table(
             "Payments by currency:",
             Payment.objects.values_list("currency").annotate(n=Count("id")).order_by("currency"),
+        )
+        table(
+            "Orders by state, billing status and payment status:",
+            Order.objects.values_list("state", "billing_status", "payment_status")
+            .annotate(n=Count("id"))
+            .order_by("state", "billing_status", "payment_status"),
         )
         table("Events:", sorted(counts.events.items()))
         self.stdout.write(f"Accounts owing: {Account.objects.filter(balance_due__gt=0).count()}")
