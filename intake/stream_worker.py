@@ -9,6 +9,7 @@ import leaves no stream behind; the chunk it was in is rolled back with its conn
 
 from __future__ import annotations
 
+import copy
 import os
 import signal
 import traceback
@@ -22,6 +23,16 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except OSError:  # not Linux: the parent stops its streams when it ends normally
         pass
+
+
+def _bare(instance: Any) -> Any:
+    """A copy of a saved row without the related rows it cached (a payment's customer...)."""
+    if instance is None:
+        return None
+    clone = copy.copy(instance)
+    clone._state = copy.copy(instance._state)
+    clone._state.fields_cache = {}
+    return clone
 
 
 def serve(tasks: Any, results: Any, database: dict[str, Any], by_id: int | None, source_name: str) -> None:
@@ -43,6 +54,8 @@ def serve(tasks: Any, results: Any, database: dict[str, Any], by_id: int | None,
             number, entries = task
             try:
                 found, stop = import_batch(entries, source_name=source_name, by=by)
+                for result in found:  # what crosses the pipe: the rows, not the objects they cached
+                    result.payment, result.bank_entry = _bare(result.payment), _bare(result.bank_entry)
                 stopped = None
                 if stop is not None:
                     stopped = (stop.entry.position, type(stop.error).__name__, str(stop.error).strip())

@@ -40,6 +40,7 @@ from django.db import connection
 from billing.actors import Actor
 from intake.decisions import twin_key
 from intake.matching import Directory, identify_customer
+from intake.models import BankEntry
 from intake.outcomes import EntryResult, ImportReport, ProgressCallback
 from intake.parsing.common import BOOKED
 from intake.pipeline import FATAL
@@ -75,10 +76,15 @@ class Footprint:
 
 
 def footprint(entries: Sequence[StatementEntry]) -> Footprint:
+    """The chunk's footprint. An entry already imported under its reference is reported as such
+    whatever runs around it: only its reference counts (a re-import reads no customer)."""
     booked = [entry for entry in entries if entry.status == BOOKED]
-    named = [entry for entry in booked if entry.credit != entry.reversal]  # credits and their reversals
-    directory = Directory(named)
     found = Footprint(references={entry.bank_reference for entry in booked})
+    imported = set(
+        BankEntry.objects.filter(bank_reference__in=found.references).values_list("bank_reference", flat=True)
+    )
+    named = [e for e in booked if e.credit != e.reversal and e.bank_reference not in imported]  # credits, reversals
+    directory = Directory(named)
     for entry in named:
         who = identify_customer(entry, directory)
         if who.customer is not None:

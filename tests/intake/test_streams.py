@@ -135,3 +135,14 @@ def test_a_chunks_footprint_is_who_it_names_its_references_and_looks(world):
     assert footprint([entries[9]]).customers == {world["golf"].pk}  # a reversal is its payer's
     assert footprint([entries[13]]).everyone  # a reversal nobody is named for
     assert footprint([entries[6]]).meets(footprint([entries[4]]))  # look-alikes under two references
+
+
+@pytest.mark.django_db
+def test_an_entry_imported_already_counts_only_by_its_reference(world):
+    from intake.streams import footprint
+
+    entries = _statement(world)[:3]
+    import_entries(entries[:1], by=None)
+    again = footprint(entries)
+    assert again.references == {"S-1", "S-2", "S-3"}
+    assert again.customers == {world["bolt"].pk, world["echo"].pk}  # Acme's credit is in already
