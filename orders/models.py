@@ -13,6 +13,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.urls import reverse
 from django.utils import timezone
 from django_fsm import GET_STATE, transition
 
@@ -152,6 +153,9 @@ class Order(RefreshableFSMModel):
 
     def __str__(self) -> str:
         return self.number
+
+    def get_absolute_url(self) -> str:
+        return reverse("orders:detail", args=[self.pk])
 
     @transition(field=state, source=OrderState.OPEN, target=OrderState.CANCELED)
     def cancel(self) -> None:
