@@ -55,6 +55,17 @@ def order_totals(*, filters: Filters) -> Totals:
     )
 
 
+CUSTOMER_ORDERS_SHOWN = 20
+
+
+def customer_orders(customer_id: int, limit: int = CUSTOMER_ORDERS_SHOWN) -> list[Order]:
+    """The customer's latest orders, newest first (the customer page; the list has them all).
+    A customer has few orders: order_customer_idx finds them, the sort is of a handful."""
+    return list(
+        Order.objects.filter(customer_id=customer_id).select_related("provider").order_by("-placed_at", "-id")[:limit]
+    )
+
+
 # --- The order page -------------------------------------------------------------------------------
 
 
