@@ -43,9 +43,12 @@ def _page(request, template: str, order: Order, form, **extra) -> HttpResponse:
 def order_deliver(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     order = get_order(pk)
     lines = [line for line in order_lines(order) if left_to_deliver(line) > 0]
-    options = {"user": request.user, "lines": lines, "left": left_to_deliver, "verb": "deliver"}
+
+    def make(data=None) -> DeliveryForm:
+        return DeliveryForm(data, user=request.user, lines=lines, left=left_to_deliver, verb="deliver")
+
     if request.method == "POST":
-        form = DeliveryForm(request.POST, **options)
+        form = make(request.POST)
         response = perform(
             request,
             form,
@@ -56,7 +59,7 @@ def order_deliver(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         if response is not None:
             return response
     else:
-        form = DeliveryForm(**options)
+        form = make()
     return _page(request, "orders/deliver.html", order, form)
 
 
@@ -64,15 +67,19 @@ def order_deliver(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 def order_invoice(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     order = get_order(pk)
     lines = [line for line in order_lines(order) if line.invoiceable_quantity > 0]
-    options = {
-        "user": request.user,
-        "lines": lines,
-        "left": lambda line: line.invoiceable_quantity,
-        "verb": "invoice",
-        "prefill": True,
-    }
+
+    def make(data=None) -> InvoiceOrderForm:
+        return InvoiceOrderForm(
+            data,
+            user=request.user,
+            lines=lines,
+            left=lambda line: line.invoiceable_quantity,
+            verb="invoice",
+            prefill=True,
+        )
+
     if request.method == "POST":
-        form = InvoiceOrderForm(request.POST, **options)
+        form = make(request.POST)
         response = perform(
             request,
             form,
@@ -91,7 +98,7 @@ def order_invoice(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         if response is not None:
             return response
     else:
-        form = InvoiceOrderForm(**options)
+        form = make()
     return _page(request, "orders/invoice.html", order, form)
 
 
@@ -127,10 +134,13 @@ def order_cancel(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     real cancel rehearsed); POST with `confirm`: cancel."""
     order = get_order(pk)
     lines = [line for line in order_lines(order) if left_to_cancel(line) > 0]
-    options = {"user": request.user, "lines": lines, "left": left_to_cancel, "verb": "cancel"}
+
+    def make(data=None) -> CancelLinesForm:
+        return CancelLinesForm(data, user=request.user, lines=lines, left=left_to_cancel, verb="cancel")
+
     preview = None
     if request.method == "POST":
-        form = CancelLinesForm(request.POST, **options)
+        form = make(request.POST)
         if "confirm" in request.POST:
             response = perform(
                 request,
@@ -160,7 +170,7 @@ def order_cancel(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             except BillingError as error:
                 form.add_billing_error(error)
     else:
-        form = CancelLinesForm(**options)
+        form = make()
     return _page(request, "orders/cancel.html", order, form, preview=preview)
 
 
@@ -169,9 +179,8 @@ def order_credit(request: AuthenticatedHttpRequest, pk: int, invoice_pk: int) ->
     order = get_order(pk)
     invoice = get_object_or_404(Invoice, pk=invoice_pk, order=order)
     creditable = creditable_lines(invoice)
-    options = {"user": request.user, "creditable": creditable}
     if request.method == "POST":
-        form = CreditLinesForm(request.POST, **options)
+        form = CreditLinesForm(request.POST, user=request.user, creditable=creditable)
         response = perform(
             request,
             form,
@@ -192,5 +201,5 @@ def order_credit(request: AuthenticatedHttpRequest, pk: int, invoice_pk: int) ->
         if response is not None:
             return response
     else:
-        form = CreditLinesForm(**options)
+        form = CreditLinesForm(user=request.user, creditable=creditable)
     return _page(request, "orders/credit.html", order, form, invoice=invoice, creditable=creditable)
