@@ -89,7 +89,14 @@ def test_customer_page_lists_the_customers_orders(support, customer, two_orders)
     a, b, *_ = two_orders
     page = text(support.get(reverse("customer", args=[customer.pk])))
     assert f'href="/orders/{a.pk}/"' in page and f'href="/orders/{b.pk}/"' in page
-    assert "All orders" in page
+    assert "All orders" in page and "/orders/new/" not in page  # support does not place orders
+
+
+def test_new_order_from_the_customer_page_preselects_the_customer(finance, customer):
+    page = text(finance.get(reverse("customer", args=[customer.pk])))
+    assert f'href="/orders/new/?customer={customer.pk}"' in page
+    form = text(finance.get(f"/orders/new/?customer={customer.pk}"))
+    assert f'<option value="{customer.pk}" selected>' in form
 
 
 def test_global_search_finds_an_order_by_number(support, two_orders):
