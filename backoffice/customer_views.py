@@ -26,6 +26,7 @@ from documents.forms import ReminderForm, StatementForm
 from documents.selectors import customer_documents
 from dunning.selectors import AGING_BUCKETS
 from ledger.models import EntryKind
+from orders.selectors import CUSTOMER_ORDERS_SHOWN, customer_orders
 
 
 class HistoryFilterForm(forms.Form):
@@ -88,6 +89,8 @@ def customer_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         "buckets": AGING_BUCKETS,
         "notes": list(customer_notes(customer)),
         "documents": customer_documents(customer),
+        "orders": customer_orders(customer.pk),
+        "orders_shown": CUSTOMER_ORDERS_SHOWN,
         "form": form,
         "history": page,
         "next_url": next_url,

@@ -7,6 +7,8 @@ milliseconds at 1M rows whatever is typed:
   unique index on number;
 - payments by reference prefix, any case: payment_reference_upper_idx (UPPER(reference));
   and "P-123", the number the screens print, by primary key;
+- orders by number prefix (O-ACME-0…), only when the text starts like one ("O-"): the
+  pattern index beside the unique index on number;
 - customers by name, email, reference or phone, accents and apostrophes folded: billing.search
   (customer_search_idx, the one definition every customer box uses).
 """
@@ -19,12 +21,14 @@ from dataclasses import dataclass, field
 from billing.models import Customer
 from billing.search import search_customers
 from invoices.models import Invoice
+from orders.models import Order
 from payments.models import Payment
 
 DROPDOWN_LIMIT = 5
 PAGE_LIMIT = 50
 MIN_LENGTH = 2  # one letter matches a good part of a million customers: it finds nothing useful
 PAYMENT_NUMBER = re.compile(r"^\s*p-?(\d{1,18})\s*$", re.IGNORECASE)
+ORDER_NUMBER_START = "O-"  # every order number: O-<provider code>-<sequence>
 
 
 @dataclass
@@ -32,18 +36,19 @@ class SearchResults:
     query: str
     customers: list[Customer] = field(default_factory=list)
     invoices: list[Invoice] = field(default_factory=list)
+    orders: list[Order] = field(default_factory=list)
     payments: list[Payment] = field(default_factory=list)
     limit: int = DROPDOWN_LIMIT
     too_short: bool = False
 
     @property
     def empty(self) -> bool:
-        return not (self.customers or self.invoices or self.payments)
+        return not (self.customers or self.invoices or self.orders or self.payments)
 
     @property
     def truncated(self) -> bool:
         """Some kind may have more matches than shown."""
-        return any(len(found) >= self.limit for found in (self.customers, self.invoices, self.payments))
+        return any(len(found) >= self.limit for found in (self.customers, self.invoices, self.orders, self.payments))
 
 
 # The planner guesses that a few hundred of 10k customers match any query, so for
@@ -80,6 +85,10 @@ def global_search(text: str, *, limit: int = DROPDOWN_LIMIT) -> SearchResults:
     # index (varchar_pattern_ops), whose order is the numbers' byte order anyway.
     invoices = Invoice.objects.filter(number__startswith=query.upper()).select_related("customer").order_by()
     results.invoices = sorted(invoices[:limit], key=lambda invoice: invoice.number or "")
+    if query.upper().startswith(ORDER_NUMBER_START):
+        # Unordered, as the invoices above: a range scan of the pattern index, sorted here.
+        orders = Order.objects.filter(number__startswith=query.upper()).select_related("customer").order_by()
+        results.orders = sorted(orders[:limit], key=lambda order: order.number)
     payments = list(Payment.objects.filter(reference__istartswith=query).select_related("customer").order_by()[:limit])
     number = PAYMENT_NUMBER.match(query)
     if number:

@@ -19,6 +19,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("invoices/", include("invoices.urls")),
     path("payments/", include("payments.urls")),
+    path("orders/", include("orders.urls")),
     path("collections/", include("dunning.urls")),
     path("documents/", include("documents.urls")),
 ]

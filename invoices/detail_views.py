@@ -28,7 +28,7 @@ from submissions.flow import perform
 
 
 def _invoice(pk: int) -> Invoice:
-    return get_object_or_404(Invoice.objects.select_related("customer", "provider", "created_by"), pk=pk)
+    return get_object_or_404(Invoice.objects.select_related("customer", "provider", "created_by", "order"), pk=pk)
 
 
 @role_required(SUPPORT)
@@ -40,7 +40,7 @@ def invoice_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     credit_notes = list(invoice.credit_notes.select_related("created_by"))
     context = {
         "invoice": invoice,
-        "lines": invoice.lines.all(),
+        "lines": invoice.lines.select_related("order_line"),
         "allocations": allocations,
         "credit_notes": credit_notes,
         "timeline": invoice_timeline(invoice, allocations=allocations, credit_notes=credit_notes),

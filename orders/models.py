@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pgtrigger
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.urls import reverse
 from django.utils import timezone
 from django_fsm import GET_STATE, transition
 
 from billing.fsm import RefreshableFSMModel, StatusField
+from billing.kept_totals import KeptFigures
 from billing.models import (
     CURRENCY_CHECK,
     Account,
@@ -149,9 +152,52 @@ class Order(RefreshableFSMModel):
             models.Index(fields=["customer", "billing_status", "payment_status"], name="order_customer_idx"),
             models.Index(fields=["placed_at", "id"], name="order_placed_idx"),
         ]
+        triggers = [
+            # Every change of an order's statuses, currency, provider or figures appends its delta
+            # to OrderQueueTotal, in the same transaction, whatever code made it (as for invoices).
+            pgtrigger.Trigger(
+                name="queue_totals",
+                when=pgtrigger.After,
+                operation=pgtrigger.Insert | pgtrigger.Update | pgtrigger.Delete,
+                func="""
+                IF TG_OP = 'UPDATE' AND OLD.billing_status = NEW.billing_status
+                   AND OLD.payment_status = NEW.payment_status AND OLD.currency = NEW.currency
+                   AND OLD.provider_id = NEW.provider_id THEN
+                    IF OLD.invoiced_total <> NEW.invoiced_total OR OLD.paid_total <> NEW.paid_total
+                       OR OLD.balance_due <> NEW.balance_due THEN
+                        INSERT INTO orders_orderqueuetotal
+                            (provider_id, billing_status, payment_status, currency, orders,
+                             invoiced_total, paid_total, balance_due)
+                        VALUES (NEW.provider_id, NEW.billing_status, NEW.payment_status, NEW.currency, 0,
+                                NEW.invoiced_total - OLD.invoiced_total, NEW.paid_total - OLD.paid_total,
+                                NEW.balance_due - OLD.balance_due);
+                    END IF;
+                    RETURN NULL;
+                END IF;
+                IF TG_OP <> 'INSERT' THEN
+                    INSERT INTO orders_orderqueuetotal
+                        (provider_id, billing_status, payment_status, currency, orders,
+                         invoiced_total, paid_total, balance_due)
+                    VALUES (OLD.provider_id, OLD.billing_status, OLD.payment_status, OLD.currency, -1,
+                            -OLD.invoiced_total, -OLD.paid_total, -OLD.balance_due);
+                END IF;
+                IF TG_OP <> 'DELETE' THEN
+                    INSERT INTO orders_orderqueuetotal
+                        (provider_id, billing_status, payment_status, currency, orders,
+                         invoiced_total, paid_total, balance_due)
+                    VALUES (NEW.provider_id, NEW.billing_status, NEW.payment_status, NEW.currency, 1,
+                            NEW.invoiced_total, NEW.paid_total, NEW.balance_due);
+                END IF;
+                RETURN NULL;
+                """,
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.number
+
+    def get_absolute_url(self) -> str:
+        return reverse("orders:detail", args=[self.pk])
 
     @transition(field=state, source=OrderState.OPEN, target=OrderState.CANCELED)
     def cancel(self) -> None:
@@ -240,3 +286,35 @@ class OrderStatusChange(StatusChangeBase):
 
     class Meta:
         ordering = ["id"]
+
+
+class OrderQueueTotal(models.Model):
+    """Count and figures of the orders per provider, billing status, payment status and currency.
+
+    A sum of deltas, as invoices.InvoiceQueueTotal: the trigger on Order appends one row per
+    change, billing.kept_totals.compact_totals folds them now and then. The order list's
+    totals filtered by those keys read a few rows instead of aggregating every matching
+    order (which took 40-50 ms of a 60-80 ms page at 200,000 orders).
+    """
+
+    provider_id = models.BigIntegerField()  # Order.provider's column, a key only (no constraint to check per delta)
+    billing_status = models.CharField(max_length=20, choices=BillingStatus.choices)
+    payment_status = models.CharField(max_length=16, choices=PaymentStatus.choices)
+    currency = currency_field()
+    orders = models.BigIntegerField()
+    invoiced_total = models.DecimalField(max_digits=18, decimal_places=2)
+    paid_total = models.DecimalField(max_digits=18, decimal_places=2)
+    balance_due = models.DecimalField(max_digits=18, decimal_places=2)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["billing_status", "payment_status", "currency", "provider_id"],
+                include=["orders", "invoiced_total", "paid_total", "balance_due"],
+                name="order_queue_total_key_idx",
+            )
+        ]
+
+
+# The kept columns of OrderQueueTotal: the order list's totals, compaction, drift.
+ORDER_QUEUE_FIGURES = KeptFigures(OrderQueueTotal, count="orders", sums=("invoiced_total", "paid_total", "balance_due"))

@@ -157,13 +157,15 @@ def _allocate_form(
 ) -> AllocateForm:
     """The split form's rows: the oldest open invoices, those the rule plans, and any the POST names."""
     plan = plan_auto_allocation(payment) if with_plan else []
-    invoices = list(allocatable_invoices(payment).select_related("provider")[:ALLOCATE_ROWS_LIMIT])
+    invoices = list(allocatable_invoices(payment).select_related("provider", "order")[:ALLOCATE_ROWS_LIMIT])
     shown = {invoice.pk for invoice in invoices}
     extra = [split.invoice.pk for split in plan if split.invoice.pk not in shown]
     if data is not None:
         extra += [pk for pk in posted_invoice_ids(data) if pk not in shown]
     if extra:
-        invoices += list(Invoice.objects.filter(pk__in=extra).select_related("provider").order_by("due_date", "id"))
+        invoices += list(
+            Invoice.objects.filter(pk__in=extra).select_related("provider", "order").order_by("due_date", "id")
+        )
     return AllocateForm(data, user=request.user, payment=payment, invoices=invoices, plan=plan, prefill=prefill)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import cast
+from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -88,6 +88,18 @@ def posted_invoice_ids(data) -> list[int]:
     return ids
 
 
+@dataclass
+class InvoiceGroup:
+    """The split form's invoices of one order (or of no order: `order` None), in the form's order."""
+
+    order: Any
+    rows: list[SplitRow]
+
+    @property
+    def balance_due(self) -> Decimal:
+        return sum((row.invoice.balance_due for row in self.rows), Decimal("0.00"))
+
+
 class AllocateForm(SubmitOnceForm):
     """One amount per open invoice of the customer, prefilled with the automatic rule's plan."""
 
@@ -128,6 +140,22 @@ class AllocateForm(SubmitOnceForm):
             if data.get(row.field_name) not in (None, Decimal("0"))
         ]
         return data
+
+    @property
+    def grouped(self) -> bool:
+        """Some invoice bills an order: the form shows the invoices grouped by order."""
+        return any(row.invoice.order_id for row in self.rows)
+
+    def groups(self) -> list[InvoiceGroup]:
+        """The rows grouped by the order their invoice bills, groups in the order of their first
+        (oldest due) invoice; invoices of no order make a group of their own."""
+        groups: dict[int | None, InvoiceGroup] = {}
+        for row in self.rows:
+            key = row.invoice.order_id
+            if key not in groups:
+                groups[key] = InvoiceGroup(row.invoice.order if key else None, [])
+            groups[key].rows.append(row)
+        return list(groups.values())
 
     def entered_total(self) -> Decimal:
         """Sum of the amounts that parse, for the remaining counter (even while others are invalid)."""

@@ -1,4 +1,4 @@
-"""Drift in the trigger-kept queue totals (InvoiceQueueTotal, PaymentQueueTotal), found and
+"""Drift in the trigger-kept queue totals (InvoiceQueueTotal, PaymentQueueTotal, OrderQueueTotal), found and
 repaired in one statement each.
 
 The kept rows are deltas; per key (state, status, currency[, due date]) their sums must
@@ -20,6 +20,7 @@ from django.db.models import Model
 
 from billing.kept_totals import KeptFigures
 from invoices.models import INVOICE_QUEUE_FIGURES
+from orders.models import ORDER_QUEUE_FIGURES
 from payments.models import PAYMENT_QUEUE_FIGURES
 from reconciliation.models import ObjectKind
 
@@ -58,6 +59,11 @@ QUEUES = (
         ObjectKind.PAYMENT_TOTALS,
         PAYMENT_QUEUE_FIGURES,
         "payments_payment",
+    ),
+    KeptQueue(
+        ObjectKind.ORDER_TOTALS,
+        ORDER_QUEUE_FIGURES,
+        "orders_order",
     ),
 )
 

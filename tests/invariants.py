@@ -95,6 +95,18 @@ CHECKS = {
         WHERE COALESCE(t.n, 0) <> COALESCE(r.n, 0) OR COALESCE(t.a, 0) <> COALESCE(r.a, 0)
            OR COALESCE(t.u, 0) <> COALESCE(r.u, 0)
     """,
+    "I1 order queue totals": """
+        SELECT provider_id, billing_status, payment_status, currency, t.n, r.n
+        FROM (SELECT provider_id, billing_status, payment_status, currency, SUM(orders) n, SUM(invoiced_total) i,
+                     SUM(paid_total) p, SUM(balance_due) b
+              FROM orders_orderqueuetotal GROUP BY 1, 2, 3, 4) t
+        FULL JOIN (SELECT provider_id, billing_status, payment_status, currency, COUNT(*) n, SUM(invoiced_total) i,
+                          SUM(paid_total) p, SUM(balance_due) b
+                   FROM orders_order GROUP BY 1, 2, 3, 4) r
+               USING (provider_id, billing_status, payment_status, currency)
+        WHERE COALESCE(t.n, 0) <> COALESCE(r.n, 0) OR COALESCE(t.i, 0) <> COALESCE(r.i, 0)
+           OR COALESCE(t.p, 0) <> COALESCE(r.p, 0) OR COALESCE(t.b, 0) <> COALESCE(r.b, 0)
+    """,
     "I1 entry journal per customer": """
         SELECT customer_id, currency, j.s, r.s
         FROM (SELECT customer_id, currency, SUM(amount) s FROM ledger_entry GROUP BY 1, 2) j

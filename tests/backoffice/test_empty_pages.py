@@ -35,6 +35,8 @@ def test_dashboard_shows_zeroes(clerk_client):
         ("/invoices/?customer=x", "No invoices match these filters."),
         ("/payments/", "No payments have been recorded yet."),
         ("/collections/", "Nothing to collect: no account owes money."),
+        ("/orders/", "No orders have been placed yet."),
+        ("/orders/?billing_status=invoiced", "No orders match these filters."),
     ],
 )
 def test_lists_explain_why_they_are_empty(clerk_client, url, message):
@@ -48,4 +50,12 @@ def test_csv_of_nothing_is_just_the_header(clerk_client):
     assert b"".join(response.streaming_content).decode().strip() == (
         "id,number,state,payment_status,customer,customer_email,provider,currency,"
         "issue_date,due_date,total,credited_total,paid_total,balance_due"
+    )
+
+
+def test_csv_of_no_orders_is_just_the_header(clerk_client):
+    response = clerk_client.get(reverse("orders:export"))
+    assert b"".join(response.streaming_content).decode().strip() == (
+        "id,number,state,billing_status,payment_status,customer,customer_email,provider,currency,invoicing,"
+        "placed_at,invoiced_total,paid_total,balance_due"
     )

@@ -166,6 +166,7 @@ def page_args(ledger) -> dict[str, list]:
     run = ReconciliationRun.objects.order_by("pk").first()
     document = Document.objects.order_by("pk").first()
     document_pk = document.pk if document else 1
+    order, order_invoice = _an_order(ledger)
     return {
         "dashboard": [],
         "login": [],
@@ -213,7 +214,36 @@ def page_args(ledger) -> dict[str, list]:
         "collections:promises": [],
         "collections:account": [inv["ada_current"].account_id],
         "collections:add_note": [inv["ada_current"].account_id],
+        "orders:list": [],
+        "orders:export": [],
+        "orders:new": [],
+        "orders:detail": [order.pk],
+        "orders:deliver": [order.pk],
+        "orders:invoice": [order.pk],
+        "orders:add_line": [order.pk],
+        "orders:cancel": [order.pk],
+        "orders:credit": [order.pk, order_invoice.pk],
     }
+
+
+def _an_order(ledger):
+    """An order (Ada's, 10 ordered, 4 delivered and invoiced) for the order pages, made once per test."""
+    from orders.models import Order
+    from orders.services import create_order, invoice_order, record_delivery
+
+    order = Order.objects.filter(customer=ledger.ada).order_by("pk").first()
+    if order is None:
+        order = create_order(
+            customer=ledger.ada,
+            provider=ledger.acme,
+            currency="EUR",
+            lines=[("Chair", 10, "25.00")],
+            invoicing="delivered",
+            by=None,
+        )
+        record_delivery(order, quantities={order.lines.get(): 4}, by=None)
+        invoice_order(order, by=None)
+    return order, order.invoices.order_by("pk").first()
 
 
 @dataclass

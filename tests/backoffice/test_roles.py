@@ -19,6 +19,8 @@ def pages(ledger):
         reverse("payments:list"),
         reverse("payments:list") + "?queue=needs_work",
         reverse("payments:export"),
+        reverse("orders:list"),
+        reverse("orders:export"),
         reverse("collections:list"),
         reverse("collections:account", args=[account]),
     ]

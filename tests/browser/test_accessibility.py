@@ -15,9 +15,11 @@ from playwright.sync_api import expect
 from intake.background import run_import
 from intake.importing import import_statement
 from intake.models import StatementImport
+from orders.services import create_order, invoice_order, record_delivery
 from reconciliation.reconcile import run_reconciliation
 from tests.browser.conftest import save_screenshot
 from tests.browser.helpers import login
+from tests.factories import make_payment
 from tests.support.dataset import PASSWORD, build_ledger, make_staff
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -46,12 +48,31 @@ def books():
     ledger = build_ledger()
     import_statement((SAMPLES / "mixed.csv").read_bytes(), source_name="mixed.csv", by=finance)
     run = run_reconciliation()
-    return {"finance": finance, "support": support, "ledger": ledger, "run": run}
+    return {"finance": finance, "support": support, "ledger": ledger, "run": run, **_orders(ledger, finance)}
+
+
+def _orders(ledger, finance) -> dict:
+    """Bob's order, 8 of 10 shipped and invoiced, and a payment of his to allocate (grouped by order).
+
+    Bob's, so the lovelace filter and Ada's split form below see what they always saw."""
+    order = create_order(
+        customer=ledger.bob,
+        provider=ledger.acme,
+        currency="EUR",
+        lines=[("Chair", 10, "25.00")],
+        invoicing="delivered",
+        by=finance,
+    )
+    record_delivery(order, quantities={order.lines.get(): 8}, by=finance)
+    invoice = invoice_order(order, by=finance)
+    payment = make_payment(customer=ledger.bob, amount="30.00")
+    return {"order": order, "order_invoice": invoice, "bob_payment": payment}
 
 
 def main_pages(books) -> dict[str, str]:
     inv, pay = books["ledger"].invoices, books["ledger"].payments
     account = inv["ada_overdue_30"].account_id
+    order = books["order"]
     return {
         "dashboard": "/",
         "invoices": "/invoices/",
@@ -82,6 +103,18 @@ def main_pages(books) -> dict[str, str]:
         "imports-entries": "/imports/entries/",
         "reconciliation-runs": "/reconciliation/",
         "reconciliation-run": f"/reconciliation/runs/{books['run'].pk}/",
+        "orders": "/orders/",
+        "orders-filtered": "/orders/?billing_status=partially_invoiced&payment_status=unpaid",
+        "orders-empty": "/orders/?customer=zzzz",
+        "order-detail": f"/orders/{order.pk}/",
+        "order-new": "/orders/new/",
+        "order-deliver": f"/orders/{order.pk}/deliver/",
+        "order-invoice": f"/orders/{order.pk}/invoice/",
+        "order-add-line": f"/orders/{order.pk}/add-line/",
+        "order-cancel": f"/orders/{order.pk}/cancel/",
+        "order-credit": f"/orders/{order.pk}/invoices/{books['order_invoice'].pk}/credit/",
+        "order-invoice-page": f"/invoices/{books['order_invoice'].pk}/",
+        "allocate-by-order": f"/payments/{books['bob_payment'].pk}/allocate/",
     }
 
 
@@ -96,6 +129,8 @@ LIST_PAGES = [
     "collections-account",
     "invoice-detail",
     "payment-detail",
+    "orders",
+    "order-detail",
 ]
 
 
