@@ -45,7 +45,7 @@ from intake.outcomes import EntryResult, ImportReport, ProgressCallback
 from intake.parsing.common import BOOKED
 from intake.pipeline import FATAL
 from intake.reading import Batch, Reader
-from intake.runner import FOLD_EVERY, error_text, stopped_message
+from intake.runner import FOLD_EVERY, error_text, import_batch, stopped_message
 from intake.statements import StatementEntry
 from intake.stream_worker import serve
 from ledger.queue_totals import fold_queue_totals
@@ -64,6 +64,8 @@ class Footprint:
     looks: set[tuple] = field(default_factory=set)
     customers: set[int] = field(default_factory=set)
     everyone: bool = False
+    #: Every booked entry is imported already: the chunk only reads and reports (a re-import).
+    settled: bool = False
 
     def meets(self, other: Footprint) -> bool:
         return bool(
@@ -83,6 +85,7 @@ def footprint(entries: Sequence[StatementEntry]) -> Footprint:
     imported = set(
         BankEntry.objects.filter(bank_reference__in=found.references).values_list("bank_reference", flat=True)
     )
+    found.settled = imported == found.references
     named = [e for e in booked if e.credit != e.reversal and e.bank_reference not in imported]  # credits, reversals
     directory = Directory(named)
     for entry in named:
@@ -194,6 +197,8 @@ def run_streams(
                 order.append(task)
                 by_number[number] = task
             if stop is None:
+                stop = _settle(order, source_name=source_name, by=by)
+            if stop is None:
                 running += _hand_out(order, pool, streams - running)
             while order and order[0].finished:
                 task = order.pop(0)
@@ -232,15 +237,33 @@ def run_streams(
         fold_queue_totals()
 
 
+def _ready(order: list[Task], index: int) -> bool:
+    task = order[index]
+    return not (task.running or task.finished) and all(
+        earlier.finished or not earlier.footprint.meets(task.footprint) for earlier in order[:index]
+    )
+
+
+def _settle(order: list[Task], *, source_name: str, by: Actor) -> tuple[str, str] | None:
+    """Chunks whose every entry is imported already are reported here, when their turn has come:
+    a read and a report, which would cost more to send to a stream and back than to do."""
+    for index, task in enumerate(order):
+        if task.footprint.settled and _ready(order, index):
+            task.results, stopped = import_batch(task.batch.entries, source_name=source_name, by=by)
+            task.finished = True
+            if stopped is not None:
+                task.stop = (stopped.entry.position, error_text(stopped.error))
+                return task.stop
+    return None
+
+
 def _hand_out(order: list[Task], pool: Streams, free: int) -> int:
     """Send the earliest waiting chunks that meet no unfinished earlier chunk; returns how many."""
     sent = 0
     for index, task in enumerate(order):
         if sent >= free:
             break
-        if task.running or task.finished:
-            continue
-        if all(earlier.finished or not earlier.footprint.meets(task.footprint) for earlier in order[:index]):
+        if _ready(order, index):
             pool.send(task)
             task.running = True
             sent += 1
