@@ -261,7 +261,8 @@ def _plan_in_order(
     lists: Mapping[Party, list[bulk.OpenInvoice]],
 ) -> tuple[list[list[PlannedSplit[bulk.OpenInvoice]]], set[Party]]:
     """Plan each wanted payment on its party's invoices in `lists`, as the payments before it
-    left them; returns the plans and the parties where a payment had money left over.
+    left them; returns the plans and the parties where a payment had money left after the
+    invoices it names.
 
     The balances are put back as read afterwards (lock_invoices compares them)."""
     read = {invoice.pk: invoice.balance_due for invoices in lists.values() for invoice in invoices}
@@ -275,7 +276,12 @@ def _plan_in_order(
             plan = plan_allocation(payment.unallocated, candidates, preferred_numbers=numbers)
             for split in plan:
                 split.invoice.balance_due -= split.amount
-            if sum((split.amount for split in plan), Decimal("0.00")) < payment.unallocated:
+            # Money left after the payment's own named invoices: the rule goes on to the others,
+            # which the named-only lists do not hold (they may hold other payments' named ones).
+            named = set(numbers)
+            if sum((split.amount for split in plan if split.invoice.number in named), Decimal("0.00")) < (
+                payment.unallocated
+            ):
                 short.add(party)
         planned.append(plan)
     for invoices in lists.values():

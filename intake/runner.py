@@ -159,14 +159,13 @@ def run_chunks(
 ) -> None:
     """Import the reader's chunks into `report` (see the module doc), one after another."""
     done = 0
-    number = 0
-    for number, batch in enumerate(reader, start=1):
+    folding = Folding()
+    for batch in reader:
         report.file_errors += batch.file_errors
         report.total += batch.size
-        if number % FOLD_EVERY == 0:
-            fold_queue_totals()
         results, stop = import_batch(batch.entries, source_name=source_name, by=by)
         results = batch.rejected + results
+        folding.after(results)
         done += len(results)
         _add(report, results, keep=keep)
         if stop is not None:
@@ -177,9 +176,32 @@ def run_chunks(
             return
         if progress is not None:
             progress(done, reader.total or 0, results)
-    if number > 1:  # a short file leaves a few deltas: the periodic fold takes them
-        fold_queue_totals()
+    folding.end()
 
+
+class Folding:
+    """Folds the queue-total deltas every FOLD_EVERY chunks and when the import ends, if it
+    moved money since the last fold (a re-import writes none: folding would rewrite the tables
+    for nothing); a one-chunk file leaves its few deltas to the periodic fold."""
+
+    def __init__(self) -> None:
+        self.chunks = 0
+        self.moved = False
+
+    def after(self, results: list[EntryResult]) -> None:
+        self.chunks += 1
+        self.moved = self.moved or any(result.outcome in MOVES_MONEY for result in results)
+        if self.chunks % FOLD_EVERY == 0 and self.moved:
+            fold_queue_totals()
+            self.moved = False
+
+    def end(self) -> None:
+        if self.chunks > 1 and self.moved:
+            fold_queue_totals()
+
+
+#: The outcomes that write payments, allocations or chargebacks (and so queue-total deltas).
+MOVES_MONEY = {Outcome.RECORDED, Outcome.CHARGED_BACK}
 
 #: Chunks between two folds of the queue-total deltas (about 10,000 entries). A long import
 #: appends a few deltas per credit and every page's navigation counts read them until they are

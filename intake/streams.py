@@ -45,10 +45,9 @@ from intake.outcomes import EntryResult, ImportReport, ProgressCallback
 from intake.parsing.common import BOOKED
 from intake.pipeline import FATAL
 from intake.reading import Batch, Reader
-from intake.runner import FOLD_EVERY, error_text, import_batch, stopped_message
+from intake.runner import Folding, error_text, import_batch, stopped_message
 from intake.statements import StatementEntry
 from intake.stream_worker import serve
-from ledger.queue_totals import fold_queue_totals
 
 #: Chunks read ahead of the last one reported, per stream: enough to find independent work.
 LOOKAHEAD = 4
@@ -173,8 +172,9 @@ def run_streams(
     pool = Streams(streams, source_name=source_name, by=by)
     batches = iter(reader)
     order: list[Task] = []  # read and not yet reported, in file order
-    by_number: dict[int, Task] = {}
-    number = done = running = 0
+    sent: dict[int, Task] = {}  # handed to a stream, not back yet
+    number = done = 0
+    folding = Folding()
     read_all = False
     stop: tuple[str, str] | None = None
     try:
@@ -187,24 +187,22 @@ def run_streams(
                 number += 1
                 report.file_errors += batch.file_errors
                 report.total += batch.size
-                if number % FOLD_EVERY == 0:
-                    fold_queue_totals()
                 try:
                     task = Task(number, batch, footprint(batch.entries), finished=not batch.entries)
                 except FATAL as exc:  # the parent lost its connection: nothing of this chunk is written
                     stop = (batch.entries[0].position, error_text(exc))
                     break
                 order.append(task)
-                by_number[number] = task
             if stop is None:
                 stop = _settle(order, source_name=source_name, by=by)
             if stop is None:
-                running += _hand_out(order, pool, streams - running)
+                _hand_out(order, pool, streams - len(sent), sent)
             while order and order[0].finished:
                 task = order.pop(0)
                 results = task.batch.rejected + task.results
                 done += len(results)
                 _add(report, results, keep)
+                folding.after(results)
                 if task.stop is not None:
                     stop = task.stop
                     if progress is not None:
@@ -212,14 +210,13 @@ def run_streams(
                     break
                 if progress is not None:
                     progress(done, reader.total or 0, results)
-            if (stop is not None and not running) or (read_all and not order):
+            if (stop is not None and not sent) or (read_all and not order):
                 break
-            if stop is not None or running:
+            if stop is not None or sent:
                 finished, results, stopped = pool.receive()
-                task = by_number.pop(finished)
+                task = sent.pop(finished)
                 task.finished, task.running, task.results = True, False, results
                 task.stop = (stopped[0], f"{stopped[1]}: {stopped[2]}") if stopped else None
-                running -= 1
                 if task.stop is not None and stop is None:
                     stop = task.stop  # nothing more is handed out; the chunks running finish
         if stop is not None:
@@ -233,8 +230,8 @@ def run_streams(
                 progress(done, report.total, late)
     finally:
         pool.close()
-    if number > 1 and stop is None:  # a short file leaves a few deltas: the periodic fold takes them
-        fold_queue_totals()
+    if stop is None:
+        folding.end()
 
 
 def _ready(order: list[Task], index: int) -> bool:
@@ -257,17 +254,16 @@ def _settle(order: list[Task], *, source_name: str, by: Actor) -> tuple[str, str
     return None
 
 
-def _hand_out(order: list[Task], pool: Streams, free: int) -> int:
-    """Send the earliest waiting chunks that meet no unfinished earlier chunk; returns how many."""
-    sent = 0
+def _hand_out(order: list[Task], pool: Streams, free: int, sent: dict[int, Task]) -> None:
+    """Send the earliest waiting chunks that meet no unfinished earlier chunk, at most `free`."""
     for index, task in enumerate(order):
-        if sent >= free:
+        if free <= 0:
             break
         if _ready(order, index):
             pool.send(task)
             task.running = True
-            sent += 1
-    return sent
+            sent[task.number] = task
+            free -= 1
 
 
 def _add(report: ImportReport, results: list[EntryResult], keep: bool) -> None:

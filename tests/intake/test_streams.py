@@ -107,16 +107,21 @@ def test_a_chunk_is_handed_out_only_when_no_unfinished_earlier_chunk_meets_it():
         _task(6, Footprint(everyone=True)),  # a reversal of anyone's payment: waits for all before it
         _task(7, Footprint(references={"R"})),  # would run, but the reversal before it meets everything
     ]
-    pool = _Pool()
-    assert _hand_out(order, pool, 2) == 2 and pool.sent == [1, 2]  # two streams: two independent chunks
-    assert _hand_out(order, pool, 1) == 1 and pool.sent == [1, 2, 4]  # 3 waits for 1, 5 for 3
+    pool, sent = _Pool(), {}
+    _hand_out(order, pool, 2, sent)
+    assert pool.sent == [1, 2] and list(sent) == [1, 2]  # two streams: two independent chunks
+    _hand_out(order, pool, 1, sent)
+    assert pool.sent == [1, 2, 4]  # 3 waits for 1, 5 for 3
     order[0].running, order[0].finished = False, True
-    assert _hand_out(order, pool, 1) == 1 and pool.sent == [1, 2, 4, 3]
+    _hand_out(order, pool, 1, sent)
+    assert pool.sent == [1, 2, 4, 3]
     for task in order[1:4]:
         task.running, task.finished = False, True
-    assert _hand_out(order, pool, 2) == 1 and pool.sent[-1] == 5  # 6 waits for 5, 7 for the reversal
+    _hand_out(order, pool, 2, sent)
+    assert pool.sent[-1] == 5  # 6 waits for 5, 7 for the reversal
     order[4].running, order[4].finished = False, True
-    assert _hand_out(order, pool, 2) == 1 and pool.sent[-1] == 6
+    _hand_out(order, pool, 2, sent)
+    assert pool.sent[-1] == 6
     assert Footprint(references={"R"}).meets(Footprint(references={"R", "S"}))
     assert Footprint(looks={("a",)}).meets(Footprint(looks={("a",)}))
     assert not ada.meets(bob)
