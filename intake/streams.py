@@ -21,6 +21,9 @@ The parent reads the file, decides what may run, and reports in file order:
   (imported already), a look-alike credit (held for review). A chunk that shares nothing
   with the unfinished ones before it does the same whether it runs before, with or after
   them; two chunks running at once hold disjoint rows and lock in the one order;
+- while every chunk so far was imported already (a re-import), the parent imports the next
+  one itself with nothing else running, exactly as one stream would: no footprint to read,
+  nothing to send; the first chunk with new entries switches the streams on;
 - progress and the report come in file order. If a chunk stops the import (a lost
   connection), nothing more is handed out; chunks already running finish and what they
   committed is reported. Crash safety is the one-stream import's: every chunk commits on
@@ -41,7 +44,7 @@ from billing.actors import Actor
 from intake.decisions import twin_key
 from intake.matching import Directory, identify_customer
 from intake.models import BankEntry
-from intake.outcomes import EntryResult, ImportReport, ProgressCallback
+from intake.outcomes import EntryResult, ImportReport, Outcome, ProgressCallback
 from intake.parsing.common import BOOKED
 from intake.pipeline import FATAL
 from intake.reading import Batch, Reader
@@ -102,7 +105,7 @@ def footprint(entries: Sequence[StatementEntry]) -> Footprint:
 class Task:
     number: int
     batch: Batch
-    footprint: Footprint
+    footprint: Footprint | None = None  # read when the chunk is to be scheduled
     running: bool = False
     finished: bool = False
     results: list[EntryResult] = field(default_factory=list)
@@ -111,9 +114,14 @@ class Task:
 
 
 class Streams:
-    """The stream processes and the two queues to and from them."""
+    """The stream processes and the two queues to and from them, started with the first chunk
+    sent (a re-import, every chunk settled, starts none)."""
 
     def __init__(self, count: int, *, source_name: str, by: Actor):
+        self.count, self.source_name, self.by = count, source_name, by
+        self.processes: list[Any] = []
+
+    def _start(self) -> None:
         context = multiprocessing.get_context("spawn")
         self.tasks: Any = context.Queue()
         self.results: Any = context.Queue()
@@ -121,16 +129,18 @@ class Streams:
         self.processes = [
             context.Process(
                 target=serve,
-                args=(self.tasks, self.results, database, getattr(by, "pk", None), source_name),
+                args=(self.tasks, self.results, database, getattr(self.by, "pk", None), self.source_name),
                 name=f"import-stream-{n}",
                 daemon=True,
             )
-            for n in range(count)
+            for n in range(self.count)
         ]
         for process in self.processes:
             process.start()
 
     def send(self, task: Task) -> None:
+        if not self.processes:
+            self._start()
         self.tasks.put((task.number, task.batch.entries))
 
     def receive(self) -> tuple[int, list[EntryResult], tuple[str, str, str] | None]:
@@ -147,6 +157,8 @@ class Streams:
             return number, results, stopped
 
     def close(self) -> None:
+        if not self.processes:
+            return
         for _ in self.processes:
             self.tasks.put(None)
         for process in self.processes:
@@ -176,6 +188,7 @@ def run_streams(
     number = done = 0
     folding = Folding()
     read_all = False
+    replaying = True  # every chunk so far was imported already: no stream is needed
     stop: tuple[str, str] | None = None
     try:
         while True:
@@ -187,22 +200,30 @@ def run_streams(
                 number += 1
                 report.file_errors += batch.file_errors
                 report.total += batch.size
+                order.append(Task(number, batch, None if batch.entries else Footprint(), finished=not batch.entries))
+            head = order[0] if order else None
+            if stop is None and replaying and not sent and head is not None and not head.finished:
+                # A re-import so far: the next chunk here, alone, as one stream would (nothing else runs).
+                stop = _run_here(head, source_name=source_name, by=by)
+                replaying = bool(head.results) and all(r.outcome == Outcome.ALREADY_IMPORTED for r in head.results)
+            elif stop is None:
                 try:
-                    task = Task(number, batch, footprint(batch.entries), finished=not batch.entries)
+                    for task in order:
+                        if task.footprint is None:
+                            task.footprint = footprint(task.batch.entries)
                 except FATAL as exc:  # the parent lost its connection: nothing of this chunk is written
-                    stop = (batch.entries[0].position, error_text(exc))
-                    break
-                order.append(task)
-            if stop is None:
-                stop = _settle(order, source_name=source_name, by=by)
-            if stop is None:
-                _hand_out(order, pool, streams - len(sent), sent)
+                    stop = (task.batch.entries[0].position, error_text(exc))
+                if stop is None:
+                    stop = _settle(order, source_name=source_name, by=by)
+                if stop is None:
+                    _hand_out(order, pool, streams - len(sent), sent)
             while order and order[0].finished:
                 task = order.pop(0)
                 results = task.batch.rejected + task.results
                 done += len(results)
                 _add(report, results, keep)
                 folding.after(results)
+                replaying = bool(task.results) and all(r.outcome == Outcome.ALREADY_IMPORTED for r in task.results)
                 if task.stop is not None:
                     stop = task.stop
                     if progress is not None:
@@ -236,20 +257,30 @@ def run_streams(
 
 def _ready(order: list[Task], index: int) -> bool:
     task = order[index]
-    return not (task.running or task.finished) and all(
-        earlier.finished or not earlier.footprint.meets(task.footprint) for earlier in order[:index]
+    if task.running or task.finished:
+        return False
+    assert task.footprint is not None  # read before scheduling
+    return all(
+        earlier.finished or (earlier.footprint is not None and not earlier.footprint.meets(task.footprint))
+        for earlier in order[:index]
     )
+
+
+def _run_here(task: Task, *, source_name: str, by: Actor) -> tuple[str, str] | None:
+    """Import the chunk in this process (intake.runner.import_batch, as a stream would)."""
+    task.results, stopped = import_batch(task.batch.entries, source_name=source_name, by=by)
+    task.finished = True
+    if stopped is not None:
+        task.stop = (stopped.entry.position, error_text(stopped.error))
+    return task.stop
 
 
 def _settle(order: list[Task], *, source_name: str, by: Actor) -> tuple[str, str] | None:
     """Chunks whose every entry is imported already are reported here, when their turn has come:
     a read and a report, which would cost more to send to a stream and back than to do."""
     for index, task in enumerate(order):
-        if task.footprint.settled and _ready(order, index):
-            task.results, stopped = import_batch(task.batch.entries, source_name=source_name, by=by)
-            task.finished = True
-            if stopped is not None:
-                task.stop = (stopped.entry.position, error_text(stopped.error))
+        if task.footprint is not None and task.footprint.settled and _ready(order, index):
+            if _run_here(task, source_name=source_name, by=by) is not None:
                 return task.stop
     return None
 
