@@ -32,9 +32,12 @@ The parent reads the file, decides what may run, and reports in file order:
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import multiprocessing
 import queue
-from collections.abc import Sequence
+import sys
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +54,8 @@ from intake.reading import Batch, Reader
 from intake.runner import Folding, error_text, import_batch, stopped_message
 from intake.statements import StatementEntry
 from intake.stream_worker import serve
+
+logger = logging.getLogger(__name__)
 
 #: Chunks read ahead of the last one reported, per stream: enough to find independent work.
 LOOKAHEAD = 4
@@ -120,6 +125,9 @@ class Streams:
     def __init__(self, count: int, *, source_name: str, by: Actor):
         self.count, self.source_name, self.by = count, source_name, by
         self.processes: list[Any] = []
+        #: Processes cannot be started (a script without `if __name__ == "__main__":`, which
+        #: "spawn" imports again): the reading process imports every chunk itself.
+        self.unavailable = False
 
     def _start(self) -> None:
         context = multiprocessing.get_context("spawn")
@@ -135,13 +143,23 @@ class Streams:
             )
             for n in range(self.count)
         ]
-        for process in self.processes:
-            process.start()
+        try:
+            with _without_main():
+                for process in self.processes:
+                    process.start()
+        except RuntimeError:
+            logger.warning("Import streams could not be started; importing in one stream.", exc_info=True)
+            self.close()
+            self.unavailable = True
 
-    def send(self, task: Task) -> None:
-        if not self.processes:
+    def send(self, task: Task) -> bool:
+        """Hand the chunk to a stream; False if there are none (the caller imports it)."""
+        if not self.processes and not self.unavailable:
             self._start()
+        if self.unavailable:
+            return False
         self.tasks.put((task.number, task.batch.entries))
+        return True
 
     def receive(self) -> tuple[int, list[EntryResult], tuple[str, str, str] | None]:
         while True:
@@ -159,15 +177,32 @@ class Streams:
     def close(self) -> None:
         if not self.processes:
             return
-        for _ in self.processes:
+        started = [process for process in self.processes if process.pid is not None]
+        for _ in started:
             self.tasks.put(None)
-        for process in self.processes:
+        for process in started:
             process.join(timeout=30)
             if process.is_alive():
                 process.kill()
                 process.join()
+        self.processes = []
         self.tasks.close()
         self.results.close()
+
+
+@contextlib.contextmanager
+def _without_main() -> Iterator[None]:
+    """Start processes without "spawn" importing the parent's main module again in each: a stream
+    needs nothing of it (its work is intake.stream_worker.serve), and a script without an
+    `if __name__ == "__main__":` guard would run again in every stream."""
+    main = sys.modules["__main__"]
+    saved: dict[str, Any] = {name: main.__dict__[name] for name in ("__spec__", "__file__") if name in main.__dict__}
+    main.__spec__ = None
+    main.__dict__.pop("__file__", None)
+    try:
+        yield
+    finally:
+        main.__dict__.update(saved)
 
 
 def run_streams(
@@ -215,8 +250,8 @@ def run_streams(
                     stop = (task.batch.entries[0].position, error_text(exc))
                 if stop is None:
                     stop = _settle(order, source_name=source_name, by=by)
-                if stop is None:
-                    _hand_out(order, pool, streams - len(sent), sent)
+                if stop is None and (alone := _hand_out(order, pool, streams - len(sent), sent)) is not None:
+                    stop = _run_here(alone, source_name=source_name, by=by)
             while order and order[0].finished:
                 task = order.pop(0)
                 results = task.batch.rejected + task.results
@@ -285,16 +320,19 @@ def _settle(order: list[Task], *, source_name: str, by: Actor) -> tuple[str, str
     return None
 
 
-def _hand_out(order: list[Task], pool: Streams, free: int, sent: dict[int, Task]) -> None:
-    """Send the earliest waiting chunks that meet no unfinished earlier chunk, at most `free`."""
+def _hand_out(order: list[Task], pool: Streams, free: int, sent: dict[int, Task]) -> Task | None:
+    """Send the earliest waiting chunks that meet no unfinished earlier chunk, at most `free`;
+    the chunk that could not be sent if there are no streams (the caller imports it)."""
     for index, task in enumerate(order):
         if free <= 0:
             break
         if _ready(order, index):
-            pool.send(task)
+            if not pool.send(task):
+                return task
             task.running = True
             sent[task.number] = task
             free -= 1
+    return None
 
 
 def _add(report: ImportReport, results: list[EntryResult], keep: bool) -> None:

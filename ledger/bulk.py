@@ -171,7 +171,8 @@ def apply_allocations(steps: Sequence[Step], *, by: Actor) -> list[list[Allocati
     # The orders of those invoices, by the one order refresh (lock_invoices locked them before the invoices).
     order_ids = {invoice.order_id for invoice in invoices.values() if invoice.order_id}
     if order_ids:
-        refresh_orders(lock_orders_of(order_ids, []).values(), cause=steps[0].cause if steps else "", by=by)
+        orders = lock_orders_of(order_ids, []).values()
+        refresh_orders(orders, cause=steps[0].cause if steps else "", by=by, lines=False)  # money only
     insert_changes(PaymentStatusChange, "payment", payment_changes, by=by)
     save_many(Payment, [payments[pk] for pk in sorted(payment_fields) if payment_fields[pk]], payment_fields)
     refresh_accounts(invoice.account_id for invoice in invoices.values())

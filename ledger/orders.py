@@ -18,7 +18,7 @@ from django.db import connection
 
 from billing.actors import Actor
 from invoices.models import InvoiceState
-from orders.models import InvoicingPolicy, Order, derive_billing_status
+from orders.models import InvoicingPolicy, Order, OrderStatusChange, derive_billing_status
 
 _VOID = f"'{InvoiceState.VOID.value}'"
 _OPEN = f"'{InvoiceState.OPEN.value}'"
@@ -128,26 +128,38 @@ def derive_order(
     return changed, moves
 
 
-def refresh_orders(orders: Iterable[Order], *, cause: str, by: Actor) -> list[Order]:
+def refresh_orders(orders: Iterable[Order], *, cause: str, by: Actor, lines: bool = True) -> list[Order]:
     """Recompute the orders' line quantities, figures and statuses; returns the orders that changed.
 
     `orders` are locked copies (ledger.core.lock_rows). Each status that moves is recorded
-    in the order's history with `cause` and `by`, as an invoice's.
+    in the order's history with `cause` and `by`, as an invoice's. `lines=False` for money
+    moving alone (allocations): it changes what was paid, never what was invoiced, and the
+    lines' refresh is the costly part (44 ms for a bank import chunk's ~100 orders).
     """
+    from ledger.bulk import insert_changes, save_many
     from ledger.core import _save_changed, record_order_change
 
     by_id = {order.pk: order for order in orders}
     if not by_id:
         return []
-    with connection.cursor() as cursor:
-        cursor.execute(_LINES_REFRESH, {"ids": sorted(by_id)})
-    moved = []
+    if lines:
+        with connection.cursor() as cursor:
+            cursor.execute(_LINES_REFRESH, {"ids": sorted(by_id)})
+    moved: list[Order] = []
+    fields: dict[int, set[str]] = {}
+    history: list[tuple[int, str, str, str, str]] = []
     for pk, figures in order_figures(by_id).items():
         order = by_id[pk]
         changed, moves = derive_order(order, figures)
-        for field, old, new in moves:
-            record_order_change(order, field=field, old=old, new=new, cause=cause, by=by)
+        history += [(pk, field, old, new, cause) for field, old, new in moves]
         if changed:
-            _save_changed(order, changed)
+            fields[pk] = set(changed)
             moved.append(order)
+    if len(moved) == 1 and len(history) <= 1:  # one order (a clerk's action): two single-row statements
+        for pk, field, old, new, _ in history:
+            record_order_change(by_id[pk], field=field, old=old, new=new, cause=cause, by=by)
+        _save_changed(moved[0], fields[moved[0].pk])
+    else:  # many (the bank import's chunk): one INSERT and one UPDATE, as ledger.bulk writes invoices
+        insert_changes(OrderStatusChange, "order", history, by=by)
+        save_many(Order, sorted(moved, key=lambda order: order.pk), fields)
     return moved

@@ -94,6 +94,7 @@ class _Pool:
 
     def send(self, task):
         self.sent.append(task.number)
+        return True
 
 
 def test_a_chunk_is_handed_out_only_when_no_unfinished_earlier_chunk_meets_it():
