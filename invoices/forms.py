@@ -71,16 +71,13 @@ class LineForm(forms.Form):
 LineFormSet = forms.formset_factory(LineForm, extra=3, max_num=200)
 
 
-class NewInvoiceForm(SubmitOnceForm):
+class CustomerLinesForm(SubmitOnceForm):
+    """A new document for a customer from a provider, in a currency, with lines (description,
+    quantity, unit price): the new invoice's and the new order's forms."""
+
     customer = forms.TypedChoiceField(coerce=int, label="Customer")
     provider = forms.ModelChoiceField(queryset=Provider.objects.order_by("name", "id"), empty_label="Choose a provider")
     currency = forms.ChoiceField(choices=CURRENCY_CHOICES, initial="EUR")
-    issue_date = forms.DateField(
-        required=False,
-        widget=forms.DateInput(attrs={"type": "date"}),
-        help_text="Leave empty to use the day it is issued.",
-    )
-    due_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
 
     def __init__(self, *args, customer_query: str = "", line_initial: list[dict] | None = None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -112,4 +109,13 @@ class NewInvoiceForm(SubmitOnceForm):
             for line in self.lines
             if line.has_content()
         ]
-        return data  # create_invoice refuses an invoice without lines, with its own message
+        return data  # the service refuses a document without lines, with its own message
+
+
+class NewInvoiceForm(CustomerLinesForm):
+    issue_date = forms.DateField(
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        help_text="Leave empty to use the day it is issued.",
+    )
+    due_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))

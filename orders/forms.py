@@ -14,10 +14,8 @@ from typing import Any, cast
 from django import forms
 from django.core.exceptions import ValidationError
 
-from billing.form_fields import AmountField, customer_choices
-from billing.models import Customer, Provider
-from billing.money import CURRENCY_CHOICES
-from invoices.forms import LineForm, LineFormSet
+from billing.form_fields import AmountField
+from invoices.forms import CustomerLinesForm
 from invoices.models import CreditReason
 from orders.models import InvoicingPolicy, OrderLine, OrderLineKind
 from orders.selectors import CreditableLine
@@ -178,48 +176,13 @@ class CreditLinesForm(LineQuantitiesForm):
         return data
 
 
-class NewOrderForm(SubmitOnceForm):
-    customer = forms.TypedChoiceField(coerce=int, label="Customer")
-    provider = forms.ModelChoiceField(queryset=Provider.objects.order_by("name", "id"), empty_label="Choose a provider")
-    currency = forms.ChoiceField(choices=CURRENCY_CHOICES, initial="EUR")
+class NewOrderForm(CustomerLinesForm):
     invoicing = forms.ChoiceField(
         choices=InvoicingPolicy.choices,
         initial=InvoicingPolicy.ORDERED,
         label="Invoicing policy",
         help_text="As ordered: everything may be invoiced at once. As delivered: only what was recorded as delivered.",
     )
-
-    def __init__(self, *args, customer_query: str = "", line_initial: list[dict] | None = None, **kwargs):
-        super().__init__(*args, **kwargs)
-        selected = self.data.get("customer") if self.is_bound else self.initial.get("customer")
-        cast(forms.TypedChoiceField, self.fields["customer"]).choices = customer_choices(customer_query, selected)
-        currency = self.data.get("currency") if self.is_bound else None
-        if currency not in dict(CURRENCY_CHOICES):
-            currency = None
-        if self.is_bound:
-            self.lines = LineFormSet(self.data, prefix="lines", form_kwargs={"currency": currency})
-        else:
-            line_formset = (
-                LineFormSet if line_initial is None else forms.formset_factory(LineForm, extra=0, max_num=200)
-            )
-            self.lines = line_formset(initial=line_initial, prefix="lines")
-
-    def clean_customer(self) -> Customer:
-        try:
-            return Customer.objects.get(pk=self.cleaned_data["customer"])
-        except Customer.DoesNotExist:
-            raise ValidationError("Choose a customer.") from None
-
-    def clean(self):
-        data = super().clean()
-        if not self.lines.is_valid():
-            raise ValidationError("Some lines need attention; see below.")
-        data["lines"] = [
-            (line.cleaned_data["description"], line.cleaned_data["quantity"] or "1", line.cleaned_data["unit_price"])
-            for line in self.lines
-            if line.has_content()
-        ]
-        return data  # create_order refuses an order without lines, with its own message
 
 
 def left_to_deliver(line: OrderLine) -> Decimal:
