@@ -94,6 +94,10 @@ class ImportReport:
         if keep:
             self.results.append(result)
 
+    def add_all(self, results: list[EntryResult], *, keep: bool = True) -> None:
+        for result in results:
+            self.add(result, keep=keep)
+
     def count(self, outcome: str) -> int:
         return self.tally[outcome]
 

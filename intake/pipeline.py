@@ -85,17 +85,8 @@ class _Refused(Exception):
 class Chunk:
     """One transaction's worth of entries: what they need, read at once, and their new rows."""
 
-    def __init__(
-        self,
-        entries: Sequence[StatementEntry],
-        *,
-        source_name: str,
-        by: Actor,
-        careful: bool,
-        directory: Directory | None = None,
-    ):
+    def __init__(self, entries: Sequence[StatementEntry], *, source_name: str, by: Actor, careful: bool):
         self.entries = entries
-        self.given_directory = directory
         self.source_name = source_name[:255]
         self.by = by
         self.careful = careful
@@ -124,7 +115,7 @@ class Chunk:
         new_credits = [entry for entry in new if entry.credit and not entry.reversal]
         self.twins = load_twins(new_credits)
         # Credits and the reversals of credits are identified; other entries name no customer.
-        self.directory = self.given_directory or Directory([entry for entry in new if entry.credit != entry.reversal])
+        self.directory = Directory([entry for entry in new if entry.credit != entry.reversal])
         self.lock_accounts(new_credits)
 
     def lock_accounts(self, credits: Sequence[StatementEntry]) -> None:

@@ -224,7 +224,6 @@ def preview_entries(
         report.total += batch.size
         results = batch.rejected + preview.chunk(batch.entries)
         done += len(results)
-        for result in results:
-            report.add(result, keep=keep)
+        report.add_all(results, keep=keep)
         if progress is not None:
             progress(done, reader.total or 0, results)

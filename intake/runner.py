@@ -17,7 +17,6 @@ from psycopg import errors as psycopg_errors
 
 from billing.actors import Actor
 from intake.decisions import refused_message, result_for
-from intake.matching import Directory
 from intake.outcomes import EntryResult, ImportReport, Outcome, ProgressCallback
 from intake.pipeline import FATAL, Chunk, RedoCarefully
 from intake.reading import Reader
@@ -46,18 +45,13 @@ class Stopped(Exception):
         self.entry, self.error, self.results = entry, error, results
 
 
-def run_chunk(
-    entries: Sequence[StatementEntry], *, source_name: str, by: Actor, directory: Directory | None = None
-) -> list[EntryResult]:
-    """Handle and commit one chunk; raises Stopped with what was committed before a fatal error.
-
-    `directory`: the customers and invoice owners its entries name, if read already (intake.streams).
-    """
+def run_chunk(entries: Sequence[StatementEntry], *, source_name: str, by: Actor) -> list[EntryResult]:
+    """Handle and commit one chunk; raises Stopped with what was committed before a fatal error."""
     results: list[EntryResult] = []
     failure: tuple[StatementEntry, Exception] | None = None
     try:
         with transaction.atomic():
-            chunk = Chunk(entries, source_name=source_name, by=by, careful=False, directory=directory)
+            chunk = Chunk(entries, source_name=source_name, by=by, careful=False)
             try:
                 chunk.load()
             except FATAL:
@@ -110,7 +104,7 @@ def run_carefully(entries: Sequence[StatementEntry], *, source_name: str, by: Ac
 
 
 def import_batch(
-    entries: Sequence[StatementEntry], *, source_name: str, by: Actor, directory: Directory | None = None
+    entries: Sequence[StatementEntry], *, source_name: str, by: Actor
 ) -> tuple[list[EntryResult], Stopped | None]:
     """Import one chunk: commit it, or redo it carefully, or try it again after a deadlock.
 
@@ -122,7 +116,7 @@ def import_batch(
             break
         try:
             try:
-                results += run_chunk(entries, source_name=source_name, by=by, directory=directory)
+                results += run_chunk(entries, source_name=source_name, by=by)
             except RedoCarefully:
                 results += run_carefully(entries, source_name=source_name, by=by)
             break
@@ -148,6 +142,11 @@ def error_text(error: BaseException) -> str:
     return f"{type(error).__name__}: {str(error).strip()}"
 
 
+def where_stopped(stop: Stopped) -> tuple[str, str]:
+    """(position, "Kind: text"): what stopped_message says of a stop, as a stream sends it back."""
+    return stop.entry.position, error_text(stop.error)
+
+
 def run_chunks(
     report: ImportReport,
     reader: Reader,
@@ -167,10 +166,10 @@ def run_chunks(
         results = batch.rejected + results
         folding.after(results)
         done += len(results)
-        _add(report, results, keep=keep)
+        report.add_all(results, keep=keep)
         if stop is not None:
             report.total = reader.count_rest()
-            report.stopped = stopped_message(stop.entry.position, error_text(stop.error), done)
+            report.stopped = stopped_message(*where_stopped(stop), done)
             if progress is not None:
                 progress(done, report.total, results)
             return
@@ -208,8 +207,3 @@ MOVES_MONEY = {Outcome.RECORDED, Outcome.CHARGED_BACK}
 #: folded; the worker's periodic fold runs only every 5 minutes, so a 100,000-entry import
 #: folds as it goes and when it ends (ledger.queue_totals.fold_queue_totals).
 FOLD_EVERY = 50
-
-
-def _add(report: ImportReport, results: list[EntryResult], *, keep: bool) -> None:
-    for result in results:
-        report.add(result, keep=keep)

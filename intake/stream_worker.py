@@ -45,7 +45,7 @@ def serve(tasks: Any, results: Any, database: dict[str, Any], by_id: int | None,
     from django.contrib.auth import get_user_model
     from django.db import connections
 
-    from intake.runner import import_batch
+    from intake.runner import import_batch, where_stopped
 
     connections["default"].settings_dict.update(database)
     by = get_user_model().objects.get(pk=by_id) if by_id is not None else None
@@ -56,10 +56,7 @@ def serve(tasks: Any, results: Any, database: dict[str, Any], by_id: int | None,
                 found, stop = import_batch(entries, source_name=source_name, by=by)
                 for result in found:  # what crosses the pipe: the rows, not the objects they cached
                     result.payment, result.bank_entry = _bare(result.payment), _bare(result.bank_entry)
-                stopped = None
-                if stop is not None:
-                    stopped = (stop.entry.position, type(stop.error).__name__, str(stop.error).strip())
-                results.put((number, found, stopped, None))
+                results.put((number, found, where_stopped(stop) if stop is not None else None, None))
             except BaseException:  # a bug: the parent raises it, the import fails
                 results.put((number, [], None, traceback.format_exc()))
     finally:

@@ -51,7 +51,7 @@ from intake.outcomes import EntryResult, ImportReport, Outcome, ProgressCallback
 from intake.parsing.common import BOOKED
 from intake.pipeline import FATAL
 from intake.reading import Batch, Reader
-from intake.runner import Folding, error_text, import_batch, stopped_message
+from intake.runner import Folding, error_text, import_batch, stopped_message, where_stopped
 from intake.statements import StatementEntry
 from intake.stream_worker import serve
 
@@ -161,7 +161,7 @@ class Streams:
         self.tasks.put((task.number, task.batch.entries))
         return True
 
-    def receive(self) -> tuple[int, list[EntryResult], tuple[str, str, str] | None]:
+    def receive(self) -> tuple[int, list[EntryResult], tuple[str, str] | None]:
         while True:
             try:
                 number, results, stopped, error = self.results.get(timeout=PATIENCE)
@@ -240,7 +240,7 @@ def run_streams(
             if stop is None and replaying and not sent and head is not None and not head.finished:
                 # A re-import so far: the next chunk here, alone, as one stream would (nothing else runs).
                 stop = _run_here(head, source_name=source_name, by=by)
-                replaying = bool(head.results) and all(r.outcome == Outcome.ALREADY_IMPORTED for r in head.results)
+                replaying = _imported_already(head)
             elif stop is None:
                 try:
                     for task in order:
@@ -256,9 +256,9 @@ def run_streams(
                 task = order.pop(0)
                 results = task.batch.rejected + task.results
                 done += len(results)
-                _add(report, results, keep)
+                report.add_all(results, keep=keep)
                 folding.after(results)
-                replaying = bool(task.results) and all(r.outcome == Outcome.ALREADY_IMPORTED for r in task.results)
+                replaying = _imported_already(task)
                 if task.stop is not None:
                     stop = task.stop
                     if progress is not None:
@@ -272,13 +272,13 @@ def run_streams(
                 finished, results, stopped = pool.receive()
                 task = sent.pop(finished)
                 task.finished, task.running, task.results = True, False, results
-                task.stop = (stopped[0], f"{stopped[1]}: {stopped[2]}") if stopped else None
+                task.stop = stopped
                 if task.stop is not None and stop is None:
                     stop = task.stop  # nothing more is handed out; the chunks running finish
         if stop is not None:
             # What chunks after the stopped one committed (they shared nothing with it) is reported.
             late = [result for task in order if task.finished for result in task.batch.rejected + task.results]
-            _add(report, late, keep)
+            report.add_all(late, keep=keep)
             done += len(late)
             report.total = reader.count_rest()
             report.stopped = stopped_message(stop[0], stop[1], done)
@@ -288,6 +288,11 @@ def run_streams(
         pool.close()
     if stop is None:
         folding.end()
+
+
+def _imported_already(task: Task) -> bool:
+    """Every entry of the chunk was imported before (the import is, so far, a re-import)."""
+    return bool(task.results) and all(result.outcome == Outcome.ALREADY_IMPORTED for result in task.results)
 
 
 def _ready(order: list[Task], index: int) -> bool:
@@ -305,8 +310,7 @@ def _run_here(task: Task, *, source_name: str, by: Actor) -> tuple[str, str] | N
     """Import the chunk in this process (intake.runner.import_batch, as a stream would)."""
     task.results, stopped = import_batch(task.batch.entries, source_name=source_name, by=by)
     task.finished = True
-    if stopped is not None:
-        task.stop = (stopped.entry.position, error_text(stopped.error))
+    task.stop = where_stopped(stopped) if stopped is not None else None
     return task.stop
 
 
@@ -333,8 +337,3 @@ def _hand_out(order: list[Task], pool: Streams, free: int, sent: dict[int, Task]
             sent[task.number] = task
             free -= 1
     return None
-
-
-def _add(report: ImportReport, results: list[EntryResult], keep: bool) -> None:
-    for result in results:
-        report.add(result, keep=keep)
