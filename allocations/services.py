@@ -224,12 +224,10 @@ def auto_allocate_many(
         numbers=[number for numbers, w in zip(preferred, wanted, strict=True) if w for number in numbers]
     )
     lists = _by_party(named)
-    _, short = _plan_in_order(payments, preferred, wanted, lists)
-    if short:
+    planned, short = _plan_in_order(payments, preferred, wanted, lists)
+    if short:  # plan again with those customers' whole lists (the others' plans come out the same)
         lists.update(_by_party(bulk.open_invoices(customer_ids=[customer_id for customer_id, _ in short])))
-        for party in short:
-            lists.setdefault(party, [])
-    planned, _ = _plan_in_order(payments, preferred, wanted, lists)
+        planned, _ = _plan_in_order(payments, preferred, wanted, lists)
     touched = {split.invoice.pk: split.invoice for plan in planned for split in plan}
     locked = bulk.lock_invoices(list(touched.values()))
     steps: list[bulk.Step] = []
