@@ -137,7 +137,6 @@ def refresh_orders(orders: Iterable[Order], *, cause: str, by: Actor, lines: boo
     lines' refresh is the costly part (44 ms for a bank import chunk's ~100 orders).
     """
     from ledger.bulk import insert_changes, save_many
-    from ledger.core import _save_changed, record_order_change
 
     by_id = {order.pk: order for order in orders}
     if not by_id:
@@ -155,11 +154,7 @@ def refresh_orders(orders: Iterable[Order], *, cause: str, by: Actor, lines: boo
         if changed:
             fields[pk] = set(changed)
             moved.append(order)
-    if len(moved) == 1 and len(history) <= 1:  # one order (a clerk's action): two single-row statements
-        for pk, field, old, new, _ in history:
-            record_order_change(by_id[pk], field=field, old=old, new=new, cause=cause, by=by)
-        _save_changed(moved[0], fields[moved[0].pk])
-    else:  # many (the bank import's chunk): one INSERT and one UPDATE, as ledger.bulk writes invoices
-        insert_changes(OrderStatusChange, "order", history, by=by)
-        save_many(Order, sorted(moved, key=lambda order: order.pk), fields)
+    # One INSERT and one UPDATE however many orders (a bank import's chunk has ~100), as ledger.bulk writes invoices.
+    insert_changes(OrderStatusChange, "order", history, by=by)
+    save_many(Order, sorted(moved, key=lambda order: order.pk), fields)
     return moved
