@@ -171,7 +171,7 @@ def run_import(path: Path, *, db: str) -> dict:
         "exit_code": process.returncode,
         "summary": (output.splitlines()[-1][:500] if output else errors[-500:]),
         # The largest process of the import: the parent reading the file, or a stream (intake.streams).
-        "peak_rss_mib": float(peak[-1].split(":")[1]) if peak else None,
+        "peak_rss_mib": round(int(peak[-1].split(":")[1]) / 1024, 1) if peak else None,
     }
 
 

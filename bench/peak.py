@@ -4,7 +4,7 @@ The bench cannot take the importer's peak from its own wait4: a child started by
 vfork keeps its parent's high-water mark across exec, so the bench process, holding the
 statement it planned, reported its own size (bench/RESULTS.md, issue 10). This small process
 starts the command instead; the figure is the largest of the command and the processes it
-waited for (the import's streams), in MiB.
+waited for (the import's streams), in KiB.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ import os
 import subprocess
 import sys
 
-MARK = "peak RSS MiB:"
+MARK = "peak RSS KiB:"
 
 
 def main(argv: list[str]) -> int:
     process = subprocess.Popen(argv)
     _, status, usage = os.wait4(process.pid, 0)
-    print(f"{MARK} {usage.ru_maxrss / 1024:.1f}", file=sys.stderr)
+    print(f"{MARK} {usage.ru_maxrss}", file=sys.stderr)  # Linux: KiB
     return os.waitstatus_to_exitcode(status)
 
 
