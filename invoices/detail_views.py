@@ -135,7 +135,7 @@ def invoice_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = NewInvoiceForm(request.POST, user=request.user)
         if "add_line" in request.POST:
-            form = _with_one_more_line(request)
+            form = NewInvoiceForm.with_one_more_line(request.POST, user=request.user)
         else:
             response = perform(
                 request,
@@ -158,19 +158,3 @@ def invoice_new(request: AuthenticatedHttpRequest) -> HttpResponse:
         initial = {"customer": request.GET.get("customer", "")}
         form = NewInvoiceForm(user=request.user, customer_query=query, initial=initial)
     return render(request, "invoices/new.html", {"form": form, "query": query, "no_match": no_customer_match(query)})
-
-
-def _with_one_more_line(request) -> NewInvoiceForm:
-    """Without JavaScript, 'Add a line' shows the form again, as typed, with one more empty line.
-
-    The copy is unbound (rendered from initial values), so no error shows for what is not submitted yet.
-    """
-    data = request.POST
-    posted = NewInvoiceForm(data, user=request.user)
-    lines = [
-        {name: line.data.get(line.add_prefix(name), "") for name in ("description", "quantity", "unit_price")}
-        for line in posted.lines.forms
-    ]
-    initial = {name: data.get(name, "") for name in ("customer", "provider", "currency", "issue_date", "due_date")}
-    form = NewInvoiceForm(user=request.user, initial=initial, line_initial=lines + [{"quantity": "1"}])
-    return form

@@ -111,6 +111,20 @@ class CustomerLinesForm(SubmitOnceForm):
         ]
         return data  # the service refuses a document without lines, with its own message
 
+    @classmethod
+    def with_one_more_line(cls, data, *, user):
+        """Without JavaScript, 'Add a line' shows the form again, as typed, with one more empty line.
+
+        The copy is unbound (rendered from initial values), so no error shows for what is not submitted yet.
+        """
+        posted = cls(data, user=user)
+        lines = [
+            {name: line.data.get(line.add_prefix(name), "") for name in ("description", "quantity", "unit_price")}
+            for line in posted.lines.forms
+        ]
+        initial = {name: data.get(name, "") for name in cls.base_fields if name not in SubmitOnceForm.base_fields}
+        return cls(user=user, initial=initial, line_initial=lines + [{"quantity": "1"}])
+
 
 class NewInvoiceForm(CustomerLinesForm):
     issue_date = forms.DateField(

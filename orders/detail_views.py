@@ -50,7 +50,7 @@ def order_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     if request.method == "POST":
         form = NewOrderForm(request.POST, user=request.user)
         if "add_line" in request.POST:
-            form = _with_one_more_line(request)
+            form = NewOrderForm.with_one_more_line(request.POST, user=request.user)
         else:
             response = perform(
                 request,
@@ -71,15 +71,3 @@ def order_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     else:
         form = NewOrderForm(user=request.user, customer_query=query, initial={"customer": request.GET.get("customer")})
     return render(request, "orders/new.html", {"form": form, "query": query, "no_match": no_customer_match(query)})
-
-
-def _with_one_more_line(request) -> NewOrderForm:
-    """Without JavaScript, 'Add a line' shows the form again, as typed, with one more empty line."""
-    data = request.POST
-    posted = NewOrderForm(data, user=request.user)
-    lines = [
-        {name: line.data.get(line.add_prefix(name), "") for name in ("description", "quantity", "unit_price")}
-        for line in posted.lines.forms
-    ]
-    initial = {name: data.get(name, "") for name in ("customer", "provider", "currency", "invoicing")}
-    return NewOrderForm(user=request.user, initial=initial, line_initial=lines + [{"quantity": "1"}])
