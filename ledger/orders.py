@@ -47,18 +47,18 @@ LINE_INVOICED_SQL = f"""
 """
 
 # LINE_INVOICED_SQL for every order line at once (reconciliation): grouped joins instead of
-# two correlated sums per line.
+# two correlated sums per line. "Not on a void invoice" is an anti-join with the few void
+# invoices, not a join with every invoice (which each parallel worker built again: 4 s at 1M).
+_NOT_VOID = f"NOT EXISTS (SELECT 1 FROM invoices_invoice v WHERE v.id = il.invoice_id AND v.state = {_VOID})"
 ALL_LINES_INVOICED_SQL = f"""
     SELECT l.id, COALESCE(b.q, 0) - COALESCE(r.q, 0) AS invoiced, {BILLABLE_SQL} AS billable
     FROM orders_orderline l JOIN orders_order o ON o.id = l.order_id
     LEFT JOIN (SELECT il.order_line_id, SUM(il.quantity) AS q FROM invoices_invoiceline il
-               JOIN invoices_invoice i ON i.id = il.invoice_id
-               WHERE il.order_line_id IS NOT NULL AND i.state <> {_VOID} GROUP BY 1) b ON b.order_line_id = l.id
+               WHERE il.order_line_id IS NOT NULL AND {_NOT_VOID} GROUP BY 1) b ON b.order_line_id = l.id
     LEFT JOIN (SELECT il.order_line_id, SUM(cl.quantity) AS q FROM invoices_creditnoteline cl
                JOIN invoices_creditnote cn ON cn.id = cl.credit_note_id AND cn.reopen_quantity
                JOIN invoices_invoiceline il ON il.id = cl.invoice_line_id
-               JOIN invoices_invoice i ON i.id = il.invoice_id
-               WHERE i.state <> {_VOID} GROUP BY 1) r ON r.order_line_id = l.id
+               WHERE {_NOT_VOID} GROUP BY 1) r ON r.order_line_id = l.id
 """
 
 _LINES_REFRESH = f"""

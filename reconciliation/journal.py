@@ -26,25 +26,36 @@ from reconciliation.models import ObjectKind
 
 
 def _sides_sql() -> str:
-    # The account set also groups the payment side's rows (account NULL); HAVING drops that group.
-    aggregate = """
-        SELECT CASE WHEN GROUPING(customer_id) = 0 THEN 'customer' ELSE 'account' END AS level,
-               COALESCE(customer_id, account_id) AS object_id, COALESCE(currency, '') AS currency, kind,
-               SUM(amount) AS total, COUNT(*) AS entries
-        FROM {source} src
-        GROUP BY GROUPING SETS ((customer_id, currency, kind), (account_id, kind))
-        HAVING GROUPING(customer_id) = 0 OR account_id IS NOT NULL
-    """
-    journal = aggregate.format(source="ledger_entry")
-    rows = aggregate.format(source=f"({expected_entries_sql()})")
+    # One aggregation over both sides to the finest key (customer, account, currency, kind):
+    # an account's key is that fine group itself (an account has one customer and currency),
+    # and a customer's (customer, currency, kind) can only differ where one of its fine groups
+    # does, so only those customers' groups are summed again. (GROUPING SETS over both
+    # sides, then a full join, sorted every entry twice per side: about twice as slow.)
     return f"""
-        WITH journal AS ({journal}), rows AS ({rows})
-        SELECT level, object_id, currency, kind,
-               COALESCE(journal.total, 0) AS journal_total, COALESCE(rows.total, 0) AS rows_total,
-               COALESCE(journal.entries, 0) AS journal_entries, COALESCE(rows.entries, 0) AS rows_entries
-        FROM journal FULL JOIN rows USING (level, object_id, currency, kind)
-        WHERE COALESCE(journal.total, 0) <> COALESCE(rows.total, 0)
-           OR COALESCE(journal.entries, 0) <> COALESCE(rows.entries, 0)
+        WITH fine AS MATERIALIZED (
+            SELECT customer_id, account_id, currency, kind,
+                   COALESCE(SUM(amount) FILTER (WHERE journal), 0) AS journal_total,
+                   COALESCE(SUM(amount) FILTER (WHERE NOT journal), 0) AS rows_total,
+                   COUNT(*) FILTER (WHERE journal) AS journal_entries,
+                   COUNT(*) FILTER (WHERE NOT journal) AS rows_entries
+            FROM (SELECT true AS journal, customer_id, account_id, currency, kind::text AS kind, amount
+                  FROM ledger_entry
+                  UNION ALL
+                  SELECT false, customer_id, account_id, currency, kind, amount
+                  FROM ({expected_entries_sql()}) e) src
+            GROUP BY customer_id, account_id, currency, kind),
+        differs AS (
+            SELECT * FROM fine WHERE journal_total <> rows_total OR journal_entries <> rows_entries)
+        SELECT 'account' AS level, account_id AS object_id, '' AS currency, kind,
+               journal_total, rows_total, journal_entries, rows_entries
+        FROM differs WHERE account_id IS NOT NULL
+        UNION ALL
+        SELECT 'customer', customer_id, COALESCE(currency, ''), kind,
+               SUM(journal_total), SUM(rows_total), SUM(journal_entries)::bigint, SUM(rows_entries)::bigint
+        FROM fine
+        WHERE (customer_id, currency, kind) IN (SELECT customer_id, currency, kind FROM differs)
+        GROUP BY customer_id, currency, kind
+        HAVING SUM(journal_total) <> SUM(rows_total) OR SUM(journal_entries) <> SUM(rows_entries)
         ORDER BY level DESC, object_id, currency, kind
     """
 

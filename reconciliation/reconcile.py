@@ -2,9 +2,12 @@
 
 A run has two phases.
 
-1. Detection: four set-based queries (reconciliation.drift) recompute every invoice,
-   payment, account and order from the ledger rows and return only the rows that differ.
-   They read a snapshot and take no locks, so clerks are never blocked by them.
+1. Detection: set-based queries (reconciliation.drift) recompute every invoice,
+   payment, account and order from the ledger rows and return only the rows that differ:
+   one for invoices, accounts and orders (the invoices' figures computed once, the
+   accounts' and orders' summed from them), one for payments, and the journal's (step 4)
+   beside them, each on its own connection at once (side_by_side). They read snapshots
+   and take no locks, so clerks are never blocked by them.
 2. Confirmation (and, with fix=True, repair), in short batches, each its own
    transaction: lock the batch's rows through ledger.core.lock_rows (accounts,
    invoices by id, payments by id: the order every service uses, so no deadlock),
@@ -29,9 +32,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, connection, connections, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -39,8 +43,8 @@ from billing.models import Account
 from invoices.models import Invoice, InvoiceState
 from ledger.core import lock_rows, lock_rows_with_orders, refresh_account, refresh_invoice, refresh_payment
 from ledger.orders import refresh_orders
-from reconciliation.drift import ObjectDrift, as_text, count_objects, find_drift
-from reconciliation.journal import find_journal_drift
+from reconciliation.drift import ObjectDrift, as_text, count_objects, find_drift, find_drifted_by_invoice
+from reconciliation.journal import JournalDrift, find_journal_drift
 from reconciliation.models import ObjectKind, ReconciliationDifference, ReconciliationRun, RunOutcome
 from reconciliation.queue_totals import QUEUES, find_queue_total_drift
 
@@ -52,6 +56,10 @@ LOCK_TIMEOUT = "2s"
 _BUSY_SQLSTATES = {"55P03", "40P01"}  # lock_not_available, deadlock_detected
 
 Progress = Callable[[str], None]
+
+
+# The kinds of object a run checks, in the order their candidates are re-checked.
+KINDS = (ObjectKind.INVOICE, ObjectKind.PAYMENT, ObjectKind.ACCOUNT, ObjectKind.ORDER)
 
 
 class AlreadyRunning(Exception):
@@ -69,14 +77,30 @@ def _quiet(message: str) -> None:
     pass
 
 
+def side_by_side(*calls: Callable[[], object]) -> list:
+    """The results of read-only calls, run at once, each on its own connection (2 cores: the
+    nightly run's big statements overlap). Inside a caller's transaction they run one after
+    another on its connection instead: another connection could not see its uncommitted rows."""
+    if connection.in_atomic_block:
+        return [call() for call in calls]
+
+    def on_own_connection(call: Callable[[], object]) -> object:
+        try:
+            return call()
+        finally:
+            connections.close_all()  # this thread's
+
+    with ThreadPoolExecutor(max_workers=len(calls), thread_name_prefix="reconcile") as pool:
+        return [future.result() for future in [pool.submit(on_own_connection, call) for call in calls]]
+
+
 def detect() -> tuple[dict[str, int], list[Candidate]]:
     """Object counts and the drifted objects of the whole ledger, invoices, payments, accounts, orders."""
     counts = count_objects()
-    candidates = []
-    for kind in (ObjectKind.INVOICE, ObjectKind.PAYMENT, ObjectKind.ACCOUNT, ObjectKind.ORDER):
-        for drift in find_drift(kind).values():
-            candidates.append(Candidate(kind, drift.id, drift.account_id))
-    return counts, candidates
+    by_invoice, payments = side_by_side(find_drifted_by_invoice, lambda: find_drift(ObjectKind.PAYMENT))
+    found = {kind: [Candidate(kind, pk, account_id) for k, pk, account_id in by_invoice if k == kind] for kind in KINDS}
+    found[ObjectKind.PAYMENT] = [Candidate(ObjectKind.PAYMENT, pk) for pk in payments]
+    return counts, [candidate for kind in KINDS for candidate in found[kind]]
 
 
 def _batches(candidates: list[Candidate], size: int) -> Iterable[list[Candidate]]:
@@ -281,7 +305,9 @@ def run_reconciliation(
 def _run(run: ReconciliationRun, *, fix: bool, limit: int | None, batch_size: int, by, progress: Progress) -> None:
     started = time.monotonic()
     progress(f"Reconciliation run {run.pk}: recomputing every invoice, payment and account from the ledger...")
-    counts, candidates = detect()
+    # The journal is never repaired, so when its comparison reads changes nothing: it runs
+    # beside the detection, and is recorded after the batches as before.
+    (counts, candidates), journal = side_by_side(detect, find_journal_drift)
     checked = sum(counts.values())
     examined = candidates if limit is None else candidates[:limit]
     left = len(candidates) - len(examined)
@@ -311,7 +337,7 @@ def _run(run: ReconciliationRun, *, fix: bool, limit: int | None, batch_size: in
         verb = f", {result.fixed} fixed" if fix else ""
         progress(f"Batch {number}/{len(batches)}: {len(batch)} re-checked under lock, {result.found} drifted{verb}.")
     check_queue_totals(run, fix=fix, progress=progress)
-    check_journal(run, progress=progress)
+    check_journal(run, progress=progress, found=journal)
     run.refresh_from_db()
     _finish(run, _outcome(run), f"{busy} objects were busy and left for the next run." if busy else "")
 
@@ -351,11 +377,15 @@ def check_queue_totals(run: ReconciliationRun, *, fix: bool, progress: Progress 
     return drifted
 
 
-def check_journal(run: ReconciliationRun, *, progress: Progress = _quiet) -> int:
-    """Compare the entry journal with the rows it mirrors and record every drifted customer
-    (per currency) and account; never fixed, even with --fix. Returns how many drifted."""
+def check_journal(
+    run: ReconciliationRun, *, progress: Progress = _quiet, found: list[JournalDrift] | None = None
+) -> int:
+    """Compare the entry journal with the rows it mirrors (or take `found`, that comparison made
+    earlier in the run) and record every drifted customer (per currency) and account; never
+    fixed, even with --fix. Returns how many drifted."""
     with transaction.atomic():
-        found = find_journal_drift()
+        if found is None:
+            found = find_journal_drift()
         ReconciliationDifference.objects.bulk_create(
             ReconciliationDifference(
                 run=run,

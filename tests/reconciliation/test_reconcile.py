@@ -8,6 +8,7 @@ the row and are only wrong against the ledger rows.
 import datetime
 import os
 import signal
+import threading
 from decimal import Decimal
 
 import pytest
@@ -339,3 +340,38 @@ def test_drift_repaired_by_a_clerk_before_the_batch_is_not_reported(ledger, cler
     result = reconcile.process_batch(run, batch, fix=True)
     assert (result.found, result.fixed) == (0, 0)
     assert not run.differences.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_outside_a_transaction_detection_runs_on_its_own_connections_and_finds_the_same(ledger, customer, monkeypatch):
+    """The command's detection: invoices/accounts/orders, payments and the journal each on a
+    connection of its own, at once; what it finds is what the one-connection run above finds."""
+    # A settled payment written behind the journal's back (its own caches consistent).
+    sql(
+        "INSERT INTO payments_payment (customer_id, currency, amount, method, reference, received_at,"
+        " refunded_total, charged_back_total, allocated_total, unallocated, state, allocation_status,"
+        " created_at, cancel_reason)"
+        " VALUES (%s, 'EUR', 5, 'cash', NULL, now(), 0, 0, 0, 5, 'settled', 'unallocated', now(), '')",
+        [customer.pk],
+    )
+    seen = []
+    for name in ("find_drifted_by_invoice", "find_journal_drift"):
+        real = getattr(reconcile, name)
+
+        def spy(*args, _real=real, _name=name):
+            seen.append((_name, threading.current_thread().name.startswith("reconcile"), connection.in_atomic_block))
+            return _real(*args)
+
+        monkeypatch.setattr(reconcile, name, spy)
+    assert not connection.in_atomic_block
+
+    code, _ = reconcile_command()
+
+    run = ReconciliationRun.objects.get()
+    assert code == 1
+    assert sorted(seen) == [("find_drifted_by_invoice", True, False), ("find_journal_drift", True, False)]
+    assert diffs(run) == expected_differences(ledger) | {
+        ("journal_customer", customer.pk, "payment", "-290.00", "-295.00"),
+        ("journal_customer", customer.pk, "payment entries", "6", "7"),
+    }
+    assert (run.outcome, run.drift_found) == ("drift", 10)
