@@ -109,12 +109,8 @@ def verdicts(results: dict) -> list[dict]:
     if "orders" in results:
         from bench import orders
 
-        check(
-            "reconciliation with orders (SQL stand-in), seconds",
-            reconcile["seconds"],
-            reconcile["seconds"] < RECONCILE_WITH_ORDERS_S,
-            f"< {RECONCILE_WITH_ORDERS_S} s",
-        )
+        # The target is the command's (issue 12: "reconciliation still under 10 s in total"). The
+        # stand-in is the test suite's invariant checker run without LIMIT, shown for comparison.
         if command:
             check(
                 "reconcile_statuses with orders, seconds",
@@ -194,10 +190,14 @@ def table(results: dict) -> str:
         f"reconciliation, SQL stand-in over every row: {stand_in['seconds']:.1f} s{split}, drift {stand_in['drift']}"
     )
     if rec.get("command"):
-        scan = rec["command"].get("order_scan_seconds")
+        parts = rec["command"].get("reads_alone_seconds") or {}
         lines.append(
             f"reconcile_statuses command: {rec['command']['seconds']:.1f} s"
-            + (f" (its order scan alone {scan:.1f} s)" if scan is not None else "")
+            + (
+                " (its reads, each alone: " + ", ".join(f"{name} {s:.1f} s" for name, s in parts.items()) + ")"
+                if parts
+                else ""
+            )
             + (f" (failed: {rec['command']['error']})" if rec["command"]["error"] else "")
         )
     else:
