@@ -82,6 +82,23 @@ class _Refused(Exception):
     """The database refused an entry's payment or chargeback (rolled back to the entry's savepoint)."""
 
 
+# What an entry imported before is compared and reported with (intake.decisions.already_imported):
+# a re-import reads one row per entry, and the rest of the row and of its payment is not needed
+# (building whole rows was a quarter of a 100k re-import).
+EXISTING_FIELDS = (
+    "bank_reference",
+    "status",
+    "payment",
+    "amount",
+    "currency",
+    "credit",
+    "reversal",
+    "booking_date",
+    "source_name",
+    "source_position",
+)
+
+
 class Chunk:
     """One transaction's worth of entries: what they need, read at once, and their new rows."""
 
@@ -104,7 +121,9 @@ class Chunk:
                 cursor.execute(_LOCK_CHUNK, [LOCK_NAMESPACE, references])
         self.existing = {
             row.bank_reference: row
-            for row in BankEntry.objects.filter(bank_reference__in=references).select_related("payment")
+            for row in BankEntry.objects.filter(bank_reference__in=references)
+            .select_related("payment")
+            .only(*EXISTING_FIELDS, "payment__id")
         }
         new = [entry for entry in booked if entry.bank_reference not in self.existing]
         self.paid_references = set(
