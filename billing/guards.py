@@ -34,6 +34,7 @@ LEDGER_TABLES: tuple[str, ...] = (
     "invoices_invoicestatuschange",
     "payments_paymentstatuschange",
     "orders_orderstatuschange",
+    "orders_orderlinemovement",
     "billing_collectionnote",
     "reconciliation_reconciliationdifference",
     "ledger_entry",

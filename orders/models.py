@@ -24,6 +24,7 @@ from billing.models import (
     CURRENCY_CHECK,
     Account,
     Customer,
+    LedgerRow,
     Provider,
     StatusChangeBase,
     currency_field,
@@ -286,6 +287,30 @@ class OrderStatusChange(StatusChangeBase):
 
     class Meta:
         ordering = ["id"]
+
+
+class MovementKind(models.TextChoices):
+    DELIVERED = "delivered", "Delivered"
+    CANCELED = "canceled", "Canceled"
+
+
+class OrderLineMovement(LedgerRow):
+    """A quantity of one order line delivered or canceled, by whom, when and why; append-only.
+
+    The line's delivered_quantity and canceled_quantity are what the services decide with;
+    these rows are their history, for the order page and for anyone who asks who shipped what.
+    """
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="movements")
+    line = models.ForeignKey(OrderLine, on_delete=models.PROTECT, related_name="movements")
+    kind = models.CharField(max_length=16, choices=MovementKind.choices)
+    quantity = models.DecimalField(max_digits=12, decimal_places=3)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="order_line_movement_quantity_positive"),
+        ]
 
 
 class OrderQueueTotal(models.Model):

@@ -35,7 +35,16 @@ from billing.validation import require_reason
 from invoices.models import Invoice, InvoiceKind
 from invoices.services import create_invoice, issue_invoice
 from ledger.core import lock_rows, lock_rows_with_orders, record_order_change, refresh_all, sync_caller_copy
-from orders.models import InvoicingPolicy, Order, OrderLine, OrderLineKind, OrderState, billable_quantity
+from orders.models import (
+    InvoicingPolicy,
+    MovementKind,
+    Order,
+    OrderLine,
+    OrderLineKind,
+    OrderLineMovement,
+    OrderState,
+    billable_quantity,
+)
 from payments.models import Payment, PaymentState
 
 # OrderLine quantities are DecimalField(max_digits=12, decimal_places=3).
@@ -232,6 +241,7 @@ def record_delivery(order: Order, *, quantities: Mapping, by: Actor) -> Order:
     locked = _lock_order(order)
     _refuse_if_canceled(locked, "deliver")
     lines = _lines_of(locked)
+    moved: list[OrderLineMovement] = []
     for line, quantity in _given_lines(locked, quantities, lines, "deliver"):
         left = line.quantity - line.canceled_quantity - line.delivered_quantity
         if quantity > left:
@@ -241,6 +251,10 @@ def record_delivery(order: Order, *, quantities: Mapping, by: Actor) -> Order:
             )
         line.delivered_quantity += quantity
         line.save(update_fields=["delivered_quantity"])
+        moved.append(
+            OrderLineMovement(order=locked, line=line, kind=MovementKind.DELIVERED, quantity=quantity, created_by=by)
+        )
+    OrderLineMovement.objects.bulk_create(moved)
     refresh_all(orders=[locked], cause=f"delivery on order {locked}", by=by)
     sync_caller_copy(order, locked)
     return locked
@@ -338,6 +352,7 @@ def cancel_order_lines(order: Order, *, quantities: Mapping, by: Actor, reason: 
     locked = _lock_order(order)
     _refuse_if_canceled(locked, "cancel lines")
     lines = _lines_of(locked)
+    moved: list[OrderLineMovement] = []
     for line, quantity in _given_lines(locked, quantities, lines, "cancel"):
         left = line.quantity - line.canceled_quantity - max(line.invoiced_quantity, line.delivered_quantity)
         if quantity > left:
@@ -350,6 +365,12 @@ def cancel_order_lines(order: Order, *, quantities: Mapping, by: Actor, reason: 
         # constraint holds invoiced + invoiceable within quantity - canceled.
         line.invoiceable_quantity = billable_quantity(line, locked.invoicing) - line.invoiced_quantity
         line.save(update_fields=["canceled_quantity", "invoiceable_quantity"])
+        moved.append(
+            OrderLineMovement(
+                order=locked, line=line, kind=MovementKind.CANCELED, quantity=quantity, reason=reason, created_by=by
+            )
+        )
+    OrderLineMovement.objects.bulk_create(moved)
     cause = f"lines of order {locked} canceled: {reason}"
     refresh_all(orders=[locked], cause=cause, by=by)
     if all(line.canceled_quantity == line.quantity for line in lines.values()) and not any(

@@ -1,4 +1,5 @@
-"""The order page's timeline: placed, lines added later, status moves, invoices issued, credit notes."""
+"""The order page's timeline: placed, lines added later, deliveries and cancellations, status moves,
+invoices issued, credit notes."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import datetime
 
 from billing.status import PaymentStatus
 from billing.timeline import Event, newest_first, status_events
-from orders.models import BillingStatus, Order, OrderLine, OrderState
+from orders.models import BillingStatus, MovementKind, Order, OrderLine, OrderLineMovement, OrderState
 from orders.selectors import OrderInvoice
 
 LABELS = {
@@ -32,6 +33,20 @@ def order_timeline(order: Order, *, lines: list[OrderLine], invoices: list[Order
                     currency=order.currency,
                 )
             )
+    movements = OrderLineMovement.objects.filter(order=order).select_related("line", "created_by")
+    for movement in movements:
+        line = movement.line
+        verb = "delivered" if movement.kind == MovementKind.DELIVERED else "canceled"
+        events.append(
+            Event(
+                at=movement.created_at,
+                by=movement.created_by,
+                kind="status",
+                title=f"Line {line.position} ({line.description}): {movement.quantity.normalize():f} {verb}",
+                detail=movement.reason,
+                order=movement.pk,
+            )
+        )
     events += status_events(order.status_changes.select_related("created_by"), LABELS)
     for item in invoices:
         invoice = item.invoice

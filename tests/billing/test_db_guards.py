@@ -30,7 +30,7 @@ from documents.services import issue_statement
 from dunning.models import CollectionNote
 from intake.models import BankEntry
 from invoices.services import issue_credit_note
-from orders.services import create_order, invoice_order
+from orders.services import create_order, invoice_order, record_delivery
 from payments.services import record_chargeback, refund_payment
 from reconciliation.models import ReconciliationDifference, ReconciliationRun
 from tests.factories import make_invoice, make_payment
@@ -45,6 +45,7 @@ CHANGES = {
     "invoices_invoicestatuschange": "reason = reason || ' (edited)'",
     "payments_paymentstatuschange": "reason = reason || ' (edited)'",
     "orders_orderstatuschange": "reason = reason || ' (edited)'",
+    "orders_orderlinemovement": "quantity = quantity + 1",
     "billing_collectionnote": "text = text || ' (edited)'",
     "reconciliation_reconciliationdifference": "ledger_value = '0.00'",
     "payments_bankentry": "amount = amount + 1",
@@ -71,9 +72,11 @@ def make_ledger(customer, provider) -> None:
     issue_credit_note(invoice, amount="10.00", by=None, reason="Discount")
     by_quantity = make_invoice(customer=customer, provider=provider, total="20.00")
     issue_credit_note(by_quantity, lines={by_quantity.lines.get(): "0.5"}, by=None, reason="Half returned")
-    invoice_order(
-        create_order(customer=customer, provider=provider, currency="EUR", lines=[("A", 1, "5")], by=None), by=None
+    order = create_order(
+        customer=customer, provider=provider, currency="EUR", lines=[("A", 1, "5")], invoicing="delivered", by=None
     )
+    record_delivery(order, quantities={order.lines.get(): 1}, by=None)
+    invoice_order(order, by=None)
     CollectionNote.objects.create(account=invoice.account, outcome="reached", text="Will pay Friday.")
     run = ReconciliationRun.objects.create()
     ReconciliationDifference.objects.create(

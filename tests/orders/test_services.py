@@ -262,3 +262,44 @@ def test_refusals_leave_nothing_behind(order, clerk):
     with pytest.raises(InvalidInput, match="not a line of order"):
         record_delivery(order, quantities={line_of(other): 1}, by=clerk)
     assert_invariants()
+
+
+def test_deliveries_and_cancellations_are_kept_as_history_and_shown_on_the_timeline(customer, provider, clerk):
+    from orders.models import OrderLineMovement
+    from orders.selectors import order_invoices
+    from orders.timeline import order_timeline
+
+    order = create_order(
+        customer=customer,
+        provider=provider,
+        currency="EUR",
+        lines=[("Box", 10, "3.00"), ("Lid", 4, "1.00")],
+        invoicing="delivered",
+        by=clerk,
+    )
+    box, lid = line_of(order, 1), line_of(order, 2)
+    record_delivery(order, quantities={box: 8}, by=clerk)
+    record_delivery(order, quantities={box: "1.5", lid: 1}, by=None)
+    cancel_order_lines(order, quantities={lid: 3}, by=clerk, reason="Out of stock")
+    with pytest.raises(ExceedsBalance):
+        record_delivery(order, quantities={box: 1}, by=clerk)  # 0.5 left: refused, and no row written
+
+    rows = [(m.line.position, m.kind, m.quantity, m.created_by, m.reason) for m in OrderLineMovement.objects.all()]
+    assert rows == [
+        (1, "delivered", D("8"), clerk, ""),
+        (1, "delivered", D("1.5"), None, ""),
+        (2, "delivered", D("1"), None, ""),
+        (2, "canceled", D("3"), clerk, "Out of stock"),
+    ]
+    assert (line_of(order, 1).delivered_quantity, line_of(order, 2).canceled_quantity) == (D("9.5"), D("3"))
+    order = fresh(order)
+    titles = [
+        (event.title, event.detail, event.who)
+        for event in order_timeline(order, lines=list(order.lines.all()), invoices=order_invoices(order))
+    ]
+    assert titles[:4] == [
+        ("Line 2 (Lid): 3 canceled", "Out of stock", clerk.get_username()),
+        ("Line 2 (Lid): 1 delivered", "", "system"),
+        ("Line 1 (Box): 1.5 delivered", "", "system"),
+        ("Line 1 (Box): 8 delivered", "", clerk.get_username()),
+    ]
