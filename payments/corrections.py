@@ -20,14 +20,37 @@ from payments.models import Payment
 
 
 @dataclass(frozen=True)
+class MovedPair:
+    invoice: Invoice  # as it is after the correction
+    was: Decimal  # the old payment's net on it
+    moved: Decimal  # what the replacement holds on it
+
+    @property
+    def released(self) -> Decimal:
+        return self.was - self.moved
+
+
+@dataclass(frozen=True)
 class Correction:
     """What correct_payment did: the replacement, and per invoice (oldest allocation first) what
     moved onto it and what did not fit and so is due on the invoice again."""
 
     corrected: Payment
     replacement: Payment
-    moved: list[tuple[Invoice, Decimal]] = field(default_factory=list)
-    released: list[tuple[Invoice, Decimal]] = field(default_factory=list)
+    pairs: list[MovedPair] = field(default_factory=list)  # oldest allocation first
+
+    @property
+    def moved(self) -> list[tuple[Invoice, Decimal]]:
+        return [(pair.invoice, pair.moved) for pair in self.pairs if pair.moved]
+
+    @property
+    def released(self) -> list[tuple[Invoice, Decimal]]:
+        """What did not fit on the replacement: due on the invoice again."""
+        return [(pair.invoice, pair.released) for pair in self.pairs if pair.released]
+
+    @property
+    def total_released(self) -> Decimal:
+        return sum((amount for _, amount in self.released), Decimal("0.00"))
 
     def summary(self) -> str:
         old, new = self.corrected, self.replacement
@@ -38,8 +61,8 @@ class Correction:
             head += f" {format_money(moved, new.currency)} of its allocations moved to {new}."
         for invoice, amount in self.released:
             head += (
-                f" {format_money(amount, new.currency)} on invoice {invoice} did not fit on {new}: "
-                f"the invoice is {invoice.get_payment_status_display().lower()} again."
+                f" {format_money(amount, new.currency)} that was on invoice {invoice} did not fit on {new} "
+                f"(the invoice is now {invoice.get_payment_status_display().lower()})."
             )
         return head
 
@@ -75,7 +98,7 @@ def check_value_date(received_at: object) -> datetime.datetime:
 
 def move_allocations(
     old: Payment, new: Payment, invoices: dict[int, Invoice], nets: dict[int, Decimal], *, by: Actor, cause: str
-) -> tuple[list[tuple[Invoice, Decimal]], list[tuple[Invoice, Decimal]]]:
+) -> list[MovedPair]:
     """Reverse every pair of the old payment and put on the new one what fits, oldest allocation first.
 
     What fits a pair: its net, at most what the new payment has left and what the invoice asks
@@ -88,17 +111,14 @@ def move_allocations(
         .values_list("invoice_id", "first")
     )
     left = new.amount
-    moved, released, splits = [], [], []
+    pairs = []
     for invoice_id in sorted(nets, key=lambda pk: first_rows[pk]):
         invoice, net = invoices[invoice_id], nets[invoice_id]
         reverse_pair(payment=old, invoice=invoice, amount=net, by=by, reason=cause)
         fits = max(min(net, left, invoice.balance_due + net), Decimal("0.00"))
-        if fits:
-            splits.append((invoice, fits))
-            moved.append((invoice, fits))
-            left -= fits
-        if fits < net:
-            released.append((invoice, net - fits))
+        left -= fits
+        pairs.append(MovedPair(invoice, net, fits))
+    splits = [(pair.invoice, pair.moved) for pair in pairs if pair.moved]
     if splits:
         append_allocations(new, splits, by=by, reason=cause)
-    return moved, released
+    return pairs

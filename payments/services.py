@@ -363,7 +363,7 @@ def record_correction(
         cause=f"correction of payment {old}: {reason}",
     )
     cause = f"correction of payment {old} by {new}: {reason}"
-    moved, released = move_allocations(old, new, invoices, nets, by=by, cause=cause)
+    pairs = move_allocations(old, new, invoices, nets, by=by, cause=cause)
     old_state = old.state
     old.cancel()
     old.canceled_at = timezone.now()
@@ -375,4 +375,4 @@ def record_correction(
     refresh_all(accounts=accounts.values(), cause=cause, by=by)
     journal.payment_canceled(old, was=old_state)
     sync_caller_copy(payment, old)
-    return Correction(corrected=old, replacement=new, moved=moved, released=released)
+    return Correction(corrected=old, replacement=new, pairs=pairs)

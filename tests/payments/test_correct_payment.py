@@ -107,8 +107,8 @@ def test_amount_corrected_down_moves_oldest_first_and_what_does_not_fit_is_due_a
     assert [(i.pk, amount) for i, amount in correction.released] == [(b.pk, D("50.00"))]
     assert correction.summary() == (
         f"Payment {old} is canceled and replaced by {new}: 100.00 EUR received on 2026-11-10. "
-        f"100.00 EUR of its allocations moved to {new}. 50.00 EUR on invoice {b} did not fit on {new}: "
-        f"the invoice is partially paid again."
+        f"100.00 EUR of its allocations moved to {new}. 50.00 EUR that was on invoice {b} did not fit on {new} "
+        f"(the invoice is now partially paid)."
     )
     new = fresh(new)
     assert (new.allocated_total, new.unallocated, new.allocation_status) == (D("100.00"), 0, "fully_allocated")
