@@ -45,6 +45,7 @@ from payments.previews import preview_cancel, preview_chargeback, preview_refund
 from payments.services import cancel_payment, record_chargeback, record_payment, refund_payment, settle_payment
 from payments.timeline import payment_timeline
 from submissions.flow import perform, replayed
+from submissions.forms import SubmitOnceForm
 from submissions.tokens import find_submission
 
 # The split form lists this many open invoices (oldest due first) plus any the rule plans.
@@ -91,18 +92,24 @@ def payment_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     refunds = list(payment.refunds.select_related("created_by"))
     chargebacks = list(payment.chargebacks.select_related("created_by"))
     pairs = pair_nets(allocations)
+    corrects = Payment.objects.filter(corrected_by=payment).first()
     context = {
         "payment": payment,
         "allocations": allocations,
         "pairs": pairs,
         "refunds": refunds,
         "chargebacks": chargebacks,
-        "timeline": payment_timeline(payment, allocations=allocations, refunds=refunds, chargebacks=chargebacks),
+        "timeline": payment_timeline(
+            payment, allocations=allocations, refunds=refunds, chargebacks=chargebacks, corrects=corrects
+        ),
+        "corrects": corrects,
         "can_allocate": payment.state == PaymentState.SETTLED and payment.unallocated > 0,
         "can_refund": payment.state in MOVABLE_STATES and payment.unallocated > 0,
         "can_chargeback": payment.state in MOVABLE_STATES and payment.available > 0,
         "can_cancel": payment.state in (PaymentState.PENDING, PaymentState.SETTLED),
         "can_settle": payment.state == PaymentState.PENDING,
+        # correct_payment's own checks; refunds and chargebacks cannot move to a replacement
+        "can_correct": payment.state in (PaymentState.PENDING, PaymentState.SETTLED) and not payment.refunded_total,
         "can_deallocate": any(pair.net > 0 for pair in pairs),
     }
     if context["can_settle"] and is_finance(request.user):
@@ -271,10 +278,23 @@ def payment_deallocate(request: AuthenticatedHttpRequest, pk: int) -> HttpRespon
 # --- Refund and chargeback: enter, review what will happen, confirm ------------------------------
 
 
-def _reviewed_action(
-    request, payment: Payment, *, template: str, preview: Callable, action: Callable, success: Callable
+def reviewed_action(
+    request,
+    payment: Payment,
+    *,
+    template: str,
+    preview: Callable[[dict], object],
+    action: Callable[[dict], object],
+    success: Callable,
+    form_class: type[SubmitOnceForm] = AmountReasonForm,
+    done: Callable | None = None,
 ):
-    """First POST: rehearse the service and show what it will do. Confirming POST: do it."""
+    """First POST: rehearse the service and show what it will do. Confirming POST: do it.
+
+    Refund and chargeback (an amount and a reason), and correction (payments.correction_views).
+    `preview` and `action` get the form's cleaned data; `done` names the page to go to
+    afterwards from the action's result (the payment by default).
+    """
 
     def page(form, outcome=None):
         return render(
@@ -289,21 +309,20 @@ def _reviewed_action(
         )
 
     if request.method != "POST":
-        return page(AmountReasonForm(user=request.user, payment=payment))
-    form = AmountReasonForm(request.POST, user=request.user, payment=payment)
+        return page(form_class(user=request.user, payment=payment))
+    form = form_class(request.POST, user=request.user, payment=payment)
     submission = find_submission(form.token)
     if submission is not None:
         return replayed(request, submission, payment)
     if "edit" in request.POST:
         return page(form)
     if request.POST.get("confirmed") == "1":
-        response = perform(request, form, action, done=payment, success=success)
+        response = perform(request, form, action, done=done or payment, success=success)
         if response is not None:
             return response
     elif form.is_valid():
-        data = form.cleaned_data
         try:
-            outcome = preview(payment, amount=data["amount"], reason=data["reason"], by=request.user)
+            outcome = preview(form.cleaned_data)
         except BillingError as error:
             form.add_billing_error(error)
         else:
@@ -314,11 +333,11 @@ def _reviewed_action(
 @role_required(FINANCE)
 def payment_refund(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     payment = _payment(pk)
-    return _reviewed_action(
+    return reviewed_action(
         request,
         payment,
         template="payments/refund.html",
-        preview=preview_refund,
+        preview=lambda data: preview_refund(payment, amount=data["amount"], reason=data["reason"], by=request.user),
         action=lambda data: refund_payment(payment, amount=data["amount"], by=request.user, reason=data["reason"]),
         success=lambda refund: f"Refunded {format_money(refund.amount, payment.currency)} of payment {payment}.",
     )
@@ -327,11 +346,11 @@ def payment_refund(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 @role_required(FINANCE)
 def payment_chargeback(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     payment = _payment(pk)
-    return _reviewed_action(
+    return reviewed_action(
         request,
         payment,
         template="payments/chargeback.html",
-        preview=preview_chargeback,
+        preview=lambda data: preview_chargeback(payment, amount=data["amount"], reason=data["reason"], by=request.user),
         action=lambda data: record_chargeback(payment, amount=data["amount"], by=request.user, reason=data["reason"]),
         success=lambda chargeback: (
             f"Chargeback of {format_money(chargeback.amount, payment.currency)} on payment {payment} recorded."

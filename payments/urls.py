@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from payments import detail_views, list_views
+from payments import correction_views, detail_views, list_views
 
 app_name = "payments"
 
@@ -17,5 +17,6 @@ urlpatterns = [
     path("<int:pk>/refund/", detail_views.payment_refund, name="refund"),
     path("<int:pk>/chargeback/", detail_views.payment_chargeback, name="chargeback"),
     path("<int:pk>/cancel/", detail_views.payment_cancel, name="cancel"),
+    path("<int:pk>/correct/", correction_views.payment_correct, name="correct"),
     path("<int:pk>/settle/", detail_views.payment_settle, name="settle"),
 ]
