@@ -83,13 +83,13 @@ def test_finance_reviews_then_corrects_and_both_pages_name_each_other(finance, b
         f"(the invoice is now partially paid)."
     ) in page
     # The replacement's page: "corrects", in the facts and the timeline.
-    assert f'<a href="/payments/{old.pk}/" id="corrects-link">{old}</a>' in page
+    assert f'<a href="/payments/{old.pk}/" id="corrects-link" class="in-text">{old}</a>' in page
     timeline = page[page.index('<ol class="timeline events">') :]
     assert f"Corrects {old}" in timeline and f"correction of payment {old} by {new}: typo" in timeline
 
     # The old payment's page: "corrected by", the notice, the timeline; no more actions on it.
     page = text(finance.get(f"/payments/{old.pk}/"))
-    assert f'<a href="/payments/{new.pk}/" id="corrected-by-link">{new}</a>' in page
+    assert f'<a href="/payments/{new.pk}/" id="corrected-by-link" class="in-text">{new}</a>' in page
     assert 'id="corrected-by"' in page
     timeline = page[page.index('<ol class="timeline events">') :]
     assert f"Corrected by {new}" in timeline and "State: Settled → Canceled" in timeline
