@@ -19,6 +19,7 @@ from django.utils import timezone
 from allocations.models import Allocation
 from allocations.services import allocate, allocate_many, deallocate
 from billing.errors import ExceedsBalance, InvalidAmount, InvalidInput, InvalidState
+from documents.services import issue_statement
 from invoices.models import Invoice
 from invoices.services import issue_credit_note
 from ledger.core import pair_net
@@ -265,6 +266,22 @@ def test_reconciliation_finds_no_drift_after_corrections(books, clerk, customer)
 
     counts, candidates = detect()
     assert candidates == [], counts
+
+
+def test_a_statement_after_a_back_dated_correction_counts_the_replacement_alone(customer, provider, clerk):
+    invoice = make_invoice(customer=customer, provider=provider, total="100.00", issue_date=datetime.date(2026, 11, 3))
+    old = make_payment(customer=customer, amount="100.00", received_at=RECEIVED)
+    allocate(old, invoice, "100.00", by=clerk)
+    new = correct_payment(old, received_at=EARLIER, by=clerk, reason="the bank booked it on 1 Nov")
+    document = issue_statement(customer, as_of=datetime.date(2026, 11, 30), by=clerk)
+    (section,) = document.figures["sections"]
+    assert [(line["date"], line["amount"], line["balance"], line["description"]) for line in section["lines"]] == [
+        ("2026-11-01", "-100.00", "-100.00", f"Payment {new} received"),
+        ("2026-11-03", "100.00", "0.00", f"Invoice {invoice.number}, due 2026-12-03"),
+        ("2026-11-10", "-100.00", "-100.00", f"Payment {old} received"),
+        ("2026-11-10", "100.00", "0.00", f"Payment {old} corrected by {new}"),
+    ]
+    assert section["closing"] == "0.00"
 
 
 # Refusals: a clear message, and nothing written
