@@ -416,3 +416,46 @@ def test_correction_racing_allocations_of_the_same_payment_and_invoice(customer,
         assert (fresh(c).payment_status, fresh(b).paid_total) == ("unpaid", D("20.00"))
     assert_invariants()
     assert find_journal_drift() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_clerks_correct_the_same_payment_at_once(customer):
+    """One correction wins; the other waits for the payment's lock, then is told who replaced it."""
+    a = make_invoice(customer=customer, provider=ProviderFactory(), total="80.00")
+    p = make_payment(customer=customer, amount="100.00")
+    allocate(p, a, "80.00", by=None)
+
+    def job(amount: str):
+        return lambda: correct_payment(Payment.objects.get(pk=p.pk), amount=amount, by=None, reason="clerk " + amount)
+
+    results = run_together([job("90.00"), job("70.00")])
+
+    assert_no_deadlock_or_crash(results)
+    assert sorted(outcomes(results)) == ["ok", "refused"], results
+    refused = results[outcomes(results).index("refused")][1]
+    assert isinstance(refused, InvalidState) and "was already corrected by" in str(refused)
+    assert Payment.objects.filter(corrected_by__isnull=False).count() == 1
+    assert_invariants()
+    assert find_journal_drift() == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_correction_and_a_refund_of_the_same_payment_at_once(customer):
+    """Whichever takes the payment's lock first goes through; the other is refused with its reason."""
+    a = make_invoice(customer=customer, provider=ProviderFactory(), total="80.00")
+    p = make_payment(customer=customer, amount="100.00")
+    allocate(p, a, "80.00", by=None)
+
+    results = run_together(
+        [
+            lambda: correct_payment(Payment.objects.get(pk=p.pk), amount="90.00", by=None, reason="typo"),
+            lambda: refund_payment(Payment.objects.get(pk=p.pk), amount="5.00", by=None, reason="asked"),
+        ]
+    )
+
+    assert_no_deadlock_or_crash(results)
+    assert sorted(outcomes(results)) == ["ok", "refused"], results
+    refused = str(results[outcomes(results).index("refused")][1])
+    assert "refunded; a correction cannot move" in refused or "is canceled; only a settled payment" in refused
+    assert_invariants()
+    assert find_journal_drift() == []
