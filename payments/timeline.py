@@ -74,7 +74,7 @@ def correction_events(payment: Payment, corrects: Payment | None) -> list[Event]
                 by=replacement.created_by,
                 kind="correction",
                 title=f"Corrected by {replacement}",
-                detail=payment.cancel_reason,
+                detail=payment.cancel_reason.removeprefix(f"Corrected by {replacement}: "),  # the reason alone
                 url=replacement.get_absolute_url(),
                 order=replacement.pk,
             )
