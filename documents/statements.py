@@ -71,6 +71,9 @@ def _entry_description(entry: Entry) -> str:
     if entry.kind == EntryKind.PAYMENT:
         return f"Payment {entry.payment} received"
     if entry.kind == EntryKind.PAYMENT_CANCELED:
+        assert entry.payment is not None
+        if entry.payment.corrected_by_id:  # taken back on its own value date (ledger.journal)
+            return f"Payment {entry.payment} corrected by P-{entry.payment.corrected_by_id}"
         return f"Payment {entry.payment} canceled"
     if entry.kind == EntryKind.REFUND:
         assert entry.refund is not None

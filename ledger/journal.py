@@ -210,6 +210,11 @@ def payment_canceled(payment: Payment, *, was: str) -> None:
     `was` is the state before the cancel: a pending payment never had an entry, so its
     cancel has none either. A settled one counted amount − refunded (a charged-back
     payment cannot be canceled, but its chargebacks are taken off all the same).
+
+    A payment canceled by a correction (it names its replacement, corrected_by) is taken
+    back on its own value date, not on the day of the correction: the correction says it
+    never counted as recorded, so a balance as of any date counts the replacement alone
+    (from the replacement's value date) and never both.
     """
     if was != PaymentState.SETTLED:
         return
@@ -218,6 +223,6 @@ def payment_canceled(payment: Payment, *, was: str) -> None:
         customer_id=payment.customer_id,
         currency=payment.currency,
         amount=payment.amount - payment.refunded_total - payment.charged_back_total,
-        effective_date=_day(payment.canceled_at),
+        effective_date=_day(payment.received_at if payment.corrected_by_id else payment.canceled_at),
         payment_id=payment.pk,
     )

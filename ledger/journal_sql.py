@@ -11,7 +11,9 @@ same thing row by row). Two readers:
 
 Which canceled payments had counted (an entry, then a cancel entry) is the one thing the
 final rows do not say: the status history does (a settled payment has a `state` change to
-`settled`). A canceled payment without that history (never settled) has no entries.
+`settled`). A canceled payment without that history (never settled) has no entries. A
+payment canceled by a correction (corrected_by set) is taken back on its own value date
+(ledger.journal.payment_canceled says why).
 """
 
 from __future__ import annotations
@@ -43,9 +45,14 @@ def _day(column: str, tz: str) -> str:
     return f"({column} AT TIME ZONE '{tz}')::date"
 
 
-def expected_entries_sql(tz: str | None = None) -> str:
-    """SELECT kind, customer_id, ..., chargeback_id (COLUMNS), plus rank and source_id to order by."""
+def expected_entries_sql(tz: str | None = None, *, corrections: bool = True) -> str:
+    """SELECT kind, customer_id, ..., chargeback_id (COLUMNS), plus rank and source_id to order by.
+
+    corrections=False: for the journal's own migration, which runs before payments could be
+    corrected (payments.0009 adds corrected_by), so it must not name that column.
+    """
     tz = (tz or settings.TIME_ZONE).replace("'", "''")
+    corrected = "p.corrected_by_id IS NOT NULL" if corrections else "false"
     issued = f"i.state IN ('{InvoiceState.OPEN.value}', '{InvoiceState.VOID.value}') AND i.number IS NOT NULL"
     counted = f"p.state IN ('{PaymentState.SETTLED.value}', '{PaymentState.CHARGED_BACK.value}')"
     canceled_after_settling = f"""p.state = '{PaymentState.CANCELED.value}' AND EXISTS (
@@ -78,8 +85,9 @@ def expected_entries_sql(tz: str | None = None) -> str:
         SELECT '{k.PAYMENT_CANCELED.value}', p.customer_id, NULL, p.currency,
                p.amount - COALESCE((SELECT SUM(amount) FROM payments_refund WHERE payment_id = p.id), 0)
                         - COALESCE((SELECT SUM(amount) FROM payments_chargeback WHERE payment_id = p.id), 0),
-               COALESCE({_day("p.canceled_at", tz)}, {_day("p.received_at", tz)}), NULL, NULL, p.id, NULL, NULL,
-               6, p.id
+               CASE WHEN {corrected} THEN {_day("p.received_at", tz)}
+                    ELSE COALESCE({_day("p.canceled_at", tz)}, {_day("p.received_at", tz)}) END,
+               NULL, NULL, p.id, NULL, NULL, 6, p.id
         FROM payments_payment p WHERE {canceled_after_settling}
         UNION ALL
         SELECT '{k.VOID.value}', i.customer_id, i.account_id, i.currency,
@@ -89,7 +97,7 @@ def expected_entries_sql(tz: str | None = None) -> str:
     """
 
 
-def backfill_sql(tz: str | None = None) -> str:
+def backfill_sql(tz: str | None = None, *, corrections: bool = True) -> str:
     """INSERT every expected entry after the journal's last one, ordered by effective date,
     kind and source id (explicit ids: the order of a sequence's nextval over a sorted
     INSERT ... SELECT is not promised)."""
@@ -98,7 +106,7 @@ def backfill_sql(tz: str | None = None) -> str:
         INSERT INTO ledger_entry (id, {columns}, created_at)
         SELECT (SELECT COALESCE(MAX(id), 0) FROM ledger_entry)
                    + row_number() OVER (ORDER BY effective_date, rank, source_id), {columns}, now()
-        FROM ({expected_entries_sql(tz)}) e
+        FROM ({expected_entries_sql(tz, corrections=corrections)}) e
         ORDER BY effective_date, rank, source_id
     """
 
@@ -109,7 +117,7 @@ SET_SEQUENCE_SQL = (
 )
 
 
-def backfill(cursor: CursorWrapper, tz: str | None = None) -> int:
+def backfill(cursor: CursorWrapper, tz: str | None = None, *, corrections: bool = True) -> int:
     """Write the entries of every existing row (the journal must not have them yet); returns how many.
 
     The journal's foreign keys and indexes are set aside for the INSERT and put back after:
@@ -135,7 +143,7 @@ def backfill(cursor: CursorWrapper, tz: str | None = None) -> int:
         cursor.execute(f'ALTER TABLE ledger_entry DROP CONSTRAINT "{name}"')
     for name, _definition in indexes:
         cursor.execute(f"DROP INDEX {name}")
-    cursor.execute(backfill_sql(tz))
+    cursor.execute(backfill_sql(tz, corrections=corrections))
     written = cursor.rowcount
     cursor.execute(SET_SEQUENCE_SQL)
     for _name, definition in indexes:

@@ -1,20 +1,17 @@
-"""The payment detail page and its actions: record, allocate (split form), deallocate, refund,
-chargeback, cancel, settle.
+"""The payment detail page and its actions: record, allocate (split form), deallocate, cancel,
+settle (refund, chargeback and correct, reviewed before they are done: payments.reviewed_views).
 
 Reading needs the support role, every action the finance role. Each action is a
 SubmitOnceForm handled by submissions.flow.perform: the service validates, a
-BillingError comes back onto the form, and a repeated POST writes nothing. Refund
-and chargeback are confirmed on a second page that states what will happen; cancel's
+BillingError comes back onto the form, and a repeated POST writes nothing. Cancel's
 confirmation page is its form.
 """
 
 from __future__ import annotations
 
 import datetime
-from collections.abc import Callable
 from decimal import Decimal
 
-from django.conf import settings
 from django.contrib import messages
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -33,7 +30,6 @@ from invoices.models import Invoice
 from invoices.selectors import allocatable_invoices
 from payments.forms import (
     AllocateForm,
-    AmountReasonForm,
     CancelForm,
     DeallocateForm,
     RecordPaymentForm,
@@ -41,8 +37,8 @@ from payments.forms import (
     posted_invoice_ids,
 )
 from payments.models import Payment, PaymentState
-from payments.previews import preview_cancel, preview_chargeback, preview_refund
-from payments.services import cancel_payment, record_chargeback, record_payment, refund_payment, settle_payment
+from payments.previews import preview_cancel
+from payments.services import cancel_payment, record_payment, settle_payment
 from payments.timeline import payment_timeline
 from submissions.flow import perform, replayed
 from submissions.tokens import find_submission
@@ -91,18 +87,24 @@ def payment_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     refunds = list(payment.refunds.select_related("created_by"))
     chargebacks = list(payment.chargebacks.select_related("created_by"))
     pairs = pair_nets(allocations)
+    corrects = Payment.objects.filter(corrected_by=payment).first()
     context = {
         "payment": payment,
         "allocations": allocations,
         "pairs": pairs,
         "refunds": refunds,
         "chargebacks": chargebacks,
-        "timeline": payment_timeline(payment, allocations=allocations, refunds=refunds, chargebacks=chargebacks),
+        "timeline": payment_timeline(
+            payment, allocations=allocations, refunds=refunds, chargebacks=chargebacks, corrects=corrects
+        ),
+        "corrects": corrects,
         "can_allocate": payment.state == PaymentState.SETTLED and payment.unallocated > 0,
         "can_refund": payment.state in MOVABLE_STATES and payment.unallocated > 0,
         "can_chargeback": payment.state in MOVABLE_STATES and payment.available > 0,
         "can_cancel": payment.state in (PaymentState.PENDING, PaymentState.SETTLED),
         "can_settle": payment.state == PaymentState.PENDING,
+        # correct_payment's own checks; refunds and chargebacks cannot move to a replacement
+        "can_correct": payment.state in (PaymentState.PENDING, PaymentState.SETTLED) and not payment.refunded_total,
         "can_deallocate": any(pair.net > 0 for pair in pairs),
     }
     if context["can_settle"] and is_finance(request.user):
@@ -266,77 +268,6 @@ def payment_deallocate(request: AuthenticatedHttpRequest, pk: int) -> HttpRespon
             user=request.user, payment=payment, nets=nets, initial={"invoice": request.GET.get("invoice")}
         )
     return render(request, "payments/deallocate.html", {"payment": payment, "form": form, "nets": nets})
-
-
-# --- Refund and chargeback: enter, review what will happen, confirm ------------------------------
-
-
-def _reviewed_action(
-    request, payment: Payment, *, template: str, preview: Callable, action: Callable, success: Callable
-):
-    """First POST: rehearse the service and show what it will do. Confirming POST: do it."""
-
-    def page(form, outcome=None):
-        return render(
-            request,
-            template,
-            {
-                "payment": payment,
-                "form": form,
-                "preview": outcome,
-                "chargeback_rule": settings.SETTLE_CHARGEBACK_REVERSAL,
-            },
-        )
-
-    if request.method != "POST":
-        return page(AmountReasonForm(user=request.user, payment=payment))
-    form = AmountReasonForm(request.POST, user=request.user, payment=payment)
-    submission = find_submission(form.token)
-    if submission is not None:
-        return replayed(request, submission, payment)
-    if "edit" in request.POST:
-        return page(form)
-    if request.POST.get("confirmed") == "1":
-        response = perform(request, form, action, done=payment, success=success)
-        if response is not None:
-            return response
-    elif form.is_valid():
-        data = form.cleaned_data
-        try:
-            outcome = preview(payment, amount=data["amount"], reason=data["reason"], by=request.user)
-        except BillingError as error:
-            form.add_billing_error(error)
-        else:
-            return page(form, outcome)
-    return page(form)
-
-
-@role_required(FINANCE)
-def payment_refund(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    payment = _payment(pk)
-    return _reviewed_action(
-        request,
-        payment,
-        template="payments/refund.html",
-        preview=preview_refund,
-        action=lambda data: refund_payment(payment, amount=data["amount"], by=request.user, reason=data["reason"]),
-        success=lambda refund: f"Refunded {format_money(refund.amount, payment.currency)} of payment {payment}.",
-    )
-
-
-@role_required(FINANCE)
-def payment_chargeback(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    payment = _payment(pk)
-    return _reviewed_action(
-        request,
-        payment,
-        template="payments/chargeback.html",
-        preview=preview_chargeback,
-        action=lambda data: record_chargeback(payment, amount=data["amount"], by=request.user, reason=data["reason"]),
-        success=lambda chargeback: (
-            f"Chargeback of {format_money(chargeback.amount, payment.currency)} on payment {payment} recorded."
-        ),
-    )
 
 
 # --- Cancel and settle ------------------------------------------------------------------------

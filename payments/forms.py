@@ -222,3 +222,31 @@ class CancelForm(SubmitOnceForm):
 
 class SettleForm(SubmitOnceForm):
     """Pending to settled: a button and its one-time token."""
+
+
+class CorrectForm(SubmitOnceForm):
+    """Correct a payment: the amount and value date as they should have been, and why.
+
+    Both start as the payment has them; the confirmation step posts them back (confirmed)."""
+
+    amount = AmountField(label="Amount")
+    received_on = forms.DateField(label="Value date (received on)", widget=forms.DateInput(attrs={"type": "date"}))
+    reason = forms.CharField(required=False, widget=REASON_WIDGET, max_length=1000)
+    confirmed = forms.BooleanField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, payment: Payment, **kwargs):
+        super().__init__(*args, **kwargs)
+        cast(AmountField, self.fields["amount"]).currency = payment.currency
+        if not self.is_bound:
+            self.initial.setdefault("amount", payment.amount)
+            self.initial.setdefault("received_on", timezone.localdate(payment.received_at))
+
+    def clean(self):
+        data = super().clean()
+        received_on = data.get("received_on")
+        if received_on is not None:
+            if received_on > timezone.localdate():
+                self.add_error("received_on", "The money cannot arrive in the future.")
+            else:
+                data["received_at"] = timezone.make_aware(datetime.datetime.combine(received_on, datetime.time()))
+        return data

@@ -75,6 +75,12 @@ class Payment(RefreshableFSMModel):
     )
     canceled_at = models.DateTimeField(null=True, blank=True)
     cancel_reason = models.TextField(blank=True)
+    # A corrected payment (payments.services.correct_payment) is canceled and names the payment
+    # that replaced it; the replacement reaches it back as `corrects`. One-to-one: a payment is
+    # replaced once, and a replacement corrects one payment.
+    corrected_by = models.OneToOneField(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="corrects"
+    )
 
     class Meta:
         ordering = ["-id"]
@@ -103,6 +109,10 @@ class Payment(RefreshableFSMModel):
                 name="payment_unallocated_consistent",
             ),
             models.CheckConstraint(condition=Q(currency__regex=CURRENCY_CHECK), name="payment_currency_code"),
+            models.CheckConstraint(
+                condition=Q(corrected_by__isnull=True) | (Q(state=PaymentState.CANCELED) & ~Q(corrected_by=F("id"))),
+                name="payment_corrected_is_canceled",
+            ),
         ]
         indexes = [
             models.Index(fields=["allocation_status", "received_at", "id"], name="payment_queue_idx"),

@@ -1,4 +1,4 @@
-"""The cancel, chargeback and refund confirmations' previews: the real service rehearsed and
+"""The cancel, chargeback, refund and correction confirmations' previews: the real service rehearsed and
 rolled back (ledger.previews)."""
 
 from __future__ import annotations
@@ -9,8 +9,9 @@ from billing.actors import Actor
 from billing.money import format_money
 from billing.rehearse import rehearse
 from ledger.previews import PREVIEW_REASON, Preview, become, last_allocation_id, reversals_since
+from payments.corrections import Correction
 from payments.models import Payment
-from payments.services import cancel_payment, record_chargeback, refund_payment
+from payments.services import cancel_payment, record_chargeback, record_correction, refund_payment
 
 
 class PaymentPreview(Preview):
@@ -101,3 +102,13 @@ def preview_refund(payment: Payment, *, amount, reason: str, by: Actor) -> Refun
         )
 
     return rehearse(act)
+
+
+def preview_correction(payment: Payment, *, amount, received_at, reason: str, by: Actor) -> Correction:
+    """The correction rehearsed: the replacement and the invoices as they would be (the
+    replacement's number is the rehearsal's, so the page calls it "the new payment")."""
+    return rehearse(
+        lambda: record_correction(
+            Payment.objects.get(pk=payment.pk), amount=amount, received_at=received_at, by=by, reason=reason
+        )
+    )

@@ -1,4 +1,4 @@
-"""Payment use cases: record, settle, refund, charge back, cancel. Each runs in one transaction."""
+"""Payment use cases: record, settle, refund, charge back, cancel, correct. Each runs in one transaction."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from ledger.core import (
     sync_caller_copy,
 )
 from payments.checks import chargeback_reversal
+from payments.corrections import Correction, check_value_date, correction_reference, move_allocations, value_day
 from payments.models import Chargeback, Payment, PaymentMethod, PaymentState, Refund
 
 
@@ -50,6 +51,38 @@ def _existing_for_reference(reference: str, **data) -> Payment:
             f"{existing.get_method_display().lower()}); a different payment needs its own reference."
         )
     return existing
+
+
+def _insert_payment(
+    *,
+    customer: Customer,
+    amount: Decimal,
+    currency: str,
+    method: str,
+    reference: str | None,
+    received_at: datetime.datetime | None,
+    state: str,
+    by: Actor,
+    cause: str,
+) -> Payment:
+    """The new payment's row, its first status history and (settled) its journal entry."""
+    payment = Payment.objects.create(
+        customer=customer,
+        currency=currency,
+        amount=amount,
+        method=method,
+        reference=reference,
+        received_at=received_at or timezone.now(),
+        unallocated=amount,
+        state=state,
+        allocation_status=AllocationStatus.UNALLOCATED,
+        created_by=by,
+    )
+    record_payment_change(payment, field="state", old="", new=state, cause=cause, by=by)
+    record_payment_change(payment, field="allocation_status", old="", new=payment.allocation_status, cause=cause, by=by)
+    if state == PaymentState.SETTLED:  # a pending payment counts once the bank confirms it
+        journal.payment_received(payment)
+    return payment
 
 
 def record_payment(
@@ -79,24 +112,17 @@ def record_payment(
     state = PaymentState.PENDING if pending else PaymentState.SETTLED
     try:
         with transaction.atomic():
-            payment = Payment.objects.create(
+            payment = _insert_payment(
                 customer=customer,
-                currency=currency,
                 amount=amount,
+                currency=currency,
                 method=method,
                 reference=reference,
-                received_at=received_at or timezone.now(),
-                unallocated=amount,
+                received_at=received_at,
                 state=state,
-                allocation_status=AllocationStatus.UNALLOCATED,
-                created_by=by,
+                by=by,
+                cause="recorded",
             )
-            record_payment_change(payment, field="state", old="", new=state, cause="recorded", by=by)
-            record_payment_change(
-                payment, field="allocation_status", old="", new=payment.allocation_status, cause="recorded", by=by
-            )
-            if state == PaymentState.SETTLED:  # a pending payment counts once the bank confirms it
-                journal.payment_received(payment)
     except IntegrityError:
         # A concurrent call recorded the same reference first.
         if reference and Payment.objects.filter(reference=reference).exists():
@@ -257,3 +283,96 @@ def cancel_payment(payment: Payment, *, by: Actor, reason: str) -> Payment:
     journal.payment_canceled(locked, was=old_state)
     sync_caller_copy(payment, locked)
     return locked
+
+
+def correct_payment(
+    payment: Payment,
+    *,
+    amount: object = None,
+    received_at: datetime.datetime | None = None,
+    by: Actor,
+    reason: str,
+) -> Payment:
+    """Replace a payment recorded with the wrong amount or value date (DESIGN.md section 10);
+    returns the replacement. record_correction says what moved and what did not fit."""
+    return record_correction(payment, amount=amount, received_at=received_at, by=by, reason=reason).replacement
+
+
+@retry_on_scope_change
+def record_correction(
+    payment: Payment,
+    *,
+    amount: object = None,
+    received_at: datetime.datetime | None = None,
+    by: Actor,
+    reason: str,
+) -> Correction:
+    """correct_payment, returning the whole Correction.
+
+    In one transaction, under the usual locks (the payment's invoices' accounts, orders and
+    invoices, then the payment): a new payment with the corrected amount and/or value date and
+    the old one's customer, currency, method and state (settled or pending); the old payment's
+    allocations reversed (append-only rows) and put on the replacement pair by pair, oldest
+    allocation first, as far as the replacement's money and each invoice's balance allow (what
+    does not fit stays due on the invoice); the old payment canceled, naming its replacement.
+
+    A payment with refunds or chargebacks is refused: those rows are the bank's record of money
+    sent back from that payment and cannot move to another, and leaving them on a canceled
+    payment would drop them from the customer's balance.
+    """
+    reason = require_reason(reason, f"correct payment {payment}")
+    new_amount = None if amount is None else parse_positive_amount(amount, payment.currency)
+    new_received_at = None if received_at is None else check_value_date(received_at)
+    accounts, invoices, old, nets = lock_payment_scope(payment.pk)
+    if old.corrected_by_id:
+        raise InvalidState(f"Payment {old} was already corrected by P-{old.corrected_by_id}; correct that one instead.")
+    if old.state == PaymentState.CHARGED_BACK:
+        raise InvalidState(
+            f"Payment {old} is charged back; its chargebacks belong to it and cannot move to a new payment, "
+            f"so it cannot be corrected."
+        )
+    if old.state not in (PaymentState.PENDING, PaymentState.SETTLED):
+        raise InvalidState(
+            f"Payment {old} is {old.get_state_display().lower()}; only a settled or pending payment can be corrected."
+        )
+    if old.refunded_total:
+        raise InvalidState(
+            f"Payment {old} has {format_money(old.refunded_total, old.currency)} refunded; a correction cannot move "
+            f"refunds to a new payment. Record the difference as a payment of its own, or cancel this one and "
+            f"record the payment and its refund again."
+        )
+    corrected_amount = old.amount if new_amount is None else new_amount
+    corrected_at = old.received_at
+    if new_received_at is not None and timezone.localdate(new_received_at) != value_day(old):
+        corrected_at = new_received_at  # the value date is a day: the same day keeps the old time
+    if corrected_amount == old.amount and corrected_at == old.received_at:
+        raise InvalidInput(
+            f"Payment {old} is already {format_money(old.amount, old.currency)} received on {value_day(old)}; "
+            f"give another amount or value date to correct it.",
+            code="nothing_to_correct",
+        )
+    new = _insert_payment(
+        customer=old.customer,
+        amount=corrected_amount,
+        currency=old.currency,
+        method=old.method,
+        reference=correction_reference(old),
+        received_at=corrected_at,
+        state=old.state,
+        by=by,
+        cause=f"correction of payment {old}: {reason}",
+    )
+    cause = f"correction of payment {old} by {new}: {reason}"
+    pairs = move_allocations(old, new, invoices, nets, by=by, cause=cause)
+    old_state = old.state
+    old.cancel()
+    old.canceled_at = timezone.now()
+    old.cancel_reason = f"Corrected by {new}: {reason}"
+    old.corrected_by = new
+    record_payment_change(old, field="state", old=old_state, new=old.state, cause=cause, by=by)
+    refresh_all(invoices=invoices.values(), payments=[new], cause=cause, by=by)
+    refresh_payment(old, cause=cause, by=by, also_save=["state", "canceled_at", "cancel_reason", "corrected_by"])
+    refresh_all(accounts=accounts.values(), cause=cause, by=by)
+    journal.payment_canceled(old, was=old_state)
+    sync_caller_copy(payment, old)
+    return Correction(corrected=old, replacement=new, pairs=pairs)

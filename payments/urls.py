@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from payments import detail_views, list_views
+from payments import detail_views, list_views, reviewed_views
 
 app_name = "payments"
 
@@ -14,8 +14,9 @@ urlpatterns = [
     path("<int:pk>/allocate/", detail_views.payment_allocate, name="allocate"),
     path("<int:pk>/allocate/remaining/", detail_views.payment_remaining, name="remaining"),
     path("<int:pk>/deallocate/", detail_views.payment_deallocate, name="deallocate"),
-    path("<int:pk>/refund/", detail_views.payment_refund, name="refund"),
-    path("<int:pk>/chargeback/", detail_views.payment_chargeback, name="chargeback"),
+    path("<int:pk>/refund/", reviewed_views.payment_refund, name="refund"),
+    path("<int:pk>/chargeback/", reviewed_views.payment_chargeback, name="chargeback"),
     path("<int:pk>/cancel/", detail_views.payment_cancel, name="cancel"),
+    path("<int:pk>/correct/", reviewed_views.payment_correct, name="correct"),
     path("<int:pk>/settle/", detail_views.payment_settle, name="settle"),
 ]

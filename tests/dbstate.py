@@ -35,7 +35,7 @@ ROW_QUERIES = {
     """,
     "payments": """
         SELECT id, state, allocation_status, amount, currency, reference, refunded_total, charged_back_total,
-               allocated_total, unallocated, canceled_at, cancel_reason
+               allocated_total, unallocated, canceled_at, cancel_reason, corrected_by_id
         FROM payments_payment ORDER BY id
     """,
     "accounts": "SELECT id, balance_due, open_invoice_count, oldest_due_date FROM billing_account ORDER BY id",

@@ -17,7 +17,8 @@ def backfill(apps, schema_editor):
     from ledger.journal_sql import backfill as write_entries
 
     with schema_editor.connection.cursor() as cursor:
-        write_entries(cursor)
+        # This runs before payments.0009 adds corrected_by: no payment was corrected yet.
+        write_entries(cursor, corrections=False)
 
 
 class Migration(migrations.Migration):

@@ -80,6 +80,7 @@ ACTIONS = [
     ("payments:refund", "payment", True),
     ("payments:chargeback", "payment", True),
     ("payments:cancel", "payment", True),
+    ("payments:correct", "payment", True),
     ("payments:settle", "pending", False),
 ]
 

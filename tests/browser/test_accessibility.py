@@ -93,6 +93,7 @@ def main_pages(books) -> dict[str, str]:
         "refund": f"/payments/{pay['ada_partial'].pk}/refund/",
         "chargeback": f"/payments/{pay['ada_partial'].pk}/chargeback/",
         "cancel": f"/payments/{pay['ada_partial'].pk}/cancel/",
+        "correct": f"/payments/{pay['ada_partial'].pk}/correct/",
         "collections": "/collections/",
         "collections-account": f"/collections/{account}/",
         "customer": f"/customers/{books['ledger'].ada.pk}/",

@@ -24,6 +24,7 @@ from ledger.models import Entry
 from ledger.selectors import balance_as_of, journal_entries
 from payments.services import (
     cancel_payment,
+    correct_payment,
     record_chargeback,
     record_payment,
     refund_payment,
@@ -150,19 +151,22 @@ def test_cancel_takes_back_what_the_payment_still_counted(customer, clerk, today
     assert balance_as_of(customer=customer, currency="EUR", as_of=today) == D("0.00")
 
 
-def test_correcting_a_payment_is_a_cancel_and_a_new_payment(customer, provider, clerk, today):
-    """There is no correct_payment service yet (DESIGN.md §10); its effect is these two events."""
+def test_correcting_a_payment_is_a_new_payment_and_the_old_one_taken_back_on_its_value_date(
+    customer, provider, clerk, today
+):
+    """correct_payment (DESIGN.md section 10): the replacement counts from its own value date and
+    the corrected payment is taken back on its own, so no date counts both."""
     invoice = make_invoice(customer=customer, provider=provider, total="90.00", issue_date=ISSUED)
     wrong = make_payment(customer=customer, amount="100.00", received_at=RECEIVED)
     allocate(wrong, invoice, "90.00", by=clerk)
-    cancel_payment(wrong, by=clerk, reason="amount mistyped")
-    right = make_payment(customer=customer, amount="90.00", received_at=RECEIVED)
-    allocate(right, invoice, "90.00", by=clerk)
+    right = correct_payment(wrong, amount="90.00", by=clerk, reason="amount mistyped")
     assert [row[:3] for row in entries(customer=customer, account__isnull=True)] == [
         ("payment", D("-100.00"), RECEIVED.date()),
-        ("payment_canceled", D("100.00"), today),
         ("payment", D("-90.00"), RECEIVED.date()),
+        ("payment_canceled", D("100.00"), RECEIVED.date()),
     ]
+    assert entries()[-1][-1] == wrong.pk and entries()[-2][-1] == right.pk
+    assert balance_as_of(customer=customer, currency="EUR", as_of=RECEIVED.date()) == D("0.00")
     assert balance_as_of(customer=customer, currency="EUR", as_of=today) == D("0.00")
     assert_invariants()
 
@@ -251,15 +255,17 @@ def test_backfill_writes_exactly_what_the_services_wrote(customer, provider, oth
     never = record_payment(customer=customer, amount="9.00", currency="EUR", method="cash", pending=True, by=clerk)
     cancel_payment(never, by=clerk, reason="never came")
     record_payment(customer=customer, amount="8.00", currency="EUR", method="cash", pending=True, by=clerk)
+    corrected = make_payment(customer=customer, amount="40.00", received_at=RECEIVED)
+    correct_payment(corrected, amount="45.00", received_at=RECEIVED - datetime.timedelta(days=3), by=clerk, reason="x")
     written = _journal_rows()
-    assert len(written) == 11
+    assert len(written) == 14
 
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # run the deferred key checks TRUNCATE waits on
             cursor.execute(MAINTENANCE_SQL)  # the owner's flush hatch (billing/guards.py)
             cursor.execute("TRUNCATE ledger_entry")
-            assert backfill(cursor) == 11
+            assert backfill(cursor) == 14
     assert sorted(_journal_rows(), key=repr) == sorted(written, key=repr)
     # Backfilled positions follow the effective dates.
     dates = list(Entry.objects.order_by("id").values_list("effective_date", flat=True))

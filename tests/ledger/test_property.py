@@ -23,7 +23,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
 
 import pytest
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, Sum
+from django.db.models import Exists, F, Min, OuterRef, Q, Sum
 from django.test import override_settings
 from django.utils import timezone
 from hypothesis import strategies as st
@@ -57,7 +57,14 @@ from ledger.journal_sql import COLUMNS, expected_entries_sql
 from orders.models import Order, OrderLine
 from orders.services import add_order_line, cancel_order_lines, create_order, invoice_order, record_delivery
 from payments.models import Payment
-from payments.services import cancel_payment, record_chargeback, record_payment, refund_payment, settle_payment
+from payments.services import (
+    cancel_payment,
+    correct_payment,
+    record_chargeback,
+    record_payment,
+    refund_payment,
+    settle_payment,
+)
 from tests.dbstate import snapshot
 from tests.factories import CustomerFactory, ProviderFactory, UserFactory
 from tests.invariants import violations
@@ -485,6 +492,65 @@ class LedgerMachine(RuleBasedStateMachine):
             after = self.fresh(payment)
             assert (after.state, after.allocated_total, after.unallocated) == ("canceled", D(0), D(0))
 
+    @precondition(lambda self: self.payments)
+    @rule(
+        index=INDEX,
+        amount=st.one_of(st.none(), AMOUNTS),
+        days_ago=st.sampled_from([None, None, 0, 3, 20, -2]),
+        reason=REASONS,
+    )
+    def correct(self, index, amount, days_ago, reason):
+        """correct_payment (DESIGN.md section 10), mostly on a payment with money on invoices."""
+        target = self.pick_payment(
+            index, state__in=["settled", "pending"], corrected_by=None, refunded_total=0, allocated_total__gt=0
+        )
+        payment = self.fresh(target)
+        value = None if amount is None else resolve(amount, payment.amount, payment.currency)
+        exact = None if value is None else exact_positive(value, payment.currency)
+        received_at = None
+        if days_ago is not None:
+            day = self.today - datetime.timedelta(days=days_ago)
+            received_at = timezone.make_aware(datetime.datetime.combine(day, datetime.time()))
+        unchanged = (value is None or exact == payment.amount) and (
+            received_at is None or days_ago == (self.today - timezone.localdate(payment.received_at)).days
+        )
+        expected = first_of(
+            {InvalidInput} if blank(reason) else set(),
+            {InvalidAmount} if value is not None and exact is None else set(),
+            {InvalidInput} if days_ago is not None and days_ago < 0 else set(),
+            {InvalidState}
+            if payment.corrected_by_id or payment.state not in ("settled", "pending") or payment.refunded_total
+            else set(),
+            {InvalidInput} if unchanged else set(),
+        )
+        # What should move, from the rows (the oracle of "oldest allocation first, where it fits").
+        pairs = (
+            Allocation.objects.filter(payment=payment)
+            .values("invoice_id")
+            .annotate(net=Sum("amount"), first=Min("id", filter=Q(amount__gt=0)))
+            .filter(net__gt=0)
+            .order_by("first")
+        )
+        left = exact if exact is not None else payment.amount
+        fits = {}
+        for pair in pairs:
+            due = Invoice.objects.get(pk=pair["invoice_id"]).balance_due + pair["net"]
+            fits[pair["invoice_id"]] = max(min(pair["net"], left, due), D(0))
+            left -= fits[pair["invoice_id"]]
+        new = self.call(
+            "correct_payment",
+            lambda: correct_payment(target, amount=value, received_at=received_at, by=self.clerk, reason=reason),
+            expected,
+        )
+        if new is None:
+            return
+        old = self.fresh(payment)
+        assert (old.state, old.corrected_by_id, old.allocated_total) == ("canceled", new.pk, D(0))
+        assert (new.state, new.customer_id, new.currency) == (payment.state, payment.customer_id, payment.currency)
+        assert new.amount == (exact if exact is not None else payment.amount)
+        assert {i: pair_net(new.pk, i) for i in fits} == fits
+        self.payments.append(new)
+
     # Allocations
 
     def expected_for_splits(self, payment: Payment, splits: list[tuple[Invoice, str]]) -> set[type[BillingError]]:
@@ -839,6 +905,7 @@ SERVICES = {
     "refund_payment",
     "record_chargeback",
     "cancel_payment",
+    "correct_payment",
     "allocate",
     "allocate_many",
     "deallocate",
@@ -905,6 +972,7 @@ def test_scripted_run_of_the_machine_succeeds_with_every_service():
         lambda: machine.refund(index=0, amount="1", reason="Customer asked"),
         lambda: machine.chargeback(index=0, amount="10", reason="Card dispute", reversal="manual"),
         lambda: machine.chargeback(index=1, amount="10", reason="Card dispute", reversal="newest_first"),
+        lambda: machine.correct(index=0, amount="40", days_ago=3, reason="Bank statement"),
         lambda: machine.cancel(index=0, reason="Entered twice"),
         lambda: machine.void(index=0, reason="Wrong customer"),
         lambda: machine.create_and_issue_invoice(

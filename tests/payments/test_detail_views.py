@@ -72,7 +72,7 @@ def test_net_per_invoice_and_raw_rows(finance, story):
     raw = page[page.index('id="allocations"') :]
     reversal = b.allocations.get(amount__lt=0)
     assert f'<tr id="allocation-{reversal.pk}" class="reversal">' in raw
-    assert f'Reversal of <a href="#allocation-{reversal.reverses_id}">' in raw
+    assert f'Reversal of <a class="in-text" href="#allocation-{reversal.reverses_id}">' in raw
     assert "B was partly paid in cash" in raw
 
 
