@@ -146,13 +146,22 @@ def create_order(
     currency: str,
     lines: Iterable[tuple],
     invoicing: str = InvoicingPolicy.ORDERED,
+    placed_at: datetime.datetime | None = None,
     by: Actor,
 ) -> Order:
     """Place an order: lines (description, quantity, unit price), each a product.
 
     `invoicing` is `ordered` (all of it may be invoiced at once) or `delivered` (only what
     record_delivery recorded). The order takes the provider's next order number.
+    `placed_at` is when the customer ordered (now by default; a shop passing on its orders
+    gives its own time), with its time zone and not in the future.
     """
+    if placed_at is None:
+        placed_at = timezone.now()
+    elif not isinstance(placed_at, datetime.datetime) or timezone.is_naive(placed_at):
+        raise InvalidInput(f"The time the order was placed needs a date, a time and a time zone; got {placed_at!r}.")
+    elif placed_at > timezone.now():
+        raise InvalidInput(f"An order cannot be placed in the future ({placed_at.isoformat()}).")
     if currency not in MINOR_UNITS:
         raise InvalidInput(f"{currency!r} is not a currency Settle keeps.")
     if invoicing not in InvoicingPolicy.values:
@@ -180,6 +189,7 @@ def create_order(
         sequence=sequence,
         number=f"O-{provider.code}-{sequence:06d}",
         invoicing=invoicing,
+        placed_at=placed_at,
         created_by=by,
     )
     OrderLine.objects.bulk_create(

@@ -303,3 +303,34 @@ def test_deliveries_and_cancellations_are_kept_as_history_and_shown_on_the_timel
         ("Line 1 (Box): 1.5 delivered", "", "system"),
         ("Line 1 (Box): 8 delivered", "", clerk.get_username()),
     ]
+
+
+def test_an_order_may_be_placed_at_the_shops_own_time_but_not_in_the_future(customer, provider, clerk):
+    import datetime
+
+    from django.utils import timezone
+
+    placed = timezone.now() - datetime.timedelta(days=3)
+    order = create_order(
+        customer=customer, provider=provider, currency="EUR", lines=[("Box", 1, "3")], placed_at=placed, by=clerk
+    )
+    assert fresh(order).placed_at == placed
+    with pytest.raises(InvalidInput, match="cannot be placed in the future"):
+        create_order(
+            customer=customer,
+            provider=provider,
+            currency="EUR",
+            lines=[("Box", 1, "3")],
+            placed_at=timezone.now() + datetime.timedelta(hours=1),
+            by=clerk,
+        )
+    with pytest.raises(InvalidInput, match="time zone"):
+        create_order(
+            customer=customer,
+            provider=provider,
+            currency="EUR",
+            lines=[("Box", 1, "3")],
+            placed_at=datetime.datetime(2026, 1, 1, 12, 0),
+            by=clerk,
+        )
+    assert Order.objects.count() == 1
