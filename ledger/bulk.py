@@ -39,6 +39,7 @@ from invoices.models import Invoice, InvoiceState, InvoiceStatusChange
 from ledger import journal
 from ledger.core import derive_invoice, derive_payment, ledger_sums, lock_orders_of, lock_rows, refresh_accounts
 from ledger.orders import refresh_orders
+from ledger.plans import refresh_plans
 from payments.models import Payment, PaymentState, PaymentStatusChange
 
 # A status change to be written: (owner id, field, old, new, cause).
@@ -173,6 +174,9 @@ def apply_allocations(steps: Sequence[Step], *, by: Actor) -> list[list[Allocati
     if order_ids:
         orders = lock_orders_of(order_ids, []).values()
         refresh_orders(orders, cause=steps[0].cause if steps else "", by=by, lines=False)  # money only
+    plan_ids = {invoice.plan_id for invoice in invoices.values() if invoice.plan_id}
+    if plan_ids:  # their accounts are locked (lock_customer_accounts), as refresh_all's callers hold them
+        refresh_plans(plan_ids, cause=steps[0].cause if steps else "", by=by)
     insert_changes(PaymentStatusChange, "payment", payment_changes, by=by)
     save_many(Payment, [payments[pk] for pk in sorted(payment_fields) if payment_fields[pk]], payment_fields)
     refresh_accounts(invoice.account_id for invoice in invoices.values())

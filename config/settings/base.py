@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "payments",
     "allocations",
     "orders",
+    "plans",
     "submissions",
     "reconciliation",
     "intake",
