@@ -23,5 +23,7 @@ def check_plan_allocation(app_configs=None, **kwargs) -> list[CheckMessage]:
     try:
         plan_allocation()
     except ValueError as error:
-        return [Error(str(error), hint="Set it to penalties_first (the default) or installment_first.", id="settle.E003")]
+        return [
+            Error(str(error), hint="Set it to penalties_first (the default) or installment_first.", id="settle.E003")
+        ]
     return []

@@ -16,7 +16,6 @@ from django.db.models import Case, QuerySet, Value, When
 from django.db.models.functions import Coalesce
 
 from allocations.checks import plan_allocation
-
 from billing.kept_totals import kept_totals
 from billing.listing import Totals, as_query, currency_totals, only_filtered_by, validated
 from invoices.filters import ALL_STATES, INVOICE_SORTS, InvoiceFilter, invoice_sort

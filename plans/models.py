@@ -22,7 +22,16 @@ from django.db.models import Q
 from django_fsm import GET_STATE, transition
 
 from billing.fsm import RefreshableFSMModel, StatusField
-from billing.models import CURRENCY_CHECK, Account, Customer, LedgerRow, Provider, StatusChangeBase, currency_field, money_field
+from billing.models import (
+    CURRENCY_CHECK,
+    Account,
+    Customer,
+    LedgerRow,
+    Provider,
+    StatusChangeBase,
+    currency_field,
+    money_field,
+)
 
 
 class PlanState(models.TextChoices):
@@ -77,7 +86,9 @@ class Plan(RefreshableFSMModel):
             models.CheckConstraint(condition=Q(principal__gt=0), name="plan_principal_positive"),
             models.CheckConstraint(condition=Q(installment_count__gte=1), name="plan_installments_positive"),
             models.CheckConstraint(condition=Q(every_months__gte=1), name="plan_every_months_positive"),
-            models.CheckConstraint(condition=Q(first_due_date__gte=models.F("issue_date")), name="plan_due_after_issue"),
+            models.CheckConstraint(
+                condition=Q(first_due_date__gte=models.F("issue_date")), name="plan_due_after_issue"
+            ),
             models.CheckConstraint(condition=Q(currency__regex=CURRENCY_CHECK), name="plan_currency_code"),
         ]
         indexes = [
@@ -101,9 +112,11 @@ class Plan(RefreshableFSMModel):
     @transition(
         field=state,
         source=[PlanState.ACTIVE, PlanState.PAID_OFF, PlanState.CANCELED],
-        target=GET_STATE(lambda plan, installments, all_paid: derive_plan_state(
-            state=plan.state, installments=installments, all_paid=all_paid
-        )),
+        target=GET_STATE(
+            lambda plan, installments, all_paid: derive_plan_state(
+                state=plan.state, installments=installments, all_paid=all_paid
+            )
+        ),
     )
     def refresh_state(self, installments: int, all_paid: bool) -> None:
         """Active and paid off follow the invoices; canceled stays (idempotent)."""
@@ -181,4 +194,3 @@ class PenaltyWaiver(LedgerRow):
     @property
     def at(self) -> datetime.datetime:
         return self.created_at
-

@@ -62,7 +62,9 @@ def parse_rule(rule: Mapping[str, object], currency: str) -> dict[str, object]:
         raise InvalidInput("Give the penalty rule as kind, rate or amount, grace_days, frequency and cap.")
     unknown = set(rule) - RULE_KEYS
     if unknown:
-        raise InvalidInput(f"A penalty rule has no {', '.join(sorted(unknown))}; it takes {', '.join(sorted(RULE_KEYS))}.")
+        raise InvalidInput(
+            f"A penalty rule has no {', '.join(sorted(unknown))}; it takes {', '.join(sorted(RULE_KEYS))}."
+        )
     kind = rule.get("kind")
     rate, amount = rule.get("rate"), rule.get("amount")
     if rate is not None and amount is not None:
@@ -74,7 +76,9 @@ def parse_rule(rule: Mapping[str, object], currency: str) -> dict[str, object]:
     fields: dict[str, object] = {"kind": kind, "rate": None, "amount": None}
     if kind == PenaltyKind.PERCENT:
         if rate is None:
-            raise InvalidInput("A percent penalty needs its rate, e.g. rate=Decimal('2') for 2% of the overdue balance.")
+            raise InvalidInput(
+                "A percent penalty needs its rate, e.g. rate=Decimal('2') for 2% of the overdue balance."
+            )
         parsed = parse_decimal(rate, "penalty rate")
         if not Decimal(0) < parsed <= 100:
             raise InvalidAmount(f"The penalty rate must be more than 0 and at most 100 percent; got {parsed}.")
@@ -230,9 +234,10 @@ def waive_penalty(penalty_invoice: Invoice, *, amount: object = None, by: Actor,
     _, invoices, _ = lock_rows(accounts=[penalty_invoice.account_id], invoices=[penalty_invoice.pk])
     locked = invoices[penalty_invoice.pk]
     if amount is None:
-        amount = locked.total - locked.credited_total
-        if amount <= 0 or locked.state != InvoiceState.OPEN:
+        left = locked.total - locked.credited_total
+        if left <= 0 or locked.state != InvoiceState.OPEN:
             raise InvalidState(f"Penalty {locked} has nothing left to waive.")
+        amount = left
     return issue_credit_note(locked, amount=amount, by=by, reason=reason, reason_code=CreditReason.WAIVER)
 
 

@@ -18,7 +18,7 @@ from plans.services import assess_penalties
 from tests.factories import make_invoice, make_payment
 from tests.intake.test_bulk_differential import assert_same, run_both
 from tests.invariants import assert_invariants
-from tests.plans.helpers import day, installments, pay, penalties_of, paid_on
+from tests.plans.helpers import day, installments, paid_on, pay, penalties_of
 
 pytestmark = pytest.mark.django_db
 
@@ -128,9 +128,7 @@ def test_a_payment_on_installment_7_while_5_and_6_are_overdue(plan, clerk):
     assert_invariants()
 
 
-def test_plan_is_paid_off_when_every_installment_and_penalty_is_paid_and_active_again_with_a_new_penalty(
-    plan, clerk
-):
+def test_plan_is_paid_off_when_every_installment_and_penalty_is_paid_and_active_again_with_a_new_penalty(plan, clerk):
     first, *rest = installments(plan)
     pay(plan, first, "100.00", "2025-02-20")  # late: one period (2025-02-15) of 2.00
     for invoice in rest:

@@ -209,9 +209,7 @@ class PlanMachine(RuleBasedStateMachine):
         if amount <= 0:
             return
         received = datetime.datetime.combine(START + datetime.timedelta(days=value_day), datetime.time(9))
-        payment = make_payment(
-            customer=self.customer, amount=amount, received_at=received.replace(tzinfo=datetime.UTC)
-        )
+        payment = make_payment(customer=self.customer, amount=amount, received_at=received.replace(tzinfo=datetime.UTC))
         allocate(payment, installment, amount, by=self.clerk)
 
     @precondition(lambda self: self.plans)
@@ -308,7 +306,9 @@ class PlanMachine(RuleBasedStateMachine):
     def penalties_are_what_the_book_says(self):
         with connection.cursor() as cursor:
             cursor.execute(BOOK_SQL)
-            found = {(inst, period): (total, recalc, waived) for inst, period, total, recalc, waived in cursor.fetchall()}
+            found = {
+                (inst, period): (total, recalc, waived) for inst, period, total, recalc, waived in cursor.fetchall()
+            }
         assert found == {key: (b.total, b.recalculated, b.waived) for key, b in self.book.items()}
         COUNTS["penalties"] = max(COUNTS["penalties"], len(found))
         COUNTS["recalculated"] = max(COUNTS["recalculated"], sum(1 for b in self.book.values() if b.recalculated))

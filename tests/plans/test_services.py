@@ -169,11 +169,19 @@ def test_a_rule_change_cannot_reach_back_before_what_was_charged(plan, clerk):
     assert PenaltyRule.objects.filter(plan=plan).count() == 1
 
 
-def test_rule_versions_are_append_only_at_the_database(plan):
-    from django.db import DatabaseError, transaction
+@pytest.mark.parametrize("table", ["plans_penaltyrule", "plans_penaltywaiver", "plans_planstatuschange"])
+@pytest.mark.parametrize("statement", ["UPDATE {} SET reason = 'rewritten'", "DELETE FROM {}", "TRUNCATE {} CASCADE"])
+def test_rule_versions_waivers_and_plan_history_are_append_only_at_the_database(plan, clerk, table, statement):
+    from django.db import DatabaseError, connection, transaction
 
-    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-        PenaltyRule.objects.filter(plan=plan).update(grace_days=0)
+    first = installments(plan)[0]
+    waive_future_penalties(first, by=clerk, reason="Hardship")
+    pay(plan, first, "100.00", "2025-01-10")
+    for invoice in installments(plan)[1:]:
+        pay(plan, invoice, "100.00", "2025-01-10")
+    assert Plan.objects.get(pk=plan.pk).status_changes.exists()
+    with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(statement.format(table))
 
 
 def test_a_fixed_penalty_charged_once_after_grace(customer, provider, clerk):
