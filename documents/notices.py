@@ -81,11 +81,12 @@ def notice_figures(installment: Invoice, *, as_of: datetime.date, today: datetim
     )
     owed = owed_as_of(invoices, as_of)
     # Which installment each invoice belongs to: itself, or the one a penalty is for.
-    sequence_of = {
-        invoice.pk: invoice.plan_sequence if invoice.plan_sequence is not None else invoice.installment.plan_sequence
-        for invoice in invoices
-        if invoice.plan_sequence is not None or invoice.installment is not None
-    }
+    sequence_of: dict[int, int | None] = {}
+    for invoice in invoices:
+        if invoice.plan_sequence is not None:
+            sequence_of[invoice.pk] = invoice.plan_sequence
+        elif invoice.installment is not None:
+            sequence_of[invoice.pk] = invoice.installment.plan_sequence
     this = owed.get(installment.pk, Owed())
     penalty = Owed()
     previous: dict[int, Owed] = defaultdict(Owed)

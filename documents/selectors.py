@@ -110,7 +110,7 @@ def notice_changes_since(document: Document, *, today: datetime.date | None = No
         .filter(pk=document.figures["installment"]["id"])
         .first()
     )
-    if installment is None or installment.state == InvoiceState.DRAFT:
+    if installment is None or installment.plan_id is None or installment.state == InvoiceState.DRAFT:
         return None
     now, _ = notice_figures(installment, as_of=max(today, document.as_of), today=today)
     rows = []

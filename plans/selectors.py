@@ -21,7 +21,7 @@ from django.utils import timezone
 from allocations.models import Allocation
 from billing.listing import Totals, as_query, currency_totals, validated
 from documents.models import Document, DocumentKind
-from invoices.models import CreditNote, CreditReason, Invoice, InvoiceKind, InvoiceState, open_work
+from invoices.models import CreditNote, CreditReason, Invoice, InvoiceKind, InvoiceState
 from plans.filters import PLAN_ORDERING, PlanFilter, WaiverFilter, overdue_invoices
 from plans.models import PenaltyRule, PenaltyWaiver, Plan
 
@@ -168,7 +168,10 @@ def plan_schedule(plan: Plan, *, today: datetime.date | None = None) -> list[Sch
             penalties[invoice_id].recalculated += amount
         elif reason_code == CreditReason.WAIVER:
             penalties[invoice_id].waived += amount
-    owner = {pk: row for pk, row in rows.items()} | {pk: rows[p.invoice.installment_id] for pk, p in penalties.items()}
+    owner = dict(rows)
+    for pk, penalty in penalties.items():
+        assert penalty.invoice.installment_id is not None  # a penalty names its installment
+        owner[pk] = rows[penalty.invoice.installment_id]
     allocations = Allocation.objects.filter(invoice_id__in=list(owner)).select_related(
         "payment", "invoice", "created_by"
     )
@@ -213,10 +216,6 @@ def plan_notices(plan: Plan) -> list[Document]:
         .defer("html")
         .order_by("-id")
     )
-
-
-def plan_open_owed(plan: Plan) -> bool:
-    return Invoice.objects.filter(open_work(), plan_id=plan.pk).exists()
 
 
 # --- The waiver report ----------------------------------------------------------------------------
@@ -274,8 +273,10 @@ def waiver_rows(*, filters: Mapping[str, Any] | WaiverFilter) -> list[WaiverRow]
     futures = _day_range(PenaltyWaiver.objects.filter(installment__plan_id__in=plans), data).select_related(
         "created_by", "installment__plan__customer", "installment__plan__provider"
     )
-    notes, futures = list(notes), list(futures)
-    installment_ids = {n.invoice.installment_id for n in notes} | {w.installment_id for w in futures}
+    notes_found, futures_found = list(notes), list(futures)
+    installment_ids = {n.invoice.installment_id for n in notes_found if n.invoice.installment_id is not None} | {
+        w.installment_id for w in futures_found
+    }
     charged = _charged_per_installment(installment_ids)
     rows = [
         WaiverRow(
@@ -290,7 +291,7 @@ def waiver_rows(*, filters: Mapping[str, Any] | WaiverFilter) -> list[WaiverRow]
             note.reason,
             note.invoice.currency,
         )
-        for note in notes
+        for note in notes_found
     ] + [
         WaiverRow(
             "future",
@@ -304,7 +305,7 @@ def waiver_rows(*, filters: Mapping[str, Any] | WaiverFilter) -> list[WaiverRow]
             waiver.reason,
             waiver.installment.currency,
         )
-        for waiver in futures
+        for waiver in futures_found
     ]
     return sorted(rows, key=lambda row: row.at, reverse=True)
 
@@ -318,10 +319,12 @@ def _charged_per_installment(installment_ids: set[int]) -> dict[int, Decimal]:
     charged: dict[int, Decimal] = {}
     penalties = Invoice.objects.filter(installment_id__in=installment_ids).exclude(state=InvoiceState.VOID)
     for installment_id, total in penalties.values_list("installment_id", "total"):
-        charged[installment_id] = charged.get(installment_id, ZERO) + total
+        if installment_id is not None:
+            charged[installment_id] = charged.get(installment_id, ZERO) + total
     recalculated = CreditNote.objects.filter(
         invoice__installment_id__in=installment_ids, reason_code=CreditReason.RECALCULATION
     ).exclude(invoice__state=InvoiceState.VOID)
-    for installment_id, amount in recalculated.values_list("invoice__installment_id", "amount"):
-        charged[installment_id] -= amount
+    for recalculated_id, amount in recalculated.values_list("invoice__installment_id", "amount"):
+        if recalculated_id is not None:
+            charged[recalculated_id] -= amount
     return charged
