@@ -185,7 +185,8 @@ def test_rule_versions_waivers_and_plan_history_are_append_only_at_the_database(
 
 
 @pytest.mark.parametrize(
-    "change", ["plan_sequence = 3", "penalty_period = 7", "installment_id = NULL, penalty_period = NULL", "kind = 'fee'"]
+    "change",
+    ["plan_sequence = 3", "penalty_period = 7", "installment_id = NULL, penalty_period = NULL", "kind = 'fee'"],
 )
 def test_an_issued_penalty_keeps_its_installment_and_period(plan, clerk, change):
     from django.db import DatabaseError, connection, transaction
