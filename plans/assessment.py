@@ -231,7 +231,9 @@ def candidate_ids(as_of: datetime.date, plan: Plan | None) -> list[int]:
         return [pk for (pk,) in cursor.fetchall()]
 
 
-def assess_penalties(*, as_of: datetime.date | None = None, plan: Plan | None = None, by: Actor) -> list:
+def assess_penalties(
+    *, as_of: datetime.date | None = None, plan: Plan | None = None, by: Actor
+) -> list[Invoice | CreditNote]:
     """Charge or credit the penalty differences up to `as_of` (today by default), for one plan or all.
 
     Returns the documents issued: penalty invoices and recalculation credit notes, in order.
@@ -267,7 +269,9 @@ def run_assessment(*, as_of: datetime.date | None = None, plan: Plan | None = No
     return result
 
 
-def _write(figures: Figures, versions: Sequence[RuleVersion], as_of: datetime.date, *, by: Actor) -> list:
+def _write(
+    figures: Figures, versions: Sequence[RuleVersion], as_of: datetime.date, *, by: Actor
+) -> list[Invoice | CreditNote]:
     """Lock the installment (account, then it and its penalties), read it again and issue the difference."""
     penalty_ids = [c.invoice_id for invoices in figures.charged.values() for c in invoices]
     lock_rows(accounts=[figures.account_id], invoices=[figures.installment_id, *penalty_ids])
