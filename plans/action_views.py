@@ -23,9 +23,9 @@ from billing.roles import FINANCE, role_required
 from documents.services import issue_installment_notice
 from invoices.models import Invoice, InvoiceKind
 from plans.detail_views import get_plan, plan_url
+from plans.details import plan_rules
 from plans.forms import AssessForm, ChangeRuleForm, NoticeForm, WaiveFutureForm, WaivePenaltyForm
 from plans.models import Plan
-from plans.selectors import plan_rules
 from plans.services import assess_penalties, change_penalty_rule, waive_future_penalties, waive_penalty
 from submissions.flow import perform, replayed
 from submissions.tokens import find_submission

@@ -15,9 +15,9 @@ from django.utils import timezone
 from billing.actors import AuthenticatedHttpRequest
 from billing.form_fields import no_customer_match
 from billing.roles import FINANCE, SUPPORT, is_finance, role_required
+from plans.details import plan_figures, plan_notices, plan_penalties, plan_rules, schedule_lines
 from plans.forms import AssessForm, NewPlanForm, NoticeForm
 from plans.models import Plan, PlanState
-from plans.selectors import plan_figures, plan_notices, plan_rules, plan_schedule
 from plans.services import create_plan
 from submissions.flow import perform
 
@@ -35,15 +35,15 @@ def get_plan(pk: int) -> Plan:
 def plan_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     plan = get_plan(pk)
     today = timezone.localdate()
-    schedule = plan_schedule(plan, today=today)
+    schedule = schedule_lines(plan, today=today)
     rules = plan_rules(plan)
     context = {
         "plan": plan,
         "today": today,
         "schedule": schedule,
         "figures": plan_figures(schedule),
-        "penalties": [penalty for row in schedule for penalty in row.penalties],
-        "payment_rows": [(row.installment, allocation) for row in schedule for allocation in row.allocations],
+        "penalties": plan_penalties(plan),
+        "payment_rows": [(line.installment, allocation) for line in schedule for allocation in line.allocations],
         "rules": rules,
         "rule_now": next((rule for rule in reversed(rules) if rule.effective_from <= today), None),
         "notices": plan_notices(plan),

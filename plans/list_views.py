@@ -1,6 +1,6 @@
 """The plan list (filters, totals, keyset pages) with its CSV export, and the waiver report with its CSV.
 
-Both only read, through plans.selectors (the same reads the benchmark measures).
+Both only read, through plans.listings (the same reads the benchmark measures).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from billing.listing import (
     stream_csv,
 )
 from billing.roles import SUPPORT, role_required
-from plans import selectors
+from plans import listings
 from plans.filters import PLAN_ORDERING, PlanFilter, WaiverFilter
 from plans.models import Plan
 
@@ -50,13 +50,13 @@ WAIVERS_SHOWN = 500
 
 @role_required(SUPPORT)
 def plan_list(request: HttpRequest) -> HttpResponse:
-    filterset = PlanFilter(request.GET, queryset=selectors.all_plans())
+    filterset = PlanFilter(request.GET, queryset=listings.all_plans())
     totals = page = None
     if filterset.is_valid():
-        totals = selectors.plan_totals(filters=filterset)
+        totals = listings.plan_totals(filters=filterset)
         page = keyset_page(
             request,
-            selectors.plan_list(filters=filterset),
+            listings.plan_list(filters=filterset),
             PLAN_ORDERING,
             per_page=page_size(request),
             total_count=totals.count,
@@ -78,7 +78,7 @@ def plan_list(request: HttpRequest) -> HttpResponse:
 def plan_export(request: HttpRequest) -> HttpResponseBase:
     """Exactly the rows the list shows for the same query string, every page, in its order."""
     try:
-        plans = selectors.plan_list(filters=request.GET)
+        plans = listings.plan_list(filters=request.GET)
     except InvalidInput as error:
         return invalid_filters(error)
     return export_csv(plans, CSV_COLUMNS, filename="plans", text_columns=_TEXT_COLUMNS)
@@ -89,7 +89,7 @@ def waiver_report(request: HttpRequest) -> HttpResponse:
     filterset = WaiverFilter(request.GET, queryset=Plan.objects.all())
     rows = None
     if filterset.is_valid():
-        rows = selectors.waiver_rows(filters=filterset)
+        rows = listings.waiver_rows(filters=filterset)
     context = {
         "filter": filterset,
         "rows": rows[:WAIVERS_SHOWN] if rows is not None else None,
@@ -122,14 +122,14 @@ WAIVER_CSV_HEADER = [
 @role_required(SUPPORT)
 def waiver_export(request: HttpRequest) -> HttpResponseBase:
     try:
-        rows = selectors.waiver_rows(filters=request.GET)
+        rows = listings.waiver_rows(filters=request.GET)
     except InvalidInput as error:
         return invalid_filters(error)
     lines = (
         [
-            csv_text(row.plan.customer.name),
-            csv_text(row.plan.provider.name),
-            row.plan.pk,
+            csv_text(row.customer.name),
+            csv_text(row.provider.name),
+            row.plan_id,
             row.installment.number,
             row.installment.plan_sequence,
             row.penalty.number if row.penalty is not None else "",

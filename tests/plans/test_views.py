@@ -5,6 +5,7 @@ page's link to its plan, and who may do what (finance writes, support reads, ano
 from __future__ import annotations
 
 import datetime
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -64,6 +65,12 @@ def books(customer, provider, other_provider, finance_user) -> Books:
     paid_off = make_plan(bob, provider, by, principal="50.00", installments=1, penalty=None, description="Lamp")
     pay(paid_off, installments(paid_off)[0], "50.00", "2025-01-05")
     return Books(Plan.objects.get(pk=late.pk), Plan.objects.get(pk=future.pk), Plan.objects.get(pk=paid_off.pk), bob)
+
+
+def row_html(page: str, sequence: int) -> str:
+    """The schedule's row of installment `sequence`."""
+    start = page.index(f'<tr data-sequence="{sequence}"')
+    return page[start : page.index("</tr>", start)]
 
 
 def names(books: Books, ids) -> set[str]:
@@ -239,7 +246,8 @@ def test_csv_has_the_listed_plans_with_their_figures(support, books, provider):
 def test_the_plan_page_shows_the_schedule_and_its_figures(support, books):
     response = support.get(reverse("plans:detail", args=[books.late.pk]))
     assert response.status_code == 200
-    schedule = {row.installment.plan_sequence: row for row in response.context["schedule"]}
+    lines = {line.installment.plan_sequence: line for line in response.context["schedule"]}
+    schedule = {k: line.row for k, line in lines.items()}
     today = timezone.localdate()
     got = [
         (
@@ -247,7 +255,7 @@ def test_the_plan_page_shows_the_schedule_and_its_figures(support, books):
             schedule[k].amount,
             schedule[k].paid,
             schedule[k].penalty_charged,
-            schedule[k].waived,
+            schedule[k].penalty_waived,
             schedule[k].outstanding,
         )
         for k in (1, 2, 3)
@@ -259,7 +267,16 @@ def test_the_plan_page_shows_the_schedule_and_its_figures(support, books):
     ]
     assert schedule[1].overdue_days == 0
     assert schedule[2].overdue_days == (today - day("2025-02-10")).days
-    assert [a.amount for a in schedule[2].allocations] == [D("40.00")]
+    assert [a.amount for a in lines[2].allocations] == [D("40.00")]
+    cells = dict(re.findall(r'data-col="(\w+)">([^<]*)<', row_html(text(response), 2)))
+    assert cells == {
+        "amount": "100.00 EUR",
+        "paid": "40.00 EUR",
+        "penalty": "2.40 EUR",
+        "waived": "0.00 EUR",
+        "outstanding": "62.40 EUR",
+        "overdue": "",
+    }
     figures = response.context["figures"]
     assert (figures.paid, figures.penalty_charged, figures.waived, figures.outstanding) == (
         D("140.00"),
