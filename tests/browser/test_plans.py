@@ -13,7 +13,7 @@ from invoices.models import CreditNote, Invoice
 from plans.services import assess_penalties
 from tests.browser.conftest import save_screenshot as screenshot
 from tests.browser.helpers_actions import finance_clerk, sign_in
-from tests.browser.test_accessibility import axe_violations
+from tests.browser.test_accessibility import PHONE, axe_violations
 from tests.factories import CustomerFactory, ProviderFactory
 from tests.plans.helpers import day, installments, make_plan, pay
 
@@ -111,3 +111,18 @@ def test_every_plan_page_passes_axe(live_server, page, late_plan):
     expect(page.locator(".field.has-error").first).to_be_visible()
     violations += axe_violations(page)
     assert violations == [], "\n".join(violations)
+
+
+def test_no_plan_page_scrolls_sideways_on_a_phone(live_server, page, late_plan):
+    clerk, plan = late_plan
+    sign_in(page, live_server, clerk)
+    page.set_viewport_size(PHONE)
+    too_wide = {}
+    for url in ("/plans/", f"/plans/{plan.pk}/", "/plans/waivers/", "/plans/new/"):
+        page.goto(live_server.url + url)
+        width = page.evaluate("document.documentElement.scrollWidth")
+        if width > PHONE["width"]:
+            too_wide[url] = width
+    assert not too_wide, f"pages wider than {PHONE['width']} px: {too_wide}"
+    page.goto(f"{live_server.url}/plans/{plan.pk}/")
+    expect(page.get_by_role("region", name="Schedule")).to_have_attribute("tabindex", "0")

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from documents.models import Document
+from documents.services import issue_installment_notice
 from invoices.models import CreditNote, Invoice
 from plans.models import PenaltyRule, PenaltyWaiver, Plan
 from plans.services import assess_penalties, waive_future_penalties, waive_penalty
@@ -643,3 +644,41 @@ def test_waiver_csv(support, waived):
     ]
     assert all(row["at"] for row in rows)
     assert support.get(reverse("plans:waivers_export") + "?waived_from=nonsense").status_code == 400
+
+
+# --- query counts: a page's queries do not grow with its rows ----------------------------------------
+
+
+def test_the_list_reads_a_fixed_number_of_queries(support, books):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert support.get(reverse("plans:list")).status_code == 200
+        return len(captured)
+
+    queries()  # the session, the roles and the nav counts are read (and cached) once
+    before = queries()
+    for _ in range(5):
+        make_plan(books.bob, books.late.provider, None, principal="30.00", installments=3, penalty=None)
+    assert queries() == before
+
+
+def test_the_plan_page_reads_a_fixed_number_of_queries(support, books, finance_user):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries(plan: Plan) -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert support.get(reverse("plans:detail", args=[plan.pk])).status_code == 200
+        return len(captured)
+
+    queries(books.late)
+    before = queries(books.late)  # three penalties, two payments
+    for sequence in (3, 4, 5):
+        pay(books.late, installments(books.late)[sequence], "10.00", "2025-06-01")
+    assess_penalties(as_of=day("2025-09-20"), by=finance_user)
+    issue_installment_notice(installments(books.late)[6], by=finance_user)
+    assert Invoice.objects.filter(plan=books.late, kind="penalty").count() > 10
+    assert queries(books.late) == before
