@@ -54,7 +54,7 @@ class PlanFigures:
     waived: Decimal
     outstanding: Decimal
     overdue_installments: int
-    next_due: Invoice | None
+    oldest_unpaid: Invoice | None
 
 
 def plan_penalties(plan: Plan) -> list[PenaltyRow]:
@@ -103,7 +103,7 @@ def plan_figures(lines: list[ScheduleLine]) -> PlanFigures:
         waived=sum((row.penalty_waived for row in rows), ZERO),
         outstanding=sum((row.outstanding for row in rows), ZERO),
         overdue_installments=sum(1 for row in rows if row.overdue_days),
-        next_due=min(upcoming, key=lambda i: (i.due_date, i.pk), default=None),
+        oldest_unpaid=min(upcoming, key=lambda i: (i.due_date, i.pk), default=None),
     )
 
 

@@ -60,6 +60,7 @@ def test_finance_waives_a_penalty_and_sees_it_in_the_waiver_report(live_server, 
     expect(page.locator(".message.success")).to_contain_text(f"1.20 EUR of penalty {penalty.number} waived")
     expect(page.locator("#plan-waived")).to_have_text("1.20 EUR")
     expect(page.locator('#plan-schedule tr[data-sequence="2"] [data-col="waived"]')).to_contain_text("1.20 EUR")
+    screenshot(page, "plan-detail")
     (note,) = CreditNote.objects.all()
     assert (note.reason_code, note.amount, note.created_by_id) == ("waiver", D("1.20"), clerk.pk)
 

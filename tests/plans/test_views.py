@@ -8,6 +8,7 @@ import datetime
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from urllib.parse import quote
 
 import pytest
 from django.urls import reverse
@@ -144,6 +145,12 @@ def test_support_reads_but_cannot_write(support, books):
     assert before == after
     page = text(support.get(reverse("plans:detail", args=[books.late.pk])))
     assert "Waive…" not in page and "Assess penalties now" not in page
+
+
+def test_the_customer_page_leads_to_its_plans(support, books, customer):
+    page = text(support.get(reverse("customer", args=[customer.pk])))
+    assert f'href="/plans/?customer={quote(customer.email, safe="/")}"' in page
+    assert names(books, listed(support, f"?customer={quote(customer.email)}")) == {"late"}
 
 
 def test_the_navigation_has_plans(finance, books):
