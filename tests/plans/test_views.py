@@ -192,12 +192,18 @@ def test_provider_filter_and_order(support, books, provider, other_provider):
 
 def test_totals_per_currency(support, books):
     page = text(support.get(reverse("plans:list")))
-    # 1000 + 600 + 50 principal; outstanding: late 1000 - 140 + 4.40 penalties, future 600, paid off 0.
     assert "<strong>3</strong> plans" in page
-    assert "principal <strong>1,650.00 EUR</strong>" in page
-    assert "outstanding <strong>1,464.40 EUR</strong>" in page
-    page = text(support.get(reverse("plans:list") + "?overdue=yes"))
-    assert "outstanding <strong>864.40 EUR</strong>" in page
+    assert "principal <strong>1,650.00 EUR</strong>" in page  # 1000 + 600 + 50
+    page = text(support.get(reverse("plans:list") + "?overdue=no"))
+    assert "<strong>2</strong> plans" in page and "principal <strong>650.00 EUR</strong>" in page
+
+
+def test_each_row_shows_what_its_plan_still_owes(support, books):
+    response = support.get(reverse("plans:list"))
+    outstanding = {plan.pk: plan.outstanding for plan in response.context["page"].rows}
+    # Late: 1000 - 140 paid + 4.40 penalties; not yet due: all of it; paid off: nothing.
+    assert outstanding == {books.late.pk: D("864.40"), books.future.pk: D("600.00"), books.paid_off.pk: D("0.00")}
+    assert "864.40 EUR" in text(response)
 
 
 def test_keyset_pages(support, books):
