@@ -695,3 +695,18 @@ def test_the_plan_page_reads_a_fixed_number_of_queries(support, books, finance_u
     issue_installment_notice(installments(books.late)[6], by=finance_user)
     assert Invoice.objects.filter(plan=books.late, kind="penalty").count() > 10
     assert queries(books.late) == before
+
+
+def test_actions_on_another_plans_invoices_are_404(finance, finance_user, books):
+    late, other = books.late, books.future
+    penalty = penalty_of(late, 2, 1)
+    installment = installments(late)[1]
+    for url in (
+        reverse("plans:waive", args=[other.pk, penalty.pk]),
+        reverse("plans:waive", args=[late.pk, installment.pk]),  # an installment is not a penalty
+        reverse("plans:waive_future", args=[other.pk, installment.pk]),
+        reverse("plans:waive_future", args=[late.pk, penalty.pk]),  # a penalty is not an installment
+        reverse("plans:notice", args=[late.pk, penalty.pk]),
+    ):
+        assert post(finance, url, finance_user, reason="x", confirm="1").status_code == 404, url
+    assert not CreditNote.objects.exists() and not PenaltyWaiver.objects.exists() and not Document.objects.exists()
