@@ -261,7 +261,7 @@ def candidate_ids(
     dated within a month of as_of; a plan of `once` rules that charged it already has none)."""
     rule_filter = "WHERE plan_id = %(plan)s" if plan is not None else ""
     sql = _CANDIDATES_SQL.format(rule_filter=rule_filter)
-    params = {
+    params: dict[str, datetime.date | datetime.datetime | str | int | None] = {
         "as_of": as_of,
         "tz": _tz(),
         "plan": plan.pk if plan is not None else None,
