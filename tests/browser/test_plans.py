@@ -110,7 +110,12 @@ def test_every_plan_page_passes_axe(live_server, page, late_plan):
     page.goto(f"{live_server.url}/plans/{plan.pk}/rule/")
     page.get_by_role("button", name="Change the rule").click()
     expect(page.locator(".field.has-error").first).to_be_visible()
+    screenshot(page, "plan-rule-errors")
     violations += axe_violations(page)
+    page.goto(f"{live_server.url}/plans/new/")
+    screenshot(page, "plan-new")
+    page.goto(f"{live_server.url}/documents/{notice.pk}/")
+    screenshot(page, "plan-notice")
     assert violations == [], "\n".join(violations)
 
 
