@@ -417,3 +417,20 @@ def test_a_nightly_run_looks_only_at_what_changed_and_issues_what_a_full_run_wou
     assert run_assessment(as_of=day("2025-06-02"), full=True, by=clerk).documents == []
     runs = list(PenaltyAssessment.objects.order_by("id").values_list("incremental", "penalties", "credit_notes"))
     assert runs == [(False, 2, 0), (True, 0, 0), (True, 0, 1), (False, 0, 0)]
+
+
+def test_a_run_builds_on_the_previous_one_only_if_nothing_before_it_went_further(plan, clerk):
+    from plans.models import PenaltyAssessment
+
+    run_assessment(as_of=day("2025-05-31"), by=clerk)
+    run_assessment(as_of=day("2025-04-30"), by=clerk)  # an earlier day: a full run
+    run_assessment(as_of=day("2025-05-31"), by=clerk)  # the one before went further: full again
+    run_assessment(as_of=day("2025-06-01"), by=clerk)
+    run_assessment(as_of=day("2025-06-01"), plan=plan, by=clerk)  # one plan: always full
+    assert list(PenaltyAssessment.objects.order_by("id").values_list("incremental", flat=True)) == [
+        False,
+        False,
+        False,
+        True,
+        False,
+    ]
