@@ -274,9 +274,13 @@ def candidate_ids(
 
 
 def _previous_run(as_of: datetime.date) -> PenaltyAssessment | None:
-    """The latest run over every plan, if this run may build on it (not for an earlier day)."""
+    """The latest run over every plan, if this run may build on it: not for an earlier day, and
+    not when a run that started before it went further (for a later day, over one plan or all):
+    what that one settled beyond the latest run's day may have moved since, unseen by it."""
     previous = PenaltyAssessment.objects.filter(plan__isnull=True).order_by("-started_at", "-id").first()
     if previous is None or as_of < previous.as_of:
+        return None
+    if PenaltyAssessment.objects.filter(started_at__lt=previous.started_at, as_of__gt=previous.as_of).exists():
         return None
     return previous
 

@@ -22,8 +22,10 @@ The rule, for one installment of net amount A (total less credit notes), due on 
   percent: B(t_k) x rate / 100, rounded half up to the currency's minor unit; fixed: the
   amount. With a cap (of the version in force on t_k), the charge is cut so that the
   installment's charges of periods 1..k add up to at most the cap.
-- A waiver of future penalties (PenaltyWaiver) stops new charges: periods without a
-  penalty invoice are then charged nothing (the assessment still credits recalculations).
+- What was charged is compared with this by plans.assessment, which issues only the
+  difference (a penalty invoice, or a recalculation credit note). A waiver of future
+  penalties (PenaltyWaiver) stops new charges: no new penalty invoice for the installment
+  from then on (recalculation credits still follow back-dated payments).
 """
 
 from __future__ import annotations

@@ -343,8 +343,10 @@ def test_a_period_that_comes_to_more_is_charged_the_difference_by_a_second_invoi
 def test_assessment_as_of_the_future_or_a_bad_date_is_refused(plan, clerk):
     import datetime
 
+    from django.utils import timezone
+
     with pytest.raises(InvalidInput, match="ahead of time"):
-        assess_penalties(as_of=datetime.date.today() + datetime.timedelta(days=1), by=clerk)
+        assess_penalties(as_of=timezone.localdate() + datetime.timedelta(days=1), by=clerk)
     with pytest.raises(InvalidInput, match="as of a date"):
         assess_penalties(as_of="2025-01-01", by=clerk)  # type: ignore[arg-type]
 
@@ -417,3 +419,62 @@ def test_a_nightly_run_looks_only_at_what_changed_and_issues_what_a_full_run_wou
     assert run_assessment(as_of=day("2025-06-02"), full=True, by=clerk).documents == []
     runs = list(PenaltyAssessment.objects.order_by("id").values_list("incremental", "penalties", "credit_notes"))
     assert runs == [(False, 2, 0), (True, 0, 0), (True, 0, 1), (False, 0, 0)]
+
+
+def test_a_run_builds_on_the_previous_one_only_if_nothing_before_it_went_further(plan, clerk):
+    from plans.models import PenaltyAssessment
+
+    run_assessment(as_of=day("2025-05-31"), by=clerk)
+    run_assessment(as_of=day("2025-04-30"), by=clerk)  # an earlier day: a full run
+    run_assessment(as_of=day("2025-05-31"), by=clerk)  # the one before went further: full again
+    run_assessment(as_of=day("2025-06-01"), by=clerk)
+    run_assessment(as_of=day("2025-06-01"), plan=plan, by=clerk)  # one plan: always full
+    assert list(PenaltyAssessment.objects.order_by("id").values_list("incremental", flat=True)) == [
+        False,
+        False,
+        False,
+        True,
+        False,
+    ]
+
+
+def test_a_yen_plan_splits_and_charges_in_whole_yen(customer, provider, clerk):
+    plan = make_plan(
+        customer,
+        provider,
+        clerk,
+        currency="JPY",
+        principal="100000",
+        installments=3,
+        penalty={"kind": "percent", "rate": D("1.5"), "grace_days": 0, "frequency": "monthly"},
+    )
+    first = installments(plan)[0]
+    assert [i.total for i in installments(plan)] == [D("33333.00"), D("33333.00"), D("33334.00")]
+    assess_penalties(as_of=day("2025-02-28"), by=clerk)
+    # 1.5% of 33,333 is 499.995: 500 yen (half up), never a fraction of a yen.
+    assert penalties_of(first) == [(1, day("2025-02-10"), D("500.00"))]
+    with pytest.raises(InvalidAmount, match="more decimals than JPY allows"):
+        make_plan(customer, provider, clerk, currency="JPY", principal="1000.50", installments=2, penalty=None)
+    assert_invariants()
+
+
+def test_a_plan_issued_today_by_default(customer, provider, clerk):
+    import datetime
+
+    from django.utils import timezone
+
+    today = timezone.localdate()
+    plan = create_plan(
+        customer=customer,
+        provider=provider,
+        currency="EUR",
+        principal="300",
+        installments=3,
+        every_months=3,
+        first_due_date=today + datetime.timedelta(days=1),
+        by=clerk,
+    )
+    assert plan.issue_date == today
+    assert [i.issue_date for i in installments(plan)] == [today] * 3
+    assert not plan.penalty_rules.exists()
+    assert assess_penalties(by=clerk) == []
