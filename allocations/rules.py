@@ -3,7 +3,9 @@
 If the money equals exactly one, two or three open invoices, those are paid (fewest
 invoices first; among equal combinations, the oldest ones). Otherwise the oldest
 invoices are paid first (due date, then issue date, then id) until the money runs
-out. Invoices named in a remittance text can be put first. The plan is shared by
+out. An installment plan's invoices come in the plan's order (the caller's list puts
+each penalty beside its installment, invoices.selectors.allocatable_invoices) and only
+the first unpaid one of a plan can be part of an exact match. Invoices named in a remittance text can be put first. The plan is shared by
 `auto_allocate`, the prefilled split form and `manage.py auto_allocate --dry-run`.
 """
 
@@ -67,6 +69,23 @@ def _exact_match(balances: Sequence[Decimal], target: Decimal) -> tuple[int, ...
     return None
 
 
+def _exact_match_pool(invoices: Sequence[Plannable]) -> list[int]:
+    """Positions of the invoices an exact match may pick: any invoice outside a plan, and of an
+    installment plan's invoices only the first in the plan's order (the list's order). An
+    exact match never pays a later installment or a penalty before an older one (DESIGN.md
+    section 10): the plan's invoices are paid in its order, by the oldest-first rule."""
+    seen: set[int] = set()
+    pool = []
+    for position, invoice in enumerate(invoices):
+        plan_id = getattr(invoice, "plan_id", None)
+        if plan_id is not None:
+            if plan_id in seen:
+                continue
+            seen.add(plan_id)
+        pool.append(position)
+    return pool
+
+
 def plan_allocation[I: Plannable](
     available: Decimal,
     invoices: Sequence[I],
@@ -90,11 +109,12 @@ def plan_allocation[I: Plannable](
         rest.remove(invoice)
     if remaining <= 0 or not rest:
         return plan
-    match = _exact_match([invoice.balance_due for invoice in rest], remaining)
+    pool = _exact_match_pool(rest)
+    match = _exact_match([rest[i].balance_due for i in pool], remaining)
     if match is not None:
         noun = "invoice" if len(match) == 1 else "invoices"
         reason = f"exact match of {len(match)} {noun}"
-        return plan + [PlannedSplit(rest[i], rest[i].balance_due, reason) for i in match]
+        return plan + [PlannedSplit(rest[pool[i]], rest[pool[i]].balance_due, reason) for i in match]
     for invoice in rest:
         if remaining <= 0:
             break

@@ -70,6 +70,14 @@ def auto_allocate(timestamp: int) -> str:
     return _command("auto_allocate")
 
 
+@app.periodic(cron="45 2 * * *")
+@app.task(name="jobs.assess_penalties", lock="jobs.assess_penalties", queueing_lock="jobs.assess_penalties")
+def assess_penalties(timestamp: int) -> str:
+    """Nightly, after the allocation run (money allocated overnight counts from its value date)
+    and before the dunning letters (which then show the new penalties): plans' late charges."""
+    return _command("assess_penalties")
+
+
 @app.periodic(cron="*/5 * * * *")
 @app.task(name="jobs.compact_queue_totals", lock="jobs.compact_queue_totals", queueing_lock="jobs.compact_queue_totals")
 def compact_queue_totals(timestamp: int) -> str:

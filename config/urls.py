@@ -20,6 +20,7 @@ urlpatterns = [
     path("invoices/", include("invoices.urls")),
     path("payments/", include("payments.urls")),
     path("orders/", include("orders.urls")),
+    path("plans/", include("plans.urls")),
     path("collections/", include("dunning.urls")),
     path("documents/", include("documents.urls")),
 ]

@@ -32,6 +32,7 @@ from billing.models import Customer, Provider
 from billing.money import minor_unit, split_amount
 from demo.data import BUSINESS, FIRST, LAST, METHODS, PROVIDERS, RATES, SUFFIX
 from demo.orders import seed_orders
+from demo.plans import seed_plans
 from invoices.models import Invoice
 from invoices.services import create_invoice, issue_credit_note, issue_invoice, void_invoice
 from payments.models import Payment
@@ -423,4 +424,8 @@ def build(*, customers: int, seed: int, workers: int, write: Callable[[str], Non
     orders = seed_orders(made, providers)
     counts.add(Counts(invoices=orders.invoices, payments=orders.payments, events=orders.events))
     write(f"  {sum(orders.events.values())} order events in {time.monotonic() - started:.1f} s")
+    started = time.monotonic()
+    plan_books = seed_plans(made, providers)
+    counts.add(Counts(invoices=plan_books.invoices, payments=plan_books.payments, events=plan_books.events))
+    write(f"  {sum(plan_books.events.values())} plan events in {time.monotonic() - started:.1f} s")
     return counts

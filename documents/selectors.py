@@ -10,11 +10,14 @@ from typing import Any
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from allocations.models import Allocation
 from billing.listing import Totals, as_query, validated
 from billing.models import Customer
 from documents.filters import DOCUMENT_ORDERING, DocumentFilter
 from documents.models import Document, DocumentKind
+from documents.notices import COMPARED, notice_figures
 from documents.statements import statement_figures
+from invoices.models import Invoice, InvoiceState
 from ledger.models import Entry
 
 Filters = Mapping[str, Any] | DocumentFilter
@@ -90,3 +93,41 @@ def changes_since(document: Document, *, today: datetime.date | None = None) -> 
             }
         )
     return rows
+
+
+def notice_changes_since(document: Document, *, today: datetime.date | None = None) -> dict[str, Any] | None:
+    """An installment notice's printed figures beside today's (None for other kinds).
+
+    Today's figures are the same installment's, derived again as of today; the customer's
+    journal entries in the currency and the allocations to the plan's invoices written after
+    the notice are the reasons for any difference.
+    """
+    if document.kind != DocumentKind.INSTALLMENT_NOTICE:
+        return None
+    today = today or timezone.localdate()
+    installment = (
+        Invoice.objects.select_related("plan__customer", "plan__provider")
+        .filter(pk=document.figures["installment"]["id"])
+        .first()
+    )
+    if installment is None or installment.plan_id is None or installment.state == InvoiceState.DRAFT:
+        return None
+    now, _ = notice_figures(installment, as_of=max(today, document.as_of), today=today)
+    rows = []
+    for key, label in COMPARED:
+        printed = Decimal(document.figures[key])
+        current = Decimal(now[key])
+        rows.append({"key": key, "label": label, "printed": printed, "today": current, "difference": current - printed})
+    newer = Entry.objects.filter(
+        customer_id=document.customer_id, currency=document.currency, id__gt=document.journal_position
+    ).count()
+    allocations = Allocation.objects.filter(
+        invoice__plan_id=installment.plan_id, created_at__gt=document.created_at
+    ).count()
+    return {
+        "rows": rows,
+        "entries_since": newer,
+        "allocations_since": allocations,
+        "currency": document.currency,
+        "changed": any(row["difference"] for row in rows),
+    }

@@ -35,8 +35,10 @@ from documents.models import (
     DocumentKind,
     DocumentPdf,
 )
+from documents.notices import notice_figures
 from documents.reminders import due_reminders, levels_had, overdue_invoices, reminder_figures
 from documents.statements import statement_figures
+from invoices.models import Invoice, InvoiceKind, InvoiceState
 from invoices.services import create_invoice, issue_invoice
 
 logger = logging.getLogger(__name__)
@@ -310,3 +312,42 @@ def run_dunning(*, as_of: datetime.date | None = None, by: Actor) -> list[Docume
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [DUNNING_LOCK])
     return issued
+
+
+def issue_installment_notice(installment: Invoice, *, as_of: datetime.date | None = None, by: Actor) -> Document:
+    """A notice of one installment of a plan, stored as a snapshot like a statement (DESIGN.md §10, §11).
+
+    It prints the installment's amount, what was paid on it, its penalty to date, the
+    previous outstanding (what earlier installments and their penalties still owe) and the
+    total receivable, all derived as of `as_of` (today by default; documents.notices). Read
+    under the plan account's lock, so a payment committing meanwhile is in every figure or in
+    none. Append-only: a later notice is a new document, a sent one never changes.
+    """
+    today = timezone.localdate()
+    as_of = as_of or today
+    if isinstance(as_of, datetime.datetime) or not isinstance(as_of, datetime.date):
+        raise InvalidInput(f"A notice is as of a date, not {as_of!r}.")
+    if as_of > today:
+        raise InvalidInput(f"A notice cannot be as of {as_of:%Y-%m-%d}: that is after today.")
+    if not isinstance(installment, Invoice) or installment.kind != InvoiceKind.INSTALLMENT or not installment.plan_id:
+        raise InvalidInput(f"{installment} is not an installment of a plan: only installments get a notice.")
+    with transaction.atomic():
+        locked = Account.objects.select_for_update().select_related("customer").get(pk=installment.account_id)
+        fresh = Invoice.objects.select_related("plan__customer", "plan__provider").get(pk=installment.pk)
+        if fresh.state != InvoiceState.OPEN:
+            raise InvalidState(f"Installment {fresh} is {fresh.get_state_display().lower()}: no notice for it.")
+        figures, position = notice_figures(fresh, as_of=as_of, today=today)
+        document = Document(
+            kind=DocumentKind.INSTALLMENT_NOTICE,
+            number=_next_number(DocumentKind.INSTALLMENT_NOTICE),
+            customer=locked.customer,
+            account=locked,
+            provider_id=locked.provider_id,
+            currency=locked.currency,
+            as_of=as_of,
+            figures=figures,
+            journal_position=position,
+            created_by=by,
+        )
+        _store(document)
+    return document

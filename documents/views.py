@@ -76,6 +76,7 @@ def _detail(
         "send_form": send_form or SendForm(user=request.user, initial={"to": document.customer.email}),
         "pdf_form": MakePdfForm(user=request.user),
         "changes": selectors.changes_since(document),
+        "notice_changes": selectors.notice_changes_since(document),
         "today": timezone.localdate(),
     }
     return render(request, "documents/detail.html", context, status=status)

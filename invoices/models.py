@@ -45,6 +45,8 @@ class InvoiceKind(models.TextChoices):
     """What an invoice bills (DESIGN.md section 3); installment and penalty come with plans (section 10)."""
 
     STANDARD = "standard", "Standard"
+    INSTALLMENT = "installment", "Installment"  # one of a plan's demands (plan, plan_sequence)
+    PENALTY = "penalty", "Penalty"  # a late charge on one installment for one period
     FEE = "fee", "Fee"
 
 
@@ -104,6 +106,20 @@ class Invoice(RefreshableFSMModel):
     order = models.ForeignKey(
         "orders.Order", on_delete=models.PROTECT, null=True, blank=True, related_name="invoices", db_index=False
     )
+    # Installment plans (DESIGN.md section 10): an installment names its plan and its place in
+    # the schedule (plan_sequence, 1..N: `sequence` is the provider's invoice counter); a penalty
+    # names its plan, the installment it is for and the period it covers (plans.penalties).
+    plan = models.ForeignKey(
+        "plans.Plan", on_delete=models.PROTECT, null=True, blank=True, related_name="invoices", db_index=False
+    )
+    plan_sequence = models.PositiveSmallIntegerField(null=True, blank=True)
+    installment = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="penalties", db_index=False
+    )
+    penalty_period = models.PositiveSmallIntegerField(null=True, blank=True)
+    # 0 for a period's penalty; 1, 2, ... for what a later assessment added to the same period
+    # when the rule came to more (a payment moved to a later value date): difference documents.
+    penalty_revision = models.PositiveSmallIntegerField(null=True, blank=True)
 
     total = money_field(default=0)
     credited_total = money_field(default=0)
@@ -150,6 +166,31 @@ class Invoice(RefreshableFSMModel):
                 name="invoice_due_after_issue",
             ),
             models.CheckConstraint(condition=Q(currency__regex=CURRENCY_CHECK), name="invoice_currency_code"),
+            # I11 at the database: one penalty invoice per installment, period and revision.
+            models.UniqueConstraint(
+                fields=["installment", "penalty_period", "penalty_revision"],
+                condition=Q(installment__isnull=False),
+                name="invoice_unique_penalty_period",
+            ),
+            models.UniqueConstraint(
+                fields=["plan", "plan_sequence"],
+                condition=Q(plan_sequence__isnull=False),
+                name="invoice_unique_plan_sequence",
+            ),
+            models.CheckConstraint(
+                condition=Q(plan_sequence__isnull=True) | Q(plan__isnull=False, installment__isnull=True),
+                name="invoice_installment_has_plan",
+            ),
+            models.CheckConstraint(
+                condition=Q(installment__isnull=True, penalty_period__isnull=True, penalty_revision__isnull=True)
+                | Q(
+                    installment__isnull=False,
+                    penalty_period__isnull=False,
+                    penalty_revision__isnull=False,
+                    plan__isnull=False,
+                ),
+                name="invoice_penalty_has_period",
+            ),
         ]
         indexes = [
             # The work queues: open invoices by payment status, oldest due first.
@@ -176,6 +217,13 @@ class Invoice(RefreshableFSMModel):
             models.Index(fields=["due_date", "id"], name="invoice_due_idx"),
             models.Index(fields=["issue_date", "id"], name="invoice_issue_idx"),
             models.Index(fields=["order"], condition=Q(order__isnull=False), name="invoice_order_idx"),
+            models.Index(fields=["plan", "plan_sequence"], condition=Q(plan__isnull=False), name="invoice_plan_idx"),
+            # The nightly assessment's candidates: a plan's installments by due date.
+            models.Index(
+                fields=["due_date", "plan"],
+                condition=Q(plan_sequence__isnull=False, state=InvoiceState.OPEN),
+                name="invoice_installment_due_idx",
+            ),
         ]
         triggers = [
             # Every change of an invoice's state, status or figures appends its delta to

@@ -12,8 +12,10 @@ import datetime
 from collections.abc import Mapping
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Case, QuerySet, Value, When
+from django.db.models.functions import Coalesce
 
+from allocations.checks import plan_allocation
 from billing.kept_totals import kept_totals
 from billing.listing import Totals, as_query, currency_totals, only_filtered_by, validated
 from invoices.filters import ALL_STATES, INVOICE_SORTS, InvoiceFilter, invoice_sort
@@ -26,14 +28,42 @@ KEPT_FILTERS = {"state", "payment_status", "overdue", "currency"}
 Filters = Mapping[str, Any] | InvoiceFilter
 
 
+def penalty_rank() -> int:
+    """Where a penalty goes beside its installment (rank 1) in the allocation order."""
+    return 0 if plan_allocation() == "penalties_first" else 2
+
+
+def allocation_order_sql(alias: str, installment_alias: str) -> str:
+    """ORDER BY of allocatable_invoices in SQL over `alias` and its LEFT JOINed installment (ledger.bulk)."""
+    i, inst = alias, installment_alias
+    return (
+        f"COALESCE({inst}.due_date, {i}.due_date), COALESCE({inst}.issue_date, {i}.issue_date),"
+        f" COALESCE({i}.installment_id, {i}.id),"
+        f" CASE WHEN {i}.installment_id IS NULL THEN 1 ELSE {penalty_rank()} END,"
+        f" COALESCE({i}.penalty_period, 0), {i}.id"
+    )
+
+
 def allocatable_invoices(payment: Payment) -> QuerySet[Invoice]:
-    """Invoices a payment may go to: open, same customer and currency, something due; oldest first."""
-    return Invoice.objects.filter(
-        customer_id=payment.customer_id,
-        currency=payment.currency,
-        state=InvoiceState.OPEN,
-        balance_due__gt=0,
-    ).order_by("due_date", "issue_date", "id")
+    """Invoices a payment may go to: open, same customer and currency, something due; oldest first
+    (due date, issue date, id). A penalty sorts with its installment, before or after it
+    (SETTLE_PLAN_ALLOCATION), so a plan's invoices come oldest installment first (DESIGN.md section 10)."""
+    return (
+        Invoice.objects.filter(
+            customer_id=payment.customer_id,
+            currency=payment.currency,
+            state=InvoiceState.OPEN,
+            balance_due__gt=0,
+        )
+        .annotate(
+            order_due=Coalesce("installment__due_date", "due_date"),
+            order_issue=Coalesce("installment__issue_date", "issue_date"),
+            order_anchor=Coalesce("installment_id", "id"),
+            order_rank=Case(When(installment__isnull=False, then=Value(penalty_rank())), default=Value(1)),
+            order_period=Coalesce("penalty_period", Value(0)),
+        )
+        .order_by("order_due", "order_issue", "order_anchor", "order_rank", "order_period", "id")
+    )
 
 
 def invoice_filter(filters: Filters, *, today: datetime.date | None = None) -> InvoiceFilter:

@@ -38,6 +38,7 @@ from ledger.core import (
 
 if TYPE_CHECKING:
     from orders.models import Order, OrderLine
+    from plans.models import Plan
 
 # (description, quantity, unit price); orders.services adds the order line it bills as a 4th item.
 Line = tuple[str, object, object] | tuple[str, object, object, object]
@@ -108,15 +109,31 @@ def create_invoice(
     issue_date: datetime.date | None = None,
     kind: str = InvoiceKind.STANDARD,
     order: Order | None = None,
+    plan: Plan | None = None,
+    plan_sequence: int | None = None,
+    installment: Invoice | None = None,
+    penalty_period: int | None = None,
+    penalty_revision: int | None = None,
     by: Actor,
 ) -> Invoice:
     """Create a draft invoice; its lines may change until it is issued.
 
     `order` and lines' 4th item (the order line billed) are for orders.services.invoice_order,
-    which checks under the order's lock that the quantities may be invoiced.
+    which checks under the order's lock that the quantities may be invoiced. `plan` with
+    `plan_sequence` (an installment) or with `installment`, `penalty_period` and `penalty_revision` (a penalty)
+    are for plans.services, which checks them.
     """
     if kind not in InvoiceKind.values:
         raise InvalidInput(f"{kind!r} is not an invoice kind ({', '.join(InvoiceKind.values)}).")
+    # A plan's invoices come from plans.services, which gives them their place in the plan.
+    if (kind == InvoiceKind.INSTALLMENT) != (plan is not None and plan_sequence is not None and installment is None):
+        raise InvalidInput("An installment invoice is issued by its plan (plans.services.create_plan), with its place.")
+    if (kind == InvoiceKind.PENALTY) != (
+        plan is not None and installment is not None and penalty_period is not None and penalty_revision is not None
+    ):
+        raise InvalidInput(
+            "A penalty invoice is issued by the assessment (plans.services.assess_penalties) for a period."
+        )
     built = _build_lines(lines, currency)
     for line in built:
         if line.order_line is not None and (order is None or line.order_line.order_id != order.pk):
@@ -143,6 +160,11 @@ def create_invoice(
         due_date=due_date,
         kind=kind,
         order=order,
+        plan=plan,
+        plan_sequence=plan_sequence,
+        installment=installment,
+        penalty_period=penalty_period,
+        penalty_revision=penalty_revision,
         total=total,
         balance_due=total,
         payment_status=derive_payment_status(net=total, paid=Decimal("0.00")),

@@ -36,9 +36,11 @@ from billing.actors import Actor
 from billing.errors import InvalidState
 from billing.status import AllocationStatus, PaymentStatus
 from invoices.models import Invoice, InvoiceState, InvoiceStatusChange
+from invoices.selectors import allocation_order_sql
 from ledger import journal
 from ledger.core import derive_invoice, derive_payment, ledger_sums, lock_orders_of, lock_rows, refresh_accounts
 from ledger.orders import refresh_orders
+from ledger.plans import refresh_plans
 from payments.models import Payment, PaymentState, PaymentStatusChange
 
 # A status change to be written: (owner id, field, old, new, cause).
@@ -79,17 +81,20 @@ class OpenInvoice:
     currency: str
     number: str
     balance_due: Decimal
+    plan_id: int | None = None
 
 
 _OPEN_INVOICES = (
-    "SELECT id, customer_id, currency, number, balance_due FROM invoices_invoice"
-    " WHERE {} AND state = %s AND balance_due > 0 ORDER BY due_date, issue_date, id"
+    "SELECT i.id, i.customer_id, i.currency, i.number, i.balance_due, i.plan_id FROM invoices_invoice i"
+    " LEFT JOIN invoices_invoice inst ON inst.id = i.installment_id"
+    " WHERE {} AND i.state = %s AND i.balance_due > 0 ORDER BY {}"
 )
 
 
 def open_invoices(*, customer_ids: Sequence[int] = (), numbers: Sequence[str] = ()) -> list[OpenInvoice]:
     """The open invoices with something due of the given customers, or of the given numbers,
-    oldest first (invoices.selectors.allocatable_invoices' order), as plain values.
+    in invoices.selectors.allocatable_invoices' order (oldest first, a plan's penalties beside
+    their installment), as plain values.
 
     Read under the accounts' locks (ledger.core.lock_customer_accounts): every writer of an
     invoice locks its account first, so these figures cannot move; lock_invoices checks that
@@ -99,13 +104,15 @@ def open_invoices(*, customer_ids: Sequence[int] = (), numbers: Sequence[str] = 
     """
     values: list[int] | list[str]
     if customer_ids:
-        condition, values = "customer_id = ANY(%s)", sorted(set(customer_ids))
+        condition, values = "i.customer_id = ANY(%s)", sorted(set(customer_ids))
     elif numbers:
-        condition, values = "number = ANY(%s)", sorted(set(numbers))
+        condition, values = "i.number = ANY(%s)", sorted(set(numbers))
     else:
         return []
     with connection.cursor() as cursor:
-        cursor.execute(_OPEN_INVOICES.format(condition), [values, InvoiceState.OPEN.value])
+        cursor.execute(
+            _OPEN_INVOICES.format(condition, allocation_order_sql("i", "inst")), [values, InvoiceState.OPEN.value]
+        )
         return [OpenInvoice(*row) for row in cursor.fetchall()]
 
 
@@ -173,6 +180,9 @@ def apply_allocations(steps: Sequence[Step], *, by: Actor) -> list[list[Allocati
     if order_ids:
         orders = lock_orders_of(order_ids, []).values()
         refresh_orders(orders, cause=steps[0].cause if steps else "", by=by, lines=False)  # money only
+    plan_ids = {invoice.plan_id for invoice in invoices.values() if invoice.plan_id}
+    if plan_ids:  # their accounts are locked (lock_customer_accounts), as refresh_all's callers hold them
+        refresh_plans(plan_ids, cause=steps[0].cause if steps else "", by=by)
     insert_changes(PaymentStatusChange, "payment", payment_changes, by=by)
     save_many(Payment, [payments[pk] for pk in sorted(payment_fields) if payment_fields[pk]], payment_fields)
     refresh_accounts(invoice.account_id for invoice in invoices.values())

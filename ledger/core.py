@@ -25,6 +25,7 @@ from billing.models import Account
 from billing.status import derive_balance_due
 from invoices.models import OPEN_WORK_SQL, Invoice, InvoiceState, InvoiceStatusChange
 from ledger.orders import refresh_orders
+from ledger.plans import refresh_plans
 from orders.models import Order, OrderStatusChange
 from payments.models import Payment, PaymentStatusChange
 
@@ -450,7 +451,8 @@ def refresh_all(
     by: Actor,
 ) -> None:
     """Refresh what a service touched: invoices first (accounts and orders read them), then
-    the orders of those invoices and the `orders` given, then payments, then accounts.
+    the orders of those invoices and the `orders` given, the plans of those invoices
+    (ledger.plans), then payments, then accounts.
 
     Orders are refreshed from locked copies: the given ones, else a copy of the ones
     lock_rows locked for the invoices (read again here, still under that lock).
@@ -465,6 +467,9 @@ def refresh_all(
         given.update(lock_orders_of(missing, []))
     if given:
         refresh_orders(given.values(), cause=cause, by=by)
+    plan_ids = {invoice.plan_id for invoice in invoices if invoice.plan_id}
+    if plan_ids:  # the plans' accounts are locked: every writer of their invoices took them
+        refresh_plans(plan_ids, cause=cause, by=by)
     for payment in payments:
         refresh_payment(payment, cause=cause, by=by, sums=payment_sums[payment.pk])
     for account in accounts:

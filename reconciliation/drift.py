@@ -15,7 +15,9 @@ What is compared, per object:
 - order: invoiced_total, paid_total, balance_due, billing_status, payment_status, state
   from what its open invoices' figures should be, and its lines' invoiced and invoiceable
   quantities (line_quantities) from the invoice lines and credit note lines; a line
-  invoiced beyond what may be invoiced (I9, over_invoiced) is reported, never repaired.
+  invoiced beyond what may be invoiced (I9, over_invoiced) is reported, never repaired;
+- plan: state (paid off when every open installment and penalty of it owes nothing by
+  the ledger's sums, plans.models.derive_plan_state in SQL).
 """
 
 from __future__ import annotations
@@ -194,6 +196,34 @@ ORDER_FIELDS = (
 )
 
 
+PLAN_FIELDS = ("state",)
+
+
+def _plan_drift_sql(scoped: bool) -> str:
+    """Every plan in scope, its cached state beside what its open invoices' ledger sums say."""
+    scope = "= ANY(%(ids)s)" if scoped else "IS NOT NULL"
+    return f"""
+        WITH inv AS (
+            SELECT i.plan_id, COUNT(*) FILTER (WHERE i.plan_sequence IS NOT NULL) AS installments,
+                   bool_and(i.total - COALESCE(c.s, 0) - COALESCE(a.s, 0) <= 0) AS all_paid
+            FROM invoices_invoice i
+            LEFT JOIN (SELECT invoice_id, SUM(amount) s FROM invoices_creditnote GROUP BY 1) c ON c.invoice_id = i.id
+            LEFT JOIN (SELECT invoice_id, SUM(amount) s FROM allocations_allocation GROUP BY 1) a
+                   ON a.invoice_id = i.id
+            WHERE i.state = {_OPEN} AND i.plan_id {scope}
+            GROUP BY i.plan_id)
+        SELECT * FROM (
+            SELECT p.id, p.account_id, p.state,
+                   CASE WHEN p.state = 'canceled' THEN 'canceled'
+                        WHEN COALESCE(inv.installments, 0) > 0 AND COALESCE(inv.all_paid, true) THEN 'paid_off'
+                        ELSE 'active' END AS ledger_state
+            FROM plans_plan p LEFT JOIN inv ON inv.plan_id = p.id
+            WHERE p.id {scope}) x
+        WHERE {_differs(PLAN_FIELDS)}
+        ORDER BY x.id
+    """
+
+
 def _differs(fields: tuple[str, ...]) -> str:
     return " OR ".join(f"x.{name} IS DISTINCT FROM x.ledger_{name}" for name in fields)
 
@@ -274,6 +304,7 @@ _SQL: dict[str, tuple[tuple[str, ...], Callable[[bool], str]]] = {
     ObjectKind.PAYMENT: (PAYMENT_FIELDS, _payment_drift_sql),
     ObjectKind.ACCOUNT: (ACCOUNT_FIELDS, _account_drift_sql),
     ObjectKind.ORDER: (ORDER_FIELDS, _order_drift_sql),
+    ObjectKind.PLAN: (PLAN_FIELDS, _plan_drift_sql),
 }
 
 
@@ -297,7 +328,7 @@ class ObjectDrift:
     kind: str
     id: int
     fields: list[FieldDrift] = field(default_factory=list)
-    account_id: int | None = None  # invoices: the account its figures feed; orders: the account locked first
+    account_id: int | None = None  # invoices: the account its figures feed; orders, plans: the account locked first
 
     @property
     def field_names(self) -> set[str]:
@@ -350,12 +381,14 @@ def count_objects() -> dict[str, int]:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT (SELECT COUNT(*) FROM invoices_invoice), (SELECT COUNT(*) FROM payments_payment),"
-            " (SELECT COUNT(*) FROM billing_account), (SELECT COUNT(*) FROM orders_order)"
+            " (SELECT COUNT(*) FROM billing_account), (SELECT COUNT(*) FROM orders_order),"
+            " (SELECT COUNT(*) FROM plans_plan)"
         )
-        invoices, payments, accounts, orders = cursor.fetchone()
+        invoices, payments, accounts, orders, plans = cursor.fetchone()
     return {
         ObjectKind.INVOICE: invoices,
         ObjectKind.PAYMENT: payments,
         ObjectKind.ACCOUNT: accounts,
         ObjectKind.ORDER: orders,
+        ObjectKind.PLAN: plans,
     }

@@ -30,6 +30,7 @@ class ObjectKind(models.TextChoices):
     PAYMENT = "payment", "Payment"
     ACCOUNT = "account", "Account"
     ORDER = "order", "Order"
+    PLAN = "plan", "Installment plan"
     INVOICE_TOTALS = "invoice_totals", "Invoice queue totals"
     PAYMENT_TOTALS = "payment_totals", "Payment queue totals"
     ORDER_TOTALS = "order_totals", "Order list totals"

@@ -43,6 +43,8 @@ from billing.models import Account
 from invoices.models import Invoice, InvoiceState
 from ledger.core import lock_rows, lock_rows_with_orders, refresh_account, refresh_invoice, refresh_payment
 from ledger.orders import refresh_orders
+from ledger.plans import refresh_plans
+from plans.models import Plan
 from reconciliation.drift import ObjectDrift, as_text, count_objects, find_drift, find_drifted_by_invoice
 from reconciliation.journal import JournalDrift, find_journal_drift
 from reconciliation.models import ObjectKind, ReconciliationDifference, ReconciliationRun, RunOutcome
@@ -59,7 +61,7 @@ Progress = Callable[[str], None]
 
 
 # The kinds of object a run checks, in the order their candidates are re-checked.
-KINDS = (ObjectKind.INVOICE, ObjectKind.PAYMENT, ObjectKind.ACCOUNT, ObjectKind.ORDER)
+KINDS = (ObjectKind.INVOICE, ObjectKind.PAYMENT, ObjectKind.ACCOUNT, ObjectKind.ORDER, ObjectKind.PLAN)
 
 
 class AlreadyRunning(Exception):
@@ -97,9 +99,12 @@ def side_by_side(*calls: Callable[[], object]) -> list:
 def detect() -> tuple[dict[str, int], list[Candidate]]:
     """Object counts and the drifted objects of the whole ledger, invoices, payments, accounts, orders."""
     counts = count_objects()
-    by_invoice, payments = side_by_side(find_drifted_by_invoice, lambda: find_drift(ObjectKind.PAYMENT))
+    by_invoice, payments, plans = side_by_side(
+        find_drifted_by_invoice, lambda: find_drift(ObjectKind.PAYMENT), lambda: find_drift(ObjectKind.PLAN)
+    )
     found = {kind: [Candidate(kind, pk, account_id) for k, pk, account_id in by_invoice if k == kind] for kind in KINDS}
     found[ObjectKind.PAYMENT] = [Candidate(ObjectKind.PAYMENT, pk) for pk in payments]
+    found[ObjectKind.PLAN] = [Candidate(ObjectKind.PLAN, pk, drift.account_id) for pk, drift in plans.items()]
     return counts, [candidate for kind in KINDS for candidate in found[kind]]
 
 
@@ -122,12 +127,13 @@ def _labels(kind: str, rows: dict, drifted: Iterable[int]) -> dict[int, str]:
     return {pk: str(row) for pk, row in rows.items()}
 
 
-def _recheck(accounts, invoices, payments, orders) -> dict[str, dict[int, ObjectDrift]]:
+def _recheck(accounts, invoices, payments, orders, plans) -> dict[str, dict[int, ObjectDrift]]:
     return {
         ObjectKind.INVOICE: find_drift(ObjectKind.INVOICE, invoices),
         ObjectKind.PAYMENT: find_drift(ObjectKind.PAYMENT, payments),
         ObjectKind.ACCOUNT: find_drift(ObjectKind.ACCOUNT, accounts),
         ObjectKind.ORDER: find_drift(ObjectKind.ORDER, orders),
+        ObjectKind.PLAN: find_drift(ObjectKind.PLAN, plans),
     }
 
 
@@ -144,10 +150,15 @@ def process_batch(
     invoice_ids = {c.id for c in batch if c.kind == ObjectKind.INVOICE}
     payment_ids = {c.id for c in batch if c.kind == ObjectKind.PAYMENT}
     order_ids = {c.id for c in batch if c.kind == ObjectKind.ORDER}
+    plan_ids = {c.id for c in batch if c.kind == ObjectKind.PLAN}
     # An invoice's figures feed its account: lock it too, so it is re-checked and refreshed with it.
-    # An order's come from its invoices, all in its account: locking that account holds them still.
+    # An order's and a plan's come from their invoices, all in their account: locking it holds them still.
     account_ids = {c.id for c in batch if c.kind == ObjectKind.ACCOUNT}
-    account_ids |= {c.account_id for c in batch if c.kind in (ObjectKind.INVOICE, ObjectKind.ORDER) and c.account_id}
+    account_ids |= {
+        c.account_id
+        for c in batch
+        if c.kind in (ObjectKind.INVOICE, ObjectKind.ORDER, ObjectKind.PLAN) and c.account_id
+    }
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
@@ -162,7 +173,10 @@ def process_batch(
         _, orders, invoices, payments = lock_rows_with_orders(
             orders=order_ids, invoices=invoice_ids, payments=payment_ids
         )
-        drift = _recheck(accounts, invoices, payments, orders)
+        # The plans of those invoices are re-checked with them (their state reads them).
+        plan_ids |= {invoice.plan_id for invoice in invoices.values() if invoice.plan_id}
+        plans = {plan.pk: plan for plan in Plan.objects.filter(pk__in=plan_ids)}
+        drift = _recheck(accounts, invoices, payments, orders, plans)
         if not any(drift.values()):
             return BatchResult()
         remaining = drift
@@ -178,7 +192,8 @@ def process_batch(
             # (I9) cannot be refreshed (its check constraint refuses): a person decides.
             broken = {pk for pk, found in drift[ObjectKind.ORDER].items() if "over_invoiced" in found.field_names}
             refresh_orders([order for pk, order in orders.items() if pk not in broken], cause=cause, by=by)
-            remaining = _recheck(accounts, invoices, payments, orders)
+            refresh_plans(drift[ObjectKind.PLAN], cause=cause, by=by)
+            remaining = _recheck(accounts, invoices, payments, orders, plans)
         result = BatchResult()
         differences = []
         for kind, rows in (
@@ -186,6 +201,7 @@ def process_batch(
             (ObjectKind.PAYMENT, payments),
             (ObjectKind.ACCOUNT, accounts),
             (ObjectKind.ORDER, orders),
+            (ObjectKind.PLAN, plans),
         ):
             labels = _labels(kind, rows, drift[kind])
             for pk, object_drift in drift[kind].items():

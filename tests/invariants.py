@@ -12,6 +12,9 @@ Orders (DESIGN.md section 9): every order line's invoiced and invoiceable quanti
 every order's figures and statuses equal what its invoices, invoice lines and credit note
 lines say (I1, I2), and no line is invoiced beyond what may be invoiced (I9).
 
+Plans (DESIGN.md section 10): every plan's state equals what its open invoices' ledger sums
+say (I2), and every penalty invoice names an installment of its plan, once per period (I11).
+
 Used after every step of the property test, by scenario tests and the benchmark's
 sanity check. Returns a list of human-readable violations (empty when all hold).
 """
@@ -280,6 +283,32 @@ CHECKS = {
         UNION ALL
         SELECT 'credit note', c.id, i.currency FROM invoices_creditnote c JOIN invoices_invoice i ON i.id = c.invoice_id
         WHERE {finer(i.currency, c.amount)}
+    """,
+    # Plans (DESIGN.md section 10): paid off exactly when every open installment and penalty of
+    # the plan owes nothing by the ledger's sums; canceled stays canceled.
+    "I2 plan state": """
+        SELECT p.id, p.state FROM plans_plan p
+        LEFT JOIN (SELECT i.plan_id, COUNT(*) FILTER (WHERE i.plan_sequence IS NOT NULL) n,
+                          bool_and(i.total - COALESCE(c.s, 0) - COALESCE(a.s, 0) <= 0) all_paid
+                   FROM invoices_invoice i
+                   LEFT JOIN (SELECT invoice_id, SUM(amount) s FROM invoices_creditnote GROUP BY 1) c
+                          ON c.invoice_id = i.id
+                   LEFT JOIN (SELECT invoice_id, SUM(amount) s FROM allocations_allocation GROUP BY 1) a
+                          ON a.invoice_id = i.id
+                   WHERE i.state = 'open' AND i.plan_id IS NOT NULL GROUP BY 1) x ON x.plan_id = p.id
+        WHERE p.state <> CASE WHEN p.state = 'canceled' THEN 'canceled'
+                              WHEN COALESCE(x.n, 0) > 0 AND COALESCE(x.all_paid, true) THEN 'paid_off'
+                              ELSE 'active' END
+    """,
+    # I11 at rest: a penalty names an installment of its own plan, and no installment has two
+    # penalty invoices for one period and revision (the unique constraint's backstop, checked anyway).
+    "I11 penalty links": """
+        SELECT pen.id FROM invoices_invoice pen JOIN invoices_invoice inst ON inst.id = pen.installment_id
+        WHERE pen.kind <> 'penalty' OR inst.kind <> 'installment' OR pen.plan_id IS DISTINCT FROM inst.plan_id
+           OR pen.customer_id <> inst.customer_id OR pen.account_id <> inst.account_id
+        UNION ALL
+        SELECT MIN(id) FROM invoices_invoice WHERE installment_id IS NOT NULL
+        GROUP BY installment_id, penalty_period, penalty_revision HAVING COUNT(*) > 1
     """,
     "I7 append-only trigger missing": f"""
         SELECT t.table_name FROM (VALUES {", ".join(f"('{table}')" for table in LEDGER_TABLES)}) t(table_name)

@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "payments",
     "allocations",
     "orders",
+    "plans",
     "submissions",
     "reconciliation",
     "intake",
@@ -172,6 +173,11 @@ SETTLE_MAX_REQUEST_BYTES_BY_PATH = {"/imports/": 122 * 1024 * 1024}
 # "newest_first" reverses the payment's newest allocations until they fit;
 # "manual" reverses nothing and leaves the payment overallocated in the work queue.
 SETTLE_CHARGEBACK_REVERSAL = os.environ.get("SETTLE_CHARGEBACK_REVERSAL", "newest_first")
+
+# How automatic allocation takes an installment plan's invoices: oldest installment first,
+# each with its penalties before it ("penalties_first") or after it ("installment_first").
+# Checked at start (settle.E003).
+SETTLE_PLAN_ALLOCATION = os.environ.get("SETTLE_PLAN_ALLOCATION", "penalties_first")
 
 # Dunning letters (documents.levels): each level is sent once per dunning cycle when the account's
 # oldest overdue invoice is `days` past due; `fee` (optional, per currency) issues a fee invoice

@@ -36,7 +36,7 @@ def test_every_page_sends_a_strict_policy(as_support, client):
 # Documents sent to customers (statements, reminders) are standalone HTML: an email carries
 # its style inside it. They are shown only in a sandboxed frame under their own policy
 # (documents.views.BODY_CSP: inline style, nothing else), so a <style> element is theirs alone.
-DOCUMENT_BODIES = {"documents/statement.html", "documents/reminder.html"}
+DOCUMENT_BODIES = {"documents/statement.html", "documents/reminder.html", "documents/installment_notice.html"}
 
 
 def test_no_template_needs_inline_script_style_or_eval():

@@ -167,6 +167,7 @@ def page_args(ledger) -> dict[str, list]:
     document = Document.objects.order_by("pk").first()
     document_pk = document.pk if document else 1
     order, order_invoice = _an_order(ledger)
+    plan, installment, penalty = _a_plan(ledger)
     return {
         "dashboard": [],
         "login": [],
@@ -223,7 +224,44 @@ def page_args(ledger) -> dict[str, list]:
         "orders:add_line": [order.pk],
         "orders:cancel": [order.pk],
         "orders:credit": [order.pk, order_invoice.pk],
+        "plans:list": [],
+        "plans:export": [],
+        "plans:waivers": [],
+        "plans:waivers_export": [],
+        "plans:new": [],
+        "plans:detail": [plan.pk],
+        "plans:assess": [plan.pk],
+        "plans:change_rule": [plan.pk],
+        "plans:waive": [plan.pk, penalty.pk],
+        "plans:waive_future": [plan.pk, installment.pk],
+        "plans:notice": [plan.pk, installment.pk],
     }
+
+
+def _a_plan(ledger):
+    """Ada's plan of 3 x 100.00 from 2025, its first installment charged a penalty, made once per test."""
+    import datetime
+
+    from invoices.models import Invoice
+    from plans.models import Plan
+    from plans.services import assess_penalties, create_plan
+
+    plan = Plan.objects.filter(customer=ledger.ada).order_by("pk").first()
+    if plan is None:
+        plan = create_plan(
+            customer=ledger.ada,
+            provider=ledger.acme,
+            currency="EUR",
+            principal="300.00",
+            installments=3,
+            issue_date=datetime.date(2025, 1, 1),
+            first_due_date=datetime.date(2025, 1, 10),
+            penalty={"kind": "fixed", "amount": "5.00", "grace_days": 0, "frequency": "once"},
+            by=None,
+        )
+        assess_penalties(plan=plan, as_of=datetime.date(2025, 2, 1), by=None)
+    installment = plan.installments.first()
+    return plan, installment, Invoice.objects.filter(installment=installment).order_by("pk").first()
 
 
 def _an_order(ledger):

@@ -9,6 +9,7 @@ from reconciliation.models import ReconciliationRun
 NIGHTLY = {
     "jobs.reconcile_statuses": "15 2 * * *",
     "jobs.auto_allocate": "30 2 * * *",
+    "jobs.assess_penalties": "45 2 * * *",
     "jobs.compact_queue_totals": "*/5 * * * *",
     "jobs.retry_stalled_jobs": "* * * * *",
     "jobs.remove_old_jobs": "0 4 * * *",
@@ -33,6 +34,7 @@ def test_each_job_runs_its_command():
     assert "reconcile run" in tasks.reconcile_statuses(timestamp=0)
     assert ReconciliationRun.objects.get().fix
     tasks.auto_allocate(timestamp=0)
+    assert "Penalties assessed as of" in tasks.assess_penalties(timestamp=0)
     assert "letters as of" in tasks.run_dunning(timestamp=0)
 
 

@@ -162,3 +162,36 @@ def test_seed_demo_has_orders_in_every_status_made_through_the_services():
     )
     assert_invariants()
     assert "Orders by state, billing status and payment status:" in output
+
+
+@pytest.mark.django_db
+def test_seed_demo_has_plans_with_late_payments_penalties_a_waiver_a_rule_change_and_a_notice():
+    from documents.models import Document
+    from invoices.models import CreditNote
+    from plans.models import PenaltyRule, PenaltyWaiver, Plan
+
+    output = seed("--customers", "8", "--seed", "5", "--workers", "1")
+    assert set(Plan.objects.values_list("state", flat=True)) == {"active", "paid_off"}
+    assert Plan.objects.count() == 4
+    assert Invoice.objects.filter(kind="penalty").exists()
+    assert Invoice.objects.filter(
+        kind="installment", payment_status="paid", allocations__payment__received_at__date__gt=F("due_date")
+    ).exists()
+    assert CreditNote.objects.filter(reason_code="waiver", invoice__kind="penalty").count() == 1
+    assert PenaltyWaiver.objects.count() == 1
+    assert (
+        PenaltyRule.objects.values("plan")
+        .annotate()
+        .filter(plan__penalty_rules__effective_from__gt=F("plan__issue_date"))
+        .exists()
+    )
+    assert Document.objects.filter(kind="installment_notice").count() == 2
+    assert "Plans by state:" in output and "penalty waived" in output
+    assert_invariants()
+
+    # A second run over the same books adds no plan (the demo's plans are made once).
+    from demo.plans import seed_plans
+
+    before = (Plan.objects.count(), Invoice.objects.count(), Payment.objects.count(), Document.objects.count())
+    seed_plans(list(Customer.objects.all()), list(Provider.objects.all()))
+    assert (Plan.objects.count(), Invoice.objects.count(), Payment.objects.count(), Document.objects.count()) == before

@@ -54,6 +54,8 @@ _SNAPSHOT = {
         SELECT number, state, billing_status, payment_status, invoiced_total, paid_total, balance_due
         FROM orders_order ORDER BY number""",
     "accounts": "SELECT id, balance_due, open_invoice_count, oldest_due_date FROM billing_account ORDER BY id",
+    "plans": "SELECT id, state FROM plans_plan ORDER BY id",
+    "plan history": "SELECT plan_id, field, old, new, reason, created_by_id FROM plans_planstatuschange ORDER BY id",
     "invoice queue": """
         SELECT state, payment_status, currency, due_date, SUM(invoices), SUM(balance_due), SUM(total)
         FROM invoices_invoicequeuetotal GROUP BY 1, 2, 3, 4

@@ -167,8 +167,13 @@ def test_the_triggers_are_installed_and_always_enabled():
 # Append-only too, though not money: collection notes (tests/dunning/test_views.py checks
 # UPDATE and DELETE fail), reconciliation differences (checked below) and the documents sent
 # to customers, their PDFs and deliveries (tests/documents/ and tests/billing/test_db_guards.py),
-# and credit note lines (no reason column of their own: tests/billing/test_db_guards.py).
+# and credit note lines (no reason column of their own: tests/billing/test_db_guards.py); the
+# plans' rule versions, waivers and status history (tests/plans/test_services.py).
 OTHER_APPEND_ONLY_TABLES = {
+    "plans_penaltyassessment",
+    "plans_penaltyrule",
+    "plans_penaltywaiver",
+    "plans_planstatuschange",
     "invoices_creditnoteline",
     "billing_collectionnote",
     "reconciliation_reconciliationdifference",

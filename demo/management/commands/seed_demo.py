@@ -17,6 +17,7 @@ from demo import books as demo
 from invoices.models import Invoice
 from orders.models import Order
 from payments.models import Payment
+from plans.models import Plan
 
 DEMO_USERS = [
     # username, password, group, superuser
@@ -120,6 +121,10 @@ class Command(BaseCommand):
             Order.objects.values_list("state", "billing_status", "payment_status")
             .annotate(n=Count("id"))
             .order_by("state", "billing_status", "payment_status"),
+        )
+        table(
+            "Plans by state:",
+            Plan.objects.values_list("state").annotate(n=Count("id")).order_by("state"),
         )
         table("Events:", sorted(counts.events.items()))
         self.stdout.write(f"Accounts owing: {Account.objects.filter(balance_due__gt=0).count()}")

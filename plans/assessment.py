@@ -1,0 +1,397 @@
+"""The penalty assessment: charge or credit only the difference the rule makes (I11).
+
+For each installment, plans.penalties says what every period due by `as_of` should cost,
+from the installment's allocations counted at their payments' value dates and the rule
+versions. What a period counts as charged is the total of its penalty invoices less the
+credit notes with reason code `recalculation` on them; waiver credit notes do not reduce it,
+so a waived penalty is never charged again. The difference is issued as a document, never
+an edit:
+
+- a period charged less than it should cost: a new `penalty` invoice for the difference
+  (plan, installment, penalty_period = the period number, penalty_revision 0 for the
+  period's first invoice, then 1, 2, ... when a payment moved to a later value date or was
+  taken off makes the period cost more; issued and due on the period's date), unless
+  future penalties of the installment are waived (PenaltyWaiver);
+- a period charged more than it should: credit notes `recalculation` for the excess, on
+  its invoices newest revision first, at most what is left to credit on each.
+
+A period with a voided penalty invoice is left as it is: voiding it was a decision about
+that period.
+
+One run at a time: the whole run is one transaction holding a transaction-level advisory
+lock, so a second run (or change_penalty_rule) waits and then sees what the first
+committed; the unique (installment, penalty_period) constraint is the backstop. Candidates
+are chosen set-based in SQL: open installments of plans that are not canceled and that
+have a rule, past the shortest grace of their plan's rules, and either already penalized,
+or not waived and still owing or paid with a value date past grace. Their figures are read
+in batches; only installments whose figures differ are locked (their account, then the
+installment and its penalties by id), read again under the lock and written.
+
+Each run is logged (PenaltyAssessment). A run over every plan after an earlier one, for the
+same day or a later one, looks among those only at installments where something changed
+since the earlier one started (less SINCE_MARGIN): an allocation or credit note on it, a
+rule version of its plan, a payment value-dated on or after the earlier run's day; and at
+installments that still owe and may have a new period due (no penalty dated within a month
+of as_of). Everything else was settled by the earlier run and has not moved, so the nightly
+run reads what moved, not the whole book. `full=True` (and a run for one plan) looks at all.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from billing.actors import Actor
+from billing.errors import InvalidInput
+from billing.models import Customer, Provider
+from invoices.models import CreditNote, CreditReason, Invoice, InvoiceKind, InvoiceState
+from invoices.services import create_invoice, issue_credit_note, issue_invoice
+from ledger.core import lock_rows
+from plans.models import PenaltyAssessment, Plan, PlanState
+from plans.penalties import ZERO, Period, RuleVersion, penalty_periods
+
+# pg_advisory_xact_lock key of the assessment (and of change_penalty_rule, which waits for it).
+ASSESSMENT_LOCK = 0x5E771E_0004
+BATCH = 2000
+
+# A run over every plan after an earlier one looks at what changed since that one started,
+# less this margin (a clerk's transaction that began before it but committed after it read).
+SINCE_MARGIN = datetime.timedelta(hours=1)
+
+_CANDIDATES_SQL = f"""
+    WITH grace AS (
+        SELECT plan_id, MIN(grace_days) AS days, bool_and(frequency = 'once') AS once_only,
+               bool_or(created_at >= %(since)s) AS rules_changed
+        FROM plans_penaltyrule {{rule_filter}} GROUP BY plan_id)
+    SELECT i.id FROM invoices_invoice i
+    JOIN grace ON grace.plan_id = i.plan_id
+    JOIN plans_plan p ON p.id = i.plan_id AND p.state <> '{PlanState.CANCELED.value}'
+    WHERE i.plan_sequence IS NOT NULL AND i.state = '{InvoiceState.OPEN.value}'
+      AND i.due_date + grace.days < %(as_of)s
+      AND (EXISTS (SELECT 1 FROM invoices_invoice pen WHERE pen.installment_id = i.id)
+           OR (NOT EXISTS (SELECT 1 FROM plans_penaltywaiver w WHERE w.installment_id = i.id)
+               AND (i.balance_due > 0
+                    OR EXISTS (SELECT 1 FROM allocations_allocation a JOIN payments_payment pay ON pay.id = a.payment_id
+                               WHERE a.invoice_id = i.id
+                                 AND (pay.received_at AT TIME ZONE %(tz)s)::date > i.due_date + grace.days))))
+      AND (%(since)s::timestamptz IS NULL
+           OR grace.rules_changed
+           OR EXISTS (SELECT 1 FROM allocations_allocation a WHERE a.invoice_id = i.id AND a.created_at >= %(since)s)
+           OR EXISTS (SELECT 1 FROM invoices_creditnote c WHERE c.invoice_id = i.id AND c.created_at >= %(since)s)
+           OR EXISTS (SELECT 1 FROM allocations_allocation a JOIN payments_payment pay ON pay.id = a.payment_id
+                      WHERE a.invoice_id = i.id AND (pay.received_at AT TIME ZONE %(tz)s)::date >= %(last_as_of)s)
+           OR (i.balance_due > 0
+               AND NOT EXISTS (SELECT 1 FROM plans_penaltywaiver w WHERE w.installment_id = i.id)
+               AND NOT EXISTS (SELECT 1 FROM invoices_invoice pen WHERE pen.installment_id = i.id
+                               AND (grace.once_only OR (pen.issue_date + interval '1 month')::date > %(as_of)s))))
+    ORDER BY i.account_id, i.id
+"""
+
+_INSTALLMENTS_SQL = """
+    SELECT id, plan_id, account_id, currency, total - credited_total, due_date FROM invoices_invoice
+    WHERE id = ANY(%(ids)s)
+"""
+_PAID_SQL = """
+    SELECT a.invoice_id, (pay.received_at AT TIME ZONE %(tz)s)::date, SUM(a.amount)
+    FROM allocations_allocation a JOIN payments_payment pay ON pay.id = a.payment_id
+    WHERE a.invoice_id = ANY(%(ids)s) GROUP BY 1, 2
+"""
+_PENALTIES_SQL = f"""
+    SELECT pen.installment_id, pen.penalty_period, pen.id, pen.penalty_revision, pen.state, pen.total,
+           pen.credited_total,
+           COALESCE((SELECT SUM(c.amount) FROM invoices_creditnote c
+                     WHERE c.invoice_id = pen.id AND c.reason_code = '{CreditReason.RECALCULATION.value}'), 0)
+    FROM invoices_invoice pen WHERE pen.installment_id = ANY(%(ids)s)
+    ORDER BY pen.installment_id, pen.penalty_period, pen.penalty_revision
+"""
+_RULES_SQL = """
+    SELECT plan_id, effective_from, kind, rate, amount, grace_days, frequency, cap FROM plans_penaltyrule
+    WHERE plan_id = ANY(%(plans)s) ORDER BY plan_id, effective_from, id
+"""
+_WAIVED_SQL = "SELECT installment_id FROM plans_penaltywaiver WHERE installment_id = ANY(%(ids)s)"
+
+
+@dataclass(frozen=True)
+class Charged:
+    """One penalty invoice of a period as the assessment counts it."""
+
+    invoice_id: int
+    revision: int
+    state: str
+    total: Decimal
+    credited: Decimal
+    recalculated: Decimal
+
+    @property
+    def charged(self) -> Decimal:
+        return self.total - self.recalculated
+
+    @property
+    def creditable(self) -> Decimal:
+        return self.total - self.credited if self.state == InvoiceState.OPEN else ZERO
+
+
+@dataclass
+class Figures:
+    installment_id: int
+    plan_id: int
+    account_id: int
+    currency: str
+    amount: Decimal
+    due_date: datetime.date
+    paid: list[tuple[datetime.date, Decimal]] = field(default_factory=list)
+    charged: dict[int, list[Charged]] = field(default_factory=dict)  # period -> its invoices, by revision
+    waived: bool = False
+
+
+@dataclass(frozen=True)
+class Charge:
+    period: Period
+    revision: int
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class Credit:
+    period: Period
+    invoice_id: int
+    amount: Decimal
+    should: Decimal
+    charged: Decimal
+
+
+@dataclass
+class AssessmentResult:
+    as_of: datetime.date
+    candidates: int = 0
+    documents: list[Invoice | CreditNote] = field(default_factory=list)
+
+    @property
+    def penalties(self) -> list[Invoice]:
+        return [d for d in self.documents if isinstance(d, Invoice)]
+
+    @property
+    def credit_notes(self) -> list[CreditNote]:
+        return [d for d in self.documents if isinstance(d, CreditNote)]
+
+
+def _tz() -> str:
+    return settings.TIME_ZONE
+
+
+def read_figures(ids: Sequence[int]) -> dict[int, Figures]:
+    """What the rule reads of these installments, in five queries."""
+    ids = list(ids)
+    figures: dict[int, Figures] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(_INSTALLMENTS_SQL, {"ids": ids})
+        for pk, plan_id, account_id, currency, amount, due_date in cursor.fetchall():
+            figures[pk] = Figures(pk, plan_id, account_id, currency, amount, due_date)
+        cursor.execute(_PAID_SQL, {"ids": ids, "tz": _tz()})
+        for pk, value_date, amount in cursor.fetchall():
+            figures[pk].paid.append((value_date, amount))
+        cursor.execute(_PENALTIES_SQL, {"ids": ids})
+        for pk, period, invoice_id, revision, state, total, credited, recalculated in cursor.fetchall():
+            figures[pk].charged.setdefault(period, []).append(
+                Charged(invoice_id, revision, state, total, credited, recalculated)
+            )
+        cursor.execute(_WAIVED_SQL, {"ids": ids})
+        for (pk,) in cursor.fetchall():
+            figures[pk].waived = True
+    return figures
+
+
+def read_rules(plan_ids: Sequence[int]) -> dict[int, list[RuleVersion]]:
+    rules: dict[int, list[RuleVersion]] = defaultdict(list)
+    with connection.cursor() as cursor:
+        cursor.execute(_RULES_SQL, {"plans": sorted(set(plan_ids))})
+        for plan_id, *values in cursor.fetchall():
+            rules[plan_id].append(RuleVersion(*values))
+    return rules
+
+
+def differences(figures: Figures, versions: Sequence[RuleVersion], as_of: datetime.date) -> list[Charge | Credit]:
+    """The documents that make what was charged equal what the rule says (module docstring)."""
+    periods = penalty_periods(
+        amount=figures.amount,
+        due_date=figures.due_date,
+        paid=figures.paid,
+        versions=versions,
+        as_of=as_of,
+        currency=figures.currency,
+    )
+    actions: list[Charge | Credit] = []
+    for period in periods:
+        invoices = figures.charged.get(period.number, [])
+        if any(invoice.state == InvoiceState.VOID for invoice in invoices):
+            continue
+        charged = sum((invoice.charged for invoice in invoices), ZERO)
+        if period.charge > charged:
+            if not figures.waived:
+                revision = max((invoice.revision for invoice in invoices), default=-1) + 1
+                actions.append(Charge(period, revision, period.charge - charged))
+            continue
+        excess = charged - period.charge
+        for invoice in reversed(invoices):  # newest revision first
+            take = min(excess, invoice.creditable)
+            if take > 0:
+                actions.append(Credit(period, invoice.invoice_id, take, period.charge, charged))
+                excess -= take
+    return actions
+
+
+def candidate_ids(
+    as_of: datetime.date,
+    plan: Plan | None,
+    *,
+    since: datetime.datetime | None = None,
+    last_as_of: datetime.date | None = None,
+) -> list[int]:
+    """The installments to look at, set-based: every one that may owe a penalty (module
+    docstring), or with `since`, only those of them where something changed since then
+    (an allocation or credit note on it, a rule version of its plan, a payment value-dated
+    on or after `last_as_of`) or that still owe and may have a new period due (no penalty
+    dated within a month of as_of; a plan of `once` rules that charged it already has none)."""
+    rule_filter = "WHERE plan_id = %(plan)s" if plan is not None else ""
+    sql = _CANDIDATES_SQL.format(rule_filter=rule_filter)
+    params: dict[str, datetime.date | datetime.datetime | str | int | None] = {
+        "as_of": as_of,
+        "tz": _tz(),
+        "plan": plan.pk if plan is not None else None,
+        "since": since,
+        "last_as_of": last_as_of,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [pk for (pk,) in cursor.fetchall()]
+
+
+def _previous_run(as_of: datetime.date) -> PenaltyAssessment | None:
+    """The latest run over every plan, if this run may build on it: not for an earlier day, and
+    not when a run that started before it went further (for a later day, over one plan or all):
+    what that one settled beyond the latest run's day may have moved since, unseen by it."""
+    previous = PenaltyAssessment.objects.filter(plan__isnull=True).order_by("-started_at", "-id").first()
+    if previous is None or as_of < previous.as_of:
+        return None
+    if PenaltyAssessment.objects.filter(started_at__lt=previous.started_at, as_of__gt=previous.as_of).exists():
+        return None
+    return previous
+
+
+def assess_penalties(
+    *, as_of: datetime.date | None = None, plan: Plan | None = None, by: Actor
+) -> list[Invoice | CreditNote]:
+    """Charge or credit the penalty differences up to `as_of` (today by default), for one plan or all.
+
+    Returns the documents issued: penalty invoices and recalculation credit notes, in order.
+    """
+    return run_assessment(as_of=as_of, plan=plan, by=by).documents
+
+
+@transaction.atomic
+def run_assessment(
+    *, as_of: datetime.date | None = None, plan: Plan | None = None, full: bool = False, by: Actor
+) -> AssessmentResult:
+    """assess_penalties with what the nightly command reports (how many installments it looked at).
+
+    A run over every plan after an earlier one (for the same day or a later one) looks only at
+    what may have changed since that one (candidate_ids with `since`); `full` looks at every
+    installment that may owe a penalty, as a run for one plan always does."""
+    today = timezone.localdate()
+    if as_of is None:
+        as_of = today
+    if isinstance(as_of, datetime.datetime) or not isinstance(as_of, datetime.date):
+        raise InvalidInput(f"Assess penalties as of a date, not {as_of!r}.")
+    if as_of > today:
+        raise InvalidInput(f"Penalties are not charged ahead of time: {as_of} is after today ({today}).")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ASSESSMENT_LOCK])
+    started_at = timezone.now()
+    result = AssessmentResult(as_of=as_of)
+    previous = _previous_run(as_of) if plan is None and not full else None
+    if previous is not None:
+        ids = candidate_ids(as_of, None, since=previous.started_at - SINCE_MARGIN, last_as_of=previous.as_of)
+    else:
+        ids = candidate_ids(as_of, plan)
+    result.candidates = len(ids)
+    for start in range(0, len(ids), BATCH):
+        batch = read_figures(ids[start : start + BATCH])
+        rules = read_rules([f.plan_id for f in batch.values()])
+        changed = []
+        for pk in ids[start : start + BATCH]:
+            figures = batch[pk]
+            if differences(figures, rules.get(figures.plan_id, []), as_of):
+                changed.append(figures)
+        for figures in changed:  # in account, then installment order: the lock order
+            result.documents += _write(figures, rules[figures.plan_id], as_of, by=by)
+    PenaltyAssessment.objects.create(
+        as_of=as_of,
+        plan=plan,
+        started_at=started_at,
+        incremental=previous is not None,
+        candidates=result.candidates,
+        penalties=len(result.penalties),
+        credit_notes=len(result.credit_notes),
+        created_by=by,
+    )
+    return result
+
+
+def _write(
+    figures: Figures, versions: Sequence[RuleVersion], as_of: datetime.date, *, by: Actor
+) -> list[Invoice | CreditNote]:
+    """Lock the installment (account, then it and its penalties), read it again and issue the difference."""
+    penalty_ids = [c.invoice_id for invoices in figures.charged.values() for c in invoices]
+    lock_rows(accounts=[figures.account_id], invoices=[figures.installment_id, *penalty_ids])
+    fresh = read_figures([figures.installment_id])[figures.installment_id]
+    installment = Invoice.objects.get(pk=figures.installment_id)
+    plan = Plan.objects.get(pk=fresh.plan_id)
+    documents: list[Invoice | CreditNote] = []
+    for action in differences(fresh, versions, as_of):
+        period = action.period
+        if isinstance(action, Charge):
+            draft = create_invoice(
+                customer=Customer(pk=plan.customer_id),
+                provider=Provider(pk=plan.provider_id),
+                currency=plan.currency,
+                lines=[
+                    (
+                        f"Late payment penalty on installment {installment.plan_sequence} ({installment.number}), "
+                        f"period {period.number} from {period.date}"
+                        + (f" (revised: {action.amount} more)" if action.revision else ""),
+                        "1",
+                        action.amount,
+                    )
+                ],
+                due_date=period.date,
+                issue_date=period.date,
+                kind=InvoiceKind.PENALTY,
+                plan=plan,
+                installment=installment,
+                penalty_period=period.number,
+                penalty_revision=action.revision,
+                by=by,
+            )
+            documents.append(issue_invoice(draft, by=by))
+        else:
+            penalty = Invoice.objects.get(pk=action.invoice_id)
+            documents.append(
+                issue_credit_note(
+                    penalty,
+                    amount=action.amount,
+                    by=by,
+                    reason=(
+                        f"Penalty recalculated as of {as_of}: period {period.number} of installment "
+                        f"{installment.number} comes to {action.should}, {action.charged} was charged."
+                    ),
+                    reason_code=CreditReason.RECALCULATION,
+                )
+            )
+    return documents

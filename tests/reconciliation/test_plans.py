@@ -1,0 +1,55 @@
+"""Reconciliation checks a plan's cached state (I2) and repairs it through ledger.plans."""
+
+from decimal import Decimal
+
+import pytest
+
+from plans.models import Plan
+from reconciliation import reconcile
+from reconciliation.drift import find_drift
+from reconciliation.models import ObjectKind
+from tests.invariants import assert_invariants, violations
+from tests.plans.helpers import installments, make_plan, pay
+from tests.reconciliation.test_reconcile import diffs, sql
+
+pytestmark = pytest.mark.django_db
+
+D = Decimal
+
+
+@pytest.fixture
+def plans(customer, provider, clerk):
+    paid = make_plan(customer, provider, clerk, principal="200.00", installments=2, penalty=None)
+    for invoice in installments(paid):
+        pay(paid, invoice, "100.00", invoice.due_date.isoformat())
+    running = make_plan(customer, provider, clerk, principal="300.00", installments=3)
+    assert [Plan.objects.get(pk=p.pk).state for p in (paid, running)] == ["paid_off", "active"]
+    assert_invariants()
+    return paid, running
+
+
+def test_a_clean_ledger_with_plans_has_no_plan_drift(plans):
+    assert find_drift(ObjectKind.PLAN) == {}
+    run = reconcile.run_reconciliation()
+    assert (run.outcome, run.drift_found) == ("clean", 0)
+
+
+def test_a_drifted_plan_state_is_reported_and_repaired(plans):
+    paid, running = plans
+    sql("UPDATE plans_plan SET state = 'active' WHERE id = %s", [paid.pk])
+    sql("UPDATE plans_plan SET state = 'paid_off' WHERE id = %s", [running.pk])
+    assert any(v.startswith("I2 plan state") for v in violations())
+
+    run = reconcile.run_reconciliation(fix=True)
+
+    found = diffs(run)
+    assert ("plan", paid.pk, "state", "active", "paid_off") in found
+    assert ("plan", running.pk, "state", "paid_off", "active") in found
+    assert (run.outcome, run.drift_fixed) == ("fixed", run.drift_found)
+    assert find_drift(ObjectKind.PLAN) == {}
+    assert list(Plan.objects.get(pk=paid.pk).status_changes.values_list("old", "new", "reason"))[-1] == (
+        "active",
+        "paid_off",
+        f"reconciliation run {run.pk}",
+    )
+    assert_invariants()
