@@ -13,9 +13,10 @@ payments (percent rounded half up, caps by running sums, monthly periods by Post
 month arithmetic, which clamps to the month's end as plans.penalties.add_months does).
 Some of them were recalculated (a credit note `recalculation` for an excess charged), some
 waived (a credit note `waiver`), most of the late payers' paid; some installments have a
-PenaltyWaiver (nothing charged after it). About 3% of the late payments were recorded
-today, back-dated to their value date, after last night's run: the penalties charged
-without them are now too high, so tonight's run credits them. Tonight's run (as of today)
+PenaltyWaiver (nothing charged after it). A tenth of the late payments with a value date
+in the last 35 days were recorded only today, after last night's run, back-dated to their
+value date (a bank's delay): the penalties charged without them are now too high, so
+tonight's run credits them. Tonight's run (as of today)
 also charges the periods falling due today, and nothing else: a second run writes nothing.
 
 Consistency as for the rest: invoice, payment, account and plan figures are computed here
@@ -126,7 +127,7 @@ PLAN = [
                     WHEN fate = 'partial' THEN round(total * (0.2 + 0.6 * r_late)::numeric, 2)
                     ELSE 0 END AS paid,
                -- Recorded today after last night's assessment, back-dated to its value date.
-               fate = 'late' AND r_late < 0.03 AS backdated
+               fate = 'late' AND planned_date >= current_date - 35 AND r_late < 0.10 AS backdated
         FROM settled;
         CREATE UNIQUE INDEX ON pl_inst (id); ANALYZE pl_inst
         """,
