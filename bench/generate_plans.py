@@ -126,7 +126,7 @@ PLAN = [
                CASE WHEN fate IN ('prepaid', 'ontime', 'late') THEN total
                     WHEN fate = 'partial' THEN round(total * (0.2 + 0.6 * r_late)::numeric, 2)
                     ELSE 0 END AS paid,
-               -- Recorded today after last night's assessment, back-dated to its value date.
+               -- Recorded today after last night's assessment, back-dated to its value date (within 35 days).
                fate = 'late' AND planned_date >= current_date - 35 AND r_late < 0.10 AS backdated
         FROM settled;
         CREATE UNIQUE INDEX ON pl_inst (id); ANALYZE pl_inst
