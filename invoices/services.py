@@ -124,6 +124,13 @@ def create_invoice(
     """
     if kind not in InvoiceKind.values:
         raise InvalidInput(f"{kind!r} is not an invoice kind ({', '.join(InvoiceKind.values)}).")
+    # A plan's invoices come from plans.services, which gives them their place in the plan.
+    if (kind == InvoiceKind.INSTALLMENT) != (plan is not None and plan_sequence is not None and installment is None):
+        raise InvalidInput("An installment invoice is issued by its plan (plans.services.create_plan), with its place.")
+    if (kind == InvoiceKind.PENALTY) != (plan is not None and installment is not None and penalty_period is not None):
+        raise InvalidInput(
+            "A penalty invoice is issued by the assessment (plans.services.assess_penalties) for a period."
+        )
     built = _build_lines(lines, currency)
     for line in built:
         if line.order_line is not None and (order is None or line.order_line.order_id != order.pk):

@@ -189,8 +189,11 @@ def read_rules(plan_ids: Sequence[int]) -> dict[int, list[RuleVersion]]:
     return rules
 
 
-def differences(figures: Figures, versions: Sequence[RuleVersion], as_of: datetime.date) -> list[Charge | Credit]:
-    """The documents that make what was charged equal what the rule says (module docstring)."""
+def differences(
+    figures: Figures, versions: Sequence[RuleVersion], as_of: datetime.date
+) -> tuple[list[Charge | Credit], list[tuple[int, Decimal]]]:
+    """The documents that make what was charged equal what the rule says (module docstring), and
+    the periods already invoiced that the rule now prices higher: (period, how much more)."""
     periods = penalty_periods(
         amount=figures.amount,
         due_date=figures.due_date,
@@ -200,33 +203,19 @@ def differences(figures: Figures, versions: Sequence[RuleVersion], as_of: dateti
         currency=figures.currency,
     )
     actions: list[Charge | Credit] = []
+    higher: list[tuple[int, Decimal]] = []
     for period in periods:
         existing = figures.charged.get(period.number)
         if existing is None:
             if period.charge > 0 and not figures.waived:
                 actions.append(Charge(period, period.charge))
             continue
+        if existing.state != InvoiceState.VOID and period.charge > existing.charged:
+            higher.append((period.number, period.charge - existing.charged))
         excess = min(existing.charged - period.charge, existing.creditable)
         if excess > 0:
             actions.append(Credit(period, existing.invoice_id, excess, period.charge, existing.charged))
-    return actions
-
-
-def increases(figures: Figures, versions: Sequence[RuleVersion], as_of: datetime.date) -> list[tuple[int, Decimal]]:
-    """Periods already invoiced that the rule now prices higher: (period, how much more)."""
-    found = []
-    for period in penalty_periods(
-        amount=figures.amount,
-        due_date=figures.due_date,
-        paid=figures.paid,
-        versions=versions,
-        as_of=as_of,
-        currency=figures.currency,
-    ):
-        existing = figures.charged.get(period.number)
-        if existing is not None and existing.state != InvoiceState.VOID and period.charge > existing.charged:
-            found.append((period.number, period.charge - existing.charged))
-    return found
+    return actions, higher
 
 
 def candidate_ids(as_of: datetime.date, plan: Plan | None) -> list[int]:
@@ -266,10 +255,10 @@ def run_assessment(*, as_of: datetime.date | None = None, plan: Plan | None = No
         changed = []
         for pk in ids[start : start + BATCH]:
             figures = batch[pk]
-            versions = rules.get(figures.plan_id, [])
-            if differences(figures, versions, as_of):
+            actions, higher = differences(figures, rules.get(figures.plan_id, []), as_of)
+            if actions:
                 changed.append(figures)
-            result.increases_not_charged += [(pk, k, more) for k, more in increases(figures, versions, as_of)]
+            result.increases_not_charged += [(pk, k, more) for k, more in higher]
         for figures in changed:  # in account, then installment order: the lock order
             result.documents += _write(figures, rules[figures.plan_id], as_of, by=by)
     return result
@@ -283,7 +272,7 @@ def _write(figures: Figures, versions: Sequence[RuleVersion], as_of: datetime.da
     installment = Invoice.objects.get(pk=figures.installment_id)
     plan = Plan.objects.get(pk=fresh.plan_id)
     documents: list[Invoice | CreditNote] = []
-    for action in differences(fresh, versions, as_of):
+    for action in differences(fresh, versions, as_of)[0]:
         period = action.period
         if isinstance(action, Charge):
             draft = create_invoice(

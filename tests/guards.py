@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from django.db import connection
 
 ISSUED_INVOICE_TRIGGERS = {
-    "invoices_invoice": ["settle_issued_invoice_fixed", "settle_issued_invoice_kept"],
+    "invoices_invoice": ["settle_issued_invoice_fixed", "settle_issued_invoice_kept", "settle_issued_plan_links_fixed"],
     "invoices_invoiceline": ["settle_issued_lines_insert", "settle_issued_lines_update", "settle_issued_lines_delete"],
 }
 

@@ -13,6 +13,7 @@ Two kinds of session try every bypass on every ledger table:
 
 from __future__ import annotations
 
+import datetime
 import re
 import secrets
 from decimal import Decimal
@@ -32,6 +33,7 @@ from intake.models import BankEntry
 from invoices.services import issue_credit_note
 from orders.services import create_order, invoice_order
 from payments.services import record_chargeback, refund_payment
+from plans.services import create_plan, waive_future_penalties
 from reconciliation.models import ReconciliationDifference, ReconciliationRun
 from tests.factories import make_invoice, make_payment
 
@@ -52,6 +54,9 @@ CHANGES = {
     "documents_document": "html = html || ' (edited)'",
     "documents_documentpdf": "pdf = pdf || 'x'::bytea",
     "documents_delivery": "result = 'ok'",
+    "plans_penaltyrule": "grace_days = grace_days + 1",
+    "plans_penaltywaiver": "reason = reason || ' (edited)'",
+    "plans_planstatuschange": "reason = reason || ' (edited)'",
 }
 GUARDED = sorted(CHANGES)
 
@@ -74,6 +79,20 @@ def make_ledger(customer, provider) -> None:
     invoice_order(
         create_order(customer=customer, provider=provider, currency="EUR", lines=[("A", 1, "5")], by=None), by=None
     )
+    # A plan with a rule version, a waiver and a status change (paid off).
+    plan = create_plan(
+        customer=customer,
+        provider=provider,
+        currency="EUR",
+        principal="10.00",
+        installments=1,
+        first_due_date=datetime.date.today() + datetime.timedelta(days=30),
+        penalty={"kind": "fixed", "amount": "1.00"},
+        by=None,
+    )
+    installment = plan.installments.get()
+    waive_future_penalties(installment, by=None, reason="Hardship")
+    allocate(make_payment(customer=customer, amount="10.00"), installment, "10.00", by=None)
     CollectionNote.objects.create(account=invoice.account, outcome="reached", text="Will pay Friday.")
     run = ReconciliationRun.objects.create()
     ReconciliationDifference.objects.create(

@@ -184,6 +184,19 @@ def test_rule_versions_waivers_and_plan_history_are_append_only_at_the_database(
         cursor.execute(statement.format(table))
 
 
+@pytest.mark.parametrize(
+    "change",
+    ["plan_sequence = 3", "penalty_period = 7", "installment_id = NULL, penalty_period = NULL", "kind = 'fee'"],
+)
+def test_an_issued_penalty_keeps_its_installment_and_period(plan, clerk, change):
+    from django.db import DatabaseError, connection, transaction
+
+    assess_penalties(as_of=day("2025-02-28"), by=clerk)
+    target = Invoice.objects.get(kind="penalty") if "penalty" in change or "kind" in change else installments(plan)[0]
+    with pytest.raises(DatabaseError, match="never changes"), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"UPDATE invoices_invoice SET {change} WHERE id = %s", [target.pk])
+
+
 def test_a_fixed_penalty_charged_once_after_grace(customer, provider, clerk):
     plan = make_plan(
         customer, provider, clerk, penalty={"kind": "fixed", "amount": "15.00", "grace_days": 10, "frequency": "once"}
@@ -341,3 +354,19 @@ def test_the_nightly_command_prints_a_summary(plan, clerk):
     out = StringIO()
     call_command("assess_penalties", "--as-of", "2025-03-31", "--plan", str(plan.pk), stdout=out)
     assert "0 penalty invoices issued" in out.getvalue()
+
+
+def test_installment_and_penalty_invoices_come_only_from_their_plan(customer, provider, clerk):
+    from invoices.services import create_invoice
+
+    for kind in ("installment", "penalty"):
+        with pytest.raises(InvalidInput, match="issued by"):
+            create_invoice(
+                customer=customer,
+                provider=provider,
+                currency="EUR",
+                lines=[("Installment", "1", "10.00")],
+                due_date=day("2025-01-10"),
+                kind=kind,
+                by=clerk,
+            )

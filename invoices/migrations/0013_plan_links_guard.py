@@ -1,0 +1,14 @@
+from django.db import migrations
+
+from billing import guards
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("invoices", "0012_invoice_plan"),
+    ]
+
+    operations = [
+        # An issued invoice's plan, place in the schedule, installment and penalty period never change.
+        migrations.RunSQL(guards.PLAN_LINKS_GUARD_SQL, guards.DROP_PLAN_LINKS_GUARD_SQL),
+    ]
