@@ -34,6 +34,8 @@ def measure(client, *, repeats: int, log=print) -> dict:
     result["assess"] = measure_assessment(log=log)
     result["list"] = measure_pages(client, list_requests(), repeats=repeats, what="plans list", log=log)
     result["page"] = measure_pages(client, page_requests(), repeats=repeats, what="plan page", log=log)
+    if not (result["list"]["available"] and result["page"]["available"]):
+        result["stand_in"] = measure_stand_in(repeats=repeats, log=log)
     return result
 
 
@@ -101,7 +103,7 @@ def measure_assessment(*, as_of: datetime.date | None = None, log=print) -> dict
 
 def list_requests() -> list[targets.Request]:
     return [
-        targets.Request(f"plans {query.replace('&', ' ').replace('=', ' ')}", "plan_list", query)
+        targets.Request(f"plans {query.replace('&', ', ').replace('=', ' ') or 'unfiltered'}", "plan_list", query)
         for query in targets.PLAN_LIST_QUERIES
     ]
 
@@ -143,6 +145,69 @@ def measure_pages(client, requests: list[targets.Request], *, repeats: int, what
         log(f"  {what}: failed ({type(exc).__name__}: {exc})")
         return {"available": False, "reason": f"{type(exc).__name__}: {str(exc)[:300]}"}
     return {"available": True, "rows": rows}
+
+
+def _stand_in_queries(state: str | None, overdue_only: bool) -> None:
+    """What a plans list page reads, from what this branch has: a page of 50 plans newest first
+    (with their customers) and the count, filtered by state and by an overdue invoice of the plan
+    (invoices.models.overdue, asked with EXISTS as the pages' branch does)."""
+    from django.db.models import Exists, OuterRef
+
+    from invoices.models import Invoice, overdue
+    from plans.models import Plan
+
+    plans = Plan.objects.all()
+    if state:
+        plans = plans.filter(state=state)
+    if overdue_only:
+        plans = plans.filter(Exists(Invoice.objects.filter(overdue(timezone.localdate()), plan_id=OuterRef("pk"))))
+    list(plans.select_related("customer").order_by("-id")[:50])
+    plans.count()
+
+
+def _stand_in_page(pk: int) -> None:
+    """What a plan page reads, from what this branch has: the plan, its rule versions, its
+    installments and penalties in schedule order, their credit notes and the waivers."""
+    from invoices.models import CreditNote
+    from plans.models import PenaltyWaiver, Plan
+
+    plan = Plan.objects.select_related("customer", "provider").get(pk=pk)
+    list(plan.penalty_rules.all())
+    installments = list(plan.installments)
+    list(plan.penalties)
+    list(CreditNote.objects.filter(invoice__plan_id=pk))
+    list(PenaltyWaiver.objects.filter(installment__in=[i.pk for i in installments]))
+
+
+def measure_stand_in(*, repeats: int, log=print) -> dict:
+    """The pages' queries through the ORM (no view, no template), timed as the pages would be:
+    not the pages' figures, an indication of what their data costs at this scale."""
+    from bench.stats import summary_ms
+
+    cases = [(f"list {request.query or 'unfiltered'}", _list_case(request.query)) for request in list_requests()] + [
+        (request.label, _page_case(int(request.target.split(":", 1)[1]))) for request in page_requests()
+    ]
+    rows = []
+    for label, run in cases:
+        run()
+        samples = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            run()
+            samples.append(time.perf_counter() - started)
+        row = {"label": f"stand-in {label}", **summary_ms(samples)}
+        rows.append(row)
+        log(f"  stand-in (ORM, no view) {label:<34} p50 {row['median_ms']:8.2f} ms  p95 {row['p95_ms']:8.2f} ms")
+    return {"rows": rows}
+
+
+def _list_case(query: str):
+    params = dict(part.split("=", 1) for part in query.split("&") if part)
+    return lambda: _stand_in_queries(params.get("state"), params.get("overdue") == "yes")
+
+
+def _page_case(pk: int):
+    return lambda: _stand_in_page(pk)
 
 
 def verdicts(found: dict) -> list[dict]:
@@ -221,4 +286,9 @@ def table(found: dict, machine: dict | None = None) -> str:
         lines += ["", header, "-" * len(header)]
         for row in listed["rows"]:
             lines.append(f"{row['label']:<44}{row['median_ms']:>9.1f}{row['p95_ms']:>9.1f}{row['queries']:>4}")
+    if found.get("stand_in"):
+        header = f"{'pages missing: their queries (ORM, no view)':<52}{'p50 ms':>9}{'p95 ms':>9}"
+        lines += ["", header, "-" * len(header)]
+        for row in found["stand_in"]["rows"]:
+            lines.append(f"{row['label']:<52}{row['median_ms']:>9.1f}{row['p95_ms']:>9.1f}")
     return "\n".join(lines)

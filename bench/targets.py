@@ -71,4 +71,5 @@ def order_requests() -> list[Request]:
 # does not resolve.
 PLAN_LIST_URL_NAME = "plans:list"
 PLAN_DETAIL_URL_NAME = "plans:detail"
-PLAN_LIST_QUERIES = ["state=active", "state=paid_off", "overdue=1", "state=active&overdue=1"]
+# The list's filters as plans.filters.PlanFilter names them (overdue: "yes" or "no").
+PLAN_LIST_QUERIES = ["", "state=active", "state=paid_off", "overdue=yes", "state=active&overdue=yes"]
