@@ -44,7 +44,7 @@ def plan_params(scale: float) -> dict[str, float]:
 # After "payment figures" (inv_final, pay_final: the plans' ids follow theirs).
 PLAN = [
     (
-        "plan plans",
+        "plan the plans",
         """
         CREATE TEMP TABLE pl AS
         WITH raw AS (
@@ -248,7 +248,7 @@ PLAN = [
         """,
     ),
     (
-        "plan payments",
+        "plan the plans' payments",
         # One payment per paid installment or penalty, of exactly what it pays.
         """
         CREATE TEMP TABLE pl_pay AS
