@@ -354,7 +354,7 @@ LOAD_CREDIT_NOTES = [
 # After the payments.
 LOAD_PAYMENTS = [
     (
-        "plan payments",
+        "plans' payments",
         """
         INSERT INTO payments_payment (id, customer_id, currency, amount, method, reference, received_at,
             refunded_total, charged_back_total, allocated_total, unallocated, state, allocation_status,
