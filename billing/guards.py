@@ -263,10 +263,17 @@ ALTER TABLE invoices_invoiceline ENABLE ALWAYS TRIGGER settle_issued_lines_delet
 )
 """Issued invoices and their lines, guarded like the ledger (DESIGN.md sections 2 and 3)."""
 
-ISSUED_PLAN_LINKS: tuple[str, ...] = ("kind", "plan_id", "plan_sequence", "installment_id", "penalty_period")
+ISSUED_PLAN_LINKS: tuple[str, ...] = (
+    "kind",
+    "plan_id",
+    "plan_sequence",
+    "installment_id",
+    "penalty_period",
+    "penalty_revision",
+)
 """What an issued invoice says about the plan it belongs to (DESIGN.md section 10), fixed like its
 total: a penalty's period and installment are what I11 counts. A trigger of its own, installed
-by the migration that added the columns (invoices 0013), so the older guard stays as it was."""
+by the migration after the one that added the columns (invoices 0014), so the older guard stays as it was."""
 
 PLAN_LINKS_GUARD_SQL = f"""
 CREATE TRIGGER settle_issued_plan_links_fixed BEFORE UPDATE ON invoices_invoice FOR EACH ROW

@@ -117,6 +117,9 @@ class Invoice(RefreshableFSMModel):
         "self", on_delete=models.PROTECT, null=True, blank=True, related_name="penalties", db_index=False
     )
     penalty_period = models.PositiveSmallIntegerField(null=True, blank=True)
+    # 0 for a period's penalty; 1, 2, ... for what a later assessment added to the same period
+    # when the rule came to more (a payment moved to a later value date): difference documents.
+    penalty_revision = models.PositiveSmallIntegerField(null=True, blank=True)
 
     total = money_field(default=0)
     credited_total = money_field(default=0)
@@ -163,9 +166,9 @@ class Invoice(RefreshableFSMModel):
                 name="invoice_due_after_issue",
             ),
             models.CheckConstraint(condition=Q(currency__regex=CURRENCY_CHECK), name="invoice_currency_code"),
-            # I11 at the database: one penalty invoice per installment and period.
+            # I11 at the database: one penalty invoice per installment, period and revision.
             models.UniqueConstraint(
-                fields=["installment", "penalty_period"],
+                fields=["installment", "penalty_period", "penalty_revision"],
                 condition=Q(installment__isnull=False),
                 name="invoice_unique_penalty_period",
             ),
@@ -179,8 +182,13 @@ class Invoice(RefreshableFSMModel):
                 name="invoice_installment_has_plan",
             ),
             models.CheckConstraint(
-                condition=Q(installment__isnull=True, penalty_period__isnull=True)
-                | Q(installment__isnull=False, penalty_period__isnull=False, plan__isnull=False),
+                condition=Q(installment__isnull=True, penalty_period__isnull=True, penalty_revision__isnull=True)
+                | Q(
+                    installment__isnull=False,
+                    penalty_period__isnull=False,
+                    penalty_revision__isnull=False,
+                    plan__isnull=False,
+                ),
                 name="invoice_penalty_has_period",
             ),
         ]

@@ -113,13 +113,14 @@ def create_invoice(
     plan_sequence: int | None = None,
     installment: Invoice | None = None,
     penalty_period: int | None = None,
+    penalty_revision: int | None = None,
     by: Actor,
 ) -> Invoice:
     """Create a draft invoice; its lines may change until it is issued.
 
     `order` and lines' 4th item (the order line billed) are for orders.services.invoice_order,
     which checks under the order's lock that the quantities may be invoiced. `plan` with
-    `plan_sequence` (an installment) or with `installment` and `penalty_period` (a penalty)
+    `plan_sequence` (an installment) or with `installment`, `penalty_period` and `penalty_revision` (a penalty)
     are for plans.services, which checks them.
     """
     if kind not in InvoiceKind.values:
@@ -127,7 +128,9 @@ def create_invoice(
     # A plan's invoices come from plans.services, which gives them their place in the plan.
     if (kind == InvoiceKind.INSTALLMENT) != (plan is not None and plan_sequence is not None and installment is None):
         raise InvalidInput("An installment invoice is issued by its plan (plans.services.create_plan), with its place.")
-    if (kind == InvoiceKind.PENALTY) != (plan is not None and installment is not None and penalty_period is not None):
+    if (kind == InvoiceKind.PENALTY) != (
+        plan is not None and installment is not None and penalty_period is not None and penalty_revision is not None
+    ):
         raise InvalidInput(
             "A penalty invoice is issued by the assessment (plans.services.assess_penalties) for a period."
         )
@@ -161,6 +164,7 @@ def create_invoice(
         plan_sequence=plan_sequence,
         installment=installment,
         penalty_period=penalty_period,
+        penalty_revision=penalty_revision,
         total=total,
         balance_due=total,
         payment_status=derive_payment_status(net=total, paid=Decimal("0.00")),

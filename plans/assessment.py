@@ -2,22 +2,21 @@
 
 For each installment, plans.penalties says what every period due by `as_of` should cost,
 from the installment's allocations counted at their payments' value dates and the rule
-versions. What a period counts as charged is its penalty invoice's total less the credit
-notes with reason code `recalculation` on it; waiver credit notes do not reduce it, so a
-waived penalty is never charged again. The difference is issued as a document, never an
-edit:
+versions. What a period counts as charged is the total of its penalty invoices less the
+credit notes with reason code `recalculation` on them; waiver credit notes do not reduce it,
+so a waived penalty is never charged again. The difference is issued as a document, never
+an edit:
 
-- a period with no penalty invoice that should cost something: a new `penalty` invoice
-  (plan, installment, penalty_period = the period number, issued and due on the period's
-  date), unless future penalties of the installment are waived (PenaltyWaiver);
-- a period charged more than it should: a credit note `recalculation` for the excess (at
-  most what is left to credit on it);
-- a period charged less than it should (a payment moved or canceled after its penalty was
-  charged): not charged, since the period already has its one invoice (the database keeps
-  one per installment and period); counted in the result as `increases_not_charged`.
+- a period charged less than it should cost: a new `penalty` invoice for the difference
+  (plan, installment, penalty_period = the period number, penalty_revision 0 for the
+  period's first invoice, then 1, 2, ... when a payment moved to a later value date or was
+  taken off makes the period cost more; issued and due on the period's date), unless
+  future penalties of the installment are waived (PenaltyWaiver);
+- a period charged more than it should: credit notes `recalculation` for the excess, on
+  its invoices newest revision first, at most what is left to credit on each.
 
-A voided penalty invoice counts as charged nothing and is not charged again: voiding it was
-a decision about that period.
+A period with a voided penalty invoice is left as it is: voiding it was a decision about
+that period.
 
 One run at a time: the whole run is one transaction holding a transaction-level advisory
 lock, so a second run (or change_penalty_rule) waits and then sees what the first
@@ -81,10 +80,12 @@ _PAID_SQL = """
     WHERE a.invoice_id = ANY(%(ids)s) GROUP BY 1, 2
 """
 _PENALTIES_SQL = f"""
-    SELECT pen.installment_id, pen.penalty_period, pen.id, pen.state, pen.total, pen.credited_total,
+    SELECT pen.installment_id, pen.penalty_period, pen.id, pen.penalty_revision, pen.state, pen.total,
+           pen.credited_total,
            COALESCE((SELECT SUM(c.amount) FROM invoices_creditnote c
                      WHERE c.invoice_id = pen.id AND c.reason_code = '{CreditReason.RECALCULATION.value}'), 0)
     FROM invoices_invoice pen WHERE pen.installment_id = ANY(%(ids)s)
+    ORDER BY pen.installment_id, pen.penalty_period, pen.penalty_revision
 """
 _RULES_SQL = """
     SELECT plan_id, effective_from, kind, rate, amount, grace_days, frequency, cap FROM plans_penaltyrule
@@ -95,9 +96,10 @@ _WAIVED_SQL = "SELECT installment_id FROM plans_penaltywaiver WHERE installment_
 
 @dataclass(frozen=True)
 class Charged:
-    """A period's penalty invoice as the assessment counts it."""
+    """One penalty invoice of a period as the assessment counts it."""
 
     invoice_id: int
+    revision: int
     state: str
     total: Decimal
     credited: Decimal
@@ -105,7 +107,7 @@ class Charged:
 
     @property
     def charged(self) -> Decimal:
-        return ZERO if self.state == InvoiceState.VOID else self.total - self.recalculated
+        return self.total - self.recalculated
 
     @property
     def creditable(self) -> Decimal:
@@ -121,13 +123,14 @@ class Figures:
     amount: Decimal
     due_date: datetime.date
     paid: list[tuple[datetime.date, Decimal]] = field(default_factory=list)
-    charged: dict[int, Charged] = field(default_factory=dict)
+    charged: dict[int, list[Charged]] = field(default_factory=dict)  # period -> its invoices, by revision
     waived: bool = False
 
 
 @dataclass(frozen=True)
 class Charge:
     period: Period
+    revision: int
     amount: Decimal
 
 
@@ -145,7 +148,6 @@ class AssessmentResult:
     as_of: datetime.date
     candidates: int = 0
     documents: list[Invoice | CreditNote] = field(default_factory=list)
-    increases_not_charged: list[tuple[int, int, Decimal]] = field(default_factory=list)  # installment, period, amount
 
     @property
     def penalties(self) -> list[Invoice]:
@@ -172,8 +174,10 @@ def read_figures(ids: Sequence[int]) -> dict[int, Figures]:
         for pk, value_date, amount in cursor.fetchall():
             figures[pk].paid.append((value_date, amount))
         cursor.execute(_PENALTIES_SQL, {"ids": ids})
-        for pk, period, invoice_id, state, total, credited, recalculated in cursor.fetchall():
-            figures[pk].charged[period] = Charged(invoice_id, state, total, credited, recalculated)
+        for pk, period, invoice_id, revision, state, total, credited, recalculated in cursor.fetchall():
+            figures[pk].charged.setdefault(period, []).append(
+                Charged(invoice_id, revision, state, total, credited, recalculated)
+            )
         cursor.execute(_WAIVED_SQL, {"ids": ids})
         for (pk,) in cursor.fetchall():
             figures[pk].waived = True
@@ -189,11 +193,8 @@ def read_rules(plan_ids: Sequence[int]) -> dict[int, list[RuleVersion]]:
     return rules
 
 
-def differences(
-    figures: Figures, versions: Sequence[RuleVersion], as_of: datetime.date
-) -> tuple[list[Charge | Credit], list[tuple[int, Decimal]]]:
-    """The documents that make what was charged equal what the rule says (module docstring), and
-    the periods already invoiced that the rule now prices higher: (period, how much more)."""
+def differences(figures: Figures, versions: Sequence[RuleVersion], as_of: datetime.date) -> list[Charge | Credit]:
+    """The documents that make what was charged equal what the rule says (module docstring)."""
     periods = penalty_periods(
         amount=figures.amount,
         due_date=figures.due_date,
@@ -203,19 +204,23 @@ def differences(
         currency=figures.currency,
     )
     actions: list[Charge | Credit] = []
-    higher: list[tuple[int, Decimal]] = []
     for period in periods:
-        existing = figures.charged.get(period.number)
-        if existing is None:
-            if period.charge > 0 and not figures.waived:
-                actions.append(Charge(period, period.charge))
+        invoices = figures.charged.get(period.number, [])
+        if any(invoice.state == InvoiceState.VOID for invoice in invoices):
             continue
-        if existing.state != InvoiceState.VOID and period.charge > existing.charged:
-            higher.append((period.number, period.charge - existing.charged))
-        excess = min(existing.charged - period.charge, existing.creditable)
-        if excess > 0:
-            actions.append(Credit(period, existing.invoice_id, excess, period.charge, existing.charged))
-    return actions, higher
+        charged = sum((invoice.charged for invoice in invoices), ZERO)
+        if period.charge > charged:
+            if not figures.waived:
+                revision = max((invoice.revision for invoice in invoices), default=-1) + 1
+                actions.append(Charge(period, revision, period.charge - charged))
+            continue
+        excess = charged - period.charge
+        for invoice in reversed(invoices):  # newest revision first
+            take = min(excess, invoice.creditable)
+            if take > 0:
+                actions.append(Credit(period, invoice.invoice_id, take, period.charge, charged))
+                excess -= take
+    return actions
 
 
 def candidate_ids(as_of: datetime.date, plan: Plan | None) -> list[int]:
@@ -226,7 +231,9 @@ def candidate_ids(as_of: datetime.date, plan: Plan | None) -> list[int]:
         return [pk for (pk,) in cursor.fetchall()]
 
 
-def assess_penalties(*, as_of: datetime.date | None = None, plan: Plan | None = None, by: Actor) -> list:
+def assess_penalties(
+    *, as_of: datetime.date | None = None, plan: Plan | None = None, by: Actor
+) -> list[Invoice | CreditNote]:
     """Charge or credit the penalty differences up to `as_of` (today by default), for one plan or all.
 
     Returns the documents issued: penalty invoices and recalculation credit notes, in order.
@@ -236,7 +243,7 @@ def assess_penalties(*, as_of: datetime.date | None = None, plan: Plan | None = 
 
 @transaction.atomic
 def run_assessment(*, as_of: datetime.date | None = None, plan: Plan | None = None, by: Actor) -> AssessmentResult:
-    """assess_penalties with what the nightly command reports (candidates, increases not charged)."""
+    """assess_penalties with what the nightly command reports (how many installments it looked at)."""
     today = timezone.localdate()
     if as_of is None:
         as_of = today
@@ -255,24 +262,24 @@ def run_assessment(*, as_of: datetime.date | None = None, plan: Plan | None = No
         changed = []
         for pk in ids[start : start + BATCH]:
             figures = batch[pk]
-            actions, higher = differences(figures, rules.get(figures.plan_id, []), as_of)
-            if actions:
+            if differences(figures, rules.get(figures.plan_id, []), as_of):
                 changed.append(figures)
-            result.increases_not_charged += [(pk, k, more) for k, more in higher]
         for figures in changed:  # in account, then installment order: the lock order
             result.documents += _write(figures, rules[figures.plan_id], as_of, by=by)
     return result
 
 
-def _write(figures: Figures, versions: Sequence[RuleVersion], as_of: datetime.date, *, by: Actor) -> list:
+def _write(
+    figures: Figures, versions: Sequence[RuleVersion], as_of: datetime.date, *, by: Actor
+) -> list[Invoice | CreditNote]:
     """Lock the installment (account, then it and its penalties), read it again and issue the difference."""
-    penalty_ids = [c.invoice_id for c in figures.charged.values()]
+    penalty_ids = [c.invoice_id for invoices in figures.charged.values() for c in invoices]
     lock_rows(accounts=[figures.account_id], invoices=[figures.installment_id, *penalty_ids])
     fresh = read_figures([figures.installment_id])[figures.installment_id]
     installment = Invoice.objects.get(pk=figures.installment_id)
     plan = Plan.objects.get(pk=fresh.plan_id)
     documents: list[Invoice | CreditNote] = []
-    for action in differences(fresh, versions, as_of)[0]:
+    for action in differences(fresh, versions, as_of):
         period = action.period
         if isinstance(action, Charge):
             draft = create_invoice(
@@ -282,7 +289,8 @@ def _write(figures: Figures, versions: Sequence[RuleVersion], as_of: datetime.da
                 lines=[
                     (
                         f"Late payment penalty on installment {installment.plan_sequence} ({installment.number}), "
-                        f"period {period.number} from {period.date}",
+                        f"period {period.number} from {period.date}"
+                        + (f" (revised: {action.amount} more)" if action.revision else ""),
                         "1",
                         action.amount,
                     )
@@ -293,6 +301,7 @@ def _write(figures: Figures, versions: Sequence[RuleVersion], as_of: datetime.da
                 plan=plan,
                 installment=installment,
                 penalty_period=period.number,
+                penalty_revision=action.revision,
                 by=by,
             )
             documents.append(issue_invoice(draft, by=by))

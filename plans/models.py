@@ -107,7 +107,9 @@ class Plan(RefreshableFSMModel):
     @property
     def penalties(self) -> models.QuerySet:
         """Its penalty invoices, by installment and period."""
-        return self.invoices.filter(installment__isnull=False).order_by("installment__plan_sequence", "penalty_period")
+        return self.invoices.filter(installment__isnull=False).order_by(
+            "installment__plan_sequence", "penalty_period", "penalty_revision"
+        )
 
     @transition(
         field=state,

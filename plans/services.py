@@ -25,7 +25,7 @@ from invoices.models import CreditNote, CreditReason, Invoice, InvoiceKind, Invo
 from invoices.services import create_invoice, issue_credit_note, issue_invoice
 from ledger.core import lock_rows
 from plans.assessment import ASSESSMENT_LOCK, assess_penalties
-from plans.models import PenaltyFrequency, PenaltyKind, PenaltyRule, PenaltyWaiver, Plan
+from plans.models import PenaltyFrequency, PenaltyKind, PenaltyRule, PenaltyWaiver, Plan, PlanState
 from plans.penalties import add_months
 
 __all__ = [
@@ -201,7 +201,7 @@ def change_penalty_rule(plan: Plan, *, effective_from: datetime.date, by: Actor,
     _take_assessment_lock()
     lock_rows(accounts=[plan.account_id])
     locked = Plan.objects.get(pk=plan.pk)
-    if locked.state == "canceled":
+    if locked.state == PlanState.CANCELED:
         raise InvalidState(f"{locked} is canceled; its penalty rule cannot change.")
     last_charged = (
         Invoice.objects.filter(plan_id=locked.pk, kind=InvoiceKind.PENALTY)

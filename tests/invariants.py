@@ -301,14 +301,14 @@ CHECKS = {
                               ELSE 'active' END
     """,
     # I11 at rest: a penalty names an installment of its own plan, and no installment has two
-    # penalty invoices for one period (the unique constraint's backstop, checked anyway).
+    # penalty invoices for one period and revision (the unique constraint's backstop, checked anyway).
     "I11 penalty links": """
         SELECT pen.id FROM invoices_invoice pen JOIN invoices_invoice inst ON inst.id = pen.installment_id
         WHERE pen.kind <> 'penalty' OR inst.kind <> 'installment' OR pen.plan_id IS DISTINCT FROM inst.plan_id
            OR pen.customer_id <> inst.customer_id OR pen.account_id <> inst.account_id
         UNION ALL
         SELECT MIN(id) FROM invoices_invoice WHERE installment_id IS NOT NULL
-        GROUP BY installment_id, penalty_period HAVING COUNT(*) > 1
+        GROUP BY installment_id, penalty_period, penalty_revision HAVING COUNT(*) > 1
     """,
     "I7 append-only trigger missing": f"""
         SELECT t.table_name FROM (VALUES {", ".join(f"('{table}')" for table in LEDGER_TABLES)}) t(table_name)

@@ -38,10 +38,10 @@ def pay(plan: Plan, invoice: Invoice, amount: str, on: str, *, by=None):
 
 
 def penalties_of(invoice: Invoice) -> list[tuple[int, datetime.date, Decimal]]:
-    """(period, date, total) of the installment's penalty invoices, by period."""
+    """(period, date, total) of the installment's penalty invoices, by period and revision."""
     return [
         (p.penalty_period, p.issue_date, p.total)
-        for p in Invoice.objects.filter(installment_id=invoice.pk).order_by("penalty_period")
+        for p in Invoice.objects.filter(installment_id=invoice.pk).order_by("penalty_period", "penalty_revision")
     ]
 
 

@@ -3,11 +3,11 @@ random installments, rule changes, assessments on random increasing days, waiver
 
 The penalty rule is written again here, plainly, from DESIGN.md section 10 and the
 docstring of plans.penalties (not by calling it): `expected_charges`. The machine keeps its
-own book of every penalty period (what its invoice charged, what recalculation and waiver
-credit notes took off) and updates it at each assessment by the rule's difference: a new
-period that should cost something is charged (unless future penalties are waived); a period
-charged more than it should is credited the excess (at most what is left to credit); a
-period charged less is left as it is (it already has its one invoice). After every step the
+own book of every penalty invoice (period, revision, what it charged, what recalculation and
+waiver credit notes took off) and updates it at each assessment by the rule's difference: a
+period charged less than it should cost gets an invoice for the difference (revision 0, 1,
+...; none once future penalties are waived); a period charged more is credited the excess,
+newest revision first, at most what is left to credit on each. After every step the
 database's penalty invoices and credit notes equal that book, and tests/invariants.py finds
 nothing.
 """
@@ -22,14 +22,16 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from django.db import connection, transaction
+from django.db.models import Sum
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
 
 from allocations.models import Allocation
-from allocations.services import allocate, auto_allocate
+from allocations.services import allocate, auto_allocate, deallocate
 from billing.errors import InvalidInput, InvalidState
 from invoices.models import Invoice
+from payments.models import Payment
 from plans.services import assess_penalties, change_penalty_rule, create_plan, waive_future_penalties, waive_penalty
 from tests.factories import CustomerFactory, ProviderFactory, UserFactory, make_payment
 from tests.invariants import violations
@@ -128,7 +130,7 @@ def expected_charges(
 
 # Every penalty invoice with what recalculation and waiver credit notes took off it.
 BOOK_SQL = """
-    SELECT i.installment_id, i.penalty_period, i.total,
+    SELECT i.installment_id, i.penalty_period, i.penalty_revision, i.total,
            COALESCE(SUM(c.amount) FILTER (WHERE c.reason_code = 'recalculation'), 0),
            COALESCE(SUM(c.amount) FILTER (WHERE c.reason_code = 'waiver'), 0)
     FROM invoices_invoice i LEFT JOIN invoices_creditnote c ON c.invoice_id = i.id
@@ -146,7 +148,7 @@ class PlanMachine(RuleBasedStateMachine):
         self.customer = CustomerFactory()
         self.provider = ProviderFactory()
         self.plans: list[PlanModel] = []
-        self.book: dict[tuple[int, int], Booked] = {}  # (installment id, period) -> its penalty
+        self.book: dict[tuple[int, int, int], Booked] = {}  # (installment id, period, revision) -> its invoice
         self.waived_future: set[int] = set()
         self.day = START  # the last assessment's day
 
@@ -213,6 +215,26 @@ class PlanMachine(RuleBasedStateMachine):
         allocate(payment, installment, amount, by=self.clerk)
 
     @precondition(lambda self: self.plans)
+    @rule(index=st.integers(0, 1000))
+    def take_a_payment_back(self, index):
+        """A payment taken off an installment (it was meant for something else): the periods
+        it covered come to more, and the next assessment charges the difference."""
+        pairs = sorted(
+            Allocation.objects.filter(invoice_id__in=self.installment_ids())
+            .values_list("payment_id", "invoice_id")
+            .annotate(net=Sum("amount"))
+            .filter(net__gt=0)
+            .values_list("payment_id", "invoice_id")
+        )
+        if not pairs:
+            return
+        payment_id, invoice_id = pairs[index % len(pairs)]
+        deallocate(
+            Payment.objects.get(pk=payment_id), Invoice.objects.get(pk=invoice_id), by=self.clerk, reason="Misapplied"
+        )
+        COUNTS["taken back"] += 1
+
+    @precondition(lambda self: self.plans)
     @rule(amount=st.sampled_from(["5.00", "102.00", "300.00"]), value_day=st.integers(0, (LAST_DAY - START).days))
     def pay_automatically(self, amount, value_day):
         received = datetime.datetime.combine(START + datetime.timedelta(days=value_day), datetime.time(9))
@@ -239,16 +261,19 @@ class PlanMachine(RuleBasedStateMachine):
                     self.day,
                 )
                 for period, cost in should.items():
-                    booked = self.book.get((installment_id, period))
-                    if booked is None:
-                        if cost > 0 and installment_id not in self.waived_future:
-                            self.book[(installment_id, period)] = Booked(cost)
+                    revisions = sorted(r for (i, k, r) in self.book if (i, k) == (installment_id, period))
+                    invoices = [self.book[(installment_id, period, r)] for r in revisions]
+                    charged = sum((b.total - b.recalculated for b in invoices), D("0.00"))
+                    if cost > charged:
+                        if installment_id not in self.waived_future:
+                            self.book[(installment_id, period, len(revisions))] = Booked(cost - charged)
                         continue
-                    charged = booked.total - booked.recalculated
-                    left = booked.total - booked.recalculated - booked.waived
-                    excess = min(charged - cost, left)
-                    if excess > 0:
-                        booked.recalculated += excess
+                    excess = charged - cost
+                    for booked in reversed(invoices):
+                        take = min(excess, booked.total - booked.recalculated - booked.waived)
+                        if take > 0:
+                            booked.recalculated += take
+                            excess -= take
 
     @precondition(lambda self: self.plans)
     @rule(index=st.integers(0, 100), days=st.integers(1, 90), kind=st.sampled_from(["fixed", "percent"]))
@@ -276,9 +301,9 @@ class PlanMachine(RuleBasedStateMachine):
     @rule(index=st.integers(0, 1000), part=st.booleans())
     def waive_a_penalty(self, index, part):
         keys = sorted(self.book)
-        installment_id, period = keys[index % len(keys)]
-        booked = self.book[(installment_id, period)]
-        penalty = Invoice.objects.get(installment_id=installment_id, penalty_period=period)
+        installment_id, period, revision = keys[index % len(keys)]
+        booked = self.book[(installment_id, period, revision)]
+        penalty = Invoice.objects.get(installment_id=installment_id, penalty_period=period, penalty_revision=revision)
         left = booked.total - booked.recalculated - booked.waived
         if left <= 0:
             with pytest.raises(InvalidState):
@@ -307,12 +332,14 @@ class PlanMachine(RuleBasedStateMachine):
         with connection.cursor() as cursor:
             cursor.execute(BOOK_SQL)
             found = {
-                (inst, period): (total, recalc, waived) for inst, period, total, recalc, waived in cursor.fetchall()
+                (inst, period, revision): (total, recalc, waived)
+                for inst, period, revision, total, recalc, waived in cursor.fetchall()
             }
         assert found == {key: (b.total, b.recalculated, b.waived) for key, b in self.book.items()}
         COUNTS["penalties"] = max(COUNTS["penalties"], len(found))
         COUNTS["recalculated"] = max(COUNTS["recalculated"], sum(1 for b in self.book.values() if b.recalculated))
         COUNTS["waived"] = max(COUNTS["waived"], sum(1 for b in self.book.values() if b.waived))
+        COUNTS["revised"] = max(COUNTS["revised"], sum(1 for key in self.book if key[2] > 0))
 
     @invariant()
     def the_ledger_invariants_hold(self):
@@ -349,11 +376,14 @@ def test_scripted_run_recalculates_after_a_back_dated_payment_and_waives():
             lambda: machine.change_rule(index=0, days=10, kind="fixed"),
             lambda: machine.pay_automatically(amount="300.00", value_day=10),
             lambda: machine.assess(days=200, one_plan=0),
+            lambda: machine.take_a_payment_back(index=0),  # installment 1's back-dated 333.33
+            lambda: machine.assess(days=1, one_plan=0),  # 1.1 .. 1.3 charged again, as revision 1
         ]
         for step in steps:
             step()
             machine.penalties_are_what_the_book_says()
             machine.the_ledger_invariants_hold()
         assert COUNTS["penalties"] >= 6 and COUNTS["recalculated"] >= 2 and COUNTS["waived"] >= 1, COUNTS
+        assert COUNTS["revised"] >= 3, COUNTS
     finally:
         machine.teardown()

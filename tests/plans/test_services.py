@@ -312,17 +312,29 @@ def test_a_voided_penalty_is_not_charged_again(plan, clerk):
     assert assess_penalties(as_of=day("2025-02-28"), by=clerk) == []
 
 
-def test_an_increase_on_an_invoiced_period_is_reported_not_charged(plan, clerk):
+def test_a_period_that_comes_to_more_is_charged_the_difference_by_a_second_invoice(plan, clerk):
     from allocations.services import deallocate
 
     first = installments(plan)[0]
     payment = pay(plan, first, "50.00", "2025-02-01")
     assess_penalties(as_of=day("2025-02-28"), by=clerk)
     assert penalties_of(first) == [(1, day("2025-02-15"), D("1.00"))]
+    # The 50.00 was meant for another invoice: 100.00 was overdue on 2025-02-15 after all.
     deallocate(payment, Invoice.objects.get(pk=first.pk), by=clerk, reason="Was meant for another invoice")
     result = run_assessment(as_of=day("2025-02-28"), by=clerk)
-    assert result.documents == []
-    assert result.increases_not_charged == [(first.pk, 1, D("1.00"))]
+    (supplement,) = result.documents
+    assert (supplement.penalty_period, supplement.penalty_revision, supplement.total) == (1, 1, D("1.00"))
+    assert "revised: 1.00 more" in supplement.lines.get().description
+    assert penalties_of(first) == [(1, day("2025-02-15"), D("1.00")), (1, day("2025-02-15"), D("1.00"))]
+    assert assess_penalties(as_of=day("2025-02-28"), by=clerk) == []
+    # Paid back on time after all (the bank's proof): both invoices of the period are credited, newest first.
+    pay(plan, first, "100.00", "2025-01-20")
+    notes = assess_penalties(as_of=day("2025-02-28"), by=clerk)
+    assert [(n.invoice.penalty_revision, n.amount, n.reason_code) for n in notes] == [
+        (1, D("1.00"), "recalculation"),
+        (0, D("1.00"), "recalculation"),
+    ]
+    assert_invariants()
 
 
 def test_assessment_as_of_the_future_or_a_bad_date_is_refused(plan, clerk):

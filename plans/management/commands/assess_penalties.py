@@ -59,9 +59,4 @@ class Command(BaseCommand):
             f"{len(result.credit_notes)} recalculation credit notes"
             + "".join(f", {format_money(total, cur)}" for cur, total in sorted(credited.items()))
         )
-        if result.increases_not_charged:
-            self.stdout.write(
-                f"{len(result.increases_not_charged)} periods already invoiced now come to more than was charged "
-                "(a payment moved or canceled after the penalty); not charged again."
-            )
         self.stdout.write(f"Done in {elapsed:.1f} s.")

@@ -5,7 +5,7 @@ from billing import guards
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("invoices", "0012_invoice_plan"),
+        ("invoices", "0013_penalty_revision"),
     ]
 
     operations = [
