@@ -221,12 +221,13 @@ PLAN = [
         CREATE TEMP TABLE pl_inv_final AS
         WITH both_kinds AS (
             SELECT id, plan_id, plan_sequence, NULL::bigint AS installment_id, NULL::int AS penalty_period,
+                   NULL::int AS penalty_revision,
                    'installment' AS kind, customer_id, account_id, provider_id, currency, issue_date, due_date,
                    total, 0::numeric AS recalculated, 0::numeric AS waived, paid AS paid_total,
                    'Installment ' || plan_sequence || ' of ' || %(plan_installments)s AS description
             FROM pl_inst
             UNION ALL
-            SELECT pen.id, i.plan_id, NULL, pen.installment_id, pen.number, 'penalty', i.customer_id, i.account_id,
+            SELECT pen.id, i.plan_id, NULL, pen.installment_id, pen.number, 0, 'penalty', i.customer_id, i.account_id,
                    i.provider_id, i.currency, pen.day, pen.day, pen.total, pen.recalculated, pen.waived, pen.paid,
                    'Late payment penalty on installment ' || i.plan_sequence || ', period ' || pen.number
                        || ' from ' || pen.day
@@ -321,13 +322,13 @@ LOAD_INVOICES = [
         INSERT INTO invoices_invoice (id, provider_id, customer_id, account_id, sequence, number, currency,
             issue_date, due_date, total, credited_total, paid_total, balance_due, state, payment_status,
             created_at, created_by_id, voided_at, void_reason, order_id, kind, plan_id, plan_sequence,
-            installment_id, penalty_period)
+            installment_id, penalty_period, penalty_revision)
         SELECT id, provider_id, customer_id, account_id, sequence,
                'P' || lpad(provider_id::text, 3, '0') || '-' || lpad(sequence::text, 6, '0'), currency,
                issue_date, due_date, total, credit, paid_total, balance_due, 'open', payment_status,
                CASE WHEN kind = 'penalty' THEN least(now() - interval '1 hour', issue_date + 1 + time '02:00')
                     ELSE issue_date + time '09:00' END,
-               NULL, NULL, '', NULL, kind, plan_id, plan_sequence, installment_id, penalty_period
+               NULL, NULL, '', NULL, kind, plan_id, plan_sequence, installment_id, penalty_period, penalty_revision
         FROM pl_inv_final ORDER BY id
         """,
     ),

@@ -78,13 +78,14 @@ def measure_assessment(*, as_of: datetime.date | None = None, log=print) -> dict
             "candidates_per_s": round(result.candidates / seconds) if seconds else 0,
             "penalty_invoices": len(result.penalties),
             "credit_notes": len(result.credit_notes),
-            "increases_not_charged": len(result.increases_not_charged),
+            # Penalty invoices for what a period comes to more than was charged (penalty_revision > 0).
+            "revisions": sum(1 for invoice in result.penalties if invoice.penalty_revision),
         }
         found[name] = run
         log(
             f"  assess_penalties as of {as_of}, {name} run: {seconds:.1f} s, {result.candidates} installments looked "
             f"at ({run['candidates_per_s']}/s), {run['penalty_invoices']} penalty invoices, "
-            f"{run['credit_notes']} recalculation credit notes, {run['increases_not_charged']} increases not charged"
+            f"{run['credit_notes']} recalculation credit notes, {run['revisions']} of the penalties revisions"
         )
     found["installments_per_s"] = 0
     counts = plan_counts()
@@ -265,13 +266,13 @@ def table(found: dict, machine: dict | None = None) -> str:
     )
     assess = found["assess"]
     header = f"{'assess_penalties as of ' + assess['as_of']:<36}{'s':>8}{'looked at':>11}{'/s':>8}{'penalties':>11}"
-    header += f"{'credits':>9}{'incr.':>7}"
+    header += f"{'credits':>9}{'revis.':>8}"
     lines += ["", header, "-" * len(header)]
     for name in ("first", "second"):
         run = assess[name]
         lines.append(
             f"{name + ' run':<36}{run['seconds']:>8.1f}{run['candidates']:>11}{run['candidates_per_s']:>8}"
-            f"{run['penalty_invoices']:>11}{run['credit_notes']:>9}{run['increases_not_charged']:>7}"
+            f"{run['penalty_invoices']:>11}{run['credit_notes']:>9}{run['revisions']:>8}"
         )
     lines.append(
         f"first run over every installment: {assess['installments_per_s']:,} installments/s (target < "
