@@ -37,6 +37,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "penalty assessment, the plans list and a plan's page (plans), or all of them (all, the default)",
     )
     parser.add_argument(
+        "--plans-scale",
+        type=float,
+        default=None,
+        help="size of the installment plans apart from the rest (default: --scale, 1.0 = 100,000 plans of 10 "
+        "installments; 0 = none, the data of the rounds before issue 13, whose invoices they join)",
+    )
+    parser.add_argument(
         "--dunning-seconds",
         type=float,
         default=60.0,
@@ -86,7 +93,7 @@ def _run(args: argparse.Namespace, started: float) -> int:
     results["migrate_seconds"] = round(time.perf_counter() - t, 2)
     log(f"Filling at scale {args.scale} ...")
     t = time.perf_counter()
-    results["fill"] = generate.fill(args.scale, seed=args.seed, log=log)
+    results["fill"] = generate.fill(args.scale, seed=args.seed, plans_scale=args.plans_scale, log=log)
     results["fill"]["seconds"] = round(time.perf_counter() - t, 2)
     results["statuses"] = generate.status_counts()
     violations, seconds = checks.invariant_violations()

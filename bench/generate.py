@@ -484,8 +484,11 @@ TABLES = [
 ]
 
 
-def fill(scale: float, *, seed: int = 0, log=print) -> dict:
-    """Plan and insert the data set; returns timings (seconds) and row counts."""
+def fill(scale: float, *, seed: int = 0, plans_scale: float | None = None, log=print) -> dict:
+    """Plan and insert the data set; returns timings (seconds) and row counts.
+
+    `plans_scale` sizes the installment plans apart (default: `scale`; 0: none).
+    """
     shape = Shape.at(scale)
     params: dict[str, float] = {
         "invoices": shape.invoices,
@@ -496,7 +499,7 @@ def fill(scale: float, *, seed: int = 0, log=print) -> dict:
     }
     params.update(_fate_cuts(shape))
     params.update(generate_orders.order_params(shape.invoices, shape.customers))
-    params.update(generate_plans.plan_params(scale))
+    params.update(generate_plans.plan_params(scale if plans_scale is None else plans_scale))
     timings: dict[str, float] = {}
     connection.close()  # a fresh session, so temp_buffers can still be raised
     with connection.cursor() as cursor:

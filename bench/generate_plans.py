@@ -34,8 +34,9 @@ PLANS_PER_SCALE = 100_000
 
 
 def plan_params(scale: float) -> dict[str, float]:
+    """The plans' share of the fill; scale 0 makes none (the data of the rounds before issue 13)."""
     return {
-        "plans": max(20, round(PLANS_PER_SCALE * scale)),
+        "plans": max(20, round(PLANS_PER_SCALE * scale)) if scale > 0 else 0,
         "plan_installments": INSTALLMENTS,
         "plan_days": PLAN_DAYS,
     }
