@@ -34,6 +34,7 @@ LEDGER_TABLES: tuple[str, ...] = (
     "invoices_invoicestatuschange",
     "payments_paymentstatuschange",
     "orders_orderstatuschange",
+    "plans_penaltyassessment",
     "plans_penaltyrule",
     "plans_penaltywaiver",
     "plans_planstatuschange",

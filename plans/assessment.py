@@ -26,6 +26,14 @@ have a rule, past the shortest grace of their plan's rules, and either already p
 or not waived and still owing or paid with a value date past grace. Their figures are read
 in batches; only installments whose figures differ are locked (their account, then the
 installment and its penalties by id), read again under the lock and written.
+
+Each run is logged (PenaltyAssessment). A run over every plan after an earlier one, for the
+same day or a later one, looks among those only at installments where something changed
+since the earlier one started (less SINCE_MARGIN): an allocation or credit note on it, a
+rule version of its plan, a payment value-dated on or after the earlier run's day; and at
+installments that still owe and may have a new period due (no penalty dated within a month
+of as_of). Everything else was settled by the earlier run and has not moved, so the nightly
+run reads what moved, not the whole book. `full=True` (and a run for one plan) looks at all.
 """
 
 from __future__ import annotations
@@ -46,16 +54,22 @@ from billing.models import Customer, Provider
 from invoices.models import CreditNote, CreditReason, Invoice, InvoiceKind, InvoiceState
 from invoices.services import create_invoice, issue_credit_note, issue_invoice
 from ledger.core import lock_rows
-from plans.models import Plan, PlanState
+from plans.models import PenaltyAssessment, Plan, PlanState
 from plans.penalties import ZERO, Period, RuleVersion, penalty_periods
 
 # pg_advisory_xact_lock key of the assessment (and of change_penalty_rule, which waits for it).
 ASSESSMENT_LOCK = 0x5E771E_0004
 BATCH = 2000
 
+# A run over every plan after an earlier one looks at what changed since that one started,
+# less this margin (a clerk's transaction that began before it but committed after it read).
+SINCE_MARGIN = datetime.timedelta(hours=1)
+
 _CANDIDATES_SQL = f"""
     WITH grace AS (
-        SELECT plan_id, MIN(grace_days) AS days FROM plans_penaltyrule {{rule_filter}} GROUP BY plan_id)
+        SELECT plan_id, MIN(grace_days) AS days, bool_and(frequency = 'once') AS once_only,
+               bool_or(created_at >= %(since)s) AS rules_changed
+        FROM plans_penaltyrule {{rule_filter}} GROUP BY plan_id)
     SELECT i.id FROM invoices_invoice i
     JOIN grace ON grace.plan_id = i.plan_id
     JOIN plans_plan p ON p.id = i.plan_id AND p.state <> '{PlanState.CANCELED.value}'
@@ -67,6 +81,16 @@ _CANDIDATES_SQL = f"""
                     OR EXISTS (SELECT 1 FROM allocations_allocation a JOIN payments_payment pay ON pay.id = a.payment_id
                                WHERE a.invoice_id = i.id
                                  AND (pay.received_at AT TIME ZONE %(tz)s)::date > i.due_date + grace.days))))
+      AND (%(since)s::timestamptz IS NULL
+           OR grace.rules_changed
+           OR EXISTS (SELECT 1 FROM allocations_allocation a WHERE a.invoice_id = i.id AND a.created_at >= %(since)s)
+           OR EXISTS (SELECT 1 FROM invoices_creditnote c WHERE c.invoice_id = i.id AND c.created_at >= %(since)s)
+           OR EXISTS (SELECT 1 FROM allocations_allocation a JOIN payments_payment pay ON pay.id = a.payment_id
+                      WHERE a.invoice_id = i.id AND (pay.received_at AT TIME ZONE %(tz)s)::date >= %(last_as_of)s)
+           OR (i.balance_due > 0
+               AND NOT EXISTS (SELECT 1 FROM plans_penaltywaiver w WHERE w.installment_id = i.id)
+               AND NOT EXISTS (SELECT 1 FROM invoices_invoice pen WHERE pen.installment_id = i.id
+                               AND (grace.once_only OR (pen.issue_date + interval '1 month')::date > %(as_of)s))))
     ORDER BY i.account_id, i.id
 """
 
@@ -223,12 +247,38 @@ def differences(figures: Figures, versions: Sequence[RuleVersion], as_of: dateti
     return actions
 
 
-def candidate_ids(as_of: datetime.date, plan: Plan | None) -> list[int]:
+def candidate_ids(
+    as_of: datetime.date,
+    plan: Plan | None,
+    *,
+    since: datetime.datetime | None = None,
+    last_as_of: datetime.date | None = None,
+) -> list[int]:
+    """The installments to look at, set-based: every one that may owe a penalty (module
+    docstring), or with `since`, only those of them where something changed since then
+    (an allocation or credit note on it, a rule version of its plan, a payment value-dated
+    on or after `last_as_of`) or that still owe and may have a new period due (no penalty
+    dated within a month of as_of; a plan of `once` rules that charged it already has none)."""
     rule_filter = "WHERE plan_id = %(plan)s" if plan is not None else ""
     sql = _CANDIDATES_SQL.format(rule_filter=rule_filter)
+    params: dict[str, datetime.date | datetime.datetime | str | int | None] = {
+        "as_of": as_of,
+        "tz": _tz(),
+        "plan": plan.pk if plan is not None else None,
+        "since": since,
+        "last_as_of": last_as_of,
+    }
     with connection.cursor() as cursor:
-        cursor.execute(sql, {"as_of": as_of, "tz": _tz(), "plan": plan.pk if plan is not None else None})
+        cursor.execute(sql, params)
         return [pk for (pk,) in cursor.fetchall()]
+
+
+def _previous_run(as_of: datetime.date) -> PenaltyAssessment | None:
+    """The latest run over every plan, if this run may build on it (not for an earlier day)."""
+    previous = PenaltyAssessment.objects.filter(plan__isnull=True).order_by("-started_at", "-id").first()
+    if previous is None or as_of < previous.as_of:
+        return None
+    return previous
 
 
 def assess_penalties(
@@ -242,8 +292,14 @@ def assess_penalties(
 
 
 @transaction.atomic
-def run_assessment(*, as_of: datetime.date | None = None, plan: Plan | None = None, by: Actor) -> AssessmentResult:
-    """assess_penalties with what the nightly command reports (how many installments it looked at)."""
+def run_assessment(
+    *, as_of: datetime.date | None = None, plan: Plan | None = None, full: bool = False, by: Actor
+) -> AssessmentResult:
+    """assess_penalties with what the nightly command reports (how many installments it looked at).
+
+    A run over every plan after an earlier one (for the same day or a later one) looks only at
+    what may have changed since that one (candidate_ids with `since`); `full` looks at every
+    installment that may owe a penalty, as a run for one plan always does."""
     today = timezone.localdate()
     if as_of is None:
         as_of = today
@@ -253,8 +309,13 @@ def run_assessment(*, as_of: datetime.date | None = None, plan: Plan | None = No
         raise InvalidInput(f"Penalties are not charged ahead of time: {as_of} is after today ({today}).")
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ASSESSMENT_LOCK])
+    started_at = timezone.now()
     result = AssessmentResult(as_of=as_of)
-    ids = candidate_ids(as_of, plan)
+    previous = _previous_run(as_of) if plan is None and not full else None
+    if previous is not None:
+        ids = candidate_ids(as_of, None, since=previous.started_at - SINCE_MARGIN, last_as_of=previous.as_of)
+    else:
+        ids = candidate_ids(as_of, plan)
     result.candidates = len(ids)
     for start in range(0, len(ids), BATCH):
         batch = read_figures(ids[start : start + BATCH])
@@ -266,6 +327,16 @@ def run_assessment(*, as_of: datetime.date | None = None, plan: Plan | None = No
                 changed.append(figures)
         for figures in changed:  # in account, then installment order: the lock order
             result.documents += _write(figures, rules[figures.plan_id], as_of, by=by)
+    PenaltyAssessment.objects.create(
+        as_of=as_of,
+        plan=plan,
+        started_at=started_at,
+        incremental=previous is not None,
+        candidates=result.candidates,
+        penalties=len(result.penalties),
+        credit_notes=len(result.credit_notes),
+        created_by=by,
+    )
     return result
 
 

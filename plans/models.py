@@ -175,6 +175,29 @@ class PenaltyRule(LedgerRow):
         return f"From {self.effective_from}: {charge}, {often}, after {self.grace_days} grace days{cap}"
 
 
+class PenaltyAssessment(LedgerRow):
+    """One run of the penalty assessment (plans.assessment), written when it ends: what it
+    looked at and issued. The next run over every plan looks only at what changed since the
+    latest such run started (and at installments a new period may have come due on).
+    Append-only."""
+
+    as_of = models.DateField()
+    plan = models.ForeignKey(Plan, on_delete=models.PROTECT, null=True, blank=True, related_name="assessments")
+    started_at = models.DateTimeField()
+    incremental = models.BooleanField()
+    candidates = models.PositiveIntegerField()
+    penalties = models.PositiveIntegerField()
+    credit_notes = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+        indexes = [models.Index(fields=["plan", "started_at"], name="penalty_assessment_idx")]
+
+    def __str__(self) -> str:
+        scope = f"plan {self.plan_id}" if self.plan_id else "every plan"
+        return f"Penalties assessed as of {self.as_of} over {scope}: {self.penalties} charged, {self.credit_notes} credited"
+
+
 class PenaltyWaiver(LedgerRow):
     """Penalties not yet charged on an installment are waived: the assessment charges it
     nothing more (it may still credit a recalculation). `created_by` is who waived, `created_at`

@@ -33,7 +33,7 @@ from intake.models import BankEntry
 from invoices.services import issue_credit_note
 from orders.services import create_order, invoice_order
 from payments.services import record_chargeback, refund_payment
-from plans.services import create_plan, waive_future_penalties
+from plans.services import assess_penalties, create_plan, waive_future_penalties
 from reconciliation.models import ReconciliationDifference, ReconciliationRun
 from tests.factories import make_invoice, make_payment
 
@@ -55,6 +55,7 @@ CHANGES = {
     "documents_documentpdf": "pdf = pdf || 'x'::bytea",
     "documents_delivery": "result = 'ok'",
     "plans_penaltyrule": "grace_days = grace_days + 1",
+    "plans_penaltyassessment": "candidates = candidates + 1",
     "plans_penaltywaiver": "reason = reason || ' (edited)'",
     "plans_planstatuschange": "reason = reason || ' (edited)'",
 }
@@ -93,6 +94,7 @@ def make_ledger(customer, provider) -> None:
     installment = plan.installments.get()
     waive_future_penalties(installment, by=None, reason="Hardship")
     allocate(make_payment(customer=customer, amount="10.00"), installment, "10.00", by=None)
+    assess_penalties(by=None)
     CollectionNote.objects.create(account=invoice.account, outcome="reached", text="Will pay Friday.")
     run = ReconciliationRun.objects.create()
     ReconciliationDifference.objects.create(

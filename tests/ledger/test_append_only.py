@@ -170,6 +170,7 @@ def test_the_triggers_are_installed_and_always_enabled():
 # and credit note lines (no reason column of their own: tests/billing/test_db_guards.py); the
 # plans' rule versions, waivers and status history (tests/plans/test_services.py).
 OTHER_APPEND_ONLY_TABLES = {
+    "plans_penaltyassessment",
     "plans_penaltyrule",
     "plans_penaltywaiver",
     "plans_planstatuschange",

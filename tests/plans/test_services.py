@@ -169,7 +169,9 @@ def test_a_rule_change_cannot_reach_back_before_what_was_charged(plan, clerk):
     assert PenaltyRule.objects.filter(plan=plan).count() == 1
 
 
-@pytest.mark.parametrize("table", ["plans_penaltyrule", "plans_penaltywaiver", "plans_planstatuschange"])
+@pytest.mark.parametrize(
+    "table", ["plans_penaltyrule", "plans_penaltywaiver", "plans_planstatuschange", "plans_penaltyassessment"]
+)
 @pytest.mark.parametrize("statement", ["UPDATE {} SET reason = 'rewritten'", "DELETE FROM {}", "TRUNCATE {} CASCADE"])
 def test_rule_versions_waivers_and_plan_history_are_append_only_at_the_database(plan, clerk, table, statement):
     from django.db import DatabaseError, connection, transaction
@@ -180,6 +182,7 @@ def test_rule_versions_waivers_and_plan_history_are_append_only_at_the_database(
     for invoice in installments(plan)[1:]:
         pay(plan, invoice, "100.00", "2025-01-10")
     assert Plan.objects.get(pk=plan.pk).status_changes.exists()
+    assess_penalties(as_of=day("2025-02-28"), by=clerk)
     with pytest.raises(DatabaseError), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(statement.format(table))
 
@@ -382,3 +385,35 @@ def test_installment_and_penalty_invoices_come_only_from_their_plan(customer, pr
                 kind=kind,
                 by=clerk,
             )
+
+
+def test_a_nightly_run_looks_only_at_what_changed_and_issues_what_a_full_run_would(plan, clerk, monkeypatch):
+    import datetime
+
+    from plans import assessment
+    from plans.models import PenaltyAssessment
+
+    monkeypatch.setattr(assessment, "SINCE_MARGIN", datetime.timedelta(0))
+    first, second, third, fourth = installments(plan)[:4]
+    pay(plan, first, "100.00", "2025-01-12")  # on time
+    pay(plan, second, "100.00", "2025-03-01")  # late, but before its first full month (2025-03-15)
+    pay(plan, third, "100.00", "2025-04-20")  # late: 3.1 (2025-04-15)
+    full = run_assessment(as_of=day("2025-05-31"), by=clerk)  # 3.1, and 4.1 (2025-05-15) unpaid
+    assert [(p.installment_id, p.penalty_period) for p in full.penalties] == [(third.pk, 1), (fourth.pk, 1)]
+    # Nothing moved: the next night's run looks only at installment 5, which still owes and may
+    # have a new period; not at 2 and 3 (paid, unchanged) nor 4 (its penalty is dated 2025-05-15).
+    nightly = run_assessment(as_of=day("2025-06-01"), by=clerk)
+    assert nightly.documents == []
+    assert (nightly.candidates, full.candidates) == (1, 4)
+    # A back-dated payment on 3 is seen by the next night's run and credited.
+    from allocations.services import deallocate
+
+    payment = Invoice.objects.get(pk=third.pk).allocations.get().payment
+    deallocate(payment, Invoice.objects.get(pk=third.pk), by=clerk, reason="Misapplied")
+    pay(plan, third, "100.00", "2025-04-01")
+    (note,) = run_assessment(as_of=day("2025-06-02"), by=clerk).documents
+    assert (note.invoice.installment_id, note.amount, note.reason_code) == (third.pk, D("2.00"), "recalculation")
+    # A full run afterwards finds nothing left to do.
+    assert run_assessment(as_of=day("2025-06-02"), full=True, by=clerk).documents == []
+    runs = list(PenaltyAssessment.objects.order_by("id").values_list("incremental", "penalties", "credit_notes"))
+    assert runs == [(False, 2, 0), (True, 0, 0), (True, 0, 1), (False, 0, 0)]

@@ -24,8 +24,13 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--as-of", default=None, metavar="YYYY-MM-DD", help="Assess as of this date.")
         parser.add_argument("--plan", type=int, default=None, metavar="ID", help="Only this plan.")
+        parser.add_argument(
+            "--full",
+            action="store_true",
+            help="Look at every installment that may owe a penalty, not only what changed since the last run.",
+        )
 
-    def handle(self, *args, as_of: str | None, plan: int | None, **options):
+    def handle(self, *args, as_of: str | None, plan: int | None, full: bool, **options):
         day = None
         if as_of is not None:
             try:
@@ -39,7 +44,7 @@ class Command(BaseCommand):
                 raise CommandError(f"There is no plan {plan}.")
         started = time.monotonic()
         try:
-            result = run_assessment(as_of=day, plan=chosen, by=None)
+            result = run_assessment(as_of=day, plan=chosen, full=full, by=None)
         except BillingError as error:
             raise CommandError(str(error)) from None
         charged: dict[str, Decimal] = {}
