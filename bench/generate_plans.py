@@ -7,7 +7,8 @@ half of them capped per installment). An installment still to fall due is mostly
 (some prepaid); one past due is paid on time (70%), paid late (13%), paid in part on time
 (8%) or not at all (9%). One payment pays one installment (or one penalty).
 
-The penalties are what last night's assessment (as of yesterday) charged: each period of
+The penalties are what last night's assessment (as of yesterday, logged as a
+PenaltyAssessment so that tonight's run builds on it) charged: each period of
 plans.penalties up to yesterday with a charge, priced in SQL from the same planned
 payments (percent rounded half up, caps by running sums, monthly periods by PostgreSQL's
 month arithmetic, which clamps to the month's end as plans.penalties.add_months does).
@@ -388,9 +389,23 @@ LOAD_ALLOCATIONS = [
         FROM pl_waiver ORDER BY waived_on, installment_id
         """,
     ),
+    (
+        "last night's assessment",
+        # The log of the run that charged the periods dated yesterday (plans.models.PenaltyAssessment):
+        # tonight's run over every plan builds on it, looking only at what moved since it started.
+        """
+        INSERT INTO plans_penaltyassessment (created_at, created_by_id, reason, as_of, plan_id, started_at,
+                                             incremental, candidates, penalties, credit_notes)
+        SELECT started_at + interval '10 minutes', NULL, '', current_date - 1, NULL, started_at, true,
+               (SELECT count(DISTINCT installment_id) FROM pl_period WHERE day = current_date - 1),
+               (SELECT count(*) FROM pl_pen WHERE day = current_date - 1), 0
+        FROM (SELECT least(now() - interval '2 hours', current_date + time '02:00') AS started_at) s
+        WHERE %(plans)s > 0
+        """,
+    ),
 ]
 
-TABLES = ["plans_plan", "plans_penaltyrule", "plans_penaltywaiver"]
+TABLES = ["plans_plan", "plans_penaltyrule", "plans_penaltywaiver", "plans_penaltyassessment"]
 
 STATUS_QUERIES = {
     "plan state": "SELECT state, count(*) FROM plans_plan GROUP BY 1",

@@ -2,8 +2,9 @@
 
 Runs `python -m bench --scale 0.001 --only plans` in a subprocess, as the smoke test does
 for the whole bench, and checks what it reports: the generated plans, penalties, waivers
-and their payments obey every invariant; the nightly assessment ran over them, a second
-run the same day wrote nothing (I11) and the invariants hold after; the plans list and
+and their payments obey every invariant; the nightly assessment ran over them building on
+last night's, a second run the same day and a run over everything wrote nothing (I11) and
+the invariants hold after; the plans list and
 plan page were measured, or said to be missing from this branch, never a crash.
 """
 
@@ -56,6 +57,11 @@ def test_plans_bench_at_tiny_scale(tmp_path):
     assess = plans["assess"]
     assert assess["first"]["candidates"] > 0 and assess["first"]["seconds"] > 0
     assert assess["second"]["penalty_invoices"] == 0 and assess["second"]["credit_notes"] == 0
+    # Tonight's runs build on last night's (logged by the fill); a run over everything after them
+    # finds nothing they skipped.
+    assert assess["first"]["incremental"] and assess["second"]["incremental"]
+    assert not assess["full"]["incremental"] and assess["full"]["candidates"] >= assess["first"]["candidates"]
+    assert assess["full"]["penalty_invoices"] == 0 and assess["full"]["credit_notes"] == 0
     assert assess["invariants_after"] == 0, assess["violations_after"]
     for section in ("list", "page"):
         measured = plans[section]
