@@ -10,7 +10,10 @@ and the nightly drift check with the order checks timed apart, then the bank sta
 1.0, imported and re-imported by `manage.py import_payments` in a fresh process), then
 the customer's position (bench/customer.py, issue 11: the customer page, the global
 search, a statement of ~1,000 entries, dunning over every account, then the invariants
-again), and drops the database again. `--only lists`, `--only intake` or `--only customer`
+again), then the installment plans (bench/plans.py, issue 13: the nightly assess_penalties
+over every plan, run twice the same day, and the plans list and a plan's page; the data's
+100,000 plans of 10 installments at scale 1.0 come from bench/generate_plans.py), and drops
+the database again. `--only lists`, `--only intake`, `--only customer` or `--only plans`
 measures one part (`make bench BENCH_ARGS="--scale 0.1 --only customer"`);
 `--dunning-seconds` caps the first dunning run (default 60 s, the rest extrapolated).
 """

@@ -30,11 +30,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--fill-only", action="store_true", help="fill and check consistency, measure nothing")
     parser.add_argument(
         "--only",
-        choices=["all", "lists", "intake", "customer"],
+        choices=["all", "lists", "intake", "customer", "plans"],
         default="all",
         help="what to measure: the list pages, baselines, throughput and reconciliation (lists), the bank "
-        "statement import (intake), the customer page, search, a statement and dunning (customer), or all "
-        "of them (all, the default)",
+        "statement import (intake), the customer page, search, a statement and dunning (customer), the nightly "
+        "penalty assessment, the plans list and a plan's page (plans), or all of them (all, the default)",
+    )
+    parser.add_argument(
+        "--plans-scale",
+        type=float,
+        default=None,
+        help="size of the installment plans apart from the rest (default: --scale, 1.0 = 100,000 plans of 10 "
+        "installments; 0 = none, the data of the rounds before issue 13, whose invoices they join)",
     )
     parser.add_argument(
         "--dunning-seconds",
@@ -86,7 +93,7 @@ def _run(args: argparse.Namespace, started: float) -> int:
     results["migrate_seconds"] = round(time.perf_counter() - t, 2)
     log(f"Filling at scale {args.scale} ...")
     t = time.perf_counter()
-    results["fill"] = generate.fill(args.scale, seed=args.seed, log=log)
+    results["fill"] = generate.fill(args.scale, seed=args.seed, plans_scale=args.plans_scale, log=log)
     results["fill"]["seconds"] = round(time.perf_counter() - t, 2)
     results["statuses"] = generate.status_counts()
     violations, seconds = checks.invariant_violations()
@@ -116,6 +123,15 @@ def _run(args: argparse.Namespace, started: float) -> int:
         results["customer"] = customer.measure(
             args.scale, repeats=args.repeats, dunning_seconds=args.dunning_seconds, log=log
         )
+    if args.only in ("all", "plans"):
+        from django.contrib.auth import get_user_model
+
+        from bench import lists, plans
+
+        log(f"Plans at scale {args.scale}: assess_penalties twice, the plans list and a plan's page ...")
+        user = get_user_model().objects.filter(username="bench").first()
+        user = user or get_user_model().objects.create_superuser("bench", "bench@settle.test", "bench")
+        results["plans"] = plans.measure(lists.logged_in_client(user), repeats=args.repeats, log=log)
     # Other work on the machine shows here: the figures are only as quiet as the machine was.
     results["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     results["seconds_total"] = round(time.perf_counter() - started, 1)
@@ -130,6 +146,11 @@ def _run(args: argparse.Namespace, started: float) -> int:
         from bench import customer
 
         text = "\n\n".join(filter(None, [text, customer.table(results["customer"], results["machine"])]))
+    if "plans" in results:
+        from bench import plans
+
+        results["verdicts"] += plans.verdicts(results["plans"])
+        text = "\n\n".join(filter(None, [text, plans.table(results["plans"], results["machine"])]))
     report.write_json(results, args.json)
     print()
     print(text)
@@ -145,6 +166,10 @@ def _run(args: argparse.Namespace, started: float) -> int:
         from bench import customer
 
         broken = broken or customer.failed(results["customer"])
+    if "plans" in results:
+        from bench import plans
+
+        broken = broken or plans.failed(results["plans"])
     return 1 if broken else 0
 
 

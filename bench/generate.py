@@ -29,7 +29,7 @@ from typing import Any
 
 from django.db import connection
 
-from bench import generate_orders
+from bench import generate_orders, generate_plans
 
 N_PROVIDERS = 50
 
@@ -304,6 +304,7 @@ PLAN = [
         """,
     ),
     *generate_orders.PLAN,
+    *generate_plans.PLAN,
 ]
 
 LOAD = [
@@ -321,7 +322,10 @@ LOAD = [
         """
         INSERT INTO billing_provider (id, name, code, last_invoice_number)
         SELECT p.g, 'Provider ' || p.g, 'P' || lpad(p.g::text, 3, '0'),
-               coalesce((SELECT max(f.sequence) FROM inv_final f WHERE f.provider_id = p.g), 0)
+               coalesce("""
+        + generate_plans.PROVIDER_LAST
+        + """,
+                        (SELECT max(f.sequence) FROM inv_final f WHERE f.provider_id = p.g), 0)
         FROM generate_series(1, %(providers)s) AS p(g)
         """,
     ),
@@ -335,13 +339,15 @@ LOAD = [
                coalesce(o.balance, 0), coalesce(o.n, 0), o.oldest
         FROM generate_series(1, %(customers)s) c
         CROSS JOIN LATERAL generate_series(0, pg_temp.nacc(c) - 1) j
-        LEFT JOIN (SELECT account_id, sum(total - credit - paid_total) AS balance, count(*) AS n,
-                          min(due_date) AS oldest
-                   FROM inv_final WHERE state = 'open' AND payment_status IN ('unpaid', 'partially_paid')
+        LEFT JOIN (SELECT account_id, sum(owed) AS balance, count(*) AS n, min(due_date) AS oldest
+                   FROM ("""
+        + generate_plans.ACCOUNT_INVOICES
+        + """) x WHERE state = 'open' AND payment_status IN ('unpaid', 'partially_paid')
                    GROUP BY account_id) o ON o.account_id = (c - 1) * 3 + j + 1
         """,
     ),
     *generate_orders.LOAD,
+    *generate_plans.LOAD_PLANS,
     (
         "invoice lines",
         # Before the invoices: an issued invoice's lines can no longer be added (billing/guards.py);
@@ -369,6 +375,7 @@ LOAD = [
         + """ORDER BY i.id
         """,
     ),
+    *generate_plans.LOAD_INVOICES,
     (
         "credit notes",
         # Before any payment, except on overpaid invoices where the credit came after. Some of an
@@ -376,6 +383,7 @@ LOAD = [
         generate_orders.CREDIT_NOTES,
     ),
     *generate_orders.CREDIT_LOAD,
+    *generate_plans.LOAD_CREDIT_NOTES,
     (
         "payments",
         """
@@ -390,6 +398,7 @@ LOAD = [
         FROM pay_final ORDER BY id
         """,
     ),
+    *generate_plans.LOAD_PAYMENTS,
     (
         "allocations",
         """
@@ -412,6 +421,7 @@ LOAD = [
         FROM alloc WHERE reversed_by IS NOT NULL
         """,
     ),
+    *generate_plans.LOAD_ALLOCATIONS,
     (
         "refunds",
         """
@@ -470,11 +480,15 @@ TABLES = [
     "ledger_entry",
     *generate_orders.TABLES,
     *generate_orders.OTHER_TABLES,
+    *generate_plans.TABLES,
 ]
 
 
-def fill(scale: float, *, seed: int = 0, log=print) -> dict:
-    """Plan and insert the data set; returns timings (seconds) and row counts."""
+def fill(scale: float, *, seed: int = 0, plans_scale: float | None = None, log=print) -> dict:
+    """Plan and insert the data set; returns timings (seconds) and row counts.
+
+    `plans_scale` sizes the installment plans apart (default: `scale`; 0: none).
+    """
     shape = Shape.at(scale)
     params: dict[str, float] = {
         "invoices": shape.invoices,
@@ -485,6 +499,7 @@ def fill(scale: float, *, seed: int = 0, log=print) -> dict:
     }
     params.update(_fate_cuts(shape))
     params.update(generate_orders.order_params(shape.invoices, shape.customers))
+    params.update(generate_plans.plan_params(scale if plans_scale is None else plans_scale))
     timings: dict[str, float] = {}
     connection.close()  # a fresh session, so temp_buffers can still be raised
     with connection.cursor() as cursor:
@@ -640,6 +655,7 @@ def status_counts() -> dict[str, dict[str, int]]:
         "payment state": "SELECT state, count(*) FROM payments_payment GROUP BY 1",
         "payment allocation_status": "SELECT allocation_status, count(*) FROM payments_payment GROUP BY 1",
         **generate_orders.STATUS_QUERIES,
+        **generate_plans.STATUS_QUERIES,
     }
     result = {}
     with connection.cursor() as cursor:

@@ -64,3 +64,12 @@ def order_requests() -> list[Request]:
     listed = [Request(f"orders {s}", "order_list", f"billing_status={s}") for s in ORDER_BILLING_STATUSES]
     listed += [Request(f"orders {s}", "order_list", f"payment_status={s}") for s in ORDER_PAYMENT_STATUSES]
     return listed
+
+
+# Installment plans (issue 13): the plans list filtered by state and overdue, and a plan's page
+# (a Plan pk). Built on another branch: bench.plans reports "not in this branch" when a name
+# does not resolve.
+PLAN_LIST_URL_NAME = "plans:list"
+PLAN_DETAIL_URL_NAME = "plans:detail"
+# The list's filters as plans.filters.PlanFilter names them (overdue: "yes" or "no").
+PLAN_LIST_QUERIES = ["", "state=active", "state=paid_off", "overdue=yes", "state=active&overdue=yes"]
