@@ -58,7 +58,7 @@ def _invoice_ledger(main_filter: str, ledger_filter: str) -> str:
     credited = "COALESCE(c.s, 0)"
     status = INVOICE_STATUS_SQL.format(paid=paid, net=f"i.total - {credited}")
     return f"""
-        SELECT i.id, i.account_id, i.order_id, i.state, i.due_date,
+        SELECT i.id, i.account_id, i.order_id, i.plan_id, i.plan_sequence, i.state, i.due_date,
                i.total, COALESCE(l.s, 0) AS ledger_total,
                i.credited_total, {credited} AS ledger_credited_total,
                i.paid_total, {paid} AS ledger_paid_total,
@@ -199,11 +199,14 @@ ORDER_FIELDS = (
 PLAN_FIELDS = ("state",)
 
 
-def _plan_drift_sql(scoped: bool) -> str:
-    """Every plan in scope, its cached state beside what its open invoices' ledger sums say."""
+def _plan_drift_sql(scoped: bool, invoice_sums: str | None = None) -> str:
+    """Every plan in scope, its cached state beside what its open invoices' ledger sums say.
+
+    `invoice_sums`, when given, is a SELECT of (plan_id, installments, all_paid) over the plans'
+    open invoices (find_drifted_by_invoice passes its own, from the ledger it computed once)."""
     scope = "= ANY(%(ids)s)" if scoped else "IS NOT NULL"
-    return f"""
-        WITH inv AS (
+    if invoice_sums is None:
+        invoice_sums = f"""
             SELECT i.plan_id, COUNT(*) FILTER (WHERE i.plan_sequence IS NOT NULL) AS installments,
                    bool_and(i.total - COALESCE(c.s, 0) - COALESCE(a.s, 0) <= 0) AS all_paid
             FROM invoices_invoice i
@@ -211,7 +214,9 @@ def _plan_drift_sql(scoped: bool) -> str:
             LEFT JOIN (SELECT invoice_id, SUM(amount) s FROM allocations_allocation GROUP BY 1) a
                    ON a.invoice_id = i.id
             WHERE i.state = {_OPEN} AND i.plan_id {scope}
-            GROUP BY i.plan_id)
+            GROUP BY i.plan_id"""
+    return f"""
+        WITH inv AS ({invoice_sums})
         SELECT * FROM (
             SELECT p.id, p.account_id, p.state,
                    CASE WHEN p.state = 'canceled' THEN 'canceled'
@@ -281,11 +286,15 @@ def _account_drift_sql(scoped: bool, open_invoices: str | None = None) -> str:
 
 def _all_drifted_sql() -> str:
     """find_drifted_by_invoice's one statement: the ledger figures of every invoice computed once
-    (materialized), then compared with the invoices, summed for the accounts and for the orders."""
+    (materialized), then compared with the invoices, summed for the accounts, the orders and the plans."""
     open_invoices = f"SELECT * FROM ledger WHERE state = {_OPEN}"
     order_sums = f"""
         SELECT order_id, SUM(ledger_total - ledger_credited_total) AS net, SUM(ledger_paid_total) AS paid
         FROM ledger WHERE state = {_OPEN} AND order_id IS NOT NULL GROUP BY order_id"""
+    plan_sums = f"""
+        SELECT plan_id, COUNT(*) FILTER (WHERE plan_sequence IS NOT NULL) AS installments,
+               bool_and(total - ledger_credited_total - ledger_paid_total <= 0) AS all_paid
+        FROM ledger WHERE state = {_OPEN} AND plan_id IS NOT NULL GROUP BY plan_id"""
     return f"""
         WITH ledger AS MATERIALIZED ({_invoice_ledger("", "")})
         SELECT '{ObjectKind.INVOICE.value}' AS kind, x.id, x.account_id
@@ -294,6 +303,8 @@ def _all_drifted_sql() -> str:
         SELECT '{ObjectKind.ACCOUNT.value}', a.id, a.id FROM ({_account_drift_sql(False, open_invoices)}) a
         UNION ALL
         SELECT '{ObjectKind.ORDER.value}', o.id, o.account_id FROM ({_order_drift_sql(False, order_sums, detail=False)}) o
+        UNION ALL
+        SELECT '{ObjectKind.PLAN.value}', p.id, p.account_id FROM ({_plan_drift_sql(False, plan_sums)}) p
         ORDER BY 1, 2
     """
 
@@ -365,12 +376,12 @@ def find_drift(kind: str, ids: Collection[int] | None = None) -> dict[int, Objec
 
 
 def find_drifted_by_invoice() -> list[tuple[str, int, int | None]]:
-    """(kind, id, account id) of every drifted invoice, account and order of the whole ledger,
-    by id within each kind.
+    """(kind, id, account id) of every drifted invoice, account, order and plan of the whole
+    ledger, by id within each kind.
 
-    What find_drift over those three whole tables finds, in one statement: the invoices'
-    ledger figures, which the accounts' and the orders' are sums of, are computed once
-    instead of three times.
+    What find_drift over those four whole tables finds, in one statement: the invoices'
+    ledger figures, which the accounts', the orders' and the plans' are sums of, are computed
+    once instead of four times.
     """
     with connection.cursor() as cursor:
         cursor.execute(_all_drifted_sql())

@@ -4,8 +4,8 @@ A run has two phases.
 
 1. Detection: set-based queries (reconciliation.drift) recompute every invoice,
    payment, account and order from the ledger rows and return only the rows that differ:
-   one for invoices, accounts and orders (the invoices' figures computed once, the
-   accounts' and orders' summed from them), one for payments, and the journal's (step 4)
+   one for invoices, accounts, orders and plans (the invoices' figures computed once,
+   the others' summed from them), one for payments, and the journal's (step 4)
    beside them, each on its own connection at once (side_by_side). They read snapshots
    and take no locks, so clerks are never blocked by them.
 2. Confirmation (and, with fix=True, repair), in short batches, each its own
@@ -99,12 +99,9 @@ def side_by_side(*calls: Callable[[], object]) -> list:
 def detect() -> tuple[dict[str, int], list[Candidate]]:
     """Object counts and the drifted objects of the whole ledger, invoices, payments, accounts, orders."""
     counts = count_objects()
-    by_invoice, payments, plans = side_by_side(
-        find_drifted_by_invoice, lambda: find_drift(ObjectKind.PAYMENT), lambda: find_drift(ObjectKind.PLAN)
-    )
+    by_invoice, payments = side_by_side(find_drifted_by_invoice, lambda: find_drift(ObjectKind.PAYMENT))
     found = {kind: [Candidate(kind, pk, account_id) for k, pk, account_id in by_invoice if k == kind] for kind in KINDS}
     found[ObjectKind.PAYMENT] = [Candidate(ObjectKind.PAYMENT, pk) for pk in payments]
-    found[ObjectKind.PLAN] = [Candidate(ObjectKind.PLAN, pk, drift.account_id) for pk, drift in plans.items()]
     return counts, [candidate for kind in KINDS for candidate in found[kind]]
 
 
