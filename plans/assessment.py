@@ -34,6 +34,12 @@ rule version of its plan, a payment value-dated on or after the earlier run's da
 installments that still owe and may have a new period due (no penalty dated within a month
 of as_of). Everything else was settled by the earlier run and has not moved, so the nightly
 run reads what moved, not the whole book. `full=True` (and a run for one plan) looks at all.
+
+Measured on 100,000 installments of 10,000 plans (half unpaid, 42,000 past grace, each with
+a penalty of its latest period; a throwaway probe, not the benchmark): choosing the
+candidates 0.33 s full or 0.38 s incremental (0 left), reading and computing all 42,000
+without writing 2.6 s. Writing is not set-based: each penalty is create_invoice +
+issue_invoice, so a night with many new periods costs that many invoices one by one.
 """
 
 from __future__ import annotations
