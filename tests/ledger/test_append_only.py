@@ -168,12 +168,14 @@ def test_the_triggers_are_installed_and_always_enabled():
 # UPDATE and DELETE fail), reconciliation differences (checked below) and the documents sent
 # to customers, their PDFs and deliveries (tests/documents/ and tests/billing/test_db_guards.py),
 # and credit note lines (no reason column of their own: tests/billing/test_db_guards.py); the
-# plans' rule versions, waivers and status history (tests/plans/test_services.py).
+# plans' rule versions, waivers and status history (tests/plans/test_services.py); the orders'
+# deliveries and cancellations (tests/billing/test_db_guards.py).
 OTHER_APPEND_ONLY_TABLES = {
     "plans_penaltyassessment",
     "plans_penaltyrule",
     "plans_penaltywaiver",
     "plans_planstatuschange",
+    "orders_orderlinemovement",
     "invoices_creditnoteline",
     "billing_collectionnote",
     "reconciliation_reconciliationdifference",
