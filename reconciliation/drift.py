@@ -27,7 +27,7 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db import connection
+from django.db import connection, transaction
 
 from invoices.models import OPEN_WORK_STATUSES, InvoiceState
 from ledger.orders import ALL_LINES_INVOICED_SQL, LINE_INVOICED_SQL
@@ -383,7 +383,10 @@ def find_drifted_by_invoice() -> list[tuple[str, int, int | None]]:
     ledger figures, which the accounts', the orders' and the plans' are sums of, are computed
     once instead of four times.
     """
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        # One process: its parallel workers each built the order lines' sums again (measured as
+        # fast without them), and the command's other reads want the other core meanwhile.
+        cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
         cursor.execute(_all_drifted_sql())
         return [(kind, pk, account_id) for kind, pk, account_id in cursor.fetchall()]
 
