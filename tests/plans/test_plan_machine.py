@@ -31,7 +31,8 @@ from allocations.models import Allocation
 from allocations.services import allocate, auto_allocate, deallocate
 from billing.errors import InvalidInput, InvalidState
 from invoices.models import Invoice
-from payments.models import Payment
+from payments.models import Payment, PaymentState
+from payments.services import correct_payment
 from plans import assessment
 from plans.services import assess_penalties, change_penalty_rule, create_plan, waive_future_penalties, waive_penalty
 from tests.factories import CustomerFactory, ProviderFactory, UserFactory, make_payment
@@ -241,6 +242,35 @@ class PlanMachine(RuleBasedStateMachine):
         COUNTS["taken back"] += 1
 
     @precondition(lambda self: self.plans)
+    @rule(index=st.integers(0, 1000), value_day=st.integers(0, (LAST_DAY - START).days), smaller=st.booleans())
+    def correct_a_payment(self, index, value_day, smaller):
+        """The bank says a payment on the plan came another day (or was less): correct_payment
+        replaces it, its allocations move to the replacement where they fit, and the next
+        assessment charges or credits the difference (DESIGN.md section 10)."""
+        ids = Allocation.objects.filter(invoice_id__in=self.installment_ids()).values_list("payment_id", flat=True)
+        payments = list(
+            Payment.objects.filter(
+                pk__in=ids, state=PaymentState.SETTLED, corrected_by__isnull=True, refunded_total=0
+            ).order_by("pk")
+        )
+        if not payments:
+            return
+        payment = payments[index % len(payments)]
+        received = datetime.datetime.combine(START + datetime.timedelta(days=value_day), datetime.time(9))
+        amount = (payment.amount / 2).quantize(D("0.01")) if smaller and payment.amount >= D("0.02") else None
+        try:
+            correct_payment(
+                payment,
+                amount=amount,
+                received_at=received.replace(tzinfo=datetime.UTC),
+                by=self.clerk,
+                reason="The bank's value date",
+            )
+        except InvalidInput:  # the same day and amount: nothing to correct
+            return
+        COUNTS["corrected"] += 1
+
+    @precondition(lambda self: self.plans)
     @rule(amount=st.sampled_from(["5.00", "102.00", "300.00"]), value_day=st.integers(0, (LAST_DAY - START).days))
     def pay_automatically(self, amount, value_day):
         received = datetime.datetime.combine(START + datetime.timedelta(days=value_day), datetime.time(9))
@@ -384,12 +414,16 @@ def test_scripted_run_recalculates_after_a_back_dated_payment_and_waives():
             lambda: machine.assess(days=200, one_plan=0),
             lambda: machine.take_a_payment_back(index=0),  # installment 1's back-dated 333.33
             lambda: machine.assess(days=1, one_plan=0),  # 1.1 .. 1.3 charged again, as revision 1
+            # Installment 2's half payment came on 2025-01-06 after all, before anything was due:
+            # corrected, and the next assessment credits what its periods were charged for it.
+            lambda: machine.correct_a_payment(index=1, value_day=5, smaller=False),
+            lambda: machine.assess(days=1, one_plan=0),
         ]
         for step in steps:
             step()
             machine.penalties_are_what_the_book_says()
             machine.the_ledger_invariants_hold()
         assert COUNTS["penalties"] >= 6 and COUNTS["recalculated"] >= 2 and COUNTS["waived"] >= 1, COUNTS
-        assert COUNTS["revised"] >= 3, COUNTS
+        assert COUNTS["revised"] >= 3 and COUNTS["corrected"] == 1, COUNTS
     finally:
         machine.teardown()
