@@ -291,21 +291,11 @@ def _previous_run(as_of: datetime.date) -> PenaltyAssessment | None:
     return previous
 
 
-def assess_penalties(
-    *, as_of: datetime.date | None = None, plan: Plan | None = None, by: Actor
-) -> list[Invoice | CreditNote]:
-    """Charge or credit the penalty differences up to `as_of` (today by default), for one plan or all.
-
-    Returns the documents issued: penalty invoices and recalculation credit notes, in order.
-    """
-    return run_assessment(as_of=as_of, plan=plan, by=by).documents
-
-
 @transaction.atomic
 def run_assessment(
     *, as_of: datetime.date | None = None, plan: Plan | None = None, full: bool = False, by: Actor
 ) -> AssessmentResult:
-    """assess_penalties with what the nightly command reports (how many installments it looked at).
+    """plans.services.assess_penalties with what the nightly command reports (how many installments it looked at).
 
     A run over every plan after an earlier one (for the same day or a later one) looks only at
     what may have changed since that one (candidate_ids with `since`); `full` looks at every

@@ -3,8 +3,8 @@
 Each runs in one transaction and locks through ledger.core in the one order (the plan's
 account, then its invoices by id). A plan's installments are ordinary invoices (kind
 `installment`), so payments reach them by the ordinary allocation services: manual
-allocation to any installment works as for any invoice. assess_penalties lives in
-plans.assessment (with the penalty semantics in plans.penalties) and is re-exported here.
+allocation to any installment works as for any invoice. assess_penalties runs
+plans.assessment (with the penalty semantics in plans.penalties).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from billing.validation import require_reason
 from invoices.models import CreditNote, CreditReason, Invoice, InvoiceKind, InvoiceState
 from invoices.services import create_invoice, issue_credit_note, issue_invoice
 from ledger.core import lock_rows
-from plans.assessment import ASSESSMENT_LOCK, assess_penalties
+from plans.assessment import ASSESSMENT_LOCK, run_assessment
 from plans.models import PenaltyFrequency, PenaltyKind, PenaltyRule, PenaltyWaiver, Plan, PlanState
 from plans.penalties import add_months
 
@@ -35,6 +35,18 @@ __all__ = [
     "waive_future_penalties",
     "waive_penalty",
 ]
+
+
+def assess_penalties(
+    *, as_of: datetime.date | None = None, plan: Plan | None = None, by: Actor
+) -> list[Invoice | CreditNote]:
+    """Charge or credit the penalty differences up to `as_of` (today by default), for one plan or all.
+
+    Returns the documents issued: penalty invoices and recalculation credit notes, in order
+    (plans.assessment.run_assessment, which also says what it looked at).
+    """
+    return run_assessment(as_of=as_of, plan=plan, by=by).documents
+
 
 MAX_INSTALLMENTS = 600
 MAX_EVERY_MONTHS = 120
