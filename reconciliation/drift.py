@@ -98,6 +98,24 @@ def _payment_ledger(main_filter: str, ledger_filter: str) -> str:
     """
 
 
+def _order_sums(invoices: str) -> str:
+    """(order_id, net, paid) of the orders, from `invoices`: a FROM item of _invoice_ledger's rows
+    (the orders' open invoices)."""
+    return f"""
+        SELECT order_id, SUM(ledger_total - ledger_credited_total) AS net, SUM(ledger_paid_total) AS paid
+        FROM {invoices} GROUP BY order_id"""
+
+
+def _plan_sums(invoices: str) -> str:
+    """(plan_id, installments, all_paid) of the plans, from `invoices`: a FROM item of
+    _invoice_ledger's rows (the plans' open invoices). Paid is judged on the invoice's total
+    (its lines are checked apart), less what the ledger says was credited and allocated."""
+    return f"""
+        SELECT plan_id, COUNT(*) FILTER (WHERE plan_sequence IS NOT NULL) AS installments,
+               bool_and(total - ledger_credited_total - ledger_paid_total <= 0) AS all_paid
+        FROM {invoices} GROUP BY plan_id"""
+
+
 def _order_drift_sql(scoped: bool, invoice_sums: str | None = None, *, detail: bool = True) -> str:
     """Every order in scope, its cached figures beside what its invoices' ledger and its lines say.
 
@@ -116,9 +134,7 @@ def _order_drift_sql(scoped: bool, invoice_sums: str | None = None, *, detail: b
             "WHERE invoice_id IN (SELECT id FROM invoices_invoice WHERE order_id "
             + ("= ANY(%(ids)s))" if scoped else "IS NOT NULL)"),
         )
-        invoice_sums = f"""
-            SELECT x.order_id, SUM(x.ledger_total - x.ledger_credited_total) AS net, SUM(x.ledger_paid_total) AS paid
-            FROM ({invoices}) x GROUP BY x.order_id"""
+        invoice_sums = _order_sums(f"({invoices}) x")
     lines_sql = LINE_INVOICED_SQL if scoped else ALL_LINES_INVOICED_SQL
     paid, net = "COALESCE(inv.paid, 0)", "COALESCE(inv.net, 0)"
     payment_status = INVOICE_STATUS_SQL.format(paid="f.paid", net="f.net")
@@ -206,15 +222,11 @@ def _plan_drift_sql(scoped: bool, invoice_sums: str | None = None) -> str:
     open invoices (find_drifted_by_invoice passes its own, from the ledger it computed once)."""
     scope = "= ANY(%(ids)s)" if scoped else "IS NOT NULL"
     if invoice_sums is None:
-        invoice_sums = f"""
-            SELECT i.plan_id, COUNT(*) FILTER (WHERE i.plan_sequence IS NOT NULL) AS installments,
-                   bool_and(i.total - COALESCE(c.s, 0) - COALESCE(a.s, 0) <= 0) AS all_paid
-            FROM invoices_invoice i
-            LEFT JOIN (SELECT invoice_id, SUM(amount) s FROM invoices_creditnote GROUP BY 1) c ON c.invoice_id = i.id
-            LEFT JOIN (SELECT invoice_id, SUM(amount) s FROM allocations_allocation GROUP BY 1) a
-                   ON a.invoice_id = i.id
-            WHERE i.state = {_OPEN} AND i.plan_id {scope}
-            GROUP BY i.plan_id"""
+        invoices = _invoice_ledger(
+            f"WHERE i.state = {_OPEN} AND i.plan_id {scope}",
+            f"WHERE invoice_id IN (SELECT id FROM invoices_invoice WHERE plan_id {scope})",
+        )
+        invoice_sums = _plan_sums(f"({invoices}) x")
     return f"""
         WITH inv AS ({invoice_sums})
         SELECT * FROM (
@@ -288,13 +300,8 @@ def _all_drifted_sql() -> str:
     """find_drifted_by_invoice's one statement: the ledger figures of every invoice computed once
     (materialized), then compared with the invoices, summed for the accounts, the orders and the plans."""
     open_invoices = f"SELECT * FROM ledger WHERE state = {_OPEN}"
-    order_sums = f"""
-        SELECT order_id, SUM(ledger_total - ledger_credited_total) AS net, SUM(ledger_paid_total) AS paid
-        FROM ledger WHERE state = {_OPEN} AND order_id IS NOT NULL GROUP BY order_id"""
-    plan_sums = f"""
-        SELECT plan_id, COUNT(*) FILTER (WHERE plan_sequence IS NOT NULL) AS installments,
-               bool_and(total - ledger_credited_total - ledger_paid_total <= 0) AS all_paid
-        FROM ledger WHERE state = {_OPEN} AND plan_id IS NOT NULL GROUP BY plan_id"""
+    order_sums = _order_sums(f"({open_invoices} AND order_id IS NOT NULL) x")
+    plan_sums = _plan_sums(f"({open_invoices} AND plan_id IS NOT NULL) x")
     return f"""
         WITH ledger AS MATERIALIZED ({_invoice_ledger("", "")})
         SELECT '{ObjectKind.INVOICE.value}' AS kind, x.id, x.account_id
