@@ -282,16 +282,23 @@ ACCOUNT_INVOICES = """
 LOAD_PLANS = [
     (
         "plans",
-        # State as tests/invariants.py derives it: paid off when every open invoice of it owes nothing.
+        # State and figures as tests/invariants.py derives them: paid off when every open invoice
+        # of it owes nothing; balance due and oldest due date over the ones still owing.
         """
         INSERT INTO plans_plan (id, customer_id, provider_id, currency, account_id, principal, description,
-            installment_count, every_months, first_due_date, issue_date, state, created_at, created_by_id)
+            installment_count, every_months, first_due_date, issue_date, state, balance_due, oldest_due_date,
+            created_at, created_by_id)
         SELECT p.id, p.customer_id, p.provider_id, p.currency, p.account_id, p.principal,
                'Bench plan ' || p.id || ', ' || %(plan_installments)s || ' months', %(plan_installments)s, 1,
                p.first_due_date, p.issue_date,
-               CASE WHEN s.all_paid THEN 'paid_off' ELSE 'active' END, p.issue_date + time '09:00', NULL
+               CASE WHEN s.all_paid THEN 'paid_off' ELSE 'active' END, s.owed, s.oldest,
+               p.issue_date + time '09:00', NULL
         FROM pl p
-        JOIN (SELECT plan_id, bool_and(balance_due <= 0) AS all_paid FROM pl_inv_final GROUP BY 1) s
+        JOIN (SELECT plan_id, bool_and(balance_due <= 0) AS all_paid,
+                     COALESCE(SUM(balance_due) FILTER (WHERE payment_status IN ('unpaid', 'partially_paid')), 0)
+                         AS owed,
+                     MIN(due_date) FILTER (WHERE payment_status IN ('unpaid', 'partially_paid')) AS oldest
+              FROM pl_inv_final GROUP BY 1) s
           ON s.plan_id = p.id
         ORDER BY p.id
         """,

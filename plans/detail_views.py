@@ -18,6 +18,7 @@ from billing.roles import FINANCE, SUPPORT, is_finance, role_required
 from plans.details import plan_figures, plan_notices, plan_penalties, plan_rules, schedule_lines
 from plans.forms import AssessForm, NewPlanForm, NoticeForm
 from plans.models import Plan, PlanState
+from plans.selectors import plan_invoices
 from plans.services import create_plan
 from submissions.flow import perform
 
@@ -35,14 +36,15 @@ def get_plan(pk: int) -> Plan:
 def plan_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     plan = get_plan(pk)
     today = timezone.localdate()
-    schedule = schedule_lines(plan, today=today)
+    invoices = plan_invoices(plan)
+    schedule = schedule_lines(plan, today=today, invoices=invoices)
     rules = plan_rules(plan)
     context = {
         "plan": plan,
         "today": today,
         "schedule": schedule,
         "figures": plan_figures(schedule),
-        "penalties": plan_penalties(plan),
+        "penalties": plan_penalties(plan, invoices),
         "payment_rows": [(line.installment, allocation) for line in schedule for allocation in line.allocations],
         "rules": rules,
         "rule_now": next((rule for rule in reversed(rules) if rule.effective_from <= today), None),

@@ -5,15 +5,14 @@ figures, the rule's versions and the notices issued."""
 from __future__ import annotations
 
 import datetime
-from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from allocations.models import Allocation
 from documents.models import Document, DocumentKind
-from invoices.models import CreditNote, CreditReason, Invoice, InvoiceKind, InvoiceState
+from invoices.models import CreditReason, Invoice, InvoiceState
 from plans.models import PenaltyRule, Plan
-from plans.selectors import ScheduleRow, plan_schedule
+from plans.selectors import PlanInvoices, ScheduleRow, plan_invoices, plan_schedule
 
 ZERO = Decimal("0.00")
 
@@ -23,6 +22,7 @@ class PenaltyRow:
     """One penalty invoice with what recalculations and waivers credited on it."""
 
     invoice: Invoice
+    sequence: int | None  # its installment's place in the schedule
     recalculated: Decimal = ZERO
     waived: Decimal = ZERO
 
@@ -57,36 +57,34 @@ class PlanFigures:
     oldest_unpaid: Invoice | None
 
 
-def plan_penalties(plan: Plan) -> list[PenaltyRow]:
-    """Every penalty invoice of the plan (void ones too), by installment, period and revision."""
-    penalties = {
-        invoice.pk: PenaltyRow(invoice)
-        for invoice in Invoice.objects.filter(plan_id=plan.pk, kind=InvoiceKind.PENALTY)
-        .select_related("installment")
-        .order_by("installment__plan_sequence", "penalty_period", "penalty_revision", "id")
-    }
-    notes = CreditNote.objects.filter(invoice_id__in=list(penalties)).values_list("invoice_id", "reason_code", "amount")
-    for invoice_id, reason_code, amount in notes:
-        if reason_code == CreditReason.RECALCULATION:
-            penalties[invoice_id].recalculated += amount
-        elif reason_code == CreditReason.WAIVER:
-            penalties[invoice_id].waived += amount
-    return list(penalties.values())
+def plan_penalties(plan: Plan, invoices: PlanInvoices | None = None) -> list[PenaltyRow]:
+    """Every penalty invoice of the plan (void ones too), by installment, period and revision
+    (`invoices`: plans.selectors.plan_invoices(plan), read here when not given)."""
+    invoices = invoices or plan_invoices(plan)
+    sequence = {installment.pk: installment.plan_sequence for installment in invoices.installments}
+    return [
+        PenaltyRow(
+            invoice,
+            sequence.get(invoice.installment_id or 0),
+            recalculated=invoices.credited(invoice, CreditReason.RECALCULATION),
+            waived=invoices.credited(invoice, CreditReason.WAIVER),
+        )
+        for invoice in invoices.penalties
+    ]
 
 
-def schedule_lines(plan: Plan, *, today: datetime.date) -> list[ScheduleLine]:
+def schedule_lines(plan: Plan, *, today: datetime.date, invoices: PlanInvoices | None = None) -> list[ScheduleLine]:
     """plans.selectors.plan_schedule with each installment's payments (its own and its penalties')."""
-    lines = {row.installment.pk: ScheduleLine(row) for row in plan_schedule(plan, today=today)}
+    invoices = invoices or plan_invoices(plan)
+    lines = {row.installment.pk: ScheduleLine(row) for row in plan_schedule(plan, today=today, invoices=invoices)}
+    known = {invoice.pk: invoice for invoice in (*invoices.installments, *invoices.penalties)}
     owner: dict[int, int] = {pk: pk for pk in lines}
-    penalties = Invoice.objects.filter(plan_id=plan.pk, kind=InvoiceKind.PENALTY).values_list("pk", "installment_id")
-    owner.update({pk: installment_id for pk, installment_id in penalties if installment_id in lines})
-    by_invoice: dict[int, list[Allocation]] = defaultdict(list)
-    allocations = Allocation.objects.filter(invoice__plan_id=plan.pk).select_related("payment", "invoice", "created_by")
+    owner.update({p.pk: p.installment_id for p in invoices.penalties if p.installment_id in lines})
+    allocations = Allocation.objects.filter(invoice__plan_id=plan.pk).select_related("payment", "created_by")
     for allocation in allocations.order_by("id"):
-        by_invoice[allocation.invoice_id].append(allocation)
-    for invoice_id, rows in by_invoice.items():
-        if invoice_id in owner:
-            lines[owner[invoice_id]].allocations.extend(rows)
+        if allocation.invoice_id in owner:
+            allocation.invoice = known[allocation.invoice_id]  # read once above, not again per allocation
+            lines[owner[allocation.invoice_id]].allocations.append(allocation)
     return list(lines.values())
 
 

@@ -1,8 +1,8 @@
 """The plan list's and the waiver report's filters; their pages, CSV exports and selectors share them.
 
 A plan is overdue when one of its invoices (an installment or a penalty) is open work due
-before today: invoices.models.overdue, the one definition, asked with EXISTS over the
-plan's invoices (invoice_plan_idx).
+before today (invoices.models.overdue): its kept oldest_due_date, the earliest due date of
+those invoices (ledger.plans), is before today.
 """
 
 from __future__ import annotations
@@ -11,14 +11,13 @@ import datetime
 
 import django_filters
 from django import forms
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from billing.listing import Ordering
 from billing.models import Provider
 from billing.money import CURRENCY_CHOICES
 from billing.search import customer_search
-from invoices.models import Invoice, overdue
 from plans.models import Plan, PlanState
 
 # Newest first by id (the primary key; plan_state_idx with a state): a plan's id grows as plans are made.
@@ -27,9 +26,9 @@ PLAN_ORDERING = Ordering("id", descending=True, id_descending=True, nullable=Fal
 OVERDUE_CHOICES = [("yes", "Overdue"), ("no", "Not overdue")]
 
 
-def overdue_invoices(today: datetime.date | None = None) -> Exists:
-    """EXISTS an overdue invoice of the plan (OuterRef pk)."""
-    return Exists(Invoice.objects.filter(overdue(today or timezone.localdate()), plan_id=OuterRef("pk")))
+def overdue_plans(today: datetime.date | None = None) -> Q:
+    """The plans with an overdue invoice: open work due before `today` (the local day by default)."""
+    return Q(oldest_due_date__lt=today or timezone.localdate())
 
 
 def _date_input() -> forms.DateInput:
@@ -68,9 +67,9 @@ class PlanFilter(_Filtered):
 
     def filter_overdue(self, queryset: QuerySet, name: str, value: str) -> QuerySet:
         if value == "yes":
-            return queryset.filter(overdue_invoices())
+            return queryset.filter(overdue_plans())
         if value == "no":
-            return queryset.filter(~overdue_invoices())
+            return queryset.exclude(overdue_plans())
         return queryset
 
 

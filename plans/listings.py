@@ -1,9 +1,9 @@
 """The plan list and the waiver report: the reads their pages, CSV exports and the benchmark share.
 
 The list is `plan_list(filters=...)` with `plan_totals(filters=...)`, both through PlanFilter.
-A plan keeps no money figure of its own (DESIGN.md section 10: what it owes lives on its
-invoices), so a listed plan's outstanding is a subquery over its invoices (invoice_plan_idx),
-computed for the rows of the page, the totals and the export alike.
+A listed plan's outstanding and overdue flag are its kept balance_due and oldest_due_date
+(ledger.plans keeps them with its state, from its invoices, as an account's); the totals by
+state, currency and overdue come from the trigger-kept PlanQueueTotal.
 
 The waiver report is `waiver_rows(filters=...)`: plans.selectors' two kinds of waivers (credit
 notes `waiver` on penalties, and waivers of penalties not yet charged) narrowed by WaiverFilter.
@@ -17,39 +17,25 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import DecimalField, OuterRef, QuerySet, Subquery, Sum, Value
-from django.db.models.functions import Coalesce
+from django.db.models import BooleanField, Case, F, QuerySet, When
 from django.utils import timezone
 
-from billing.listing import Totals, as_query, currency_totals, validated
+from billing.kept_totals import kept_totals
+from billing.listing import Totals, as_query, currency_totals, only_filtered_by, validated
 from billing.models import Customer, Provider
 from invoices.models import CreditNote, CreditReason, Invoice, InvoiceState
-from plans.filters import PLAN_ORDERING, PlanFilter, WaiverFilter, overdue_invoices
-from plans.models import Plan
+from plans.filters import PLAN_ORDERING, PlanFilter, WaiverFilter, overdue_plans
+from plans.models import PLAN_QUEUE_FIGURES, Plan
 from plans.selectors import future_waivers, waivers
 
 ZERO = Decimal("0.00")
-MONEY = DecimalField(max_digits=14, decimal_places=2)
-
 Filters = Mapping[str, Any] | PlanFilter
-
-
-def _owing() -> Subquery:
-    """What the plan's open invoices (installments and penalties) still owe."""
-    owed = (
-        Invoice.objects.filter(plan_id=OuterRef("pk"), state=InvoiceState.OPEN)
-        .order_by()
-        .values("plan_id")
-        .annotate(s=Sum("balance_due"))
-        .values("s")
-    )
-    return Subquery(owed, output_field=MONEY)
 
 
 def all_plans() -> QuerySet[Plan]:
     return Plan.objects.select_related("customer", "provider").annotate(
-        outstanding=Coalesce(_owing(), Value(ZERO), output_field=MONEY),
-        is_overdue=overdue_invoices(),
+        outstanding=F("balance_due"),
+        is_overdue=Case(When(overdue_plans(), then=True), default=False, output_field=BooleanField()),
     )
 
 
@@ -67,14 +53,30 @@ def plan_list(*, filters: Filters) -> QuerySet[Plan]:
     return plan_filter(filters).qs.order_by(*PLAN_ORDERING.order_by())
 
 
-def plan_totals(*, filters: Filters) -> Totals:
-    """Count and principal per currency of what plan_list(filters) lists.
+KEPT_FILTERS = {"state", "currency", "overdue"}
 
-    Not the outstanding: a plan keeps no such figure, and summing it over every listed plan
-    would read every installment of every plan (a million rows at the benchmark's scale) on
-    each first page; each row of the page shows its own, the CSV has every one."""
+
+def plan_totals(*, filters: Filters) -> Totals:
+    """Count, principal and outstanding per currency of what plan_list(filters) lists.
+
+    From the trigger-kept PlanQueueTotal when the filters are ones it is kept by (state,
+    currency, overdue): a few ms however many plans match. Else (a customer, a provider) one
+    aggregate over the filtered plans, reused while the clerk pages through the same set."""
     filterset = plan_filter(filters)
-    return currency_totals(filterset.qs.order_by(), filterset.data, principal="principal")
+    data = filterset.form.cleaned_data
+    if only_filtered_by(data, KEPT_FILTERS):
+        conditions: list[str] = []
+        params: dict[str, object] = {}
+        for name in ("state", "currency"):
+            if data.get(name):
+                conditions.append(f"{name} = %({name})s")
+                params[name] = data[name]
+        if data.get("overdue"):
+            params["today"] = timezone.localdate()
+            overdue = "oldest_due_date < %(today)s"
+            conditions.append(overdue if data["overdue"] == "yes" else f"NOT COALESCE({overdue}, false)")
+        return kept_totals(PLAN_QUEUE_FIGURES, conditions=conditions, params=params)
+    return currency_totals(filterset.qs.order_by(), filterset.data, principal="principal", balance_due="balance_due")
 
 
 # --- The waiver report ----------------------------------------------------------------------------

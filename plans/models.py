@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import datetime
 
+import pgtrigger
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django_fsm import GET_STATE, transition
 
 from billing.fsm import RefreshableFSMModel, StatusField
+from billing.kept_totals import KeptFigures
 from billing.models import (
     CURRENCY_CHECK,
     Account,
@@ -74,6 +76,11 @@ class Plan(RefreshableFSMModel):
     issue_date = models.DateField()
 
     state = StatusField(max_length=16, choices=PlanState.choices, default=PlanState.ACTIVE, protected=True)
+    # Kept with the state by ledger.plans.refresh_plans, as an account's figures: what its open
+    # installments and penalties still owe (unpaid or partially paid ones), and the oldest due
+    # date among them. The plans list reads them: overdue is `oldest_due_date < today`.
+    balance_due = money_field(default=0)
+    oldest_due_date = models.DateField(null=True, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(
@@ -94,6 +101,35 @@ class Plan(RefreshableFSMModel):
         indexes = [
             models.Index(fields=["customer", "state"], name="plan_customer_idx"),
             models.Index(fields=["state", "id"], name="plan_state_idx"),
+        ]
+        triggers = [
+            # Every change of a plan's state, currency, oldest due date or figures appends its delta
+            # to PlanQueueTotal in the same transaction, whatever code made it (as for orders).
+            pgtrigger.Trigger(
+                name="queue_totals",
+                when=pgtrigger.After,
+                operation=pgtrigger.Insert | pgtrigger.Update | pgtrigger.Delete,
+                func="""
+                IF TG_OP = 'UPDATE' AND OLD.state = NEW.state AND OLD.currency = NEW.currency
+                   AND OLD.oldest_due_date IS NOT DISTINCT FROM NEW.oldest_due_date THEN
+                    IF OLD.principal <> NEW.principal OR OLD.balance_due <> NEW.balance_due THEN
+                        INSERT INTO plans_planqueuetotal (state, currency, oldest_due_date, plans, principal, balance_due)
+                        VALUES (NEW.state, NEW.currency, NEW.oldest_due_date, 0,
+                                NEW.principal - OLD.principal, NEW.balance_due - OLD.balance_due);
+                    END IF;
+                    RETURN NULL;
+                END IF;
+                IF TG_OP <> 'INSERT' THEN
+                    INSERT INTO plans_planqueuetotal (state, currency, oldest_due_date, plans, principal, balance_due)
+                    VALUES (OLD.state, OLD.currency, OLD.oldest_due_date, -1, -OLD.principal, -OLD.balance_due);
+                END IF;
+                IF TG_OP <> 'DELETE' THEN
+                    INSERT INTO plans_planqueuetotal (state, currency, oldest_due_date, plans, principal, balance_due)
+                    VALUES (NEW.state, NEW.currency, NEW.oldest_due_date, 1, NEW.principal, NEW.balance_due);
+                END IF;
+                RETURN NULL;
+                """,
+            ),
         ]
 
     def __str__(self) -> str:
@@ -122,6 +158,37 @@ class Plan(RefreshableFSMModel):
     )
     def refresh_state(self, installments: int, all_paid: bool) -> None:
         """Active and paid off follow the invoices; canceled stays (idempotent)."""
+
+
+class PlanQueueTotal(models.Model):
+    """Count, principal and balance due of the plans per state, currency and oldest due date.
+
+    A sum of deltas, as orders.OrderQueueTotal: the trigger on Plan appends one row per change,
+    billing.kept_totals.compact_totals folds them now and then. The oldest due date is a key so
+    that "overdue" (oldest_due_date < today) is a condition on the keys: the plans list's totals
+    read a few hundred rows instead of aggregating 100,000 plans (20 ms, or 300 ms with the
+    overdue filter as an EXISTS over their invoices).
+    """
+
+    state = models.CharField(max_length=16, choices=PlanState.choices)
+    currency = currency_field()
+    oldest_due_date = models.DateField(null=True)
+    plans = models.BigIntegerField()
+    principal = models.DecimalField(max_digits=18, decimal_places=2)
+    balance_due = models.DecimalField(max_digits=18, decimal_places=2)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["state", "currency", "oldest_due_date"],
+                include=["plans", "principal", "balance_due"],
+                name="plan_queue_total_key_idx",
+            )
+        ]
+
+
+# The kept columns of PlanQueueTotal: the plans list's totals, compaction, drift.
+PLAN_QUEUE_FIGURES = KeptFigures(PlanQueueTotal, count="plans", sums=("principal", "balance_due"))
 
 
 class PlanStatusChange(StatusChangeBase):

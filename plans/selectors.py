@@ -33,25 +33,57 @@ class ScheduleRow:
     future_penalties_waived: bool
 
 
-def plan_schedule(plan: Plan, *, today: datetime.date) -> list[ScheduleRow]:
-    """The plan's installments in order, each with its penalties' figures (three queries)."""
+@dataclass(frozen=True)
+class PlanInvoices:
+    """What a plan's page and schedule read of its invoices, once (four queries)."""
+
+    installments: list[Invoice]  # in schedule order
+    penalties: list[Invoice]  # every penalty invoice, void ones too, by installment, period, revision
+    credits: dict[tuple[int, str], Decimal]  # (penalty invoice id, reason code) -> credited
+    waived_future: set[int]  # the installments whose future penalties are waived
+
+    def credited(self, penalty: Invoice, reason: str) -> Decimal:
+        return self.credits.get((penalty.pk, reason), ZERO)
+
+
+def plan_invoices(plan: Plan) -> PlanInvoices:
     installments = list(plan.installments)
-    penalties = list(Invoice.objects.filter(plan_id=plan.pk, kind=InvoiceKind.PENALTY).exclude(state=InvoiceState.VOID))
+    sequence = {installment.pk: installment.plan_sequence for installment in installments}
+
+    def order(penalty: Invoice) -> tuple:  # as ORDER BY sequence, period, revision, id (NULLs last)
+        keys = (sequence.get(penalty.installment_id or 0), penalty.penalty_period, penalty.penalty_revision)
+        return (*((key is None, key or 0) for key in keys), penalty.pk)
+
+    penalties = sorted(Invoice.objects.filter(plan_id=plan.pk, kind=InvoiceKind.PENALTY), key=order)
     credits = {
-        (row["invoice_id"], row["reason_code"]): row["s"]
-        for row in CreditNote.objects.filter(invoice__plan_id=plan.pk, invoice__kind=InvoiceKind.PENALTY)
+        (invoice_id, reason_code): amount
+        for invoice_id, reason_code, amount in CreditNote.objects.filter(
+            invoice__plan_id=plan.pk, invoice__kind=InvoiceKind.PENALTY
+        )
         .values("invoice_id", "reason_code")
         .annotate(s=Sum("amount"))
+        .values_list("invoice_id", "reason_code", "s")
     }
     waived_future = set(
         PenaltyWaiver.objects.filter(installment__plan_id=plan.pk).values_list("installment_id", flat=True)
     )
+    return PlanInvoices(installments, penalties, credits, waived_future)
+
+
+def plan_schedule(plan: Plan, *, today: datetime.date, invoices: PlanInvoices | None = None) -> list[ScheduleRow]:
+    """The plan's installments in order, each with its penalties' figures (`invoices`: plan_invoices(plan),
+    read here when not given)."""
+    invoices = invoices or plan_invoices(plan)
+    own: dict[int, list[Invoice]] = {}
+    for penalty in invoices.penalties:
+        if penalty.state != InvoiceState.VOID and penalty.installment_id is not None:
+            own.setdefault(penalty.installment_id, []).append(penalty)
     rows = []
-    for installment in installments:
-        own = [p for p in penalties if p.installment_id == installment.pk]
-        charged = sum((p.total - credits.get((p.pk, CreditReason.RECALCULATION), ZERO) for p in own), ZERO)
-        waived = sum((credits.get((p.pk, CreditReason.WAIVER), ZERO) for p in own), ZERO)
-        outstanding = installment.balance_due + sum((p.balance_due for p in own), ZERO)
+    for installment in invoices.installments:
+        penalties = own.get(installment.pk, [])
+        charged = sum((p.total - invoices.credited(p, CreditReason.RECALCULATION) for p in penalties), ZERO)
+        waived = sum((invoices.credited(p, CreditReason.WAIVER) for p in penalties), ZERO)
+        outstanding = installment.balance_due + sum((p.balance_due for p in penalties), ZERO)
         late = installment.is_overdue(today)
         rows.append(
             ScheduleRow(
@@ -60,10 +92,10 @@ def plan_schedule(plan: Plan, *, today: datetime.date) -> list[ScheduleRow]:
                 paid=installment.paid_total,
                 penalty_charged=charged,
                 penalty_waived=waived,
-                penalty_paid=sum((p.paid_total for p in own), ZERO),
+                penalty_paid=sum((p.paid_total for p in penalties), ZERO),
                 outstanding=outstanding,
                 overdue_days=(today - installment.due_date).days if late else 0,
-                future_penalties_waived=installment.pk in waived_future,
+                future_penalties_waived=installment.pk in invoices.waived_future,
             )
         )
     return rows

@@ -107,12 +107,16 @@ def _order_sums(invoices: str) -> str:
 
 
 def _plan_sums(invoices: str) -> str:
-    """(plan_id, installments, all_paid) of the plans, from `invoices`: a FROM item of
+    """(plan_id, installments, all_paid, owed, oldest) of the plans, from `invoices`: a FROM item of
     _invoice_ledger's rows (the plans' open invoices). Paid is judged on the invoice's total
-    (its lines are checked apart), less what the ledger says was credited and allocated."""
+    (its lines are checked apart), less what the ledger says was credited and allocated; owed
+    and oldest as an account's, over the invoices still owing."""
+    owing = f"ledger_payment_status IN ({_OPEN_WORK})"
     return f"""
         SELECT plan_id, COUNT(*) FILTER (WHERE plan_sequence IS NOT NULL) AS installments,
-               bool_and(total - ledger_credited_total - ledger_paid_total <= 0) AS all_paid
+               bool_and(total - ledger_credited_total - ledger_paid_total <= 0) AS all_paid,
+               SUM(ledger_balance_due) FILTER (WHERE {owing}) AS owed,
+               MIN(due_date) FILTER (WHERE {owing}) AS oldest
         FROM {invoices} GROUP BY plan_id"""
 
 
@@ -212,13 +216,13 @@ ORDER_FIELDS = (
 )
 
 
-PLAN_FIELDS = ("state",)
+PLAN_FIELDS = ("state", "balance_due", "oldest_due_date")
 
 
 def _plan_drift_sql(scoped: bool, invoice_sums: str | None = None) -> str:
-    """Every plan in scope, its cached state beside what its open invoices' ledger sums say.
+    """Every plan in scope, its cached state and figures beside what its open invoices' ledger sums say.
 
-    `invoice_sums`, when given, is a SELECT of (plan_id, installments, all_paid) over the plans'
+    `invoice_sums`, when given, is a SELECT of _plan_sums' columns over the plans'
     open invoices (find_drifted_by_invoice passes its own, from the ledger it computed once)."""
     scope = "= ANY(%(ids)s)" if scoped else "IS NOT NULL"
     if invoice_sums is None:
@@ -233,7 +237,9 @@ def _plan_drift_sql(scoped: bool, invoice_sums: str | None = None) -> str:
             SELECT p.id, p.account_id, p.state,
                    CASE WHEN p.state = 'canceled' THEN 'canceled'
                         WHEN COALESCE(inv.installments, 0) > 0 AND COALESCE(inv.all_paid, true) THEN 'paid_off'
-                        ELSE 'active' END AS ledger_state
+                        ELSE 'active' END AS ledger_state,
+                   p.balance_due, COALESCE(inv.owed, 0) AS ledger_balance_due,
+                   p.oldest_due_date, inv.oldest AS ledger_oldest_due_date
             FROM plans_plan p LEFT JOIN inv ON inv.plan_id = p.id
             WHERE p.id {scope}) x
         WHERE {_differs(PLAN_FIELDS)}

@@ -34,6 +34,7 @@ class ObjectKind(models.TextChoices):
     INVOICE_TOTALS = "invoice_totals", "Invoice queue totals"
     PAYMENT_TOTALS = "payment_totals", "Payment queue totals"
     ORDER_TOTALS = "order_totals", "Order list totals"
+    PLAN_TOTALS = "plan_totals", "Plan list totals"
     JOURNAL_CUSTOMER = "journal_customer", "Entry journal of a customer"
     JOURNAL_ACCOUNT = "journal_account", "Entry journal of an account"
 

@@ -1,5 +1,5 @@
-"""Drift in the trigger-kept queue totals (InvoiceQueueTotal, PaymentQueueTotal, OrderQueueTotal), found and
-repaired in one statement each.
+"""Drift in the trigger-kept queue totals (InvoiceQueueTotal, PaymentQueueTotal, OrderQueueTotal,
+PlanQueueTotal), found and repaired in one statement each.
 
 The kept rows are deltas; per key (state, status, currency[, due date]) their sums must
 equal a COUNT/SUM over the live invoices or payments. One statement compares the two in
@@ -22,6 +22,7 @@ from billing.kept_totals import KeptFigures
 from invoices.models import INVOICE_QUEUE_FIGURES
 from orders.models import ORDER_QUEUE_FIGURES
 from payments.models import PAYMENT_QUEUE_FIGURES
+from plans.models import PLAN_QUEUE_FIGURES
 from reconciliation.models import ObjectKind
 
 
@@ -65,6 +66,11 @@ QUEUES = (
         ORDER_QUEUE_FIGURES,
         "orders_order",
     ),
+    KeptQueue(
+        ObjectKind.PLAN_TOTALS,
+        PLAN_QUEUE_FIGURES,
+        "plans_plan",
+    ),
 )
 
 
@@ -85,22 +91,28 @@ class KeyDrift:
 
 
 def _drift_sql(queue: KeptQueue) -> str:
+    # The two sides meet by GROUP BY over a UNION ALL rather than by a FULL JOIN on the keys: a
+    # key may be NULL (a plan owing nothing has no oldest due date), and GROUP BY puts NULLs
+    # together where a join's equality never matches them.
     keys = ", ".join(queue.keys)
     names = list(queue.figures)
-    live = ", ".join(f"{aggregate} AS {name}" for name, aggregate in queue.figures.items())
-    kept = ", ".join(f"SUM({name}) AS {name}" for name in names)
-    cached = ", ".join(f"COALESCE(k.{name}, 0) AS cached_{name}" for name in names)
-    ledger = ", ".join(f"COALESCE(l.{name}, 0) AS ledger_{name}" for name in names)
-    differs = " OR ".join(f"COALESCE(k.{name}, 0) <> COALESCE(l.{name}, 0)" for name in names)
+    live = ", ".join(
+        [
+            *(f"0 AS cached_{name}" for name in names),
+            *(f"{aggregate} AS ledger_{name}" for name, aggregate in queue.figures.items()),
+        ]
+    )
+    kept = ", ".join([*(f"SUM({name}) AS cached_{name}" for name in names), *(f"0 AS ledger_{name}" for name in names)])
+    summed = ", ".join(f"SUM({side}_{name}) AS {side}_{name}" for side in ("cached", "ledger") for name in names)
+    differs = " OR ".join(f"SUM(cached_{name}) <> SUM(ledger_{name})" for name in names)
     corrections = ", ".join(f"ledger_{name} - cached_{name}" for name in names)
     return f"""
-        WITH live AS (SELECT {keys}, {live} FROM {queue.source} GROUP BY {keys}),
-        kept AS (SELECT {keys}, {kept} FROM {queue.table} GROUP BY {keys}),
-        diff AS (
-            SELECT {keys}, {cached}, {ledger}
-            FROM live l FULL JOIN kept k USING ({keys})
-            WHERE {differs}
+        WITH sides AS (
+            SELECT {keys}, {live} FROM {queue.source} GROUP BY {keys}
+            UNION ALL
+            SELECT {keys}, {kept} FROM {queue.table} GROUP BY {keys}
         ),
+        diff AS (SELECT {keys}, {summed} FROM sides GROUP BY {keys} HAVING {differs}),
         fixed AS (
             INSERT INTO {queue.table} ({keys}, {", ".join(names)})
             SELECT {keys}, {corrections} FROM diff WHERE %(fix)s

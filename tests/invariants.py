@@ -13,7 +13,8 @@ every order's figures and statuses equal what its invoices, invoice lines and cr
 lines say (I1, I2), and no line is invoiced beyond what may be invoiced (I9).
 
 Plans (DESIGN.md section 10): every plan's state equals what its open invoices' ledger sums
-say (I2), and every penalty invoice names an installment of its plan, once per period (I11).
+say (I2), its kept balance due and oldest due date and the plan list's kept totals equal what
+its invoices and the plans say (I1), and every penalty invoice names an installment of its plan, once per period (I11).
 
 Used after every step of the property test, by scenario tests and the benchmark's
 sanity check. Returns a list of human-readable violations (empty when all hold).
@@ -109,6 +110,24 @@ CHECKS = {
                USING (provider_id, billing_status, payment_status, currency)
         WHERE COALESCE(t.n, 0) <> COALESCE(r.n, 0) OR COALESCE(t.i, 0) <> COALESCE(r.i, 0)
            OR COALESCE(t.p, 0) <> COALESCE(r.p, 0) OR COALESCE(t.b, 0) <> COALESCE(r.b, 0)
+    """,
+    "I1 plan queue totals": """
+        SELECT state, currency, oldest_due_date FROM (
+            SELECT state, currency, oldest_due_date, SUM(plans) n, SUM(principal) p, SUM(balance_due) b
+            FROM plans_planqueuetotal GROUP BY 1, 2, 3
+            UNION ALL
+            SELECT state, currency, oldest_due_date, -COUNT(*), -SUM(principal), -SUM(balance_due)
+            FROM plans_plan GROUP BY 1, 2, 3) x
+        GROUP BY 1, 2, 3 HAVING SUM(n) <> 0 OR SUM(p) <> 0 OR SUM(b) <> 0
+    """,
+    # A plan keeps what its invoices still owing owe, and the oldest due date among them (as an account).
+    "I1 plan cache": """
+        SELECT p.id, p.balance_due, COALESCE(o.s, 0), p.oldest_due_date, o.d
+        FROM plans_plan p
+        LEFT JOIN (SELECT plan_id, SUM(balance_due) s, MIN(due_date) d FROM invoices_invoice
+                   WHERE plan_id IS NOT NULL AND state = 'open' AND payment_status IN ('unpaid', 'partially_paid')
+                   GROUP BY 1) o ON o.plan_id = p.id
+        WHERE p.balance_due <> COALESCE(o.s, 0) OR p.oldest_due_date IS DISTINCT FROM o.d
     """,
     "I1 entry journal per customer": """
         SELECT customer_id, currency, j.s, r.s

@@ -53,3 +53,46 @@ def test_a_drifted_plan_state_is_reported_and_repaired(plans):
         f"reconciliation run {run.pk}",
     )
     assert_invariants()
+
+
+def test_drifted_plan_figures_are_reported_and_repaired(plans):
+    paid, running = plans
+    first_due = installments(running)[0].due_date
+    sql("UPDATE plans_plan SET balance_due = 10.00, oldest_due_date = %s WHERE id = %s", [first_due, paid.pk])
+    sql("UPDATE plans_plan SET balance_due = 250.00, oldest_due_date = NULL WHERE id = %s", [running.pk])
+    assert any(v.startswith("I1 plan cache") for v in violations())
+
+    run = reconcile.run_reconciliation(fix=True)
+
+    found = diffs(run)
+    assert ("plan", paid.pk, "balance_due", "10.00", "0.00") in found
+    assert ("plan", paid.pk, "oldest_due_date", first_due.isoformat(), "") in found
+    assert ("plan", running.pk, "balance_due", "250.00", "300.00") in found
+    assert ("plan", running.pk, "oldest_due_date", "", first_due.isoformat()) in found
+    assert (run.outcome, run.drift_fixed) == ("fixed", run.drift_found)
+    assert [(p.balance_due, p.oldest_due_date) for p in Plan.objects.filter(pk__in=[paid.pk, running.pk])] == [
+        (D("300.00"), first_due),  # newest first
+        (D("0.00"), None),
+    ]
+    assert_invariants()
+
+
+def test_the_plan_list_totals_of_a_plan_owing_nothing_are_not_drift(plans):
+    # A paid-off plan has no oldest due date: its kept totals sit under a NULL key, which the
+    # comparison must match with the live plans' NULL key rather than report both as drift.
+    from reconciliation.queue_totals import QUEUES, find_queue_total_drift
+
+    (queue,) = [q for q in QUEUES if q.kind == ObjectKind.PLAN_TOTALS]
+    assert find_queue_total_drift(queue, fix=False) == []
+    sql(
+        "INSERT INTO plans_planqueuetotal (state, currency, oldest_due_date, plans, principal, balance_due)"
+        " VALUES ('paid_off', 'EUR', NULL, 1, 0, 0)"
+    )
+    (drift,) = find_queue_total_drift(queue, fix=True)
+    assert (drift.key, drift.cached["plans"], drift.ledger["plans"]) == (
+        {"state": "paid_off", "currency": "EUR", "oldest_due_date": None},
+        2,
+        1,
+    )
+    assert find_queue_total_drift(queue, fix=False) == []
+    assert_invariants()
