@@ -199,7 +199,7 @@ def auto_allocate_planned(
 
 @transaction.atomic
 def auto_allocate_many(
-    payments: Sequence[Payment], *, preferred: Sequence[Sequence[str]], by: Actor
+    payments: Sequence[Payment], *, preferred: Sequence[Sequence[str]], by: Actor, recorded_earlier: bool = False
 ) -> list[tuple[list[Allocation], list[PlannedSplit[Invoice]]]]:
     """auto_allocate_planned for several payments, one after another, in one set-based write.
 
@@ -216,6 +216,11 @@ def auto_allocate_many(
     payments in the chunk has money left after the invoices it names (then the rule goes on
     to an exact match or the oldest first). Without such a payment the rule never looks
     past the named invoices, so planning on them alone plans the same.
+
+    `recorded_earlier`: payments that other writers may have touched since they were read (the
+    nightly run over waiting money). They are locked after the invoices (the one lock order)
+    and must still be what was planned with, else bulk.ChunkMoved (the caller takes them one
+    by one); the locked copies are written.
     """
     payments = list(payments)
     wanted = [p.state == PaymentState.SETTLED and p.unallocated > 0 for p in payments]
@@ -230,6 +235,8 @@ def auto_allocate_many(
         planned, _ = _plan_in_order(payments, preferred, wanted, lists)
     touched = {split.invoice.pk: split.invoice for plan in planned for split in plan}
     locked = bulk.lock_invoices(list(touched.values()))
+    if recorded_earlier:
+        payments = _locked_as_read(payments)
     steps: list[bulk.Step] = []
     plans: list[list[PlannedSplit[Invoice]]] = []
     for payment, plan in zip(payments, planned, strict=True):
@@ -240,6 +247,17 @@ def auto_allocate_many(
         plans.append(real)
     rows = bulk.apply_allocations(steps, by=by)
     return list(zip(rows, plans, strict=True))
+
+
+def _locked_as_read(payments: Sequence[Payment]) -> list[Payment]:
+    """The payments locked by id (after the invoices: lock_rows' order), as fresh copies, if
+    their state and money left are still what the caller read; else bulk.ChunkMoved."""
+    _, _, fresh = lock_rows(payments=[p.pk for p in payments])
+    for payment in payments:
+        now = fresh.get(payment.pk)
+        if now is None or (now.state, now.unallocated) != (payment.state, payment.unallocated):
+            raise bulk.ChunkMoved(f"Payment {payment} changed while a chunk of payments was planned; plan again.")
+    return [fresh[p.pk] for p in payments]
 
 
 Party = tuple[int, str]

@@ -30,11 +30,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--fill-only", action="store_true", help="fill and check consistency, measure nothing")
     parser.add_argument(
         "--only",
-        choices=["all", "lists", "intake", "customer", "plans"],
+        choices=["all", "lists", "intake", "customer", "plans", "nightly"],
         default="all",
         help="what to measure: the list pages, baselines, throughput and reconciliation (lists), the bank "
         "statement import (intake), the customer page, search, a statement and dunning (customer), the nightly "
-        "penalty assessment, the plans list and a plan's page (plans), or all of them (all, the default)",
+        "penalty assessment, the plans list and a plan's page (plans), the nightly window: import, auto-allocation, "
+        "penalties, dunning, export and reconciliation one after another (nightly), or all of them (all, the "
+        "default; the nightly window last, as it changes the data)",
     )
     parser.add_argument(
         "--plans-scale",
@@ -132,6 +134,11 @@ def _run(args: argparse.Namespace, started: float) -> int:
         user = get_user_model().objects.filter(username="bench").first()
         user = user or get_user_model().objects.create_superuser("bench", "bench@settle.test", "bench")
         results["plans"] = plans.measure(lists.logged_in_client(user), repeats=args.repeats, log=log)
+    if args.only in ("all", "nightly"):
+        from bench import nightly
+
+        log(f"Nightly window at scale {args.scale}: each job in its own process, one after another ...")
+        results["nightly"] = nightly.measure(args.scale, db=args.db, log=log)
     # Other work on the machine shows here: the figures are only as quiet as the machine was.
     results["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     results["seconds_total"] = round(time.perf_counter() - started, 1)
@@ -151,6 +158,11 @@ def _run(args: argparse.Namespace, started: float) -> int:
 
         results["verdicts"] += plans.verdicts(results["plans"])
         text = "\n\n".join(filter(None, [text, plans.table(results["plans"], results["machine"])]))
+    if "nightly" in results:
+        from bench import nightly
+
+        results["verdicts"] += nightly.verdicts(results["nightly"])
+        text = "\n\n".join(filter(None, [text, nightly.table(results["nightly"], results["machine"])]))
     report.write_json(results, args.json)
     print()
     print(text)
@@ -170,6 +182,10 @@ def _run(args: argparse.Namespace, started: float) -> int:
         from bench import plans
 
         broken = broken or plans.failed(results["plans"])
+    if "nightly" in results:
+        from bench import nightly
+
+        broken = broken or nightly.failed(results["nightly"])
     return 1 if broken else 0
 
 

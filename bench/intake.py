@@ -64,8 +64,9 @@ class Credit:
     reversal: bool = False
 
 
-def plan_credits(credits: int, customers: int) -> list[Credit]:
-    """The statement's entries, from the open invoices of `customers` customers (deterministic)."""
+def plan_credits(credits: int, customers: int, prefix: str = "BENCH") -> list[Credit]:
+    """The statement's entries, from the open invoices of `customers` customers (deterministic);
+    their bank references start with `prefix` (the nightly window imports a statement of its own)."""
     with connection.cursor() as cursor:
         cursor.execute(_OPEN_INVOICES, [customers])
         rows = cursor.fetchall()
@@ -78,7 +79,7 @@ def plan_credits(credits: int, customers: int) -> list[Credit]:
     turn = dict.fromkeys(owners, 0)
     planned: list[Credit] = []
     for n in range(credits):
-        reference = f"BENCH{n:09d}"
+        reference = f"{prefix}{n:09d}"
         if n % 200 == 199 and len(planned) > 100:
             sent_back = planned[n - 100]  # a credit of a hundred entries earlier (in an earlier chunk)
             if not sent_back.reversal:
@@ -131,25 +132,27 @@ def _entry_xml(credit: Credit) -> str:
     )
 
 
-def camt053_lines(credits: list[Credit]) -> Iterator[str]:
+def camt053_lines(credits: list[Credit], prefix: str = "BENCH") -> Iterator[str]:
     """A camt.053.001.02 document with one statement holding every credit."""
     yield '<?xml version="1.0" encoding="UTF-8"?>\n'
     yield '<Document xmlns="urn:iso:std:iso:20022:tech:xsd:camt.053.001.02"><BkToCstmrStmt>\n'
-    yield "<GrpHdr><MsgId>BENCH-1</MsgId><CreDtTm>2026-03-03T06:00:00</CreDtTm></GrpHdr>\n"
-    yield "<Stmt><Id>BENCH-1-EUR</Id><CreDtTm>2026-03-03T06:00:00</CreDtTm>"
+    yield f"<GrpHdr><MsgId>{prefix}-1</MsgId><CreDtTm>2026-03-03T06:00:00</CreDtTm></GrpHdr>\n"
+    yield f"<Stmt><Id>{prefix}-1-EUR</Id><CreDtTm>2026-03-03T06:00:00</CreDtTm>"
     yield "<Acct><Id><IBAN>NL91ABNA0417164300</IBAN></Id></Acct>\n"
     for credit in credits:
         yield _entry_xml(credit)
     yield "</Stmt></BkToCstmrStmt></Document>\n"
 
 
-def write_statement(credits: int, customers: int, directory: Path = OUTPUT_DIR) -> tuple[Path, int]:
+def write_statement(
+    credits: int, customers: int, directory: Path = OUTPUT_DIR, prefix: str = "BENCH"
+) -> tuple[Path, int]:
     """Write the generated statement; returns its path and number of entries."""
-    planned = plan_credits(credits, customers)
+    planned = plan_credits(credits, customers, prefix)
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"camt053_{credits}_{customers}.xml"
+    path = directory / f"camt053_{prefix.lower()}_{credits}_{customers}.xml"
     with path.open("w", encoding="utf-8") as file:
-        file.writelines(camt053_lines(planned))
+        file.writelines(camt053_lines(planned, prefix))
     return path, len(planned)
 
 

@@ -157,3 +157,58 @@ def test_invoices_named_by_the_bank_come_first(provider):
     older.refresh_from_db()
     assert (named.payment_status, older.payment_status) == ("paid", "unpaid")
     assert "    ACME-000002 50.00 EUR (named in remittance)" in out
+
+
+def test_chunks_plan_each_payment_after_the_ones_before_it(customer, provider, monkeypatch):
+    # Two to a chunk: five payments of one customer compete for the same oldest invoices across
+    # three chunks, and a second customer's payment sits between them; every figure is what
+    # allocating one payment after another (oldest money first) gives.
+    from allocations.management.commands import auto_allocate as command
+
+    monkeypatch.setattr(command, "CHUNK", 2)
+    other = CustomerFactory()
+    first, second, third = (invoice(customer, provider, "50.00", days) for days in (40, 30, 20))
+    theirs = invoice(other, provider, "35.00", 10)
+    day = datetime.datetime(2025, 1, 1, tzinfo=datetime.UTC)
+    payments = [
+        make_payment(customer=customer, amount="30.00", received_at=day),
+        make_payment(customer=other, amount="20.00", received_at=day + datetime.timedelta(hours=1)),
+        make_payment(customer=customer, amount="30.00", received_at=day + datetime.timedelta(hours=2)),
+        make_payment(customer=customer, amount="50.00", received_at=day + datetime.timedelta(hours=3)),
+        make_payment(customer=customer, amount="20.00", received_at=day + datetime.timedelta(hours=4)),
+        make_payment(customer=customer, amount="40.00", received_at=day + datetime.timedelta(hours=5)),
+    ]
+
+    out = run()
+
+    assert [paid(p) for p in payments] == [
+        [(first.number, D("30.00"))],
+        [(theirs.number, D("20.00"))],
+        sorted([(first.number, D("20.00")), (second.number, D("10.00"))]),
+        [(third.number, D("50.00"))],  # an exact match of the 50.00 third invoice
+        [(second.number, D("20.00"))],
+        [(second.number, D("20.00"))],  # 20.00 of it waits: nothing else is open
+    ]
+    assert out.splitlines()[-1] == "Allocated 6 payment(s) over 7 invoice(s)."
+    assert_invariants()
+
+
+def test_a_payment_that_moved_after_it_was_read_refuses_its_chunk(customer, provider):
+    # The command then takes that chunk's payments one by one (allocate_chunk), on fresh reads.
+    from allocations.services import allocate, auto_allocate_many
+    from ledger.bulk import ChunkMoved
+    from payments.models import Payment
+
+    invoice(customer, provider, "50.00", 40)  # older, but the 30.00 left matches b exactly
+    b = invoice(customer, provider, "50.00", 30)
+    payment = make_payment(customer=customer, amount="50.00")
+    read = Payment.objects.get(pk=payment.pk)
+    allocate(payment, b, D("20.00"), by=None)  # a clerk, between the nightly run's read and its write
+
+    with pytest.raises(ChunkMoved):
+        auto_allocate_many([read], preferred=[[]], by=None, recorded_earlier=True)
+
+    assert paid(payment) == [(b.number, D("20.00"))]  # nothing of the refused chunk was written
+    run()
+    assert paid(payment) == [(b.number, D("20.00")), (b.number, D("30.00"))]  # the 30.00 left matches b exactly
+    assert_invariants()

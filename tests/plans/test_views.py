@@ -199,7 +199,8 @@ def test_totals_per_currency(support, books):
 
 
 @pytest.mark.parametrize(
-    "query", ["", "?overdue=yes", "?overdue=no", "?state=active&overdue=yes", "?provider={provider}", "?customer=builder"]
+    "query",
+    ["", "?overdue=yes", "?overdue=no", "?state=active&overdue=yes", "?provider={provider}", "?customer=builder"],
 )
 def test_totals_equal_the_listed_plans_whether_kept_or_aggregated(support, books, provider, query):
     # State, currency and overdue are answered from the trigger-kept PlanQueueTotal; a provider or

@@ -6,9 +6,10 @@ from collections import defaultdict
 from decimal import Decimal
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError, transaction
 
 from allocations.rules import find_invoice_numbers
-from allocations.services import auto_allocate, plan_auto_allocation
+from allocations.services import auto_allocate, auto_allocate_many, plan_auto_allocation
 from billing.errors import BillingError
 from billing.models import Customer
 from billing.money import format_money
@@ -23,6 +24,21 @@ def waiting_payments(customer_id: int | None = None):
     return payments.order_by("received_at", "id")
 
 
+#: Payments allocated in one transaction and one set-based write by the nightly run.
+CHUNK = 200
+
+
+def chunk_preferred_numbers(payments: list[Payment]) -> dict[int, list[str]]:
+    """preferred_numbers of several payments in one query."""
+    texts: dict[int, list[str]] = defaultdict(list)
+    rows = Payment.objects.filter(pk__in=[p.pk for p in payments], bank_entries__isnull=False).values_list(
+        "pk", "bank_entries__remittance_text"
+    )
+    for pk, text in rows.order_by("pk", "bank_entries__id"):
+        texts[pk].append(text)
+    return {pk: find_invoice_numbers(" ".join(parts)) for pk, parts in texts.items()}
+
+
 def preferred_numbers(payment: Payment) -> list[str]:
     """Invoice numbers named by the bank entry the payment was imported from, if any."""
     # Through the reverse relation: intake sits above allocations and is not imported here.
@@ -35,8 +51,10 @@ class Command(BaseCommand):
         "Allocate every settled payment with unallocated money by the rule of DESIGN.md section 6: "
         "invoices named in the payment's bank remittance text first; then, if the money equals exactly "
         "one, two or three open invoices of the customer in its currency, those; otherwise the oldest "
-        "open invoices first (due date, issue date, id) until the money runs out. Each payment is its "
-        "own transaction. --dry-run prints the plan with the reason of each match and writes nothing. "
+        "open invoices first (due date, issue date, id) until the money runs out. Payments are taken "
+        f"oldest first, {CHUNK} to a transaction and one set-based write (one by one when something in "
+        "the chunk moved meanwhile or is refused). --dry-run prints the plan with the reason of each match "
+        "and writes nothing. "
         "Exit code 0, or 1 if some payment could not be allocated (each is reported)."
     )
 
@@ -47,39 +65,85 @@ class Command(BaseCommand):
     def handle(self, *args, customer: int | None, dry_run: bool, **options):
         if customer is not None and not Customer.objects.filter(pk=customer).exists():
             raise CommandError(f"No customer with id {customer}.")
-        # Planned amounts per invoice, so a dry run plans each payment after the earlier ones.
-        planned: dict[int, Decimal] = defaultdict(Decimal)
-        allocated_payments = splits = failures = 0
-        for payment_id in list(waiting_payments(customer).values_list("pk", flat=True)):
-            payment = Payment.objects.select_related("customer").get(pk=payment_id)
-            numbers = preferred_numbers(payment)
-            plan = plan_auto_allocation(
-                payment, preferred_numbers=numbers, already_planned=planned if dry_run else None
-            )
+        self.allocated_payments = self.splits = self.failures = 0
+        waiting = list(waiting_payments(customer).values_list("pk", flat=True))
+        if dry_run:
+            self.plan_one_by_one(waiting)
+        else:
+            for start in range(0, len(waiting), CHUNK):
+                self.allocate_chunk(waiting[start : start + CHUNK])
+        verb = "Dry run, nothing was written: would allocate" if dry_run else "Allocated"
+        summary = f"{verb} {self.allocated_payments} payment(s) over {self.splits} invoice(s)"
+        self.stdout.write(summary + (f"; {self.failures} payment(s) failed." if self.failures else "."))
+        if self.failures:
+            raise SystemExit(1)
+
+    def allocate_chunk(self, payment_ids: list[int]) -> None:
+        """CHUNK payments in one transaction and one set-based write (auto_allocate_many, as the
+        bank import allocates its credits); if anything in it moved or is refused, one by one."""
+        payments = list(
+            Payment.objects.select_related("customer").filter(pk__in=payment_ids).order_by("received_at", "id")
+        )
+        numbers = chunk_preferred_numbers(payments)
+        try:
+            with transaction.atomic():
+                done = auto_allocate_many(
+                    payments, preferred=[numbers.get(p.pk, []) for p in payments], by=None, recorded_earlier=True
+                )
+        except (BillingError, DatabaseError):
+            self.allocate_one_by_one(payment_ids)
+            return
+        for payment, (rows, plan) in zip(payments, done, strict=True):
             head = f"{payment} {payment.customer}: {format_money(payment.unallocated, payment.currency)} unallocated"
             if not plan:
                 self.stdout.write(f"{head}; no open invoice to allocate to.")
                 continue
-            if dry_run:
-                lines = [(split.invoice.number, split.amount, split.reason) for split in plan]
-                for split in plan:
-                    planned[split.invoice.pk] += split.amount
-            else:
-                reasons = {split.invoice.pk: split.reason for split in plan}
-                try:
-                    rows = auto_allocate(payment, preferred_numbers=numbers, by=None)
-                except BillingError as exc:
-                    failures += 1
-                    self.stdout.write(f"{head}; not allocated: {exc}")
-                    continue
-                lines = [(row.invoice.number, row.amount, reasons.get(row.invoice_id, row.reason)) for row in rows]
-            allocated_payments += 1
-            splits += len(lines)
-            self.stdout.write(f"{head}; {'would allocate' if dry_run else 'allocated'}:")
-            for number, amount, reason in lines:
-                self.stdout.write(f"    {number} {format_money(amount, payment.currency)} ({reason})")
-        verb = "Dry run, nothing was written: would allocate" if dry_run else "Allocated"
-        summary = f"{verb} {allocated_payments} payment(s) over {splits} invoice(s)"
-        self.stdout.write(summary + (f"; {failures} payment(s) failed." if failures else "."))
-        if failures:
-            raise SystemExit(1)
+            reasons = {split.invoice.pk: split.reason for split in plan}
+            self.report(
+                head,
+                [(row.invoice.number, row.amount, reasons.get(row.invoice_id, row.reason)) for row in rows],
+                payment,
+                "allocated",
+            )
+
+    def allocate_one_by_one(self, payment_ids: list[int]) -> None:
+        for payment_id in payment_ids:
+            payment = Payment.objects.select_related("customer").get(pk=payment_id)
+            numbers = preferred_numbers(payment)
+            plan = plan_auto_allocation(payment, preferred_numbers=numbers)
+            head = f"{payment} {payment.customer}: {format_money(payment.unallocated, payment.currency)} unallocated"
+            if not plan:
+                self.stdout.write(f"{head}; no open invoice to allocate to.")
+                continue
+            reasons = {split.invoice.pk: split.reason for split in plan}
+            try:
+                rows = auto_allocate(payment, preferred_numbers=numbers, by=None)
+            except BillingError as exc:
+                self.failures += 1
+                self.stdout.write(f"{head}; not allocated: {exc}")
+                continue
+            lines = [(row.invoice.number, row.amount, reasons.get(row.invoice_id, row.reason)) for row in rows]
+            self.report(head, lines, payment, "allocated")
+
+    def plan_one_by_one(self, payment_ids: list[int]) -> None:
+        """The dry run: each payment planned after the earlier ones' plans, nothing written."""
+        planned: dict[int, Decimal] = defaultdict(Decimal)
+        for payment_id in payment_ids:
+            payment = Payment.objects.select_related("customer").get(pk=payment_id)
+            plan = plan_auto_allocation(payment, preferred_numbers=preferred_numbers(payment), already_planned=planned)
+            head = f"{payment} {payment.customer}: {format_money(payment.unallocated, payment.currency)} unallocated"
+            if not plan:
+                self.stdout.write(f"{head}; no open invoice to allocate to.")
+                continue
+            for split in plan:
+                planned[split.invoice.pk] += split.amount
+            self.report(
+                head, [(split.invoice.number, split.amount, split.reason) for split in plan], payment, "would allocate"
+            )
+
+    def report(self, head: str, lines: list, payment: Payment, verb: str) -> None:
+        self.allocated_payments += 1
+        self.splits += len(lines)
+        self.stdout.write(f"{head}; {verb}:")
+        for number, amount, reason in lines:
+            self.stdout.write(f"    {number} {format_money(amount, payment.currency)} ({reason})")
