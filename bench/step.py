@@ -58,7 +58,7 @@ def import_through_queue(path: str) -> tuple[int, dict]:
     statement_import = start_import(upload, format="", profile="", dry_run=False, by=user)
     # As `manage.py procrastinate worker --one-shot` does: the Django connector only defers jobs,
     # a worker runs on the real (psycopg) connector it names.
-    worker_app = app.with_connector(app.connector.get_worker_connector())
+    worker_app = app.with_connector(app.connector.get_worker_connector())  # type: ignore[attr-defined]
     worker_app.run_worker(queues=["imports"], wait=False, install_signal_handlers=False, listen_notify=False)
     statement_import = StatementImport.objects.get(pk=statement_import.pk)
     detail = {"status": statement_import.status, "tally": statement_import.tally, "stopped": statement_import.stopped}
@@ -80,7 +80,7 @@ def assess_penalties() -> tuple[int, dict]:
     installments = Invoice.objects.filter(plan_sequence__isnull=False).count()
     output = _command("assess_penalties")
     run = PenaltyAssessment.objects.filter(plan__isnull=True).order_by("-started_at", "-id").first()
-    detail = {"summary": output.strip()[-300:]}
+    detail: dict[str, object] = {"summary": output.strip()[-300:]}
     if run is not None:
         detail |= {"candidates": run.candidates, "penalties": run.penalties, "credit_notes": run.credit_notes}
     return installments, detail
