@@ -44,7 +44,7 @@ class Step:
 
 
 STEPS = [
-    Step("import", "import 100k credits (task queue)", "entries", target_per_s=1_000),
+    Step("import", "bank statement import (task queue)", "entries", target_per_s=1_000),
     Step("auto_allocate", "auto_allocate", "payments", target_per_s=1_000),
     Step("assess_penalties", "assess_penalties", "installments", target_per_s=20_000),
     Step("run_dunning", "run_dunning", "accounts"),
