@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
@@ -26,7 +26,7 @@ from invoices.models import (
     InvoiceLine,
     InvoiceState,
 )
-from ledger import journal
+from ledger import bulk, journal
 from ledger.core import (
     lock_rows,
     pair_nets_for_invoice,
@@ -307,6 +307,46 @@ def issue_credit_note(
     journal.credit_note_issued(note, locked)
     sync_caller_copy(invoice, locked)
     return note
+
+
+@transaction.atomic
+def issue_credit_notes(
+    credits: Sequence[tuple[Invoice, object, str]], *, reason_code: str, by: Actor
+) -> list[CreditNote]:
+    """issue_credit_note by amount for several invoices at once, as (invoice, amount, reason),
+    in one set-based write (ledger.bulk.apply_credit_notes): the same rows, status histories,
+    journal entries and caches as calling it for each in turn. All or nothing. The penalty
+    assessment's recalculations, a few thousand on a night after a big allocation run."""
+    if reason_code not in CreditReason.values:
+        raise InvalidInput(f"{reason_code!r} is not a credit reason ({', '.join(CreditReason.values)}).")
+    wanted = [
+        (invoice, parse_positive_amount(amount, invoice.currency), require_reason(reason, f"credit invoice {invoice}"))
+        for invoice, amount, reason in credits
+    ]
+    if not wanted:
+        return []
+    _, invoices, _ = lock_rows(
+        accounts=[invoice.account_id for invoice, _, _ in wanted], invoices=[invoice.pk for invoice, _, _ in wanted]
+    )
+    left = {pk: invoice.total - invoice.credited_total for pk, invoice in invoices.items()}
+    notes = []
+    for invoice, amount, reason in wanted:
+        locked = invoices[invoice.pk]
+        if locked.state != InvoiceState.OPEN:
+            raise InvalidState(
+                f"Invoice {locked} is {locked.get_state_display()}; only an open invoice can be credited."
+            )
+        if amount > left[locked.pk]:
+            raise ExceedsBalance(
+                f"Invoice {locked} can be credited at most {format_money(left[locked.pk], locked.currency)}; "
+                f"you asked for {format_money(amount, locked.currency)}."
+            )
+        left[locked.pk] -= amount
+        notes.append(CreditNote(invoice=locked, amount=amount, reason_code=reason_code, created_by=by, reason=reason))
+    bulk.apply_credit_notes(notes, by=by)
+    for invoice, _, _ in wanted:
+        sync_caller_copy(invoice, invoices[invoice.pk])
+    return notes
 
 
 def _credit_lines(invoice: Invoice, wanted: dict[int, Decimal], *, reopen_quantity: bool) -> list[CreditNoteLine]:

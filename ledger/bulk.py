@@ -1,4 +1,5 @@
-"""The one write path for a chunk of new payments at once (the bank import, issue 10).
+"""The one write path for a chunk of new payments at once (the bank import, issue 10), and for
+many credit notes by amount at once (the penalty assessment's recalculations, apply_credit_notes).
 
 record_payment and allocate_many write one payment's rows in about 18 statements. For a
 chunk of imported credits this module writes the same rows set-based: one multi-row
@@ -35,7 +36,7 @@ from allocations.models import Allocation
 from billing.actors import Actor
 from billing.errors import InvalidState
 from billing.status import AllocationStatus, PaymentStatus
-from invoices.models import Invoice, InvoiceState, InvoiceStatusChange
+from invoices.models import CreditNote, Invoice, InvoiceState, InvoiceStatusChange
 from invoices.selectors import allocation_order_sql
 from ledger import journal
 from ledger.core import derive_invoice, derive_payment, ledger_sums, lock_orders_of, lock_rows, refresh_accounts
@@ -187,6 +188,43 @@ def apply_allocations(steps: Sequence[Step], *, by: Actor) -> list[list[Allocati
     save_many(Payment, [payments[pk] for pk in sorted(payment_fields) if payment_fields[pk]], payment_fields)
     refresh_accounts(invoice.account_id for invoice in invoices.values())
     return rows
+
+
+def apply_credit_notes(notes: Sequence[CreditNote], *, by: Actor) -> None:
+    """Insert new credit notes by amount on locked open invoices (note.invoice, the locked
+    copy) and refresh what they touch, as issue_credit_note would have, one after another:
+    each invoice's status history names the note that moved it. The caller holds the
+    accounts' and invoices' locks and checked every amount against what may be credited."""
+    if not notes:
+        return
+    insert_many(CreditNote, notes)
+    invoices = {note.invoice_id: note.invoice for note in notes}
+    invoice_sums, _ = ledger_sums(invoices)
+    credited = {pk: sums[1] for pk, sums in invoice_sums.items()}
+    for note in notes:  # each invoice starts where the ledger was before these notes
+        credited[note.invoice_id] -= note.amount
+    fields: dict[int, set[str]] = {}
+    changes: list[Change] = []
+    for note in notes:
+        invoice = invoices[note.invoice_id]
+        credited[invoice.pk] += note.amount
+        changed, old = derive_invoice(invoice, (invoice_sums[invoice.pk][0], credited[invoice.pk]))
+        fields.setdefault(invoice.pk, set()).update(changed)
+        if old is not None:
+            cause = f"credit note #{note.pk}: {note.reason}"
+            changes.append((invoice.pk, "payment_status", old, invoice.payment_status, cause))
+    # refresh_all's order: invoices, their orders, plans, then accounts.
+    insert_changes(InvoiceStatusChange, "invoice", changes, by=by)
+    save_many(Invoice, [invoices[pk] for pk in sorted(fields) if fields[pk]], fields)
+    cause = f"credit note #{notes[0].pk}: {notes[0].reason}" + (f" and {len(notes) - 1} more" if len(notes) > 1 else "")
+    order_ids = {invoice.order_id for invoice in invoices.values() if invoice.order_id}
+    if order_ids:
+        refresh_orders(lock_orders_of(order_ids, []).values(), cause=cause, by=by)
+    plan_ids = {invoice.plan_id for invoice in invoices.values() if invoice.plan_id}
+    if plan_ids:
+        refresh_plans(plan_ids, cause=cause, by=by)
+    refresh_accounts(invoice.account_id for invoice in invoices.values())
+    journal.credit_notes_issued([(note, invoices[note.invoice_id]) for note in notes])
 
 
 def _insert_allocations(steps: Sequence[Step], *, by: Actor) -> list[list[Allocation]]:

@@ -144,6 +144,24 @@ def credit_note_issued(note: CreditNote, invoice: Invoice) -> None:
     )
 
 
+def credit_notes_issued(notes: Sequence[tuple[CreditNote, Invoice]]) -> None:
+    """credit_note_issued for several credit notes (ledger.bulk), in one multi-row INSERT, in order."""
+    _append_many(
+        EntryKind.CREDIT_NOTE,
+        [
+            dict(
+                customer_id=invoice.customer_id,
+                account_id=invoice.account_id,
+                currency=invoice.currency,
+                amount=-note.amount,
+                effective_date=_day(note.created_at),
+                credit_note_id=note.pk,
+            )
+            for note, invoice in notes
+        ],
+    )
+
+
 def payment_received(payment: Payment) -> None:
     """−amount on the day the money was received (received_at, its value date)."""
     _append(EntryKind.PAYMENT, **_received(payment))
@@ -154,13 +172,18 @@ def payments_received(payments: Sequence[Payment]) -> None:
 
     The same entry as payment_received writes for each, from the same _received.
     """
-    if not payments:
+    _append_many(EntryKind.PAYMENT, [_received(p) for p in payments])
+
+
+def _append_many(kind: EntryKind, entries: Sequence[dict]) -> None:
+    """Entries of one kind in one multi-row INSERT, in the given order."""
+    if not entries:
         return
     if not connection.in_atomic_block:
         raise RuntimeError("A journal entry is written in the transaction of the row it mirrors.")
-    rows = [dict.fromkeys(_COLUMNS) | {"kind": EntryKind.PAYMENT.value, **_received(p)} for p in payments]
+    rows = [dict.fromkeys(_COLUMNS) | {"kind": kind.value, **entry} for entry in entries]
     # One array per column (unnest), not a parameter per value: binding those costs more than the insert.
-    casts = ", ".join(f"%s::{kind}[]" for kind in _COLUMN_TYPES)
+    casts = ", ".join(f"%s::{column_type}[]" for column_type in _COLUMN_TYPES)
     columns = ", ".join(_COLUMNS)
     with connection.cursor() as cursor:
         cursor.execute(
