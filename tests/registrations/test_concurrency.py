@@ -66,7 +66,9 @@ def test_cancellations_racing_sign_ups_never_overfill(provider):
         lambda n=n: register(customer=CustomerFactory(name=f"Late {n}"), workshops=[bread, pasta], by=None)
         for n in range(8)
     ]
-    jobs += [lambda n=n: register(customer=CustomerFactory(name=f"Solo {n}"), workshops=[pasta], by=None) for n in range(4)]
+    jobs += [
+        lambda n=n: register(customer=CustomerFactory(name=f"Solo {n}"), workshops=[pasta], by=None) for n in range(4)
+    ]
     results = run_together(jobs)
     assert_no_deadlock_or_crash(results)
     assert outcomes(results) == ["ok"] * len(jobs)

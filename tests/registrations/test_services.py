@@ -21,7 +21,11 @@ from tests.registrations.helpers import days_ahead, fresh, make_workshop, regist
 pytestmark = pytest.mark.django_db
 
 D = Decimal
-CONFIRMED, WAITLISTED, CANCELED = RegistrationStatus.CONFIRMED, RegistrationStatus.WAITLISTED, RegistrationStatus.CANCELED
+CONFIRMED, WAITLISTED, CANCELED = (
+    RegistrationStatus.CONFIRMED,
+    RegistrationStatus.WAITLISTED,
+    RegistrationStatus.CANCELED,
+)
 
 
 def cart_of(order: Order) -> list[Registration]:
