@@ -59,7 +59,9 @@ def roster(workshop: Workshop) -> dict[str, list[Registration]]:
             (r for r in rows if r.status == RegistrationStatus.WAITLISTED), key=lambda r: r.waitlist_position or 0
         ),
         "canceled": sorted(
-            (r for r in rows if r.status == RegistrationStatus.CANCELED), key=lambda r: r.canceled_at, reverse=True
+            (r for r in rows if r.status == RegistrationStatus.CANCELED),
+            key=lambda r: r.canceled_at or r.registered_at,
+            reverse=True,
         ),
     }
 
@@ -111,7 +113,7 @@ def cancel_preview(registration: Registration, *, credit_anyway: bool = False) -
     credit = None
     next_in_line = None
     if registration.status == RegistrationStatus.CONFIRMED:
-        if not passed or credit_anyway:
+        if (not passed or credit_anyway) and registration.invoice_id is not None:
             line = InvoiceLine.objects.filter(
                 invoice_id=registration.invoice_id, order_line_id=registration.order_line_id
             ).first()
