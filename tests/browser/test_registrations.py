@@ -25,7 +25,7 @@ def test_register_a_cart_for_a_customer_through_the_page(live_server, page):
     clerk = finance_clerk()
     provider = ProviderFactory(name="Bake School", code="BAKE")
     bread = make_workshop(provider, title="Sourdough", seats=1, price="120.00")
-    knives = make_workshop(provider, title="Knife skills", seats=8, price="80.00")
+    make_workshop(provider, title="Knife skills", seats=8, price="80.00")
     register(customer=CustomerFactory(name="Grace Hopper"), workshops=[bread], by=None)  # the last seat
     ada = CustomerFactory(name="Ada Lovelace", email="ada@analytical.test")
 
