@@ -9,8 +9,9 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from billing.form_fields import customer_choices
-from billing.models import Customer
+from billing.form_fields import AmountField, customer_choices
+from billing.models import Customer, Provider
+from billing.money import CURRENCY_CHOICES
 from registrations.models import Workshop
 from submissions.forms import SubmitOnceForm
 
@@ -59,4 +60,24 @@ class CancelRegistrationForm(SubmitOnceForm):
         required=False,
         label="Credit in full anyway (after the deadline)",
         help_text="A finance decision: say why in the reason.",
+    )
+
+
+class NewWorkshopForm(SubmitOnceForm):
+    provider = forms.ModelChoiceField(queryset=Provider.objects.order_by("name", "id"), empty_label="Choose a provider")
+    title = forms.CharField(max_length=200)
+    starts_at = forms.DateTimeField(
+        label="Starts",
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+    capacity = forms.IntegerField(min_value=1, max_value=100_000, label="Seats")
+    currency = forms.ChoiceField(choices=CURRENCY_CHOICES, initial="EUR")
+    price = AmountField(label="Price a seat")  # text: create_workshop parses it in the chosen currency
+    cancel_until_days = forms.IntegerField(
+        min_value=0,
+        max_value=365,
+        initial=7,
+        label="Full credit up to (days before the start)",
+        help_text="A confirmed seat canceled up to this many days before the start's date is credited in full.",
     )

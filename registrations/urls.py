@@ -8,6 +8,7 @@ app_name = "registrations"
 
 urlpatterns = [
     path("", views.workshops, name="list"),
+    path("new/", views.workshop_new, name="new"),
     path("register/", views.register_cart, name="register"),
     path("<int:pk>/", views.workshop_detail, name="workshop"),
     path("registrations/<int:pk>/", views.registration_detail, name="registration"),

@@ -17,10 +17,10 @@ from billing.form_fields import no_customer_match
 from billing.money import format_money
 from billing.roles import FINANCE, SUPPORT, is_finance, role_required
 from orders.models import Order
-from registrations.forms import CancelRegistrationForm, RegisterCartForm
+from registrations.forms import CancelRegistrationForm, NewWorkshopForm, RegisterCartForm
 from registrations.models import Registration, RegistrationStatus, Workshop
 from registrations.selectors import cancel_preview, registration_timeline, revenue_of, roster, workshop_list
-from registrations.services import cancel_registration, register
+from registrations.services import cancel_registration, create_workshop, register
 from submissions.flow import perform, replayed
 from submissions.tokens import find_submission
 
@@ -44,6 +44,33 @@ def workshop_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         **roster(workshop),
     }
     return render(request, "registrations/workshop.html", context)
+
+
+@role_required(FINANCE)
+def workshop_new(request: AuthenticatedHttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        form = NewWorkshopForm(request.POST, user=request.user)
+        response = perform(
+            request,
+            form,
+            lambda data: create_workshop(
+                provider=data["provider"],
+                title=data["title"],
+                starts_at=data["starts_at"],
+                capacity=data["capacity"],
+                price=data["price"],
+                currency=data["currency"],
+                cancel_until_days=data["cancel_until_days"],
+                by=request.user,
+            ),
+            done=lambda workshop: workshop.get_absolute_url(),
+            success=lambda workshop: f"Workshop {workshop.title} made: {workshop.capacity} seats.",
+        )
+        if response is not None:
+            return response
+    else:
+        form = NewWorkshopForm(user=request.user)
+    return render(request, "registrations/new.html", {"form": form})
 
 
 @role_required(FINANCE)

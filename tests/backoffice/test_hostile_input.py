@@ -238,6 +238,7 @@ def page_args(ledger) -> dict[str, list]:
         "plans:waive_future": [plan.pk, installment.pk],
         "plans:notice": [plan.pk, installment.pk],
         "registrations:list": [],
+        "registrations:new": [],
         "registrations:register": [],
         "registrations:workshop": [workshop.pk],
         "registrations:registration": [registration.pk],

@@ -148,6 +148,7 @@ def main_pages(books) -> dict[str, str]:
         "workshops": "/workshops/",
         "workshops-past": "/workshops/?when=past",
         "workshop": f"/workshops/{books['workshop'].pk}/",
+        "workshop-new": "/workshops/new/",
         "workshop-register": f"/workshops/register/?workshop={books['workshop'].pk}",
         "registration": f"/workshops/registrations/{books['registration'].pk}/",
         "registration-cancel": f"/workshops/registrations/{books['registration'].pk}/cancel/",

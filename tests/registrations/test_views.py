@@ -10,10 +10,11 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from invoices.models import CreditNote, Invoice
 from orders.models import Order
-from registrations.models import Registration, RegistrationStatus
+from registrations.models import Registration, RegistrationStatus, Workshop
 from registrations.services import cancel_registration, register
 from submissions.tokens import issue_token
 from tests.factories import CustomerFactory
@@ -201,3 +202,36 @@ def test_cancel_needs_a_reason_and_refuses_twice(finance, finance_user, full):
     assert fresh(registration).status == RegistrationStatus.CANCELED
     again = finance.post(url, {"form_token": issue_token(finance_user), "reason": "Gone", "confirm": "1"})
     assert "was already canceled on" in words(again)
+
+
+def test_make_a_workshop(finance, finance_user, provider):
+    url = reverse("registrations:new")
+    assert finance.get(url).status_code == 200
+    data = {
+        "form_token": issue_token(finance_user),
+        "provider": str(provider.pk),
+        "title": "Croissants",
+        "starts_at": "2031-03-01T09:30",
+        "capacity": "6",
+        "currency": "EUR",
+        "price": "1.234",
+        "cancel_until_days": "10",
+    }
+    refused = finance.post(url, data)
+    assert refused.status_code == 200 and "more decimals than EUR allows" in words(refused)
+    assert not Workshop.objects.exists()
+    done = finance.post(url, {**data, "price": "95.00"})
+    workshop = Workshop.objects.get()
+    assert done.status_code == 302 and done["Location"] == workshop.get_absolute_url()
+    assert (workshop.capacity, workshop.price, workshop.cancel_until_days, workshop.created_by) == (
+        6,
+        D("95.00"),
+        10,
+        finance_user,
+    )
+    assert timezone.localtime(workshop.starts_at).strftime("%Y-%m-%d %H:%M") == "2031-03-01 09:30"
+    assert "Workshop Croissants made: 6 seats." in words(finance.get(done["Location"]))
+
+
+def test_support_cannot_make_a_workshop(support, provider):
+    assert support.get(reverse("registrations:new")).status_code == 403
