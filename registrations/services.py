@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from billing.actors import Actor
@@ -28,7 +28,7 @@ from billing.errors import InvalidInput, InvalidState
 from billing.models import Customer, Provider
 from billing.money import MINOR_UNITS, format_money, parse_amount
 from billing.validation import require_reason
-from invoices.models import CreditReason, Invoice, InvoiceLine
+from invoices.models import CreditNoteLine, CreditReason, InvoiceLine, InvoiceState
 from invoices.services import issue_credit_note
 from ledger.core import lock_rows_with_orders, sync_caller_copy
 from orders.models import InvoicingPolicy, Order, OrderLine
@@ -316,24 +316,13 @@ def cancel_registration(
         change.note = f"left the wait list (was at position {position}); nothing was charged"
     else:
         workshop.seats_taken -= 1
-        if credit_deadline_passed(current, today=timezone.localdate(now)) and not credit_anyway:
+        if _passed(current, now) and not credit_anyway:
             change.note = (
                 f"canceled after the full-credit deadline ({workshop.full_credit_until:%Y-%m-%d}, "
                 f"{workshop.cancel_until_days} days before the start): nothing credited"
             )
         else:
-            assert current.invoice_id is not None  # a confirmed seat is charged (check constraint)
-            invoice = Invoice.objects.get(pk=current.invoice_id)
-            line = InvoiceLine.objects.get(invoice_id=invoice.pk, order_line_id=current.order_line_id)
-            current.credit_note = issue_credit_note(
-                invoice, lines={line: 1}, by=by, reason=reason, reason_code=CreditReason.CANCELLATION
-            )
-            change.credit_note = current.credit_note
-            amount = format_money(current.credit_note.amount, invoice.currency)
-            if credit_deadline_passed(current, today=timezone.localdate(now)):
-                change.note = f"canceled after the full-credit deadline; credited in full anyway ({amount})"
-            else:
-                change.note = f"canceled within the full-credit deadline: credited in full ({amount})"
+            change.note = _full_credit(current, change, reason=reason, late=_passed(current, now), by=by)
     current.cancel()
     current.waitlist_position = None
     current.canceled_at = now
@@ -345,6 +334,40 @@ def cancel_registration(
         _promote(next_in_line, workshop, freed_by=current, by=by)
     sync_caller_copy(registration, current)
     return current
+
+
+def _passed(registration: Registration, now: datetime.datetime) -> bool:
+    return credit_deadline_passed(registration, today=timezone.localdate(now))
+
+
+def _full_credit(registration: Registration, change: RegistrationChange, *, reason: str, late: bool, by: Actor) -> str:
+    """Credit the seat's invoice line in full (reason code `cancellation`); what happened, for the history.
+
+    Nothing to credit, said so rather than refused: a free seat, a voided invoice not billed
+    again (it owes nothing already) or a line a clerk already credited by quantity.
+    """
+    # The open invoice that bills the seat's line: the one that charged it, or the one that billed
+    # it again after a clerk voided that one (registration.invoice keeps the first charge).
+    line = (
+        InvoiceLine.objects.filter(order_line_id=registration.order_line_id, invoice__state=InvoiceState.OPEN)
+        .select_related("invoice")
+        .order_by("-id")
+        .first()
+    )
+    if line is None:
+        return "canceled; no open invoice bills this seat (its invoice was voided): nothing to credit"
+    invoice = line.invoice
+    credited = CreditNoteLine.objects.filter(invoice_line=line).aggregate(q=Sum("quantity"))["q"] or 0
+    left = line.quantity - credited
+    if line.amount == 0 or left <= 0:
+        return f"canceled; nothing left to credit on {invoice} line {line.position}"
+    note = issue_credit_note(invoice, lines={line: left}, by=by, reason=reason, reason_code=CreditReason.CANCELLATION)
+    registration.credit_note = note
+    change.credit_note = note
+    amount = format_money(note.amount, invoice.currency)
+    if late:
+        return f"canceled after the full-credit deadline; credited in full anyway ({amount})"
+    return f"canceled within the full-credit deadline: credited in full ({amount})"
 
 
 def _leave_waitlist(registration: Registration) -> None:

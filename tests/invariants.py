@@ -17,7 +17,7 @@ say (I2), and every penalty invoice names an installment of its plan, once per p
 
 Registrations (DESIGN.md section 12): no workshop has more confirmed registrations than seats,
 its cached counts equal its rows and its wait list is numbered without gaps (I10), and every
-confirmed seat's order line is delivered and invoiced, every wait-listed one neither.
+confirmed seat's order line is delivered and was charged, every wait-listed one neither.
 
 Used after every step of the property test, by scenario tests and the benchmark's
 sanity check. Returns a list of human-readable violations (empty when all hold).
@@ -326,11 +326,12 @@ CHECKS = {
         WHERE COALESCE(r.confirmed, 0) > w.capacity OR w.seats_taken <> COALESCE(r.confirmed, 0)
            OR w.waitlist_length <> COALESCE(r.waiting, 0) OR COALESCE(r.last_position, 0) <> COALESCE(r.waiting, 0)
     """,
-    # A confirmed seat is delivered and charged on its line; a wait-listed one is neither.
+    # A confirmed seat's line is delivered (and was charged: its invoice may have been voided since,
+    # its line then invoiceable again); a wait-listed one is neither delivered, charged nor canceled.
     "I10 registration line": """
         SELECT r.id, r.status, l.delivered_quantity, l.invoiced_quantity, l.canceled_quantity
         FROM registrations_registration r JOIN orders_orderline l ON l.id = r.order_line_id
-        WHERE (r.status = 'confirmed' AND (l.delivered_quantity <> 1 OR l.invoiced_quantity <> 1))
+        WHERE (r.status = 'confirmed' AND (l.delivered_quantity <> 1 OR r.invoice_id IS NULL))
            OR (r.status = 'waitlisted' AND (l.delivered_quantity <> 0 OR l.invoiced_quantity <> 0
                                             OR l.canceled_quantity <> 0))
     """,

@@ -364,3 +364,38 @@ def test_a_provider_of_its_own_numbers_orders_per_cart(customer):
     provider = ProviderFactory(name="Bake School", code="BAKE")
     order = register(customer=customer, workshops=[make_workshop(provider)], by=None)
     assert order.number == "O-BAKE-000001" and Invoice.objects.get(order=order).number == "BAKE-000001"
+
+
+def test_a_free_seat_canceled_in_time_has_nothing_to_credit(customer, provider):
+    workshop = make_workshop(provider, price="0.00")
+    registration = cart_of(register(customer=customer, workshops=[workshop], by=None))[0]
+    canceled = cancel_registration(registration, by=None, reason="x")
+    assert canceled.status == CANCELED and canceled.credit_note is None and not CreditNote.objects.exists()
+    assert "nothing left to credit" in canceled.changes.last().note
+    assert_invariants()
+
+
+def test_a_voided_cart_invoice_billed_again_is_the_one_credited(customer, provider):
+    from invoices.services import void_invoice
+    from orders.services import invoice_order
+
+    workshop = make_workshop(provider, price="30.00")
+    order = register(customer=customer, workshops=[workshop], by=None)
+    registration = cart_of(order)[0]
+    void_invoice(Invoice.objects.get(order=order), by=None, reason="Wrong address")
+    assert_invariants()  # the seat stays confirmed; its line may be billed again
+    again = invoice_order(order, by=None)
+    canceled = cancel_registration(registration, by=None, reason="Ill")
+    assert canceled.credit_note.invoice_id == again.pk and canceled.credit_note.amount == D("30.00")
+    assert_invariants()
+
+
+def test_a_voided_cart_invoice_not_billed_again_credits_nothing(customer, provider):
+    from invoices.services import void_invoice
+
+    workshop = make_workshop(provider, price="30.00")
+    order = register(customer=customer, workshops=[workshop], by=None)
+    void_invoice(Invoice.objects.get(order=order), by=None, reason="Wrong address")
+    canceled = cancel_registration(cart_of(order)[0], by=None, reason="Ill")
+    assert canceled.credit_note is None and "its invoice was voided" in canceled.changes.last().note
+    assert_invariants()
