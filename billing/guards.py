@@ -35,6 +35,7 @@ LEDGER_TABLES: tuple[str, ...] = (
     "payments_paymentstatuschange",
     "orders_orderstatuschange",
     "orders_orderlinemovement",
+    "registrations_registrationchange",
     "plans_penaltyassessment",
     "plans_penaltyrule",
     "plans_penaltywaiver",

@@ -21,6 +21,7 @@ urlpatterns = [
     path("payments/", include("payments.urls")),
     path("orders/", include("orders.urls")),
     path("plans/", include("plans.urls")),
+    path("workshops/", include("registrations.urls")),
     path("collections/", include("dunning.urls")),
     path("documents/", include("documents.urls")),
 ]

@@ -33,6 +33,7 @@ from billing.money import minor_unit, split_amount
 from demo.data import BUSINESS, FIRST, LAST, METHODS, PROVIDERS, RATES, SUFFIX
 from demo.orders import seed_orders
 from demo.plans import seed_plans
+from demo.registrations import seed_registrations
 from invoices.models import Invoice
 from invoices.services import create_invoice, issue_credit_note, issue_invoice, void_invoice
 from payments.models import Payment
@@ -428,4 +429,8 @@ def build(*, customers: int, seed: int, workers: int, write: Callable[[str], Non
     plan_books = seed_plans(made, providers)
     counts.add(Counts(invoices=plan_books.invoices, payments=plan_books.payments, events=plan_books.events))
     write(f"  {sum(plan_books.events.values())} plan events in {time.monotonic() - started:.1f} s")
+    started = time.monotonic()
+    workshops = seed_registrations(made, providers)
+    counts.add(Counts(invoices=workshops.invoices, payments=workshops.payments, events=workshops.events))
+    write(f"  {sum(workshops.events.values())} registration events in {time.monotonic() - started:.1f} s")
     return counts

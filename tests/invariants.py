@@ -16,6 +16,10 @@ Plans (DESIGN.md section 10): every plan's state equals what its open invoices' 
 say (I2), its kept balance due and oldest due date and the plan list's kept totals equal what
 its invoices and the plans say (I1), and every penalty invoice names an installment of its plan, once per period (I11).
 
+Registrations (DESIGN.md section 12): no workshop has more confirmed registrations than seats,
+its cached counts equal its rows and its wait list is numbered without gaps (I10), and every
+confirmed seat's order line is delivered and was charged, every wait-listed one neither.
+
 Used after every step of the property test, by scenario tests and the benchmark's
 sanity check. Returns a list of human-readable violations (empty when all hold).
 """
@@ -328,6 +332,27 @@ CHECKS = {
         UNION ALL
         SELECT MIN(id) FROM invoices_invoice WHERE installment_id IS NOT NULL
         GROUP BY installment_id, penalty_period, penalty_revision HAVING COUNT(*) > 1
+    """,
+    # I10: a workshop never has more confirmed registrations than seats; its caches (seats taken,
+    # wait list length) equal its rows, and the wait list is numbered 1..n without gaps.
+    "I10 workshop over capacity or seat caches off": """
+        SELECT w.id, w.capacity, w.seats_taken, COALESCE(r.confirmed, 0), w.waitlist_length, COALESCE(r.waiting, 0)
+        FROM registrations_workshop w
+        LEFT JOIN (SELECT workshop_id, count(*) FILTER (WHERE status = 'confirmed') confirmed,
+                          count(*) FILTER (WHERE status = 'waitlisted') waiting,
+                          max(waitlist_position) last_position
+                   FROM registrations_registration GROUP BY 1) r ON r.workshop_id = w.id
+        WHERE COALESCE(r.confirmed, 0) > w.capacity OR w.seats_taken <> COALESCE(r.confirmed, 0)
+           OR w.waitlist_length <> COALESCE(r.waiting, 0) OR COALESCE(r.last_position, 0) <> COALESCE(r.waiting, 0)
+    """,
+    # A confirmed seat's line is delivered (and was charged: its invoice may have been voided since,
+    # its line then invoiceable again); a wait-listed one is neither delivered, charged nor canceled.
+    "I10 registration line": """
+        SELECT r.id, r.status, l.delivered_quantity, l.invoiced_quantity, l.canceled_quantity
+        FROM registrations_registration r JOIN orders_orderline l ON l.id = r.order_line_id
+        WHERE (r.status = 'confirmed' AND (l.delivered_quantity <> 1 OR r.invoice_id IS NULL))
+           OR (r.status = 'waitlisted' AND (l.delivered_quantity <> 0 OR l.invoiced_quantity <> 0
+                                            OR l.canceled_quantity <> 0))
     """,
     "I7 append-only trigger missing": f"""
         SELECT t.table_name FROM (VALUES {", ".join(f"('{table}')" for table in LEDGER_TABLES)}) t(table_name)

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "allocations",
     "orders",
     "plans",
+    "registrations",
     "submissions",
     "reconciliation",
     "intake",

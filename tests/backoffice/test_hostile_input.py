@@ -168,6 +168,7 @@ def page_args(ledger) -> dict[str, list]:
     document_pk = document.pk if document else 1
     order, order_invoice = _an_order(ledger)
     plan, installment, penalty = _a_plan(ledger)
+    workshop, registration = _a_registration(ledger)
     return {
         "dashboard": [],
         "login": [],
@@ -236,7 +237,37 @@ def page_args(ledger) -> dict[str, list]:
         "plans:waive": [plan.pk, penalty.pk],
         "plans:waive_future": [plan.pk, installment.pk],
         "plans:notice": [plan.pk, installment.pk],
+        "registrations:list": [],
+        "registrations:new": [],
+        "registrations:register": [],
+        "registrations:workshop": [workshop.pk],
+        "registrations:registration": [registration.pk],
+        "registrations:cancel": [registration.pk],
     }
+
+
+def _a_registration(ledger):
+    """A workshop of one seat a month ahead, Ada's confirmed registration on it, made once per test."""
+    import datetime
+
+    from django.utils import timezone
+
+    from registrations.models import Registration, Workshop
+    from registrations.services import create_workshop, register
+
+    workshop = Workshop.objects.order_by("pk").first()
+    if workshop is None:
+        workshop = create_workshop(
+            provider=ledger.acme,
+            title="Bread",
+            starts_at=timezone.now() + datetime.timedelta(days=30),
+            capacity=1,
+            price="50.00",
+            currency="EUR",
+            by=None,
+        )
+        register(customer=ledger.ada, workshops=[workshop], by=None)
+    return workshop, Registration.objects.filter(workshop=workshop).order_by("pk").first()
 
 
 def _a_plan(ledger):

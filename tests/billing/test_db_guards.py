@@ -23,6 +23,7 @@ import psycopg
 import pytest
 from django.core.management import call_command
 from django.db import DatabaseError, connection, transaction
+from django.utils import timezone
 
 from allocations.services import allocate, deallocate
 from billing.guards import LEDGER_TABLES, MAINTENANCE_SQL, grants_sql, roles_sql
@@ -35,6 +36,7 @@ from orders.services import create_order, invoice_order, record_delivery
 from payments.services import record_chargeback, refund_payment
 from plans.services import assess_penalties, create_plan, waive_future_penalties
 from reconciliation.models import ReconciliationDifference, ReconciliationRun
+from registrations.services import cancel_registration, create_workshop, register
 from tests.factories import make_invoice, make_payment
 
 # A change to each guarded table's rows (bank entries: one of the bank's facts).
@@ -48,6 +50,7 @@ CHANGES = {
     "payments_paymentstatuschange": "reason = reason || ' (edited)'",
     "orders_orderstatuschange": "reason = reason || ' (edited)'",
     "orders_orderlinemovement": "quantity = quantity + 1",
+    "registrations_registrationchange": "new = 'confirmed'",
     "billing_collectionnote": "text = text || ' (edited)'",
     "reconciliation_reconciliationdifference": "ledger_value = '0.00'",
     "payments_bankentry": "amount = amount + 1",
@@ -83,6 +86,18 @@ def make_ledger(customer, provider) -> None:
     )
     record_delivery(order, quantities={order.lines.get(): 1}, by=None)
     invoice_order(order, by=None)
+    # A registration's history row (registered, then canceled).
+    workshop = create_workshop(
+        provider=provider,
+        title="Guards",
+        starts_at=timezone.now() + datetime.timedelta(days=30),
+        capacity=1,
+        price="5.00",
+        currency="EUR",
+        by=None,
+    )
+    cart = register(customer=customer, workshops=[workshop], by=None)
+    cancel_registration(cart.registrations.get(), by=None, reason="Changed plans")
     # A plan with a rule version, a waiver and a status change (paid off).
     plan = create_plan(
         customer=customer,

@@ -48,7 +48,14 @@ def books():
     ledger = build_ledger()
     import_statement((SAMPLES / "mixed.csv").read_bytes(), source_name="mixed.csv", by=finance)
     run = run_reconciliation()
-    return {"finance": finance, "support": support, "ledger": ledger, "run": run, **_orders(ledger, finance)}
+    return {
+        "finance": finance,
+        "support": support,
+        "ledger": ledger,
+        "run": run,
+        **_orders(ledger, finance),
+        **_workshops(ledger, finance),
+    }
 
 
 def _orders(ledger, finance) -> dict:
@@ -67,6 +74,28 @@ def _orders(ledger, finance) -> dict:
     invoice = invoice_order(order, by=finance)
     payment = make_payment(customer=ledger.bob, amount="30.00")
     return {"order": order, "order_invoice": invoice, "bob_payment": payment}
+
+
+def _workshops(ledger, finance) -> dict:
+    """A workshop of one seat: Bob has it, Cy waits (the roster and the wait list both show)."""
+    import datetime
+
+    from django.utils import timezone
+
+    from registrations.services import create_workshop, register
+
+    workshop = create_workshop(
+        provider=ledger.acme,
+        title="Sourdough",
+        starts_at=timezone.now() + datetime.timedelta(days=20),
+        capacity=1,
+        price="120.00",
+        currency="EUR",
+        by=finance,
+    )
+    (seat,) = register(customer=ledger.bob, workshops=[workshop], by=finance).registrations.all()
+    register(customer=ledger.cy, workshops=[workshop], by=finance)
+    return {"workshop": workshop, "registration": seat}
 
 
 def main_pages(books) -> dict[str, str]:
@@ -116,6 +145,14 @@ def main_pages(books) -> dict[str, str]:
         "order-credit": f"/orders/{order.pk}/invoices/{books['order_invoice'].pk}/credit/",
         "order-invoice-page": f"/invoices/{books['order_invoice'].pk}/",
         "allocate-by-order": f"/payments/{books['bob_payment'].pk}/allocate/",
+        "workshops": "/workshops/",
+        "workshops-past": "/workshops/?when=past",
+        "workshop": f"/workshops/{books['workshop'].pk}/",
+        "workshop-new": "/workshops/new/",
+        "workshop-register": f"/workshops/register/?workshop={books['workshop'].pk}",
+        "registration": f"/workshops/registrations/{books['registration'].pk}/",
+        "registration-cancel": f"/workshops/registrations/{books['registration'].pk}/cancel/",
+        "registration-order": f"/orders/{books['registration'].order_id}/",
     }
 
 
@@ -132,6 +169,8 @@ LIST_PAGES = [
     "payment-detail",
     "orders",
     "order-detail",
+    "workshops",
+    "workshop",
 ]
 
 

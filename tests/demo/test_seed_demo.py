@@ -195,3 +195,29 @@ def test_seed_demo_has_plans_with_late_payments_penalties_a_waiver_a_rule_change
     before = (Plan.objects.count(), Invoice.objects.count(), Payment.objects.count(), Document.objects.count())
     seed_plans(list(Customer.objects.all()), list(Provider.objects.all()))
     assert (Plan.objects.count(), Invoice.objects.count(), Payment.objects.count(), Document.objects.count()) == before
+
+
+@pytest.mark.django_db
+def test_seed_demo_has_workshops_one_full_with_a_wait_list_and_cancellations():
+    from invoices.models import CreditNote
+    from registrations.models import Registration, RegistrationChange, Workshop
+
+    output = seed("--customers", "8", "--seed", "5", "--workers", "1")
+    assert Workshop.objects.count() == 4
+    full = Workshop.objects.get(title="Demo: Sourdough basics")
+    assert full.seats_taken == full.capacity and full.waitlist_length >= 1
+    assert set(Registration.objects.values_list("status", flat=True)) == {"confirmed", "waitlisted", "canceled"}
+    # One cancellation credited in full, one after the deadline credited nothing, one left the wait list.
+    assert CreditNote.objects.filter(reason_code="cancellation").count() == 1
+    assert RegistrationChange.objects.filter(note__contains="nothing credited").count() == 1
+    assert RegistrationChange.objects.filter(note__startswith="left the wait list").count() == 1
+    # The freed seat went to the first on the wait list, charged on its own invoice.
+    assert RegistrationChange.objects.filter(old="waitlisted", new="confirmed", invoice__isnull=False).count() == 1
+    assert "Registrations by status:" in output and "registration canceled, credited" in output
+    assert_invariants()
+
+    from demo.registrations import seed_registrations
+
+    before = (Registration.objects.count(), Invoice.objects.count())
+    seed_registrations(list(Customer.objects.all()), list(Provider.objects.all()))
+    assert (Registration.objects.count(), Invoice.objects.count()) == before

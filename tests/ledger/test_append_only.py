@@ -169,13 +169,14 @@ def test_the_triggers_are_installed_and_always_enabled():
 # to customers, their PDFs and deliveries (tests/documents/ and tests/billing/test_db_guards.py),
 # and credit note lines (no reason column of their own: tests/billing/test_db_guards.py); the
 # plans' rule versions, waivers and status history (tests/plans/test_services.py); the orders'
-# deliveries and cancellations (tests/billing/test_db_guards.py).
+# deliveries and cancellations and the registrations' history (tests/billing/test_db_guards.py).
 OTHER_APPEND_ONLY_TABLES = {
     "plans_penaltyassessment",
     "plans_penaltyrule",
     "plans_penaltywaiver",
     "plans_planstatuschange",
     "orders_orderlinemovement",
+    "registrations_registrationchange",
     "invoices_creditnoteline",
     "billing_collectionnote",
     "reconciliation_reconciliationdifference",

@@ -18,6 +18,7 @@ from invoices.models import Invoice
 from orders.models import Order
 from payments.models import Payment
 from plans.models import Plan
+from registrations.models import Registration
 
 DEMO_USERS = [
     # username, password, group, superuser
@@ -125,6 +126,10 @@ class Command(BaseCommand):
         table(
             "Plans by state:",
             Plan.objects.values_list("state").annotate(n=Count("id")).order_by("state"),
+        )
+        table(
+            "Registrations by status:",
+            Registration.objects.values_list("status").annotate(n=Count("id")).order_by("status"),
         )
         table("Events:", sorted(counts.events.items()))
         self.stdout.write(f"Accounts owing: {Account.objects.filter(balance_due__gt=0).count()}")
