@@ -23,4 +23,5 @@ urlpatterns = [
     path("plans/", include("plans.urls")),
     path("collections/", include("dunning.urls")),
     path("documents/", include("documents.urls")),
+    path("exports/", include("exports.urls")),
 ]

@@ -91,7 +91,9 @@ def to_url(batch: ExportBatch, url: str, *, content_type: str) -> Attempt:
         response = conn.getresponse()
         body = response.read(500).decode("utf-8", "replace").strip()
     except (OSError, http.client.HTTPException, TamperedPayload) as error:
-        return Attempt(ok=False, to=url, error=f"{type(error).__name__}: {error}" if str(error) else type(error).__name__)
+        return Attempt(
+            ok=False, to=url, error=f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+        )
     finally:
         conn.close()
     if 200 <= response.status < 300:

@@ -44,6 +44,8 @@ class ExportBatch(models.Model):
     # Where the profile delivered to when the batch was sealed (the setting may change later).
     deliver_to = models.CharField(max_length=500)
     entry_count = models.PositiveIntegerField()
+    # Per currency: charges (+), credits (−) and net, as decimal strings, summed when sealed.
+    totals = models.JSONField(default=dict)
     payload_bytes = models.BigIntegerField()
     sha256 = models.CharField(max_length=64)
     created_at = models.DateTimeField(default=timezone.now)
@@ -170,12 +172,16 @@ class ExportBalance(models.Model):
                 nulls_distinct=False,
                 name="export_balance_once_per_batch",
             ),
-            models.CheckConstraint(condition=Q(closing=models.F("opening") + models.F("delta")), name="export_balance_adds_up"),
+            models.CheckConstraint(
+                condition=Q(closing=models.F("opening") + models.F("delta")), name="export_balance_adds_up"
+            ),
             models.CheckConstraint(condition=Q(currency__regex=CURRENCY_CHECK), name="export_balance_currency_code"),
         ]
         indexes = [
             # The opening of the next batch: the latest closing of (profile, customer, currency, account).
-            models.Index(fields=["profile", "customer", "currency", "account", "-batch"], name="export_balance_prev_idx")
+            models.Index(
+                fields=["profile", "customer", "currency", "account", "-batch"], name="export_balance_prev_idx"
+            )
         ]
 
 

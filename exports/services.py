@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from decimal import Decimal
+from typing import Any
 
 from django.db import IntegrityError, connection, transaction
 
@@ -75,7 +77,7 @@ def seal_batch(profile: Profile, *, by: Actor) -> ExportBatch | None:
     if not connection.in_atomic_block:
         raise RuntimeError("seal_batch runs inside export_batch's transaction.")
     _lock(SEAL_LOCK, profile.name)
-    params = {"kinds": list(profile.kinds), "profile": profile.name}
+    params: dict[str, Any] = {"kinds": list(profile.kinds), "profile": profile.name}
     with connection.cursor() as cursor:
         cursor.execute("DROP TABLE IF EXISTS export_new, export_bal")
         cursor.execute(_NEW_ENTRIES, params)
@@ -84,7 +86,21 @@ def seal_batch(profile: Profile, *, by: Actor) -> ExportBatch | None:
             cursor.execute("DROP TABLE export_new")
             return None
         cursor.execute(_BALANCES, params)
-        cursor.execute("SELECT COALESCE(MAX(number), 0) + 1 FROM exports_exportbatch WHERE profile = %s", [profile.name])
+        cursor.execute(
+            "SELECT currency, SUM(amount) FILTER (WHERE amount > 0), SUM(amount) FILTER (WHERE amount < 0), SUM(amount) "
+            "FROM export_new GROUP BY currency ORDER BY currency"
+        )
+        totals = {
+            currency: {
+                "charges": str(charges or Decimal("0.00")),
+                "credits": str(credits or Decimal("0.00")),
+                "net": str(net),
+            }
+            for currency, charges, credits, net in cursor.fetchall()
+        }
+        cursor.execute(
+            "SELECT COALESCE(MAX(number), 0) + 1 FROM exports_exportbatch WHERE profile = %s", [profile.name]
+        )
         (number,) = cursor.fetchone()
         with tempfile.TemporaryFile() as spool:
             size, sha256 = write_payload(
@@ -96,6 +112,7 @@ def seal_batch(profile: Profile, *, by: Actor) -> ExportBatch | None:
                 format=profile.format,
                 deliver_to=profile.deliver_to,
                 entry_count=count,
+                totals=totals,
                 payload_bytes=size,
                 sha256=sha256,
                 created_by=by,

@@ -168,6 +168,7 @@ def page_args(ledger) -> dict[str, list]:
     document_pk = document.pk if document else 1
     order, order_invoice = _an_order(ledger)
     plan, installment, penalty = _a_plan(ledger)
+    batch_pk = _a_batch()
     return {
         "dashboard": [],
         "login": [],
@@ -236,7 +237,21 @@ def page_args(ledger) -> dict[str, list]:
         "plans:waive": [plan.pk, penalty.pk],
         "plans:waive_future": [plan.pk, installment.pk],
         "plans:notice": [plan.pk, installment.pk],
+        "exports:list": [],
+        "exports:detail": [batch_pk],
+        "exports:payload": [batch_pk],
+        "exports:resend": [batch_pk],
+        "exports:acknowledge": ["agency", 1],
     }
+
+
+def _a_batch() -> int:
+    """An export batch of the ledger's invoices (sealed: its delivery waits for a commit that never comes)."""
+    from exports.models import ExportBatch
+    from exports.services import export_batch
+
+    batch = ExportBatch.objects.order_by("pk").first() or export_batch(profile="agency", by=None)
+    return batch.pk if batch else 1
 
 
 def _a_plan(ledger):

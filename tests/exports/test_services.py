@@ -152,7 +152,10 @@ def test_json_payload_carries_the_same_rows(tmp_path, settings, export, customer
     ]
     balances = {(b["account"], b["currency"]): (b["opening"], b["amount"], b["closing"]) for b in document["balances"]}
     # The payment side has no account: it is balanced per customer and currency.
-    assert balances == {(invoice.account_id, "EUR"): ("0.00", "100.00", "100.00"), (None, "EUR"): ("0.00", "-50.00", "-50.00")}
+    assert balances == {
+        (invoice.account_id, "EUR"): ("0.00", "100.00", "100.00"),
+        (None, "EUR"): ("0.00", "-50.00", "-50.00"),
+    }
     assert (tmp_path / "outbox" / "agency-000001.json").read_bytes() == batch.payload
 
 
@@ -199,7 +202,9 @@ def test_a_crash_after_sealing_is_delivered_by_the_next_run_with_the_same_bytes(
     assert ExportBatch.objects.get().state == BatchState.DELIVERED
 
 
-def test_a_failed_delivery_keeps_the_batch_and_the_next_run_sends_it_first(tmp_path, settings, export, customer, provider):
+def test_a_failed_delivery_keeps_the_batch_and_the_next_run_sends_it_first(
+    tmp_path, settings, export, customer, provider
+):
     blocker = tmp_path / "outbox"
     blocker.write_text("a file where the folder should be")
     settings.SETTLE_EXPORT_PROFILES = folder_profiles(tmp_path)
@@ -302,3 +307,40 @@ def test_an_unreachable_agency_is_a_failed_delivery_not_a_crash(settings, export
     batch = export()
     assert batch.state == BatchState.FAILED and "ConnectionRefused" in batch.last_error
     assert Entry.objects.count() == ExportItem.objects.count() == 1
+
+
+def test_the_invariant_checker_sees_a_wrong_opening(outbox, export, customer, provider):
+    from exports.models import ExportBalance
+    from tests.invariants import violations
+
+    invoice = make_invoice(customer=customer, provider=provider, total="10.00")
+    batch = export()
+    ExportBalance.objects.create(
+        batch=batch,
+        profile="agency",
+        customer=customer,
+        currency="EUR",
+        account=None,
+        opening=D("5.00"),
+        delta=D("0.00"),
+        closing=D("5.00"),
+    )
+    assert any(v.startswith("I12 export balances") for v in violations()), invoice
+
+
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        ({"Agency": {"kinds": ["invoice"], "format": "csv", "deliver_to": "x"}}, "name"),
+        ({"agency": {"kinds": ["nope"], "format": "csv", "deliver_to": "x"}}, "journal entry kinds"),
+        ({"agency": {"kinds": ["invoice"], "format": "xml", "deliver_to": "x"}}, "csv or json"),
+        ({"agency": {"kinds": ["invoice"], "format": "csv", "deliver_to": "http://agency.example/"}}, "https"),
+        ({"agency": {"kinds": ["invoice"], "format": "csv", "deliver_to": "../../etc"}}, ".."),
+    ],
+)
+def test_a_bad_profile_stops_the_application_at_start(settings, setting, message):
+    from exports.profiles import check_export_profiles
+
+    settings.SETTLE_EXPORT_PROFILES = setting
+    errors = check_export_profiles()
+    assert [e.id for e in errors] == ["settle.E005"] and message in errors[0].msg

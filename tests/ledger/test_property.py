@@ -102,11 +102,15 @@ JOURNAL_DIFFERENCES = f"""
      EXCEPT ALL SELECT '+', {_ENTRY_COLUMNS} FROM ({expected_entries_sql()}) e)
 """
 
+
 def EXPORT_PROFILES(outbox: str) -> dict:  # noqa: N802 - a setting's value
     return {
         "agency": {"kinds": ["invoice", "credit_note", "void"], "format": "csv", "deliver_to": f"{outbox}/agency"},
-        "cash": {"kinds": ["payment", "refund", "chargeback", "payment_canceled", "void"], "format": "json",
-                 "deliver_to": f"{outbox}/cash"},
+        "cash": {
+            "kinds": ["payment", "refund", "chargeback", "payment_canceled", "void"],
+            "format": "json",
+            "deliver_to": f"{outbox}/cash",
+        },
     }
 
 

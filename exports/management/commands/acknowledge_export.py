@@ -25,4 +25,8 @@ class Command(BaseCommand):
             ack = acknowledge_batch(batch, reference=reference, by=None)
         except BillingError as error:
             raise CommandError(error.messages[0]) from None
-        self.stdout.write(f"{batch} acknowledged at {ack.created_at:%Y-%m-%d %H:%M:%S}" + (f" ({ack.reference})" if ack.reference else "") + ".")
+        self.stdout.write(
+            f"{batch} acknowledged at {ack.created_at:%Y-%m-%d %H:%M:%S}"
+            + (f" ({ack.reference})" if ack.reference else "")
+            + "."
+        )
