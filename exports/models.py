@@ -140,7 +140,7 @@ class ExportItem(models.Model):
     The profile is the batch's, repeated here so the database can hold the rule.
     """
 
-    batch = models.ForeignKey(ExportBatch, on_delete=models.PROTECT, related_name="items")
+    batch = models.ForeignKey(ExportBatch, on_delete=models.PROTECT, related_name="items", db_index=False)
     profile = models.CharField(max_length=40)
     entry = models.ForeignKey(Entry, on_delete=models.PROTECT, related_name="+", db_index=False)
 
@@ -148,6 +148,10 @@ class ExportItem(models.Model):
         constraints = [
             # Also the index that export_batch's "in none of its batches" probes (profile, entry).
             models.UniqueConstraint(fields=["profile", "entry"], name="export_item_once_per_profile")
+        ]
+        indexes = [
+            # A batch's entries in journal order, a page at a time (the batch page).
+            models.Index(fields=["batch", "entry"], name="export_item_batch_entry_idx")
         ]
 
 

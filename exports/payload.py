@@ -82,7 +82,7 @@ def _rows(template: str, profile: str, number: int) -> sql.Composed:
     return sql.SQL(template).format(profile=sql.Literal(profile), batch=sql.Literal(number))
 
 
-def _json_rows(template: str, profile: str, number: int, first: str) -> sql.Composed:
+def _json_rows(template: str, profile: str, number: int) -> sql.Composed:
     """Each row as one JSON object on its own line, a comma before every one but the first."""
     names = sql.SQL(", ").join(
         sql.SQL("{}, {}").format(
@@ -131,8 +131,8 @@ def write_payload(cursor, *, profile: str, number: int, fmt: str, entry_count: i
     verbatim = r"FORMAT csv, DELIMITER E'\x1f', QUOTE E'\x1e'"
     head = f'{{"profile": "{profile}", "batch": {number}, "entry_count": {entry_count},\n"balances": [\n'
     size = _write(out, digest, head.encode())
-    size += _copy(cursor, _json_rows(_BALANCE_ROWS, profile, number, ""), verbatim, out, digest)
+    size += _copy(cursor, _json_rows(_BALANCE_ROWS, profile, number), verbatim, out, digest)
     size += _write(out, digest, b'],\n"entries": [\n')
-    size += _copy(cursor, _json_rows(_ENTRY_ROWS, profile, number, ""), verbatim, out, digest)
+    size += _copy(cursor, _json_rows(_ENTRY_ROWS, profile, number), verbatim, out, digest)
     size += _write(out, digest, b"]}\n")
     return size, digest.hexdigest()

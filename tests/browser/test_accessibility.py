@@ -12,6 +12,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
+from exports.services import export_batch
 from intake.background import run_import
 from intake.importing import import_statement
 from intake.models import StatementImport
@@ -48,7 +49,9 @@ def books():
     ledger = build_ledger()
     import_statement((SAMPLES / "mixed.csv").read_bytes(), source_name="mixed.csv", by=finance)
     run = run_reconciliation()
-    return {"finance": finance, "support": support, "ledger": ledger, "run": run, **_orders(ledger, finance)}
+    orders = _orders(ledger, finance)
+    batch = export_batch(profile="agency", by=finance)  # the ledger's invoices, delivered to the tests' outbox
+    return {"finance": finance, "support": support, "ledger": ledger, "run": run, "batch": batch, **orders}
 
 
 def _orders(ledger, finance) -> dict:
@@ -116,6 +119,10 @@ def main_pages(books) -> dict[str, str]:
         "order-credit": f"/orders/{order.pk}/invoices/{books['order_invoice'].pk}/credit/",
         "order-invoice-page": f"/invoices/{books['order_invoice'].pk}/",
         "allocate-by-order": f"/payments/{books['bob_payment'].pk}/allocate/",
+        "exports": "/exports/",
+        "exports-empty": "/exports/?state=failed",
+        "export-detail": f"/exports/{books['batch'].pk}/",
+        "export-resend": f"/exports/{books['batch'].pk}/resend/",
     }
 
 
@@ -132,6 +139,8 @@ LIST_PAGES = [
     "payment-detail",
     "orders",
     "order-detail",
+    "exports",
+    "export-detail",
 ]
 
 
