@@ -143,11 +143,14 @@ class ExportItem(models.Model):
     batch = models.ForeignKey(ExportBatch, on_delete=models.PROTECT, related_name="items", db_index=False)
     profile = models.CharField(max_length=40)
     entry = models.ForeignKey(Entry, on_delete=models.PROTECT, related_name="+", db_index=False)
+    # The entry's kind, repeated so an empty night is proved by two index-only counts (services.nothing_new).
+    kind = models.CharField(max_length=20)
 
     class Meta:
         constraints = [
-            # Also the index that export_batch's "in none of its batches" probes (profile, entry).
-            models.UniqueConstraint(fields=["profile", "entry"], name="export_item_once_per_profile")
+            # Also the index that export_batch's "in none of its batches" probes (profile, entry), and
+            # with the kind included, the one the empty night counts index-only (services.nothing_new).
+            models.UniqueConstraint(fields=["profile", "entry"], include=["kind"], name="export_item_once_per_profile")
         ]
         indexes = [
             # A batch's entries in journal order, a page at a time (the batch page).

@@ -57,23 +57,39 @@ _BALANCE_ROWS = """
     ORDER BY b.customer_id, b.currency, b.account_id NULLS FIRST
 """
 
-_ENTRY_ROWS = """
-    SELECT 'entry' AS record, {profile} AS profile, {batch} AS batch, n.id AS entry, n.kind,
+# The invoice side names its invoice (a credit note: the invoice it credits), the payment side its
+# payment (a refund or chargeback: the payment it takes from). A profile that carries only one
+# side joins only that side's tables (the payments' million rows cost a hash each otherwise).
+INVOICE_KINDS = {"invoice", "credit_note", "void"}
+_INVOICE_JOINS = """
+    LEFT JOIN invoices_invoice inv ON inv.id = n.invoice_id
+    LEFT JOIN invoices_creditnote cn ON cn.id = n.credit_note_id
+    LEFT JOIN invoices_invoice cni ON cni.id = cn.invoice_id
+"""
+_PAYMENT_JOINS = """
+    LEFT JOIN payments_refund r ON r.id = n.refund_id
+    LEFT JOIN payments_chargeback cb ON cb.id = n.chargeback_id
+    LEFT JOIN payments_payment pay ON pay.id = COALESCE(n.payment_id, r.payment_id, cb.payment_id)
+"""
+_INVOICE_DOCUMENT = "COALESCE(inv.number, cni.number || '/CN' || cn.id)"
+_PAYMENT_DOCUMENT = "COALESCE(pay.reference, 'P' || pay.id::text)"
+
+
+def _entry_rows(kinds: tuple[str, ...]) -> str:
+    invoice_side = bool(INVOICE_KINDS & set(kinds))
+    payment_side = bool(set(kinds) - INVOICE_KINDS)
+    documents = [d for d, used in ((_INVOICE_DOCUMENT, invoice_side), (_PAYMENT_DOCUMENT, payment_side)) if used]
+    joins = (_INVOICE_JOINS if invoice_side else "") + (_PAYMENT_JOINS if payment_side else "")
+    return f"""
+    SELECT 'entry' AS record, {{profile}} AS profile, {{batch}} AS batch, n.id AS entry, n.kind,
            n.effective_date, n.customer_id AS customer, c.reference AS customer_reference,
            p.code AS provider, n.account_id AS account, n.currency, n.amount, NULL::numeric AS opening,
-           NULL::numeric AS closing,
-           COALESCE(inv.number, cni.number || '/CN' || cn.id,
-                    COALESCE(pay.reference, 'P' || pay.id::text)) AS document
+           NULL::numeric AS closing, COALESCE({", ".join(documents)}) AS document
     FROM export_new n
     JOIN billing_customer c ON c.id = n.customer_id
     LEFT JOIN billing_account a ON a.id = n.account_id
     LEFT JOIN billing_provider p ON p.id = a.provider_id
-    LEFT JOIN invoices_invoice inv ON inv.id = n.invoice_id
-    LEFT JOIN invoices_creditnote cn ON cn.id = n.credit_note_id
-    LEFT JOIN invoices_invoice cni ON cni.id = cn.invoice_id
-    LEFT JOIN payments_refund r ON r.id = n.refund_id
-    LEFT JOIN payments_chargeback cb ON cb.id = n.chargeback_id
-    LEFT JOIN payments_payment pay ON pay.id = COALESCE(n.payment_id, r.payment_id, cb.payment_id)
+    {joins}
     ORDER BY n.id
 """
 
@@ -116,15 +132,18 @@ def _write(out: IO[bytes], digest, data: bytes) -> int:
     return len(data)
 
 
-def write_payload(cursor, *, profile: str, number: int, fmt: str, entry_count: int, out: IO[bytes]) -> tuple[int, str]:
+def write_payload(
+    cursor, *, profile: str, kinds: tuple[str, ...], number: int, fmt: str, entry_count: int, out: IO[bytes]
+) -> tuple[int, str]:
     """Stream the batch's payload into `out`; returns (bytes written, sha256 hex).
 
     `cursor` is a raw psycopg cursor on the connection that holds export_bal and export_new.
     """
     digest = hashlib.sha256()
+    entries = _entry_rows(kinds)
     if fmt == "csv":
         size = _copy(cursor, _rows(_BALANCE_ROWS, profile, number), "FORMAT csv, HEADER", out, digest)
-        size += _copy(cursor, _rows(_ENTRY_ROWS, profile, number), "FORMAT csv", out, digest)
+        size += _copy(cursor, _rows(entries, profile, number), "FORMAT csv", out, digest)
         return size, digest.hexdigest()
     # JSON lines never hold a raw control character (JSON escapes them), so COPY's CSV mode with
     # control characters as delimiter and quote passes each line through untouched.
@@ -133,6 +152,6 @@ def write_payload(cursor, *, profile: str, number: int, fmt: str, entry_count: i
     size = _write(out, digest, head.encode())
     size += _copy(cursor, _json_rows(_BALANCE_ROWS, profile, number), verbatim, out, digest)
     size += _write(out, digest, b'],\n"entries": [\n')
-    size += _copy(cursor, _json_rows(_ENTRY_ROWS, profile, number), verbatim, out, digest)
+    size += _copy(cursor, _json_rows(entries, profile, number), verbatim, out, digest)
     size += _write(out, digest, b"]}\n")
     return size, digest.hexdigest()

@@ -323,6 +323,9 @@ CHECKS = {
         SELECT 'entry twice in one profile', MIN(i.id) FROM exports_exportitem i
         GROUP BY i.profile, i.entry_id HAVING COUNT(*) > 1
         UNION ALL
+        SELECT 'item kind is not its entry kind', i.id FROM exports_exportitem i
+        JOIN ledger_entry e ON e.id = i.entry_id WHERE i.kind <> e.kind
+        UNION ALL
         SELECT 'entry count', b.id FROM exports_exportbatch b
         WHERE b.entry_count <> (SELECT COUNT(*) FROM exports_exportitem i WHERE i.batch_id = b.id)
     """,
