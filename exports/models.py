@@ -35,10 +35,16 @@ class BatchState(models.TextChoices):
     FAILED = "failed", "Delivery failed"
 
 
+# Profile names and kinds are ASCII identifiers: compared bytewise ("C"), the million index
+# entries of a batch's items are written without locale-aware string comparisons.
+def _identifier(max_length: int) -> models.CharField:
+    return models.CharField(max_length=max_length, db_collation="C")
+
+
 class ExportBatch(models.Model):
     """One night's new entries of one profile, sealed: number, bytes and their sha256 never change."""
 
-    profile = models.CharField(max_length=40)
+    profile = _identifier(40)
     number = models.PositiveIntegerField()
     format = models.CharField(max_length=4)
     # Where the profile delivered to when the batch was sealed (the setting may change later).
@@ -134,17 +140,24 @@ class ExportChunk(models.Model):
         constraints = [models.UniqueConstraint(fields=["batch", "seq"], name="export_chunk_unique_seq")]
 
 
+# Items and balances are written a million at a time by one INSERT ... SELECT from the rows they
+# name, in the sealing transaction; the rows they name can never be deleted (the journal, the
+# batches: append-only; customers and accounts: PROTECTed by their invoices and entries). So their
+# keys carry no database constraint: PostgreSQL checks a foreign key row by row, which cost 34 s of
+# a million-entry batch (bench/RESULTS.md). tests/invariants.py (I12) checks every link instead.
 class ExportItem(models.Model):
     """An entry exported by a profile: once per profile, ever (the unique constraint, I12).
 
     The profile is the batch's, repeated here so the database can hold the rule.
     """
 
-    batch = models.ForeignKey(ExportBatch, on_delete=models.PROTECT, related_name="items", db_index=False)
-    profile = models.CharField(max_length=40)
-    entry = models.ForeignKey(Entry, on_delete=models.PROTECT, related_name="+", db_index=False)
+    batch = models.ForeignKey(
+        ExportBatch, on_delete=models.PROTECT, related_name="items", db_index=False, db_constraint=False
+    )
+    profile = _identifier(40)
+    entry = models.ForeignKey(Entry, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False)
     # The entry's kind, repeated so an empty night is proved by two index-only counts (services.nothing_new).
-    kind = models.CharField(max_length=20)
+    kind = _identifier(20)
 
     class Meta:
         constraints = [
@@ -163,11 +176,17 @@ class ExportBalance(models.Model):
     that had it, else 0), the batch's entries (delta) and closing. Entries with no account
     (the payment side) are balanced per customer and currency, with account blank."""
 
-    batch = models.ForeignKey(ExportBatch, on_delete=models.PROTECT, related_name="balance_rows", db_index=False)
-    profile = models.CharField(max_length=40)
-    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+", db_index=False)
+    batch = models.ForeignKey(
+        ExportBatch, on_delete=models.PROTECT, related_name="balance_rows", db_index=False, db_constraint=False
+    )
+    profile = _identifier(40)
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="+", db_index=False, db_constraint=False
+    )
     currency = currency_field()
-    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+", null=True, blank=True)
+    account = models.ForeignKey(
+        Account, on_delete=models.PROTECT, related_name="+", null=True, blank=True, db_index=False, db_constraint=False
+    )
     opening = money_field()
     delta = money_field()
     closing = money_field()

@@ -323,6 +323,15 @@ CHECKS = {
         SELECT 'entry twice in one profile', MIN(i.id) FROM exports_exportitem i
         GROUP BY i.profile, i.entry_id HAVING COUNT(*) > 1
         UNION ALL
+        SELECT 'item names no entry or batch', i.id FROM exports_exportitem i
+        WHERE NOT EXISTS (SELECT 1 FROM ledger_entry e WHERE e.id = i.entry_id)
+           OR NOT EXISTS (SELECT 1 FROM exports_exportbatch b WHERE b.id = i.batch_id)
+        UNION ALL
+        SELECT 'balance names no batch, customer or account', x.id FROM exports_exportbalance x
+        WHERE NOT EXISTS (SELECT 1 FROM exports_exportbatch b WHERE b.id = x.batch_id)
+           OR NOT EXISTS (SELECT 1 FROM billing_customer c WHERE c.id = x.customer_id)
+           OR (x.account_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM billing_account a WHERE a.id = x.account_id))
+        UNION ALL
         SELECT 'item kind is not its entry kind', i.id FROM exports_exportitem i
         JOIN ledger_entry e ON e.id = i.entry_id WHERE i.kind <> e.kind
         UNION ALL
