@@ -344,3 +344,12 @@ def test_a_bad_profile_stops_the_application_at_start(settings, setting, message
     settings.SETTLE_EXPORT_PROFILES = setting
     errors = check_export_profiles()
     assert [e.id for e in errors] == ["settle.E005"] and message in errors[0].msg
+
+
+def test_a_relative_outbox_lives_under_the_var_directory(settings, tmp_path):
+    from exports.profiles import Profile
+
+    settings.VAR_DIR = tmp_path
+    assert Profile("agency", ("invoice",), "csv", "var/outbox/agency").folder == tmp_path / "outbox" / "agency"
+    assert Profile("agency", ("invoice",), "csv", "outbox/agency").folder == tmp_path / "outbox" / "agency"
+    assert Profile("agency", ("invoice",), "csv", "/srv/outbox").folder.as_posix() == "/srv/outbox"
