@@ -78,6 +78,11 @@ class ExportBatch(models.Model):
         return reverse("exports:detail", args=[self.pk])
 
     @property
+    def entries(self) -> int:
+        """How many journal entries the batch carries (the issue's "entries"; stored as entry_count)."""
+        return self.entry_count
+
+    @property
     def idempotency_key(self) -> str:
         """What the agency deduplicates on: the same key for every delivery of this batch."""
         return f"{self.profile}-{self.number}"

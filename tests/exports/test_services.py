@@ -53,7 +53,7 @@ def test_first_night_sends_every_charge_and_credit_with_balances_and_seals_the_b
 
     batch = export()
 
-    assert batch is not None and batch.number == 1 and batch.entry_count == 3
+    assert batch is not None and batch.number == 1 and batch.entry_count == batch.entries == 3
     payload = batch.payload
     assert hashlib.sha256(payload).hexdigest() == batch.sha256 and len(payload) == batch.payload_bytes
     kinds = [(row["kind"], D(row["amount"]), row["document"]) for row in entry_rows(payload)]
