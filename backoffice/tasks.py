@@ -94,6 +94,15 @@ def run_dunning(timestamp: int) -> str:
     return _command("run_dunning")
 
 
+@app.periodic(cron="30 3 * * *")
+@app.task(name="jobs.export_batch", lock="jobs.export_batch", queueing_lock="jobs.export_batch")
+def export_batch(timestamp: int) -> str:
+    """Nightly, after the penalties and dunning fees of the night are issued (they go out with it):
+    each export profile's new entries to the billing agency. A failed delivery fails the job (exit 1);
+    the batch is kept and the next run, or a resend, delivers the same bytes."""
+    return _command("export_batch")
+
+
 #: Finished jobs are kept this long (for the admin's Procrastinate pages), then deleted: the
 #: periodic jobs alone add some 1,700 rows a day.
 KEEP_FINISHED_JOBS_HOURS = 7 * 24

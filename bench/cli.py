@@ -30,20 +30,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--fill-only", action="store_true", help="fill and check consistency, measure nothing")
     parser.add_argument(
         "--only",
-        choices=["all", "lists", "intake", "customer", "plans", "nightly"],
+        choices=["all", "lists", "intake", "customer", "plans", "exports", "nightly"],
         default="all",
         help="what to measure: the list pages, baselines, throughput and reconciliation (lists), the bank "
         "statement import (intake), the customer page, search, a statement and dunning (customer), the nightly "
-        "penalty assessment, the plans list and a plan's page (plans), the nightly window: import, auto-allocation, "
-        "penalties, dunning, export and reconciliation one after another (nightly), or all of them (all, the "
-        "default; the nightly window last, as it changes the data)",
+        "penalty assessment, the plans list and a plan's page (plans), the nightly export of every journal entry "
+        "never exported and an empty night (exports), the nightly window: import, auto-allocation, penalties, "
+        "dunning, export and reconciliation one after another (nightly), or all of them (all, the default; the "
+        "nightly window last, as it changes the data)",
     )
     parser.add_argument(
         "--plans-scale",
         type=float,
         default=None,
         help="size of the installment plans apart from the rest (default: --scale, 1.0 = 100,000 plans of 10 "
-        "installments; 0 = none, the data of the rounds before issue 13, whose invoices they join)",
+        "installments; 0 = none, the data of the rounds before issue 13, whose invoices they join; "
+        "with --only exports the default is 0, so the journal holds ~1M invoice-side entries at scale 1.0)",
     )
     parser.add_argument(
         "--dunning-seconds",
@@ -79,6 +81,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.only == "exports" and args.plans_scale is None:
+        args.plans_scale = 0.0
     started = time.perf_counter()
     from bench import database
 
@@ -140,6 +144,11 @@ def _run(args: argparse.Namespace, started: float) -> int:
         user = get_user_model().objects.filter(username="bench").first()
         user = user or get_user_model().objects.create_superuser("bench", "bench@settle.test", "bench")
         results["plans"] = plans.measure(lists.logged_in_client(user), repeats=args.repeats, log=log)
+    if args.only in ("all", "exports"):
+        from bench import exports
+
+        log(f"Exports at scale {args.scale}: export_batch of every entry never exported, then empty nights ...")
+        results["exports"] = exports.measure(db=args.db, log=log)
     if args.only in ("all", "nightly"):
         from django.contrib.auth import get_user_model
 
@@ -190,6 +199,11 @@ def _run(args: argparse.Namespace, started: float) -> int:
 
         results["verdicts"] += nightly.verdicts(results["nightly"])
         text = "\n\n".join(filter(None, [text, nightly.table(results["nightly"], results["machine"])]))
+    if "exports" in results:
+        from bench import exports
+
+        results["verdicts"] += exports.verdicts(results["exports"])
+        text = "\n\n".join(filter(None, [text, exports.table(results["exports"], results["machine"])]))
     report.write_json(results, args.json)
     print()
     print(text)
@@ -213,6 +227,10 @@ def _run(args: argparse.Namespace, started: float) -> int:
         from bench import nightly
 
         broken = broken or nightly.failed(results["nightly"])
+    if "exports" in results:
+        from bench import exports
+
+        broken = broken or exports.failed(results["exports"])
     return 1 if broken else 0
 
 

@@ -95,12 +95,12 @@ def run_dunning() -> tuple[int, dict]:
 
 
 def export_batch(profile: str) -> tuple[int, dict]:
-    from exports.services import export_batch as export  # type: ignore[import-not-found]
+    from exports.services import export_batch as export
 
     batch = export(profile=profile, by=None)
     if batch is None:
         return 0, {"batch": None}
-    return batch.entries, {"batch": batch.number, "payload_bytes": len(batch.payload)}
+    return batch.entry_count, {"batch": batch.number, "payload_bytes": batch.payload_bytes, "state": batch.state}
 
 
 def reconcile() -> tuple[int, dict]:

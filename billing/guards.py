@@ -46,6 +46,11 @@ LEDGER_TABLES: tuple[str, ...] = (
     "documents_document",
     "documents_documentpdf",
     "documents_delivery",
+    "exports_exportbatch",
+    "exports_exportchunk",
+    "exports_exportitem",
+    "exports_exportbalance",
+    "exports_delivery",
 )
 """Append-only: INSERT and SELECT only, for every role."""
 

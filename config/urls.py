@@ -24,4 +24,5 @@ urlpatterns = [
     path("workshops/", include("registrations.urls")),
     path("collections/", include("dunning.urls")),
     path("documents/", include("documents.urls")),
+    path("exports/", include("exports.urls")),
 ]

@@ -1,4 +1,4 @@
-"""Check DESIGN.md invariants I1-I7 by recomputing everything from the ledger with plain SQL.
+"""Check DESIGN.md invariants I1-I7 (and I9, I11, I12) by recomputing everything from the ledger with plain SQL.
 
 I1 covers every cache: invoice, payment and account figures, the queue totals
 (count and sums per status) that the list pages read, and the entry journal: a
@@ -19,6 +19,9 @@ its invoices and the plans say (I1), and every penalty invoice names an installm
 Registrations (DESIGN.md section 12): no workshop has more confirmed registrations than seats,
 its cached counts equal its rows and its wait list is numbered without gaps (I10), and every
 confirmed seat's order line is delivered and was charged, every wait-listed one neither.
+
+Exports (DESIGN.md section 13): every exported entry is in one batch per profile, and each
+batch's balances are its entries on top of the previous closing (I12).
 
 Used after every step of the property test, by scenario tests and the benchmark's
 sanity check. Returns a list of human-readable violations (empty when all hold).
@@ -353,6 +356,47 @@ CHECKS = {
         WHERE (r.status = 'confirmed' AND (l.delivered_quantity <> 1 OR r.invoice_id IS NULL))
            OR (r.status = 'waitlisted' AND (l.delivered_quantity <> 0 OR l.invoiced_quantity <> 0
                                             OR l.canceled_quantity <> 0))
+    """,
+    # I12 (DESIGN.md section 13): an entry is in one batch per profile, a batch counts its items, and
+    # each batch's balance per account is its entries' sum on top of the account's closing in the
+    # profile's latest earlier batch that had it (0 before); no balance without entries, none missing.
+    "I12 export items": """
+        SELECT 'item of another profile', i.id FROM exports_exportitem i
+        JOIN exports_exportbatch b ON b.id = i.batch_id WHERE i.profile <> b.profile
+        UNION ALL
+        SELECT 'entry twice in one profile', MIN(i.id) FROM exports_exportitem i
+        GROUP BY i.profile, i.entry_id HAVING COUNT(*) > 1
+        UNION ALL
+        SELECT 'item names no entry or batch', i.id FROM exports_exportitem i
+        WHERE NOT EXISTS (SELECT 1 FROM ledger_entry e WHERE e.id = i.entry_id)
+           OR NOT EXISTS (SELECT 1 FROM exports_exportbatch b WHERE b.id = i.batch_id)
+        UNION ALL
+        SELECT 'balance names no batch, customer or account', x.id FROM exports_exportbalance x
+        WHERE NOT EXISTS (SELECT 1 FROM exports_exportbatch b WHERE b.id = x.batch_id)
+           OR NOT EXISTS (SELECT 1 FROM billing_customer c WHERE c.id = x.customer_id)
+           OR (x.account_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM billing_account a WHERE a.id = x.account_id))
+        UNION ALL
+        SELECT 'item kind is not its entry kind', i.id FROM exports_exportitem i
+        JOIN ledger_entry e ON e.id = i.entry_id WHERE i.kind <> e.kind
+        UNION ALL
+        SELECT 'entry count', b.id FROM exports_exportbatch b
+        WHERE b.entry_count <> (SELECT COUNT(*) FROM exports_exportitem i WHERE i.batch_id = b.id)
+    """,
+    "I12 export balances": """
+        SELECT COALESCE(m.batch_id, x.batch_id), COALESCE(m.customer_id, x.customer_id), m.account_id, m.delta, x.delta
+        FROM (SELECT i.batch_id, e.customer_id, e.currency, e.account_id, SUM(e.amount) AS delta
+              FROM exports_exportitem i JOIN ledger_entry e ON e.id = i.entry_id GROUP BY 1, 2, 3, 4) m
+        FULL JOIN exports_exportbalance x
+               ON x.batch_id = m.batch_id AND x.customer_id = m.customer_id AND x.currency = m.currency
+              AND COALESCE(x.account_id, 0) = COALESCE(m.account_id, 0)
+        WHERE m.delta IS DISTINCT FROM x.delta OR x.closing <> x.opening + x.delta
+           OR x.profile <> (SELECT b.profile FROM exports_exportbatch b WHERE b.id = x.batch_id)
+           OR x.opening <> COALESCE((
+                SELECT p.closing FROM exports_exportbalance p JOIN exports_exportbatch pb ON pb.id = p.batch_id
+                WHERE pb.profile = x.profile AND p.customer_id = x.customer_id AND p.currency = x.currency
+                  AND COALESCE(p.account_id, 0) = COALESCE(x.account_id, 0)
+                  AND pb.number < (SELECT b.number FROM exports_exportbatch b WHERE b.id = x.batch_id)
+                ORDER BY pb.number DESC LIMIT 1), 0)
     """,
     "I7 append-only trigger missing": f"""
         SELECT t.table_name FROM (VALUES {", ".join(f"('{table}')" for table in LEDGER_TABLES)}) t(table_name)

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "intake",
     "dunning",
     "documents",
+    "exports",
     "backoffice",
     "demo",
 ]
@@ -208,6 +209,23 @@ SETTLE_DUNNING_LEVELS = [
     },
 ]
 
+
+# Export profiles (exports.profiles, DESIGN.md section 13): the journal entry kinds each sends to
+# the billing agency every night, the payload format (csv or json) and where it goes: a folder
+# (relative: under the var directory) or an https:// URL that receives a POST with the header
+# Idempotency-Key: <profile>-<number>. Checked at start (settle.E005).
+SETTLE_EXPORT_PROFILES = {
+    "agency": {
+        "kinds": ["invoice", "credit_note", "void"],
+        "format": "csv",
+        "deliver_to": "var/outbox/agency",
+    },
+}
+# The agency's acknowledgement callback (POST /exports/callback/<profile>/<number>/acknowledge/)
+# carries this shared secret as "Authorization: Bearer <secret>"; empty turns the callback off.
+SETTLE_EXPORT_CALLBACK_SECRET = os.environ.get("SETTLE_EXPORT_CALLBACK_SECRET", "")
+# Seconds an HTTPS delivery may take to connect and to answer.
+SETTLE_EXPORT_HTTP_TIMEOUT = int(os.environ.get("SETTLE_EXPORT_HTTP_TIMEOUT", "60"))
 
 # `manage.py flush` (and the test suite's flush between transactional tests) may TRUNCATE the
 # append-only ledger: it sets settle.maintenance, which the guards honour for the tables'

@@ -169,6 +169,7 @@ def page_args(ledger) -> dict[str, list]:
     order, order_invoice = _an_order(ledger)
     plan, installment, penalty = _a_plan(ledger)
     workshop, registration = _a_registration(ledger)
+    batch_pk = _a_batch()
     return {
         "dashboard": [],
         "login": [],
@@ -243,6 +244,11 @@ def page_args(ledger) -> dict[str, list]:
         "registrations:workshop": [workshop.pk],
         "registrations:registration": [registration.pk],
         "registrations:cancel": [registration.pk],
+        "exports:list": [],
+        "exports:detail": [batch_pk],
+        "exports:payload": [batch_pk],
+        "exports:resend": [batch_pk],
+        "exports:acknowledge": ["agency", 1],
     }
 
 
@@ -268,6 +274,15 @@ def _a_registration(ledger):
         )
         register(customer=ledger.ada, workshops=[workshop], by=None)
     return workshop, Registration.objects.filter(workshop=workshop).order_by("pk").first()
+
+
+def _a_batch() -> int:
+    """An export batch of the ledger's invoices (sealed: its delivery waits for a commit that never comes)."""
+    from exports.models import ExportBatch
+    from exports.services import export_batch
+
+    batch = ExportBatch.objects.order_by("pk").first() or export_batch(profile="agency", by=None)
+    return batch.pk if batch else 1
 
 
 def _a_plan(ledger):

@@ -14,6 +14,7 @@ NIGHTLY = {
     "jobs.retry_stalled_jobs": "* * * * *",
     "jobs.remove_old_jobs": "0 4 * * *",
     "jobs.run_dunning": "0 3 * * *",
+    "jobs.export_batch": "30 3 * * *",
 }
 
 

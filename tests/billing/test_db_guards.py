@@ -30,6 +30,8 @@ from billing.guards import LEDGER_TABLES, MAINTENANCE_SQL, grants_sql, roles_sql
 from documents.models import Delivery, DocumentPdf
 from documents.services import issue_statement
 from dunning.models import CollectionNote
+from exports.models import Delivery as ExportDelivery
+from exports.services import export_batch
 from intake.models import BankEntry
 from invoices.services import issue_credit_note
 from orders.services import create_order, invoice_order, record_delivery
@@ -62,6 +64,11 @@ CHANGES = {
     "plans_penaltyassessment": "candidates = candidates + 1",
     "plans_penaltywaiver": "reason = reason || ' (edited)'",
     "plans_planstatuschange": "reason = reason || ' (edited)'",
+    "exports_exportbatch": "sha256 = repeat('0', 64)",
+    "exports_exportchunk": "data = data || 'x'::bytea",
+    "exports_exportitem": "profile = profile || 'x'",
+    "exports_exportbalance": "opening = opening + 1, closing = closing + 1",
+    "exports_delivery": "result = 'ok'",
 }
 GUARDED = sorted(CHANGES)
 
@@ -134,6 +141,16 @@ def make_ledger(customer, provider) -> None:
         status="recorded",
         payment=payment,
         customer=customer,
+    )
+    # An export batch (its items, balances and payload chunk) and a failed delivery of it.
+    batch = export_batch(profile="agency", by=None)
+    ExportDelivery.objects.create(
+        batch=batch,
+        result="failed",
+        to="/nowhere",
+        idempotency_key=batch.idempotency_key,
+        sha256=batch.sha256,
+        error="Disk full",
     )
     # A statement, a PDF and a delivery, without WeasyPrint or SMTP (their tests are tests/documents/).
     document = issue_statement(customer, by=None)

@@ -12,6 +12,7 @@ import pytest
 from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
+from exports.services import export_batch
 from intake.background import run_import
 from intake.importing import import_statement
 from intake.models import StatementImport
@@ -48,12 +49,15 @@ def books():
     ledger = build_ledger()
     import_statement((SAMPLES / "mixed.csv").read_bytes(), source_name="mixed.csv", by=finance)
     run = run_reconciliation()
+    orders = _orders(ledger, finance)
+    batch = export_batch(profile="agency", by=finance)  # the ledger's invoices, delivered to the tests' outbox
     return {
         "finance": finance,
         "support": support,
         "ledger": ledger,
         "run": run,
-        **_orders(ledger, finance),
+        "batch": batch,
+        **orders,
         **_workshops(ledger, finance),
     }
 
@@ -153,6 +157,10 @@ def main_pages(books) -> dict[str, str]:
         "registration": f"/workshops/registrations/{books['registration'].pk}/",
         "registration-cancel": f"/workshops/registrations/{books['registration'].pk}/cancel/",
         "registration-order": f"/orders/{books['registration'].order_id}/",
+        "exports": "/exports/",
+        "exports-empty": "/exports/?state=failed",
+        "export-detail": f"/exports/{books['batch'].pk}/",
+        "export-resend": f"/exports/{books['batch'].pk}/resend/",
     }
 
 
@@ -171,6 +179,8 @@ LIST_PAGES = [
     "order-detail",
     "workshops",
     "workshop",
+    "exports",
+    "export-detail",
 ]
 
 

@@ -169,8 +169,15 @@ def test_the_triggers_are_installed_and_always_enabled():
 # to customers, their PDFs and deliveries (tests/documents/ and tests/billing/test_db_guards.py),
 # and credit note lines (no reason column of their own: tests/billing/test_db_guards.py); the
 # plans' rule versions, waivers and status history (tests/plans/test_services.py); the orders'
-# deliveries and cancellations and the registrations' history (tests/billing/test_db_guards.py).
+# deliveries and cancellations and the registrations' history (tests/billing/test_db_guards.py); the
+# export batches, their payload chunks, items, balances and deliveries (tests/exports/ and
+# tests/billing/test_db_guards.py).
 OTHER_APPEND_ONLY_TABLES = {
+    "exports_exportbatch",
+    "exports_exportchunk",
+    "exports_exportitem",
+    "exports_exportbalance",
+    "exports_delivery",
     "plans_penaltyassessment",
     "plans_penaltyrule",
     "plans_penaltywaiver",

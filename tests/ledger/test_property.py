@@ -17,6 +17,7 @@ start from an empty ledger and the test database stays usable.
 from __future__ import annotations
 
 import datetime
+import tempfile
 from collections import Counter
 from collections.abc import Callable
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal
@@ -49,6 +50,8 @@ from billing.errors import (
     PartyMismatch,
 )
 from billing.money import MINOR_UNITS, minor_unit
+from exports.models import Delivery, ExportBatch, ExportItem
+from exports.services import export_batch, resend_batch
 from invoices.models import CreditNoteLine, Invoice, InvoiceLine
 from invoices.selectors import allocatable_invoices
 from invoices.services import create_invoice, issue_credit_note, issue_invoice, void_invoice
@@ -80,6 +83,9 @@ LEDGER_TABLES = [
     "payments_paymentstatuschange",
     "orders_orderstatuschange",
     "ledger_entry",
+    "exports_exportbatch",
+    "exports_exportbalance",
+    "exports_delivery",
 ]
 
 # Every ledger row as its exact text, by table, oldest first: earlier rows must never change (I7).
@@ -94,6 +100,25 @@ JOURNAL_DIFFERENCES = f"""
     UNION ALL
     (SELECT '+', {_ENTRY_COLUMNS} FROM ledger_entry
      EXCEPT ALL SELECT '+', {_ENTRY_COLUMNS} FROM ({expected_entries_sql()}) e)
+"""
+
+
+def EXPORT_PROFILES(outbox: str) -> dict:  # noqa: N802 - a setting's value
+    return {
+        "agency": {"kinds": ["invoice", "credit_note", "void"], "format": "csv", "deliver_to": f"{outbox}/agency"},
+        "cash": {
+            "kinds": ["payment", "refund", "chargeback", "payment_canceled", "void"],
+            "format": "json",
+            "deliver_to": f"{outbox}/cash",
+        },
+    }
+
+
+# Every journal entry of a profile's kinds that is in none of its batches (after a run: none, I12).
+NOT_EXPORTED = """
+    SELECT e.id FROM ledger_entry e
+    WHERE e.kind = ANY(%s) AND NOT EXISTS (
+        SELECT 1 FROM exports_exportitem i WHERE i.profile = %s AND i.entry_id = e.id)
 """
 
 CURRENCIES = st.sampled_from(["EUR", "EUR", "EUR", "JPY"])
@@ -171,8 +196,14 @@ class LedgerMachine(RuleBasedStateMachine):
         self.manual_chargebacks: set[int] = set()  # payments charged back, reversal "manual": may be overallocated
         self.seen_rows: dict[str, list[tuple]] = {table: [] for table in LEDGER_TABLES}
         self.today = timezone.localdate()
+        # Two export profiles (DESIGN.md section 13) with overlapping kinds, into a temporary outbox.
+        self._outbox = tempfile.TemporaryDirectory()
+        self._profiles = override_settings(SETTLE_EXPORT_PROFILES=EXPORT_PROFILES(self._outbox.name))
+        self._profiles.enable()
 
     def teardown(self) -> None:
+        self._profiles.disable()
+        self._outbox.cleanup()
         transaction.set_rollback(True)
         self._savepoint.__exit__(None, None, None)
 
@@ -861,6 +892,40 @@ class LedgerMachine(RuleBasedStateMachine):
             expected,
         )
 
+    # Exports (DESIGN.md section 13): the night's batch of a profile, and a resend of one
+
+    @rule(profile=st.sampled_from(["agency", "cash"]))
+    def export_night(self, profile):
+        kinds = EXPORT_PROFILES("")[profile]["kinds"]
+        before = ExportBatch.objects.filter(profile=profile).count()
+        with connection.cursor() as cursor:
+            cursor.execute(NOT_EXPORTED, [kinds, profile])
+            waiting = {pk for (pk,) in cursor.fetchall()}
+        batch = export_batch(profile=profile, by=self.clerk)
+        OUTCOMES["export_batch", "ok"] += 1
+        if not waiting:
+            assert batch is None, "a batch was made with nothing new"
+            return
+        assert batch is not None and batch.number == before + 1
+        # Exactly the entries that were in none of its batches, each now in exactly one (I12).
+        assert set(ExportItem.objects.filter(batch=batch).values_list("entry_id", flat=True)) == waiting
+        with connection.cursor() as cursor:
+            cursor.execute(NOT_EXPORTED, [kinds, profile])
+            assert not cursor.fetchall(), "an entry of the profile's kinds was left out of its batches"
+
+    @rule(index=INDEX)
+    def resend(self, index):
+        batches = list(ExportBatch.objects.order_by("pk"))
+        if not batches:
+            return
+        batch = batches[index % len(batches)]
+        attempt = resend_batch(batch, by=self.clerk)
+        OUTCOMES["resend_batch", attempt.result] += 1
+        assert attempt.result == "ok" and attempt.sha256 == batch.sha256
+        with open(attempt.to, "rb") as sent:
+            assert sent.read() == batch.payload, "a resend sent other bytes than the sealed ones"
+        assert Delivery.objects.filter(batch=batch).exists()
+
     # After every step
 
     @invariant()
@@ -920,6 +985,8 @@ ORDER_SERVICES = {
     "cancel_order_lines",
 }
 
+EXPORT_SERVICES = {"export_batch", "resend_batch"}
+
 
 @pytest.mark.django_db
 def test_random_sequences_of_every_service_keep_the_invariants():
@@ -927,7 +994,7 @@ def test_random_sequences_of_every_service_keep_the_invariants():
     run_state_machine_as_test(LedgerMachine)
     # Hypothesis turns random subsets of rules off per example (swarm testing), so a
     # rare run may miss a service or two; the scripted test below covers each for sure.
-    assert len({service for service, _ in OUTCOMES}) >= len(SERVICES | ORDER_SERVICES) - 4, OUTCOMES
+    assert len({service for service, _ in OUTCOMES}) >= len(SERVICES | ORDER_SERVICES | EXPORT_SERVICES) - 4, OUTCOMES
     assert OUTCOMES.total() > 300, "the machine ran too few steps to mean much"
 
 
@@ -985,6 +1052,12 @@ def test_scripted_run_of_the_machine_succeeds_with_every_service():
         lambda: machine.invoice_an_order(index=0, line_index=1, quantity="1", apply_credit=False),
         lambda: machine.credit_by_quantity(index=0, quantity="1", reopen=True),
         lambda: machine.cancel_lines(index=0, line_index=0, quantity="2"),
+        lambda: machine.export_night(profile="agency"),
+        lambda: machine.export_night(profile="cash"),
+        lambda: machine.void(index=0, reason="Customer called"),
+        lambda: machine.export_night(profile="agency"),
+        lambda: machine.export_night(profile="agency"),
+        lambda: machine.resend(index=1),
     ]
     try:
         for step in steps:
@@ -996,6 +1069,6 @@ def test_scripted_run_of_the_machine_succeeds_with_every_service():
     finally:
         machine.teardown()
     succeeded = {service for service, outcome in OUTCOMES if outcome == "ok"}
-    assert succeeded == SERVICES | ORDER_SERVICES, OUTCOMES
+    assert succeeded == SERVICES | ORDER_SERVICES | EXPORT_SERVICES, OUTCOMES
     assert OUTCOMES["record_payment", "DuplicateReference"] == 1
     assert OUTCOMES["issue_invoice", "InvalidInput"] == 1
