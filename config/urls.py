@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from api.api import urls as api_urls
 from backoffice import customer_views, views
 from backoffice.sign_in import SignInView
 
@@ -23,4 +24,5 @@ urlpatterns = [
     path("plans/", include("plans.urls")),
     path("collections/", include("dunning.urls")),
     path("documents/", include("documents.urls")),
+    path("api/v1/", api_urls()),
 ]
