@@ -10,7 +10,7 @@ from django.urls import URLPattern, URLResolver
 from ninja import NinjaAPI
 
 from api import errors
-from api.idempotency import idempotent
+from api.idempotency import HEADER, MAX_KEY_LENGTH, idempotent
 from api.routers import customers, documents, invoices, orders, payments, plans, tokens, webhooks
 
 DESCRIPTION = """Settle's machine interface: thin endpoints over the services of DESIGN.md section 7.
@@ -23,7 +23,32 @@ DESCRIPTION = """Settle's machine interface: thin endpoints over the services of
 * **Lists** take the pages' filters, `per_page` (at most 200) and the cursors of `links.next` / `links.previous`.
 """
 
-api = NinjaAPI(
+
+class SettleAPI(NinjaAPI):
+    def get_openapi_schema(self, *args, **kwargs):
+        """The generated document, with the Idempotency-Key header on every POST."""
+        schema = super().get_openapi_schema(*args, **kwargs)
+        for operations in schema["paths"].values():
+            post = operations.get("post")
+            if post is not None:
+                post.setdefault("parameters", []).append(
+                    {
+                        "in": "header",
+                        "name": HEADER,
+                        "required": False,
+                        "description": "Send it again with a retry: the first response comes back, the work is done once.",
+                        "schema": {
+                            "type": "string",
+                            "minLength": 1,
+                            "maxLength": MAX_KEY_LENGTH,
+                            "pattern": "^[!-~]+$",
+                        },
+                    }
+                )
+        return schema
+
+
+api = SettleAPI(
     title="Settle API",
     version="1.0.0",
     description=DESCRIPTION,

@@ -52,7 +52,9 @@ def subscribe(*, url: str, events: list[str], by: Actor) -> WebhookSubscription:
     url = check_url(url)
     unknown = sorted(set(events) - set(WebhookEvent.values))
     if not events or unknown:
-        raise InvalidInput(f"events: choose from {', '.join(WebhookEvent.values)}" + (f"; not {unknown}" if unknown else ""))
+        raise InvalidInput(
+            f"events: choose from {', '.join(WebhookEvent.values)}" + (f"; not {unknown}" if unknown else "")
+        )
     return WebhookSubscription.objects.create(
         url=url, events=sorted(set(events)), secret=secrets.token_hex(32), created_by=by
     )

@@ -31,9 +31,15 @@ class RequestSizeLimitMiddleware:
         for prefix, prefix_limit in getattr(settings, "SETTLE_MAX_REQUEST_BYTES_BY_PREFIX", {}).items():
             if request.path.startswith(prefix):
                 limit = min(limit, prefix_limit)
-        if length > limit and request.path.startswith(tuple(getattr(settings, "SETTLE_MAX_REQUEST_BYTES_BY_PREFIX", {}))):
+        if length > limit and request.path.startswith(
+            tuple(getattr(settings, "SETTLE_MAX_REQUEST_BYTES_BY_PREFIX", {}))
+        ):
             return JsonResponse(
-                {"code": "TooLarge", "message": f"This request body is {length} bytes; the API accepts at most {limit}.", "field": None},
+                {
+                    "code": "TooLarge",
+                    "message": f"This request body is {length} bytes; the API accepts at most {limit}.",
+                    "field": None,
+                },
                 status=413,
             )
         if length > limit:

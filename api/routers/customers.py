@@ -1,6 +1,5 @@
 """Customers: create, read, search (the pages' customer search), and issue a statement."""
 
-
 import datetime
 
 from django.core.exceptions import ValidationError

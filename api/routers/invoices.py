@@ -1,6 +1,5 @@
 """Invoices: the list (the page's filters, cursors and totals), a draft with lines, issue, void, credit notes."""
 
-
 import datetime
 
 from django.http import HttpRequest

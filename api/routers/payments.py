@@ -1,7 +1,6 @@
 """Payments: the list, record (optionally auto-allocated at once), settle, refund, chargeback,
 cancel, correct; and their allocations: allocate many, deallocate, auto-allocate (or its dry run)."""
 
-
 import datetime
 
 from django.db import transaction
@@ -81,7 +80,9 @@ class PaymentIn(Schema):
     amount: AmountIn
     currency: Currency
     method: str = Field(PaymentMethod.BANK_TRANSFER, pattern="^(" + "|".join(PaymentMethod.values) + ")$")
-    reference: str | None = Field(None, max_length=100, description="the same reference with the same data returns the same payment")
+    reference: str | None = Field(
+        None, max_length=100, description="the same reference with the same data returns the same payment"
+    )
     received_at: datetime.datetime | None = None
     pending: bool = False
     auto_allocate: bool = Field(False, description="apply the automatic rule at once (DESIGN.md section 6)")
