@@ -9,7 +9,10 @@ is rolled back to before the endpoint ran.
 
 from __future__ import annotations
 
+import logging
+
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import DataError
 from django.http import Http404
 from ninja import NinjaAPI
 from ninja.errors import AuthenticationError, HttpError
@@ -18,6 +21,7 @@ from ninja.errors import ValidationError as SchemaError
 from api.auth import Throttled
 from billing.errors import BillingError, DuplicateReference, InvalidState
 
+logger = logging.getLogger(__name__)
 CONFLICTS = (InvalidState, DuplicateReference)
 HTTP_CODES = {400: "BadRequest", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound", 405: "MethodNotAllowed"}
 HTTP_CODES |= {409: "Conflict", 413: "TooLarge", 422: "ValidationError", 429: "Throttled"}
@@ -53,6 +57,14 @@ def install(api: NinjaAPI) -> None:
         messages = [f"{_field_of(e.get('loc', ())) or 'body'}: {e.get('msg', 'invalid')}" for e in errors[:5]]
         return api.create_response(
             request, error_body("ValidationError", "; ".join(messages) or "Invalid request.", field), status=422
+        )
+
+    @api.exception_handler(DataError)
+    def data_error(request, exc: DataError):
+        # A value PostgreSQL cannot hold that no schema refused: the write was rolled back.
+        logger.error("DataError in the API: %s", exc, exc_info=exc)
+        return api.create_response(
+            request, error_body("InvalidInput", "A value in this request is out of range or not valid text."), status=400
         )
 
     @api.exception_handler(Http404)

@@ -73,6 +73,10 @@ def idempotent(view):
 
     @functools.wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs):
+        # PostgreSQL refuses NUL in text; billing.middleware refuses it in forms and query strings,
+        # here in a JSON body ("\u0000"), before it can reach a query.
+        if request.method == "POST" and b"\\u0000" in request.body:
+            return _json(400, "InvalidInput", "The request contains a NUL character, which no field accepts.")
         key = request.headers.get(HEADER)
         if request.method != "POST" or key is None:
             return view(request, *args, **kwargs)
