@@ -64,7 +64,9 @@ def install(api: NinjaAPI) -> None:
         # A value PostgreSQL cannot hold that no schema refused: the write was rolled back.
         logger.error("DataError in the API: %s", exc, exc_info=exc)
         return api.create_response(
-            request, error_body("InvalidInput", "A value in this request is out of range or not valid text."), status=400
+            request,
+            error_body("InvalidInput", "A value in this request is out of range or not valid text."),
+            status=400,
         )
 
     @api.exception_handler(Http404)

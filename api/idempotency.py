@@ -53,17 +53,16 @@ def _replay(row: IdempotencyKey) -> HttpResponse:
 
 
 def _claim(user_id: int, key: str, print_: str) -> bool:
-    """Insert the key's row; False when another request holds it (then waited for it to commit)."""
+    """Insert the key's row (or take over an expired one); False when another request holds it,
+    after waiting for that request's transaction to end."""
     now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
-            "DELETE FROM api_idempotencykey WHERE user_id = %s AND key = %s AND created_at < %s",
-            [user_id, key, now - KEPT_FOR],
-        )
-        cursor.execute(
             "INSERT INTO api_idempotencykey (user_id, key, fingerprint, status_code, content_type, body, created_at)"
-            " VALUES (%s, %s, %s, NULL, '', '', %s) ON CONFLICT (user_id, key) DO NOTHING RETURNING id",
-            [user_id, key, print_, now],
+            " VALUES (%s, %s, %s, NULL, '', '', %s) ON CONFLICT (user_id, key) DO UPDATE"
+            " SET fingerprint = EXCLUDED.fingerprint, status_code = NULL, content_type = '', body = '',"
+            " created_at = EXCLUDED.created_at WHERE api_idempotencykey.created_at < %s RETURNING id",
+            [user_id, key, print_, now, now - KEPT_FOR],
         )
         return cursor.fetchone() is not None
 

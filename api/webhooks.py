@@ -60,9 +60,18 @@ def subscribe(*, url: str, events: list[str], by: Actor) -> WebhookSubscription:
     )
 
 
-def emit(event: str, data: dict) -> None:
+def subscribers(event: str) -> list[int]:
+    """The active subscriptions to `event` (one small query; most requests have none to tell)."""
+    return [
+        pk
+        for pk, events in WebhookSubscription.objects.filter(active=True).values_list("pk", "events")
+        if event in events
+    ]
+
+
+def emit(event: str, data: dict, *, to: list[int] | None = None) -> None:
     """Send `event` to its subscribers once the current transaction commits (nothing if it rolls back)."""
-    subscriptions = [s.pk for s in WebhookSubscription.objects.filter(active=True) if event in s.events]
+    subscriptions = subscribers(event) if to is None else to
     if not subscriptions:
         return
     payload = json.loads(
@@ -119,10 +128,15 @@ def deliver(subscription_id: int, payload: dict, *, attempt: int) -> WebhookDeli
 def invoices_paid(invoice_ids) -> None:
     from invoices.models import Invoice
 
-    for invoice in Invoice.objects.filter(pk__in=list(invoice_ids), payment_status="paid").order_by("id"):
+    invoice_ids = list(invoice_ids)
+    to = subscribers(WebhookEvent.INVOICE_PAID) if invoice_ids else []
+    if not to:
+        return
+    for invoice in Invoice.objects.filter(pk__in=invoice_ids, payment_status="paid").order_by("id"):
         emit(
             WebhookEvent.INVOICE_PAID,
-            {
+            to=to,
+            data={
                 "invoice_id": invoice.pk,
                 "number": invoice.number,
                 "customer_id": invoice.customer_id,

@@ -192,7 +192,8 @@ def record_payment(request: HttpRequest, payload: PaymentIn):
     )
     rows = []
     if payload.auto_allocate and not payload.pending:
-        rows, _plan = allocations.auto_allocate_planned(payment, by=request.user)
+        # fresh: record_payment's copy is the row as this transaction has it
+        rows, _plan = allocations.auto_allocate_planned(payment, by=request.user, fresh=True)
         _paid_by(rows)
     webhooks.payment_unallocated(payment)
     return Status(201, {"payment": payment, "allocations": rows})
