@@ -12,7 +12,6 @@ class ApiTokenAdmin(admin.ModelAdmin):
     list_filter = ["revoked_at"]
     search_fields = ["name", "user__username", "prefix"]
     fields = ["user", "name"]
-    readonly_fields: list[str] = []
     actions = ["revoke"]
 
     def get_readonly_fields(self, request, obj=None):

@@ -43,7 +43,7 @@ def measure(user, *, repeats: int, payments: int = 100, log=print) -> dict:
 
     _token, text = create_token(user=user, name=f"bench {uuid.uuid4().hex[:6]}", by=None)
     client = Client(headers={"Authorization": f"Bearer {text}"})
-    result = {"payment": measure_payments(client, count=payments, log=log)}
+    result: dict = {"payment": measure_payments(client, count=payments, log=log)}
     result["lists"] = measure_lists(client, repeats=repeats, log=log)
     return result
 

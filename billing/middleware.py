@@ -34,9 +34,7 @@ class RefuseNulMiddleware:
         if _has_nul(request.GET) or (request.method == "POST" and _has_nul(request.POST)):
             if request.path.startswith("/api/"):  # the JSON API answers in its own error shape
                 return JsonResponse({"code": "InvalidInput", "message": NUL_MESSAGE, "field": None}, status=400)
-            return HttpResponseBadRequest(
-                NUL_MESSAGE, content_type="text/plain"
-            )
+            return HttpResponseBadRequest(NUL_MESSAGE, content_type="text/plain")
         return self.get_response(request)
 
 

@@ -4,13 +4,13 @@ import datetime
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 from ninja.responses import codes_4xx
 
 from api.auth import READ, WRITE
 from api.lookups import get_row
 from api.schemas import Currency, Error, Id
+from billing.actors import AuthenticatedHttpRequest
 from billing.errors import DuplicateReference, InvalidInput
 from billing.models import Customer, Provider
 from billing.search import search_customers
@@ -47,7 +47,7 @@ class SearchQuery(Schema):
 
 
 @router.post("/customers", response={201: CustomerOut, codes_4xx: Error}, auth=WRITE)
-def create_customer(request: HttpRequest, payload: CustomerIn):
+def create_customer(request: AuthenticatedHttpRequest, payload: CustomerIn):
     reference = (payload.reference or "").strip() or None
     customer = Customer(
         name=payload.name.strip(), email=payload.email.strip(), phone=payload.phone.strip(), reference=reference
@@ -67,7 +67,7 @@ def create_customer(request: HttpRequest, payload: CustomerIn):
 
 
 @router.get("/customers", response={200: list[CustomerOut], codes_4xx: Error}, auth=READ)
-def search(request: HttpRequest, query: Query[SearchQuery]):
+def search(request: AuthenticatedHttpRequest, query: Query[SearchQuery]):
     customers = Customer.objects.all()
     if query.q.strip():
         customers = search_customers(customers, query.q.strip())
@@ -75,12 +75,12 @@ def search(request: HttpRequest, query: Query[SearchQuery]):
 
 
 @router.get("/customers/{id}", response={200: CustomerOut, codes_4xx: Error}, auth=READ)
-def customer_detail(request: HttpRequest, id: Id):
+def customer_detail(request: AuthenticatedHttpRequest, id: Id):
     return get_row(Customer.objects.all(), id, "customer")
 
 
 @router.get("/providers", response={200: list[ProviderOut], codes_4xx: Error}, auth=READ)
-def providers(request: HttpRequest):
+def providers(request: AuthenticatedHttpRequest):
     return list(Provider.objects.order_by("name", "id")[:500])
 
 

@@ -2,7 +2,7 @@
 
 import datetime
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 from ninja.responses import codes_4xx
 
@@ -10,6 +10,7 @@ from api.auth import READ, WRITE
 from api.lists import Page, PageQuery, page_out
 from api.lookups import get_row, named_row
 from api.schemas import Currency, Error, Id
+from billing.actors import AuthenticatedHttpRequest
 from billing.models import Customer, Provider
 from documents import selectors, services
 from documents.filters import DOCUMENT_ORDERING
@@ -55,7 +56,7 @@ class StatementIn(Schema):
 
 
 @router.get("/documents", response={200: DocumentPage, codes_4xx: Error}, auth=READ)
-def document_list(request: HttpRequest, filters: Query[DocumentQuery]):
+def document_list(request: AuthenticatedHttpRequest, filters: Query[DocumentQuery]):
     filterset = selectors.document_filter(request.GET)
     totals = selectors.document_totals(filters=filterset)
     queryset = selectors.document_list(filters=filterset)
@@ -63,7 +64,7 @@ def document_list(request: HttpRequest, filters: Query[DocumentQuery]):
 
 
 @router.get("/documents/{id}", response={200: DocumentDetail, codes_4xx: Error}, auth=READ)
-def document_detail(request: HttpRequest, id: Id):
+def document_detail(request: AuthenticatedHttpRequest, id: Id):
     return get_row(Document.objects.all(), id, "document")
 
 
@@ -73,7 +74,7 @@ def document_detail(request: HttpRequest, id: Id):
     auth=READ,
     openapi_extra={"responses": {200: {"description": "The stored HTML", "content": {"text/html": {}}}}},
 )
-def document_content(request: HttpRequest, id: Id):
+def document_content(request: AuthenticatedHttpRequest, id: Id):
     """The document's stored body, byte for byte; its SHA-256 is the document's `sha256`."""
     document = get_row(Document.objects.all(), id, "document")
     response = HttpResponse(document.html.encode(), content_type="text/html; charset=utf-8")
@@ -84,7 +85,7 @@ def document_content(request: HttpRequest, id: Id):
 
 
 @router.post("/customers/{id}/statements", response={201: DocumentDetail, codes_4xx: Error}, auth=WRITE)
-def issue_statement(request: HttpRequest, id: Id, payload: StatementIn):
+def issue_statement(request: AuthenticatedHttpRequest, id: Id, payload: StatementIn):
     customer = get_row(Customer.objects.all(), id, "customer")
     provider = None
     if payload.provider_id is not None:

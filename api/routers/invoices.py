@@ -2,7 +2,6 @@
 
 import datetime
 
-from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 from ninja.responses import codes_4xx
 
@@ -10,6 +9,7 @@ from api.auth import READ, WRITE
 from api.lists import Page, PageQuery, page_out, require_currency_for_amount_sort
 from api.lookups import get_row, named_row
 from api.schemas import AmountIn, Currency, Error, Id, Money, Quantity, QuantityIn, Reason, Text
+from billing.actors import AuthenticatedHttpRequest
 from billing.errors import InvalidInput
 from billing.models import Customer, Provider
 from invoices import selectors, services
@@ -128,7 +128,7 @@ def _invoice(pk: int) -> Invoice:
 
 
 @router.get("/invoices", response={200: InvoicePage, codes_4xx: Error}, auth=READ)
-def invoice_list(request: HttpRequest, filters: Query[InvoiceQuery]):
+def invoice_list(request: AuthenticatedHttpRequest, filters: Query[InvoiceQuery]):
     require_currency_for_amount_sort(request, AMOUNT_SORTS)
     filterset = selectors.invoice_filter(request.GET)
     totals = selectors.invoice_totals(filters=filterset)
@@ -137,12 +137,12 @@ def invoice_list(request: HttpRequest, filters: Query[InvoiceQuery]):
 
 
 @router.get("/invoices/{id}", response={200: InvoiceDetail, codes_4xx: Error}, auth=READ)
-def invoice_detail(request: HttpRequest, id: Id):
+def invoice_detail(request: AuthenticatedHttpRequest, id: Id):
     return _invoice(id)
 
 
 @router.post("/invoices", response={201: InvoiceDetail, codes_4xx: Error}, auth=WRITE)
-def create_invoice(request: HttpRequest, payload: InvoiceIn):
+def create_invoice(request: AuthenticatedHttpRequest, payload: InvoiceIn):
     customer = named_row(Customer.objects.all(), payload.customer_id, "customer", "customer_id")
     provider = named_row(Provider.objects.all(), payload.provider_id, "provider", "provider_id")
     invoice = services.create_invoice(
@@ -161,17 +161,17 @@ def create_invoice(request: HttpRequest, payload: InvoiceIn):
 
 
 @router.post("/invoices/{id}/issue", response={200: InvoiceDetail, codes_4xx: Error}, auth=WRITE)
-def issue_invoice(request: HttpRequest, id: Id):
+def issue_invoice(request: AuthenticatedHttpRequest, id: Id):
     return services.issue_invoice(_invoice(id), by=request.user)
 
 
 @router.post("/invoices/{id}/void", response={200: InvoiceDetail, codes_4xx: Error}, auth=WRITE)
-def void_invoice(request: HttpRequest, id: Id, payload: VoidIn):
+def void_invoice(request: AuthenticatedHttpRequest, id: Id, payload: VoidIn):
     return services.void_invoice(_invoice(id), by=request.user, reason=payload.reason)
 
 
 @router.post("/invoices/{id}/credit-notes", response={201: CreditNoteResult, codes_4xx: Error}, auth=WRITE)
-def credit_invoice(request: HttpRequest, id: Id, payload: CreditNoteIn):
+def credit_invoice(request: AuthenticatedHttpRequest, id: Id, payload: CreditNoteIn):
     """By `amount` (a price concession) or by `lines` (line id and quantity): exactly one."""
     invoice = _invoice(id)
     lines = None

@@ -2,7 +2,6 @@
 
 import datetime
 
-from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 from ninja.responses import codes_4xx
 
@@ -11,6 +10,7 @@ from api.lists import Page, PageQuery, page_out
 from api.lookups import get_row, named_row
 from api.routers.invoices import InvoiceDetail
 from api.schemas import AmountIn, Currency, Error, Id, Money, Quantity, QuantityIn, Reason
+from billing.actors import AuthenticatedHttpRequest
 from billing.errors import InvalidInput
 from billing.models import Customer, Provider
 from orders import selectors, services
@@ -125,7 +125,7 @@ def _quantities(order: Order, wanted: list[LineQuantityIn]) -> dict:
 
 
 @router.get("/orders", response={200: OrderPage, codes_4xx: Error}, auth=READ)
-def order_list(request: HttpRequest, filters: Query[OrderQuery]):
+def order_list(request: AuthenticatedHttpRequest, filters: Query[OrderQuery]):
     filterset = selectors.order_filter(request.GET)
     totals = selectors.order_totals(filters=filterset)
     ordering = ORDER_SORTS[order_sort(filterset)]
@@ -133,12 +133,12 @@ def order_list(request: HttpRequest, filters: Query[OrderQuery]):
 
 
 @router.get("/orders/{id}", response={200: OrderDetail, codes_4xx: Error}, auth=READ)
-def order_detail(request: HttpRequest, id: Id):
+def order_detail(request: AuthenticatedHttpRequest, id: Id):
     return _order(id)
 
 
 @router.post("/orders", response={201: OrderDetail, codes_4xx: Error}, auth=WRITE)
-def create_order(request: HttpRequest, payload: OrderIn):
+def create_order(request: AuthenticatedHttpRequest, payload: OrderIn):
     order = services.create_order(
         customer=named_row(Customer.objects.all(), payload.customer_id, "customer", "customer_id"),
         provider=named_row(Provider.objects.all(), payload.provider_id, "provider", "provider_id"),
@@ -152,7 +152,7 @@ def create_order(request: HttpRequest, payload: OrderIn):
 
 
 @router.post("/orders/{id}/lines", response={201: OrderDetail, codes_4xx: Error}, auth=WRITE)
-def add_order_line(request: HttpRequest, id: Id, payload: AddLineIn):
+def add_order_line(request: AuthenticatedHttpRequest, id: Id, payload: AddLineIn):
     order = _order(id)
     services.add_order_line(
         order,
@@ -167,13 +167,13 @@ def add_order_line(request: HttpRequest, id: Id, payload: AddLineIn):
 
 
 @router.post("/orders/{id}/deliveries", response={200: OrderDetail, codes_4xx: Error}, auth=WRITE)
-def record_delivery(request: HttpRequest, id: Id, payload: QuantitiesIn):
+def record_delivery(request: AuthenticatedHttpRequest, id: Id, payload: QuantitiesIn):
     order = _order(id)
     return services.record_delivery(order, quantities=_quantities(order, payload.lines), by=request.user)
 
 
 @router.post("/orders/{id}/invoices", response={201: InvoiceDetail, codes_4xx: Error}, auth=WRITE)
-def invoice_order(request: HttpRequest, id: Id, payload: InvoiceOrderIn):
+def invoice_order(request: AuthenticatedHttpRequest, id: Id, payload: InvoiceOrderIn):
     """One issued invoice for the given line quantities, or for everything invoiceable now."""
     order = _order(id)
     quantities = _quantities(order, payload.lines) if payload.lines is not None else None
@@ -184,7 +184,7 @@ def invoice_order(request: HttpRequest, id: Id, payload: InvoiceOrderIn):
 
 
 @router.post("/orders/{id}/cancellations", response={200: OrderDetail, codes_4xx: Error}, auth=WRITE)
-def cancel_order_lines(request: HttpRequest, id: Id, payload: CancelLinesIn):
+def cancel_order_lines(request: AuthenticatedHttpRequest, id: Id, payload: CancelLinesIn):
     order = _order(id)
     return services.cancel_order_lines(
         order, quantities=_quantities(order, payload.lines), by=request.user, reason=payload.reason

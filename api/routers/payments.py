@@ -4,7 +4,6 @@ cancel, correct; and their allocations: allocate many, deallocate, auto-allocate
 import datetime
 
 from django.db import transaction
-from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 from ninja.responses import codes_4xx
 
@@ -14,6 +13,7 @@ from api.auth import READ, WRITE
 from api.lists import Page, PageQuery, page_out, require_currency_for_amount_sort
 from api.lookups import get_row, named_row
 from api.schemas import AmountIn, Currency, Error, Id, Money, Reason
+from billing.actors import AuthenticatedHttpRequest
 from billing.errors import InvalidInput
 from billing.models import Customer
 from invoices.models import Invoice
@@ -162,7 +162,7 @@ def _paid_by(rows) -> None:
 
 
 @router.get("/payments", response={200: PaymentPage, codes_4xx: Error}, auth=READ)
-def payment_list(request: HttpRequest, filters: Query[PaymentQuery]):
+def payment_list(request: AuthenticatedHttpRequest, filters: Query[PaymentQuery]):
     require_currency_for_amount_sort(request, AMOUNT_SORTS)
     filterset = selectors.payment_filter(request.GET)
     totals = selectors.payment_totals(filters=filterset)
@@ -171,13 +171,13 @@ def payment_list(request: HttpRequest, filters: Query[PaymentQuery]):
 
 
 @router.get("/payments/{id}", response={200: PaymentOut, codes_4xx: Error}, auth=READ)
-def payment_detail(request: HttpRequest, id: Id):
+def payment_detail(request: AuthenticatedHttpRequest, id: Id):
     return _payment(id)
 
 
 @router.post("/payments", response={201: PaymentResult, codes_4xx: Error}, auth=WRITE)
 @transaction.atomic
-def record_payment(request: HttpRequest, payload: PaymentIn):
+def record_payment(request: AuthenticatedHttpRequest, payload: PaymentIn):
     """Record money received. `auto_allocate` applies the automatic rule in the same transaction."""
     customer = named_row(Customer.objects.all(), payload.customer_id, "customer", "customer_id")
     payment = services.record_payment(
@@ -190,7 +190,7 @@ def record_payment(request: HttpRequest, payload: PaymentIn):
         pending=payload.pending,
         by=request.user,
     )
-    rows = []
+    rows: list = []
     if payload.auto_allocate and not payload.pending:
         # fresh: record_payment's copy is the row as this transaction has it
         rows, _plan = allocations.auto_allocate_planned(payment, by=request.user, fresh=True)
@@ -201,14 +201,14 @@ def record_payment(request: HttpRequest, payload: PaymentIn):
 
 @router.post("/payments/{id}/settle", response={200: PaymentOut, codes_4xx: Error}, auth=WRITE)
 @transaction.atomic
-def settle_payment(request: HttpRequest, id: Id):
+def settle_payment(request: AuthenticatedHttpRequest, id: Id):
     payment = services.settle_payment(_payment(id), by=request.user)
     webhooks.payment_unallocated(payment)
     return payment
 
 
 @router.post("/payments/{id}/refunds", response={201: MoneyMovement, codes_4xx: Error}, auth=WRITE)
-def refund_payment(request: HttpRequest, id: Id, payload: AmountReasonIn):
+def refund_payment(request: AuthenticatedHttpRequest, id: Id, payload: AmountReasonIn):
     payment = _payment(id)
     refund = services.refund_payment(payment, amount=payload.amount, by=request.user, reason=payload.reason)
     return Status(201, {"movement": refund, "payment": _fresh(payment)})
@@ -216,7 +216,7 @@ def refund_payment(request: HttpRequest, id: Id, payload: AmountReasonIn):
 
 @router.post("/payments/{id}/chargebacks", response={201: MoneyMovement, codes_4xx: Error}, auth=WRITE)
 @transaction.atomic
-def record_chargeback(request: HttpRequest, id: Id, payload: AmountReasonIn):
+def record_chargeback(request: AuthenticatedHttpRequest, id: Id, payload: AmountReasonIn):
     payment = _payment(id)
     chargeback = services.record_chargeback(payment, amount=payload.amount, by=request.user, reason=payload.reason)
     payment = _fresh(payment)
@@ -225,12 +225,12 @@ def record_chargeback(request: HttpRequest, id: Id, payload: AmountReasonIn):
 
 
 @router.post("/payments/{id}/cancel", response={200: PaymentOut, codes_4xx: Error}, auth=WRITE)
-def cancel_payment(request: HttpRequest, id: Id, payload: ReasonIn):
+def cancel_payment(request: AuthenticatedHttpRequest, id: Id, payload: ReasonIn):
     return services.cancel_payment(_payment(id), by=request.user, reason=payload.reason)
 
 
 @router.post("/payments/{id}/corrections", response={201: PaymentOut, codes_4xx: Error}, auth=WRITE)
-def correct_payment(request: HttpRequest, id: Id, payload: CorrectionIn):
+def correct_payment(request: AuthenticatedHttpRequest, id: Id, payload: CorrectionIn):
     """Another amount or value date: the payment is replaced; the answer is the replacement."""
     replacement = services.correct_payment(
         _payment(id), amount=payload.amount, received_at=payload.received_at, by=request.user, reason=payload.reason
@@ -240,7 +240,7 @@ def correct_payment(request: HttpRequest, id: Id, payload: CorrectionIn):
 
 @router.post("/payments/{id}/allocations", response={201: list[AllocationOut], codes_4xx: Error}, auth=WRITE)
 @transaction.atomic
-def allocate(request: HttpRequest, id: Id, payload: AllocateIn):
+def allocate(request: AuthenticatedHttpRequest, id: Id, payload: AllocateIn):
     """Split the payment over invoices, all or nothing."""
     payment = _payment(id)
     invoices = {i.pk: i for i in Invoice.objects.filter(pk__in=[s.invoice_id for s in payload.splits])}
@@ -256,7 +256,7 @@ def allocate(request: HttpRequest, id: Id, payload: AllocateIn):
 
 @router.post("/payments/{id}/deallocations", response={201: AllocationOut, codes_4xx: Error}, auth=WRITE)
 @transaction.atomic
-def deallocate(request: HttpRequest, id: Id, payload: DeallocateIn):
+def deallocate(request: AuthenticatedHttpRequest, id: Id, payload: DeallocateIn):
     payment = _payment(id)
     invoice = named_row(Invoice.objects.all(), payload.invoice_id, "invoice", "invoice_id")
     row = allocations.deallocate(payment, invoice, payload.amount, by=request.user, reason=payload.reason)
@@ -266,12 +266,12 @@ def deallocate(request: HttpRequest, id: Id, payload: DeallocateIn):
 
 @router.post("/payments/{id}/auto-allocate", response={200: AutoAllocateOut, codes_4xx: Error}, auth=WRITE)
 @transaction.atomic
-def auto_allocate(request: HttpRequest, id: Id, payload: AutoAllocateIn):
+def auto_allocate(request: AuthenticatedHttpRequest, id: Id, payload: AutoAllocateIn):
     """The automatic rule; with `dry_run` only the plan and each split's reason."""
     payment = _payment(id)
     if payload.dry_run:
         plan = allocations.plan_auto_allocation(payment)
-        rows = []
+        rows: list = []
     else:
         rows, plan = allocations.auto_allocate_planned(payment, by=request.user)
         _paid_by(rows)

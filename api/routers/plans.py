@@ -2,7 +2,6 @@
 
 import datetime
 
-from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 from ninja.responses import codes_4xx
 
@@ -11,6 +10,7 @@ from api.lists import Page, PageQuery, page_out
 from api.lookups import get_row, named_row
 from api.routers.invoices import InvoiceOut
 from api.schemas import AmountIn, Currency, Error, Id, Money
+from billing.actors import AuthenticatedHttpRequest
 from billing.models import Customer, Provider
 from plans import listings, services
 from plans.filters import PLAN_ORDERING
@@ -76,19 +76,19 @@ class PlanIn(Schema):
 
 
 @router.get("/plans", response={200: PlanPage, codes_4xx: Error}, auth=READ)
-def plan_list(request: HttpRequest, filters: Query[PlanQuery]):
+def plan_list(request: AuthenticatedHttpRequest, filters: Query[PlanQuery]):
     filterset = listings.plan_filter(request.GET)
     totals = listings.plan_totals(filters=filterset)
     return page_out(request, listings.plan_list(filters=filterset), PLAN_ORDERING, totals, per_page=filters.per_page)
 
 
 @router.get("/plans/{id}", response={200: PlanDetail, codes_4xx: Error}, auth=READ)
-def plan_detail(request: HttpRequest, id: Id):
+def plan_detail(request: AuthenticatedHttpRequest, id: Id):
     return get_row(Plan.objects.all(), id, "plan")
 
 
 @router.post("/plans", response={201: PlanDetail, codes_4xx: Error}, auth=WRITE)
-def create_plan(request: HttpRequest, payload: PlanIn):
+def create_plan(request: AuthenticatedHttpRequest, payload: PlanIn):
     penalty = None
     if payload.penalty is not None:
         penalty = {k: v for k, v in payload.penalty.dict().items() if v is not None}

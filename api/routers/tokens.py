@@ -3,7 +3,6 @@ in the admin (api.admin) or with `manage.py api_token`."""
 
 import datetime
 
-from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 from ninja.responses import codes_4xx
 
@@ -12,6 +11,7 @@ from api.auth import SELF
 from api.lookups import get_row
 from api.models import ApiToken
 from api.schemas import Error, Id
+from billing.actors import AuthenticatedHttpRequest
 
 router = Router(tags=["tokens"])
 
@@ -33,18 +33,17 @@ class TokenIn(Schema):
 
 
 @router.get("/tokens", response={200: list[TokenOut], codes_4xx: Error}, auth=SELF)
-def my_tokens(request: HttpRequest):
+def my_tokens(request: AuthenticatedHttpRequest):
     return list(ApiToken.objects.filter(user=request.user).order_by("-id")[:200])
 
 
 @router.post("/tokens", response={201: NewToken, codes_4xx: Error}, auth=SELF)
-def create_token(request: HttpRequest, payload: TokenIn):
+def create_token(request: AuthenticatedHttpRequest, payload: TokenIn):
     token, text = tokens.create_token(user=request.user, name=payload.name, by=request.user)
-    token.token = text
-    return Status(201, token)
+    return Status(201, {**TokenOut.model_validate(token).model_dump(), "token": text})
 
 
 @router.post("/tokens/{id}/revoke", response={200: TokenOut, codes_4xx: Error}, auth=SELF)
-def revoke_token(request: HttpRequest, id: Id):
+def revoke_token(request: AuthenticatedHttpRequest, id: Id):
     token = get_row(ApiToken.objects.filter(user=request.user), id, "token of yours")
     return tokens.revoke_token(token, by=request.user)

@@ -3,7 +3,6 @@
 import datetime
 import uuid
 
-from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
 from ninja.responses import codes_4xx
 
@@ -12,6 +11,7 @@ from api.auth import READ, WRITE
 from api.lookups import get_row
 from api.models import WebhookDelivery, WebhookSubscription
 from api.schemas import Error, Id
+from billing.actors import AuthenticatedHttpRequest
 
 router = Router(tags=["webhooks"])
 MAX_DELIVERIES_SHOWN = 200
@@ -47,19 +47,19 @@ class DeliveryOut(Schema):
 
 
 @router.post("/webhooks", response={201: NewSubscription, codes_4xx: Error}, auth=WRITE)
-def subscribe(request: HttpRequest, payload: SubscriptionIn):
+def subscribe(request: AuthenticatedHttpRequest, payload: SubscriptionIn):
     """Events: invoice.paid, payment.unallocated, chargeback.recorded. Deliveries are POSTs of
     {id, type, created_at, data}, signed `Settle-Signature: t=<unix time>,v1=<HMAC-SHA256 hex of "t.body">`."""
     return Status(201, webhooks.subscribe(url=payload.url, events=payload.events, by=request.user))
 
 
 @router.get("/webhooks", response={200: list[SubscriptionOut], codes_4xx: Error}, auth=READ)
-def subscriptions(request: HttpRequest):
+def subscriptions(request: AuthenticatedHttpRequest):
     return list(WebhookSubscription.objects.order_by("id")[:500])
 
 
 @router.post("/webhooks/{id}/deactivate", response={200: SubscriptionOut, codes_4xx: Error}, auth=WRITE)
-def deactivate(request: HttpRequest, id: Id):
+def deactivate(request: AuthenticatedHttpRequest, id: Id):
     subscription = get_row(WebhookSubscription.objects.all(), id, "webhook subscription")
     if subscription.active:
         subscription.active = False
@@ -68,7 +68,7 @@ def deactivate(request: HttpRequest, id: Id):
 
 
 @router.get("/webhooks/{id}/deliveries", response={200: list[DeliveryOut], codes_4xx: Error}, auth=READ)
-def deliveries(request: HttpRequest, id: Id):
+def deliveries(request: AuthenticatedHttpRequest, id: Id):
     """The newest attempts first."""
     subscription = get_row(WebhookSubscription.objects.all(), id, "webhook subscription")
     return list(WebhookDelivery.objects.filter(subscription=subscription).order_by("-id")[:MAX_DELIVERIES_SHOWN])

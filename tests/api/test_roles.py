@@ -128,8 +128,9 @@ def test_production_takes_https_only(finance_api, customer):
 
 @pytest.mark.django_db
 def test_the_admin_and_the_command_make_tokens(customer):
-    from django.core.management import call_command
     from io import StringIO
+
+    from django.core.management import call_command
 
     from tests.web_users import user_with_role
 

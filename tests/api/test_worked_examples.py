@@ -164,4 +164,3 @@ def test_a_refused_write_sends_no_webhook():
         run_jobs(until=lambda: True)
         assert hook.received == []
     assert not WebhookDelivery.objects.exists()
-

@@ -29,8 +29,8 @@ class Command(BaseCommand):
                 raise CommandError(str(exc)) from None
             self.stdout.write(f"Token {token.pk} for {user.get_username()} (shown once, keep it safe):\n{text}")
             return
-        token = ApiToken.objects.filter(pk=options["id"]).first()
-        if token is None:
+        found = ApiToken.objects.filter(pk=options["id"]).first()
+        if found is None:
             raise CommandError(f"There is no token {options['id']}.")
-        tokens.revoke_token(token, by=None)
-        self.stdout.write(f"Revoked token {token.pk} ({token.name}) of {token.user}.")
+        tokens.revoke_token(found, by=None)
+        self.stdout.write(f"Revoked token {found.pk} ({found.name}) of {found.user}.")
