@@ -1,7 +1,9 @@
 """Webhooks out: signed events to subscriber URLs, after commit, retried through the task queue.
 
-`emit(event, data)` (called inside the write's transaction) defers one delivery job per active
-subscription in `transaction.on_commit`, so a rolled-back write sends nothing. The job
+Every write path tells of its status changes (ledger.signals.status_changed: pages, commands, the
+bank import and the API alike) and of new chargebacks (post_save): the listeners below note the
+candidates and, in `transaction.on_commit` (a rolled-back write sends nothing), read what is still
+true and `emit` it: one delivery job per active subscription. The job
 (api.tasks.deliver_webhook) POSTs the event, records each attempt as a WebhookDelivery row, and
 raises on a failure so Procrastinate retries it (RETRY). The body is signed as Stripe signs its
 events: header Settle-Signature `t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>" with the
@@ -21,6 +23,7 @@ import uuid
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.utils import timezone
@@ -55,9 +58,11 @@ def subscribe(*, url: str, events: list[str], by: Actor) -> WebhookSubscription:
         raise InvalidInput(
             f"events: choose from {', '.join(WebhookEvent.values)}" + (f"; not {unknown}" if unknown else "")
         )
-    return WebhookSubscription.objects.create(
+    subscription = WebhookSubscription.objects.create(
         url=url, events=sorted(set(events)), secret=secrets.token_hex(32), created_by=by
     )
+    transaction.on_commit(subscriptions_changed)
+    return subscription
 
 
 def subscribers(event: str) -> list[int]:
@@ -69,9 +74,9 @@ def subscribers(event: str) -> list[int]:
     ]
 
 
-def emit(event: str, data: dict, *, to: list[int] | None = None) -> None:
-    """Send `event` to its subscribers once the current transaction commits (nothing if it rolls back)."""
-    subscriptions = subscribers(event) if to is None else to
+def emit(event: str, data: dict) -> None:
+    """Send `event` to its subscribers once the current transaction commits (at once outside one)."""
+    subscriptions = subscribers(event)
     if not subscriptions:
         return
     payload = json.loads(
@@ -122,21 +127,61 @@ def deliver(subscription_id: int, payload: dict, *, attempt: int) -> WebhookDeli
     return delivery
 
 
-# --- The events ---------------------------------------------------------------------------------
+# --- The events: from every write path (ledger.signals), checked again after commit -----------------
+
+SUBSCRIBED_CACHE_KEY = "settle:api:webhook-events"
+SUBSCRIBED_TTL = 30  # seconds another process may take to see a new subscription
 
 
-def invoices_paid(invoice_ids) -> None:
+def subscribed_events() -> set[str]:
+    """The events someone subscribes to, cached: most writes have no one to tell, and then cost nothing."""
+    events = cache.get(SUBSCRIBED_CACHE_KEY)
+    if events is None:
+        events = set()
+        for listed in WebhookSubscription.objects.filter(active=True).values_list("events", flat=True):
+            events.update(listed)
+        cache.set(SUBSCRIBED_CACHE_KEY, events, SUBSCRIBED_TTL)
+    return events
+
+
+def subscriptions_changed() -> None:
+    cache.delete(SUBSCRIBED_CACHE_KEY)
+
+
+def on_status_changed(sender, changes, **kwargs) -> None:
+    """ledger.signals.status_changed: note the candidates; after commit, tell what is still true."""
+    from invoices.models import InvoiceStatusChange
+    from payments.models import PaymentStatusChange
+
+    if sender is InvoiceStatusChange:
+        paid = [pk for pk, field, _old, new in changes if field == "payment_status" and new == "paid"]
+        if paid and WebhookEvent.INVOICE_PAID in subscribed_events():
+            transaction.on_commit(lambda: send_invoices_paid(paid))
+    elif sender is PaymentStatusChange:
+        # Money received and not allocated: a new or settled payment (auto-allocated in the same
+        # transaction: not any more at commit, so nothing is sent), or one whose allocations went.
+        moved = [
+            pk
+            for pk, field, old, new in changes
+            if (field == "allocation_status" and new == "unallocated")
+            or (field, old, new) == ("state", "pending", "settled")
+        ]
+        if moved and WebhookEvent.PAYMENT_UNALLOCATED in subscribed_events():
+            transaction.on_commit(lambda: send_payments_unallocated(moved))
+
+
+def on_chargeback_saved(sender, instance, created: bool, **kwargs) -> None:
+    if created and WebhookEvent.CHARGEBACK_RECORDED in subscribed_events():
+        transaction.on_commit(lambda: send_chargeback(instance.pk))
+
+
+def send_invoices_paid(invoice_ids: list[int]) -> None:
     from invoices.models import Invoice
 
-    invoice_ids = list(invoice_ids)
-    to = subscribers(WebhookEvent.INVOICE_PAID) if invoice_ids else []
-    if not to:
-        return
-    for invoice in Invoice.objects.filter(pk__in=invoice_ids, payment_status="paid").order_by("id"):
+    for invoice in Invoice.objects.filter(pk__in=set(invoice_ids), payment_status="paid").order_by("id"):
         emit(
             WebhookEvent.INVOICE_PAID,
-            to=to,
-            data={
+            {
                 "invoice_id": invoice.pk,
                 "number": invoice.number,
                 "customer_id": invoice.customer_id,
@@ -147,8 +192,11 @@ def invoices_paid(invoice_ids) -> None:
         )
 
 
-def payment_unallocated(payment) -> None:
-    if payment.state == "settled" and payment.allocation_status == "unallocated":
+def send_payments_unallocated(payment_ids: list[int]) -> None:
+    from payments.models import Payment
+
+    payments = Payment.objects.filter(pk__in=set(payment_ids), state="settled", allocation_status="unallocated")
+    for payment in payments.order_by("id"):
         emit(
             WebhookEvent.PAYMENT_UNALLOCATED,
             {
@@ -162,7 +210,13 @@ def payment_unallocated(payment) -> None:
         )
 
 
-def chargeback_recorded(chargeback, payment) -> None:
+def send_chargeback(chargeback_id: int) -> None:
+    from payments.models import Chargeback
+
+    chargeback = Chargeback.objects.select_related("payment").filter(pk=chargeback_id).first()
+    if chargeback is None:
+        return
+    payment = chargeback.payment
     emit(
         WebhookEvent.CHARGEBACK_RECORDED,
         {
@@ -172,5 +226,6 @@ def chargeback_recorded(chargeback, payment) -> None:
             "currency": payment.currency,
             "amount": str(chargeback.amount),
             "reason": chargeback.reason,
+            "payment_charged_back_total": str(payment.charged_back_total),
         },
     )

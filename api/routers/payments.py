@@ -8,7 +8,6 @@ from ninja import Field, Query, Router, Schema, Status
 from ninja.responses import codes_4xx
 
 from allocations import services as allocations
-from api import webhooks
 from api.auth import READ, WRITE
 from api.lists import Page, PageQuery, page_out, require_currency_for_amount_sort
 from api.lookups import get_row, named_row
@@ -157,10 +156,6 @@ def _fresh(payment: Payment) -> Payment:
     return payment
 
 
-def _paid_by(rows) -> None:
-    webhooks.invoices_paid({row.invoice_id for row in rows if row.amount > 0})
-
-
 @router.get("/payments", response={200: PaymentPage, codes_4xx: Error}, auth=READ)
 def payment_list(request: AuthenticatedHttpRequest, filters: Query[PaymentQuery]):
     require_currency_for_amount_sort(request, AMOUNT_SORTS)
@@ -194,8 +189,6 @@ def record_payment(request: AuthenticatedHttpRequest, payload: PaymentIn):
     if payload.auto_allocate and not payload.pending:
         # fresh: record_payment's copy is the row as this transaction has it
         rows, _plan = allocations.auto_allocate_planned(payment, by=request.user, fresh=True)
-        _paid_by(rows)
-    webhooks.payment_unallocated(payment)
     return Status(201, {"payment": payment, "allocations": rows})
 
 
@@ -203,7 +196,6 @@ def record_payment(request: AuthenticatedHttpRequest, payload: PaymentIn):
 @transaction.atomic
 def settle_payment(request: AuthenticatedHttpRequest, id: Id):
     payment = services.settle_payment(_payment(id), by=request.user)
-    webhooks.payment_unallocated(payment)
     return payment
 
 
@@ -220,7 +212,6 @@ def record_chargeback(request: AuthenticatedHttpRequest, id: Id, payload: Amount
     payment = _payment(id)
     chargeback = services.record_chargeback(payment, amount=payload.amount, by=request.user, reason=payload.reason)
     payment = _fresh(payment)
-    webhooks.chargeback_recorded(chargeback, payment)
     return Status(201, {"movement": chargeback, "payment": payment})
 
 
@@ -250,7 +241,6 @@ def allocate(request: AuthenticatedHttpRequest, id: Id, payload: AllocateIn):
             raise InvalidInput(f"splits: there is no invoice {split.invoice_id}.")
         splits.append((invoices[split.invoice_id], split.amount))
     rows = allocations.allocate_many(payment, splits, by=request.user, note=payload.note)
-    _paid_by(rows)
     return Status(201, rows)
 
 
@@ -260,7 +250,6 @@ def deallocate(request: AuthenticatedHttpRequest, id: Id, payload: DeallocateIn)
     payment = _payment(id)
     invoice = named_row(Invoice.objects.all(), payload.invoice_id, "invoice", "invoice_id")
     row = allocations.deallocate(payment, invoice, payload.amount, by=request.user, reason=payload.reason)
-    webhooks.payment_unallocated(_fresh(payment))
     return Status(201, row)
 
 
@@ -274,7 +263,6 @@ def auto_allocate(request: AuthenticatedHttpRequest, id: Id, payload: AutoAlloca
         rows: list = []
     else:
         rows, plan = allocations.auto_allocate_planned(payment, by=request.user)
-        _paid_by(rows)
         payment = _fresh(payment)
     planned = [
         {"invoice_id": s.invoice.pk, "invoice_number": s.invoice.number, "amount": s.amount, "reason": s.reason}

@@ -64,6 +64,7 @@ def deactivate(request: AuthenticatedHttpRequest, id: Id):
     if subscription.active:
         subscription.active = False
         subscription.save(update_fields=["active"])
+        webhooks.subscriptions_changed()
     return subscription
 
 

@@ -28,7 +28,7 @@ def run_jobs(until, timeout: float = 30.0) -> None:
         if until():
             return
         if time.monotonic() > deadline:
-            pytest.fail("the webhook jobs did not finish in time")
+            pytest.fail(f"the webhook jobs did not finish in time: {list(WebhookDelivery.objects.values_list("event", "status_code"))}")
         time.sleep(0.5)
 
 
@@ -164,3 +164,52 @@ def test_a_refused_write_sends_no_webhook():
         run_jobs(until=lambda: True)
         assert hook.received == []
     assert not WebhookDelivery.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_webhooks_follow_every_write_path_not_only_the_api():
+    """A clerk's allocation on the pages (the same services) tells the subscriber too."""
+    from allocations.services import allocate
+    from payments.services import record_chargeback, record_payment
+    from tests.factories import make_invoice
+
+    customer = CustomerFactory()
+    invoice = make_invoice(customer=customer, total="50.00")
+    api = client_for("finance", "listener")
+    with receiver() as hook:
+        api.post(
+            "/api/v1/webhooks",
+            {"url": hook.url, "events": ["invoice.paid", "payment.unallocated", "chargeback.recorded"]},
+        )
+        payment = record_payment(customer=customer, amount="50.00", currency="EUR", method="bank_transfer", by=None)
+        allocate(payment, invoice, "50.00", by=None)
+        record_chargeback(payment, amount="50.00", by=None, reason="disputed")
+        run_jobs(until=lambda: len(hook.received) == 3)
+    types = [json.loads(body)["type"] for _headers, body in hook.received]
+    assert sorted(types) == ["chargeback.recorded", "invoice.paid", "payment.unallocated"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_payment_auto_allocated_in_its_own_transaction_is_never_reported_unallocated():
+    provider = ProviderFactory(code="ACME")
+    customer = CustomerFactory()
+    api = client_for("finance", "psp2")
+    api.post(
+        "/api/v1/invoices",
+        {
+            "customer_id": customer.pk,
+            "provider_id": provider.pk,
+            "currency": "EUR",
+            "due_date": "2027-01-31",
+            "lines": [{"description": "Work", "quantity": "1", "unit_price": "20.00"}],
+            "issue": True,
+        },
+    )
+    with receiver() as hook:
+        api.post("/api/v1/webhooks", {"url": hook.url, "events": ["payment.unallocated", "invoice.paid"]})
+        body = {"customer_id": customer.pk, "amount": "20.00", "currency": "EUR", "auto_allocate": True}
+        assert api.post("/api/v1/payments", body).status_code == 201
+        run_jobs(until=lambda: len(hook.received) >= 1)
+        time.sleep(0.5)
+        run_jobs(until=lambda: True)
+    assert [json.loads(body)["type"] for _headers, body in hook.received] == ["invoice.paid"]
