@@ -7,7 +7,9 @@ import hashlib
 import secrets
 
 from django.contrib.auth import get_user_model
+from django.contrib.postgres.aggregates import ArrayAgg
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from api.models import ApiToken
@@ -48,9 +50,16 @@ def token_for(text: str) -> ApiToken | None:
     """The live token with this text (its user loaded), or None: unknown, revoked or a user gone inactive."""
     if not text.startswith(PREFIX) or len(text) > 100:
         return None
-    token = ApiToken.objects.select_related("user").filter(digest=digest_of(text), revoked_at__isnull=True).first()
+    # The user's role names come along (one query; billing.roles.has_role reads _settle_roles).
+    token = (
+        ApiToken.objects.select_related("user")
+        .annotate(role_names=ArrayAgg("user__groups__name", filter=Q(user__groups__isnull=False), default=[]))
+        .filter(digest=digest_of(text), revoked_at__isnull=True)
+        .first()
+    )
     if token is None or not token.user.is_active:
         return None
+    token.user._settle_roles = set(token.role_names)  # type: ignore[attr-defined]
     return token
 
 

@@ -2,8 +2,9 @@
 cancel, correct; and their allocations: allocate many, deallocate, auto-allocate (or its dry run)."""
 
 import datetime
+from contextlib import nullcontext
 
-from django.db import transaction
+from django.db import connection, transaction
 from ninja import Field, Query, Router, Schema, Status
 from ninja.responses import codes_4xx
 
@@ -147,6 +148,12 @@ class AutoAllocateOut(Schema):
     payment: PaymentOut
 
 
+def one_transaction():
+    """A transaction, or none more inside the one api.idempotency opened (a 4xx rolls that back to
+    before the endpoint ran): one SAVEPOINT fewer on the processor's hot path."""
+    return nullcontext() if connection.in_atomic_block else transaction.atomic()
+
+
 def _payment(pk: int) -> Payment:
     return get_row(Payment.objects.all(), pk, "payment")
 
@@ -171,9 +178,13 @@ def payment_detail(request: AuthenticatedHttpRequest, id: Id):
 
 
 @router.post("/payments", response={201: PaymentResult, codes_4xx: Error}, auth=WRITE)
-@transaction.atomic
 def record_payment(request: AuthenticatedHttpRequest, payload: PaymentIn):
     """Record money received. `auto_allocate` applies the automatic rule in the same transaction."""
+    with one_transaction():
+        return _record_payment(request, payload)
+
+
+def _record_payment(request: AuthenticatedHttpRequest, payload: PaymentIn):
     customer = named_row(Customer.objects.all(), payload.customer_id, "customer", "customer_id")
     payment = services.record_payment(
         customer=customer,
@@ -193,7 +204,6 @@ def record_payment(request: AuthenticatedHttpRequest, payload: PaymentIn):
 
 
 @router.post("/payments/{id}/settle", response={200: PaymentOut, codes_4xx: Error}, auth=WRITE)
-@transaction.atomic
 def settle_payment(request: AuthenticatedHttpRequest, id: Id):
     payment = services.settle_payment(_payment(id), by=request.user)
     return payment
@@ -207,7 +217,6 @@ def refund_payment(request: AuthenticatedHttpRequest, id: Id, payload: AmountRea
 
 
 @router.post("/payments/{id}/chargebacks", response={201: MoneyMovement, codes_4xx: Error}, auth=WRITE)
-@transaction.atomic
 def record_chargeback(request: AuthenticatedHttpRequest, id: Id, payload: AmountReasonIn):
     payment = _payment(id)
     chargeback = services.record_chargeback(payment, amount=payload.amount, by=request.user, reason=payload.reason)
@@ -230,7 +239,6 @@ def correct_payment(request: AuthenticatedHttpRequest, id: Id, payload: Correcti
 
 
 @router.post("/payments/{id}/allocations", response={201: list[AllocationOut], codes_4xx: Error}, auth=WRITE)
-@transaction.atomic
 def allocate(request: AuthenticatedHttpRequest, id: Id, payload: AllocateIn):
     """Split the payment over invoices, all or nothing."""
     payment = _payment(id)
@@ -245,7 +253,6 @@ def allocate(request: AuthenticatedHttpRequest, id: Id, payload: AllocateIn):
 
 
 @router.post("/payments/{id}/deallocations", response={201: AllocationOut, codes_4xx: Error}, auth=WRITE)
-@transaction.atomic
 def deallocate(request: AuthenticatedHttpRequest, id: Id, payload: DeallocateIn):
     payment = _payment(id)
     invoice = named_row(Invoice.objects.all(), payload.invoice_id, "invoice", "invoice_id")
@@ -254,7 +261,6 @@ def deallocate(request: AuthenticatedHttpRequest, id: Id, payload: DeallocateIn)
 
 
 @router.post("/payments/{id}/auto-allocate", response={200: AutoAllocateOut, codes_4xx: Error}, auth=WRITE)
-@transaction.atomic
 def auto_allocate(request: AuthenticatedHttpRequest, id: Id, payload: AutoAllocateIn):
     """The automatic rule; with `dry_run` only the plan and each split's reason."""
     payment = _payment(id)
