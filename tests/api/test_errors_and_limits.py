@@ -2,6 +2,7 @@
 is written; money is a string; body size, page size and the per-token rate are limited."""
 
 import json
+import time
 
 import pytest
 from django.test import override_settings
@@ -97,6 +98,8 @@ def test_the_page_size_is_capped(support_api):
 @pytest.mark.django_db
 def test_each_token_is_rate_limited(customer):
     first, second = client_for("support", "busy"), client_for("support", "quiet")
+    if time.time() % 60 > 50:  # the window is the clock's minute: do not start at its very end
+        time.sleep(61 - time.time() % 60)
     with override_settings(SETTLE_API_RATE_LIMIT=3):
         statuses = [first.get(f"/api/v1/customers/{customer.pk}").status_code for _ in range(4)]
         assert statuses == [200, 200, 200, 429]

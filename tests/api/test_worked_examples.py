@@ -28,7 +28,9 @@ def run_jobs(until, timeout: float = 30.0) -> None:
         if until():
             return
         if time.monotonic() > deadline:
-            pytest.fail(f"the webhook jobs did not finish in time: {list(WebhookDelivery.objects.values_list("event", "status_code"))}")
+            pytest.fail(
+                f"the webhook jobs did not finish in time: {list(WebhookDelivery.objects.values_list('event', 'status_code'))}"
+            )
         time.sleep(0.5)
 
 
