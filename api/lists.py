@@ -24,7 +24,7 @@ class PageQuery(Schema):
     per_page: int = Field(DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
     after: str | None = Field(None, max_length=500, description="cursor from links.next")
     before: str | None = Field(None, max_length=500, description="cursor from links.previous")
-    last: bool | None = Field(None, description="the last page (links.last)")
+    last: int | None = Field(None, ge=1, le=1, description="1: the last page (links.last)")
     sort: str | None = Field(None, max_length=40)
 
 
