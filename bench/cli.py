@@ -30,11 +30,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--fill-only", action="store_true", help="fill and check consistency, measure nothing")
     parser.add_argument(
         "--only",
-        choices=["all", "lists", "intake", "customer", "plans", "exports", "nightly"],
+        choices=["all", "lists", "intake", "customer", "plans", "api", "exports", "nightly"],
         default="all",
         help="what to measure: the list pages, baselines, throughput and reconciliation (lists), the bank "
         "statement import (intake), the customer page, search, a statement and dunning (customer), the nightly "
-        "penalty assessment, the plans list and a plan's page (plans), the nightly export of every journal entry "
+        "penalty assessment, the plans list and a plan's page (plans), the JSON API's payment POST and list "
+        "endpoints (api), the nightly export of every journal entry "
         "never exported and an empty night (exports), the nightly window: import, auto-allocation, penalties, "
         "dunning, export and reconciliation one after another (nightly), or all of them (all, the default; the "
         "nightly window last, as it changes the data)",
@@ -144,6 +145,15 @@ def _run(args: argparse.Namespace, started: float) -> int:
         user = get_user_model().objects.filter(username="bench").first()
         user = user or get_user_model().objects.create_superuser("bench", "bench@settle.test", "bench")
         results["plans"] = plans.measure(lists.logged_in_client(user), repeats=args.repeats, log=log)
+    if args.only in ("all", "api"):
+        from django.contrib.auth import get_user_model
+
+        from bench import api
+
+        log(f"JSON API at scale {args.scale}: POST payment + auto-allocate, the list endpoints x {args.repeats} ...")
+        user = get_user_model().objects.filter(username="bench").first()
+        user = user or get_user_model().objects.create_superuser("bench", "bench@settle.test", "bench")
+        results["api"] = api.measure(user, repeats=args.repeats, log=log)
     if args.only in ("all", "exports"):
         from bench import exports
 
@@ -181,6 +191,11 @@ def _run(args: argparse.Namespace, started: float) -> int:
 
         results["verdicts"] += plans.verdicts(results["plans"])
         text = "\n\n".join(filter(None, [text, plans.table(results["plans"], results["machine"])]))
+    if "api" in results:
+        from bench import api
+
+        results["verdicts"] += api.verdicts(results["api"])
+        text = "\n\n".join(filter(None, [text, api.table(results["api"], results["machine"])]))
     if "hard_cases" in results:
         from bench import hard_cases
 
@@ -223,6 +238,10 @@ def _run(args: argparse.Namespace, started: float) -> int:
         from bench import plans
 
         broken = broken or plans.failed(results["plans"])
+    if "api" in results:
+        from bench import api
+
+        broken = broken or api.failed(results["api"])
     if "nightly" in results:
         from bench import nightly
 

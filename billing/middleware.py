@@ -6,13 +6,16 @@ import logging
 from collections.abc import Callable
 
 from django.db import DataError
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonResponse
 
 logger = logging.getLogger("billing.request")
 
 
 def _has_nul(data) -> bool:
     return any("\x00" in key or any("\x00" in value for value in values) for key, values in data.lists())
+
+
+NUL_MESSAGE = "The request contains a NUL character, which no field accepts."
 
 
 class RefuseNulMiddleware:
@@ -29,9 +32,9 @@ class RefuseNulMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if _has_nul(request.GET) or (request.method == "POST" and _has_nul(request.POST)):
-            return HttpResponseBadRequest(
-                "The request contains a NUL character, which no field accepts.", content_type="text/plain"
-            )
+            if request.path.startswith("/api/"):  # the JSON API answers in its own error shape
+                return JsonResponse({"code": "InvalidInput", "message": NUL_MESSAGE, "field": None}, status=400)
+            return HttpResponseBadRequest(NUL_MESSAGE, content_type="text/plain")
         return self.get_response(request)
 
 

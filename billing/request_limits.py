@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.utils.html import escape
 
 
@@ -27,6 +27,21 @@ class RequestSizeLimitMiddleware:
         limit = getattr(settings, "SETTLE_MAX_REQUEST_BYTES_BY_PATH", {}).get(
             request.path, settings.SETTLE_MAX_REQUEST_BYTES
         )
+        # Smaller limits for whole areas (the JSON API): a prefix match.
+        for prefix, prefix_limit in getattr(settings, "SETTLE_MAX_REQUEST_BYTES_BY_PREFIX", {}).items():
+            if request.path.startswith(prefix):
+                limit = min(limit, prefix_limit)
+        if length > limit and request.path.startswith(
+            tuple(getattr(settings, "SETTLE_MAX_REQUEST_BYTES_BY_PREFIX", {}))
+        ):
+            return JsonResponse(
+                {
+                    "code": "TooLarge",
+                    "message": f"This request body is {length} bytes; the API accepts at most {limit}.",
+                    "field": None,
+                },
+                status=413,
+            )
         if length > limit:
             message = (
                 f"This request is {length / 1048576:.1f} MB; Settle accepts at most {limit // 1048576} MB. "

@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from api.api import urls as api_urls
 from backoffice import customer_views, views
 from backoffice.sign_in import SignInView
 
@@ -25,4 +26,5 @@ urlpatterns = [
     path("collections/", include("dunning.urls")),
     path("documents/", include("documents.urls")),
     path("exports/", include("exports.urls")),
+    path("api/v1/", api_urls()),
 ]

@@ -42,6 +42,7 @@ from ledger import journal
 from ledger.core import derive_invoice, derive_payment, ledger_sums, lock_orders_of, lock_rows, refresh_accounts
 from ledger.orders import refresh_orders
 from ledger.plans import refresh_plans
+from ledger.signals import status_changed
 from payments.models import Payment, PaymentState, PaymentStatusChange
 
 # A status change to be written: (owner id, field, old, new, cause).
@@ -307,3 +308,5 @@ def insert_changes(history_model, owner_field: str, changes: Sequence[Change], *
             " WITH ORDINALITY AS v(owner, field, old, new, reason, n) ORDER BY v.n",
             [timezone.now(), getattr(by, "pk", None), owners, fields, olds, news, causes],
         )
+    if status_changed.has_listeners(history_model):
+        status_changed.send(sender=history_model, changes=list(zip(owners, fields, olds, news, strict=True)))

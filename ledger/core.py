@@ -26,6 +26,7 @@ from billing.status import derive_balance_due
 from invoices.models import OPEN_WORK_SQL, Invoice, InvoiceState, InvoiceStatusChange
 from ledger.orders import refresh_orders
 from ledger.plans import refresh_plans
+from ledger.signals import status_changed
 from orders.models import Order, OrderStatusChange
 from payments.models import Payment, PaymentStatusChange
 
@@ -265,6 +266,8 @@ def _record(history_model, owner_field: str, owner, *, field: str, old: str, new
             " VALUES (%s, %s, %s, %s, %s, %s, %s)",
             [timezone.now(), getattr(by, "pk", None), cause, field, old, new, owner.pk],
         )
+    if status_changed.has_listeners(history_model):
+        status_changed.send(sender=history_model, changes=[(owner.pk, field, old, new)])
 
 
 def record_invoice_change(invoice: Invoice, *, field: str, old: str, new: str, cause: str, by: Actor) -> None:

@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_filters",
+    "ninja",  # the API docs page serves Swagger UI from static files, not a CDN
     "django_htmx",
     "pgtrigger",
     "axes",
@@ -47,6 +48,7 @@ INSTALLED_APPS = [
     "documents",
     "exports",
     "backoffice",
+    "api",
     "demo",
 ]
 
@@ -298,3 +300,14 @@ SETTLE_INTAKE_STREAMS = int(os.environ.get("SETTLE_INTAKE_STREAMS", "2"))
 SETTLE_INTAKE_STREAMS_FROM = int(os.environ.get("SETTLE_INTAKE_STREAMS_FROM", str(256 * 1024)))
 if SETTLE_INTAKE_STREAMS < 1 or SETTLE_INTAKE_STREAMS_FROM < 0:
     raise ImproperlyConfigured("SETTLE_INTAKE_STREAMS must be 1 or more, SETTLE_INTAKE_STREAMS_FROM 0 or more.")
+
+# --- The JSON API (api/, issue 15) ----------------------------------------------------------------
+# Requests a minute per token (api.auth.check_rate, counted in the cache: per process with the
+# default local-memory cache, so N web processes allow N times as many).
+SETTLE_API_RATE_LIMIT = int(os.environ.get("SETTLE_API_RATE_LIMIT", "1200"))
+# Refuse API requests that did not come over HTTPS (production turns it on).
+SETTLE_API_REQUIRE_HTTPS = os.environ.get("SETTLE_API_REQUIRE_HTTPS", "0") == "1"
+# Webhook subscribers may be plain http:// only in development and tests.
+SETTLE_WEBHOOK_ALLOW_HTTP = DEBUG
+# A JSON request body is small: the largest, an invoice of 200 lines, is well under 1 MB.
+SETTLE_MAX_REQUEST_BYTES_BY_PREFIX = {"/api/": 1024 * 1024}

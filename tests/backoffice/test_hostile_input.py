@@ -249,6 +249,7 @@ def page_args(ledger) -> dict[str, list]:
         "exports:payload": [batch_pk],
         "exports:resend": [batch_pk],
         "exports:acknowledge": ["agency", 1],
+        **_api_args(ledger, document_pk=document_pk, order=order, plan=plan),
     }
 
 
@@ -283,6 +284,28 @@ def _a_batch() -> int:
 
     batch = ExportBatch.objects.order_by("pk").first() or export_batch(profile="agency", by=None)
     return batch.pk if batch else 1
+
+
+def _api_args(ledger, *, document_pk: int, order, plan) -> dict[str, list]:
+    """The JSON API (api/): read with the session here (writes need a token: tests/api)."""
+    from api.api import api
+
+    inv, pay = ledger.invoices, ledger.payments
+    ids = {
+        "customer": ledger.ada.pk,
+        "invoice": inv["ada_partial_75"].pk,
+        "payment": pay["ada_partial"].pk,
+        "order": order.pk,
+        "plan": plan.pk,
+        "document": document_pk,
+    }
+    by_path = {"customers": "customer", "invoices": "invoice", "payments": "payment", "orders": "order"}
+    by_path |= {"plans": "plan", "documents": "document", "webhooks": "customer", "tokens": "customer"}
+    args = {}
+    for name, pattern in walk(api.urls[0], "api:"):
+        route = str(pattern.pattern)
+        args[name] = [ids[by_path[route.split("/")[0]]]] if "<id>" in route else []
+    return args
 
 
 def _a_plan(ledger):

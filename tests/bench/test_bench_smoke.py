@@ -72,3 +72,7 @@ def test_bench_at_tiny_scale(tmp_path):
     order_list = results["orders"]["list"]
     assert order_list["available"] or "orders:list" in order_list["reason"], order_list
     assert results["reconcile"]["stand_in_sql"]["order_checks_seconds"] >= 0
+    # The JSON API section (issue 15): every payment POSTed through the API was auto-allocated.
+    api = results["api"]
+    assert api["payment"]["errors"] == 0 and api["payment"]["allocated"] == api["payment"]["requests"] > 0
+    assert all(row["statuses"] == [200] for row in api["lists"]), api["lists"]
