@@ -11,7 +11,7 @@ from ninja import NinjaAPI
 
 from api import errors
 from api.idempotency import HEADER, MAX_KEY_LENGTH, idempotent
-from api.routers import customers, documents, invoices, orders, payments, plans, tokens, webhooks
+from api.routers import customers, documents, invoices, orders, payments, plans, registrations, tokens, webhooks
 
 DESCRIPTION = """Settle's machine interface: thin endpoints over the services of DESIGN.md section 7.
 
@@ -57,7 +57,7 @@ api = SettleAPI(
     openapi_url="/openapi.json",
 )
 errors.install(api)
-for module in (customers, invoices, payments, orders, plans, documents, webhooks, tokens):
+for module in (customers, invoices, payments, orders, plans, registrations, documents, webhooks, tokens):
     api.add_router("/", module.router)
 
 

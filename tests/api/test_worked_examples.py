@@ -215,3 +215,67 @@ def test_a_payment_auto_allocated_in_its_own_transaction_is_never_reported_unall
         time.sleep(0.5)
         run_jobs(until=lambda: True)
     assert [json.loads(body)["type"] for _headers, body in hook.received] == ["invoice.paid"]
+
+
+@pytest.mark.django_db
+def test_the_registration_site_registers_a_cart_then_a_cancellation_moves_the_wait_list_up():
+    """Through the API only: two workshops, one with a single seat already taken; a cart over both
+    (one confirmed and charged on one invoice, one wait-listed and not charged), retried with the
+    same key (one cart); then the seat holder cancels in time: a full credit, and the wait-listed
+    registration takes the seat, charged on its own invoice."""
+    import datetime
+
+    from django.utils import timezone
+
+    provider = ProviderFactory(name="Bakery school", code="BAKE")
+    site = client_for("finance", "registration-site")
+    starts = (timezone.now() + datetime.timedelta(days=30)).isoformat()
+    bread, cakes = (
+        site.post(
+            "/api/v1/workshops",
+            {
+                "provider_id": provider.pk,
+                "title": title,
+                "starts_at": starts,
+                "capacity": seats,
+                "price": price,
+                "currency": "EUR",
+            },
+        ).json()
+        for title, seats, price in (("Bread", 5, "120.00"), ("Cakes", 1, "80.00"))
+    )
+    early = site.post("/api/v1/customers", {"name": "Early Bird"}).json()
+    late = site.post("/api/v1/customers", {"name": "Ada Lovelace"}).json()
+    first = site.post("/api/v1/registrations", {"customer_id": early["id"], "workshop_ids": [cakes["id"]]}).json()
+    assert [r["status"] for r in first["registrations"]] == ["confirmed"]
+
+    body = {"customer_id": late["id"], "workshop_ids": [bread["id"], cakes["id"]], "attendee": "Ada"}
+    cart = site.post("/api/v1/registrations", body, key="cart-77")
+    again = site.post("/api/v1/registrations", body, key="cart-77")
+
+    assert cart.status_code == 201, cart.content
+    assert again.json() == cart.json() and again.headers["Idempotent-Replayed"] == "true"
+    registrations = cart.json()["registrations"]
+    assert [(r["workshop_id"], r["status"], r["waitlist_position"]) for r in registrations] == [
+        (bread["id"], "confirmed", None),
+        (cakes["id"], "waitlisted", 1),
+    ]
+    order = site.get(f"/api/v1/orders/{cart.json()['order_id']}").json()
+    assert (order["invoiced_total"], order["balance_due"]) == ("120.00", "120.00")  # the seat only
+
+    cancel = site.post(
+        f"/api/v1/registrations/{first['registrations'][0]['id']}/cancel", {"reason": "Cannot come after all"}
+    )
+    assert cancel.status_code == 200, cancel.content
+    assert (cancel.json()["status"], cancel.json()["credit_note_id"] is not None) == ("canceled", True)
+    moved_up = site.get(f"/api/v1/registrations/{registrations[1]['id']}").json()
+    assert (moved_up["status"], moved_up["waitlist_position"]) == ("confirmed", None)
+    assert moved_up["invoice_id"] not in (None, registrations[0]["invoice_id"])  # its own invoice
+    workshop = site.get(f"/api/v1/workshops/{cakes['id']}").json()
+    assert (workshop["seats_taken"], workshop["waitlist_length"]) == (1, 0)
+    order = site.get(f"/api/v1/orders/{cart.json()['order_id']}").json()
+    assert order["invoiced_total"] == "200.00"
+    refused = site.post(
+        "/api/v1/registrations", {"customer_id": late["id"], "workshop_ids": [bread["id"]], "attendee": "Ada"}
+    )
+    assert refused.status_code == 400 and refused.json()["code"] in ("InvalidInput", "InvalidState"), refused.json()

@@ -249,7 +249,7 @@ def page_args(ledger) -> dict[str, list]:
         "exports:payload": [batch_pk],
         "exports:resend": [batch_pk],
         "exports:acknowledge": ["agency", 1],
-        **_api_args(ledger, document_pk=document_pk, order=order, plan=plan),
+        **_api_args(ledger, document_pk=document_pk, order=order, plan=plan, registration=registration),
     }
 
 
@@ -286,7 +286,7 @@ def _a_batch() -> int:
     return batch.pk if batch else 1
 
 
-def _api_args(ledger, *, document_pk: int, order, plan) -> dict[str, list]:
+def _api_args(ledger, *, document_pk: int, order, plan, registration) -> dict[str, list]:
     """The JSON API (api/): read with the session here (writes need a token: tests/api)."""
     from api.api import api
 
@@ -298,9 +298,12 @@ def _api_args(ledger, *, document_pk: int, order, plan) -> dict[str, list]:
         "order": order.pk,
         "plan": plan.pk,
         "document": document_pk,
+        "workshop": registration.workshop_id,
+        "registration": registration.pk,
     }
     by_path = {"customers": "customer", "invoices": "invoice", "payments": "payment", "orders": "order"}
     by_path |= {"plans": "plan", "documents": "document", "webhooks": "customer", "tokens": "customer"}
+    by_path |= {"workshops": "workshop", "registrations": "registration"}
     args = {}
     for name, pattern in walk(api.urls[0], "api:"):
         route = str(pattern.pattern)
