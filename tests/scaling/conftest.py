@@ -25,7 +25,7 @@ def standby(django_db_setup, django_db_blocker):
     """
     from django.conf import settings
 
-    from tests.scaling.standby import Standby, postgres_binaries
+    from billing.standby import Standby, postgres_binaries
 
     if os.environ.get("DATABASE_URL"):
         pytest.skip(

