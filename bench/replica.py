@@ -140,6 +140,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.replica", description=__doc__.split("\n\n")[0])
     parser.add_argument("--db", default="settle_bench", help="the filled benchmark database (default settle_bench)")
     parser.add_argument("--seconds", type=float, default=40.0, help="length of each run (default 40)")
+    parser.add_argument(
+        "--modes",
+        default="primary,replica",
+        help="runs in this order, e.g. replica,primary,replica (default primary,replica)",
+    )
     parser.add_argument("--write-for", type=float, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -173,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         standby.start()
         _attach_replica(standby.url)
     try:
-        results = [_measure(mode, seconds=args.seconds, db=args.db, log=log) for mode in ("primary", "replica")]
+        results = [_measure(mode, seconds=args.seconds, db=args.db, log=log) for mode in args.modes.split(",")]
     finally:
         if standby is not None:
             from django.db import connections
