@@ -50,8 +50,6 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    # Static files with hashed names and far-future caching, from the app server itself.
-    "whitenoise.middleware.WhiteNoiseMiddleware",
     "billing.request_limits.RequestSizeLimitMiddleware",
     "backoffice.lockout.RecordableHeadersMiddleware",
     "billing.middleware.RefuseNulMiddleware",

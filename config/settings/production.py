@@ -48,6 +48,9 @@ LOGGING = production_logging(os.environ.get("DJANGO_LOG_LEVEL", "INFO"))
 # --- Static files: collected (`manage.py collectstatic`) with hashed, compressed copies --------
 # WhiteNoise serves them from every app server with a year's caching: a changed file gets a
 # new name, so no server ever serves a stale one.
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "whitenoise.middleware.WhiteNoiseMiddleware"
+)
 STORAGES = {
     **STORAGES,
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
