@@ -170,6 +170,8 @@ def page_args(ledger) -> dict[str, list]:
     plan, installment, penalty = _a_plan(ledger)
     return {
         "dashboard": [],
+        "healthz": [],
+        "readyz": [],
         "login": [],
         "logout": [],
         "resubmit": [],
