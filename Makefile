@@ -15,7 +15,7 @@ PORT      ?= 8000
 PYTHON ?= $(shell for c in "$$(pyenv prefix $$(cat .python-version) 2>/dev/null)/bin/python" python3.12 python3.13 python3; do \
 	  if command -v "$$c" >/dev/null 2>&1 && "$$c" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then echo "$$c"; break; fi; done)
 
-.PHONY: run test lint install lock chromium weasyprint-libs bench check migrate clean-db
+.PHONY: run serve test lint install lock chromium weasyprint-libs bench check migrate clean-db
 
 # Installs exactly what the lock names, checking every hash; plain pip, nothing else needed.
 $(STAMP): pyproject.toml $(LOCK)
@@ -61,6 +61,14 @@ migrate: install
 run: migrate weasyprint-libs
 	$(PY) manage.py seed_demo --if-empty
 	$(PY) manage.py serve $(HOST):$(PORT)
+
+# Production-like, on this machine: gunicorn with WEB_CONCURRENCY workers (default 2 x cores + 1,
+# config/gunicorn.conf.py), static files collected with hashed names and served by WhiteNoise,
+# JSON logs, production settings over plain http on 127.0.0.1 (SETTLE_LOCAL_HTTP=1). No worker:
+# run `manage.py procrastinate worker` beside it, on this machine or any other (docs/scaling.md).
+serve: migrate weasyprint-libs
+	DJANGO_ENV=production SETTLE_LOCAL_HTTP=1 $(PY) manage.py collectstatic --noinput -v0
+	DJANGO_ENV=production SETTLE_LOCAL_HTTP=1 SETTLE_BIND=$(HOST):$(PORT) $(VENV)/bin/gunicorn -c config/gunicorn.conf.py
 
 # Lint, format check and type check: the same tools and settings as in pyproject.toml.
 lint: install

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection
+from django.db import connections, router
 from django.db.models import QuerySet, Sum
 
 from billing.models import Account, Customer
@@ -192,7 +192,7 @@ def customer_history(
         conditions.append("(effective_date, id) < (%(cursor_date)s, %(cursor_id)s)")
         params["cursor_date"], params["cursor_id"] = cursor.effective_date, cursor.id
     sql = _HISTORY_SQL.format(currency=currency, filters="".join(f" AND {c}" for c in conditions))
-    with connection.cursor() as db:
+    with connections[router.db_for_read(Entry)].cursor() as db:  # the replica on the customer page
         db.execute(sql, params)
         found = db.fetchall()
     more = len(found) > per_page

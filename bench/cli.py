@@ -264,6 +264,10 @@ def _measure(args: argparse.Namespace, results: dict, log) -> None:
     requests = targets.requests()
     log(f"Measuring {len(requests)} list requests x {args.repeats} ({'; '.join(sorted(set(sources.values())))}) ...")
     client = lists.logged_in_client(user)
+    from billing.replicas import replica_alias
+
+    # The list pages read the replica when DATABASE_REPLICA_URL names one (billing/replicas.py).
+    results["lists_read_from"] = "replica" if replica_alias() else "primary"
     rows = lists.measure(client, paths, requests, repeats=args.repeats, log=log)
     table_sizes = {
         "invoice_list": results["fill"]["rows"]["invoices_invoice"],

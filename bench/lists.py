@@ -127,6 +127,17 @@ def real_view_query(target: str, query: str) -> str:
     return params.urlencode()
 
 
+def _replica_queries():
+    from contextlib import nullcontext
+
+    from django.db import connections
+
+    from billing.replicas import replica_alias
+
+    alias = replica_alias()
+    return CaptureQueriesContext(connections[alias]) if alias else nullcontext()
+
+
 def measure(client: Client, paths: dict[str, str], requests, *, repeats: int, warmup: int = 2, log=print) -> list[dict]:
     """Time every request `repeats` times, round-robin so background noise hits them alike."""
     urls = []
@@ -139,9 +150,10 @@ def measure(client: Client, paths: dict[str, str], requests, *, repeats: int, wa
             response = client.get(url)
             if response.status_code != 200:
                 raise RuntimeError(f"{url} answered {response.status_code}: {response.content[:300]!r}")
-        with CaptureQueriesContext(connection) as captured:
+        # With DATABASE_REPLICA_URL set the list pages read the replica (billing/replicas.py): count there too.
+        with CaptureQueriesContext(connection) as captured, _replica_queries() as on_replica:
             client.get(url)
-        queries[url] = len(captured.captured_queries)
+        queries[url] = len(captured.captured_queries) + len(on_replica.captured_queries if on_replica else [])
     samples: dict[str, list[float]] = {url: [] for url in urls}
     for _ in range(repeats):
         for url in urls:

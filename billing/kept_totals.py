@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import connection, connections, router, transaction
 from django.db.models import Model
 
 from billing.listing import Totals
@@ -63,7 +63,8 @@ def kept_totals(figures: KeptFigures, *, conditions: list[str], params: dict) ->
     """
     where = " AND ".join(conditions) or "TRUE"
     selected = ", ".join(f"SUM({name})" for name in figures.columns)
-    with connection.cursor() as cursor:
+    # A read: the replica's copy on the pages that read from it (billing/replicas.py).
+    with connections[router.db_for_read(figures.model)].cursor() as cursor:
         cursor.execute(
             f"SELECT currency, {selected} FROM {figures.table} WHERE {where} GROUP BY currency ORDER BY currency",
             params,

@@ -13,11 +13,12 @@ from __future__ import annotations
 import datetime
 import json
 import logging
+from collections.abc import Mapping
 
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        line = {
+        line: dict[str, object] = {
             "time": datetime.datetime.fromtimestamp(record.created, tz=datetime.UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
@@ -27,6 +28,17 @@ class JsonFormatter(logging.Formatter):
         if request is not None and hasattr(request, "method"):
             line["method"] = request.method
             line["path"] = request.path
+        if record.name == "gunicorn.access" and isinstance(record.args, Mapping):
+            # gunicorn's access record carries its atoms: the request line as fields of their own
+            atoms = record.args
+            line.update(method=atoms["m"], path=atoms["U"], remote=atoms["h"])
+            line.update(
+                {
+                    key: int(str(atoms[atom]))
+                    for key, atom in (("status", "s"), ("duration_ms", "M"))
+                    if str(atoms[atom]).isdigit()
+                }
+            )
         status = getattr(record, "status_code", None)
         if status is not None:
             line["status"] = status

@@ -7,8 +7,11 @@ from django.urls import include, path
 from api.api import urls as api_urls
 from backoffice import customer_views, views
 from backoffice.sign_in import SignInView
+from billing import health
 
 urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
     path("", views.dashboard, name="dashboard"),
     path("login/", SignInView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -61,6 +61,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication, before the views: picks the replica for the read-only pages.
+    "billing.replicas.ReplicaReadsMiddleware",
     "billing.sessions.IdleTimeoutMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
@@ -85,6 +87,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "backoffice.context_processors.settle",
+                "billing.replicas.replica_context",
             ],
         },
     },
@@ -100,6 +103,63 @@ else:
 
     DATABASES = {"default": database_settings(VAR_DIR / "pgdata", os.environ.get("SETTLE_DB_NAME") or DATABASE_NAME)}
 DATABASES["default"].setdefault("TEST", {})["NAME"] = os.environ.get("SETTLE_TEST_DB", "test_settle")
+
+# --- Read replica (billing/replicas.py, docs/scaling.md) ------------------------------------------
+# DATABASE_REPLICA_URL names a streaming standby of the primary: the read-only pages
+# (SETTLE_REPLICA_VIEWS) read from it unless the browser wrote in the last few seconds; every
+# write, every transaction and every other page uses the primary. In tests the alias mirrors
+# the test database (Django's TEST MIRROR): the same database name, on the standby.
+SETTLE_READ_REPLICA: str | None = None
+if os.environ.get("DATABASE_REPLICA_URL"):
+    DATABASES["replica"] = dj_database_url.parse(os.environ["DATABASE_REPLICA_URL"], conn_max_age=60)
+    if os.environ.get("SETTLE_DB_NAME"):
+        DATABASES["replica"]["NAME"] = os.environ["SETTLE_DB_NAME"]
+    # A replica that does not answer costs a page at most this long, then it is skipped for a while.
+    DATABASES["replica"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 2)
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    SETTLE_READ_REPLICA = "replica"
+DATABASE_ROUTERS = ["billing.replicas.ReplicaRouter"]
+# The pages that may read from the replica: lists, CSV exports, dashboard, customer page,
+# documents list. Their detail pages (where a clerk lands after acting) read the primary.
+SETTLE_REPLICA_VIEWS = frozenset(
+    {
+        "dashboard",
+        "customer",
+        "invoices:list",
+        "invoices:export",
+        "payments:list",
+        "payments:export",
+        "orders:list",
+        "orders:export",
+        "plans:list",
+        "plans:export",
+        "plans:waivers",
+        "plans:waivers_export",
+        "collections:list",
+        "collections:promises",
+        "documents:list",
+        "reconciliation:runs",
+    }
+)
+# After a POST the browser reads the primary for this long (a signed cookie): a clerk sees what
+# they just did even while the replica catches up. Keep it above the replica's usual lag.
+SETTLE_READ_YOUR_WRITES_SECONDS = int(os.environ.get("SETTLE_READ_YOUR_WRITES_SECONDS", "5"))
+# A page read from a replica this far behind says so; beyond the maximum, pages read the primary.
+SETTLE_REPLICA_LAG_SHOWN_SECONDS = float(os.environ.get("SETTLE_REPLICA_LAG_SHOWN_SECONDS", "5"))
+SETTLE_REPLICA_MAX_LAG_SECONDS = float(os.environ.get("SETTLE_REPLICA_MAX_LAG_SECONDS", "60"))
+# How often each process asks the replica whether it is up and how far behind.
+SETTLE_REPLICA_CHECK_SECONDS = float(os.environ.get("SETTLE_REPLICA_CHECK_SECONDS", "2"))
+
+# --- Shared state of several app servers: all in PostgreSQL -------------------------------------
+# Sessions (Django's default database sessions), form tokens (submissions.FormSubmission) and
+# this cache (the nav counts, the lists' totals) live in the database, so any server can answer
+# any request and servers can be added or removed behind the load balancer at will.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.db.DatabaseCache",
+        "LOCATION": "settle_cache",  # created by billing's migration 0009
+    }
+}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -151,6 +211,11 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = VAR_DIR / "staticfiles"
+# Production serves the collected files with hashed names (config/settings/production.py).
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
 
 # --- Proxy headers and request size ----------------------------------------------------------
 # X-Forwarded-Proto says "this came over https" only when a proxy we run sets it: trusting it

@@ -172,6 +172,8 @@ def page_args(ledger) -> dict[str, list]:
     batch_pk = _a_batch()
     return {
         "dashboard": [],
+        "healthz": [],
+        "readyz": [],
         "login": [],
         "logout": [],
         "resubmit": [],

@@ -72,3 +72,20 @@ def test_a_403_writes_a_warning_without_a_traceback(production_log, db):
     assert "exc_info" not in line
     assert line["exception"] == "PermissionDenied"
     assert "Traceback" not in json.dumps(line)
+
+
+def test_gunicorn_access_lines_are_json_with_the_request_as_fields():
+    """config/gunicorn.conf.py logs each request through JsonFormatter with gunicorn's atoms."""
+    from billing.logging import JsonFormatter
+
+    record = logging.LogRecord("gunicorn.access", logging.INFO, __file__, 1, "%(m)s %(U)s %(s)s %(M)sms", None, None)
+    record.args = {"m": "GET", "U": "/invoices/", "s": "200", "M": "37", "h": "10.0.0.7"}  # as gunicorn passes them
+    line = json.loads(JsonFormatter().format(record))
+    assert line["message"] == "GET /invoices/ 200 37ms"
+    assert (line["method"], line["path"], line["status"], line["duration_ms"], line["remote"]) == (
+        "GET",
+        "/invoices/",
+        200,
+        37,
+        "10.0.0.7",
+    )
