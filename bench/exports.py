@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,7 +24,7 @@ from pathlib import Path
 from django.db import connection
 from django.test import override_settings
 
-from bench.peak import MARK
+from bench.peak import run_measured
 
 ROOT = Path(__file__).resolve().parent.parent
 KINDS = ["invoice", "credit_note", "void"]
@@ -52,21 +51,12 @@ def _run_command(*, db: str, outbox: Path) -> dict:
         "DJANGO_SETTINGS_MODULE": "bench.export_settings",
         "SETTLE_BENCH_OUTBOX": str(outbox),
     }
-    command = [sys.executable, "-m", "bench.peak", sys.executable, str(ROOT / "manage.py"), "export_batch"]
-    command += ["--profile", "bench"]
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        started = time.perf_counter()
-        process = subprocess.run(command, env=env, cwd=ROOT, stdout=out, stderr=err, text=True, check=False)
-        seconds = time.perf_counter() - started
-        out.seek(0)
-        err.seek(0)
-        output, errors = out.read().strip(), err.read().strip()
-    peak = [line for line in errors.splitlines() if line.startswith(MARK)]
+    run = run_measured([sys.executable, str(ROOT / "manage.py"), "export_batch", "--profile", "bench"], env=env)
     return {
-        "seconds": round(seconds, 2),
-        "exit_code": process.returncode,
-        "summary": (output.splitlines()[-1][:300] if output else errors[-500:]),
-        "peak_rss_mib": round(int(peak[-1].split(":")[1]) / 1024, 1) if peak else None,
+        "seconds": round(run.seconds, 2),
+        "exit_code": run.exit_code,
+        "summary": (run.output.splitlines()[-1][:300] if run.output else run.errors[-500:]),
+        "peak_rss_mib": run.peak_rss_mib,
     }
 
 

@@ -18,9 +18,7 @@ number of entries.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,7 +28,7 @@ from xml.sax.saxutils import escape
 
 from django.db import connection
 
-from bench.peak import MARK
+from bench.peak import run_measured
 
 ROOT = Path(__file__).resolve().parent.parent
 OUTPUT_DIR = ROOT / "var" / "bench"
@@ -159,22 +157,13 @@ def write_statement(
 def run_import(path: Path, *, db: str) -> dict:
     """`manage.py import_payments --summary` in a fresh process: wall seconds, its own peak RSS, exit code."""
     env = {**os.environ, "SETTLE_DB_NAME": db, "DJANGO_DEBUG": "0", "DJANGO_SETTINGS_MODULE": "config.settings"}
-    command = [sys.executable, "-m", "bench.peak", sys.executable, str(ROOT / "manage.py"), "import_payments"]
-    command += ["--summary", str(path)]
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        started = time.perf_counter()
-        process = subprocess.run(command, env=env, cwd=ROOT, stdout=out, stderr=err, text=True, check=False)
-        seconds = time.perf_counter() - started
-        out.seek(0)
-        err.seek(0)
-        output, errors = out.read().strip(), err.read().strip()
-    peak = [line for line in errors.splitlines() if line.startswith(MARK)]
+    run = run_measured([sys.executable, str(ROOT / "manage.py"), "import_payments", "--summary", str(path)], env=env)
     return {
-        "seconds": round(seconds, 2),
-        "exit_code": process.returncode,
-        "summary": (output.splitlines()[-1][:500] if output else errors[-500:]),
+        "seconds": round(run.seconds, 2),
+        "exit_code": run.exit_code,
+        "summary": (run.output.splitlines()[-1][:500] if run.output else run.errors[-500:]),
         # The largest process of the import: the parent reading the file, or a stream (intake.streams).
-        "peak_rss_mib": round(int(peak[-1].split(":")[1]) / 1024, 1) if peak else None,
+        "peak_rss_mib": run.peak_rss_mib,
     }
 
 

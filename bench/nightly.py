@@ -18,17 +18,14 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
-import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
 from django.db import connection
 
-from bench.peak import MARK
+from bench.peak import run_measured
 
 ROOT = Path(__file__).resolve().parent.parent
 WINDOW_TARGET_SECONDS = 600
@@ -55,22 +52,15 @@ STEPS = [
 
 def run_step(step: Step, args: list[str], *, db: str) -> dict:
     env = {**os.environ, "SETTLE_DB_NAME": db, "DJANGO_DEBUG": "0", "DJANGO_SETTINGS_MODULE": "config.settings"}
-    command = [sys.executable, "-m", "bench.peak", sys.executable, "-m", "bench.step", step.name, *args]
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        started = time.perf_counter()
-        process = subprocess.run(command, env=env, cwd=ROOT, stdout=out, stderr=err, text=True, check=False)
-        seconds = time.perf_counter() - started
-        out.seek(0)
-        err.seek(0)
-        output, errors = out.read().strip(), err.read().strip()
-    peak = [line for line in errors.splitlines() if line.startswith(MARK)]
+    run = run_measured([sys.executable, "-m", "bench.step", step.name, *args], env=env)
+    seconds, output, errors = run.seconds, run.output, run.errors
     found: dict = {
         "step": step.name,
         "label": step.label,
         "unit": step.unit,
         "seconds": round(seconds, 2),
-        "exit_code": process.returncode,
-        "peak_rss_mib": round(int(peak[-1].split(":")[1]) / 1024, 1) if peak else None,
+        "exit_code": run.exit_code,
+        "peak_rss_mib": run.peak_rss_mib,
         "load_average": [round(x, 2) for x in os.getloadavg()],
     }
     try:
