@@ -15,7 +15,7 @@ from django.utils import timezone
 from billing.actors import AuthenticatedHttpRequest
 from billing.form_fields import no_customer_match
 from billing.roles import FINANCE, SUPPORT, is_finance, role_required
-from plans.details import plan_figures, plan_notices, plan_penalties, plan_rules, schedule_lines
+from plans.details import penalty_rows_html, plan_figures, plan_notices, plan_penalties, plan_rules, schedule_lines
 from plans.forms import AssessForm, NewPlanForm, NoticeForm
 from plans.models import Plan, PlanState
 from plans.selectors import plan_invoices
@@ -38,13 +38,15 @@ def plan_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     today = timezone.localdate()
     invoices = plan_invoices(plan)
     schedule = schedule_lines(plan, today=today, invoices=invoices)
+    penalties = plan_penalties(plan, invoices)
     rules = plan_rules(plan)
     context = {
         "plan": plan,
         "today": today,
         "schedule": schedule,
         "figures": plan_figures(schedule),
-        "penalties": plan_penalties(plan, invoices),
+        "penalties": penalties,
+        "penalty_rows": penalty_rows_html(plan, penalties, actions=is_finance(request.user)),
         "payment_rows": [(line.installment, allocation) for line in schedule for allocation in line.allocations],
         "rules": rules,
         "rule_now": next((rule for rule in reversed(rules) if rule.effective_from <= today), None),

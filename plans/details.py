@@ -8,7 +8,12 @@ import datetime
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from django.urls import reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
+
 from allocations.models import Allocation
+from billing.money import format_money
 from documents.models import Document, DocumentKind
 from invoices.models import CreditReason, Invoice, InvoiceState
 from plans.models import PenaltyRule, Plan
@@ -71,6 +76,57 @@ def plan_penalties(plan: Plan, invoices: PlanInvoices | None = None) -> list[Pen
         )
         for invoice in invoices.penalties
     ]
+
+
+def penalty_rows_html(plan: Plan, penalties: list[PenaltyRow], *, actions: bool) -> SafeString:
+    """The penalty table's rows (templates/plans/detail.html), built here rather than node by node
+    in the template: a plan late for a year has dozens of penalty invoices, and rendering their
+    rows was most of the plan page's time (66 rows: about 60% of a 38-62 ms page, bench/RESULTS.md).
+    Every value is escaped by format_html; `actions`: the finance user's Waive links."""
+    rows = []
+    for penalty in penalties:
+        invoice = penalty.invoice
+        revision = (
+            format_html(' <span class="muted">revision {}</span>', invoice.penalty_revision)
+            if invoice.penalty_revision
+            else ""
+        )
+        action = ""
+        if actions:
+            link = ""
+            if penalty.can_waive:
+                link = format_html(
+                    '<a class="button" href="{}" aria-label="Waive penalty {}">Waive…</a>',
+                    reverse("plans:waive", args=[plan.pk, invoice.pk]),
+                    invoice,
+                )
+            action = format_html("<td>{}</td>", link)
+        rows.append(
+            format_html(
+                '<tr data-id="{}"{}><td class="mono nowrap"><a href="{}">{}</a></td><td>{}</td><td>{}{}</td>'
+                '<td class="nowrap">{}</td><td class="num">{}</td><td class="num">{}</td>'
+                '<td class="num" data-col="waived">{}</td><td class="num">{}</td><td class="num">{}</td>{}</tr>',
+                invoice.pk,
+                mark_safe(' class="inactive"') if invoice.state != InvoiceState.OPEN else "",
+                invoice.get_absolute_url(),
+                invoice,
+                "" if penalty.sequence is None else penalty.sequence,
+                "" if invoice.penalty_period is None else invoice.penalty_period,
+                revision,
+                invoice.issue_date.isoformat() if invoice.issue_date else "",
+                _money(invoice.total, plan.currency),
+                _money(penalty.recalculated, plan.currency),
+                _money(penalty.waived, plan.currency),
+                _money(invoice.paid_total, plan.currency),
+                _money(invoice.balance_due, plan.currency),
+                action,
+            )
+        )
+    return mark_safe("\n".join(rows))  # each row built by format_html above
+
+
+def _money(amount: Decimal, currency: str) -> str:
+    return format_money(amount, currency).strip()  # as the |money filter shows it
 
 
 def schedule_lines(plan: Plan, *, today: datetime.date, invoices: PlanInvoices | None = None) -> list[ScheduleLine]:
