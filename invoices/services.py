@@ -254,8 +254,7 @@ def issue_credit_note(
     `reason_code` is one of invoices.models.CreditReason (correction by default).
     """
     reason = require_reason(reason, f"credit invoice {invoice}")
-    if reason_code not in CreditReason.values:
-        raise InvalidInput(f"{reason_code!r} is not a credit reason ({', '.join(CreditReason.values)}).")
+    _require_credit_reason(reason_code)
     if (amount is None) == (lines is None):
         raise InvalidInput("A credit note is by amount or by lines (invoice line: quantity); give exactly one.")
     if amount is not None:
@@ -276,8 +275,7 @@ def issue_credit_note(
             wanted[invoice_line.pk] = _parse_quantity(quantity, position)
     accounts, invoices, _ = lock_rows(accounts=[invoice.account_id], invoices=[invoice.pk])
     locked = invoices[invoice.pk]
-    if locked.state != InvoiceState.OPEN:
-        raise InvalidState(f"Invoice {locked} is {locked.get_state_display()}; only an open invoice can be credited.")
+    _require_open(locked)
     credit_lines: list[CreditNoteLine] = []
     if lines is not None:
         credit_lines = _credit_lines(locked, wanted, reopen_quantity=reopen_quantity)
@@ -285,12 +283,7 @@ def issue_credit_note(
         if amount <= 0:
             raise InvalidAmount(f"Those lines of invoice {locked} come to nothing to credit.")
     assert isinstance(amount, Decimal)
-    creditable = locked.total - locked.credited_total
-    if amount > creditable:
-        raise ExceedsBalance(
-            f"Invoice {locked} can be credited at most {format_money(creditable, locked.currency)}; "
-            f"you asked for {format_money(amount, locked.currency)}."
-        )
+    _require_creditable(locked, amount, locked.total - locked.credited_total)
     note = CreditNote.objects.create(
         invoice=locked,
         amount=amount,
@@ -317,8 +310,7 @@ def issue_credit_notes(
     in one set-based write (ledger.bulk.apply_credit_notes): the same rows, status histories,
     journal entries and caches as calling it for each in turn. All or nothing. The penalty
     assessment's recalculations, a few thousand on a night after a big allocation run."""
-    if reason_code not in CreditReason.values:
-        raise InvalidInput(f"{reason_code!r} is not a credit reason ({', '.join(CreditReason.values)}).")
+    _require_credit_reason(reason_code)
     wanted = [
         (invoice, parse_positive_amount(amount, invoice.currency), require_reason(reason, f"credit invoice {invoice}"))
         for invoice, amount, reason in credits
@@ -332,21 +324,33 @@ def issue_credit_notes(
     notes = []
     for invoice, amount, reason in wanted:
         locked = invoices[invoice.pk]
-        if locked.state != InvoiceState.OPEN:
-            raise InvalidState(
-                f"Invoice {locked} is {locked.get_state_display()}; only an open invoice can be credited."
-            )
-        if amount > left[locked.pk]:
-            raise ExceedsBalance(
-                f"Invoice {locked} can be credited at most {format_money(left[locked.pk], locked.currency)}; "
-                f"you asked for {format_money(amount, locked.currency)}."
-            )
+        _require_open(locked)
+        _require_creditable(locked, amount, left[locked.pk])
         left[locked.pk] -= amount
         notes.append(CreditNote(invoice=locked, amount=amount, reason_code=reason_code, created_by=by, reason=reason))
     bulk.apply_credit_notes(notes, by=by)
     for invoice, _, _ in wanted:
         sync_caller_copy(invoice, invoices[invoice.pk])
     return notes
+
+
+def _require_credit_reason(reason_code: str) -> None:
+    if reason_code not in CreditReason.values:
+        raise InvalidInput(f"{reason_code!r} is not a credit reason ({', '.join(CreditReason.values)}).")
+
+
+def _require_open(locked: Invoice) -> None:
+    if locked.state != InvoiceState.OPEN:
+        raise InvalidState(f"Invoice {locked} is {locked.get_state_display()}; only an open invoice can be credited.")
+
+
+def _require_creditable(locked: Invoice, amount: Decimal, creditable: Decimal) -> None:
+    """`amount` fits in what may still be credited on the locked invoice (less notes before it in a batch)."""
+    if amount > creditable:
+        raise ExceedsBalance(
+            f"Invoice {locked} can be credited at most {format_money(creditable, locked.currency)}; "
+            f"you asked for {format_money(amount, locked.currency)}."
+        )
 
 
 def _credit_lines(invoice: Invoice, wanted: dict[int, Decimal], *, reopen_quantity: bool) -> list[CreditNoteLine]:

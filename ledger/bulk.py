@@ -25,7 +25,7 @@ first status to its last) instead of twice, which appends the same net delta per
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -177,14 +177,7 @@ def apply_allocations(steps: Sequence[Step], *, by: Actor) -> list[list[Allocati
     # Invoices first (accounts read them), then payments, then accounts: refresh_all's order.
     insert_changes(InvoiceStatusChange, "invoice", invoice_changes, by=by)
     save_many(Invoice, [invoices[pk] for pk in sorted(invoice_fields) if invoice_fields[pk]], invoice_fields)
-    # The orders of those invoices, by the one order refresh (lock_invoices locked them before the invoices).
-    order_ids = {invoice.order_id for invoice in invoices.values() if invoice.order_id}
-    if order_ids:
-        orders = lock_orders_of(order_ids, []).values()
-        refresh_orders(orders, cause=steps[0].cause if steps else "", by=by, lines=False)  # money only
-    plan_ids = {invoice.plan_id for invoice in invoices.values() if invoice.plan_id}
-    if plan_ids:  # their accounts are locked (lock_customer_accounts), as refresh_all's callers hold them
-        refresh_plans(plan_ids, cause=steps[0].cause if steps else "", by=by)
+    _refresh_orders_and_plans(invoices.values(), cause=steps[0].cause if steps else "", by=by, lines=False)
     insert_changes(PaymentStatusChange, "payment", payment_changes, by=by)
     save_many(Payment, [payments[pk] for pk in sorted(payment_fields) if payment_fields[pk]], payment_fields)
     refresh_accounts(invoice.account_id for invoice in invoices.values())
@@ -218,14 +211,23 @@ def apply_credit_notes(notes: Sequence[CreditNote], *, by: Actor) -> None:
     insert_changes(InvoiceStatusChange, "invoice", changes, by=by)
     save_many(Invoice, [invoices[pk] for pk in sorted(fields) if fields[pk]], fields)
     cause = f"credit note #{notes[0].pk}: {notes[0].reason}" + (f" and {len(notes) - 1} more" if len(notes) > 1 else "")
-    order_ids = {invoice.order_id for invoice in invoices.values() if invoice.order_id}
-    if order_ids:
-        refresh_orders(lock_orders_of(order_ids, []).values(), cause=cause, by=by)
-    plan_ids = {invoice.plan_id for invoice in invoices.values() if invoice.plan_id}
-    if plan_ids:
-        refresh_plans(plan_ids, cause=cause, by=by)
+    _refresh_orders_and_plans(invoices.values(), cause=cause, by=by, lines=True)  # as refresh_all does
     refresh_accounts(invoice.account_id for invoice in invoices.values())
     journal.credit_notes_issued([(note, invoices[note.invoice_id]) for note in notes])
+
+
+def _refresh_orders_and_plans(invoices: Iterable[Invoice], *, cause: str, by: Actor, lines: bool) -> None:
+    """After a chunk's invoices were written: their orders (locked by lock_invoices or lock_rows,
+    before the invoices; `lines=False`: money only, allocations never change what was invoiced)
+    and their plans (their accounts are locked, as refresh_all's callers hold them), by the one
+    refresh of each."""
+    invoices = list(invoices)
+    order_ids = {invoice.order_id for invoice in invoices if invoice.order_id}
+    if order_ids:
+        refresh_orders(lock_orders_of(order_ids, []).values(), cause=cause, by=by, lines=lines)
+    plan_ids = {invoice.plan_id for invoice in invoices if invoice.plan_id}
+    if plan_ids:
+        refresh_plans(plan_ids, cause=cause, by=by)
 
 
 def _insert_allocations(steps: Sequence[Step], *, by: Actor) -> list[list[Allocation]]:
