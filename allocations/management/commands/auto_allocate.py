@@ -39,6 +39,11 @@ def chunk_preferred_numbers(payments: list[Payment]) -> dict[int, list[str]]:
     return {pk: find_invoice_numbers(" ".join(parts)) for pk, parts in texts.items()}
 
 
+def waiting_head(payment: Payment) -> str:
+    """A payment's line in the report: who and what waits, as read before allocating."""
+    return f"{payment} {payment.customer}: {format_money(payment.unallocated, payment.currency)} unallocated"
+
+
 def preferred_numbers(payment: Payment) -> list[str]:
     """Invoice numbers named by the bank entry the payment was imported from, if any."""
     # Through the reverse relation: intake sits above allocations and is not imported here.
@@ -94,7 +99,7 @@ class Command(BaseCommand):
             self.allocate_one_by_one(payment_ids)
             return
         for payment, (rows, plan) in zip(payments, done, strict=True):
-            head = f"{payment} {payment.customer}: {format_money(payment.unallocated, payment.currency)} unallocated"
+            head = waiting_head(payment)
             if not plan:
                 self.stdout.write(f"{head}; no open invoice to allocate to.")
                 continue
@@ -111,7 +116,7 @@ class Command(BaseCommand):
             payment = Payment.objects.select_related("customer").get(pk=payment_id)
             numbers = preferred_numbers(payment)
             plan = plan_auto_allocation(payment, preferred_numbers=numbers)
-            head = f"{payment} {payment.customer}: {format_money(payment.unallocated, payment.currency)} unallocated"
+            head = waiting_head(payment)
             if not plan:
                 self.stdout.write(f"{head}; no open invoice to allocate to.")
                 continue
@@ -131,7 +136,7 @@ class Command(BaseCommand):
         for payment_id in payment_ids:
             payment = Payment.objects.select_related("customer").get(pk=payment_id)
             plan = plan_auto_allocation(payment, preferred_numbers=preferred_numbers(payment), already_planned=planned)
-            head = f"{payment} {payment.customer}: {format_money(payment.unallocated, payment.currency)} unallocated"
+            head = waiting_head(payment)
             if not plan:
                 self.stdout.write(f"{head}; no open invoice to allocate to.")
                 continue
