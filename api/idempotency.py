@@ -25,6 +25,7 @@ from django.db import connection, transaction
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 
+from api.auth import Throttled, count_request
 from api.models import IdempotencyKey
 from api.tokens import request_token
 
@@ -44,6 +45,12 @@ def fingerprint(request: HttpRequest) -> str:
 def _json(status: int, code: str, message: str) -> HttpResponse:
     body = json.dumps({"code": code, "message": message, "field": None})
     return HttpResponse(body, status=status, content_type="application/json; charset=utf-8")
+
+
+def _throttled(error: Throttled) -> HttpResponse:
+    response = _json(429, "Throttled", str(error.message))
+    response["Retry-After"] = str(error.wait)
+    return response
 
 
 def _replay(row: IdempotencyKey) -> HttpResponse:
@@ -85,6 +92,10 @@ def idempotent(view):
         token = request_token(request)
         if token is None:  # the view answers 401 (or 403 over plain HTTP) and stores nothing
             return view(request, *args, **kwargs)
+        try:  # counted before the transaction, so the token's counter row is not held during the work
+            count_request(request, token.pk)
+        except Throttled as error:
+            return _throttled(error)
         print_ = fingerprint(request)
         with transaction.atomic():
             if not _claim(token.user_id, key, print_):

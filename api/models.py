@@ -50,6 +50,19 @@ class IdempotencyKey(models.Model):
         constraints = [models.UniqueConstraint(fields=["user", "key"], name="api_idempotency_key_unique")]
 
 
+class RateWindow(models.Model):
+    """How many requests a token made in one minute (api.auth.count_request): one row per token
+    and minute, counted up by one statement, shared by every web process. UNLOGGED (migration
+    0002): a crash forgets the counts, which costs nothing but a fresh minute. Purged hourly."""
+
+    token_id = models.BigIntegerField()
+    minute = models.BigIntegerField()  # seconds since the epoch // 60
+    count = models.PositiveIntegerField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["token_id", "minute"], name="api_rate_window_unique")]
+
+
 class WebhookEvent(models.TextChoices):
     INVOICE_PAID = "invoice.paid", "Invoice paid"
     PAYMENT_UNALLOCATED = "payment.unallocated", "Payment unallocated"

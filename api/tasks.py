@@ -7,6 +7,7 @@ from procrastinate import RetryStrategy
 from procrastinate.contrib.django import app
 
 from api import webhooks
+from api.auth import purge_rate_windows
 from api.idempotency import purge_expired
 
 #: A subscriber that is down gets the event again after 2, 4, 8, ... seconds, eight tries in all.
@@ -32,9 +33,10 @@ def deliver_webhook(context, subscription_id: int, payload: dict) -> None:
 @app.periodic(cron="17 * * * *")
 @app.task(name="jobs.purge_idempotency_keys", queueing_lock="jobs.purge_idempotency_keys")
 def purge_idempotency_keys(timestamp: int) -> int:
-    """Hourly: idempotency keys older than 24 hours are forgotten."""
+    """Hourly: idempotency keys older than 24 hours, and the rate counts of minutes gone by, are forgotten."""
     close_old_connections()
     try:
+        purge_rate_windows()
         return purge_expired()
     finally:
         connection.close()

@@ -8,17 +8,27 @@ true and `emit` it: one delivery job per active subscription. The job
 raises on a failure so Procrastinate retries it (RETRY). The body is signed as Stripe signs its
 events: header Settle-Signature `t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<body>" with the
 subscription's secret>`, so a subscriber checks where it came from and refuses old replays.
+
+A subscriber URL must not reach inside the network Settle runs in (server-side request
+forgery): unless SETTLE_WEBHOOK_ALLOW_PRIVATE is on (development, tests, or an installation
+whose subscribers are internal on purpose), a URL naming a loopback, private, link-local or
+other non-public address is refused when subscribed, and every delivery resolves the host,
+refuses it if any of its addresses is not public, and connects to the address it checked (a
+DNS answer that changes between the check and the connection changes nothing). Redirects are
+never followed: a 3xx is a failed delivery.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
+import ipaddress
 import json
 import secrets
+import socket
+import ssl
 import time
-import urllib.error
-import urllib.request
 import uuid
 from urllib.parse import urlsplit
 
@@ -41,13 +51,94 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
     return f"t={timestamp},v1={mac}"
 
 
+class AddressRefused(Exception):
+    """The subscriber's host is, or resolves to, an address inside a private network."""
+
+
+def _allow_private() -> bool:
+    return getattr(settings, "SETTLE_WEBHOOK_ALLOW_PRIVATE", False)
+
+
+def _public(address: str) -> bool:
+    ip = ipaddress.ip_address(address.split("%", 1)[0])  # an IPv6 scope ("fe80::1%eth0") is not public
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return ip.is_global
+
+
 def check_url(url: str) -> str:
     url = (url or "").strip()
     parts = urlsplit(url)
     allowed = {"https", "http"} if getattr(settings, "SETTLE_WEBHOOK_ALLOW_HTTP", False) else {"https"}
     if parts.scheme not in allowed or not parts.hostname:
         raise InvalidInput(f"url: a webhook URL is {' or '.join(sorted(allowed))}:// with a host.")
+    try:
+        parts.port  # noqa: B018 (raises on a port out of range)
+    except ValueError:
+        raise InvalidInput("url: the port is not a number from 0 to 65535.") from None
+    if not _allow_private():
+        host = parts.hostname
+        try:
+            literal = not _public(host)
+        except ValueError:  # a name, checked again at every delivery
+            literal = host == "localhost" or host.endswith((".localhost", ".local", ".internal"))
+        if literal:
+            raise InvalidInput(f"url: {host} is inside a private network; webhooks go to public addresses only.")
     return url
+
+
+def resolve_public(host: str, port: int) -> str:
+    """The address to connect to for `host`: its first, after checking that every one is public."""
+    addresses = [info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
+    if not addresses:
+        raise OSError(f"{host} has no address")
+    if not _allow_private():
+        for address in addresses:
+            if not _public(str(address)):
+                raise AddressRefused(f"{host} resolves to {address}, inside a private network: not delivered")
+    return str(addresses[0])
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """Connects to the address resolve_public checked, whatever the host resolves to now."""
+
+    def __init__(self, host: str, port: int, *, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout)
+        self.address = address
+
+    def connect(self) -> None:
+        self.sock = socket.create_connection((self.address, self.port), self.timeout)
+
+
+class _PinnedHTTPSConnection(http.client.HTTPSConnection):
+    """The same over TLS: the certificate is checked against the host's name, not the address."""
+
+    def __init__(self, host: str, port: int, *, address: str, timeout: float) -> None:
+        super().__init__(host, port, timeout=timeout, context=ssl.create_default_context())
+        self.address = address
+
+    def connect(self) -> None:
+        sock = socket.create_connection((self.address, self.port), self.timeout)
+        self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
+
+
+def _post(url: str, body: bytes, headers: dict[str, str]) -> int:
+    """POST once to the checked address; the response's status (a redirect is not followed)."""
+    parts = urlsplit(url)
+    secure = parts.scheme == "https"
+    port = parts.port or (443 if secure else 80)
+    host = parts.hostname or ""
+    address = resolve_public(host, port)
+    kind = _PinnedHTTPSConnection if secure else _PinnedHTTPConnection
+    connection = kind(host, port, address=address, timeout=TIMEOUT_SECONDS)
+    try:
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        connection.request("POST", path, body=body, headers=headers)
+        response = connection.getresponse()
+        response.read(64 * 1024)
+        return response.status
+    finally:
+        connection.close()
 
 
 @transaction.atomic
@@ -100,28 +191,25 @@ def deliver(subscription_id: int, payload: dict, *, attempt: int) -> WebhookDeli
     subscription = WebhookSubscription.objects.get(pk=subscription_id)
     body = json.dumps(payload, separators=(",", ":")).encode()
     timestamp = int(time.time())
-    request = urllib.request.Request(
-        subscription.url,
-        data=body,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": "Settle-Webhooks/1",
-            SIGNATURE_HEADER: signature(subscription.secret, timestamp, body),
-            "Settle-Event-Id": payload["id"],
-        },
-    )
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "Settle-Webhooks/1",
+        SIGNATURE_HEADER: signature(subscription.secret, timestamp, body),
+        "Settle-Event-Id": payload["id"],
+    }
     delivery = WebhookDelivery(
         subscription=subscription, event_id=payload["id"], event=payload["type"], payload=payload, attempt=attempt
     )
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310 (checked scheme)
-            delivery.status_code = response.status
-    except urllib.error.HTTPError as exc:
-        delivery.status_code = exc.code
-        delivery.error = f"HTTP {exc.code}"
-    except (urllib.error.URLError, OSError, TimeoutError) as exc:
-        delivery.error = str(getattr(exc, "reason", exc))[:1000]
+        delivery.status_code = _post(subscription.url, body, headers)
+    except AddressRefused as exc:
+        delivery.error = str(exc)[:1000]
+    except (OSError, http.client.HTTPException, TimeoutError) as exc:
+        delivery.error = f"{type(exc).__name__}: {exc}"[:1000]
+    else:
+        if not 200 <= delivery.status_code < 300:
+            redirect = " (redirects are not followed)" if 300 <= delivery.status_code < 400 else ""
+            delivery.error = f"HTTP {delivery.status_code}{redirect}"
     delivery.succeeded = delivery.status_code is not None and 200 <= delivery.status_code < 300
     delivery.save()
     return delivery
@@ -130,21 +218,34 @@ def deliver(subscription_id: int, payload: dict, *, attempt: int) -> WebhookDeli
 # --- The events: from every write path (ledger.signals), checked again after commit -----------------
 
 SUBSCRIBED_CACHE_KEY = "settle:api:webhook-events"
-SUBSCRIBED_TTL = 30  # seconds another process may take to see a new subscription
+SUBSCRIBED_TTL = 30  # seconds the shared cache keeps the set (a change deletes it at once)
+#: Seconds this process reuses the set it read last without asking the shared cache: the one
+#: lag another process may have in seeing a new or ended subscription. Every payment and
+#: allocation asks, so the hot path of the API reads nothing for it.
+SUBSCRIBED_LOCAL_SECONDS = 2.0
+
+_local: tuple[float, frozenset[str]] | None = None
 
 
-def subscribed_events() -> set[str]:
+def subscribed_events() -> frozenset[str]:
     """The events someone subscribes to, cached: most writes have no one to tell, and then cost nothing."""
+    global _local
+    now = time.monotonic()
+    if _local is not None and now - _local[0] < SUBSCRIBED_LOCAL_SECONDS:
+        return _local[1]
     events = cache.get(SUBSCRIBED_CACHE_KEY)
     if events is None:
         events = set()
         for listed in WebhookSubscription.objects.filter(active=True).values_list("events", flat=True):
             events.update(listed)
         cache.set(SUBSCRIBED_CACHE_KEY, events, SUBSCRIBED_TTL)
-    return events
+    _local = (now, frozenset(events))
+    return _local[1]
 
 
 def subscriptions_changed() -> None:
+    global _local
+    _local = None
     cache.delete(SUBSCRIBED_CACHE_KEY)
 
 

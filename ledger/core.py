@@ -257,29 +257,41 @@ def append_allocations(
     return rows
 
 
-def _record(history_model, owner_field: str, owner, *, field: str, old: str, new: str, cause: str, by: Actor) -> None:
-    # One INSERT without a queryset: it runs in most allocations (see _lock).
+def _record(
+    history_model, owner_field: str, owner, changes: list[tuple[str, str, str]], *, cause: str, by: Actor
+) -> None:
+    """The owner's status changes, each (field, old, new): one INSERT without a queryset (it runs
+    in most allocations, see _lock), one signal."""
     table = history_model._meta.db_table
+    now, by_id = timezone.now(), getattr(by, "pk", None)
+    rows = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(changes))
+    params: list = []
+    for field, old, new in changes:
+        params += [now, by_id, cause, field, old, new, owner.pk]
     with connection.cursor() as cursor:
         cursor.execute(
-            f'INSERT INTO "{table}" (created_at, created_by_id, reason, field, old, new, {owner_field}_id)'
-            " VALUES (%s, %s, %s, %s, %s, %s, %s)",
-            [timezone.now(), getattr(by, "pk", None), cause, field, old, new, owner.pk],
+            f'INSERT INTO "{table}" (created_at, created_by_id, reason, field, old, new, {owner_field}_id) VALUES {rows}',
+            params,
         )
     if status_changed.has_listeners(history_model):
-        status_changed.send(sender=history_model, changes=[(owner.pk, field, old, new)])
+        status_changed.send(sender=history_model, changes=[(owner.pk, *change) for change in changes])
 
 
 def record_invoice_change(invoice: Invoice, *, field: str, old: str, new: str, cause: str, by: Actor) -> None:
-    _record(InvoiceStatusChange, "invoice", invoice, field=field, old=old, new=new, cause=cause, by=by)
+    _record(InvoiceStatusChange, "invoice", invoice, [(field, old, new)], cause=cause, by=by)
 
 
 def record_order_change(order: Order, *, field: str, old: str, new: str, cause: str, by: Actor) -> None:
-    _record(OrderStatusChange, "order", order, field=field, old=old, new=new, cause=cause, by=by)
+    _record(OrderStatusChange, "order", order, [(field, old, new)], cause=cause, by=by)
 
 
 def record_payment_change(payment: Payment, *, field: str, old: str, new: str, cause: str, by: Actor) -> None:
-    _record(PaymentStatusChange, "payment", payment, field=field, old=old, new=new, cause=cause, by=by)
+    record_payment_changes(payment, [(field, old, new)], cause=cause, by=by)
+
+
+def record_payment_changes(payment: Payment, changes: list[tuple[str, str, str]], *, cause: str, by: Actor) -> None:
+    """Several of a payment's status changes at once, each (field, old, new): one INSERT."""
+    _record(PaymentStatusChange, "payment", payment, changes, cause=cause, by=by)
 
 
 _LEDGER_SUMS = """

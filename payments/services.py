@@ -21,6 +21,7 @@ from ledger.core import (
     lock_payment_scope,
     lock_rows,
     record_payment_change,
+    record_payment_changes,
     refresh_all,
     refresh_payment,
     retry_on_scope_change,
@@ -78,8 +79,9 @@ def _insert_payment(
         allocation_status=AllocationStatus.UNALLOCATED,
         created_by=by,
     )
-    record_payment_change(payment, field="state", old="", new=state, cause=cause, by=by)
-    record_payment_change(payment, field="allocation_status", old="", new=payment.allocation_status, cause=cause, by=by)
+    record_payment_changes(
+        payment, [("state", "", state), ("allocation_status", "", payment.allocation_status)], cause=cause, by=by
+    )
     if state == PaymentState.SETTLED:  # a pending payment counts once the bank confirms it
         journal.payment_received(payment)
     return payment

@@ -47,9 +47,14 @@ def other_provider(db):
 
 @pytest.fixture(autouse=True)
 def _fresh_cache():
-    """The nav counts are cached; each test starts with an empty cache."""
+    """The nav counts are cached; each test starts with an empty cache (and no process-local
+    copy of the webhook subscriptions)."""
     from django.core.cache import cache
 
+    from api.webhooks import subscriptions_changed
+
     cache.clear()
+    subscriptions_changed()
     yield
     cache.clear()
+    subscriptions_changed()

@@ -367,12 +367,15 @@ if SETTLE_INTAKE_STREAMS < 1 or SETTLE_INTAKE_STREAMS_FROM < 0:
     raise ImproperlyConfigured("SETTLE_INTAKE_STREAMS must be 1 or more, SETTLE_INTAKE_STREAMS_FROM 0 or more.")
 
 # --- The JSON API (api/, issue 15) ----------------------------------------------------------------
-# Requests a minute per token (api.auth.check_rate, counted in the cache: per process with the
-# default local-memory cache, so N web processes allow N times as many).
+# Requests a minute per token (api.auth.count_request: counted in one table for all web processes).
 SETTLE_API_RATE_LIMIT = int(os.environ.get("SETTLE_API_RATE_LIMIT", "1200"))
 # Refuse API requests that did not come over HTTPS (production turns it on).
 SETTLE_API_REQUIRE_HTTPS = os.environ.get("SETTLE_API_REQUIRE_HTTPS", "0") == "1"
 # Webhook subscribers may be plain http:// only in development and tests.
 SETTLE_WEBHOOK_ALLOW_HTTP = DEBUG
+# Webhook subscribers inside a private network (loopback, 10/8, 192.168/16, link-local, ...) are
+# refused unless this is on (api.webhooks: server-side request forgery); development and tests
+# deliver to 127.0.0.1. Production leaves it off unless SETTLE_WEBHOOK_ALLOW_PRIVATE=1.
+SETTLE_WEBHOOK_ALLOW_PRIVATE = os.environ.get("SETTLE_WEBHOOK_ALLOW_PRIVATE", "1" if DEBUG else "0") == "1"
 # A JSON request body is small: the largest, an invoice of 200 lines, is well under 1 MB.
 SETTLE_MAX_REQUEST_BYTES_BY_PREFIX = {"/api/": 1024 * 1024}

@@ -40,6 +40,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 SETTLE_API_REQUIRE_HTTPS = os.environ.get("SETTLE_API_REQUIRE_HTTPS", "1") == "1"
 SETTLE_WEBHOOK_ALLOW_HTTP = False
+SETTLE_WEBHOOK_ALLOW_PRIVATE = os.environ.get("SETTLE_WEBHOOK_ALLOW_PRIVATE", "0") == "1"
 SETTLE_FLUSH_AS_OWNER = False  # a flush never wipes a production ledger (billing/guards.py)
 
 # Every request error with its traceback, as one JSON line on stderr (billing/logging.py).

@@ -106,3 +106,53 @@ def test_each_token_is_rate_limited(customer):
         limited = first.get(f"/api/v1/customers/{customer.pk}")
         assert limited.json()["code"] == "Throttled" and int(limited["Retry-After"]) >= 0
         assert second.get(f"/api/v1/customers/{customer.pk}").status_code == 200  # another token's own count
+
+
+def _this_minute() -> int:
+    if time.time() % 60 > 55:  # counts are per clock minute: do not start at its very end
+        time.sleep(61 - time.time() % 60)
+    return int(time.time() // 60)
+
+
+@pytest.mark.django_db
+def test_the_rate_count_is_shared_by_every_web_process(customer):
+    """The count is a row in the database, not a process's memory: requests another web process
+    counted this minute (the row as it left it) use up the same token's allowance here."""
+    from api.models import ApiToken, RateWindow
+
+    busy = client_for("support", "elsewhere")
+    token_id = ApiToken.objects.get(user=busy.user).pk
+    minute = _this_minute()
+    with override_settings(SETTLE_API_RATE_LIMIT=5):
+        RateWindow.objects.create(token_id=token_id, minute=minute, count=4)  # four made by another process
+        assert busy.get(f"/api/v1/customers/{customer.pk}").status_code == 200
+        assert busy.get(f"/api/v1/customers/{customer.pk}").status_code == 429
+    assert RateWindow.objects.get(token_id=token_id, minute=minute).count == 6
+
+
+@pytest.mark.django_db
+def test_a_throttled_post_with_a_key_does_nothing_and_leaves_the_key_free(customer):
+    finance = client_for("finance", "hasty")
+    body = {"customer_id": customer.pk, "amount": "10.00", "currency": "EUR", "reference": "R-hasty"}
+    _this_minute()
+    with override_settings(SETTLE_API_RATE_LIMIT=0):
+        refused = finance.post("/api/v1/payments", body, key="k-hasty")
+    assert refused.status_code == 429 and refused.json()["code"] == "Throttled"
+    assert int(refused["Retry-After"]) >= 0
+    assert not Payment.objects.filter(reference="R-hasty").exists()
+    done = finance.post("/api/v1/payments", body, key="k-hasty")  # the retry, allowed again, does the work
+    assert done.status_code == 201 and "Idempotent-Replayed" not in done
+    assert Payment.objects.filter(reference="R-hasty").count() == 1
+
+
+@pytest.mark.django_db
+def test_past_minutes_counts_are_purged_and_the_current_one_kept():
+    from api.auth import purge_rate_windows
+    from api.models import RateWindow
+
+    now = time.time()
+    minute = int(now // 60)
+    for back in (0, 1, 2, 90):
+        RateWindow.objects.create(token_id=1, minute=minute - back, count=1)
+    assert purge_rate_windows(now=now) == 2
+    assert sorted(RateWindow.objects.values_list("minute", flat=True)) == [minute - 1, minute]

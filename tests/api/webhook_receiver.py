@@ -9,16 +9,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class Receiver:
-    def __init__(self, fail_first: int = 0):
+    def __init__(self, fail_first: int = 0, redirect_to: str = ""):
         self.received: list[tuple[dict[str, str], bytes]] = []
         self.fail_first = fail_first
+        self.redirect_to = redirect_to
         self.calls = 0
         self.url = ""
 
 
 @contextmanager
-def receiver(fail_first: int = 0) -> Iterator[Receiver]:
-    state = Receiver(fail_first)
+def receiver(fail_first: int = 0, redirect_to: str = "") -> Iterator[Receiver]:
+    """`fail_first` POSTs answered 503; with `redirect_to`, every POST answered 307 to there."""
+    state = Receiver(fail_first, redirect_to)
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self):  # noqa: N802 (http.server's name)
@@ -26,6 +28,11 @@ def receiver(fail_first: int = 0) -> Iterator[Receiver]:
             state.calls += 1
             if state.calls <= state.fail_first:
                 self.send_response(503)
+                self.end_headers()
+                return
+            if state.redirect_to:
+                self.send_response(307)
+                self.send_header("Location", state.redirect_to)
                 self.end_headers()
                 return
             state.received.append((dict(self.headers.items()), body))
