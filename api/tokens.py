@@ -7,9 +7,10 @@ import hashlib
 import secrets
 
 from django.contrib.auth import get_user_model
-from django.contrib.postgres.aggregates import ArrayAgg
+from django.contrib.auth.models import Group
+from django.contrib.postgres.expressions import ArraySubquery
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import OuterRef
 from django.utils import timezone
 
 from api.models import ApiToken
@@ -50,10 +51,11 @@ def token_for(text: str) -> ApiToken | None:
     """The live token with this text (its user loaded), or None: unknown, revoked or a user gone inactive."""
     if not text.startswith(PREFIX) or len(text) > 100:
         return None
-    # The user's role names come along (one query; billing.roles.has_role reads _settle_roles).
+    # The user's role names come along (one query; billing.roles.has_role reads _settle_roles),
+    # as an ARRAY(subquery): no GROUP BY over every column of the token and the user to plan.
     token = (
         ApiToken.objects.select_related("user")
-        .annotate(role_names=ArrayAgg("user__groups__name", filter=Q(user__groups__isnull=False), default=[]))
+        .annotate(role_names=ArraySubquery(Group.objects.filter(user=OuterRef("user_id")).values("name")))
         .filter(digest=digest_of(text), revoked_at__isnull=True)
         .first()
     )
