@@ -6,12 +6,18 @@ not needing the pages' sign-in redirect: the API answers 401 in JSON instead.
 
 from __future__ import annotations
 
+import functools
+import json
+
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, HttpResponse
 from django.urls import URLPattern, URLResolver
 from ninja import NinjaAPI
 
 from api import errors
 from api.idempotency import HEADER, MAX_KEY_LENGTH, idempotent
 from api.routers import customers, documents, invoices, orders, payments, plans, registrations, tokens, webhooks
+from api.tokens import bearer_text, request_token
 
 DESCRIPTION = """Settle's machine interface: thin endpoints over the services of DESIGN.md section 7.
 
@@ -48,6 +54,25 @@ class SettleAPI(NinjaAPI):
         return schema
 
 
+def staff_only(view):
+    """The document and the docs page are for Settle's own users and its integrators, not the
+    whole internet: a signed-in clerk (the docs page in the browser) or a live token (a client
+    fetching openapi.json). Anyone else is sent to sign in, or gets a 401 for a bad token."""
+
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, *args, **kwargs):
+        if request.user.is_authenticated or request_token(request) is not None:
+            return view(request, *args, **kwargs)
+        if bearer_text(request):
+            body = json.dumps({"code": "Unauthorized", "message": "This token is unknown or revoked.", "field": None})
+            response = HttpResponse(body, status=401, content_type="application/json; charset=utf-8")
+            response["WWW-Authenticate"] = "Bearer"
+            return response
+        return redirect_to_login(request.get_full_path())
+
+    return wrapper
+
+
 api = SettleAPI(
     title="Settle API",
     version="1.0.0",
@@ -55,6 +80,7 @@ api = SettleAPI(
     urls_namespace="api",
     docs_url="/docs",
     openapi_url="/openapi.json",
+    docs_decorator=staff_only,
 )
 errors.install(api)
 for module in (customers, invoices, payments, orders, plans, registrations, documents, webhooks, tokens):

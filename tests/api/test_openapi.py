@@ -40,3 +40,14 @@ def test_the_docs_page_loads_its_scripts_from_this_site(support_api, client):
     assert page.status_code == 200
     text = page.content.decode()
     assert "cdn." not in text and "swagger-ui-bundle.js" in text
+
+
+@pytest.mark.django_db
+def test_the_document_and_the_docs_are_not_public(client, anonymous_api):
+    page = client.get("/api/v1/docs")
+    assert page.status_code == 302 and "/login" in page["Location"]
+    assert client.get("/api/v1/openapi.json").status_code == 302
+    from tests.api.conftest import ApiClient
+
+    refused = ApiClient("stl_not-a-token").get("/api/v1/openapi.json")
+    assert refused.status_code == 401 and refused.json()["code"] == "Unauthorized"
