@@ -35,6 +35,7 @@ class ObjectKind(models.TextChoices):
     PAYMENT_TOTALS = "payment_totals", "Payment queue totals"
     ORDER_TOTALS = "order_totals", "Order list totals"
     PLAN_TOTALS = "plan_totals", "Plan list totals"
+    WORKSHOP = "workshop", "Workshop seats"
     JOURNAL_CUSTOMER = "journal_customer", "Entry journal of a customer"
     JOURNAL_ACCOUNT = "journal_account", "Entry journal of an account"
 
@@ -112,10 +113,16 @@ class ReconciliationDifference(models.Model):
         return f"{self.object_label} {self.field}: {self.cached_value} (cached) vs {self.ledger_value} (ledger)"
 
     def get_object_url(self) -> str | None:
-        """The object's page, if its app has one (the web UI is built in parallel)."""
+        """The object's page, if it has one of its own (an account's is its customer's page)."""
         from django.urls import NoReverseMatch
 
-        names: dict[str, str] = {ObjectKind.INVOICE: "invoices:detail", ObjectKind.PAYMENT: "payments:detail"}
+        names: dict[str, str] = {
+            ObjectKind.INVOICE: "invoices:detail",
+            ObjectKind.PAYMENT: "payments:detail",
+            ObjectKind.ORDER: "orders:detail",
+            ObjectKind.PLAN: "plans:detail",
+            ObjectKind.WORKSHOP: "registrations:workshop",
+        }
         name = names.get(self.object_kind)
         if name is None:
             return None

@@ -17,7 +17,9 @@ A run has two phases.
    "reconciliation run N" in the status history.
 3. The trigger-kept queue totals (reconciliation.queue_totals): one statement per table
    compares them with the live rows and, with fix=True, appends a correcting delta.
-4. The entry journal (reconciliation.journal): one statement compares its sums per
+4. The workshops' seat caches (reconciliation.workshops): one statement finds the drifted
+   workshops; each is re-counted under its lock and, with fix=True, its caches set.
+5. The entry journal (reconciliation.journal): one statement compares its sums per
    customer and currency and per account with what the rows say. Its drift is reported,
    never repaired: the journal is append-only, and a missing or extra entry is a bug.
 
@@ -49,6 +51,7 @@ from reconciliation.drift import ObjectDrift, as_text, count_objects, find_drift
 from reconciliation.journal import JournalDrift, find_journal_drift
 from reconciliation.models import ObjectKind, ReconciliationDifference, ReconciliationRun, RunOutcome
 from reconciliation.queue_totals import QUEUES, find_queue_total_drift
+from reconciliation.workshops import find_seat_drift
 
 # pg_try_advisory_lock key: "reconcile" as a number, shared by every process.
 ADVISORY_LOCK_KEY = 0x5E771E_0001
@@ -350,6 +353,7 @@ def _run(run: ReconciliationRun, *, fix: bool, limit: int | None, batch_size: in
         verb = f", {result.fixed} fixed" if fix else ""
         progress(f"Batch {number}/{len(batches)}: {len(batch)} re-checked under lock, {result.found} drifted{verb}.")
     check_queue_totals(run, fix=fix, progress=progress)
+    check_workshop_seats(run, fix=fix, progress=progress)
     check_journal(run, progress=progress, found=journal)
     run.refresh_from_db()
     _finish(run, _outcome(run), f"{busy} objects were busy and left for the next run." if busy else "")
@@ -388,6 +392,34 @@ def check_queue_totals(run: ReconciliationRun, *, fix: bool, progress: Progress 
         plural = str(queue.model._meta.verbose_name_plural)
         progress(f"{plural.capitalize()}: {len(found)} keys drifted{verb}.")
     return drifted
+
+
+def check_workshop_seats(run: ReconciliationRun, *, fix: bool, progress: Progress = _quiet) -> int:
+    """Record each workshop whose seat caches or wait list are off (repaired with fix where a
+    recount can put them right); returns how many drifted."""
+    found = find_seat_drift(fix=fix)
+    ReconciliationDifference.objects.bulk_create(
+        ReconciliationDifference(
+            run=run,
+            object_kind=ObjectKind.WORKSHOP,
+            object_id=drift.workshop_id,
+            object_label=drift.label[:200],
+            field=name,
+            cached_value=str(cached),
+            ledger_value=str(counted),
+            fixed=drift.fixed and name in ("seats_taken", "waitlist_length"),
+        )
+        for drift in found
+        for name, cached, counted in drift.fields
+    )
+    if found:
+        ReconciliationRun.objects.filter(pk=run.pk).update(
+            drift_found=F("drift_found") + len(found),
+            drift_fixed=F("drift_fixed") + sum(drift.fixed for drift in found),
+        )
+    verb = f" ({sum(d.fixed for d in found)} repaired)" if fix and found else ""
+    progress(f"Workshop seats: {len(found)} workshops drifted{verb}.")
+    return len(found)
 
 
 def check_journal(
