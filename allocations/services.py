@@ -61,7 +61,12 @@ def allocate_many(
         account_ids = {invoice.account_id for invoice, _ in splits}
     else:
         account_ids = set(Invoice.objects.filter(pk__in=seen).values_list("account_id", flat=True))
-    accounts, invoices, payments = lock_rows(accounts=account_ids, invoices=seen, payments=[payment.pk])
+    # Likewise its order: when the copies carry it, the orders are not looked up (none to lock, mostly).
+    orders_given = all("order_id" in invoice.__dict__ for invoice, _ in splits)
+    order_ids = {invoice.order_id for invoice, _ in splits if invoice.order_id} if orders_given else set()
+    accounts, invoices, payments = lock_rows(
+        accounts=account_ids, orders=order_ids, invoices=seen, payments=[payment.pk], invoice_orders_given=orders_given
+    )
     if any(invoices[invoice_id].account_id not in accounts for invoice_id in seen):
         raise InvalidInput("An invoice given to allocate is not the one in the ledger; reload it and try again.")
     locked = payments[payment.pk]

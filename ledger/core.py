@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from allocations.models import Allocation
 from billing.actors import Actor
+from billing.errors import InvalidInput
 from billing.models import Account
 from billing.status import derive_balance_due
 from invoices.models import OPEN_WORK_SQL, Invoice, InvoiceState, InvoiceStatusChange
@@ -39,15 +40,24 @@ def lock_rows(
     orders: Iterable[int] = (),
     invoices: Iterable[int] = (),
     payments: Iterable[int] = (),
+    invoice_orders_given: bool = False,
 ) -> tuple[dict[int, Account], dict[int, Invoice], dict[int, Payment]]:
     """Lock rows FOR UPDATE in the one global order and return fresh copies by id.
 
     Every writer takes its locks through here, so two clerks never wait on each
     other in opposite orders (no deadlocks, I8). The orders of the given invoices are
-    locked too, between the accounts and the invoices (lock_rows_with_orders returns them).
+    locked too, between the accounts and the invoices (lock_rows_with_orders returns them);
+    with `invoice_orders_given` the caller says `orders` already holds every order of those
+    invoices (read from its copies: an invoice's order never changes), so none is looked up,
+    and none at all is locked when they have none. A locked invoice whose order was not
+    given is then refused (InvalidInput: the caller's copy is not the ledger's).
     """
     locked_accounts, _, locked_invoices, locked_payments = lock_rows_with_orders(
-        accounts=accounts, orders=orders, invoices=invoices, payments=payments
+        accounts=accounts,
+        orders=orders,
+        invoices=invoices,
+        payments=payments,
+        invoice_orders_given=invoice_orders_given,
     )
     return locked_accounts, locked_invoices, locked_payments
 
@@ -58,6 +68,7 @@ def lock_rows_with_orders(
     orders: Iterable[int] = (),
     invoices: Iterable[int] = (),
     payments: Iterable[int] = (),
+    invoice_orders_given: bool = False,
 ) -> tuple[dict[int, Account], dict[int, Order], dict[int, Invoice], dict[int, Payment]]:
     """lock_rows, also returning the orders locked: the given ones and those of the invoices.
 
@@ -65,9 +76,16 @@ def lock_rows_with_orders(
     invoice's lock is safe; the orders are locked in the same statement that finds them.
     """
     invoices = sorted(set(invoices))
+    orders = set(orders)
     locked_accounts = _lock(Account, accounts)
-    locked_orders = lock_orders_of(orders, invoices)
+    locked_orders = lock_orders_of(orders, [] if invoice_orders_given else invoices)
     locked_invoices = _lock(Invoice, invoices)
+    if invoice_orders_given and any(
+        invoice.order_id and invoice.order_id not in orders for invoice in locked_invoices.values()
+    ):
+        raise InvalidInput(
+            "An invoice given is not the one in the ledger (its order differs); reload it and try again."
+        )
     locked_payments = _lock(Payment, payments)
     return locked_accounts, locked_orders, locked_invoices, locked_payments
 

@@ -294,3 +294,43 @@ def test_deallocate_an_overallocated_payment_after_manual_chargeback(customer, i
 def test_error_classes_are_billing_errors():
     for error in (ExceedsBalance, InsufficientFunds, InvalidAmount, InvalidInput, InvalidState, PartyMismatch):
         assert issubclass(error, BillingError)
+
+
+def test_allocating_an_orders_invoice_from_a_copy_refreshes_the_order_without_looking_it_up(customer, provider):
+    """allocate_many takes an invoice's order from the caller's copy (it never changes): the
+    order is locked and refreshed all the same, and a copy naming no order where the ledger
+    has one is refused, nothing written."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from orders.models import Order
+    from orders.services import create_order, invoice_order, record_delivery
+    from tests.factories import make_payment
+
+    order = create_order(customer=customer, provider=provider, currency="EUR", lines=[("Chair", 2, "25.00")], by=None)
+    record_delivery(order, quantities={order.lines.get(): 2}, by=None)
+    invoice = invoice_order(order, by=None)
+    payment = make_payment(customer=customer, amount="50.00")
+
+    stale = type(invoice).objects.get(pk=invoice.pk)
+    stale.__dict__["order_id"] = None  # a copy that is not the ledger's
+    with unchanged_database(), pytest.raises(InvalidInput, match="not the one in the ledger"):
+        allocate_many(payment, [(stale, "10.00")], by=None)
+
+    with CaptureQueriesContext(connection) as queries:
+        allocate_many(payment, [(invoice, "50.00")], by=None)
+    order_locks = [
+        q["sql"] for q in queries.captured_queries if 'FROM "orders_order"' in q["sql"] and "FOR UPDATE" in q["sql"]
+    ]
+    assert order_locks and all("invoices_invoice" not in sql for sql in order_locks)  # by id, not looked up
+    assert Order.objects.get(pk=order.pk).payment_status == "paid"
+    assert_invariants()
+
+
+def test_allocating_invoices_without_orders_locks_no_order(invoice, payment):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as queries:
+        allocate_many(payment, [(invoice, "40.00")], by=None)
+    assert not [q for q in queries.captured_queries if "orders_order" in q["sql"]]
