@@ -18,9 +18,14 @@ an edit:
 A period with a voided penalty invoice is left as it is: voiding it was a decision about
 that period.
 
-One run at a time: the whole run is one transaction holding a transaction-level advisory
-lock, so a second run (or change_penalty_rule) waits and then sees what the first
-committed; the unique (installment, penalty_period) constraint is the backstop. Candidates
+One run at a time: a run holds a session-level advisory lock from start to end, so a second
+run (or change_penalty_rule, which takes the same key) waits and then sees what the first
+committed; the unique (installment, penalty_period) constraint is the backstop. Each batch
+is its own transaction: the accounts a batch locks are free again when it commits, not held
+until the whole night's run ends (after a night of many payments, recalculating thousands of
+penalties took a single transaction many minutes, every touched customer's account locked
+all along). A run that dies leaves its committed batches, which are right on their own, and
+no log row; the next run then looks again from the last complete one and finds them settled. Candidates
 are chosen set-based in SQL: open installments of plans that are not canceled and that
 have a rule, past the shortest grace of their plan's rules, and either already penalized,
 or not waived and still owing or paid with a value date past grace. Their figures are read
@@ -65,7 +70,7 @@ from ledger.core import lock_rows
 from plans.models import PenaltyAssessment, Plan, PlanState
 from plans.penalties import ZERO, Period, RuleVersion, penalty_periods
 
-# pg_advisory_xact_lock key of the assessment (and of change_penalty_rule, which waits for it).
+# pg_advisory_lock key of the assessment (and of change_penalty_rule, which waits for it).
 ASSESSMENT_LOCK = 0x5E771E_0004
 BATCH = 2000
 
@@ -293,7 +298,6 @@ def _previous_run(as_of: datetime.date) -> PenaltyAssessment | None:
     return previous
 
 
-@transaction.atomic
 def run_assessment(
     *, as_of: datetime.date | None = None, plan: Plan | None = None, full: bool = False, by: Actor
 ) -> AssessmentResult:
@@ -310,7 +314,15 @@ def run_assessment(
     if as_of > today:
         raise InvalidInput(f"Penalties are not charged ahead of time: {as_of} is after today ({today}).")
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [ASSESSMENT_LOCK])
+        cursor.execute("SELECT pg_advisory_lock(%s)", [ASSESSMENT_LOCK])
+    try:
+        return _run(as_of, plan, full, by=by)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [ASSESSMENT_LOCK])
+
+
+def _run(as_of: datetime.date, plan: Plan | None, full: bool, *, by: Actor) -> AssessmentResult:
     started_at = timezone.now()
     result = AssessmentResult(as_of=as_of)
     previous = _previous_run(as_of) if plan is None and not full else None
@@ -328,7 +340,8 @@ def run_assessment(
             if differences(figures, rules.get(figures.plan_id, []), as_of):
                 changed.append(figures)
         if changed:
-            result.documents += _write(changed, rules, as_of, by=by)
+            with transaction.atomic():  # one batch: its locks end with it
+                result.documents += _write(changed, rules, as_of, by=by)
     PenaltyAssessment.objects.create(
         as_of=as_of,
         plan=plan,

@@ -58,3 +58,55 @@ def test_assessments_rule_changes_and_clerks_paying_at_once(customer, provider):
         )
         assert periods == sorted(set(periods))  # one invoice per period
     assert_invariants()
+
+
+def test_a_night_of_assessment_holds_each_batchs_locks_only_while_that_batch_runs(customer, provider, monkeypatch):
+    """Each batch commits on its own: while the run waits on one customer's account, another
+    customer's, written by an earlier batch, is free for a clerk and its penalties are there."""
+    import threading
+    import time
+
+    import psycopg
+    from django.db import connection
+
+    from plans import assessment
+    from tests.factories import CustomerFactory
+
+    monkeypatch.setattr(assessment, "BATCH", 1)  # a batch per installment
+    early = make_plan(customer, provider, None, installments=2)
+    late = make_plan(CustomerFactory(name="Late Larry"), provider, None, installments=2)
+    params = connection.get_connection_params()
+    with psycopg.connect(**params) as holder, psycopg.connect(**params) as clerk:
+        holder.execute("SELECT id FROM billing_account WHERE id = %s FOR UPDATE", [late.account_id])
+        done: list = []
+
+        def night() -> None:
+            try:
+                done.append(assess_penalties(as_of=day("2025-05-31"), by=None))
+            except Exception as error:  # shown by the assertion below
+                done.append(error)
+            finally:
+                connection.close()
+
+        run = threading.Thread(target=night)
+        run.start()
+        deadline = time.monotonic() + 30
+        while not clerk.execute(
+            "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        ).fetchone():
+            assert time.monotonic() < deadline and not done, f"the run never reached the held account: {done}"
+            time.sleep(0.05)
+        clerk.rollback()
+        # The run now waits on the late customer's account; the early one's batches are committed.
+        clerk.execute("SET lock_timeout = '1s'")
+        assert clerk.execute("SELECT id FROM billing_account WHERE id = %s FOR UPDATE", [early.account_id]).fetchone()
+        (charged,) = clerk.execute(
+            "SELECT count(*) FROM invoices_invoice WHERE kind = 'penalty' AND plan_id = %s", [early.pk]
+        ).fetchone()
+        clerk.rollback()
+        holder.rollback()  # let the run go on
+        run.join(30)
+    assert not run.is_alive() and len(done) == 1 and isinstance(done[0], list)
+    assert charged > 0 and Invoice.objects.filter(kind="penalty", plan=early).count() == charged
+    assert Invoice.objects.filter(kind="penalty", plan=late).count() == charged  # the same terms
+    assert_invariants()
