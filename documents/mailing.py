@@ -1,10 +1,10 @@
 """Emailing stored documents and recording every attempt as a Delivery row (DESIGN.md §11).
 
-One path for the clerk's "Send" button (one document) and the nightly dunning run (a chunk's
-letters): the messages go over one connection of the default mailer, opened once, and each
-attempt becomes a Delivery row with its result, all inserted in one statement. Opening an SMTP
-connection (TCP, EHLO, maybe STARTTLS and a login) is most of what one message costs, so a
-chunk of 500 letters pays it once instead of 500 times.
+One path for the clerk's "Send" button (one document) and the nightly dunning run's mail job
+(a chunk's letters, documents.tasks): the messages go over one connection of the default
+mailer, opened once, and each attempt becomes a Delivery row with its result, all inserted in
+one statement. Opening an SMTP connection (TCP, EHLO, maybe STARTTLS and a login) is much of
+what one message costs, so a chunk of 500 letters pays it once instead of 500 times.
 
 A refusal of one message (a recipient the server rejects) is a failed row and the next
 message goes over the same connection; a dropped connection is reopened once, and if the
@@ -23,10 +23,46 @@ from django.core.validators import validate_email
 from django.utils import timezone
 
 from billing.errors import InvalidInput
-from documents.models import Delivery, DeliveryResult, Document, DocumentKind
+from documents.models import Delivery, DeliveryChannel, DeliveryResult, Document, DocumentKind
 from ledger.bulk import insert_many
 
 logger = logging.getLogger(__name__)
+
+
+def addressed(documents: Sequence[Document], *, by_id: int | None) -> list[Delivery]:
+    """A Delivery to fill in for each document whose customer has an address; the others go by post."""
+    deliveries = []
+    for document in documents:
+        if not document.customer.email.strip():
+            continue
+        try:
+            address = address_for(document, None)
+        except InvalidInput as error:  # a malformed address on file: the letter goes by post
+            logger.warning("%s left for print: %s", document.number, " ".join(error.messages))
+            continue
+        deliveries.append(
+            Delivery(
+                document=document,
+                channel=DeliveryChannel.EMAIL,
+                to=address,
+                sha256=document.sha256,
+                created_by_id=by_id,
+            )
+        )
+    return deliveries
+
+
+def send_letters(document_ids: Sequence[int], *, by_id: int | None) -> int:
+    """Email each of the documents that has no delivery yet (a job run again after a crash
+    sends the rest, not everything twice); returns how many were attempted."""
+    documents = (
+        Document.objects.filter(pk__in=list(document_ids), deliveries__isnull=True)
+        .select_related("customer")
+        .order_by("pk")
+    )
+    deliveries = addressed(list(documents), by_id=by_id)
+    deliver(deliveries, attach_pdf=False)
+    return len(deliveries)
 
 
 def address_for(document: Document, to: str | None) -> str:

@@ -15,8 +15,10 @@ its own letter and not the chunk.
 A chunk is one transaction: its accounts are locked in id order (accounts come first in the
 lock order, DESIGN.md §1), then the selection is asked again for them under the locks, since
 a payment, a promise or a clerk's letter may have come between the nightly selection and the
-lock; an account no longer due is skipped and logged. After the chunk commits, its letters
-are emailed over one mailer connection (documents.mailing), one Delivery row per attempt.
+lock; an account no longer due is skipped and logged. The chunk's letters to customers with
+an email address are handed to the task queue in the same transaction, one job per chunk
+(documents.tasks): building and sending a message costs more than writing the letter, so
+the run does not wait for it; a worker sends them over one mailer connection.
 """
 
 from __future__ import annotations
@@ -30,11 +32,10 @@ from django.db import transaction
 from django.utils import timezone
 
 from billing.actors import Actor
-from billing.errors import BillingError, InvalidInput
+from billing.errors import BillingError
 from billing.models import Account
 from documents.levels import DunningLevel, dunning_levels
-from documents.mailing import address_for, deliver
-from documents.models import Delivery, DeliveryChannel, Document, DocumentKind
+from documents.models import Document, DocumentKind
 from documents.reminders import (
     DueReminder,
     due_reminders,
@@ -43,6 +44,7 @@ from documents.reminders import (
     reminder_figures,
 )
 from documents.rendering import next_numbers, render_figures, sha256_of, template_of
+from documents.tasks import send_letters_job
 from invoices.models import Invoice
 from invoices.services import create_invoice, issue_invoice
 from ledger.bulk import insert_many
@@ -151,8 +153,8 @@ def issue_due_letters(rows: Sequence[DueReminder], *, as_of: datetime.date, by: 
     """One chunk of the nightly run, in one transaction: lock, ask again, write, then email.
 
     `rows` come from due_reminders(as_of), maybe minutes ago; the level sent is the one due
-    under the lock. Letters to a customer with an email address are sent after the commit,
-    over one connection (documents.mailing); a malformed address leaves the letter for print.
+    under the lock. Letters to a customer with an email address go to the mail queue, one
+    job for the chunk (documents.tasks); a malformed address leaves the letter for print.
     """
     today = timezone.localdate()
     levels = {level.level: level for level in dunning_levels()}
@@ -176,26 +178,7 @@ def issue_due_letters(rows: Sequence[DueReminder], *, as_of: datetime.date, by: 
             by=by,
             refused=lambda account, error: _skipped(account.pk, " ".join(error.messages)),
         )
-        deliveries = _addressed(documents, by=by)
-        if deliveries:
-            transaction.on_commit(lambda: deliver(deliveries, attach_pdf=False))
+        emailed = [document.pk for document in documents if document.customer.email.strip()]
+        if emailed:  # in the chunk's transaction: the job exists exactly when its letters do
+            send_letters_job.defer(document_ids=emailed, by_id=by.pk if by is not None else None)
     return documents
-
-
-def _addressed(documents: Sequence[Document], *, by: Actor) -> list[Delivery]:
-    """A Delivery to fill in for each letter whose customer has an address; the others go by post."""
-    deliveries = []
-    for document in documents:
-        if not document.customer.email.strip():
-            continue
-        try:
-            address = address_for(document, None)
-        except InvalidInput as error:  # a malformed address on file: the letter goes by post
-            logger.warning("Reminder %s left for print: %s", document.number, " ".join(error.messages))
-            continue
-        deliveries.append(
-            Delivery(
-                document=document, channel=DeliveryChannel.EMAIL, to=address, sha256=document.sha256, created_by=by
-            )
-        )
-    return deliveries

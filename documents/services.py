@@ -206,13 +206,16 @@ def run_dunning(*, as_of: datetime.date | None = None, by: Actor) -> list[Docume
     accounts locked in id order and asked again whether they are due, their overdue invoices,
     numbers and journal positions read at once, the documents inserted at once. An account
     no longer due, or whose fee the ledger refuses, is skipped and logged; the others of its
-    chunk are written. Each chunk's mail goes after its commit over one SMTP connection,
-    inside this run, rather than through the task queue: the run returns with every
-    Delivery row written (the command reports them, and a failed one is there for a clerk
-    the next morning), one connection for 500 letters costs far less than the letters'
-    rendering, and no worker has to be up for the night's mail to go. The documents
-    returned do not keep their HTML and figures in memory (they load again if read): at
-    100,000 letters that would be hundreds of megabytes.
+    chunk are written.
+
+    Mail goes through the task queue, not inside the run: each chunk defers one job with its
+    emailed letters, in the chunk's transaction, and a worker sends them over one SMTP
+    connection with a Delivery row per attempt (documents.tasks, documents.mailing). Building
+    a MIME message alone costs more than writing the letter, and an SMTP server may be slow
+    or away; the run issues the night's letters without waiting for either, and a worker
+    retried after a crash sends only what has no delivery yet. The documents returned do not
+    keep their HTML and figures in memory (Django loads them again if read): at 100,000
+    letters that would be hundreds of megabytes.
     """
     as_of = as_of or timezone.localdate()
     if as_of > timezone.localdate():

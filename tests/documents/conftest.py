@@ -6,6 +6,7 @@ refunds, dated by when they are written, land inside the month); and a real SMTP
 from __future__ import annotations
 
 import datetime
+import json
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,10 +15,12 @@ from unittest import mock
 
 import pytest
 from aiosmtpd.controller import Controller
+from django.db import connection
 from django.test import override_settings
 from django.utils import timezone
 
 from allocations.services import allocate
+from documents.mailing import send_letters
 from invoices.services import issue_credit_note
 from payments.services import refund_payment
 from tests.factories import make_invoice, make_payment
@@ -110,3 +113,16 @@ def smtp() -> Iterator[Collector]:
             yield handler
     finally:
         controller.stop()
+
+
+def send_queued_letters() -> int:
+    """What a worker does with the nightly run's mail jobs (documents.tasks), here on the test's
+    own connection and transaction, where the jobs were deferred: every job still to do is run,
+    and a letter already delivered is not sent again. Returns the mails attempted."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT args FROM procrastinate_jobs WHERE task_name = 'documents.send_letters' AND status = 'todo'"
+            " ORDER BY id"
+        )
+        jobs = [json.loads(args) for (args,) in cursor.fetchall()]  # Django reads jsonb as text
+    return sum(send_letters(args["document_ids"], by_id=args.get("by_id")) for args in jobs)
