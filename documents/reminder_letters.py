@@ -38,6 +38,7 @@ from documents.levels import DunningLevel, dunning_levels
 from documents.models import Document, DocumentKind
 from documents.reminders import (
     DueReminder,
+    OverdueInvoice,
     due_reminders,
     journal_positions_of,
     overdue_invoices_of,
@@ -59,7 +60,7 @@ FEE_DUE_DAYS = 14
 class Letter:
     account: Account  # locked, with its customer and provider
     level: DunningLevel
-    overdue: list[Invoice]  # read under the account's lock: what the letter prints
+    overdue: list[OverdueInvoice]  # read under the account's lock: what the letter prints
 
 
 def lock_accounts(account_ids: Sequence[int]) -> dict[int, Account]:

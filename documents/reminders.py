@@ -29,7 +29,7 @@ import datetime
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import connection
 from django.db.models import Max
@@ -125,12 +125,25 @@ def next_level(account: Account, as_of: datetime.date) -> int:
     return level if level and (not had or max(had) < level) else 0
 
 
-def overdue_invoices_of(account_ids: Sequence[int], as_of: datetime.date) -> dict[int, list[Invoice]]:
+class OverdueInvoice(NamedTuple):
+    """What a letter prints of one overdue invoice (a row, not a model: a night reads a million)."""
+
+    number: str
+    issue_date: datetime.date | None
+    due_date: datetime.date
+    total: Decimal
+    balance_due: Decimal
+
+
+def overdue_invoices_of(account_ids: Sequence[int], as_of: datetime.date) -> dict[int, list[OverdueInvoice]]:
     """Each account's overdue invoices on `as_of`, oldest due first (what its letter lists): one query."""
-    found: dict[int, list[Invoice]] = {}
+    found: dict[int, list[OverdueInvoice]] = {}
     invoices = Invoice.objects.filter(open_work(), account_id__in=list(account_ids), due_date__lt=as_of)
-    for invoice in invoices.order_by("account_id", "due_date", "id"):
-        found.setdefault(invoice.account_id, []).append(invoice)
+    rows = invoices.order_by("account_id", "due_date", "id").values_list(
+        "account_id", "number", "issue_date", "due_date", "total", "balance_due"
+    )
+    for account_id, *printed in rows:
+        found.setdefault(account_id, []).append(OverdueInvoice(*printed))
     return found
 
 
@@ -144,7 +157,7 @@ def journal_positions_of(account_ids: Sequence[int]) -> dict[int, int]:
 
 def reminder_figures(
     account: Account,
-    overdue: list[Invoice],
+    overdue: list[OverdueInvoice],
     *,
     level: DunningLevel,
     as_of: datetime.date,
@@ -161,7 +174,7 @@ def reminder_figures(
         overdue_total += invoice.balance_due
         items.append(
             {
-                "number": str(invoice),
+                "number": invoice.number,
                 "issue_date": invoice.issue_date.isoformat() if invoice.issue_date else "",
                 "due_date": invoice.due_date.isoformat(),
                 "days_past_due": (as_of - invoice.due_date).days,
