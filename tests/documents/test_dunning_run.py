@@ -267,3 +267,49 @@ def test_two_runs_at_once_over_many_chunks_issue_each_letter_once(settings):
     assert sorted(len(issued) for issued in results) == [0, 10]
     letters = Document.objects.filter(kind=DocumentKind.REMINDER)
     assert sorted(letters.values_list("account_id", flat=True)) == sorted(a.pk for a in accounts)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_clerks_button_during_the_run_and_the_run_send_the_level_once(settings):
+    # Fees on: each side issues a fee invoice under the provider's lock as well as the account's.
+    settings.SETTLE_DUNNING_LEVELS = FEE_LEVELS
+    settings.SETTLE_DUNNING_CHUNK = 2
+    provider = ProviderFactory()
+    accounts = [owe(CustomerFactory(), past_due=25, provider=provider).account for _ in range(6)]
+    contested = accounts[3]
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+    refused: list[BaseException] = []
+
+    def nightly() -> None:
+        try:
+            barrier.wait()
+            run_dunning(by=None)
+        except BaseException as error:  # reported below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    def clerk() -> None:
+        try:
+            barrier.wait()
+            issue_reminder(contested, level=2, by=None)
+        except BillingError as error:  # the run was first: "already had level 2"
+            refused.append(error)
+        except BaseException as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    with on(RUN):
+        threads = [threading.Thread(target=nightly), threading.Thread(target=clerk)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert not errors
+    letters = Document.objects.filter(kind=DocumentKind.REMINDER)
+    assert sorted(letters.values_list("account_id", flat=True)) == sorted(a.pk for a in accounts)  # one each
+    assert letters.filter(account=contested).get().level == 2
+    assert fee_invoices() and len(fee_invoices()) == 6  # one fee per letter, none for a refused one
+    assert len(refused) <= 1
