@@ -45,7 +45,6 @@ from documents.reminders import (
     reminder_figures,
 )
 from documents.rendering import next_numbers, render_figures, sha256_of, template_of
-from documents.tasks import send_letters_job
 from invoices.models import Invoice
 from invoices.services import create_invoice, issue_invoice
 from ledger.bulk import insert_many
@@ -151,7 +150,7 @@ def _skipped(account_id: int, why: str) -> None:
 
 
 def issue_due_letters(rows: Sequence[DueReminder], *, as_of: datetime.date, by: Actor) -> list[Document]:
-    """One chunk of the nightly run, in one transaction: lock, ask again, write, then email.
+    """One chunk of the nightly run, in one transaction: lock, ask again, write, queue the mail.
 
     `rows` come from due_reminders(as_of), maybe minutes ago; the level sent is the one due
     under the lock. Letters to a customer with an email address go to the mail queue, one
@@ -181,5 +180,7 @@ def issue_due_letters(rows: Sequence[DueReminder], *, as_of: datetime.date, by: 
         )
         emailed = [document.pk for document in documents if document.customer.email.strip()]
         if emailed:  # in the chunk's transaction: the job exists exactly when its letters do
+            from documents.tasks import send_letters_job  # as intake.background: the queue's app loads on use
+
             send_letters_job.defer(document_ids=emailed, by_id=by.pk if by is not None else None)
     return documents

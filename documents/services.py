@@ -214,8 +214,8 @@ def run_dunning(*, as_of: datetime.date | None = None, by: Actor) -> list[Docume
     a MIME message alone costs more than writing the letter, and an SMTP server may be slow
     or away; the run issues the night's letters without waiting for either, and a worker
     retried after a crash sends only what has no delivery yet. The documents returned do not
-    keep their HTML and figures in memory (Django loads them again if read): at 100,000
-    letters that would be hundreds of megabytes.
+    keep their HTML, figures, account and provider in memory (Django loads them again if
+    read): at 100,000 letters that would be hundreds of megabytes.
     """
     as_of = as_of or timezone.localdate()
     if as_of > timezone.localdate():
@@ -228,9 +228,12 @@ def run_dunning(*, as_of: datetime.date | None = None, by: Actor) -> list[Docume
         due = due_reminders(as_of)  # read under the lock: a run that waited sees the letters of the one before
         for start in range(0, len(due), chunk):
             for document in issue_due_letters(due[start : start + chunk], as_of=as_of, by=by):
-                # Deferred fields (Django loads them again on access): the body is stored, not kept.
+                # Kept small: the body and figures become deferred fields, the account and provider
+                # lazy relations (Django loads them again on access); the customer stays for its email.
                 document.__dict__.pop("html", None)
                 document.__dict__.pop("figures", None)
+                document._state.fields_cache.pop("account", None)
+                document._state.fields_cache.pop("provider", None)
                 issued.append(document)
     finally:
         with connection.cursor() as cursor:
