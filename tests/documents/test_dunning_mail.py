@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import json
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from django.db import connection
@@ -109,7 +110,15 @@ def run_worker_until_the_mail_queue_is_empty() -> None:
     with app.replace_connector(app.connector.get_worker_connector()) as worker_app:  # type: ignore[attr-defined]
         periodic, worker_app.periodic_registry = worker_app.periodic_registry, PeriodicRegistry()
         try:
-            worker_app.run_worker(queues=["mail"], wait=False, install_signal_handlers=False, listen_notify=False)
+            # On a thread of its own: after a browser test, Playwright's loop counts as running in this one.
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                pool.submit(
+                    worker_app.run_worker,
+                    queues=["mail"],
+                    wait=False,
+                    install_signal_handlers=False,
+                    listen_notify=False,
+                ).result()
         finally:
             worker_app.periodic_registry = periodic
 
