@@ -286,37 +286,28 @@ def statement(*, by, log=print) -> dict:
     return result
 
 
-def _capped_dunning(due, *, as_of: datetime.date, budget: float, by) -> tuple[int, int, float]:
-    """run_dunning's own loop (documents.services) over `due`, under its lock, stopping once
-    `budget` seconds have passed: (letters issued, letters emailed, seconds)."""
-    from billing.errors import BillingError, InvalidInput
-    from billing.models import Account
-    from documents.services import DUNNING_LOCK, issue_reminder, send_document
+def _capped_dunning(due, *, as_of: datetime.date, budget: float, by) -> tuple[set[int], int, float]:
+    """run_dunning's own loop (documents.services) over `due`, chunk by chunk under its lock,
+    stopping once `budget` seconds have passed: (accounts that got a letter, letters emailed, seconds)."""
+    from documents.reminder_letters import issue_due_letters
+    from documents.services import DUNNING_CHUNK, DUNNING_LOCK
 
-    letters = emailed = 0
+    lettered: set[int] = set()
+    emailed = 0
     started = time.perf_counter()
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_lock(%s)", [DUNNING_LOCK])
     try:
-        accounts = Account.objects.select_related("customer", "provider").in_bulk([row.account_id for row in due])
-        for row in due:
+        for start in range(0, len(due), DUNNING_CHUNK):
             if time.perf_counter() - started > budget:
                 break
-            try:
-                document = issue_reminder(accounts[row.account_id], level=row.level, as_of=as_of, by=by)
-            except BillingError:
-                continue
-            letters += 1
-            if document.customer.email.strip():
-                try:
-                    send_document(document, by=by)
-                    emailed += 1
-                except InvalidInput:
-                    pass
+            documents = issue_due_letters(due[start : start + DUNNING_CHUNK], as_of=as_of, by=by)
+            lettered.update(document.account_id for document in documents if document.account_id is not None)
+            emailed += sum(1 for document in documents if document.customer.email.strip())
     finally:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [DUNNING_LOCK])
-    return letters, emailed, time.perf_counter() - started
+    return lettered, emailed, time.perf_counter() - started
 
 
 def dunning(*, by, budget: float = DUNNING_SECONDS, log=print) -> dict:
@@ -341,7 +332,8 @@ def dunning(*, by, budget: float = DUNNING_SECONDS, log=print) -> dict:
     log(f"  due_reminders: {len(due):,} of {result['accounts']:,} accounts due, in {selection_ms:.0f} ms")
     with override_settings(MAILERS=LOCMEM):
         mail.outbox = []
-        letters, emailed, seconds = _capped_dunning(due, as_of=today, budget=budget, by=by)
+        lettered, emailed, seconds = _capped_dunning(due, as_of=today, budget=budget, by=by)
+        letters = len(lettered)
         rate = letters / seconds if seconds else 0.0
         complete = letters == len(due)
         result["first_run"] = {
@@ -372,7 +364,7 @@ def dunning(*, by, budget: float = DUNNING_SECONDS, log=print) -> dict:
         else:
             # run_dunning would go on with the accounts the budget left; the selection must
             # not offer again any account that just got its letter.
-            done = {row.account_id for row in due[:letters]}
+            done = lettered
             started = time.perf_counter()
             again_due = due_reminders(today)
             result["second_run"] = {

@@ -5,8 +5,10 @@
 2. `auto_allocate` over every settled payment with money left;
 3. `assess_penalties` (the nightly run after the data's "last night");
 4. `run_dunning`;
-5. `export_batch` of each export profile, where the exports app exists;
-6. `reconcile_statuses`.
+5. the letters' mail: the jobs run_dunning queued, run by a worker (documents.tasks; in
+   production a worker sends them while the window goes on, here they are timed on their own);
+6. `export_batch` of each export profile, where the exports app exists;
+7. `reconcile_statuses`.
 
 Each step runs in a process of its own (bench/step.py under bench/peak.py): wall time with
 Django's start, rows per second against the step's target, peak RSS and queries per row.
@@ -45,6 +47,7 @@ STEPS = [
     Step("auto_allocate", "auto_allocate", "payments", target_per_s=1_000),
     Step("assess_penalties", "assess_penalties", "installments", target_per_s=20_000),
     Step("run_dunning", "run_dunning", "accounts"),
+    Step("send_letters", "dunning mail (task queue)", "letters"),
     Step("export_batch", "export_batch", "entries", target_per_s=20_000),
     Step("reconcile", "reconcile_statuses", "invoices+payments", target_seconds=10),
 ]

@@ -94,6 +94,20 @@ def run_dunning() -> tuple[int, dict]:
     return accounts, {"summary": output.strip()[-300:]}
 
 
+def send_letters() -> tuple[int, dict]:
+    """The mail jobs run_dunning queued (documents.tasks), run by a worker until the queue is empty."""
+    from procrastinate.contrib.django import app
+
+    from documents.models import Delivery
+
+    before = Delivery.objects.count()
+    worker_app = app.with_connector(app.connector.get_worker_connector())  # type: ignore[attr-defined]
+    worker_app.run_worker(queues=["mail"], wait=False, install_signal_handlers=False, listen_notify=False)
+    deliveries = Delivery.objects.count() - before
+    failed = Delivery.objects.filter(result="failed").count()
+    return deliveries, {"deliveries": deliveries, "failed_in_total": failed}
+
+
 def export_batch(profile: str) -> tuple[int, dict]:
     from exports.services import export_batch as export
 
@@ -117,6 +131,7 @@ STEPS: dict[str, Callable[..., tuple[int, dict]]] = {
     "auto_allocate": auto_allocate,
     "assess_penalties": assess_penalties,
     "run_dunning": run_dunning,
+    "send_letters": send_letters,
     "export_batch": export_batch,
     "reconcile": reconcile,
 }

@@ -13,68 +13,42 @@ import datetime
 import hashlib
 import logging
 
-from django.core.exceptions import ValidationError
-from django.core.mail import EmailMessage
-from django.core.validators import validate_email
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 from billing.actors import Actor
-from billing.errors import BillingError, InvalidInput, InvalidState
+from billing.errors import InvalidInput, InvalidState
 from billing.models import Account, Customer, Provider
 from billing.money import MINOR_UNITS
 from documents.levels import dunning_levels
-from documents.models import (
-    NUMBER_PREFIX,
-    NUMBER_SEQUENCE,
-    Delivery,
-    DeliveryChannel,
-    DeliveryResult,
-    Document,
-    DocumentKind,
-    DocumentPdf,
-)
+from documents.mailing import address_for, deliver
+from documents.models import Delivery, DeliveryChannel, Document, DocumentKind, DocumentPdf
 from documents.notices import notice_figures
-from documents.reminders import due_reminders, levels_had, overdue_invoices, reminder_figures
+from documents.reminder_letters import Letter, issue_due_letters, lock_accounts, write_letters
+from documents.reminders import due_reminders, levels_had, overdue_invoices_of
+from documents.rendering import next_number, render_document, seal, sha256_of
 from documents.statements import statement_figures
 from invoices.models import Invoice, InvoiceKind, InvoiceState
-from invoices.services import create_invoice, issue_invoice
+
+__all__ = [
+    "issue_installment_notice",
+    "issue_reminder",
+    "issue_statement",
+    "render_document",
+    "render_pdf",
+    "run_dunning",
+    "send_document",
+    "sha256_of",
+]
 
 logger = logging.getLogger(__name__)
 
 
-def _next_number(kind: str) -> str:
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT nextval(%s)", [NUMBER_SEQUENCE[kind]])
-        (value,) = cursor.fetchone()
-    return f"{NUMBER_PREFIX[DocumentKind(kind)]}-{value:06d}"
-
-
-def sha256_of(html: str) -> str:
-    return hashlib.sha256(html.encode("utf-8")).hexdigest()
-
-
 def _store(document: Document) -> None:
     """Render the new document's figures, fingerprint the body and insert it: once, never updated."""
-    document.html = render_document(document)
-    document.sha256 = sha256_of(document.html)
+    seal(document)
     document.save(force_insert=True)
-
-
-def render_document(document: Document) -> str:
-    """The document's body from its stored figures: what issuing stored, byte for byte.
-
-    Only the kind, the number and the figures go in (not today's date, not the database),
-    so the same figures through the same template give the same sha256, today or in ten years.
-    """
-    context = {
-        "number": document.number,
-        "kind": document.kind,
-        "title": DocumentKind(document.kind).label,
-        "figures": document.figures,
-    }
-    return render_to_string(f"documents/{document.kind}.html", context)
 
 
 def issue_statement(
@@ -115,7 +89,7 @@ def issue_statement(
         figures["issued_on"] = today.isoformat()
         document = Document(
             kind=DocumentKind.STATEMENT,
-            number=_next_number(DocumentKind.STATEMENT),
+            number=next_number(DocumentKind.STATEMENT),
             customer=customer,
             provider=provider,
             currency=currency or "",
@@ -158,30 +132,6 @@ def render_pdf(document: Document) -> bytes:
     return pdf
 
 
-def _email(document: Document, delivery: Delivery) -> EmailMessage:
-    title = DocumentKind(document.kind).label
-    message = EmailMessage(subject=f"{title} {document.number}", body=document.html, to=[delivery.to])
-    message.content_subtype = "html"
-    pdf = document.pdf
-    if pdf is not None:
-        message.attach(f"{document.number}.pdf", pdf, "application/pdf")
-    return message
-
-
-def _deliver(document: Document, delivery: Delivery) -> None:
-    """Send, then record the attempt whatever happened: a clerk sees a failed row, never a crash."""
-    try:
-        _email(document, delivery).send()
-    except Exception as error:  # an SMTP refusal, a connection refused, a timeout: all a failed delivery
-        logger.warning("Delivery of %s to %s failed: %s", document.number, delivery.to, error)
-        delivery.result = DeliveryResult.FAILED
-        delivery.error = f"{type(error).__name__}: {error}"[:2000]
-    else:
-        delivery.result = DeliveryResult.OK
-    delivery.sent_at = timezone.now()
-    delivery.save(force_insert=True)
-
-
 def send_document(document: Document, *, to: str | None = None, by: Actor) -> Delivery:
     """Email the stored document (HTML body, stored PDF attached if one was made) after commit.
 
@@ -190,26 +140,20 @@ def send_document(document: Document, *, to: str | None = None, by: Actor) -> De
     Delivery row. Called outside a transaction, as the pages do, the returned Delivery is
     already saved with its result; inside one, it is filled in and saved at commit.
     """
-    address = (to if to is not None else document.customer.email).strip()
-    if not address:
-        raise InvalidInput(f"{document.customer} has no email address on file: give one.", code="no_address")
-    try:
-        validate_email(address)
-    except ValidationError:
-        raise InvalidInput(f"{address!r} is not an email address.", code="invalid_address") from None
+    address = address_for(document, to)
     delivery = Delivery(
         document=document, channel=DeliveryChannel.EMAIL, to=address, sha256=document.sha256, created_by=by
     )
     with transaction.atomic():
-        transaction.on_commit(lambda: _deliver(document, delivery))
+        transaction.on_commit(lambda: deliver([delivery]))
     return delivery
 
 
-#: A reminder's fee invoice falls due this many days after the letter.
-FEE_DUE_DAYS = 14
-
 #: pg_advisory_lock key of run_dunning ("dunning" in ASCII): one run at a time, whoever starts it.
 DUNNING_LOCK = 0x64756E6E696E67
+
+#: Accounts per transaction of the nightly run (setting SETTLE_DUNNING_CHUNK).
+DUNNING_CHUNK = 500
 
 
 def issue_reminder(account: Account, *, level: int, as_of: datetime.date | None = None, by: Actor) -> Document:
@@ -220,7 +164,8 @@ def issue_reminder(account: Account, *, level: int, as_of: datetime.date | None 
     lock a level already had is refused, so a clerk's button and the nightly run cannot both
     send it. The level's fee, if it has one in the account's currency, is an invoice issued
     in the same transaction: no letter announces a fee that was not booked, and no fee is
-    booked without its letter.
+    booked without its letter. The letter is written by the nightly run's own code
+    (documents.reminder_letters), so the same figures give the same bytes either way.
     """
     today = timezone.localdate()
     as_of = as_of or today
@@ -229,11 +174,10 @@ def issue_reminder(account: Account, *, level: int, as_of: datetime.date | None 
     levels = {known.level: known for known in dunning_levels()}
     if level not in levels:
         raise InvalidInput(f"There is no dunning level {level!r}; the levels are {', '.join(map(str, levels))}.")
-    chosen = levels[level]
     with transaction.atomic():
         # Accounts come first in the lock order (DESIGN.md §1); every change of its invoices waits.
-        locked = Account.objects.select_for_update().select_related("customer", "provider").get(pk=account.pk)
-        overdue = list(overdue_invoices(locked, as_of))  # read once, under the lock: the letter prints these
+        locked = lock_accounts([account.pk])[account.pk]
+        overdue = overdue_invoices_of([locked.pk], as_of).get(locked.pk)  # under the lock: the letter prints these
         if not overdue:
             raise InvalidState(f"{locked} has nothing overdue on {as_of:%Y-%m-%d}: no reminder to send.")
         had = levels_had(locked)
@@ -242,38 +186,9 @@ def issue_reminder(account: Account, *, level: int, as_of: datetime.date | None 
                 f"{locked} already had level {max(had)} in this dunning cycle; level {level} is not sent again "
                 "until its overdue invoices are paid."
             )
-        number = _next_number(DocumentKind.REMINDER)
-        fee_invoice = None
-        fee = chosen.fees.get(locked.currency)
-        if fee is not None:
-            draft = create_invoice(
-                customer=locked.customer,
-                provider=locked.provider,
-                currency=locked.currency,
-                lines=[(f"{chosen.title} fee (letter {number})", 1, fee)],
-                due_date=as_of + datetime.timedelta(days=FEE_DUE_DAYS),
-                issue_date=as_of,
-                by=by,
-            )
-            fee_invoice = issue_invoice(draft, by=by)
-            locked.refresh_from_db(fields=["balance_due", "open_invoice_count", "oldest_due_date"])
-        figures, position = reminder_figures(
-            locked, overdue, level=chosen, as_of=as_of, today=today, fee_invoice=fee_invoice
+        (document,) = write_letters(
+            [Letter(account=locked, level=levels[level], overdue=overdue)], as_of=as_of, today=today, by=by
         )
-        document = Document(
-            kind=DocumentKind.REMINDER,
-            number=number,
-            customer=locked.customer,
-            account=locked,
-            provider=locked.provider,
-            currency=locked.currency,
-            as_of=as_of,
-            level=level,
-            figures=figures,
-            journal_position=position,
-            created_by=by,
-        )
-        _store(document)
     return document
 
 
@@ -284,30 +199,42 @@ def run_dunning(*, as_of: datetime.date | None = None, by: Actor) -> list[Docume
 
     One run at a time: a session advisory lock makes a second run wait for the first, and
     it then finds every letter already sent, so it issues nothing (idempotent: running it
-    again the same day, or twice at once, sends nothing more). Each letter is its own
-    transaction, so a refused account (logged) does not undo the others.
+    again the same day, or twice at once, sends nothing more).
+
+    Set-based: the selection is one statement, then each chunk of SETTLE_DUNNING_CHUNK
+    accounts is one transaction of a handful of statements (documents.reminder_letters): the
+    accounts locked in id order and asked again whether they are due, their overdue invoices,
+    numbers and journal positions read at once, the documents inserted at once. An account
+    no longer due, or whose fee the ledger refuses, is skipped and logged; the others of its
+    chunk are written.
+
+    Mail goes through the task queue, not inside the run: each chunk defers one job with its
+    emailed letters, in the chunk's transaction, and a worker sends them over one SMTP
+    connection with a Delivery row per attempt (documents.tasks, documents.mailing). Building
+    a MIME message alone costs more than writing the letter, and an SMTP server may be slow
+    or away; the run issues the night's letters without waiting for either, and a worker
+    retried after a crash sends only what has no delivery yet. The documents returned do not
+    keep their HTML, figures, account and provider in memory (Django loads them again if
+    read): at 100,000 letters that would be hundreds of megabytes.
     """
     as_of = as_of or timezone.localdate()
     if as_of > timezone.localdate():
         raise InvalidInput(f"Dunning cannot run as of {as_of:%Y-%m-%d}: that is after today.")
+    chunk = max(1, int(getattr(settings, "SETTLE_DUNNING_CHUNK", DUNNING_CHUNK)))
     issued: list[Document] = []
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_lock(%s)", [DUNNING_LOCK])
     try:
         due = due_reminders(as_of)  # read under the lock: a run that waited sees the letters of the one before
-        accounts = Account.objects.select_related("customer", "provider").in_bulk([row.account_id for row in due])
-        for row in due:
-            try:
-                document = issue_reminder(accounts[row.account_id], level=row.level, as_of=as_of, by=by)
-            except BillingError as error:  # the account changed since the selection: skip it, say why
-                logger.info("No reminder for account %s: %s", row.account_id, " ".join(error.messages))
-                continue
-            issued.append(document)
-            if document.customer.email.strip():
-                try:
-                    send_document(document, by=by)
-                except InvalidInput as error:  # a malformed address on file: the letter goes by post
-                    logger.warning("Reminder %s left for print: %s", document.number, " ".join(error.messages))
+        for start in range(0, len(due), chunk):
+            for document in issue_due_letters(due[start : start + chunk], as_of=as_of, by=by):
+                # Kept small: the body and figures become deferred fields, the account and provider
+                # lazy relations (Django loads them again on access); the customer stays for its email.
+                document.__dict__.pop("html", None)
+                document.__dict__.pop("figures", None)
+                document._state.fields_cache.pop("account", None)
+                document._state.fields_cache.pop("provider", None)
+                issued.append(document)
     finally:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [DUNNING_LOCK])
@@ -339,7 +266,7 @@ def issue_installment_notice(installment: Invoice, *, as_of: datetime.date | Non
         figures, position = notice_figures(fresh, as_of=as_of, today=today)
         document = Document(
             kind=DocumentKind.INSTALLMENT_NOTICE,
-            number=_next_number(DocumentKind.INSTALLMENT_NOTICE),
+            number=next_number(DocumentKind.INSTALLMENT_NOTICE),
             customer=locked.customer,
             account=locked,
             provider_id=locked.provider_id,

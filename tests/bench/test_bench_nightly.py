@@ -4,7 +4,7 @@ Runs `python -m bench --scale 0.001 --only nightly` in a subprocess and checks w
 reports: one payment allocated over 20 invoices by allocate_many and through the allocate
 page; then each nightly job in its own process, every one finished and working on rows
 (the statement imported through the task queue, waiting money allocated, penalties
-assessed, letters sent, the reconciliation), no drift and every invariant after.
+assessed, letters issued and their mail sent by a worker, the reconciliation), no drift and every invariant after.
 """
 
 import json
@@ -48,13 +48,23 @@ def test_nightly_window_at_tiny_scale(tmp_path):
 
     nightly = results["nightly"]
     steps = {step["step"]: step for step in nightly["steps"]}
-    assert list(steps) == ["import", "auto_allocate", "assess_penalties", "run_dunning", "export_batch", "reconcile"]
+    assert list(steps) == [
+        "import",
+        "auto_allocate",
+        "assess_penalties",
+        "run_dunning",
+        "send_letters",
+        "export_batch",
+        "reconcile",
+    ]
     ran = [step for step in steps.values() if "skipped" not in step]
     assert all(step["exit_code"] in (0, 1) and "error" not in step for step in ran), ran
     assert steps["import"]["detail"]["status"] == "done"
     assert steps["import"]["rows"] == 200 and steps["import"]["detail"]["tally"]["recorded"] > 150
     assert steps["auto_allocate"]["rows"] > 0 and "Allocated" in steps["auto_allocate"]["detail"]["summary"]
     assert steps["assess_penalties"]["rows"] == 1000 and "candidates" in steps["assess_penalties"]["detail"]
+    letters = steps["run_dunning"]["detail"]["summary"]
+    assert steps["send_letters"]["rows"] > 0 and f"{steps['send_letters']['rows']} by email" in letters
     assert steps["reconcile"]["rows"] > 0 and all(step["peak_rss_mib"] for step in ran)
     assert nightly["drift"] == 0 and nightly["invariants_after"] == 0
     assert nightly["window_seconds"] == round(sum(step["seconds"] for step in ran), 1)

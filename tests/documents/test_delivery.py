@@ -9,64 +9,19 @@ from __future__ import annotations
 import datetime
 import email
 import email.policy
-import socket
-from collections.abc import Iterator
 
 import pytest
-from aiosmtpd.controller import Controller
 from django.db import DatabaseError, connection, transaction
-from django.test import override_settings
 
 from billing.errors import InvalidInput
 from documents.models import Delivery, DeliveryResult
 from documents.services import issue_statement, render_pdf, send_document
-from tests.documents.conftest import on
+from tests.documents.conftest import free_port, on, smtp_settings
 
 pytestmark = pytest.mark.django_db
 
 # Each test runs in a transaction that never commits, so the after-commit sends are run
 # where the commit would be: django_capture_on_commit_callbacks(execute=True).
-
-
-class Collector:
-    """An aiosmtpd handler that keeps every message it accepts."""
-
-    def __init__(self) -> None:
-        self.messages: list[tuple[str, list[str], bytes]] = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
-        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content))
-        return "250 Message accepted for delivery"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def smtp_settings(port: int):
-    return override_settings(
-        MAILERS={
-            "default": {
-                "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-                "OPTIONS": {"host": "127.0.0.1", "port": port, "timeout": 5},
-            }
-        }
-    )
-
-
-@pytest.fixture
-def smtp() -> Iterator[Collector]:
-    handler = Collector()
-    port = free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        with smtp_settings(port):
-            yield handler
-    finally:
-        controller.stop()
 
 
 @pytest.fixture

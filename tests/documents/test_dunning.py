@@ -23,7 +23,7 @@ from documents.services import issue_reminder, render_document, run_dunning, sha
 from dunning.selectors import promises_due
 from dunning.services import add_collection_note
 from invoices.models import Invoice
-from tests.documents.conftest import moment, on
+from tests.documents.conftest import moment, on, send_queued_letters
 from tests.factories import CustomerFactory, ProviderFactory, make_invoice, make_payment
 
 DUE = datetime.date(2026, 10, 1)
@@ -50,12 +50,13 @@ def overdue(customer, provider):
         )
 
 
-def run(n: int, clerk=None, capture=None) -> list[Document]:
+def run(n: int, clerk=None, send: bool = False) -> list[Document]:
+    """The night of day n; `send`: and a worker sends the mail it queued."""
     with on(day(n)):
-        if capture is None:
-            return run_dunning(by=clerk)
-        with capture(execute=True):
-            return run_dunning(by=clerk)
+        issued = run_dunning(by=clerk)
+        if send:
+            send_queued_letters()
+        return issued
 
 
 def levels() -> list[int]:
@@ -63,14 +64,12 @@ def levels() -> list[int]:
 
 
 @pytest.mark.django_db
-def test_three_runs_across_forty_days_send_three_letters_then_none_after_payment(
-    customer, overdue, clerk, outbox, django_capture_on_commit_callbacks
-):
-    first = run(8, clerk, django_capture_on_commit_callbacks)
+def test_three_runs_across_forty_days_send_three_letters_then_none_after_payment(customer, overdue, clerk, outbox):
+    first = run(8, clerk, send=True)
     assert [d.level for d in first] == [1]
     assert run(15, clerk) == []  # level 1 had, level 2 not yet due
-    assert [d.level for d in run(22, clerk, django_capture_on_commit_callbacks)] == [2]
-    (final,) = run(36, clerk, django_capture_on_commit_callbacks)
+    assert [d.level for d in run(22, clerk, send=True)] == [2]
+    (final,) = run(36, clerk, send=True)
     assert final.level == 3 and final.figures["title"] == "Final notice"
     assert run(36, clerk) == []  # the same day again: nothing
     assert levels() == [1, 2, 3]
@@ -196,11 +195,11 @@ def test_a_new_debt_after_payment_starts_again_at_level_one(customer, provider, 
 
 
 @pytest.mark.django_db
-def test_a_customer_without_email_gets_a_letter_for_print(provider, outbox, django_capture_on_commit_callbacks):
+def test_a_customer_without_email_gets_a_letter_for_print(provider, outbox):
     customer = CustomerFactory(email="")
     with on(datetime.date(2026, 9, 1)):
         make_invoice(customer=customer, provider=provider, issue_date=datetime.date(2026, 9, 1), due_date=DUE)
-    (letter,) = run(8, None, django_capture_on_commit_callbacks)
+    (letter,) = run(8, send=True)
     assert not letter.deliveries.exists() and outbox == []
 
 
