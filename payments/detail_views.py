@@ -43,8 +43,11 @@ from payments.timeline import payment_timeline
 from submissions.flow import perform, replayed
 from submissions.tokens import find_submission
 
-# The split form lists this many open invoices (oldest due first) plus any the rule plans.
+# The split form lists this many open invoices (oldest due first) plus the first
+# ALLOCATE_PLANNED_LIMIT the rule plans (a payment over thousands of invoices is allocated a
+# page at a time: every field is posted, and settings.DATA_UPLOAD_MAX_NUMBER_FIELDS bounds them).
 ALLOCATE_ROWS_LIMIT = 200
+ALLOCATE_PLANNED_LIMIT = 1000
 # After an allocation this recent, the split form says what happened and is not prefilled.
 RECENT_ALLOCATION = datetime.timedelta(minutes=30)
 MOVABLE_STATES = (PaymentState.SETTLED, PaymentState.CHARGED_BACK)
@@ -159,6 +162,8 @@ def _allocate_form(
 ) -> AllocateForm:
     """The split form's rows: the oldest open invoices, those the rule plans, and any the POST names."""
     plan = plan_auto_allocation(payment) if with_plan else []
+    planned_in_all = len(plan)
+    plan = plan[:ALLOCATE_PLANNED_LIMIT]  # the rule's order: oldest (or the exact match) first
     invoices = list(allocatable_invoices(payment).select_related("provider", "order")[:ALLOCATE_ROWS_LIMIT])
     shown = {invoice.pk for invoice in invoices}
     extra = [split.invoice.pk for split in plan if split.invoice.pk not in shown]
@@ -168,7 +173,9 @@ def _allocate_form(
         invoices += list(
             Invoice.objects.filter(pk__in=extra).select_related("provider", "order").order_by("due_date", "id")
         )
-    return AllocateForm(data, user=request.user, payment=payment, invoices=invoices, plan=plan, prefill=prefill)
+    form = AllocateForm(data, user=request.user, payment=payment, invoices=invoices, plan=plan, prefill=prefill)
+    form.planned_in_all = planned_in_all
+    return form
 
 
 def recent_allocation_notice(payment: Payment) -> str:

@@ -117,6 +117,7 @@ class AllocateForm(SubmitOnceForm):
         super().__init__(*args, **kwargs)
         self.payment = payment
         self.prefilled = prefill
+        self.planned_in_all = len(plan)  # the view says how many the rule planned before its cap
         planned = {split.invoice.pk: split for split in plan}
         self.rows: list[SplitRow] = []
         for invoice in invoices:
@@ -140,6 +141,11 @@ class AllocateForm(SubmitOnceForm):
             if data.get(row.field_name) not in (None, Decimal("0"))
         ]
         return data
+
+    @property
+    def planned_shown(self) -> int:
+        """How many of the rule's splits the form shows (and prefills)."""
+        return sum(1 for row in self.rows if row.planned)
 
     @property
     def grouped(self) -> bool:

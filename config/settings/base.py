@@ -226,9 +226,10 @@ if os.environ.get("DJANGO_TRUST_X_FORWARDED_PROTO") == "1":
 # REMOTE_ADDR. The sign-in throttle (backoffice.lockout.client_address) reads the address from it.
 SETTLE_TRUSTED_PROXY_COUNT = int(os.environ.get("DJANGO_TRUSTED_PROXY_COUNT", "0"))
 # Form data (not files): the largest form, a new invoice with its 200 lines of 300 characters,
-# stays well under 2 MB even percent-encoded; 1,000 fields hold its ~610 fields.
+# stays well under 2 MB even percent-encoded. The most fields: the allocate page of a payment
+# the rule spreads over many invoices, 200 oldest + 1,000 planned rows (payments.detail_views).
 DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
-DATA_UPLOAD_MAX_NUMBER_FIELDS = 1000
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 1500
 # Uploads above this go to a temporary file instead of memory.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2_621_440
 # The whole request body, files included (billing.request_limits). Larger bodies get a 413

@@ -828,3 +828,42 @@ def test_submission_records_who_and_where(finance, finance_user, world):
         f"/invoices/{world['invoice'].pk}/",
     )
     assert submission.created_at <= timezone.now()
+
+
+def test_a_plan_over_more_invoices_than_the_page_holds_is_allocated_a_page_at_a_time(
+    finance, customer, three_open, monkeypatch
+):
+    """The split form shows (and prefills) the first ALLOCATE_PLANNED_LIMIT of the rule's splits and
+    says so; allocating them and opening the page again offers the rest."""
+    from payments import detail_views
+
+    monkeypatch.setattr(detail_views, "ALLOCATE_ROWS_LIMIT", 1)
+    monkeypatch.setattr(detail_views, "ALLOCATE_PLANNED_LIMIT", 2)
+    payment = make_payment(customer=customer, amount="150.00")
+    assert len(plan_auto_allocation(payment)) == 3
+    url = f"/payments/{payment.pk}/allocate/"
+    page = text(finance.get(url))
+    assert "spreads this payment over 3 invoices; the first 2 are filled in here" in page
+    prefilled = {name: value for name, value in inputs(page).items() if value}
+    assert len(prefilled) == 2
+    response = finance.post(url, {"form_token": form_token(finance.get(url)), **prefilled})
+    assert response["Location"] == f"/payments/{payment.pk}/"
+    payment.refresh_from_db()
+    assert payment.unallocated == D("150.00") - sum(D(v) for v in prefilled.values())
+    again = text(finance.get(url + "?suggest=1"))
+    assert "spreads this payment" not in again
+    rest = {name: value for name, value in inputs(again).items() if value}
+    assert len(rest) == 1 and D(next(iter(rest.values()))) == payment.unallocated
+
+
+def test_the_split_form_takes_the_fields_of_a_full_page(finance, customer, three_open):
+    """200 oldest rows and 1,000 planned ones, the token and the note fit the form-field limit
+    (Django answers 400 past it, before the view)."""
+    payment = make_payment(customer=customer, amount="10.00")
+    url = f"/payments/{payment.pk}/allocate/"
+    data = {f"amount_{900000 + n}": "" for n in range(1200)}
+    data |= {"form_token": form_token(finance.get(url)), f"amount_{three_open[0].pk}": "10.00", "note": ""}
+    response = finance.post(url, data)
+    assert response.status_code == 302, response.status_code
+    payment.refresh_from_db()
+    assert payment.unallocated == D("0.00")
