@@ -27,6 +27,7 @@ from invoices.models import Invoice
 from ledger.models import Entry
 from tests.documents.conftest import moment, on
 from tests.factories import CustomerFactory, ProviderFactory, make_invoice, make_payment
+from tests.ledger.test_concurrency import outcomes, run_together
 
 RUN = datetime.date(2026, 11, 10)  # the night of the run
 START = RUN - datetime.timedelta(days=70)  # every invoice is issued on this day
@@ -244,27 +245,10 @@ def test_a_chunk_costs_the_same_statements_for_three_letters_or_thirty(settings)
 def test_two_runs_at_once_over_many_chunks_issue_each_letter_once(settings):
     settings.SETTLE_DUNNING_CHUNK = 3
     accounts = many_overdue(10)
-    barrier = threading.Barrier(2)
-    results: list[list[Document]] = []
-    errors: list[BaseException] = []
-
-    def worker() -> None:
-        try:
-            barrier.wait()
-            results.append(run_dunning(by=None))
-        except BaseException as error:  # reported below
-            errors.append(error)
-        finally:
-            connection.close()
-
     with on(RUN):
-        threads = [threading.Thread(target=worker) for _ in range(2)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-    assert not errors
-    assert sorted(len(issued) for issued in results) == [0, 10]
+        results = run_together([lambda: run_dunning(by=None)] * 2)
+    assert outcomes(results) == ["ok", "ok"], results
+    assert sorted(len(issued) for _, issued in results) == [0, 10]
     letters = Document.objects.filter(kind=DocumentKind.REMINDER)
     assert sorted(letters.values_list("account_id", flat=True)) == sorted(a.pk for a in accounts)
 
