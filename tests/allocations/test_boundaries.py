@@ -1,0 +1,227 @@
+"""Every amount check of allocate and deallocate at its limit, one minor unit over and one under.
+
+Worked examples for the gaps mutation testing found (issue 18): a deallocation checked against
+the invoice's paid total instead of the pair's net, an allocation cap that forgets credit notes,
+and which row a reversal names.
+"""
+
+from decimal import Decimal
+
+import pytest
+
+from allocations.models import Allocation
+from allocations.services import allocate, allocate_many, deallocate
+from billing.errors import ExceedsBalance, InsufficientFunds
+from invoices.services import issue_credit_note
+from ledger.core import pair_net
+from tests.dbstate import unchanged_database
+from tests.factories import make_invoice, make_payment
+from tests.invariants import assert_invariants
+
+pytestmark = pytest.mark.django_db
+
+D = Decimal
+
+
+@pytest.fixture
+def paid_by_two(customer, provider):
+    """Invoice 100.00 paid 30.00 by payment A and 70.00 by payment B (fully paid).
+
+    A also put 60.00 on another invoice, so no total of A's goes negative if a check lets
+    too much back: only the pair's own net stands between a wrong amount and a negative pair (I3).
+    """
+    invoice = make_invoice(customer=customer, provider=provider, total="100.00")
+    elsewhere = make_invoice(customer=customer, provider=provider, total="60.00")
+    a = make_payment(customer=customer, amount="100.00")
+    b = make_payment(customer=customer, amount="70.00")
+    allocate(a, invoice, "30.00", by=None)
+    allocate(a, elsewhere, "60.00", by=None)
+    allocate(b, invoice, "70.00", by=None)
+    return invoice, a, b
+
+
+# Deallocation: the pair's net bounds it, not what the invoice was paid in all
+
+
+def test_deallocate_one_minor_unit_more_than_the_pairs_net_is_refused(paid_by_two):
+    """30.01 is below the invoice's 100.00 paid, but payment A put only 30.00 on it."""
+    invoice, a, b = paid_by_two
+    with unchanged_database(), pytest.raises(ExceedsBalance, match="has only 30.00 EUR on invoice"):
+        deallocate(a, invoice, "30.01", by=None, reason="Wrong invoice")
+
+
+@pytest.mark.parametrize("amount", ["30.01", "69.99", "70.00", "99.99", "100.00"])
+def test_deallocate_between_the_pairs_net_and_the_invoices_paid_total_is_refused(paid_by_two, amount):
+    invoice, a, b = paid_by_two
+    with unchanged_database(), pytest.raises(ExceedsBalance):
+        deallocate(a, invoice, amount, by=None, reason="Wrong invoice")
+
+
+def test_deallocate_exactly_the_pairs_net_empties_that_pair_only(paid_by_two):
+    invoice, a, b = paid_by_two
+    row = deallocate(a, invoice, "30.00", by=None, reason="Wrong invoice")
+    assert row.amount == D("-30.00")
+    assert (pair_net(a.pk, invoice.pk), pair_net(b.pk, invoice.pk)) == (D("0.00"), D("70.00"))
+    invoice.refresh_from_db()
+    assert (invoice.paid_total, invoice.payment_status, invoice.balance_due) == (
+        D("70.00"),
+        "partially_paid",
+        D("30.00"),
+    )
+    assert (a.allocated_total, a.unallocated, a.allocation_status) == (D("60.00"), D("40.00"), "partially_allocated")
+    assert_invariants()
+
+
+def test_deallocate_one_minor_unit_less_than_the_pairs_net_leaves_a_cent(paid_by_two):
+    invoice, a, b = paid_by_two
+    deallocate(a, invoice, "29.99", by=None, reason="Wrong invoice")
+    assert pair_net(a.pk, invoice.pk) == D("0.01")
+    invoice.refresh_from_db()
+    assert (invoice.paid_total, invoice.balance_due) == (D("70.01"), D("29.99"))
+    # The last cent is still the pair's to take back, and nothing more.
+    with unchanged_database(), pytest.raises(ExceedsBalance):
+        deallocate(a, invoice, "0.02", by=None, reason="Wrong invoice")
+    deallocate(a, invoice, "0.01", by=None, reason="Wrong invoice")
+    assert pair_net(a.pk, invoice.pk) == D("0.00")
+    assert_invariants()
+
+
+def test_deallocate_the_whole_pair_takes_that_pairs_net_not_the_invoices(paid_by_two):
+    invoice, a, b = paid_by_two
+    row = deallocate(b, invoice, by=None, reason="Wrong invoice")
+    assert row.amount == D("-70.00")
+    assert (pair_net(a.pk, invoice.pk), pair_net(b.pk, invoice.pk)) == (D("30.00"), D("0.00"))
+    assert_invariants()
+
+
+def test_deallocate_a_pair_with_nothing_left_is_refused_while_the_invoice_is_still_paid(paid_by_two):
+    invoice, a, b = paid_by_two
+    deallocate(a, invoice, by=None, reason="Wrong invoice")
+    with unchanged_database(), pytest.raises(ExceedsBalance, match="has nothing allocated to invoice"):
+        deallocate(a, invoice, "0.01", by=None, reason="Again")
+
+
+# Which row a reversal names: the pair's newest positive row
+
+
+def test_a_reversal_names_the_pairs_newest_positive_row(customer, provider):
+    invoice = make_invoice(customer=customer, provider=provider, total="100.00")
+    other_invoice = make_invoice(customer=customer, provider=provider, total="100.00")
+    payment = make_payment(customer=customer, amount="100.00")
+    other_payment = make_payment(customer=customer, amount="100.00")
+    first = allocate(payment, invoice, "10.00", by=None)
+    second = allocate(payment, invoice, "20.00", by=None)
+    # Newer rows of the same payment on another invoice, and of another payment on this invoice.
+    allocate(payment, other_invoice, "5.00", by=None)
+    allocate(other_payment, invoice, "5.00", by=None)
+    reversal = deallocate(payment, invoice, "1.00", by=None, reason="Too much")
+    assert reversal.reverses_id == second.pk
+    # The newest row of the pair is now the (negative) reversal: the next names a positive one.
+    again = deallocate(payment, invoice, "1.00", by=None, reason="Too much")
+    assert again.reverses_id == second.pk != first.pk
+    assert (reversal.payment_id, reversal.invoice_id) == (payment.pk, invoice.pk)
+    assert Allocation.objects.filter(reverses=second).count() == 2
+
+
+# Allocation: the invoice's balance due (total - credited - paid) and the payment's money left
+
+
+@pytest.mark.parametrize(
+    ("amount", "refused"),
+    [("49.99", False), ("50.00", False), ("50.01", True)],
+)
+def test_allocate_around_a_balance_that_credit_notes_and_a_payment_lowered(customer, provider, amount, refused):
+    """Invoice 100.00, credited 30.00, paid 20.00: 50.00 is left to pay (not 80.00, not 70.00)."""
+    invoice = make_invoice(customer=customer, provider=provider, total="100.00")
+    issue_credit_note(invoice, amount="30.00", by=None, reason="Discount")
+    first = make_payment(customer=customer, amount="20.00")
+    allocate(first, invoice, "20.00", by=None)
+    payment = make_payment(customer=customer, amount="200.00")
+    if refused:
+        with unchanged_database(), pytest.raises(ExceedsBalance, match="has only 50.00 EUR left to pay"):
+            allocate(payment, invoice, amount, by=None)
+        return
+    allocate(payment, invoice, amount, by=None)
+    invoice.refresh_from_db()
+    assert invoice.balance_due == D("50.00") - D(amount)
+    assert invoice.payment_status == ("paid" if amount == "50.00" else "partially_paid")
+    assert_invariants()
+
+
+@pytest.mark.parametrize(("amount", "refused"), [("69.99", False), ("70.00", False), ("70.01", True)])
+def test_allocate_after_a_credit_note_before_any_payment(customer, provider, amount, refused):
+    """A credit note first: the cap is what is left of the net, 70.00, though nothing was paid."""
+    invoice = make_invoice(customer=customer, provider=provider, total="100.00")
+    issue_credit_note(invoice, amount="30.00", by=None, reason="Discount")
+    payment = make_payment(customer=customer, amount="100.00")
+    if refused:
+        with unchanged_database(), pytest.raises(ExceedsBalance):
+            allocate_many(payment, [(invoice, amount)], by=None)
+    else:
+        allocate_many(payment, [(invoice, amount)], by=None)
+        assert pair_net(payment.pk, invoice.pk) == D(amount)
+
+
+def test_allocate_to_a_fully_credited_invoice_is_refused(customer, provider):
+    invoice = make_invoice(customer=customer, provider=provider, total="100.00")
+    issue_credit_note(invoice, amount="100.00", by=None, reason="Cancelled")
+    payment = make_payment(customer=customer, amount="100.00")
+    with unchanged_database(), pytest.raises(ExceedsBalance):
+        allocate(payment, invoice, "0.01", by=None)
+
+
+@pytest.mark.parametrize(("amount", "refused"), [("39.99", False), ("40.00", False), ("40.01", True)])
+def test_allocate_around_what_the_payment_has_left(customer, provider, amount, refused):
+    """Payment 100.00 with 60.00 already on another invoice: 40.00 is left to allocate."""
+    invoice = make_invoice(customer=customer, provider=provider, total="500.00")
+    elsewhere = make_invoice(customer=customer, provider=provider, total="60.00")
+    payment = make_payment(customer=customer, amount="100.00")
+    allocate(payment, elsewhere, "60.00", by=None)
+    if refused:
+        with unchanged_database(), pytest.raises(InsufficientFunds, match="has only 40.00 EUR left"):
+            allocate(payment, invoice, amount, by=None)
+        return
+    allocate(payment, invoice, amount, by=None)
+    payment.refresh_from_db()
+    assert payment.unallocated == D("40.00") - D(amount)
+    assert payment.allocation_status == ("fully_allocated" if amount == "40.00" else "partially_allocated")
+
+
+@pytest.mark.parametrize(("second", "refused"), [("19.99", False), ("20.00", False), ("20.01", True)])
+def test_a_split_is_checked_as_a_sum_at_the_payments_limit(customer, provider, second, refused):
+    one = make_invoice(customer=customer, provider=provider, total="100.00")
+    two = make_invoice(customer=customer, provider=provider, total="100.00")
+    payment = make_payment(customer=customer, amount="50.00")
+    if refused:
+        with unchanged_database(), pytest.raises(InsufficientFunds):
+            allocate_many(payment, [(one, "30.00"), (two, second)], by=None)
+    else:
+        allocate_many(payment, [(one, "30.00"), (two, second)], by=None)
+        payment.refresh_from_db()
+        assert payment.unallocated == D("20.00") - D(second)
+
+
+def test_a_second_payment_on_a_partly_paid_invoice_is_capped_at_what_is_left(customer, provider):
+    invoice = make_invoice(customer=customer, provider=provider, total="100.00")
+    first = make_payment(customer=customer, amount="35.00")
+    second = make_payment(customer=customer, amount="100.00")
+    allocate(first, invoice, "35.00", by=None)
+    with unchanged_database(), pytest.raises(ExceedsBalance, match="has only 65.00 EUR left to pay"):
+        allocate(second, invoice, "65.01", by=None)
+    allocate(second, invoice, "65.00", by=None)
+    invoice.refresh_from_db()
+    assert (invoice.paid_total, invoice.payment_status) == (D("100.00"), "paid")
+    assert_invariants()
+
+
+def test_yen_limits_are_one_whole_yen(customer, provider):
+    invoice = make_invoice(customer=customer, provider=provider, total="1000", currency="JPY")
+    issue_credit_note(invoice, amount="300", by=None, reason="Discount")
+    payment = make_payment(customer=customer, amount="2000", currency="JPY")
+    with unchanged_database(), pytest.raises(ExceedsBalance):
+        allocate(payment, invoice, "701", by=None)
+    allocate(payment, invoice, "700", by=None)
+    with unchanged_database(), pytest.raises(ExceedsBalance):
+        deallocate(payment, invoice, "701", by=None, reason="Wrong invoice")
+    deallocate(payment, invoice, "699", by=None, reason="Wrong invoice")
+    assert pair_net(payment.pk, invoice.pk) == D("1")
