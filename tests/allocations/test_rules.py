@@ -248,3 +248,91 @@ def test_plan_prefers_pairs_over_triples_and_is_lexicographically_oldest():
     invoices = [invoice("A", "5.00"), invoice("B", "5.00"), invoice("C", "5.00"), invoice("D", "10.00")]
     plan = plan_allocation(D("15.00"), invoices)
     assert [(split.invoice.number, split.amount) for split in plan] == [("A", D("5.00")), ("D", D("10.00"))]
+
+
+# Each rule of the plan at its limit (issue 18): an exact match of one, two or three invoices,
+# a cent either side of it, the order among equal matches, and the money running out.
+
+
+def planned(plan) -> list[tuple[str, Decimal, str]]:
+    return [(split.invoice.number, split.amount, split.reason) for split in plan]
+
+
+def test_plan_exact_match_of_three_when_no_one_or_two_match():
+    invoices = [invoice("A", "10.00"), invoice("B", "20.00"), invoice("C", "35.00"), invoice("D", "40.00")]
+    assert planned(plan_allocation(D("65.00"), invoices)) == [
+        ("A", D("10.00"), "exact match of 3 invoices"),
+        ("B", D("20.00"), "exact match of 3 invoices"),
+        ("C", D("35.00"), "exact match of 3 invoices"),
+    ]
+
+
+@pytest.mark.parametrize("money", ["64.99", "65.01"])
+def test_plan_a_cent_off_an_exact_match_of_three_pays_oldest_first(money):
+    invoices = [invoice("A", "10.00"), invoice("B", "20.00"), invoice("C", "35.00"), invoice("D", "40.00")]
+    plan = plan_allocation(D(money), invoices)
+    assert {reason for _, _, reason in planned(plan)} == {"oldest first"}
+    assert sum(split.amount for split in plan) == D(money)
+    assert [split.invoice.number for split in plan] == ["A", "B", "C"] + (["D"] if money == "65.01" else [])
+    assert plan[-1].amount == (D("34.99") if money == "64.99" else D("0.01"))
+
+
+def test_plan_exact_match_of_two_and_of_one_name_their_count():
+    invoices = [invoice("A", "10.00"), invoice("B", "20.00"), invoice("C", "35.00")]
+    assert planned(plan_allocation(D("55.00"), invoices)) == [
+        ("B", D("20.00"), "exact match of 2 invoices"),
+        ("C", D("35.00"), "exact match of 2 invoices"),
+    ]
+    assert planned(plan_allocation(D("20.00"), invoices)) == [("B", D("20.00"), "exact match of 1 invoice")]
+
+
+def test_plan_equal_triples_take_the_oldest_positions():
+    invoices = [invoice(n, "5.00") for n in "ABCDE"] + [invoice("F", "100.00")]
+    plan = plan_allocation(D("15.00"), invoices)
+    assert [split.invoice.number for split in plan] == ["A", "B", "C"]
+    # A pair is still fewer invoices than a triple, even if newer.
+    assert [s.invoice.number for s in plan_allocation(D("105.00"), invoices)] == ["A", "F"]
+
+
+def test_plan_triple_searches_past_the_first_candidates():
+    invoices = [
+        invoice("A", "1.00"),
+        invoice("B", "2.00"),
+        invoice("C", "50.00"),
+        invoice("D", "60.00"),
+        invoice("E", "70.00"),
+    ]
+    # 50 + 60 + 70 = 180: no single, no pair (120, 130, 110 ...).
+    assert [s.invoice.number for s in plan_allocation(D("180.00"), invoices)] == ["C", "D", "E"]
+    # 1 + 50 + 70 = 121.
+    assert [s.invoice.number for s in plan_allocation(D("121.00"), invoices)] == ["A", "C", "E"]
+
+
+@pytest.mark.parametrize(
+    ("money", "expected"),
+    [
+        ("34.99", [("A", "20.00"), ("B", "14.99")]),
+        ("35.01", [("A", "20.00"), ("B", "15.00"), ("C", "0.01")]),
+        ("50.01", [("A", "20.00"), ("B", "15.00"), ("C", "15.00")]),
+    ],
+)
+def test_plan_oldest_first_stops_when_the_money_runs_out(money, expected):
+    """A cent either side of an exact match (35.00 = A + B) pays oldest first, up to what is due."""
+    invoices = [invoice("A", "20.00"), invoice("B", "15.00"), invoice("C", "15.00")]
+    plan = plan_allocation(D(money), invoices)
+    assert [(split.invoice.number, split.amount) for split in plan] == [(n, D(a)) for n, a in expected]
+    assert {split.reason for split in plan} == {"oldest first"}
+
+
+def test_plan_named_invoices_first_then_the_rule_on_the_rest():
+    invoices = [invoice("A", "20.00"), invoice("B", "15.00"), invoice("C", "15.00")]
+    plan = plan_allocation(D("35.00"), invoices, preferred_numbers=["C", "X", "C"])
+    assert planned(plan) == [("C", D("15.00"), "named in remittance"), ("A", D("20.00"), "exact match of 1 invoice")]
+    plan = plan_allocation(D("10.00"), invoices, preferred_numbers=["C"])
+    assert planned(plan) == [("C", D("10.00"), "named in remittance")]
+    plan = plan_allocation(D("15.00"), invoices, preferred_numbers=["B"])
+    assert planned(plan) == [("B", D("15.00"), "named in remittance")]
+
+
+def test_plan_of_negative_money_is_empty():
+    assert plan_allocation(D("-1.00"), [invoice("A", "1.00")]) == []
