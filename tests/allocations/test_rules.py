@@ -336,3 +336,25 @@ def test_plan_named_invoices_first_then_the_rule_on_the_rest():
 
 def test_plan_of_negative_money_is_empty():
     assert plan_allocation(D("-1.00"), [invoice("A", "1.00")]) == []
+
+
+def installment(number: str, balance: str, plan_id: int | None):
+    return SimpleNamespace(number=number, balance_due=D(balance), plan_id=plan_id)
+
+
+def test_plan_an_exact_match_never_takes_a_later_installment_of_a_plan():
+    """Installments are paid in their plan's order: 30.00 is the second installment's figure, but
+    the first is still open, so the money goes oldest first (DESIGN.md section 10)."""
+    invoices = [installment("P-1", "100.00", 7), installment("P-2", "30.00", 7)]
+    assert planned(plan_allocation(D("30.00"), invoices)) == [("P-1", D("30.00"), "oldest first")]
+
+
+def test_plan_the_first_open_installment_of_a_plan_may_be_part_of_an_exact_match():
+    invoices = [installment("A", "20.00", None), installment("P-1", "40.00", 7), installment("P-2", "40.00", 7)]
+    assert planned(plan_allocation(D("60.00"), invoices)) == [
+        ("A", D("20.00"), "exact match of 2 invoices"),
+        ("P-1", D("40.00"), "exact match of 2 invoices"),
+    ]
+    # The first installment of each plan: two plans side by side.
+    invoices = [installment("P-1", "40.00", 7), installment("Q-1", "25.00", 8), installment("P-2", "25.00", 7)]
+    assert planned(plan_allocation(D("25.00"), invoices)) == [("Q-1", D("25.00"), "exact match of 1 invoice")]
