@@ -141,6 +141,19 @@ def test_same_due_date_ties_break_on_issue_date_then_id(customer, provider):
     assert later_issue.number and second_id.number
 
 
+def test_oldest_first_on_equal_due_dates_takes_the_earlier_issue_then_the_lower_id(customer, provider):
+    """No exact match (30.00 each, 50.00 paid): oldest first, the tie on the due date broken by the issue
+    date, then by id, both ways round from the order they were made in."""
+    due = day(10)
+    a = make_invoice(customer=customer, provider=provider, total="30.00", issue_date=day(40), due_date=due)
+    b = make_invoice(customer=customer, provider=provider, total="30.00", issue_date=day(50), due_date=due)
+    c = make_invoice(customer=customer, provider=provider, total="30.00", issue_date=day(50), due_date=due)
+    payment = make_payment(customer=customer, amount="50.00")
+    auto_allocate(payment, by=None)
+    assert allocated(payment) == {b.number: D("30.00"), c.number: D("20.00")}
+    assert not Allocation.objects.filter(invoice=a).exists()
+
+
 def test_oldest_first_spill_over(customer, invoices_due):
     oldest = invoices_due("60.00", 90)
     middle = invoices_due("70.00", 60)
