@@ -371,3 +371,6 @@ def test_plan_the_first_open_installment_of_a_plan_may_be_part_of_an_exact_match
     # The first installment of each plan: two plans side by side.
     invoices = [installment("P-1", "40.00", 7), installment("Q-1", "25.00", 8), installment("P-2", "25.00", 7)]
     assert planned(plan_allocation(D("25.00"), invoices)) == [("Q-1", D("25.00"), "exact match of 1 invoice")]
+    # Invoices after a plan's later installments still count.
+    invoices = [installment("P-1", "40.00", 7), installment("P-2", "30.00", 7), installment("A", "25.00", None)]
+    assert planned(plan_allocation(D("25.00"), invoices)) == [("A", D("25.00"), "exact match of 1 invoice")]
