@@ -374,3 +374,27 @@ def test_plan_the_first_open_installment_of_a_plan_may_be_part_of_an_exact_match
     # Invoices after a plan's later installments still count.
     invoices = [installment("P-1", "40.00", 7), installment("P-2", "30.00", 7), installment("A", "25.00", None)]
     assert planned(plan_allocation(D("25.00"), invoices)) == [("A", D("25.00"), "exact match of 1 invoice")]
+
+
+@pytest.mark.parametrize("money", ["0.01", "1.00"])
+def test_plan_of_a_cent_or_a_unit_is_still_planned(money):
+    assert planned(plan_allocation(D(money), [invoice("A", money)])) == [("A", D(money), "exact match of 1 invoice")]
+    assert planned(plan_allocation(D(money), [invoice("A", "5.00")])) == [("A", D(money), "oldest first")]
+
+
+def test_plan_named_invoices_stop_taking_when_the_money_is_spent():
+    invoices = [invoice("A", "10.00"), invoice("B", "5.00"), invoice("C", "7.00")]
+    # Exactly A's balance: B, also named, gets no split of nothing.
+    assert planned(plan_allocation(D("10.00"), invoices, preferred_numbers=["A", "B"])) == [
+        ("A", D("10.00"), "named in remittance")
+    ]
+    # Half a unit left after A: B, named next, takes it.
+    assert planned(plan_allocation(D("10.50"), invoices, preferred_numbers=["A", "B"])) == [
+        ("A", D("10.00"), "named in remittance"),
+        ("B", D("0.50"), "named in remittance"),
+    ]
+    # A number that is not open is passed over, and the next named one still comes first.
+    assert planned(plan_allocation(D("7.00"), invoices, preferred_numbers=["X-000001", "B"])) == [
+        ("B", D("5.00"), "named in remittance"),
+        ("A", D("2.00"), "oldest first"),
+    ]
