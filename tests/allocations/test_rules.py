@@ -393,6 +393,11 @@ def test_plan_named_invoices_stop_taking_when_the_money_is_spent():
         ("A", D("10.00"), "named in remittance"),
         ("B", D("0.50"), "named in remittance"),
     ]
+    # Half a unit left after the only named invoice: the rule goes on to the others with it.
+    assert planned(plan_allocation(D("10.50"), invoices, preferred_numbers=["A"])) == [
+        ("A", D("10.00"), "named in remittance"),
+        ("B", D("0.50"), "oldest first"),
+    ]
     # A number that is not open is passed over, and the next named one still comes first.
     assert planned(plan_allocation(D("7.00"), invoices, preferred_numbers=["X-000001", "B"])) == [
         ("B", D("5.00"), "named in remittance"),
