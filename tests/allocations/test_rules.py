@@ -403,3 +403,12 @@ def test_plan_named_invoices_stop_taking_when_the_money_is_spent():
         ("B", D("5.00"), "named in remittance"),
         ("A", D("2.00"), "oldest first"),
     ]
+
+
+def test_auto_allocate_records_the_clerk_who_asked(customer, invoices_due, clerk):
+    invoices_due("30.00", 20)
+    invoices_due("40.00", 10)
+    payment = make_payment(customer=customer, amount="50.00")
+    rows = auto_allocate(payment, by=clerk)
+    assert [(row.amount, row.created_by) for row in rows] == [(D("30.00"), clerk), (D("20.00"), clerk)]
+    assert all(row.created_by_id == clerk.pk for row in Allocation.objects.filter(payment=payment))
