@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from allocations.models import Allocation
-from allocations.services import allocate, allocate_many, deallocate
+from allocations.services import allocate, allocate_many, auto_allocate_many, deallocate
 from billing.errors import ExceedsBalance, InsufficientFunds
 from invoices.services import issue_credit_note
 from ledger.core import pair_net
@@ -225,3 +225,20 @@ def test_yen_limits_are_one_whole_yen(customer, provider):
         deallocate(payment, invoice, "701", by=None, reason="Wrong invoice")
     deallocate(payment, invoice, "699", by=None, reason="Wrong invoice")
     assert pair_net(payment.pk, invoice.pk) == D("1")
+
+
+# auto_allocate_many (the bank import's and the nightly run's set-based path) at its limits
+
+
+def test_auto_allocate_many_pays_an_invoice_of_a_cent_and_passes_over_a_payment_with_nothing_left(customer, provider):
+    cent = make_invoice(customer=customer, provider=provider, total="0.01")
+    spent = make_payment(customer=customer, amount="5.00")
+    allocate(spent, make_invoice(customer=customer, provider=provider, total="5.00"), "5.00", by=None)
+    payment = make_payment(customer=customer, amount="0.01")
+    (nothing, none_planned), (rows, plan) = auto_allocate_many([spent, payment], preferred=[[], []], by=None)
+    assert (nothing, none_planned) == ([], [])
+    assert [(row.invoice_id, row.amount) for row in rows] == [(cent.pk, D("0.01"))]
+    assert [(split.amount, split.reason) for split in plan] == [(D("0.01"), "exact match of 1 invoice")]
+    cent.refresh_from_db()
+    assert cent.payment_status == "paid"
+    assert_invariants()
