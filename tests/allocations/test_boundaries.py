@@ -242,3 +242,16 @@ def test_auto_allocate_many_pays_an_invoice_of_a_cent_and_passes_over_a_payment_
     cent.refresh_from_db()
     assert cent.payment_status == "paid"
     assert_invariants()
+
+
+def test_auto_allocate_many_a_payment_naming_nothing_gets_the_rule_over_every_open_invoice(customer, provider):
+    """In a chunk, another payment's named invoice must not stand in for the customer's whole list:
+    the payment that names nothing pays the older invoice it matches exactly."""
+    older = make_invoice(customer=customer, provider=provider, total="40.00")
+    named = make_invoice(customer=customer, provider=provider, total="100.00")
+    silent = make_payment(customer=customer, amount="40.00")
+    naming = make_payment(customer=customer, amount="100.00")
+    (rows, _), (named_rows, _) = auto_allocate_many([silent, naming], preferred=[[], [named.number]], by=None)
+    assert [(row.invoice_id, row.amount) for row in rows] == [(older.pk, D("40.00"))]
+    assert [(row.invoice_id, row.amount) for row in named_rows] == [(named.pk, D("100.00"))]
+    assert_invariants()
