@@ -5,17 +5,26 @@ the invoice's paid total instead of the pair's net, an allocation cap that forge
 and which row a reversal names.
 """
 
+import datetime
 from decimal import Decimal
 
 import pytest
 
 from allocations.models import Allocation
-from allocations.services import allocate, allocate_many, auto_allocate_many, deallocate
+from allocations.services import (
+    allocate,
+    allocate_many,
+    auto_allocate,
+    auto_allocate_many,
+    deallocate,
+    plan_auto_allocation,
+)
 from billing.errors import ExceedsBalance, InsufficientFunds
 from invoices.services import issue_credit_note
 from ledger.core import pair_net
+from payments.models import Payment
 from tests.dbstate import unchanged_database
-from tests.factories import make_invoice, make_payment
+from tests.factories import TODAY, make_invoice, make_payment
 from tests.invariants import assert_invariants
 
 pytestmark = pytest.mark.django_db
@@ -254,4 +263,56 @@ def test_auto_allocate_many_a_payment_naming_nothing_gets_the_rule_over_every_op
     (rows, _), (named_rows, _) = auto_allocate_many([silent, naming], preferred=[[], [named.number]], by=None)
     assert [(row.invoice_id, row.amount) for row in rows] == [(older.pk, D("40.00"))]
     assert [(row.invoice_id, row.amount) for row in named_rows] == [(named.pk, D("100.00"))]
+    assert_invariants()
+
+
+def test_allocate_without_a_note_records_no_reason(customer, provider):
+    invoice = make_invoice(customer=customer, provider=provider, total="10.00")
+    row = allocate(make_payment(customer=customer, amount="10.00"), invoice, "10.00", by=None)
+    assert row.reason == "" and Allocation.objects.get(pk=row.pk).reason == ""
+
+
+@pytest.mark.parametrize("money", ["0.50", "1.00"])
+def test_auto_allocate_spends_a_payment_of_one_unit_or_less(customer, provider, money):
+    invoice = make_invoice(customer=customer, provider=provider, total="30.00")
+    payment = make_payment(customer=customer, amount=money)
+    rows = auto_allocate(payment, by=None)
+    assert [(row.invoice_id, row.amount) for row in rows] == [(invoice.pk, D(money))]
+
+
+def test_a_dry_run_plans_around_what_earlier_payments_take_to_the_cent(customer, provider):
+    """plan_auto_allocation with already_planned (the dry runs of the import and the nightly run):
+    an invoice the earlier payments fill is passed over; one they leave 0.50 on still takes it."""
+    full = make_invoice(
+        customer=customer, provider=provider, total="20.00", due_date=TODAY - datetime.timedelta(days=9)
+    )
+    half = make_invoice(
+        customer=customer, provider=provider, total="30.00", due_date=TODAY - datetime.timedelta(days=8)
+    )
+    rest = make_invoice(
+        customer=customer, provider=provider, total="40.00", due_date=TODAY - datetime.timedelta(days=7)
+    )
+    payment = make_payment(customer=customer, amount="10.00")
+    plan = plan_auto_allocation(payment, already_planned={full.pk: D("20.00"), half.pk: D("29.50")})
+    assert [(split.invoice.pk, split.amount) for split in plan] == [(half.pk, D("0.50")), (rest.pk, D("9.50"))]
+    assert Allocation.objects.count() == 0
+
+
+def test_auto_allocate_reads_the_payment_afresh_when_the_callers_copy_is_stale(customer, provider):
+    """A copy read before a deallocation elsewhere (it thinks nothing is left) and one read before an
+    allocation elsewhere (it thinks more is left): auto_allocate spends what the ledger says."""
+    invoice = make_invoice(customer=customer, provider=provider, total="100.00")
+    other = make_invoice(customer=customer, provider=provider, total="60.00")
+    payment = make_payment(customer=customer, amount="60.00")
+    allocate(payment, other, "60.00", by=None)
+    thinks_nothing_left = Payment.objects.get(pk=payment.pk)
+    deallocate(payment, other, "60.00", by=None, reason="Wrong invoice")
+    rows = auto_allocate(thinks_nothing_left, by=None)
+    assert sum(row.amount for row in rows) == D("60.00")
+
+    second = make_payment(customer=customer, amount="40.00")
+    thinks_forty_left = Payment.objects.get(pk=second.pk)
+    allocate(second, invoice, "30.00", by=None)  # 10.00 is left, the copy still says 40.00
+    rows = auto_allocate(thinks_forty_left, by=None)
+    assert [row.amount for row in rows] == [D("10.00")]
     assert_invariants()
