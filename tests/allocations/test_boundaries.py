@@ -20,6 +20,7 @@ from allocations.services import (
     plan_auto_allocation,
 )
 from billing.errors import ExceedsBalance, InsufficientFunds
+from invoices.models import InvoiceStatusChange
 from invoices.services import issue_credit_note
 from ledger.core import pair_net
 from payments.models import Payment
@@ -316,3 +317,14 @@ def test_auto_allocate_reads_the_payment_afresh_when_the_callers_copy_is_stale(c
     rows = auto_allocate(thinks_forty_left, by=None)
     assert [row.amount for row in rows] == [D("10.00")]
     assert_invariants()
+
+
+@pytest.mark.parametrize(
+    ("note", "cause"), [("Remittance", "allocation of payment {}: Remittance"), ("", "allocation of payment {}")]
+)
+def test_the_status_history_says_which_payment_moved_the_status_and_why(customer, provider, note, cause):
+    invoice = make_invoice(customer=customer, provider=provider, total="10.00")
+    payment = make_payment(customer=customer, amount="10.00")
+    allocate(payment, invoice, "10.00", by=None, note=note)
+    change = InvoiceStatusChange.objects.filter(invoice=invoice, field="payment_status").latest("id")
+    assert (change.new, change.reason) == ("paid", cause.format(payment))
