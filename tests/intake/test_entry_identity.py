@@ -54,6 +54,8 @@ def test_the_same_booking_again_is_already_imported_and_recorded_once(imported, 
     assert [r.outcome for r in report.results] == [Outcome.ALREADY_IMPORTED]
     assert "already imported from first.csv (line 2)" in report.results[0].message
     assert (BankEntry.objects.count(), Payment.objects.count()) == (1, 1)
+    # The report links the entry and the payment recorded the first time (the page shows them).
+    assert (report.results[0].bank_entry, report.results[0].payment) == (BankEntry.objects.get(), Payment.objects.get())
 
 
 @pytest.mark.parametrize(
