@@ -15,7 +15,7 @@ PORT      ?= 8000
 PYTHON ?= $(shell for c in "$$(pyenv prefix $$(cat .python-version) 2>/dev/null)/bin/python" python3.12 python3.13 python3; do \
 	  if command -v "$$c" >/dev/null 2>&1 && "$$c" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then echo "$$c"; break; fi; done)
 
-.PHONY: run serve test lint install lock chromium weasyprint-libs bench check migrate clean-db
+.PHONY: run serve test test-long mutate lint install lock chromium weasyprint-libs bench check migrate clean-db
 
 # Installs exactly what the lock names, checking every hash; plain pip, nothing else needed.
 $(STAMP): pyproject.toml $(LOCK)
@@ -78,6 +78,22 @@ lint: install
 
 test: lint chromium weasyprint-libs
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Before a release: every test, with the stateful property tests at a long budget (HYPOTHESIS_PROFILE=long,
+# tests/conftest.py; HYPOTHESIS_EXAMPLES and HYPOTHESIS_STEPS override its numbers).
+test-long: lint chromium weasyprint-libs
+	HYPOTHESIS_PROFILE=long $(PY) -m pytest $(PYTEST_ARGS)
+
+# Mutation testing of the core modules with mutmut ([tool.mutmut] in pyproject.toml: what is mutated,
+# which tests run). Slow (hours for everything on 2 cores), so not in CI: MODULES narrows it
+# (make mutate MODULES="billing/money.py allocations.rules"), MUTATE_CHILDREN runs mutants in parallel.
+# Results are kept in mutants/ (rm -rf mutants for a fresh run); the last score is in tests/MUTATION.md.
+MUTATE_CHILDREN ?= 1
+MUTATE_MODULES = $(foreach m,$(MODULES),"$(subst /,.,$(m:.py=)).*")
+mutate: install
+	SETTLE_VAR_DIR=$(CURDIR)/var SETTLE_TEST_DB=$${SETTLE_TEST_DB:-test_settle_mutmut} HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-mutate} \
+	  nice -n 19 $(VENV)/bin/mutmut run --max-children $(MUTATE_CHILDREN) $(MUTATE_MODULES)
+	$(PY) -m tests.mutation_report $(MODULES)
 
 check: install
 	$(PY) manage.py check

@@ -10,18 +10,38 @@ from tests.factories import CustomerFactory, ProviderFactory, UserFactory
 # The staff and the small shared ledger of the page tests (module-scoped, rolled back).
 pytest_plugins = ["tests.support.pages"]
 
-# Hypothesis profiles. "dev" (the default) explores new random examples on every run
-# and replays failures saved in .hypothesis/. "ci" is derandomized, so a red build is
-# reproduced exactly with HYPOTHESIS_PROFILE=ci; it is chosen when CI is set.
-# Both stay small: the stateful test must run in well under a minute.
+# Hypothesis profiles, chosen by HYPOTHESIS_PROFILE (the stateful machines' budget is a setting):
+# - "dev" (the default) explores new random examples on every run and replays failures saved in
+#   .hypothesis/; "ci" is the same budget derandomized, so a red build is reproduced exactly with
+#   HYPOTHESIS_PROFILE=ci; it is chosen when CI is set. Both stay small: the stateful test must run
+#   in well under a minute (`make test`).
+# - "long": before a release (`make test-long`), ten times the examples and twice the steps.
+# - "mutate": what `make mutate` runs against every mutant, derandomized so a mutant's verdict does
+#   not depend on luck, and smaller, since the machine runs again for every surviving mutant.
+# HYPOTHESIS_EXAMPLES and HYPOTHESIS_STEPS override the chosen profile's numbers.
+_BUDGETS = {
+    "dev": dict(max_examples=20, stateful_step_count=50),
+    "ci": dict(max_examples=20, stateful_step_count=50, derandomize=True, database=None, print_blob=True),
+    "long": dict(max_examples=200, stateful_step_count=100),
+    "mutate": dict(max_examples=6, stateful_step_count=40, derandomize=True, database=None),
+}
 _COMMON = dict(
     deadline=None,  # every step talks to PostgreSQL; timings vary with the machine
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-    max_examples=20,
-    stateful_step_count=50,
 )
-settings.register_profile("dev", **_COMMON)
-settings.register_profile("ci", derandomize=True, database=None, print_blob=True, **_COMMON)
+
+
+def _budget(name: str) -> dict:
+    budget = {**_COMMON, **_BUDGETS[name]}
+    if os.environ.get("HYPOTHESIS_EXAMPLES"):
+        budget["max_examples"] = int(os.environ["HYPOTHESIS_EXAMPLES"])
+    if os.environ.get("HYPOTHESIS_STEPS"):
+        budget["stateful_step_count"] = int(os.environ["HYPOTHESIS_STEPS"])
+    return budget
+
+
+for _name in _BUDGETS:
+    settings.register_profile(_name, **_budget(_name))
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if os.environ.get("CI") else "dev"))
 
 

@@ -141,6 +141,19 @@ def test_same_due_date_ties_break_on_issue_date_then_id(customer, provider):
     assert later_issue.number and second_id.number
 
 
+def test_oldest_first_on_equal_due_dates_takes_the_earlier_issue_then_the_lower_id(customer, provider):
+    """No exact match (30.00 each, 50.00 paid): oldest first, the tie on the due date broken by the issue
+    date, then by id, both ways round from the order they were made in."""
+    due = day(10)
+    a = make_invoice(customer=customer, provider=provider, total="30.00", issue_date=day(40), due_date=due)
+    b = make_invoice(customer=customer, provider=provider, total="30.00", issue_date=day(50), due_date=due)
+    c = make_invoice(customer=customer, provider=provider, total="30.00", issue_date=day(50), due_date=due)
+    payment = make_payment(customer=customer, amount="50.00")
+    auto_allocate(payment, by=None)
+    assert allocated(payment) == {b.number: D("30.00"), c.number: D("20.00")}
+    assert not Allocation.objects.filter(invoice=a).exists()
+
+
 def test_oldest_first_spill_over(customer, invoices_due):
     oldest = invoices_due("60.00", 90)
     middle = invoices_due("70.00", 60)
@@ -248,3 +261,154 @@ def test_plan_prefers_pairs_over_triples_and_is_lexicographically_oldest():
     invoices = [invoice("A", "5.00"), invoice("B", "5.00"), invoice("C", "5.00"), invoice("D", "10.00")]
     plan = plan_allocation(D("15.00"), invoices)
     assert [(split.invoice.number, split.amount) for split in plan] == [("A", D("5.00")), ("D", D("10.00"))]
+
+
+# Each rule of the plan at its limit (issue 18): an exact match of one, two or three invoices,
+# a cent either side of it, the order among equal matches, and the money running out.
+
+
+def planned(plan) -> list[tuple[str, Decimal, str]]:
+    return [(split.invoice.number, split.amount, split.reason) for split in plan]
+
+
+def test_plan_exact_match_of_three_when_no_one_or_two_match():
+    invoices = [invoice("A", "10.00"), invoice("B", "20.00"), invoice("C", "35.00"), invoice("D", "40.00")]
+    assert planned(plan_allocation(D("65.00"), invoices)) == [
+        ("A", D("10.00"), "exact match of 3 invoices"),
+        ("B", D("20.00"), "exact match of 3 invoices"),
+        ("C", D("35.00"), "exact match of 3 invoices"),
+    ]
+
+
+@pytest.mark.parametrize("money", ["64.99", "65.01"])
+def test_plan_a_cent_off_an_exact_match_of_three_pays_oldest_first(money):
+    invoices = [invoice("A", "10.00"), invoice("B", "20.00"), invoice("C", "35.00"), invoice("D", "40.00")]
+    plan = plan_allocation(D(money), invoices)
+    assert {reason for _, _, reason in planned(plan)} == {"oldest first"}
+    assert sum(split.amount for split in plan) == D(money)
+    assert [split.invoice.number for split in plan] == ["A", "B", "C"] + (["D"] if money == "65.01" else [])
+    assert plan[-1].amount == (D("34.99") if money == "64.99" else D("0.01"))
+
+
+def test_plan_exact_match_of_two_and_of_one_name_their_count():
+    invoices = [invoice("A", "10.00"), invoice("B", "20.00"), invoice("C", "35.00")]
+    assert planned(plan_allocation(D("55.00"), invoices)) == [
+        ("B", D("20.00"), "exact match of 2 invoices"),
+        ("C", D("35.00"), "exact match of 2 invoices"),
+    ]
+    assert planned(plan_allocation(D("20.00"), invoices)) == [("B", D("20.00"), "exact match of 1 invoice")]
+
+
+def test_plan_equal_triples_take_the_oldest_positions():
+    invoices = [invoice(n, "5.00") for n in "ABCDE"] + [invoice("F", "100.00")]
+    plan = plan_allocation(D("15.00"), invoices)
+    assert [split.invoice.number for split in plan] == ["A", "B", "C"]
+    # A pair is still fewer invoices than a triple, even if newer.
+    assert [s.invoice.number for s in plan_allocation(D("105.00"), invoices)] == ["A", "F"]
+
+
+def test_plan_triple_searches_past_the_first_candidates():
+    invoices = [
+        invoice("A", "1.00"),
+        invoice("B", "2.00"),
+        invoice("C", "50.00"),
+        invoice("D", "60.00"),
+        invoice("E", "70.00"),
+    ]
+    # 50 + 60 + 70 = 180: no single, no pair (120, 130, 110 ...).
+    assert [s.invoice.number for s in plan_allocation(D("180.00"), invoices)] == ["C", "D", "E"]
+    # 1 + 50 + 70 = 121.
+    assert [s.invoice.number for s in plan_allocation(D("121.00"), invoices)] == ["A", "C", "E"]
+
+
+@pytest.mark.parametrize(
+    ("money", "expected"),
+    [
+        ("34.99", [("A", "20.00"), ("B", "14.99")]),
+        ("35.01", [("A", "20.00"), ("B", "15.00"), ("C", "0.01")]),
+        ("50.01", [("A", "20.00"), ("B", "15.00"), ("C", "15.00")]),
+    ],
+)
+def test_plan_oldest_first_stops_when_the_money_runs_out(money, expected):
+    """A cent either side of an exact match (35.00 = A + B) pays oldest first, up to what is due."""
+    invoices = [invoice("A", "20.00"), invoice("B", "15.00"), invoice("C", "15.00")]
+    plan = plan_allocation(D(money), invoices)
+    assert [(split.invoice.number, split.amount) for split in plan] == [(n, D(a)) for n, a in expected]
+    assert {split.reason for split in plan} == {"oldest first"}
+
+
+def test_plan_named_invoices_first_then_the_rule_on_the_rest():
+    invoices = [invoice("A", "20.00"), invoice("B", "15.00"), invoice("C", "15.00")]
+    plan = plan_allocation(D("35.00"), invoices, preferred_numbers=["C", "X", "C"])
+    assert planned(plan) == [("C", D("15.00"), "named in remittance"), ("A", D("20.00"), "exact match of 1 invoice")]
+    plan = plan_allocation(D("10.00"), invoices, preferred_numbers=["C"])
+    assert planned(plan) == [("C", D("10.00"), "named in remittance")]
+    plan = plan_allocation(D("15.00"), invoices, preferred_numbers=["B"])
+    assert planned(plan) == [("B", D("15.00"), "named in remittance")]
+
+
+def test_plan_of_negative_money_is_empty():
+    assert plan_allocation(D("-1.00"), [invoice("A", "1.00")]) == []
+
+
+def installment(number: str, balance: str, plan_id: int | None):
+    return SimpleNamespace(number=number, balance_due=D(balance), plan_id=plan_id)
+
+
+def test_plan_an_exact_match_never_takes_a_later_installment_of_a_plan():
+    """Installments are paid in their plan's order: 30.00 is the second installment's figure, but
+    the first is still open, so the money goes oldest first (DESIGN.md section 10)."""
+    invoices = [installment("P-1", "100.00", 7), installment("P-2", "30.00", 7)]
+    assert planned(plan_allocation(D("30.00"), invoices)) == [("P-1", D("30.00"), "oldest first")]
+
+
+def test_plan_the_first_open_installment_of_a_plan_may_be_part_of_an_exact_match():
+    invoices = [installment("A", "20.00", None), installment("P-1", "40.00", 7), installment("P-2", "40.00", 7)]
+    assert planned(plan_allocation(D("60.00"), invoices)) == [
+        ("A", D("20.00"), "exact match of 2 invoices"),
+        ("P-1", D("40.00"), "exact match of 2 invoices"),
+    ]
+    # The first installment of each plan: two plans side by side.
+    invoices = [installment("P-1", "40.00", 7), installment("Q-1", "25.00", 8), installment("P-2", "25.00", 7)]
+    assert planned(plan_allocation(D("25.00"), invoices)) == [("Q-1", D("25.00"), "exact match of 1 invoice")]
+    # Invoices after a plan's later installments still count.
+    invoices = [installment("P-1", "40.00", 7), installment("P-2", "30.00", 7), installment("A", "25.00", None)]
+    assert planned(plan_allocation(D("25.00"), invoices)) == [("A", D("25.00"), "exact match of 1 invoice")]
+
+
+@pytest.mark.parametrize("money", ["0.01", "1.00"])
+def test_plan_of_a_cent_or_a_unit_is_still_planned(money):
+    assert planned(plan_allocation(D(money), [invoice("A", money)])) == [("A", D(money), "exact match of 1 invoice")]
+    assert planned(plan_allocation(D(money), [invoice("A", "5.00")])) == [("A", D(money), "oldest first")]
+
+
+def test_plan_named_invoices_stop_taking_when_the_money_is_spent():
+    invoices = [invoice("A", "10.00"), invoice("B", "5.00"), invoice("C", "7.00")]
+    # Exactly A's balance: B, also named, gets no split of nothing.
+    assert planned(plan_allocation(D("10.00"), invoices, preferred_numbers=["A", "B"])) == [
+        ("A", D("10.00"), "named in remittance")
+    ]
+    # Half a unit left after A: B, named next, takes it.
+    assert planned(plan_allocation(D("10.50"), invoices, preferred_numbers=["A", "B"])) == [
+        ("A", D("10.00"), "named in remittance"),
+        ("B", D("0.50"), "named in remittance"),
+    ]
+    # Half a unit left after the only named invoice: the rule goes on to the others with it.
+    assert planned(plan_allocation(D("10.50"), invoices, preferred_numbers=["A"])) == [
+        ("A", D("10.00"), "named in remittance"),
+        ("B", D("0.50"), "oldest first"),
+    ]
+    # A number that is not open is passed over, and the next named one still comes first.
+    assert planned(plan_allocation(D("7.00"), invoices, preferred_numbers=["X-000001", "B"])) == [
+        ("B", D("5.00"), "named in remittance"),
+        ("A", D("2.00"), "oldest first"),
+    ]
+
+
+def test_auto_allocate_records_the_clerk_who_asked(customer, invoices_due, clerk):
+    invoices_due("30.00", 20)
+    invoices_due("40.00", 10)
+    payment = make_payment(customer=customer, amount="50.00")
+    rows = auto_allocate(payment, by=clerk)
+    assert [(row.amount, row.created_by) for row in rows] == [(D("30.00"), clerk), (D("20.00"), clerk)]
+    assert all(row.created_by_id == clerk.pk for row in Allocation.objects.filter(payment=payment))
