@@ -7,15 +7,14 @@ not needing the pages' sign-in redirect: the API answers 401 in JSON instead.
 from __future__ import annotations
 
 import functools
-import json
 
 from django.contrib.auth.views import redirect_to_login
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from django.urls import URLPattern, URLResolver
 from ninja import NinjaAPI
 
 from api import errors
-from api.idempotency import HEADER, MAX_KEY_LENGTH, idempotent
+from api.idempotency import HEADER, MAX_KEY_LENGTH, idempotent, json_error
 from api.routers import customers, documents, invoices, orders, payments, plans, registrations, tokens, webhooks
 from api.tokens import bearer_text, request_token
 
@@ -64,8 +63,7 @@ def staff_only(view):
         if request.user.is_authenticated or request_token(request) is not None:
             return view(request, *args, **kwargs)
         if bearer_text(request):
-            body = json.dumps({"code": "Unauthorized", "message": "This token is unknown or revoked.", "field": None})
-            response = HttpResponse(body, status=401, content_type="application/json; charset=utf-8")
+            response = json_error(401, "Unauthorized", "This token is unknown or revoked.")
             response["WWW-Authenticate"] = "Bearer"
             return response
         return redirect_to_login(request.get_full_path())

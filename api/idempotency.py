@@ -42,13 +42,13 @@ def fingerprint(request: HttpRequest) -> str:
     return digest.hexdigest()
 
 
-def _json(status: int, code: str, message: str) -> HttpResponse:
+def json_error(status: int, code: str, message: str) -> HttpResponse:
     body = json.dumps({"code": code, "message": message, "field": None})
     return HttpResponse(body, status=status, content_type="application/json; charset=utf-8")
 
 
 def _throttled(error: Throttled) -> HttpResponse:
-    response = _json(429, "Throttled", str(error.message))
+    response = json_error(429, "Throttled", str(error.message))
     response["Retry-After"] = str(error.wait)
     return response
 
@@ -82,13 +82,13 @@ def idempotent(view):
         # PostgreSQL refuses NUL in text; billing.middleware refuses it in forms and query strings,
         # here in a JSON body ("\u0000"), before it can reach a query.
         if request.method == "POST" and b"\\u0000" in request.body:
-            return _json(400, "InvalidInput", "The request contains a NUL character, which no field accepts.")
+            return json_error(400, "InvalidInput", "The request contains a NUL character, which no field accepts.")
         key = request.headers.get(HEADER)
         if request.method != "POST" or key is None:
             return view(request, *args, **kwargs)
         key = key.strip()
         if not key or len(key) > MAX_KEY_LENGTH or "\x00" in key:
-            return _json(422, "ValidationError", f"An {HEADER} has 1 to {MAX_KEY_LENGTH} characters.")
+            return json_error(422, "ValidationError", f"An {HEADER} has 1 to {MAX_KEY_LENGTH} characters.")
         token = request_token(request)
         if token is None:  # the view answers 401 (or 403 over plain HTTP) and stores nothing
             return view(request, *args, **kwargs)
@@ -101,7 +101,7 @@ def idempotent(view):
             if not _claim(token.user_id, key, print_):
                 row = IdempotencyKey.objects.get(user_id=token.user_id, key=key)
                 if row.fingerprint != print_:
-                    return _json(
+                    return json_error(
                         409,
                         "IdempotencyKeyReused",
                         f"The {HEADER} {key!r} was used for another request; use a new key for new work.",

@@ -173,9 +173,15 @@ def _allocate_form(
         invoices += list(
             Invoice.objects.filter(pk__in=extra).select_related("provider", "order").order_by("due_date", "id")
         )
-    form = AllocateForm(data, user=request.user, payment=payment, invoices=invoices, plan=plan, prefill=prefill)
-    form.planned_in_all = planned_in_all
-    return form
+    return AllocateForm(
+        data,
+        user=request.user,
+        payment=payment,
+        invoices=invoices,
+        plan=plan,
+        prefill=prefill,
+        planned_in_all=planned_in_all,
+    )
 
 
 def recent_allocation_notice(payment: Payment) -> str:

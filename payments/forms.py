@@ -112,12 +112,14 @@ class AllocateForm(SubmitOnceForm):
         invoices: list[Invoice],
         plan: list[PlannedSplit[Invoice]],
         prefill: bool = True,
+        planned_in_all: int | None = None,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
         self.payment = payment
         self.prefilled = prefill
-        self.planned_in_all = len(plan)  # the view says how many the rule planned before its cap
+        # How many splits the rule planned in all: more than `plan` when the view capped it.
+        self.planned_in_all = len(plan) if planned_in_all is None else planned_in_all
         planned = {split.invoice.pk: split for split in plan}
         self.rows: list[SplitRow] = []
         for invoice in invoices:

@@ -51,7 +51,7 @@ from reconciliation.drift import ObjectDrift, as_text, count_objects, find_drift
 from reconciliation.journal import JournalDrift, find_journal_drift
 from reconciliation.models import ObjectKind, ReconciliationDifference, ReconciliationRun, RunOutcome
 from reconciliation.queue_totals import QUEUES, find_queue_total_drift
-from reconciliation.workshops import find_seat_drift
+from reconciliation.workshops import REPAIRABLE, find_seat_drift
 
 # pg_try_advisory_lock key: "reconcile" as a number, shared by every process.
 ADVISORY_LOCK_KEY = 0x5E771E_0001
@@ -407,7 +407,7 @@ def check_workshop_seats(run: ReconciliationRun, *, fix: bool, progress: Progres
             field=name,
             cached_value=str(cached),
             ledger_value=str(counted),
-            fixed=drift.fixed and name in ("seats_taken", "waitlist_length"),
+            fixed=drift.fixed and name in REPAIRABLE,
         )
         for drift in found
         for name, cached, counted in drift.fields

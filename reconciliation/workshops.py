@@ -36,6 +36,10 @@ _COUNTS = f"""
 """
 
 
+#: The caches a recount under the lock puts right; the other fields found are for a person.
+REPAIRABLE = ("seats_taken", "waitlist_length")
+
+
 @dataclass(frozen=True)
 class SeatDrift:
     workshop_id: int
@@ -76,7 +80,7 @@ def find_seat_drift(*, fix: bool) -> list[SeatDrift]:
             repairable = confirmed <= capacity and last_position == waiting
             if confirmed > capacity:
                 fields.append(("capacity", capacity, confirmed))
-            fixed = fix and repairable and any(name in ("seats_taken", "waitlist_length") for name, _, _ in fields)
+            fixed = fix and repairable and any(name in REPAIRABLE for name, _, _ in fields)
             if fixed:
                 Workshop.objects.filter(pk=workshop_id).update(seats_taken=confirmed, waitlist_length=waiting)
             found.append(SeatDrift(workshop_id, str(locked), tuple(fields), fixed))
