@@ -91,9 +91,9 @@ def test_a_night_of_assessment_holds_each_batchs_locks_only_while_that_batch_run
         run = threading.Thread(target=night)
         run.start()
         deadline = time.monotonic() + 30
-        while not clerk.execute(
-            "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
-        ).fetchone():
+        waiting = "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        while not clerk.execute(waiting).fetchone():
+            clerk.rollback()  # pg_stat_activity is a snapshot per transaction: look again in a new one
             assert time.monotonic() < deadline and not done, f"the run never reached the held account: {done}"
             time.sleep(0.05)
         clerk.rollback()
