@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 
 from allocations.models import Allocation
 from allocations.rules import PlannedSplit, plan_allocation
@@ -202,6 +202,21 @@ def auto_allocate_planned(
     raise BillingError(f"Payment {payment} changed while being auto-allocated three times; try again.")
 
 
+def auto_allocate_recorded(
+    payment: Payment, *, by: Actor, preferred_numbers: Sequence[str] = ()
+) -> tuple[list[Allocation], list[PlannedSplit[Invoice]]]:
+    """auto_allocate_planned for a payment record_payment has just created in the caller's
+    transaction (the API's record with auto_allocate): auto_allocate_many for a chunk of one.
+
+    Its customer's accounts are locked before the invoices are read, so nothing it plans on
+    can move before it writes: no plan again, no retry. No savepoint of its own: a refusal
+    fails the caller's transaction, which is all or nothing.
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("auto_allocate_recorded runs in the transaction that recorded the payment.")
+    return _auto_allocate_chunk([payment], preferred=[preferred_numbers], by=by, recorded_earlier=False)[0]
+
+
 @transaction.atomic
 def auto_allocate_many(
     payments: Sequence[Payment], *, preferred: Sequence[Sequence[str]], by: Actor, recorded_earlier: bool = False
@@ -227,6 +242,12 @@ def auto_allocate_many(
     and must still be what was planned with, else bulk.ChunkMoved (the caller takes them one
     by one); the locked copies are written.
     """
+    return _auto_allocate_chunk(payments, preferred=preferred, by=by, recorded_earlier=recorded_earlier)
+
+
+def _auto_allocate_chunk(
+    payments: Sequence[Payment], *, preferred: Sequence[Sequence[str]], by: Actor, recorded_earlier: bool
+) -> list[tuple[list[Allocation], list[PlannedSplit[Invoice]]]]:
     payments = list(payments)
     wanted = [p.state == PaymentState.SETTLED and p.unallocated > 0 for p in payments]
     lock_customer_accounts([p.customer_id for p, w in zip(payments, wanted, strict=True) if w])

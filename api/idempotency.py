@@ -74,6 +74,15 @@ def _claim(user_id: int, key: str, print_: str) -> bool:
         return cursor.fetchone() is not None
 
 
+def _store(user_id: int, key: str, status: int, content_type: str, body: bytes) -> None:
+    """The key's answer, kept for a retry (plain SQL, as _claim: this ends every keyed POST)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE api_idempotencykey SET status_code = %s, content_type = %s, body = %s WHERE user_id = %s AND key = %s",
+            [status, content_type, body, user_id, key],
+        )
+
+
 def idempotent(view):
     """Wrap one of ninja's URL views: POSTs with an Idempotency-Key go through the key's row."""
 
@@ -117,9 +126,7 @@ def idempotent(view):
             if status >= 500 or status in NOT_STORED or getattr(response, "streaming", False):
                 transaction.set_rollback(True)  # the key stays free for the retry
                 return response
-            IdempotencyKey.objects.filter(user_id=token.user_id, key=key).update(
-                status_code=status, content_type=response.get("Content-Type", ""), body=response.content
-            )
+            _store(token.user_id, key, status, response.get("Content-Type", ""), response.content)
         return response
 
     return login_not_required(wrapper)

@@ -25,6 +25,7 @@ first status to its last) instead of twice, which appends the same net delta per
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -65,10 +66,30 @@ def insert_payments(payments: list[Payment], *, by: Actor) -> None:
     if not payments:
         return
     insert_many(Payment, payments)
+    _payment_rows(payments, by=by, cause="recorded")
+
+
+def insert_payment(payment: Payment, *, by: Actor, cause: str, unless_reference_taken: bool = False) -> bool:
+    """insert_payments for one new payment, its first status history naming `cause`
+    (record_payment, a correction's replacement).
+
+    `unless_reference_taken`: when another payment already has its reference, nothing is
+    written and False is returned (the caller looks that one up). The reference's unique
+    index decides (ON CONFLICT DO NOTHING, which waits for a concurrent twin's transaction),
+    so neither a lookup before nor a savepoint around the insert is needed.
+    """
+    if not _insert(Payment, [payment], on_conflict='("reference") DO NOTHING' if unless_reference_taken else ""):
+        return False
+    _payment_rows([payment], by=by, cause=cause)
+    return True
+
+
+def _payment_rows(payments: Sequence[Payment], *, by: Actor, cause: str) -> None:
+    """The rows that come with new payments: state and allocation status history, journal entries."""
     changes: list[Change] = []
     for payment in payments:
-        changes.append((payment.pk, "state", "", payment.state, "recorded"))
-        changes.append((payment.pk, "allocation_status", "", payment.allocation_status, "recorded"))
+        changes.append((payment.pk, "state", "", payment.state, cause))
+        changes.append((payment.pk, "allocation_status", "", payment.allocation_status, cause))
     insert_changes(PaymentStatusChange, "payment", changes, by=by)
     journal.payments_received([p for p in payments if p.state == PaymentState.SETTLED])
 
@@ -84,10 +105,11 @@ class OpenInvoice:
     number: str
     balance_due: Decimal
     plan_id: int | None = None
+    order_id: int | None = None
 
 
 _OPEN_INVOICES = (
-    "SELECT i.id, i.customer_id, i.currency, i.number, i.balance_due, i.plan_id FROM invoices_invoice i"
+    "SELECT i.id, i.customer_id, i.currency, i.number, i.balance_due, i.plan_id, i.order_id FROM invoices_invoice i"
     " LEFT JOIN invoices_invoice inst ON inst.id = i.installment_id"
     " WHERE {} AND i.state = %s AND i.balance_due > 0 ORDER BY {}"
 )
@@ -122,7 +144,9 @@ def lock_invoices(read: Sequence[OpenInvoice]) -> dict[int, Invoice]:
     """Lock the invoices a chunk's plan pays, by id (after the accounts: the one lock order),
     and refuse if one is no longer what the plan read (the caller falls back to one by one)."""
     balances = {invoice.pk: invoice.balance_due for invoice in read}
-    _, invoices, _ = lock_rows(invoices=balances)
+    # Their orders as read (an invoice's order never changes): lock_rows need not look them up.
+    orders = {invoice.order_id for invoice in read if invoice.order_id}
+    _, invoices, _ = lock_rows(orders=orders, invoices=balances, invoice_orders_given=True)
     for pk, balance_due in balances.items():
         locked = invoices.get(pk)
         if locked is None or locked.state != InvoiceState.OPEN or locked.balance_due != balance_due:
@@ -252,23 +276,41 @@ def insert_many(model, instances: Sequence) -> None:
     What bulk_create does (its pre_save, so auto_now_add is set), without a parameter per
     value: binding and converting thousands of them cost more CPU than the insert itself.
     """
+    _insert(model, instances)
+
+
+def _insert(model, instances: Sequence, *, on_conflict: str = "") -> int:
+    """insert_many; with `on_conflict` ("(column) DO NOTHING") for one instance, which is then
+    left unsaved when the conflict skips it. Returns how many rows were inserted."""
     if not instances:
-        return
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+        return 0
+    assert not on_conflict or len(instances) == 1, "a skipped row would leave the ids out of step"
+    fields, sql = _insert_sql(model, on_conflict)
     arrays = [[f.get_db_prep_save(f.pre_save(i, True), connection) for i in instances] for f in fields]
-    casts = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
-    columns = ", ".join(f'"{f.column}"' for f in fields)
-    aliases = ", ".join(f"c{n}" for n in range(len(fields)))
     with connection.cursor() as cursor:
-        cursor.execute(
-            f'INSERT INTO "{model._meta.db_table}" ({columns}) SELECT {aliases}'
-            f" FROM unnest({casts}) WITH ORDINALITY AS v({aliases}, n) ORDER BY n RETURNING id",
-            arrays,
-        )
+        cursor.execute(sql, arrays)
         ids = [row[0] for row in cursor.fetchall()]
+    if not ids and on_conflict:
+        return 0
     for instance, pk in zip(instances, ids, strict=True):
         instance.pk = pk
         instance._state.adding, instance._state.db = False, connection.alias
+    return len(ids)
+
+
+@functools.cache
+def _insert_sql(model, on_conflict: str) -> tuple[list, str]:
+    """The columns _insert writes and its statement (built once per model: this runs in every payment)."""
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    casts = ", ".join(f"%s::{f.db_type(connection)}[]" for f in fields)
+    columns = ", ".join(f'"{f.column}"' for f in fields)
+    aliases = ", ".join(f"c{n}" for n in range(len(fields)))
+    conflict = f" ON CONFLICT {on_conflict}" if on_conflict else ""
+    sql = (
+        f'INSERT INTO "{model._meta.db_table}" ({columns}) SELECT {aliases}'
+        f" FROM unnest({casts}) WITH ORDINALITY AS v({aliases}, n) ORDER BY n{conflict} RETURNING id"
+    )
+    return fields, sql
 
 
 def save_many(model, instances: Sequence, fields: dict[int, set[str]]) -> None:
@@ -279,21 +321,26 @@ def save_many(model, instances: Sequence, fields: dict[int, set[str]]) -> None:
     """
     if not instances:
         return
-    names = sorted(set().union(*(fields[instance.pk] for instance in instances)))
-    columns = [model._meta.get_field(name) for name in names]
+    names = tuple(sorted(set().union(*(fields[instance.pk] for instance in instances))))
+    columns, sql = _save_sql(model, names)
     arrays = [[instance.pk for instance in instances]]
     arrays += [[f.get_db_prep_save(getattr(i, f.attname), connection) for i in instances] for f in columns]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, arrays)
+        if cursor.rowcount != len(instances):
+            raise RuntimeError(f"{model._meta.label}: {len(instances) - cursor.rowcount} rows vanished while locked.")
+
+
+@functools.cache
+def _save_sql(model, names: tuple[str, ...]) -> tuple[list, str]:
+    """save_many's columns and statement for one set of changed fields (a handful recur)."""
+    columns = [model._meta.get_field(name) for name in names]
     casts = ["%s::bigint[]"] + [f"%s::{f.db_type(connection)}[]" for f in columns]
     aliases = ", ".join(["id"] + [f'"{f.column}"' for f in columns])
     assignments = ", ".join(f'"{f.column}" = v."{f.column}"' for f in columns)
     table = model._meta.db_table
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f'UPDATE "{table}" AS t SET {assignments} FROM unnest({", ".join(casts)}) AS v({aliases}) WHERE t.id = v.id',
-            arrays,
-        )
-        if cursor.rowcount != len(instances):
-            raise RuntimeError(f"{model._meta.label}: {len(instances) - cursor.rowcount} rows vanished while locked.")
+    sql = f'UPDATE "{table}" AS t SET {assignments} FROM unnest({", ".join(casts)}) AS v({aliases}) WHERE t.id = v.id'
+    return columns, sql
 
 
 def insert_changes(history_model, owner_field: str, changes: Sequence[Change], *, by: Actor) -> None:

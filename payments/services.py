@@ -6,7 +6,7 @@ import datetime
 from collections.abc import Sequence
 from decimal import Decimal
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from allocations.models import Allocation
@@ -21,7 +21,6 @@ from ledger.core import (
     lock_payment_scope,
     lock_rows,
     record_payment_change,
-    record_payment_changes,
     refresh_all,
     refresh_payment,
     retry_on_scope_change,
@@ -65,9 +64,14 @@ def _insert_payment(
     state: str,
     by: Actor,
     cause: str,
-) -> Payment:
-    """The new payment's row, its first status history and (settled) its journal entry."""
-    payment = Payment.objects.create(
+    unless_reference_taken: bool = False,
+) -> Payment | None:
+    """The new payment's row, its first status history and (settled) its journal entry.
+
+    `unless_reference_taken`: None, and nothing written, when another payment has the reference.
+    Otherwise a taken reference is the database's IntegrityError.
+    """
+    payment = Payment(
         customer=customer,
         currency=currency,
         amount=amount,
@@ -79,11 +83,9 @@ def _insert_payment(
         allocation_status=AllocationStatus.UNALLOCATED,
         created_by=by,
     )
-    record_payment_changes(
-        payment, [("state", "", state), ("allocation_status", "", payment.allocation_status)], cause=cause, by=by
-    )
-    if state == PaymentState.SETTLED:  # a pending payment counts once the bank confirms it
-        journal.payment_received(payment)
+    # a pending payment has no journal entry: it counts once the bank confirms it
+    if not bulk.insert_payment(payment, by=by, cause=cause, unless_reference_taken=unless_reference_taken):
+        return None
     return payment
 
 
@@ -103,34 +105,59 @@ def record_payment(
     The reference makes this idempotent: the same reference with the same data returns
     the payment already recorded; with different data it is an error.
     """
+    return record_or_find_payment(
+        customer=customer,
+        amount=amount,
+        currency=currency,
+        method=method,
+        reference=reference,
+        received_at=received_at,
+        by=by,
+        pending=pending,
+    )[0]
+
+
+def record_or_find_payment(
+    *,
+    customer: Customer,
+    amount: object,
+    currency: str,
+    method: str,
+    reference: str | None = None,
+    received_at: datetime.datetime | None = None,
+    by: Actor,
+    pending: bool = False,
+) -> tuple[Payment, bool]:
+    """record_payment, also saying whether the payment was created now (True) or is the one
+    recorded before with the reference (False): a caller in the same transaction may then
+    trust its copy of a new one as the row (the API's auto-allocation)."""
     minor_unit(currency)
     amount = parse_positive_amount(amount, currency)
     if method not in PaymentMethod.values:
         raise InvalidInput(f"Unknown payment method {method!r}; use one of {', '.join(PaymentMethod.values)}.")
     reference = (reference or "").strip() or None
-    data = dict(customer=customer, amount=amount, currency=currency, method=method, received_at=received_at)
-    if reference and Payment.objects.filter(reference=reference).exists():
-        return _existing_for_reference(reference, **data)
-    state = PaymentState.PENDING if pending else PaymentState.SETTLED
-    try:
-        with transaction.atomic():
-            payment = _insert_payment(
-                customer=customer,
-                amount=amount,
-                currency=currency,
-                method=method,
-                reference=reference,
-                received_at=received_at,
-                state=state,
-                by=by,
-                cause="recorded",
-            )
-    except IntegrityError:
-        # A concurrent call recorded the same reference first.
-        if reference and Payment.objects.filter(reference=reference).exists():
-            return _existing_for_reference(reference, **data)
-        raise
-    return payment
+    # The three rows in one transaction; inside a caller's, no savepoint: a taken reference is
+    # no error here (the insert skips it), and any other failure fails the caller's transaction.
+    with transaction.atomic(savepoint=False):
+        payment = _insert_payment(
+            customer=customer,
+            amount=amount,
+            currency=currency,
+            method=method,
+            reference=reference,
+            received_at=received_at,
+            state=PaymentState.PENDING if pending else PaymentState.SETTLED,
+            by=by,
+            cause="recorded",
+            unless_reference_taken=True,
+        )
+    if payment is None:  # the reference is taken: by this payment recorded before (or concurrently), or an error
+        assert reference is not None, "only a reference conflicts"
+        existing = _existing_for_reference(
+            reference, customer=customer, amount=amount, currency=currency, method=method, received_at=received_at
+        )
+        return existing, False
+    return payment, True
 
 
 def record_payments(
@@ -353,7 +380,7 @@ def record_correction(
             f"give another amount or value date to correct it.",
             code="nothing_to_correct",
         )
-    new = _insert_payment(
+    new = _insert_payment(  # a taken correction reference is an IntegrityError: never two corrections
         customer=old.customer,
         amount=corrected_amount,
         currency=old.currency,
@@ -364,6 +391,7 @@ def record_correction(
         by=by,
         cause=f"correction of payment {old}: {reason}",
     )
+    assert new is not None, "a taken reference raises when unless_reference_taken is not asked"
     cause = f"correction of payment {old} by {new}: {reason}"
     pairs = move_allocations(old, new, invoices, nets, by=by, cause=cause)
     old_state = old.state

@@ -76,7 +76,7 @@ def search(request: AuthenticatedHttpRequest, query: Query[SearchQuery]):
 
 @router.get("/customers/{id}", response={200: CustomerOut, codes_4xx: Error}, auth=READ)
 def customer_detail(request: AuthenticatedHttpRequest, id: Id):
-    return get_row(Customer.objects.all(), id, "customer")
+    return get_row(Customer, id, "customer")
 
 
 @router.get("/providers", response={200: list[ProviderOut], codes_4xx: Error}, auth=READ)

@@ -65,7 +65,7 @@ def document_list(request: AuthenticatedHttpRequest, filters: Query[DocumentQuer
 
 @router.get("/documents/{id}", response={200: DocumentDetail, codes_4xx: Error}, auth=READ)
 def document_detail(request: AuthenticatedHttpRequest, id: Id):
-    return get_row(Document.objects.all(), id, "document")
+    return get_row(Document, id, "document")
 
 
 @router.get(
@@ -76,7 +76,7 @@ def document_detail(request: AuthenticatedHttpRequest, id: Id):
 )
 def document_content(request: AuthenticatedHttpRequest, id: Id):
     """The document's stored body, byte for byte; its SHA-256 is the document's `sha256`."""
-    document = get_row(Document.objects.all(), id, "document")
+    document = get_row(Document, id, "document")
     response = HttpResponse(document.html.encode(), content_type="text/html; charset=utf-8")
     response["Content-Disposition"] = f'inline; filename="{document.number}.html"'
     response["Digest"] = f"sha-256={document.sha256}"
@@ -86,10 +86,10 @@ def document_content(request: AuthenticatedHttpRequest, id: Id):
 
 @router.post("/customers/{id}/statements", response={201: DocumentDetail, codes_4xx: Error}, auth=WRITE)
 def issue_statement(request: AuthenticatedHttpRequest, id: Id, payload: StatementIn):
-    customer = get_row(Customer.objects.all(), id, "customer")
+    customer = get_row(Customer, id, "customer")
     provider = None
     if payload.provider_id is not None:
-        provider = named_row(Provider.objects.all(), payload.provider_id, "provider", "provider_id")
+        provider = named_row(Provider, payload.provider_id, "provider", "provider_id")
     document = services.issue_statement(
         customer,
         provider=provider,

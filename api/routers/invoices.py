@@ -124,7 +124,7 @@ class CreditNoteResult(Schema):
 
 
 def _invoice(pk: int) -> Invoice:
-    return get_row(Invoice.objects.all(), pk, "invoice")
+    return get_row(Invoice, pk, "invoice")
 
 
 @router.get("/invoices", response={200: InvoicePage, codes_4xx: Error}, auth=READ)
@@ -143,8 +143,8 @@ def invoice_detail(request: AuthenticatedHttpRequest, id: Id):
 
 @router.post("/invoices", response={201: InvoiceDetail, codes_4xx: Error}, auth=WRITE)
 def create_invoice(request: AuthenticatedHttpRequest, payload: InvoiceIn):
-    customer = named_row(Customer.objects.all(), payload.customer_id, "customer", "customer_id")
-    provider = named_row(Provider.objects.all(), payload.provider_id, "provider", "provider_id")
+    customer = named_row(Customer, payload.customer_id, "customer", "customer_id")
+    provider = named_row(Provider, payload.provider_id, "provider", "provider_id")
     invoice = services.create_invoice(
         customer=customer,
         provider=provider,

@@ -111,7 +111,7 @@ class InvoiceOrderIn(Schema):
 
 
 def _order(pk: int) -> Order:
-    return get_row(Order.objects.all(), pk, "order")
+    return get_row(Order, pk, "order")
 
 
 def _quantities(order: Order, wanted: list[LineQuantityIn]) -> dict:
@@ -140,8 +140,8 @@ def order_detail(request: AuthenticatedHttpRequest, id: Id):
 @router.post("/orders", response={201: OrderDetail, codes_4xx: Error}, auth=WRITE)
 def create_order(request: AuthenticatedHttpRequest, payload: OrderIn):
     order = services.create_order(
-        customer=named_row(Customer.objects.all(), payload.customer_id, "customer", "customer_id"),
-        provider=named_row(Provider.objects.all(), payload.provider_id, "provider", "provider_id"),
+        customer=named_row(Customer, payload.customer_id, "customer", "customer_id"),
+        provider=named_row(Provider, payload.provider_id, "provider", "provider_id"),
         currency=payload.currency,
         lines=[(line.description, line.quantity, line.unit_price) for line in payload.lines],
         invoicing=payload.invoicing,

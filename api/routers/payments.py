@@ -155,7 +155,7 @@ def one_transaction():
 
 
 def _payment(pk: int) -> Payment:
-    return get_row(Payment.objects.all(), pk, "payment")
+    return get_row(Payment, pk, "payment")
 
 
 def _fresh(payment: Payment) -> Payment:
@@ -185,8 +185,8 @@ def record_payment(request: AuthenticatedHttpRequest, payload: PaymentIn):
 
 
 def _record_payment(request: AuthenticatedHttpRequest, payload: PaymentIn):
-    customer = named_row(Customer.objects.all(), payload.customer_id, "customer", "customer_id")
-    payment = services.record_payment(
+    customer = named_row(Customer, payload.customer_id, "customer", "customer_id")
+    payment, created = services.record_or_find_payment(
         customer=customer,
         amount=payload.amount,
         currency=payload.currency,
@@ -198,8 +198,10 @@ def _record_payment(request: AuthenticatedHttpRequest, payload: PaymentIn):
     )
     rows: list = []
     if payload.auto_allocate and not payload.pending:
-        # fresh: record_payment's copy is the row as this transaction has it
-        rows, _plan = allocations.auto_allocate_planned(payment, by=request.user, fresh=True)
+        if created:  # the row as this transaction wrote it
+            rows, _plan = allocations.auto_allocate_recorded(payment, by=request.user)
+        else:  # recorded before with this reference: read again, planned and retried as a clerk's
+            rows, _plan = allocations.auto_allocate_planned(payment, by=request.user)
     return Status(201, {"payment": payment, "allocations": rows})
 
 
@@ -255,7 +257,7 @@ def allocate(request: AuthenticatedHttpRequest, id: Id, payload: AllocateIn):
 @router.post("/payments/{id}/deallocations", response={201: AllocationOut, codes_4xx: Error}, auth=WRITE)
 def deallocate(request: AuthenticatedHttpRequest, id: Id, payload: DeallocateIn):
     payment = _payment(id)
-    invoice = named_row(Invoice.objects.all(), payload.invoice_id, "invoice", "invoice_id")
+    invoice = named_row(Invoice, payload.invoice_id, "invoice", "invoice_id")
     row = allocations.deallocate(payment, invoice, payload.amount, by=request.user, reason=payload.reason)
     return Status(201, row)
 

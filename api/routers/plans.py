@@ -84,7 +84,7 @@ def plan_list(request: AuthenticatedHttpRequest, filters: Query[PlanQuery]):
 
 @router.get("/plans/{id}", response={200: PlanDetail, codes_4xx: Error}, auth=READ)
 def plan_detail(request: AuthenticatedHttpRequest, id: Id):
-    return get_row(Plan.objects.all(), id, "plan")
+    return get_row(Plan, id, "plan")
 
 
 @router.post("/plans", response={201: PlanDetail, codes_4xx: Error}, auth=WRITE)
@@ -93,8 +93,8 @@ def create_plan(request: AuthenticatedHttpRequest, payload: PlanIn):
     if payload.penalty is not None:
         penalty = {k: v for k, v in payload.penalty.dict().items() if v is not None}
     plan = services.create_plan(
-        customer=named_row(Customer.objects.all(), payload.customer_id, "customer", "customer_id"),
-        provider=named_row(Provider.objects.all(), payload.provider_id, "provider", "provider_id"),
+        customer=named_row(Customer, payload.customer_id, "customer", "customer_id"),
+        provider=named_row(Provider, payload.provider_id, "provider", "provider_id"),
         currency=payload.currency,
         principal=payload.principal,
         installments=payload.installments,

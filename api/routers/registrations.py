@@ -100,13 +100,13 @@ def workshop_list(request: AuthenticatedHttpRequest, filters: Query[WorkshopQuer
 
 @router.get("/workshops/{id}", response={200: WorkshopOut, codes_4xx: Error}, auth=READ)
 def workshop_detail(request: AuthenticatedHttpRequest, id: Id):
-    return get_row(Workshop.objects.all(), id, "workshop")
+    return get_row(Workshop, id, "workshop")
 
 
 @router.post("/workshops", response={201: WorkshopOut, codes_4xx: Error}, auth=WRITE)
 def create_workshop(request: AuthenticatedHttpRequest, payload: WorkshopIn):
     workshop = services.create_workshop(
-        provider=named_row(Provider.objects.all(), payload.provider_id, "provider", "provider_id"),
+        provider=named_row(Provider, payload.provider_id, "provider", "provider_id"),
         title=payload.title,
         starts_at=payload.starts_at,
         capacity=payload.capacity,
@@ -126,7 +126,7 @@ def register_cart(request: AuthenticatedHttpRequest, payload: CartIn):
     if missing:
         raise InvalidInput(f"workshop_ids: no workshop {', '.join(str(pk) for pk in missing)}.")
     order = services.register(
-        customer=named_row(Customer.objects.all(), payload.customer_id, "customer", "customer_id"),
+        customer=named_row(Customer, payload.customer_id, "customer", "customer_id"),
         workshops=[found[pk] for pk in payload.workshop_ids],
         attendee=payload.attendee,
         by=request.user,
@@ -136,13 +136,13 @@ def register_cart(request: AuthenticatedHttpRequest, payload: CartIn):
 
 @router.get("/registrations/{id}", response={200: RegistrationOut, codes_4xx: Error}, auth=READ)
 def registration_detail(request: AuthenticatedHttpRequest, id: Id):
-    return get_row(Registration.objects.all(), id, "registration")
+    return get_row(Registration, id, "registration")
 
 
 @router.post("/registrations/{id}/cancel", response={200: RegistrationOut, codes_4xx: Error}, auth=WRITE)
 def cancel_registration(request: AuthenticatedHttpRequest, id: Id, payload: CancelIn):
     """Cancel; up to the deadline a full credit note (reason cancellation); the freed seat goes to the wait list."""
-    registration = get_row(Registration.objects.all(), id, "registration")
+    registration = get_row(Registration, id, "registration")
     return services.cancel_registration(
         registration, by=request.user, reason=payload.reason, credit_anyway=payload.credit_anyway
     )

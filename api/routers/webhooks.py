@@ -60,7 +60,7 @@ def subscriptions(request: AuthenticatedHttpRequest):
 
 @router.post("/webhooks/{id}/deactivate", response={200: SubscriptionOut, codes_4xx: Error}, auth=WRITE)
 def deactivate(request: AuthenticatedHttpRequest, id: Id):
-    subscription = get_row(WebhookSubscription.objects.all(), id, "webhook subscription")
+    subscription = get_row(WebhookSubscription, id, "webhook subscription")
     if subscription.active:
         subscription.active = False
         subscription.save(update_fields=["active"])
@@ -71,5 +71,5 @@ def deactivate(request: AuthenticatedHttpRequest, id: Id):
 @router.get("/webhooks/{id}/deliveries", response={200: list[DeliveryOut], codes_4xx: Error}, auth=READ)
 def deliveries(request: AuthenticatedHttpRequest, id: Id):
     """The newest attempts first."""
-    subscription = get_row(WebhookSubscription.objects.all(), id, "webhook subscription")
+    subscription = get_row(WebhookSubscription, id, "webhook subscription")
     return list(WebhookDelivery.objects.filter(subscription=subscription).order_by("-id")[:MAX_DELIVERIES_SHOWN])
