@@ -134,7 +134,9 @@ def table(results: dict) -> str:
     lines.append(
         "Data: "
         + ", ".join(f"{name.split('_', 1)[1]} {count:,}" for name, count in rows.items())
-        + f"; filled in {results['fill']['seconds']:.0f} s, invariants {results['consistency']['seconds']:.1f} s, "
+        + ("; filled by an earlier run (--reuse)" if results["fill"].get("reused") else "")
+        + ("" if results["fill"].get("reused") else f"; filled in {results['fill']['seconds']:.0f} s")
+        + f", invariants {results['consistency']['seconds']:.1f} s, "
         f"violations {sum(results['consistency']['violations'].values())}"
     )
     lines.append(f"Views: {'; '.join(sorted(set(results['targets'].values())))}")

@@ -12,6 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from django.db import connection
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -76,3 +79,36 @@ def test_bench_at_tiny_scale(tmp_path):
     api = results["api"]
     assert api["payment"]["errors"] == 0 and api["payment"]["allocated"] == api["payment"]["requests"] > 0
     assert all(row["statuses"] == [200] for row in api["lists"]), api["lists"]
+
+
+def _bench(*args: str, db: str, json_file: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "bench", "--repeats", "2", "--db", db, "--json", str(json_file), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.django_db
+def test_a_kept_fill_is_measured_again_with_reuse_and_one_of_another_scale_is_refused(tmp_path):
+    db, results_file = f"settle_bench_reuse_{os.getpid()}", tmp_path / "bench.json"
+    filled = _bench("--scale", "0.001", "--fill-only", "--keep", db=db, json_file=results_file)
+    assert filled.returncode == 0, filled.stdout[-3000:] + filled.stderr[-3000:]
+    invoices = json.loads(results_file.read_text())["fill"]["rows"]["invoices_invoice"]
+
+    bigger = _bench("--scale", "0.01", "--reuse", "--only", "api", "--keep", db=db, json_file=results_file)
+    assert bigger.returncode != 0 and "fill it with --fill-only --keep first" in bigger.stderr + bigger.stdout
+
+    # without --keep the run drops the database afterwards, as a fresh run does
+    run = _bench("--scale", "0.001", "--reuse", "--only", "api", db=db, json_file=results_file)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    assert "Creating and migrating" not in run.stdout and f"Measuring database {db} as a --fill-only" in run.stdout
+    results = json.loads(results_file.read_text())
+    assert results["fill"]["reused"] and results["fill"]["rows"]["invoices_invoice"] == invoices
+    assert set(results["consistency"]["violations"].values()) == {0}
+    assert results["api"]["payment"]["errors"] == 0 and results["api"]["payment"]["requests"] > 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_database WHERE datname = %s", [db])
+        assert cursor.fetchone()[0] == 0
