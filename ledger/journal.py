@@ -102,9 +102,12 @@ def _day(moment: datetime.datetime | None) -> datetime.date:
 
 def invoice_issued(invoice: Invoice) -> None:
     """+total on the issue date: from then on the customer owes it."""
+    _append(EntryKind.INVOICE, **_issued(invoice))
+
+
+def _issued(invoice: Invoice) -> dict:
     assert invoice.issue_date is not None, "an issued invoice has an issue date"
-    _append(
-        EntryKind.INVOICE,
+    return dict(
         customer_id=invoice.customer_id,
         account_id=invoice.account_id,
         currency=invoice.currency,
@@ -112,6 +115,11 @@ def invoice_issued(invoice: Invoice) -> None:
         effective_date=invoice.issue_date,
         invoice_id=invoice.pk,
     )
+
+
+def invoices_issued(invoices: Sequence[Invoice]) -> None:
+    """invoice_issued for many invoices in one multi-row INSERT (the bench's hard cases)."""
+    _append_many(EntryKind.INVOICE, [_issued(invoice) for invoice in invoices])
 
 
 def invoice_voided(invoice: Invoice) -> None:

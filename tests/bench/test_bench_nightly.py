@@ -45,6 +45,12 @@ def test_nightly_window_at_tiny_scale(tmp_path):
     hard = results["hard_cases"]
     assert (hard["invoices"], hard["allocate_many_rows"], hard["allocate_many_status"]) == (20, 20, "fully_allocated")
     assert hard["page_status"] == [200, 302] and hard["page_payment_status"] == "fully_allocated"
+    # a customer with many open invoices (100 at this scale, made set-based) on the allocate page, and
+    # the collections queue of a provider with many accounts: both answer, and the invariants below hold
+    big = hard["big_customer"]
+    assert (big["invoices"], big["page_status"], big["page_payment_status"]) == (100, [200, 302], "fully_allocated")
+    queue = hard["big_provider"]
+    assert queue["accounts"] == 100 and queue["balance"]["statuses"] == queue["age"]["statuses"] == [200]
 
     nightly = results["nightly"]
     steps = {step["step"]: step for step in nightly["steps"]}
