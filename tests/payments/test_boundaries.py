@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from allocations.models import Allocation
 from allocations.services import allocate
 from billing.errors import DuplicateReference, InsufficientFunds
 from ledger.core import pair_net
@@ -83,6 +84,40 @@ def test_chargeback_takes_the_newest_allocation_first(customer, provider):
     allocate(payment, newer, "50.00", by=None)
     record_chargeback(payment, amount="50.01", by=None, reason="Card dispute")
     assert (pair_net(payment.pk, older.pk), pair_net(payment.pk, newer.pk)) == (D("49.99"), D("0.00"))
+    assert_invariants()
+
+
+def test_chargeback_takes_the_newest_allocation_first_even_on_the_older_invoice(customer, provider, clerk):
+    """Newest is the allocation's age, not the invoice's: the older invoice was paid last."""
+    older = make_invoice(customer=customer, provider=provider, total="50.00")
+    newer = make_invoice(customer=customer, provider=provider, total="50.00")
+    payment = make_payment(customer=customer, amount="100.00")
+    allocate(payment, newer, "50.00", by=None)
+    allocate(payment, older, "50.00", by=None)
+    record_chargeback(payment, amount="50.01", by=clerk, reason="Card dispute")
+    assert (pair_net(payment.pk, older.pk), pair_net(payment.pk, newer.pk)) == (D("0.00"), D("49.99"))
+    # The reversals are the clerk's, with the chargeback as their reason.
+    reversals = Allocation.objects.filter(payment=payment, amount__lt=0).order_by("id")
+    assert [(r.invoice_id, r.amount, r.created_by) for r in reversals] == [
+        (older.pk, D("-50.00"), clerk),
+        (newer.pk, D("-0.01"), clerk),
+    ]
+    assert all(r.reason.startswith("chargeback #") for r in reversals)
+    assert_invariants()
+
+
+def test_chargeback_order_reads_only_this_payments_allocations(customer, provider):
+    """Another payment allocated later to the first invoice does not make that invoice this payment's newest."""
+    first = make_invoice(customer=customer, provider=provider, total="80.00")
+    second = make_invoice(customer=customer, provider=provider, total="50.00")
+    payment = make_payment(customer=customer, amount="100.00")
+    allocate(payment, first, "50.00", by=None)
+    allocate(payment, second, "50.00", by=None)
+    later = make_payment(customer=customer, amount="30.00")
+    allocate(later, first, "30.00", by=None)  # the newest allocation on `first`, of another payment
+    record_chargeback(payment, amount="50.01", by=None, reason="Card dispute")
+    assert (pair_net(payment.pk, first.pk), pair_net(payment.pk, second.pk)) == (D("49.99"), D("0.00"))
+    assert pair_net(later.pk, first.pk) == D("30.00")
     assert_invariants()
 
 
