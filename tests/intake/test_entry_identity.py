@@ -6,6 +6,7 @@ so each field is changed alone here (issue 18: a comparison that forgot the curr
 640.00 USD as the 640.00 EUR imported before). The import and its dry run decide alike.
 """
 
+import dataclasses
 import datetime
 from decimal import Decimal
 
@@ -153,7 +154,11 @@ def test_each_report_line_shows_the_entrys_amount_currency_and_direction(world, 
     ]
 
 
-def test_the_stored_row_keeps_the_customer_reference_and_the_position_cut_to_32_characters(world):
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_the_row_keeps_the_customer_reference_and_the_position_cut_to_32_characters(world, dry_run):
+    """Entries built directly (import_entries) may name any position; the row keeps its first 32
+    characters, which a twin's note quotes (the dry run's rows are never stored, so only the cut
+    in intake.decisions.bank_entry_row shortens them there)."""
     entry = StatementEntry(
         position="entry 7 of " + "a-very-long-statement-name" * 2,
         bank_reference="NB240308-0042",
@@ -166,11 +171,13 @@ def test_the_stored_row_keeps_the_customer_reference_and_the_position_cut_to_32_
         customer_reference="RF18 5390 0754 7034",
         remittance_text="Rechnung GOLF-000077",
     )
-    report = import_entries([entry], source_name="api", by=None)
-    assert [r.outcome for r in report.results] == [Outcome.RECORDED]
-    stored = BankEntry.objects.get()
-    assert (stored.customer_reference, stored.source_position) == ("RF18 5390 0754 7034", entry.position[:32])
-    assert len(entry.position) > 33
+    twin = dataclasses.replace(entry, position="entry 8 of the same file", bank_reference="NB240308-0043")
+    report = import_entries([entry, twin], source_name="api", dry_run=dry_run, by=None)
+    assert [r.outcome for r in report.results] == [Outcome.RECORDED, Outcome.NEEDS_REVIEW]
+    assert report.results[1].message.startswith(f"Looks like NB240308-0042 ({entry.position[:32]} of api):")
+    if not dry_run:
+        stored = BankEntry.objects.get(bank_reference="NB240308-0042")
+        assert (stored.customer_reference, stored.source_position) == ("RF18 5390 0754 7034", entry.position[:32])
 
 
 # Twins: a credit with the date, amount, currency, payer and text of an earlier credit under another
