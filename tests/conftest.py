@@ -71,7 +71,8 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
     A transactional test commits; its teardown flushes. A process stopped before that teardown
     (`make mutate` stops a mutant's process at its time limit) leaves its rows, and every later
-    session would fail the tests that count rows, and count the mutants they reach as killed."""
+    session would fail the tests that count rows, and count the mutants they reach as killed.
+    One session at a time per database, as pytest-django assumes (xdist workers get one each)."""
     from django.core.management import call_command
     from django.db import connection
 
