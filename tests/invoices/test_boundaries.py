@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from allocations.services import allocate
-from billing.errors import ExceedsBalance
+from billing.errors import ExceedsBalance, InvalidInput
 from invoices.models import InvoiceLine
 from invoices.services import create_invoice, issue_credit_note, issue_invoice
 from tests.dbstate import unchanged_database
@@ -141,3 +141,16 @@ def test_a_line_at_no_price_or_one_minor_unit_is_credited_by_quantity(customer, 
         ("Sample", D("1"), D(unit_price)),
         ("Service", D("1"), D("10.00")),
     ]
+
+
+@pytest.mark.parametrize(("quantity", "refused"), [("999999999.999", False), ("1000000000.000", True)])
+def test_a_line_quantity_up_to_what_the_column_holds(customer, provider, quantity, refused):
+    lines = [("Screws", quantity, "0.01")]
+    due = TODAY + datetime.timedelta(days=30)
+    if refused:
+        with unchanged_database(), pytest.raises(InvalidInput, match="larger than 999999999.999"):
+            create_invoice(customer=customer, provider=provider, currency="EUR", lines=lines, due_date=due, by=None)
+        return
+    invoice = create_invoice(customer=customer, provider=provider, currency="EUR", lines=lines, due_date=due, by=None)
+    line = InvoiceLine.objects.get(invoice=invoice)
+    assert (line.quantity, line.amount, invoice.total) == (D(quantity), D("10000000.00"), D("10000000.00"))
