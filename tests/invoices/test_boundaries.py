@@ -154,3 +154,17 @@ def test_a_line_quantity_up_to_what_the_column_holds(customer, provider, quantit
     invoice = create_invoice(customer=customer, provider=provider, currency="EUR", lines=lines, due_date=due, by=None)
     line = InvoiceLine.objects.get(invoice=invoice)
     assert (line.quantity, line.amount, invoice.total) == (D(quantity), D("10000000.00"), D("10000000.00"))
+
+
+@pytest.mark.parametrize("length", [300, 301])
+def test_a_line_description_is_kept_up_to_300_characters(customer, provider, length):
+    description = "Consulting, " + "x" * (length - 12)
+    invoice = create_invoice(
+        customer=customer,
+        provider=provider,
+        currency="EUR",
+        lines=[(description, "1", "10.00")],
+        due_date=TODAY + datetime.timedelta(days=30),
+        by=None,
+    )
+    assert InvoiceLine.objects.get(invoice=invoice).description == description[:300]
