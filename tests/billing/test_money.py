@@ -140,6 +140,7 @@ def test_minor_units():
         (D("1234567.00"), "JPY", "1,234,567 JPY"),
         (D("12.00"), "GBP", "12.00 GBP"),
         (None, "EUR", ""),
+        (D("12.5"), "XYZ", "12.50 XYZ"),  # a currency Settle does not keep (a bank line's): two places
     ],
 )
 def test_format_money(amount, currency, text):
