@@ -267,3 +267,12 @@ def test_a_value_that_is_no_number_is_shown_as_written_and_cut_when_long(value, 
     with pytest.raises(InvalidAmount) as refused:
         parse_amount(value, "EUR")
     assert str(refused.value.messages[0]) == f"The amount {shown} is not a number."
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("10.001", "The total from 10.001 has more than two decimals"), ("ten", "The total from 'ten' is not a number")],
+)
+def test_a_filter_bound_names_its_field_in_the_refusal(value, message):
+    with pytest.raises(InvalidAmount, match=message):
+        parse_amount_bound(value, field="total from")
