@@ -86,7 +86,9 @@ test-long: lint chromium weasyprint-libs
 
 # Mutation testing of the core modules with mutmut ([tool.mutmut] in pyproject.toml: what is mutated,
 # which tests run). Slow (hours for everything on 2 cores), so not in CI: MODULES narrows it
-# (make mutate MODULES="billing/money.py allocations.rules"), MUTATE_CHILDREN runs mutants in parallel.
+# (make mutate MODULES="billing/money.py allocations.rules"), MUTATE_CHILDREN runs mutants in parallel:
+# they share one test database, where a transactional test of one commits rows the other's tests
+# count, so only MUTATE_CHILDREN=1 gives verdicts to trust (tests/MUTATION.md, second run).
 # Results are kept in mutants/ (rm -rf mutants for a fresh run); the last score is in tests/MUTATION.md.
 MUTATE_CHILDREN ?= 1
 MUTATE_MODULES = $(foreach m,$(MODULES),"$(subst /,.,$(m:.py=)).*")

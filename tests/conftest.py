@@ -65,6 +65,25 @@ def other_provider(db):
     return ProviderFactory(name="Bolt Repairs", code="BOLT")
 
 
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """A reused test database (--reuse-db) starts without rows an earlier session left behind.
+
+    A transactional test commits; its teardown flushes. A process stopped before that teardown
+    (`make mutate` stops a mutant's process at its time limit) leaves its rows, and every later
+    session would fail the tests that count rows, and count the mutants they reach as killed.
+    One session at a time per database, as pytest-django assumes (xdist workers get one each)."""
+    from django.core.management import call_command
+    from django.db import connection
+
+    with django_db_blocker.unblock():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT EXISTS (SELECT 1 FROM billing_customer) OR EXISTS (SELECT 1 FROM auth_user)")
+            left_behind = cursor.fetchone()[0]
+        if left_behind:
+            call_command("flush", interactive=False, verbosity=0)
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """The nav counts are cached; each test starts with an empty cache (and no process-local

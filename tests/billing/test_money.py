@@ -5,7 +5,15 @@ from decimal import Decimal
 import pytest
 
 from billing.errors import BillingError, InvalidAmount
-from billing.money import MINOR_UNITS, format_money, minor_unit, parse_amount, parse_positive_amount, split_amount
+from billing.money import (
+    MINOR_UNITS,
+    format_money,
+    minor_unit,
+    parse_amount,
+    parse_amount_bound,
+    parse_positive_amount,
+    split_amount,
+)
 
 D = Decimal
 
@@ -132,6 +140,7 @@ def test_minor_units():
         (D("1234567.00"), "JPY", "1,234,567 JPY"),
         (D("12.00"), "GBP", "12.00 GBP"),
         (None, "EUR", ""),
+        (D("12.5"), "XYZ", "12.50 XYZ"),  # a currency Settle does not keep (a bank line's): two places
     ],
 )
 def test_format_money(amount, currency, text):
@@ -183,7 +192,7 @@ def test_parse_amount_refuses_what_a_money_column_cannot_hold():
 
 def test_split_amount_refuses_a_fraction_of_a_minor_unit():
     # 10.005 EUR used to split into 5.00 + 5.00, losing half a cent without a word.
-    with pytest.raises(InvalidAmount, match="more decimals than EUR allows"):
+    with pytest.raises(InvalidAmount, match="The amount to split 10.005 EUR has more decimals than EUR allows"):
         split_amount(D("10.005"), 2, "EUR")
     with pytest.raises(InvalidAmount, match="more decimals than JPY allows"):
         split_amount(D("10.50"), 2, "JPY")
@@ -216,3 +225,54 @@ def test_services_refuse_what_is_not_a_decimal_int_or_plain_decimal_text(value):
     """DESIGN.md section 7: services take Decimal, int or a plain decimal string."""
     with pytest.raises(InvalidAmount, match="is not a number"):
         parse_positive_amount(value, "EUR")
+
+
+# The bound of a list filter (total from / to): any currency, so at most two decimals.
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("10", D("10.00")), ("-0.5", D("-0.50")), ("1,000.25", D("1000.25")), ("999999999999.99", D("999999999999.99"))],
+)
+def test_a_filter_bound_reads_an_amount_of_up_to_two_decimals(value, expected):
+    bound = parse_amount_bound(value)
+    assert bound == expected and bound.as_tuple().exponent == -2
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("10.001", "The amount 10.001 has more than two decimals"),
+        ("1000000000000.00", "is larger than any amount Settle keeps"),
+        ("-1000000000000.00", "is larger than any amount Settle keeps"),
+        ("1e3", "The amount '1e3' is not a number"),
+    ],
+)
+def test_a_filter_bound_refuses_more_decimals_more_than_a_column_holds_and_what_is_no_number(value, message):
+    with pytest.raises(InvalidAmount, match=message):
+        parse_amount_bound(value)
+
+
+# A bad value is shown in the message as written, cut after 27 characters when its repr passes 30.
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("x" * 28, "'" + "x" * 28 + "'"),  # a repr of 30 characters: whole
+        ("x" * 29, "'" + "x" * 26 + "…'"),  # 31: cut
+    ],
+)
+def test_a_value_that_is_no_number_is_shown_as_written_and_cut_when_long(value, shown):
+    with pytest.raises(InvalidAmount) as refused:
+        parse_amount(value, "EUR")
+    assert str(refused.value.messages[0]) == f"The amount {shown} is not a number."
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("10.001", "The total from 10.001 has more than two decimals"), ("ten", "The total from 'ten' is not a number")],
+)
+def test_a_filter_bound_names_its_field_in_the_refusal(value, message):
+    with pytest.raises(InvalidAmount, match=message):
+        parse_amount_bound(value, field="total from")

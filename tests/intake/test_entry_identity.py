@@ -6,12 +6,15 @@ so each field is changed alone here (issue 18: a comparison that forgot the curr
 640.00 USD as the 640.00 EUR imported before). The import and its dry run decide alike.
 """
 
+import dataclasses
+import datetime
 from decimal import Decimal
 
 import pytest
 
-from intake.importing import Outcome, import_statement
+from intake.importing import Outcome, import_entries, import_statement
 from intake.models import BankEntry
+from intake.statements import StatementEntry
 from payments.models import Payment
 
 pytestmark = pytest.mark.django_db
@@ -119,3 +122,109 @@ def test_an_overlapping_statement_records_only_its_new_entries_and_refuses_the_c
         (D("640.00"), "EUR"),
         (D("1500.00"), "EUR"),
     ]
+
+
+# The bank reference is stored whole (up to 100 characters) or refused before anything is written:
+# at the limit it is kept, one character over it the entry is rejected with the reason, not by the database.
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_a_bank_reference_of_100_characters_is_stored_and_101_is_refused(world, dry_run):
+    at_limit, over = "R" * 99 + "0", "R" * 100 + "1"
+    report = import_statement(
+        statement(changed(reference=at_limit), changed(reference=over, remittance="Rechnung ECHO-000120")),
+        source_name="long.csv",
+        dry_run=dry_run,
+        by=None,
+    )
+    assert [r.outcome for r in report.results] == [Outcome.RECORDED, Outcome.REJECTED]
+    assert "is longer than 100 characters" in report.results[1].message
+    if not dry_run:
+        assert list(BankEntry.objects.values_list("bank_reference", flat=True)) == [at_limit]
+
+
+# Each report line carries the entry's own amount, currency and direction (the page signs money out).
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_each_report_line_shows_the_entrys_amount_currency_and_direction(world, dry_run):
+    debit = changed(reference="NB240308-0010", amount="-12.35", currency="GBP", remittance="Bank fee")
+    unknown = changed(reference="NB240308-0011", amount="7.00", currency="USD", counterparty="Nobody", remittance="?")
+    report = import_statement(statement(FIRST, debit, unknown), source_name="lines.csv", dry_run=dry_run, by=None)
+    assert [(r.outcome, r.amount, r.currency, r.credit, r.amount_display) for r in report.results] == [
+        (Outcome.RECORDED, D("640.00"), "EUR", True, "640.00 EUR"),
+        (Outcome.IGNORED, D("12.35"), "GBP", False, "-12.35 GBP"),
+        (Outcome.UNIDENTIFIED, D("7.00"), "USD", True, "7.00 USD"),
+    ]
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_the_row_keeps_the_customer_reference_and_the_position_cut_to_32_characters(world, dry_run):
+    """Entries built directly (import_entries) may name any position; the row keeps its first 32
+    characters, which a twin's note quotes (the dry run's rows are never stored, so only the cut
+    in intake.decisions.bank_entry_row shortens them there)."""
+    entry = StatementEntry(
+        position="entry 7 of " + "a-very-long-statement-name" * 2,
+        bank_reference="NB240308-0042",
+        booking_date=datetime.date(2024, 3, 8),
+        amount=D("640.00"),
+        currency="EUR",
+        credit=True,
+        reversal=False,
+        counterparty_name="Golf Partners AG",
+        customer_reference="RF18 5390 0754 7034",
+        remittance_text="Rechnung GOLF-000077",
+    )
+    twin = dataclasses.replace(entry, position="entry 8 of the same file", bank_reference="NB240308-0043")
+    report = import_entries([entry, twin], source_name="api", dry_run=dry_run, by=None)
+    assert [r.outcome for r in report.results] == [Outcome.RECORDED, Outcome.NEEDS_REVIEW]
+    assert report.results[1].message.startswith(f"Looks like NB240308-0042 ({entry.position[:32]} of api):")
+    if not dry_run:
+        stored = BankEntry.objects.get(bank_reference="NB240308-0042")
+        assert (stored.customer_reference, stored.source_position) == ("RF18 5390 0754 7034", entry.position[:32])
+
+
+# Twins: a credit with the date, amount, currency, payer and text of an earlier credit under another
+# reference looks like one booking exported twice (intake.decisions.twin_key, load_twins).
+NO_PAYER = changed(counterparty="")
+NO_PAYER_TWIN = changed(reference="NB240308-0099", counterparty="")
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_a_credit_with_text_but_no_payer_has_a_twin_in_the_same_file(world, dry_run):
+    report = import_statement(statement(NO_PAYER, NO_PAYER_TWIN), source_name="one.csv", dry_run=dry_run, by=None)
+    assert [r.outcome for r in report.results] == [Outcome.RECORDED, Outcome.NEEDS_REVIEW]
+    assert report.results[1].message.startswith("Looks like NB240308-0009 (line 2 of one.csv)")
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_a_credit_with_text_but_no_payer_has_a_twin_in_an_earlier_file(world, dry_run):
+    import_statement(statement(NO_PAYER), source_name="first.csv", by=None)
+    report = import_statement(statement(NO_PAYER_TWIN), source_name="second.csv", dry_run=dry_run, by=None)
+    assert [r.outcome for r in report.results] == [Outcome.NEEDS_REVIEW]
+    assert report.results[0].message.startswith("Looks like NB240308-0009 (line 2 of first.csv)")
+    assert Payment.objects.count() == 1
+
+
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_credits_without_payer_or_text_are_never_twins(world, dry_run):
+    blank = changed(counterparty="", remittance="")
+    report = import_statement(
+        statement(blank, changed(reference="NB240308-0099", counterparty="", remittance="")),
+        source_name="blank.csv",
+        dry_run=dry_run,
+        by=None,
+    )
+    assert [r.outcome for r in report.results] == [Outcome.UNIDENTIFIED, Outcome.UNIDENTIFIED]
+
+
+@pytest.mark.parametrize(
+    ("earlier", "its_outcome"),
+    [
+        (changed(reference="NB240308-0001", amount="-640.00"), Outcome.IGNORED),  # money out
+        (changed(reference="NB240308-0001", reversal="yes"), Outcome.NEEDS_REVIEW),  # a reversal
+    ],
+    ids=["debit", "reversal"],
+)
+@pytest.mark.parametrize("dry_run", [False, True])
+def test_an_earlier_debit_or_reversal_with_the_same_facts_is_not_a_twin(world, earlier, its_outcome, dry_run):
+    first = import_statement(statement(earlier), source_name="first.csv", by=None)
+    assert [r.outcome for r in first.results] == [its_outcome]
+    report = import_statement(statement(FIRST), source_name="second.csv", dry_run=dry_run, by=None)
+    assert [r.outcome for r in report.results] == [Outcome.RECORDED]

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from allocations.services import allocate
-from billing.errors import ExceedsBalance
+from billing.errors import ExceedsBalance, InvalidInput
 from invoices.models import InvoiceLine
 from invoices.services import create_invoice, issue_credit_note, issue_invoice
 from tests.dbstate import unchanged_database
@@ -102,3 +102,69 @@ def test_a_credit_by_quantity_leaves_no_rounding_behind(customer, provider):
     assert (invoice.credited_total, invoice.balance_due, invoice.payment_status) == (D("10.01"), D("0.00"), "paid")
     with unchanged_database(), pytest.raises(ExceedsBalance):
         issue_credit_note(invoice, lines={line: "0.001"}, by=None, reason="Returned")
+
+
+def credited_by_lines(customer, provider, lines, credit):
+    """Issue an invoice of `lines`, then credit {description: quantity} by quantity."""
+    invoice = create_invoice(
+        customer=customer,
+        provider=provider,
+        currency="EUR",
+        lines=lines,
+        due_date=TODAY + datetime.timedelta(days=30),
+        by=None,
+    )
+    issue_invoice(invoice, by=None)
+    by_description = {line.description: line for line in InvoiceLine.objects.filter(invoice=invoice)}
+    return issue_credit_note(
+        invoice, lines={by_description[d]: q for d, q in credit.items()}, by=None, reason="Returned"
+    )
+
+
+def test_a_part_of_a_line_credited_by_quantity_rounds_half_up(customer, provider):
+    note = credited_by_lines(customer, provider, [("Stamps", "2", "0.05")], {"Stamps": "0.5"})
+    assert note.amount == D("0.03")  # 0.025: half up, not to even (0.02)
+
+
+@pytest.mark.parametrize("unit_price", ["0.00", "0.01"])
+def test_a_line_at_no_price_or_one_minor_unit_is_credited_by_quantity(customer, provider, unit_price):
+    """Only a negative price is a discount (credited by amount); a free sample or a line of one
+    cent is credited by quantity like any other."""
+    note = credited_by_lines(
+        customer,
+        provider,
+        [("Service", "1", "10.00"), ("Sample", "3", unit_price)],
+        {"Service": "1", "Sample": "1"},
+    )
+    assert note.amount == D("10.00") + D(unit_price)
+    assert sorted((line.invoice_line.description, line.quantity, line.amount) for line in note.lines.all()) == [
+        ("Sample", D("1"), D(unit_price)),
+        ("Service", D("1"), D("10.00")),
+    ]
+
+
+@pytest.mark.parametrize(("quantity", "refused"), [("999999999.999", False), ("1000000000.000", True)])
+def test_a_line_quantity_up_to_what_the_column_holds(customer, provider, quantity, refused):
+    lines = [("Screws", quantity, "0.01")]
+    due = TODAY + datetime.timedelta(days=30)
+    if refused:
+        with unchanged_database(), pytest.raises(InvalidInput, match="larger than 999999999.999"):
+            create_invoice(customer=customer, provider=provider, currency="EUR", lines=lines, due_date=due, by=None)
+        return
+    invoice = create_invoice(customer=customer, provider=provider, currency="EUR", lines=lines, due_date=due, by=None)
+    line = InvoiceLine.objects.get(invoice=invoice)
+    assert (line.quantity, line.amount, invoice.total) == (D(quantity), D("10000000.00"), D("10000000.00"))
+
+
+@pytest.mark.parametrize("length", [300, 301])
+def test_a_line_description_is_kept_up_to_300_characters(customer, provider, length):
+    description = "Consulting, " + "x" * (length - 12)
+    invoice = create_invoice(
+        customer=customer,
+        provider=provider,
+        currency="EUR",
+        lines=[(description, "1", "10.00")],
+        due_date=TODAY + datetime.timedelta(days=30),
+        by=None,
+    )
+    assert InvoiceLine.objects.get(invoice=invoice).description == description[:300]

@@ -64,6 +64,11 @@ def test_create_invoice_in_yen(customer, provider):
             InvalidInput,
             r"Line 2 must be \(description, quantity, unit price\)",
         ),
+        (  # a fourth item is the order line billed (orders.services); a fifth is a mistake
+            [("Work", "1", "10.00", None, "10%")],
+            InvalidInput,
+            r"Line 1 must be \(description, quantity, unit price\)",
+        ),
         ([("Work", "0", "10.00")], InvalidInput, "Line 1: the quantity must be greater than zero"),
         ([("Work", "-1", "10.00")], InvalidInput, "Line 1: the quantity must be greater than zero"),
         ([("Work", "1.0001", "10.00")], InvalidInput, "Line 1: the quantity allows at most 3 decimals"),

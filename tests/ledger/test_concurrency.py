@@ -16,7 +16,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.db.utils import OperationalError
 from django.test import override_settings
 
@@ -25,6 +25,7 @@ from billing.errors import BillingError, DuplicateReference, ExceedsBalance, Ins
 from billing.models import Account, Customer, Provider
 from invoices.models import Invoice
 from invoices.services import create_invoice, issue_credit_note, issue_invoice, void_invoice
+from ledger.core import lock_customer_accounts
 from payments.models import Payment
 from payments.services import cancel_payment, record_chargeback, record_payment, refund_payment
 from tests.factories import TODAY, CustomerFactory, ProviderFactory, make_invoice, make_payment
@@ -327,3 +328,26 @@ def test_first_invoices_of_a_new_account_created_at_once(provider):
     account = Account.objects.get(customer=newcomer)
     assert (account.open_invoice_count, account.balance_due) == (6, D("120.00"))
     assert_invariants()
+
+
+def test_lock_customer_accounts_holds_every_account_of_those_customers_until_commit(customer, provider, other_provider):
+    """The first lock of the bulk writers (ledger.core.lock_customer_accounts, before any invoice):
+    while a transaction holds it, no other can lock those customers' accounts; another customer's
+    account stays free."""
+    mine = [make_invoice(customer=customer, provider=p).account_id for p in (provider, other_provider)]
+    someone_elses = make_invoice(customer=CustomerFactory(), provider=provider).account_id
+
+    def can_lock(account_id: int) -> bool:
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SELECT id FROM billing_account WHERE id = %s FOR UPDATE NOWAIT", [account_id])
+        except OperationalError as error:
+            assert "could not obtain lock" in str(error)
+            return False
+        return True
+
+    with transaction.atomic():
+        lock_customer_accounts([customer.pk, customer.pk])
+        results = run_together([lambda a=a: can_lock(a) for a in [*mine, someone_elses]])
+    assert results == [("ok", False), ("ok", False), ("ok", True)]
+    assert [can_lock(a) for a in [*mine, someone_elses]] == [True, True, True]  # released at commit

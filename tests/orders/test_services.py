@@ -196,6 +196,13 @@ def test_cancel_lines_and_cancel_the_order(order, clerk):
     cancel_order_lines(order, quantities={line_of(order): 3, line_of(order, 2): 1}, by=clerk, reason="Changed mind")
     order = fresh(order)
     assert (order.state, order.canceled_at is not None) == ("canceled", True)
+    # The state's move is in the order's history: from what, by whom, why (ledger.core.record_order_change).
+    (moved,) = order.status_changes.filter(field="state", new="canceled")
+    assert (moved.old, moved.created_by, moved.reason) == (
+        "open",
+        clerk,
+        f"lines of order {order} canceled: Changed mind",
+    )
     with pytest.raises(InvalidState, match="canceled"):
         add_order_line(order, description="Fee", quantity=1, unit_price="1", by=clerk)
     with pytest.raises(InvalidState, match="canceled"):

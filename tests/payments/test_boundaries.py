@@ -6,7 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from allocations.services import allocate
+from allocations.models import Allocation
+from allocations.services import allocate, deallocate
 from billing.errors import DuplicateReference, InsufficientFunds
 from ledger.core import pair_net
 from payments.services import record_chargeback, record_payment, refund_payment
@@ -83,6 +84,65 @@ def test_chargeback_takes_the_newest_allocation_first(customer, provider):
     allocate(payment, newer, "50.00", by=None)
     record_chargeback(payment, amount="50.01", by=None, reason="Card dispute")
     assert (pair_net(payment.pk, older.pk), pair_net(payment.pk, newer.pk)) == (D("49.99"), D("0.00"))
+    assert_invariants()
+
+
+def test_chargeback_takes_the_newest_allocation_first_even_on_the_older_invoice(customer, provider, clerk):
+    """Newest is the allocation's age, not the invoice's: the older invoice was paid last."""
+    older = make_invoice(customer=customer, provider=provider, total="50.00")
+    newer = make_invoice(customer=customer, provider=provider, total="50.00")
+    payment = make_payment(customer=customer, amount="100.00")
+    allocate(payment, newer, "50.00", by=None)
+    allocate(payment, older, "50.00", by=None)
+    record_chargeback(payment, amount="50.01", by=clerk, reason="Card dispute")
+    assert (pair_net(payment.pk, older.pk), pair_net(payment.pk, newer.pk)) == (D("0.00"), D("49.99"))
+    # The reversals are the clerk's, with the chargeback as their reason.
+    reversals = Allocation.objects.filter(payment=payment, amount__lt=0).order_by("id")
+    assert [(r.invoice_id, r.amount, r.created_by) for r in reversals] == [
+        (older.pk, D("-50.00"), clerk),
+        (newer.pk, D("-0.01"), clerk),
+    ]
+    assert all(r.reason.startswith("chargeback #") for r in reversals)
+    assert_invariants()
+
+
+def test_chargeback_order_reads_only_this_payments_allocations(customer, provider):
+    """Another payment allocated later to the first invoice does not make that invoice this payment's newest."""
+    first = make_invoice(customer=customer, provider=provider, total="80.00")
+    second = make_invoice(customer=customer, provider=provider, total="50.00")
+    payment = make_payment(customer=customer, amount="100.00")
+    allocate(payment, first, "50.00", by=None)
+    allocate(payment, second, "50.00", by=None)
+    later = make_payment(customer=customer, amount="30.00")
+    allocate(later, first, "30.00", by=None)  # the newest allocation on `first`, of another payment
+    record_chargeback(payment, amount="50.01", by=None, reason="Card dispute")
+    assert (pair_net(payment.pk, first.pk), pair_net(payment.pk, second.pk)) == (D("49.99"), D("0.00"))
+    assert pair_net(later.pk, first.pk) == D("30.00")
+    assert_invariants()
+
+
+def test_chargeback_ages_a_pair_by_its_newest_allocation_not_by_a_later_deallocation(customer, provider):
+    """Taking 10.00 back off the first invoice is not allocating to it: the second stays the newest."""
+    first = make_invoice(customer=customer, provider=provider, total="50.00")
+    second = make_invoice(customer=customer, provider=provider, total="50.00")
+    payment = make_payment(customer=customer, amount="100.00")
+    allocate(payment, first, "50.00", by=None)
+    allocate(payment, second, "50.00", by=None)
+    deallocate(payment, first, "10.00", by=None, reason="Wrong invoice")
+    record_chargeback(payment, amount="60.01", by=None, reason="Card dispute")  # 50.01 more than the 10.00 free
+    assert (pair_net(payment.pk, first.pk), pair_net(payment.pk, second.pk)) == (D("39.99"), D("0.00"))
+    assert_invariants()
+
+
+@pytest.mark.parametrize("smallest", ["1.00", "0.01"])
+def test_chargeback_reverses_an_allocation_of_one_unit_or_less(customer, provider, smallest):
+    small = make_invoice(customer=customer, provider=provider, total="50.00")
+    large = make_invoice(customer=customer, provider=provider, total="50.00")
+    payment = make_payment(customer=customer, amount="51.00")
+    allocate(payment, small, smallest, by=None)
+    allocate(payment, large, "50.00", by=None)
+    record_chargeback(payment, amount="51.00", by=None, reason="Card dispute")
+    assert (pair_net(payment.pk, small.pk), pair_net(payment.pk, large.pk)) == (D("0.00"), D("0.00"))
     assert_invariants()
 
 

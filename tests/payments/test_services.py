@@ -16,6 +16,7 @@ from payments.services import (
     cancel_payment,
     record_chargeback,
     record_payment,
+    record_payments,
     refund_payment,
     settle_payment,
 )
@@ -51,6 +52,33 @@ def test_record_payment_is_settled_and_unallocated(customer, clerk):
     history = list(payment.status_changes.values_list("field", "old", "new"))
     assert history == [("state", "", "settled"), ("allocation_status", "", "unallocated")]
     assert_invariants()
+
+
+# record_payments: the bank import's chunk of new settled payments
+
+
+def test_record_payments_writes_settled_unallocated_payments_in_order(customer, clerk):
+    other = CustomerFactory()
+    written = record_payments(
+        [(customer, "10.00", "EUR", " NB-1 ", RECEIVED), (other, "5", "JPY", "NB-2", RECEIVED)],
+        method="bank_transfer",
+        by=clerk,
+    )
+    rows = [Payment.objects.get(pk=p.pk) for p in written]
+    assert [
+        (p.customer, p.amount, p.currency, p.reference, p.state, p.allocation_status, p.created_by) for p in rows
+    ] == [
+        (customer, D("10.00"), "EUR", "NB-1", "settled", "unallocated", clerk),
+        (other, D("5.00"), "JPY", "NB-2", "settled", "unallocated", clerk),
+    ]
+    assert_invariants()
+
+
+@pytest.mark.parametrize("reference", ["", None, "   "])
+def test_record_payments_needs_its_own_reference_for_each_payment(customer, reference):
+    chunk = [(customer, "10.00", "EUR", "NB-1", RECEIVED), (customer, "20.00", "EUR", reference, RECEIVED)]
+    with unchanged_database(), pytest.raises(InvalidInput, match="needs its own reference"):
+        record_payments(chunk, method="bank_transfer", by=None)
 
 
 def test_record_pending_payment_then_settle(customer, clerk):
