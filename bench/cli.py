@@ -140,8 +140,7 @@ def _run(args: argparse.Namespace, started: float) -> int:
 
         log(f"Bank statement import at scale {args.scale} ...")
         results["intake"] = intake.measure(args.scale, db=args.db, log=log)
-    if args.only in ("all", "customer"):
-        _between_stages(log)
+    if args.only in ("all", "customer"):  # bench.customer folds them itself
         from bench import customer
 
         log(f"Customer page, search, statement and dunning at scale {args.scale} ...")
@@ -271,8 +270,8 @@ def _run(args: argparse.Namespace, started: float) -> int:
 
 def _between_stages(log) -> None:
     """What production's five-minute job does between the stages: fold the queue-total deltas the
-    stage before wrote (the import's 100,000 payments leave one per status change), so the next
-    stage's lists read the totals as a clerk's would, not the whole night's deltas."""
+    stages before wrote (as bench.customer does before its pages), so the next stage's lists read
+    the totals as a clerk's would, not every delta since the fill."""
     from ledger.queue_totals import fold_queue_totals
 
     kept = fold_queue_totals()
