@@ -56,6 +56,19 @@ def _customer_with_open_invoices(label: str, n: int, *, by):
     return customer, invoices, payment
 
 
+def _post_splits(client: Client, url: str, page, invoices, note: str):
+    """Post the allocate page with AMOUNT on each invoice, as a clerk sends the prefilled form back
+    (with the page's one-time token: the test client keeps no context here); (response, seconds)."""
+    from payments.forms import split_field_name
+
+    token = re.search(r'name="form_token" value="([^"]+)"', page.content.decode())
+    data = {split_field_name(invoice.pk): str(AMOUNT) for invoice in invoices}
+    data |= {"form_token": token.group(1) if token else "", "note": note}
+    started = time.perf_counter()
+    posted = client.post(url, data)
+    return posted, time.perf_counter() - started
+
+
 def _new_customers(label: str, n: int) -> list[int]:
     """n new customers in one statement (ledger.bulk.insert_many); their ids."""
     from billing.models import Customer
@@ -162,7 +175,6 @@ def _issued_in_bulk(
 
 def measure(client: Client, *, by, invoices: int = INVOICES, log=print) -> dict:
     from allocations.services import allocate_many
-    from payments.forms import split_field_name
 
     started = time.perf_counter()
     n = invoices
@@ -191,13 +203,7 @@ def measure(client: Client, *, by, invoices: int = INVOICES, log=print) -> dict:
     started = time.perf_counter()
     page = client.get(url)
     get_seconds = time.perf_counter() - started
-    # The page's one-time token, as the browser sends it back (the test client keeps no context here).
-    token = re.search(r'name="form_token" value="([^"]+)"', page.content.decode())
-    data = {split_field_name(invoice.pk): str(AMOUNT) for invoice in made}
-    data |= {"form_token": token.group(1) if token else "", "note": f"bench: one payment over {n:,} invoices"}
-    started = time.perf_counter()
-    posted = client.post(url, data)
-    post_seconds = time.perf_counter() - started
+    posted, post_seconds = _post_splits(client, url, page, made, f"bench: one payment over {n:,} invoices")
     payment.refresh_from_db()
     found |= {
         "page_get_seconds": round(get_seconds, 3),
@@ -222,7 +228,6 @@ def measure_big_customer(client: Client, *, by, invoices: int = BIG_CUSTOMER_INV
     1,000 of them: the allocate page opened (median of `repeats`) and posted as prefilled (the rule's
     first 1,000 splits), as a clerk allocates it."""
     from billing.models import Provider
-    from payments.forms import split_field_name
     from payments.services import record_payment
 
     started = time.perf_counter()
@@ -254,15 +259,9 @@ def measure_big_customer(client: Client, *, by, invoices: int = BIG_CUSTOMER_INV
         page = client.get(url)
         times.append(time.perf_counter() - started)
     assert page is not None
-    token = re.search(r'name="form_token" value="([^"]+)"', page.content.decode())
-    oldest = list(
-        allocatable_invoices(payment)[: min(1_000, invoices)]
-    )  # what the rule plans: oldest first, 10.00 each
-    data = {split_field_name(invoice.pk): str(AMOUNT) for invoice in oldest}
-    data |= {"form_token": token.group(1) if token else "", "note": f"bench: 1,000 of {invoices:,} invoices"}
-    started = time.perf_counter()
-    posted = client.post(url, data)
-    post_seconds = time.perf_counter() - started
+    # What the rule plans and the page prefills: the oldest first, 10.00 each.
+    oldest = list(allocatable_invoices(payment)[: min(1_000, invoices)])
+    posted, post_seconds = _post_splits(client, url, page, oldest, f"bench: 1,000 of {invoices:,} invoices")
     payment.refresh_from_db()
     found = {
         "invoices": invoices,
