@@ -53,7 +53,7 @@ def token_for(text: str) -> ApiToken | None:
     # Every API request asks this first: one plain statement (compiling the queryset cost more CPU
     # than the database spent), with the user's role names (billing.roles.has_role reads
     # _settle_roles) as an ARRAY subquery.
-    sql, token_columns = _token_sql()
+    sql, token_columns, user_columns = _token_sql()
     with connection.cursor() as cursor:
         cursor.execute(sql, [digest_of(text)])
         row = cursor.fetchone()
@@ -61,8 +61,7 @@ def token_for(text: str) -> ApiToken | None:
         return None
     width = len(token_columns)
     token = ApiToken.from_db(connection.alias, token_columns, row[:width])
-    user_model = get_user_model()
-    user = user_model.from_db(connection.alias, [f.attname for f in user_model._meta.concrete_fields], row[width:-1])
+    user = get_user_model().from_db(connection.alias, user_columns, row[width:-1])
     if not user.is_active:
         return None
     user._settle_roles = set(row[-1])  # type: ignore[attr-defined]
@@ -71,7 +70,8 @@ def token_for(text: str) -> ApiToken | None:
 
 
 @functools.cache
-def _token_sql() -> tuple[str, list[str]]:
+def _token_sql() -> tuple[str, list[str], list[str]]:
+    """The lookup's statement and the token's and the user's attribute names, built once."""
     user_model = get_user_model()
     token_fields, user_fields = ApiToken._meta.concrete_fields, user_model._meta.concrete_fields
     columns = [f't."{f.column}"' for f in token_fields] + [f'u."{f.column}"' for f in user_fields]
@@ -83,7 +83,7 @@ def _token_sql() -> tuple[str, list[str]]:
         f' FROM "{ApiToken._meta.db_table}" t JOIN "{user_model._meta.db_table}" u ON u.id = t.user_id'
         " WHERE t.digest = %s AND t.revoked_at IS NULL"
     )
-    return sql, [f.attname for f in token_fields]
+    return sql, [f.attname for f in token_fields], [f.attname for f in user_fields]
 
 
 def bearer_text(request) -> str | None:
