@@ -86,14 +86,14 @@ test-long: lint chromium weasyprint-libs
 
 # Mutation testing of the core modules with mutmut ([tool.mutmut] in pyproject.toml: what is mutated,
 # which tests run). Slow (hours for everything on 2 cores), so not in CI: MODULES narrows it
-# (make mutate MODULES="billing/money.py allocations.rules"), MUTATE_CHILDREN runs mutants in parallel:
-# they share one test database, where a transactional test of one commits rows the other's tests
-# count, so only MUTATE_CHILDREN=1 gives verdicts to trust (tests/MUTATION.md, second run).
+# (make mutate MODULES="billing/money.py allocations.rules"), MUTATE_CHILDREN runs mutants in parallel,
+# each pytest session on a test database of its own (SETTLE_TEST_DB_SLOTS, config/settings/test.py):
+# sessions sharing one count each other's committed rows (tests/MUTATION.md, second run).
 # Results are kept in mutants/ (rm -rf mutants for a fresh run); the last score is in tests/MUTATION.md.
-MUTATE_CHILDREN ?= 1
+MUTATE_CHILDREN ?= 2
 MUTATE_MODULES = $(foreach m,$(MODULES),"$(subst /,.,$(m:.py=)).*")
 mutate: install
-	SETTLE_VAR_DIR=$(CURDIR)/var SETTLE_TEST_DB=$${SETTLE_TEST_DB:-test_settle_mutmut} HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-mutate} \
+	SETTLE_VAR_DIR=$(CURDIR)/var SETTLE_TEST_DB=$${SETTLE_TEST_DB:-test_settle_mutmut} SETTLE_TEST_DB_SLOTS=$(MUTATE_CHILDREN) HYPOTHESIS_PROFILE=$${HYPOTHESIS_PROFILE:-mutate} \
 	  nice -n 19 $(VENV)/bin/mutmut run --max-children $(MUTATE_CHILDREN) $(MUTATE_MODULES)
 	$(PY) -m tests.mutation_report $(MODULES)
 
