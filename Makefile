@@ -87,7 +87,7 @@ test-long: lint chromium weasyprint-libs
 # Mutation testing of the core modules with mutmut ([tool.mutmut] in pyproject.toml: what is mutated,
 # which tests run). Slow (hours for everything on 2 cores), so not in CI: MODULES narrows it
 # (make mutate MODULES="billing/money.py allocations.rules"), MUTATE_CHILDREN runs mutants in parallel,
-# each pytest session on a test database of its own (SETTLE_TEST_DB_SLOTS, config/settings/test.py):
+# each pytest session on a test database of its own (SETTLE_TEST_DB_SLOTS, tests/support/db_slots.py):
 # sessions sharing one count each other's committed rows (tests/MUTATION.md, second run).
 # Results are kept in mutants/ (rm -rf mutants for a fresh run); the last score is in tests/MUTATION.md.
 MUTATE_CHILDREN ?= 2

@@ -66,6 +66,19 @@ def other_provider(db):
 
 
 @pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """With SETTLE_TEST_DB_SLOTS=N (`make mutate`'s parallel children), this session's own test
+    database: the first of N not in use by another running session (tests/support/db_slots.py)."""
+    from django.conf import settings
+
+    from tests.support.db_slots import own_test_database
+
+    slots = int(os.environ.get("SETTLE_TEST_DB_SLOTS") or 0)
+    with own_test_database(settings.DATABASES, settings.VAR_DIR / "test-db-slots", slots):
+        yield
+
+
+@pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):
     """A reused test database (--reuse-db) starts without rows an earlier session left behind.
 

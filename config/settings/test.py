@@ -1,40 +1,6 @@
 """Test settings: the same PostgreSQL (embedded unless DATABASE_URL is set), fast hashing."""
 
-import fcntl as _fcntl
-import os as _os
-import time as _time
-
 from .base import *  # noqa: F403
-
-
-def _test_database_slot(base: str, slots: int) -> str:
-    """The name of a test database no other running session uses: `make mutate` runs mutants in
-    parallel (MUTATE_CHILDREN), each in its own pytest session, and sessions sharing one test
-    database count each other's committed rows (tests/MUTATION.md). With SETTLE_TEST_DB_SLOTS=N,
-    a session takes the first of N databases whose lock no live process holds, and holds it until
-    it exits (the kernel drops a dead process's lock, so a killed session frees its slot; its rows
-    are flushed by the next session there, tests/conftest.py)."""
-    folder = VAR_DIR / "test-db-slots"  # noqa: F405
-    folder.mkdir(parents=True, exist_ok=True)
-    while True:
-        for slot in range(slots):
-            handle = open(folder / f"{base}-{slot}.lock", "w")  # held open for the process's life
-            try:
-                _fcntl.flock(handle, _fcntl.LOCK_EX | _fcntl.LOCK_NB)
-            except BlockingIOError:
-                handle.close()
-                continue
-            _HELD_SLOT.append(handle)
-            return f"{base}_{slot}"
-        _time.sleep(0.2)
-
-
-_HELD_SLOT: list = []
-if int(_os.environ.get("SETTLE_TEST_DB_SLOTS") or 0) > 1:
-    DATABASES["default"]["TEST"]["NAME"] = _test_database_slot(  # noqa: F405
-        DATABASES["default"]["TEST"]["NAME"],
-        int(_os.environ["SETTLE_TEST_DB_SLOTS"]),  # noqa: F405
-    )
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,32 +1,29 @@
 """`make mutate` runs mutants side by side; each pytest session must get a test database no other
-running session uses (config/settings/test.py, SETTLE_TEST_DB_SLOTS), or their committed rows mix."""
+running session uses (tests/support/db_slots.py, SETTLE_TEST_DB_SLOTS), or their committed rows mix."""
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
+from tests.support.db_slots import own_test_database
+
 ROOT = Path(__file__).resolve().parents[2]
 
-# Prints the test database name the settings chose, then holds it until told to go.
+# Takes a slot, prints its database name, holds it until told to go.
 HOLDER = """
 import sys
-import config.settings.test as s
-print(s.DATABASES["default"]["TEST"]["NAME"], flush=True)
-sys.stdin.readline()
+from pathlib import Path
+from tests.support.db_slots import own_test_database
+databases = {"default": {"TEST": {"NAME": "test_slots"}}}
+with own_test_database(databases, Path(sys.argv[1]), 2) as name:
+    print(name, flush=True)
+    sys.stdin.readline()
 """
 
 
-def _start(tmp_path, slots):
-    env = {
-        **os.environ,
-        "SETTLE_VAR_DIR": str(tmp_path),
-        "SETTLE_TEST_DB": "test_slots",
-        "SETTLE_TEST_DB_SLOTS": str(slots),
-        "DATABASE_URL": "postgres://u:p@127.0.0.1:1/x",  # never connected: only the name is read
-    }
+def _start(folder):
     return subprocess.Popen(
-        [sys.executable, "-c", HOLDER], cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", HOLDER, str(folder)], cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
 
 
@@ -35,15 +32,14 @@ def _name(process):
 
 
 def test_sessions_running_at_once_get_different_databases_and_a_killed_one_frees_its_own(tmp_path):
-    first = _start(tmp_path, 2)
-    second = _start(tmp_path, 2)
+    first, second = _start(tmp_path), _start(tmp_path)
     third = None
     try:
         first_name, second_name = _name(first), _name(second)
         assert {first_name, second_name} == {"test_slots_0", "test_slots_1"}
         first.kill()  # a mutant's session killed at its time limit frees its slot all the same
         first.wait()
-        third = _start(tmp_path, 2)
+        third = _start(tmp_path)
         assert _name(third) == first_name
     finally:
         for process in (first, second, third):
@@ -51,9 +47,17 @@ def test_sessions_running_at_once_get_different_databases_and_a_killed_one_frees
                 process.communicate("\n", timeout=30)
 
 
+def test_a_session_that_ends_gives_its_slot_and_the_name_back(tmp_path):
+    # mutmut's parent runs the clean tests itself, then forks every mutant's session from it.
+    databases = {"default": {"TEST": {"NAME": "test_slots"}}}
+    with own_test_database(databases, tmp_path, 2) as name:
+        assert name == databases["default"]["TEST"]["NAME"] == "test_slots_0"
+    assert databases["default"]["TEST"]["NAME"] == "test_slots"
+    with own_test_database(databases, tmp_path, 2) as again:
+        assert again == "test_slots_0"
+
+
 def test_without_slots_the_one_test_database_is_used(tmp_path):
-    process = _start(tmp_path, 0)
-    try:
-        assert _name(process) == "test_slots"
-    finally:
-        process.communicate("\n", timeout=30)
+    databases = {"default": {"TEST": {"NAME": "test_slots"}}}
+    with own_test_database(databases, tmp_path, 0) as name:
+        assert name is None and databases["default"]["TEST"]["NAME"] == "test_slots"
