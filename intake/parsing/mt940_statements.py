@@ -108,19 +108,22 @@ class _TolerantStatementLine(mt940.tags.Statement):
         return data
 
 
-def _unless_error(processor: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
-    def guarded(transactions: Any, tag: Any, tag_dict: dict[str, Any], *rest: Any) -> dict[str, Any]:
-        result = rest[0] if rest else tag_dict
-        return result if _ERROR in tag_dict else processor(transactions, tag, tag_dict, *rest)
+class _UnlessError:
+    """A library processor that passes over a transaction _TolerantStatementLine marked as an error."""
 
-    return guarded
+    def __init__(self, processor: Callable[..., dict[str, Any]]) -> None:
+        self.processor = processor
+
+    def __call__(self, transactions: Any, tag: Any, tag_dict: dict[str, Any], *rest: Any) -> dict[str, Any]:
+        result = rest[0] if rest else tag_dict
+        return result if _ERROR in tag_dict else self.processor(transactions, tag, tag_dict, *rest)
 
 
 _PROCESSORS: dict[str, list[Any]] = {
-    "pre_statement": [_unless_error(mt940.processors.date_fixup_pre_processor)],
+    "pre_statement": [_UnlessError(mt940.processors.date_fixup_pre_processor)],
     "post_statement": [
-        _unless_error(mt940.processors.date_cleanup_post_processor),
-        _unless_error(mt940.processors.transactions_to_transaction("transaction_reference")),
+        _UnlessError(mt940.processors.date_cleanup_post_processor),
+        _UnlessError(mt940.processors.transactions_to_transaction("transaction_reference")),
     ],
     # Structured :86: details are read by intake.parsing.mt940_details, from the raw text.
     "post_transaction_details": [],

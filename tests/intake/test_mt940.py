@@ -285,3 +285,121 @@ def test_explicit_mt940_format(given):
 
 def test_csv_mentioning_tags_is_still_csv():
     assert detect_format(b"booking_date,remittance\n2024-03-04,see :20: below\n") == "csv"
+
+
+# ---------------------------------------------------------------------------
+# Edges found by mutation testing (issue 18): each case changes one thing.
+# ---------------------------------------------------------------------------
+
+
+def derived(*facts: object, occurrence: int = 1) -> str:
+    from intake.parsing.common import derived_reference
+
+    return derived_reference(*facts, occurrence=occurrence)
+
+
+@pytest.mark.parametrize(("mark", "direction"), [("C", "C"), ("D", "D"), ("RD", "C"), ("RC", "D")])
+def test_a_derived_reference_is_the_digest_of_the_documented_facts(mark, direction):
+    # account, booking date, direction, amount, currency, counterparty, text, customer reference
+    entry = parse(statement(f":61:2403030303{mark}5,00NTRFINV-42", ":86:/NAME/Acme/REMI/pay")).entries[0]
+    assert entry.bank_reference == derived(
+        "NL20INGB0001234567", "2024-03-03", direction, D("5.00"), "EUR", "Acme", "pay", "INV-42"
+    )
+
+
+@pytest.mark.parametrize("given", ["NONREF", "nonref", "NotProvided", ""])
+def test_no_customer_reference_in_any_spelling_is_no_fact(given):
+    entry = parse(statement(f":61:2403030303C5,00NTRF{given}", ":86:pay")).entries[0]
+    assert entry.bank_reference == derived("NL20INGB0001234567", "2024-03-03", "C", D("5.00"), "EUR", "", "pay", "")
+
+
+@pytest.mark.parametrize("given", ["NONREF", "nonref", "NOTPROVIDED"])
+def test_a_bank_reference_of_none_provided_in_any_spelling_is_derived(given):
+    entry = parse(statement(f":61:2403030303C5,00NTRFINV-1//{given}", ":86:x")).entries[0]
+    assert entry.reference_kind == "derived"
+    assert entry.bank_reference == derived("NL20INGB0001234567", "2024-03-03", "C", D("5.00"), "EUR", "", "x", "INV-1")
+
+
+def test_an_entry_without_details_has_no_text_and_every_entry_is_booked():
+    (entry,) = parse(statement(":61:2403030303C5,00NTRF//B1")).entries
+    assert (entry.remittance_text, entry.counterparty_name, entry.status) == ("", "", "booked")
+
+
+@pytest.mark.parametrize("newline", ["\r\n", "\r"])
+def test_windows_and_old_mac_line_ends_read_as_plain_ones(newline):
+    plain = statement(":61:2403030303C5,00NTRF//B1", ":86:/NAME/Acme/REMI/pay")
+    assert parse(plain.replace(b"\n", newline.encode())) == parse(plain)
+
+
+def test_a_windows_1252_file_and_one_no_code_page_defines_are_still_read():
+    euro = statement(":61:2403030303C5,00NTRF//B1", ":86:5 \x80 fee").replace(b"\xc2\x80", b"\x80")
+    assert parse(euro).entries[0].remittance_text == "5 € fee"
+    # 0x81 is undefined in Windows-1252: the file is read as ISO-8859-1 rather than refused.
+    odd = statement(":61:2403030303C5,00NTRF//B1", ":86:x\x81y").replace(b"\xc2\x81", b"\x81")
+    assert parse(odd).entries[0].remittance_text == "x\x81y"
+
+
+def test_entries_are_numbered_across_an_unreadable_statement_in_the_middle():
+    good = statement(":61:2403030303C5,00NTRF//B1", ":61:2403030303C6,00NTRF//B2")
+    bad = b":20:REF0\n:25:ACC\n:28C:1/1\n:60F:nonsense\n:61:2403030303C5,00NTRF//B0\n:62F:C240301EUR1,00\n"
+    last = statement(":61:2403030303C7,00NTRF//B3").replace(b":25:NL20INGB0001234567", b":25:OTHER")
+    parsed = parse(good + b"\n" + bad + last)
+    assert [(e.position, e.bank_reference) for e in parsed.entries] == [
+        ("entry 1", "B1"),
+        ("entry 2", "B2"),
+        ("entry 4", "B3"),
+    ]
+    assert [e.position for e in parsed.errors] == ["statement 2"]
+
+
+@pytest.mark.parametrize(
+    ("account", "kept"),
+    [
+        ("NL20 INGB 0001 2345 67", "NL20INGB0001234567"),  # spaces go
+        ("NL20INGB0001234567EUR", "NL20INGB0001234567"),  # the currency ING appends goes
+        ("EUR", "EUR"),  # an account that is only the currency code is kept
+        ("", ""),  # no :25: at all
+    ],
+)
+def test_the_account_as_the_statement_names_it(account, kept):
+    data = statement(":61:2403030303C5,00NTRF//B1").replace(b":25:NL20INGB0001234567", f":25:{account}".encode())
+    if not account:
+        data = data.replace(b":25:\n", b"")
+    assert [e.account for e in parse(data).entries] == [kept]
+
+
+def test_an_empty_statement_line_is_that_entrys_error():
+    parsed = parse(statement(":61:", ":61:2403030303C5,00NTRF//B1"))
+    assert parsed.errors == [StatementError("entry 1", "statement line ':61:' is not valid MT940")]
+    assert [e.bank_reference for e in parsed.entries] == ["B1"]
+
+
+def test_without_an_opening_balance_every_problem_of_the_entry_is_said():
+    data = b":20:REF1\n:25:ACC\n:28C:1/1\n:61:2403030303C5,00NTRF//B1\n:61:2403030303C,50NTRF//B2\n-"
+    assert parse(data).errors == [
+        StatementError("entry 1", "statement has no currency (no :60F: balance)"),
+        StatementError(
+            "entry 2",
+            "amount ',50' is not an MT940 amount (digits with a decimal comma); "
+            "statement has no currency (no :60F: balance)",
+        ),
+    ]
+
+
+def test_details_longer_than_the_swift_limit_are_kept_whole():
+    # SWIFT caps :86: at 6 lines of 65; banks send more, and the library would cut after 9 such
+    # chunks without its unbounded_details option.
+    lines = [f"/REMI/{'A' * 59}", *("B" * 65 for _ in range(11))]
+    entry = parse(statement(":61:2403030303C5,00NTRF//B1", ":86:" + "\n".join(lines))).entries[0]
+    assert entry.remittance_text == "A" * 59 + "B" * 65 * 11  # lines wrapped at 65 characters join as one text
+
+
+def test_the_statement_lines_customer_reference_survives_german_structured_details():
+    # The :61: customer reference is one of the derived reference's facts, also when the :86:
+    # details are German sub-fields without a KREF of their own.
+    entry = parse(statement(":61:2403030303C5,00NTRFINV-42", ":86:166?00GUTSCHRIFT?20Rechnung 7?32Acme GmbH")).entries[
+        0
+    ]
+    assert entry.bank_reference == derived(
+        "NL20INGB0001234567", "2024-03-03", "C", D("5.00"), "EUR", "Acme GmbH", "Rechnung 7", "INV-42"
+    )
