@@ -375,3 +375,43 @@ def test_outside_a_transaction_detection_runs_on_its_own_connections_and_finds_t
         ("journal_customer", customer.pk, "payment entries", "6", "7"),
     }
     assert (run.outcome, run.drift_found) == ("drift", 10)
+
+
+# The drift queries themselves (issue 18: only the run's batches reached them, never the whole-table
+# form): over a whole table, among ids, and find_drifted_by_invoice's one statement find the same.
+
+
+def _table_ids(kind):
+    from billing.models import Account
+    from payments.models import Payment
+
+    model = {"invoice": Invoice, "payment": Payment, "account": Account}[kind]
+    return list(model.objects.values_list("pk", flat=True))
+
+
+@pytest.mark.parametrize("kind", ["invoice", "payment", "account"])
+def test_find_drift_over_a_whole_table_and_among_ids_finds_exactly_the_injected_fields(ledger, kind):
+    from reconciliation.drift import find_drift
+
+    whole = find_drift(kind)
+    assert whole == find_drift(kind, _table_ids(kind))
+    found = {(kind, pk, f.field, f.cached_text, f.ledger_text) for pk, drift in whole.items() for f in drift.fields}
+    assert found == {d for d in expected_differences(ledger) if d[0] == kind}
+    if kind == "invoice":  # the account its figures feed, which the run locks first
+        accounts = dict(Invoice.objects.values_list("pk", "account_id"))
+        assert {pk: drift.account_id for pk, drift in whole.items()} == {pk: accounts[pk] for pk in whole}
+    assert find_drift(kind, []) == {}
+    some = sorted(whole)[:1]
+    assert find_drift(kind, some) == {pk: whole[pk] for pk in some}
+
+
+def test_the_one_statement_finds_the_drifted_invoices_and_accounts_with_their_accounts(ledger):
+    from reconciliation.drift import find_drifted_by_invoice
+
+    expected = {(kind, pk) for kind, pk, *_ in expected_differences(ledger) if kind in ("invoice", "account")}
+    found = find_drifted_by_invoice()
+    assert {(kind, pk) for kind, pk, _account in found} == expected
+    accounts = dict(Invoice.objects.values_list("pk", "account_id"))
+    for kind, pk, account in found:
+        assert account == (accounts[pk] if kind == "invoice" else pk)
+    assert found == sorted(found, key=lambda row: (row[0], row[1]))
