@@ -71,3 +71,20 @@ def test_a_line_invoiced_beyond_what_may_be_invoiced_is_reported_never_rewritten
     over = [d for d in run.differences.all() if d.field == "over_invoiced"]
     assert [(d.object_id, d.ledger_value, d.fixed) for d in over] == [(half.pk, "line 1: 2 of 0", False)]
     assert run.outcome == "partly_fixed"
+
+
+def test_a_batch_rechecks_its_own_order_not_every_drifted_one(orders):
+    from reconciliation.models import ReconciliationRun
+
+    paid, half = orders["paid"], orders["half"]
+    sql("UPDATE orders_order SET paid_total = 0, balance_due = 60, payment_status = 'unpaid' WHERE id = %s", [paid.pk])
+    sql(
+        "UPDATE orders_orderline SET invoiced_quantity = 0, invoiceable_quantity = 4 WHERE order_id = %s"
+        " AND position = 1",
+        [half.pk],
+    )
+    run = ReconciliationRun.objects.create()
+    result = reconcile.process_batch(run, [reconcile.Candidate("order", paid.pk, paid.account_id)], fix=True)
+    assert (result.found, result.fixed) == (1, 1)
+    assert {(kind, pk) for kind, pk, *_ in diffs(run)} == {("order", paid.pk)}
+    assert set(find_drift(ObjectKind.ORDER)) == {half.pk}

@@ -96,3 +96,16 @@ def test_the_plan_list_totals_of_a_plan_owing_nothing_are_not_drift(plans):
     )
     assert find_queue_total_drift(queue, fix=False) == []
     assert_invariants()
+
+
+def test_a_batch_rechecks_its_own_plan_not_every_drifted_one(plans):
+    from reconciliation.models import ReconciliationRun
+
+    paid, running = plans
+    sql("UPDATE plans_plan SET state = 'active' WHERE id = %s", [paid.pk])
+    sql("UPDATE plans_plan SET state = 'paid_off' WHERE id = %s", [running.pk])
+    run = ReconciliationRun.objects.create()
+    result = reconcile.process_batch(run, [reconcile.Candidate("plan", paid.pk, paid.account_id)], fix=True)
+    assert (result.found, result.fixed) == (1, 1)
+    assert {(kind, pk) for kind, pk, *_ in diffs(run)} == {("plan", paid.pk)}
+    assert set(find_drift(ObjectKind.PLAN)) == {running.pk}

@@ -415,3 +415,28 @@ def test_the_one_statement_finds_the_drifted_invoices_and_accounts_with_their_ac
     for kind, pk, account in found:
         assert account == (accounts[pk] if kind == "invoice" else pk)
     assert found == sorted(found, key=lambda row: (row[0], row[1]))
+
+
+def test_each_difference_names_its_object_as_a_clerk_knows_it(ledger):
+    run = reconcile.run_reconciliation()
+    labels = {(d.object_kind, d.object_id): d.object_label for d in ReconciliationDifference.objects.filter(run=run)}
+    assert labels[("invoice", ledger["A"].pk)] == ledger["A"].number
+    assert labels[("payment", ledger["P2"].pk)] == ledger["P2"].display_number
+    assert labels[("account", ledger["acme"])] == "Ada Lovelace / Acme Cleaning (EUR)"
+    assert labels[("account", ledger["bolt"])] == "Ada Lovelace / Bolt Repairs (EUR)"
+
+
+def test_a_repair_a_clerk_asked_for_is_recorded_as_theirs(ledger, clerk):
+    run = reconcile.run_reconciliation(fix=True, by=clerk)
+    cause = f"reconciliation run {run.pk}"
+    for model in (InvoiceStatusChange, PaymentStatusChange):
+        assert set(model.objects.filter(reason=cause).values_list("created_by", flat=True)) == {clerk.pk}
+
+
+def test_one_batch_rechecks_its_own_objects_only(ledger):
+    # process_batch on its own (no `seen` from a run): the payment P2 alone; the other drifted
+    # payments, invoices and accounts of the ledger are not this batch's.
+    run = ReconciliationRun.objects.create()
+    result = reconcile.process_batch(run, [reconcile.Candidate("payment", ledger["P2"].pk)], fix=False)
+    assert (result.found, result.fixed) == (1, 0)
+    assert {(d[0], d[1]) for d in diffs(run)} == {("payment", ledger["P2"].pk)}
