@@ -615,3 +615,87 @@ def test_sample_two_statements_in_one_document():
 def test_samples_stream_from_a_file_like_from_bytes(name, monkeypatch):
     monkeypatch.setattr(camt_module, "CHUNK_SIZE", 512)
     assert list(iter_camt053(io.BytesIO(sample(name)))) == list(iter_camt053(sample(name)))
+
+
+# ---------------------------------------------------------------------------
+# Edges found by mutation testing (issue 18): each case changes one thing.
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2024-03-04", date(2024, 3, 4)),
+        ("2024-03-04Z", date(2024, 3, 4)),
+        ("2024-03-04+02:00", date(2024, 3, 4)),
+        ("2024-03-04-11:00", date(2024, 3, 4)),
+        ("2024-03-04T23:30:00+02:00", date(2024, 3, 4)),  # as written: no conversion to UTC
+        ("2024-02-30", None),
+        ("04.03.2024", None),
+        ("", None),
+    ],
+)
+def test_xml_dates_and_date_times_as_written(text, expected):
+    from intake.parsing.camt_entries import xml_date
+
+    assert xml_date(text) == expected
+
+
+def test_a_debit_batch_that_adds_up_is_split_like_a_credit_one():
+    details = txdtls("1.00", more="<CdtDbtInd>DBIT</CdtDbtInd>") + txdtls("2.00", more="<CdtDbtInd>DBIT</CdtDbtInd>")
+    entries, errors = entries_and_errors(statement(ntry(amount="3.00", ind="DBIT", details=details)))
+    assert errors == []
+    assert [(e.position, e.amount, e.credit) for e in entries] == [
+        ("entry 1.1", D("1.00"), False),
+        ("entry 1.2", D("2.00"), False),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("amount", "why"),
+    [
+        ("1.5.0", "amount '1.5.0' is not a number; missing currency (Amt/@Ccy)"),
+        ("2.00", "missing currency (Amt/@Ccy)"),  # the amount alone is fine
+    ],
+)
+def test_a_batch_transaction_with_problems_names_them_all(amount, why):
+    bad = f'<TxDtls><Amt Ccy="">{amount}</Amt></TxDtls>'
+    (got,), _ = entries_and_errors(statement(ntry(amount="3.00", details=txdtls("1.00") + bad)))
+    assert got.review == f"batched entry does not add up: transaction 2 of 2 (TxDtls) has no usable amount ({why})"
+
+
+def test_batch_parts_number_the_entry_reference_when_the_bank_gives_only_ntryref():
+    details = txdtls("1.00") + txdtls("2.00")
+    entries, _ = entries_and_errors(statement(ntry(amount="3.00", ref="<NtryRef>N-7</NtryRef>", details=details)))
+    assert [(e.bank_reference, e.reference_kind) for e in entries] == [("N-7/1", "bank"), ("N-7/2", "bank")]
+
+
+def test_a_split_credit_names_each_payer_not_the_account_holder():
+    def paid_by(amount, payer):
+        parties = f"<RltdPties><Dbtr><Nm>{payer}</Nm></Dbtr><Cdtr><Nm>Settle Ltd</Nm></Cdtr></RltdPties>"
+        return f'<TxDtls><Amt Ccy="CHF">{amount}</Amt>{parties}</TxDtls>'
+
+    entries, _ = entries_and_errors(
+        statement(ntry(amount="3.00", details=paid_by("1.00", "Alpha AG") + paid_by("2.00", "Beta GmbH")))
+    )
+    assert [e.counterparty_name for e in entries] == ["Alpha AG", "Beta GmbH"]
+
+
+@pytest.mark.parametrize("spelling", ["NOTPROVIDED", "NotProvided"])
+def test_an_end_to_end_id_of_not_provided_is_no_end_to_end_id(spelling):
+    without = txdtls(payer="Alpha AG", refs="<TxId>TX-9</TxId>")
+    with_placeholder = txdtls(payer="Alpha AG", refs=f"<TxId>TX-9</TxId><EndToEndId>{spelling}</EndToEndId>")
+    (plain,), _ = entries_and_errors(statement(ntry(ref="", details=without)))
+    (got,), _ = entries_and_errors(statement(ntry(ref="", details=with_placeholder)))
+    assert got.bank_reference == plain.bank_reference
+
+
+def test_an_unsplit_batch_has_no_end_to_end_id_of_its_own():
+    # Two transactions that do not add up stay one entry: no single EndToEndId names it, so its
+    # identity is derived from the entry's facts, not from the first transaction's EndToEndId.
+    details = txdtls("1.00", "Alpha AG", refs="<EndToEndId>E-1</EndToEndId>") + txdtls(
+        "5.00", "Beta GmbH", refs="<EndToEndId>E-2</EndToEndId>"
+    )
+    (got,), _ = entries_and_errors(statement(ntry(amount="3.00", ref="", details=details)))
+    facts = (IBAN, date(2017, 3, 22), True, False, D("3.00"), "CHF", BOOKED)
+    assert got.bank_reference == derived_reference("entry", *facts, "Alpha AG; Beta GmbH", "", "", occurrence=1)
