@@ -142,16 +142,6 @@ def squash(text: str) -> str:
     return " ".join(text.split())
 
 
-def file_error(
-    fmt: str, reason: str, entries: list[StatementEntry] | None = None, errors: list[StatementError] | None = None
-) -> ParsedStatement:
-    return ParsedStatement(
-        entries=entries or [],
-        errors=(errors or []) + [StatementError("file", reason)],
-        format=fmt,
-    )
-
-
 def collect(items: Iterable[StatementItem], format: str) -> ParsedStatement:
     """A whole ParsedStatement from a parser's stream of items."""
     entries: list[StatementEntry] = []
