@@ -235,7 +235,8 @@ def apply_credit_notes(notes: Sequence[CreditNote], *, by: Actor) -> None:
     insert_changes(InvoiceStatusChange, "invoice", changes, by=by)
     save_many(Invoice, [invoices[pk] for pk in sorted(fields) if fields[pk]], fields)
     cause = f"credit note #{notes[0].pk}: {notes[0].reason}" + (f" and {len(notes) - 1} more" if len(notes) > 1 else "")
-    _refresh_orders_and_plans(invoices.values(), cause=cause, by=by, lines=True)  # as refresh_all does
+    # A note by amount has no lines, so what was invoiced of an order's lines does not move: money only.
+    _refresh_orders_and_plans(invoices.values(), cause=cause, by=by, lines=False)
     refresh_accounts(invoice.account_id for invoice in invoices.values())
     journal.credit_notes_issued([(note, invoices[note.invoice_id]) for note in notes])
 

@@ -104,3 +104,31 @@ def test_one_refused_refuses_them_all(provider):
     assert CreditNote.objects.count() == before
     assert Invoice.objects.get(pk=invoices[0].pk).credited_total == 0
     assert_invariants()
+
+
+def test_the_histories_name_the_clerk_and_the_notes_that_moved_an_order(provider, clerk):
+    from orders.models import Order, OrderStatusChange
+    from orders.services import create_order, invoice_order
+
+    customer = CustomerFactory()
+    order = create_order(customer=customer, provider=provider, currency="EUR", lines=[("Lamp", 2, "30")], by=clerk)
+    invoice = invoice_order(order, by=clerk)
+    other = make_invoice(customer=customer, provider=provider, total="20.00")
+
+    notes = issue_credit_notes(
+        [(invoice, "60.00", "returned"), (other, "20.00", "goodwill")], reason_code=CreditReason.RETURN, by=clerk
+    )
+
+    changes = InvoiceStatusChange.objects.filter(field="payment_status", invoice__in=[invoice, other])
+    assert set(changes.values_list("invoice_id", "new", "reason", "created_by")) == {
+        (invoice.pk, "paid", f"credit note #{notes[0].pk}: returned", clerk.pk),
+        (other.pk, "paid", f"credit note #{notes[1].pk}: goodwill", clerk.pk),
+    }
+    moved = OrderStatusChange.objects.filter(order=order, reason__startswith="credit note")
+    cause = f"credit note #{notes[0].pk}: returned and 1 more"
+    assert set(moved.values_list("field", "new", "reason", "created_by")) == {
+        ("payment_status", "paid", cause, clerk.pk),
+        ("state", "closed", cause, clerk.pk),  # all of it invoiced and nothing left to pay
+    }
+    assert Order.objects.filter(pk=order.pk).values_list("payment_status", "state").get() == ("paid", "closed")
+    assert_invariants()
