@@ -699,3 +699,18 @@ def test_an_unsplit_batch_has_no_end_to_end_id_of_its_own():
     (got,), _ = entries_and_errors(statement(ntry(amount="3.00", ref="", details=details)))
     facts = (IBAN, date(2017, 3, 22), True, False, D("3.00"), "CHF", BOOKED)
     assert got.bank_reference == derived_reference("entry", *facts, "Alpha AG; Beta GmbH", "", "", occurrence=1)
+
+
+def test_a_duplicate_part_of_a_batch_is_skipped_and_the_other_parts_come_through():
+    first = ntry(amount="1.00", ref="", details=txdtls("1.00", refs="<AcctSvcrRef>TX-A</AcctSvcrRef>"))
+    batch = ntry(
+        amount="3.00",
+        ref="<AcctSvcrRef>NTRY-2</AcctSvcrRef>",
+        details=txdtls("1.00", refs="<AcctSvcrRef>TX-A</AcctSvcrRef>")
+        + txdtls("2.00", refs="<AcctSvcrRef>TX-B</AcctSvcrRef>"),
+    )
+    entries, errors = entries_and_errors(statement(first, batch))
+    assert [(e.position, e.bank_reference) for e in entries] == [("entry 1", "TX-A"), ("entry 2.2", "TX-B")]
+    assert errors == [
+        StatementError("entry 2.1", "duplicate bank reference 'TX-A' (already in entry 1); entry skipped")
+    ]
