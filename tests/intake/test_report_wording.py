@@ -91,3 +91,17 @@ def test_a_database_refusal_says_what_was_refused_and_that_the_rest_went_on(worl
         "the database refused this entry (DataError: PostgreSQL text fields cannot contain NUL (0x00) bytes); "
         "nothing was recorded for it, the other entries were imported"
     )
+
+
+def test_a_refusal_without_a_message_names_the_error():
+    from django.db import DatabaseError, DataError
+
+    from intake.decisions import refused_message
+
+    assert refused_message(DatabaseError()) == (
+        "the database refused this entry (DatabaseError: DatabaseError); nothing was recorded for it, "
+        "the other entries were imported"
+    )
+    assert refused_message(DataError("value too long\nDETAIL: more")).startswith(
+        "the database refused this entry (DataError: value too long); "
+    )
