@@ -88,3 +88,26 @@ def test_a_batch_rechecks_its_own_order_not_every_drifted_one(orders):
     assert (result.found, result.fixed) == (1, 1)
     assert {(kind, pk) for kind, pk, *_ in diffs(run)} == {("order", paid.pk)}
     assert set(find_drift(ObjectKind.ORDER)) == {half.pk}
+
+
+def test_long_labels_and_figures_are_cut_to_what_a_difference_row_holds(customer, provider, clerk):
+    # An order of 15 lines: its line quantities' text is longer than the 64 characters a
+    # difference keeps; a customer and provider of 200-character names make a longer label.
+    customer.name = "C" * 200
+    customer.save()
+    provider.name = "P" * 200
+    provider.save()
+    order = create_order(
+        customer=customer, provider=provider, currency="EUR", lines=[(f"Item {n}", 4, "1") for n in range(15)], by=clerk
+    )
+    invoice_order(order, by=clerk)
+    sql("UPDATE orders_orderline SET invoiced_quantity = 0, invoiceable_quantity = 4 WHERE order_id = %s", [order.pk])
+    sql("UPDATE billing_account SET balance_due = balance_due + 1 WHERE id = %s", [order.account_id])
+
+    run = reconcile.run_reconciliation()
+
+    lines = run.differences.get(object_kind="order", field="line_quantities")
+    full = " ".join(f"{n}:0/4" for n in range(1, 16))
+    assert (lines.cached_value, lines.ledger_value) == (full[:64], " ".join(f"{n}:4/0" for n in range(1, 16))[:64])
+    account = run.differences.get(object_kind="account", field="balance_due")
+    assert account.object_label == f"{'C' * 200} / {'P' * 200} (EUR)"[:200]

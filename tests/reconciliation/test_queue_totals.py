@@ -96,3 +96,34 @@ def test_compaction_then_reconciliation_finds_nothing(books):
     call_command("compact_queue_totals", stdout=None)
     for queue in QUEUES:
         assert find_queue_total_drift(queue, fix=False) == []
+
+
+def test_the_check_counts_and_says_what_drifted_per_queue(books):
+    from reconciliation.models import ReconciliationRun
+
+    _tamper(
+        "invoices_invoicequeuetotal",
+        "state, payment_status, currency, due_date, invoices, balance_due, total",
+        f"'open', 'unpaid', 'EUR', DATE '{DUE.isoformat()}', 0, -7.00, 0",
+    )
+    _tamper(
+        "invoices_invoicequeuetotal",
+        "state, payment_status, currency, due_date, invoices, balance_due, total",
+        f"'open', 'partially_paid', 'EUR', DATE '{DUE.isoformat()}', 1, 0, 0",
+    )
+    said: list[str] = []
+    run = ReconciliationRun.objects.create()
+    assert reconcile.check_queue_totals(run, fix=False, progress=said.append) == 2
+    run.refresh_from_db()
+    assert (run.drift_found, run.drift_fixed) == (2, 0)
+    assert set(ReconciliationDifference.objects.filter(run=run).values_list("object_id", flat=True)) == {0}
+    plurals = [str(queue.model._meta.verbose_name_plural).capitalize() for queue in QUEUES]
+    assert said == [f"{plurals[0]}: 2 keys drifted."] + [f"{plural}: 0 keys drifted." for plural in plurals[1:]]
+
+    said.clear()
+    fixed = ReconciliationRun.objects.create(fix=True)
+    assert reconcile.check_queue_totals(fixed, fix=True, progress=said.append) == 2
+    fixed.refresh_from_db()
+    assert (fixed.drift_found, fixed.drift_fixed) == (2, 2)
+    assert said[0] == f"{plurals[0]}: 2 keys drifted (corrected)."
+    assert said[1:] == [f"{plural}: 0 keys drifted." for plural in plurals[1:]]
