@@ -328,3 +328,30 @@ def test_the_status_history_says_which_payment_moved_the_status_and_why(customer
     allocate(payment, invoice, "10.00", by=None, note=note)
     change = InvoiceStatusChange.objects.filter(invoice=invoice, field="payment_status").latest("id")
     assert (change.new, change.reason) == ("paid", cause.format(payment))
+
+
+def test_auto_allocate_plans_again_when_another_clerk_pays_a_planned_invoice_first(customer, provider, monkeypatch):
+    """Between the unlocked plan and the locked write another clerk pays the invoice the plan
+    chose: that attempt is refused and the next one plans on what is left (the retry loop)."""
+    from allocations import services
+
+    first = make_invoice(customer=customer, provider=provider, total="50.00")
+    second = make_invoice(customer=customer, provider=provider, total="50.00")
+    payment = make_payment(customer=customer, amount="50.00")
+    other_clerks = make_payment(customer=customer, amount="50.00")
+    real_plan = services.plan_auto_allocation
+    plans = []
+
+    def plan_then_someone_pays(payment, **kwargs):
+        plan = real_plan(payment, **kwargs)
+        if not plans:  # the first attempt's plan is overtaken before it is written
+            allocate(other_clerks, plan[0].invoice, "50.00", by=None)
+        plans.append([split.invoice.pk for split in plan])
+        return plan
+
+    monkeypatch.setattr(services, "plan_auto_allocation", plan_then_someone_pays)
+    rows = services.auto_allocate(payment, by=None)
+
+    assert plans == [[first.pk], [second.pk]]
+    assert [(row.invoice_id, row.amount) for row in rows] == [(second.pk, D("50.00"))]
+    assert_invariants()
