@@ -80,3 +80,27 @@ def test_the_run_page_links_each_drifted_workshop_to_its_page(full_workshop, cli
     html = page.content.decode()
     assert "Workshop seats" in html
     assert f'href="{reverse("registrations:workshop", args=[full_workshop.pk])}"' in html
+
+
+def test_each_workshop_difference_names_the_workshop_and_says_what_was_repaired(full_workshop, provider):
+    # The full workshop: a seat count off and a gap in its wait list (left whole to a person);
+    # the other: only its seat count off (repaired).
+    other = make_workshop(provider, title="Pasta", seats=3)
+    last = Registration.objects.filter(workshop=full_workshop, waitlist_position=2).get()
+    sql("UPDATE registrations_registration SET waitlist_position = 3 WHERE id = %s", [last.pk])
+    sql("UPDATE registrations_workshop SET seats_taken = 1 WHERE id = %s", [full_workshop.pk])
+    sql("UPDATE registrations_workshop SET seats_taken = 2 WHERE id = %s", [other.pk])
+
+    looked = reconcile.run_reconciliation()
+    run = reconcile.run_reconciliation(fix=True)
+
+    full, pasta = (str(Workshop.objects.get(pk=w.pk)) for w in (full_workshop, other))
+    for checked, repaired in ((looked, False), (run, True)):
+        rows = {(d.object_id, d.field): (d.object_label, d.fixed) for d in checked.differences.all()}
+        assert rows == {
+            (full_workshop.pk, "seats_taken"): (full, False),
+            (full_workshop.pk, "waitlist_positions"): (full, False),  # a person decides who is next
+            (other.pk, "seats_taken"): (pasta, repaired),
+        }
+    assert (looked.drift_found, looked.drift_fixed) == (2, 0)
+    assert (run.drift_found, run.drift_fixed) == (2, 1)
