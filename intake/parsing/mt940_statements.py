@@ -50,6 +50,7 @@ import datetime
 import decimal
 import re
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import Any
 
 import mt940
@@ -108,23 +109,21 @@ class _TolerantStatementLine(mt940.tags.Statement):
         return data
 
 
-class _UnlessError:
-    """A library processor that passes over a transaction _TolerantStatementLine marked as an error."""
-
-    def __init__(self, processor: Callable[..., dict[str, Any]]) -> None:
-        self.processor = processor
-
-    def __call__(self, transactions: Any, tag: Any, tag_dict: dict[str, Any], *rest: Any) -> dict[str, Any]:
-        result = rest[0] if rest else tag_dict
-        return result if _ERROR in tag_dict else self.processor(transactions, tag, tag_dict, *rest)
+def _unless_error(
+    processor: Callable[..., dict[str, Any]], transactions: Any, tag: Any, tag_dict: dict[str, Any], *rest: Any
+) -> dict[str, Any]:
+    """Run a library processor, unless _TolerantStatementLine marked the transaction as an error."""
+    result = rest[0] if rest else tag_dict
+    return result if _ERROR in tag_dict else processor(transactions, tag, tag_dict, *rest)
 
 
+# The library finds a tag's processors by its slug, which it derives from the class name
+# (_TolerantStatementLine: "tolerant_statement_line", not the :61: tag's "statement").
+_STATEMENT_LINE_TAG = _TolerantStatementLine()
 _PROCESSORS: dict[str, list[Any]] = {
-    "pre_statement": [_UnlessError(mt940.processors.date_fixup_pre_processor)],
-    "post_statement": [
-        _UnlessError(mt940.processors.date_cleanup_post_processor),
-        _UnlessError(mt940.processors.transactions_to_transaction("transaction_reference")),
-    ],
+    # 30 February and the like (some banks' value dates) become the month's last day.
+    f"pre_{_STATEMENT_LINE_TAG.slug}": [partial(_unless_error, mt940.processors.date_fixup_pre_processor)],
+    f"post_{_STATEMENT_LINE_TAG.slug}": [partial(_unless_error, mt940.processors.date_cleanup_post_processor)],
     # Structured :86: details are read by intake.parsing.mt940_details, from the raw text.
     "post_transaction_details": [],
 }
@@ -140,9 +139,7 @@ def _decode(data: bytes) -> str:
 
 
 def _read_statement(block: str) -> Any:
-    transactions = mt940.models.Transactions(
-        processors=_PROCESSORS, tags={61: _TolerantStatementLine()}, options=_OPTIONS
-    )
+    transactions = mt940.models.Transactions(processors=_PROCESSORS, tags={61: _STATEMENT_LINE_TAG}, options=_OPTIONS)
     transactions.parse(block)
     return transactions
 

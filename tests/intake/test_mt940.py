@@ -403,3 +403,19 @@ def test_the_statement_lines_customer_reference_survives_german_structured_detai
     assert entry.bank_reference == derived(
         "NL20INGB0001234567", "2024-03-03", "C", D("5.00"), "EUR", "Acme GmbH", "Rechnung 7", "INV-42"
     )
+
+
+@pytest.mark.parametrize(
+    ("line", "booked"),
+    [
+        (":61:240230C5,00NTRF//B1", date(2024, 2, 29)),  # no entry date: the value date, as the month's last day
+        (":61:230230C5,00NTRF//B1", date(2023, 2, 28)),
+        (":61:2402300301C5,00NTRF//B1", date(2024, 3, 1)),  # the entry date is booked
+    ],
+)
+def test_a_value_date_of_30_february_is_read_as_the_months_last_day(line, booked):
+    # Some banks date interest and fees on a 30-day month (German statements: 30.02.); before,
+    # the whole entry was refused as "day is out of range for month".
+    parsed = parse(statement(line, ":86:Zinsen"))
+    assert parsed.errors == []
+    assert [e.booking_date for e in parsed.entries] == [booked]
