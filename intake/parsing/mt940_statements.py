@@ -13,6 +13,8 @@ Field mapping:
 
 * ``booking_date``: the entry date of ``:61:`` (MMDD; its year taken from the
   value date, corrected across a year end by the library), else the value date.
+  A value date of 30 or 31 February (some banks date interest on 30-day months)
+  is read as the month's last day (the library's date fix-up).
 * ``amount``, ``credit``, ``reversal``: the ``:61:`` amount and its mark:
   ``C`` credit, ``D`` debit, ``RC`` a reversal of a credit (money out,
   ``credit`` False), ``RD`` a reversal of a debit (money in).  The same amount
