@@ -212,3 +212,29 @@ def test_a_payment_that_moved_after_it_was_read_refuses_its_chunk(customer, prov
     run()
     assert paid(payment) == [(b.number, D("20.00")), (b.number, D("30.00"))]  # the 30.00 left matches b exactly
     assert_invariants()
+
+
+@pytest.mark.parametrize("what", ["paid in part", "voided", "credited"])
+def test_an_invoice_that_moved_after_it_was_read_refuses_the_lock(customer, provider, what):
+    """ledger.bulk.lock_invoices compares each invoice, locked, with what the chunk read of it."""
+    from django.db import transaction
+
+    from allocations.services import allocate
+    from invoices.services import issue_credit_note, void_invoice
+    from ledger.bulk import ChunkMoved, lock_invoices, open_invoices
+
+    moved = invoice(customer, provider, "50.00", 30)
+    still = invoice(customer, provider, "40.00", 20)
+    read = open_invoices(customer_ids=[customer.pk])
+    assert {row.pk for row in read} == {moved.pk, still.pk}
+    if what == "paid in part":
+        allocate(make_payment(customer=customer, amount="20.00"), moved, D("20.00"), by=None)
+    elif what == "voided":
+        void_invoice(moved, by=None, reason="issued in error")
+    else:
+        issue_credit_note(moved, amount="0.01", by=None, reason="rounding", reason_code="correction")
+
+    with transaction.atomic():
+        with pytest.raises(ChunkMoved, match=f"Invoice {moved.pk} changed"):
+            lock_invoices(read)
+        assert set(lock_invoices([row for row in read if row.pk == still.pk])) == {still.pk}

@@ -132,3 +132,19 @@ def test_the_histories_name_the_clerk_and_the_notes_that_moved_an_order(provider
     }
     assert Order.objects.filter(pk=order.pk).values_list("payment_status", "state").get() == ("paid", "closed")
     assert_invariants()
+
+
+def test_one_note_alone_names_itself_in_the_orders_history(provider, clerk):
+    from orders.models import OrderStatusChange
+    from orders.services import create_order, invoice_order
+
+    order = create_order(
+        customer=CustomerFactory(), provider=provider, currency="EUR", lines=[("Lamp", 1, "30")], by=clerk
+    )
+    (note,) = issue_credit_notes(
+        [(invoice_order(order, by=clerk), "30.00", "returned")], reason_code=CreditReason.RETURN, by=clerk
+    )
+    reasons = set(
+        OrderStatusChange.objects.filter(order=order, reason__startswith="credit note").values_list("reason", flat=True)
+    )
+    assert reasons == {f"credit note #{note.pk}: returned"}
