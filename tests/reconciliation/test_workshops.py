@@ -104,3 +104,12 @@ def test_each_workshop_difference_names_the_workshop_and_says_what_was_repaired(
         }
     assert (looked.drift_found, looked.drift_fixed) == (2, 0)
     assert (run.drift_found, run.drift_fixed) == (2, 1)
+
+
+def test_a_long_workshop_title_is_cut_to_what_a_difference_row_holds(provider):
+    # 199 characters of title: the 201st of the label is not a space (PostgreSQL cuts trailing spaces to fit).
+    workshop = make_workshop(provider, title="W" * 199, seats=2)
+    sql("UPDATE registrations_workshop SET seats_taken = 1 WHERE id = %s", [workshop.pk])
+    run = reconcile.run_reconciliation()
+    (difference,) = run.differences.all()
+    assert difference.object_label == str(Workshop.objects.get(pk=workshop.pk))[:200] == "W" * 199 + " "
