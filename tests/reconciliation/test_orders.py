@@ -73,7 +73,7 @@ def test_a_line_invoiced_beyond_what_may_be_invoiced_is_reported_never_rewritten
     assert run.outcome == "partly_fixed"
 
 
-def test_a_batch_rechecks_its_own_order_not_every_drifted_one(orders):
+def test_a_batch_rechecks_its_own_order_not_every_drifted_one(orders, clerk):
     from reconciliation.models import ReconciliationRun
 
     paid, half = orders["paid"], orders["half"]
@@ -84,10 +84,14 @@ def test_a_batch_rechecks_its_own_order_not_every_drifted_one(orders):
         [half.pk],
     )
     run = ReconciliationRun.objects.create()
-    result = reconcile.process_batch(run, [reconcile.Candidate("order", paid.pk, paid.account_id)], fix=True)
+    result = reconcile.process_batch(run, [reconcile.Candidate("order", paid.pk, paid.account_id)], fix=True, by=clerk)
     assert (result.found, result.fixed) == (1, 1)
     assert {(kind, pk) for kind, pk, *_ in diffs(run)} == {("order", paid.pk)}
     assert set(find_drift(ObjectKind.ORDER)) == {half.pk}
+    from orders.models import OrderStatusChange
+
+    repaired = OrderStatusChange.objects.filter(order=paid, reason=f"reconciliation run {run.pk}")
+    assert set(repaired.values_list("field", "new", "created_by")) == {("payment_status", "paid", clerk.pk)}
 
 
 def test_long_labels_and_figures_are_cut_to_what_a_difference_row_holds(customer, provider, clerk):

@@ -98,14 +98,18 @@ def test_the_plan_list_totals_of_a_plan_owing_nothing_are_not_drift(plans):
     assert_invariants()
 
 
-def test_a_batch_rechecks_its_own_plan_not_every_drifted_one(plans):
+def test_a_batch_rechecks_its_own_plan_not_every_drifted_one(plans, clerk):
     from reconciliation.models import ReconciliationRun
 
     paid, running = plans
     sql("UPDATE plans_plan SET state = 'active' WHERE id = %s", [paid.pk])
     sql("UPDATE plans_plan SET state = 'paid_off' WHERE id = %s", [running.pk])
     run = ReconciliationRun.objects.create()
-    result = reconcile.process_batch(run, [reconcile.Candidate("plan", paid.pk, paid.account_id)], fix=True)
+    result = reconcile.process_batch(run, [reconcile.Candidate("plan", paid.pk, paid.account_id)], fix=True, by=clerk)
     assert (result.found, result.fixed) == (1, 1)
     assert {(kind, pk) for kind, pk, *_ in diffs(run)} == {("plan", paid.pk)}
     assert set(find_drift(ObjectKind.PLAN)) == {running.pk}
+    from plans.models import PlanStatusChange
+
+    repaired = PlanStatusChange.objects.filter(plan=paid, reason=f"reconciliation run {run.pk}")
+    assert set(repaired.values_list("field", "new", "created_by")) == {("state", "paid_off", clerk.pk)}
