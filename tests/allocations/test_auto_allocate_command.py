@@ -238,3 +238,47 @@ def test_an_invoice_that_moved_after_it_was_read_refuses_the_lock(customer, prov
         with pytest.raises(ChunkMoved, match=f"Invoice {moved.pk} changed"):
             lock_invoices(read)
         assert set(lock_invoices([row for row in read if row.pk == still.pk])) == {still.pk}
+
+
+def test_a_chunk_that_pays_an_order_records_its_history_with_the_cause_and_the_clerk(customer, provider, clerk):
+    from allocations.services import auto_allocate_many
+    from orders.models import OrderStatusChange
+    from orders.services import create_order, invoice_order
+
+    order = create_order(customer=customer, provider=provider, currency="EUR", lines=[("Lamp", 1, "30")], by=clerk)
+    billed = invoice_order(order, by=clerk)
+    payment = make_payment(customer=customer, amount="30.00")
+
+    ((rows, _plan),) = auto_allocate_many([payment], preferred=[[billed.number]], by=clerk, recorded_earlier=True)
+
+    assert [(row.invoice_id, row.amount) for row in rows] == [(billed.pk, D("30.00"))]
+    from invoices.models import InvoiceStatusChange
+
+    # The order's history names the cause the invoice's names: this payment's allocation.
+    cause = InvoiceStatusChange.objects.get(invoice=billed, field="payment_status", new="paid").reason
+    assert cause.startswith(f"allocation of payment {payment}")
+    moved = OrderStatusChange.objects.filter(order=order, field="payment_status")
+    assert list(moved.values_list("new", "reason", "created_by")) == [("paid", cause, clerk.pk)]
+
+
+@pytest.mark.parametrize("which", ["invoice", "payment"])
+def test_a_chunk_that_would_overpay_an_invoice_or_overallocate_a_payment_is_refused(customer, provider, which):
+    """ledger.bulk.apply_allocations' own check (I4): the planners never ask for this, so it is asked directly."""
+    from django.db import transaction
+
+    from billing.errors import InvalidState
+    from invoices.models import Invoice
+    from ledger.bulk import Step, apply_allocations
+    from payments.models import Payment
+
+    billed = invoice(customer, provider, "30.00", 10)
+    if which == "invoice":  # 40.00 of a 50.00 payment on a 30.00 invoice
+        payment, amount = make_payment(customer=customer, amount="50.00"), D("40.00")
+    else:  # 30.00 on the invoice from a payment of 20.00
+        payment, amount = make_payment(customer=customer, amount="20.00"), D("30.00")
+    with pytest.raises(InvalidState, match="overpay an invoice or overallocate a payment"):
+        with transaction.atomic():
+            locked_invoice = Invoice.objects.select_for_update().get(pk=billed.pk)
+            locked_payment = Payment.objects.select_for_update().get(pk=payment.pk)
+            apply_allocations([Step(locked_payment, [(locked_invoice, amount)], "", "test")], by=None)
+    assert not billed.allocations.exists()
