@@ -282,3 +282,21 @@ def test_a_chunk_that_would_overpay_an_invoice_or_overallocate_a_payment_is_refu
             locked_payment = Payment.objects.select_for_update().get(pk=payment.pk)
             apply_allocations([Step(locked_payment, [(locked_invoice, amount)], "", "test")], by=None)
     assert not billed.allocations.exists()
+
+
+def test_a_chunk_that_pays_off_a_plan_records_its_history_with_the_cause_and_the_clerk(customer, provider, clerk):
+    from allocations.services import auto_allocate_many
+    from invoices.models import InvoiceStatusChange
+    from plans.models import Plan, PlanStatusChange
+    from tests.plans.helpers import installments, make_plan
+
+    plan = make_plan(customer, provider, clerk, principal="100.00", installments=1, penalty=None)
+    (only,) = installments(plan)
+    payment = make_payment(customer=customer, amount="100.00")
+
+    auto_allocate_many([payment], preferred=[[only.number]], by=clerk, recorded_earlier=True)
+
+    assert Plan.objects.get(pk=plan.pk).state == "paid_off"
+    cause = InvoiceStatusChange.objects.get(invoice=only, field="payment_status", new="paid").reason
+    moved = PlanStatusChange.objects.filter(plan=plan, new="paid_off")
+    assert list(moved.values_list("reason", "created_by")) == [(cause, clerk.pk)]

@@ -415,3 +415,8 @@ def test_without_a_profile_a_header_that_fits_two_profiles_is_not_guessed(monkey
             "choose one of these profiles",
         )
     ]
+
+
+def test_control_characters_in_a_bank_reference_become_spaces_too():
+    parsed = parse_csv(f"{SETTLE_HEADER}\n2024-03-04,1.00,EUR,\x02NB\x01240304\x1f,Acme,ok\n".encode())
+    assert [e.bank_reference for e in parsed.entries] == ["NB 240304"]
