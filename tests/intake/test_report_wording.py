@@ -9,25 +9,13 @@ import pytest
 
 from intake.importing import Outcome, import_entries
 from intake.statements import StatementEntry
+from tests.intake.test_pipeline import credit
 
 pytestmark = pytest.mark.django_db
 
 
-def entry(reference: str, amount: str = "1250.00", *, position: str = "entry 1", **fields) -> StatementEntry:
-    values = dict(
-        position=position,
-        bank_reference=reference,
-        booking_date=datetime.date(2024, 3, 4),
-        amount=Decimal(amount),
-        currency="EUR",
-        credit=True,
-        reversal=False,
-        counterparty_name="Acme Trading GmbH",
-        customer_reference="",
-        remittance_text="Payment invoice ACME-000042",
-    )
-    values.update(fields)
-    return StatementEntry(**values)  # type: ignore[arg-type]
+def entry(reference: str, amount: str = "1250.00", **fields) -> StatementEntry:
+    return credit(reference, amount, "Payment invoice ACME-000042", **fields)
 
 
 def only(report):

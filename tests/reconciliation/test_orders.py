@@ -37,8 +37,7 @@ def test_a_clean_ledger_with_orders_has_no_order_drift(orders):
     assert (run.outcome, run.drift_found) == ("clean", 0)
 
 
-def test_drifted_order_caches_are_reported_and_repaired(orders):
-    paid, half = orders["paid"], orders["half"]
+def drift_both(paid, half):
     # A paid order whose cache says unpaid (the figures moved together, as the CHECK demands).
     sql("UPDATE orders_order SET paid_total = 0, balance_due = 60, payment_status = 'unpaid' WHERE id = %s", [paid.pk])
     # A line whose invoiced quantity was never refreshed (invoiceable moved with it: the CHECK).
@@ -47,6 +46,11 @@ def test_drifted_order_caches_are_reported_and_repaired(orders):
         " AND position = 1",
         [half.pk],
     )
+
+
+def test_drifted_order_caches_are_reported_and_repaired(orders):
+    paid, half = orders["paid"], orders["half"]
+    drift_both(paid, half)
     assert violations()
 
     run = reconcile.run_reconciliation(fix=True)
@@ -77,12 +81,7 @@ def test_a_batch_rechecks_its_own_order_not_every_drifted_one(orders, clerk):
     from reconciliation.models import ReconciliationRun
 
     paid, half = orders["paid"], orders["half"]
-    sql("UPDATE orders_order SET paid_total = 0, balance_due = 60, payment_status = 'unpaid' WHERE id = %s", [paid.pk])
-    sql(
-        "UPDATE orders_orderline SET invoiced_quantity = 0, invoiceable_quantity = 4 WHERE order_id = %s"
-        " AND position = 1",
-        [half.pk],
-    )
+    drift_both(paid, half)
     run = ReconciliationRun.objects.create()
     result = reconcile.process_batch(run, [reconcile.Candidate("order", paid.pk, paid.account_id)], fix=True, by=clerk)
     assert (result.found, result.fixed) == (1, 1)
