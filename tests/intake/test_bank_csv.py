@@ -420,3 +420,60 @@ def test_without_a_profile_a_header_that_fits_two_profiles_is_not_guessed(monkey
 def test_control_characters_in_a_bank_reference_become_spaces_too():
     parsed = parse_csv(f"{SETTLE_HEADER}\n2024-03-04,1.00,EUR,\x02NB\x01240304\x1f,Acme,ok\n".encode())
     assert [e.bank_reference for e in parsed.entries] == ["NB 240304"]
+
+
+# Edges found by mutation testing (issue 18): each case changes one thing.
+
+
+@pytest.mark.parametrize(("amount", "direction"), [("0.50", "C"), ("-0.50", "D"), ("12.00", "C"), ("-12.00", "D")])
+def test_a_derived_csv_reference_is_the_digest_of_the_documented_facts(amount, direction):
+    from intake.parsing.common import derived_reference
+
+    (entry,) = parse_csv(f"{SETTLE_HEADER}\n2024-03-04,{amount},EUR,,Acme,ACME-000042\n".encode()).entries
+    facts = ("", "2024-03-04", direction, abs(D(amount)), "EUR", "Acme", "ACME-000042")
+    assert entry.bank_reference == derived_reference(*facts, occurrence=1)
+
+
+def dc_rows(*rows: str) -> bytes:
+    return ("x;;;;\nx;;;;\nDate;Debit;Credit;Payee;Memo\n" + "".join(f"{row}\n" for row in rows)).encode()
+
+
+def test_decimal_comma_amounts_with_a_plus_zero_or_a_point():
+    parsed = parse_csv(
+        dc_rows("04/03/2024;;+12,50;A;plus", "04/03/2024;;0,00;A;zero", "04/03/2024;;12.50;A;point"), DEBIT_CREDIT
+    )
+    assert [(e.position, e.amount, e.credit) for e in parsed.entries] == [("line 4", D("12.50"), True)]
+    assert parsed.errors == [
+        StatementError("line 5", "amount must not be zero"),
+        StatementError("line 6", "amount '12.50' is not a number (expected a decimal comma, e.g. 1234,56)"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("columns", "header", "row", "expected"),
+    [
+        # a bank's export of money in only: one credit column
+        ({"credit": ("Credit",)}, "Date;Credit;Payee;Memo", "04/03/2024;7,00;A;B", (D("7.00"), True)),
+        # money out only: one debit column
+        ({"debit": ("Debit",)}, "Date;Debit;Payee;Memo", "04/03/2024;7,00;A;B", (D("7.00"), False)),
+        # a signed amount column is read even when debit and credit columns are there too
+        (
+            {"amount": ("Amount",), "debit": ("Debit",), "credit": ("Credit",)},
+            "Date;Amount;Debit;Credit;Payee;Memo",
+            "04/03/2024;-7,00;;9,00;A;B",
+            (D("7.00"), False),
+        ),
+    ],
+    ids=["credit-only", "debit-only", "amount-wins"],
+)
+def test_which_amount_columns_a_profile_reads(columns, header, row, expected):
+    profile = dataclasses.replace(
+        DEBIT_CREDIT,
+        key="test-columns",
+        columns={"booking_date": ("Date",), **columns, "counterparty": ("Payee",), "remittance": ("Memo",)},
+        required=("booking_date", *columns, "counterparty", "remittance"),
+        header_offset=None,
+    )
+    parsed = parse_csv(f"{header}\n{row}\n".encode(), profile)
+    assert parsed.errors == []
+    assert [(e.amount, e.credit) for e in parsed.entries] == [expected]
