@@ -134,6 +134,15 @@ def test_ing_nl_bad_direction_word_and_signed_amount():
     ]
 
 
+@pytest.mark.parametrize(("word", "credit"), [("Bij", True), ("Af", False)])
+def test_ing_nl_amounts_below_one_unit_take_their_direction_from_the_column(word, credit):
+    header = '"Datum";"Naam / Omschrijving";"Rekening";"Tegenrekening";"Code";"Af Bij";"Bedrag (EUR)";"Mutatiesoort";"Mededelingen"'
+    row = f'"20240305";"A";"NL20INGB0001234567";"";"OV";"{word}";"0,50";"";""'
+    parsed = parse_csv(f"{header}\n{row}\n".encode(), "ing-nl")
+    assert parsed.errors == []
+    assert [(e.amount, e.credit) for e in parsed.entries] == [(D("0.50"), credit)]
+
+
 # ---------------------------------------------------------------------------
 # Knab
 # ---------------------------------------------------------------------------
