@@ -486,3 +486,11 @@ def test_which_amount_columns_a_profile_reads(columns, header, row, expected):
     parsed = parse_csv(f"{header}\n{row}\n".encode(), profile)
     assert parsed.errors == []
     assert [(e.amount, e.credit) for e in parsed.entries] == [expected]
+
+
+def test_too_many_fields_names_an_unusual_delimiter_as_it_is():
+    piped = dataclasses.replace(SETTLE, key="test-pipe", delimiters=("|",))
+    data = SETTLE_HEADER.replace(",", "|") + "\n2024-03-04|1.00|EUR|R1|Acme|pay|extra\n"
+    assert parse_csv(data.encode(), piped).errors == [
+        StatementError("line 2", "row has 7 fields but the header has 6 (quote values that contain '|')")
+    ]
