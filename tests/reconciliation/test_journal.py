@@ -13,6 +13,7 @@ from django.db import connection
 from allocations.services import allocate
 from invoices.services import issue_credit_note, void_invoice
 from payments.services import cancel_payment, record_chargeback, refund_payment
+from reconciliation import reconcile
 from reconciliation.journal import find_journal_drift
 from reconciliation.models import ReconciliationRun
 from tests.factories import CustomerFactory, make_invoice, make_payment
@@ -122,3 +123,17 @@ def test_an_entry_for_the_wrong_customer_shows_on_both(customer, provider, clerk
         ("journal_customer", other.pk): [("payment", D("0"), D("-10.00")), ("payment entries", 0, 1)],
     }
     assert "I5 entry party differs from its source" in {name.split(":")[0] for name in violations()}
+
+
+def test_the_journal_check_on_its_own_finds_the_drift_and_cuts_a_long_label(customer, clerk):
+    # 199 characters of name: the 201st of the label is not a space (PostgreSQL cuts trailing spaces to fit).
+    customer.name = "J" * 199
+    customer.save()
+    make_payment(customer=customer, amount="100.00")
+    insert_payment_behind_the_journal(customer, "50.00")
+    run = ReconciliationRun.objects.create()
+
+    assert reconcile.check_journal(run) == 1  # it looks for the drift itself when not given it
+
+    labels = set(run.differences.values_list("object_label", "fixed"))
+    assert labels == {(("J" * 199 + " (EUR)")[:200], False)}
