@@ -89,6 +89,11 @@ def _insert_payment(
     return payment
 
 
+def _require_method(method: str) -> None:
+    if method not in PaymentMethod.values:
+        raise InvalidInput(f"Unknown payment method {method!r}; use one of {', '.join(PaymentMethod.values)}.")
+
+
 def record_payment(
     *,
     customer: Customer,
@@ -133,8 +138,7 @@ def record_or_find_payment(
     trust its copy of a new one as the row (the API's auto-allocation)."""
     minor_unit(currency)
     amount = parse_positive_amount(amount, currency)
-    if method not in PaymentMethod.values:
-        raise InvalidInput(f"Unknown payment method {method!r}; use one of {', '.join(PaymentMethod.values)}.")
+    _require_method(method)
     reference = (reference or "").strip() or None
     # The three rows in one transaction; inside a caller's, no savepoint: a taken reference is
     # no error here (the insert skips it), and any other failure fails the caller's transaction.
@@ -170,8 +174,7 @@ def record_payments(
     advisory locks. One already taken fails the whole call with the database's IntegrityError
     (in the caller's transaction, which it must then roll back), never a second payment.
     """
-    if method not in PaymentMethod.values:
-        raise InvalidInput(f"Unknown payment method {method!r}; use one of {', '.join(PaymentMethod.values)}.")
+    _require_method(method)
     created = []
     for customer, amount, currency, reference, received_at in payments:
         minor_unit(currency)
