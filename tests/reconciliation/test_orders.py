@@ -5,14 +5,14 @@ from decimal import Decimal
 import pytest
 
 from allocations.services import allocate
-from orders.models import Order, OrderLine
+from orders.models import Order, OrderLine, OrderStatusChange
 from orders.services import create_order, invoice_order
 from reconciliation import reconcile
 from reconciliation.drift import find_drift
 from reconciliation.models import ObjectKind
 from tests.factories import make_payment
 from tests.invariants import assert_invariants, violations
-from tests.reconciliation.test_reconcile import diffs, sql
+from tests.reconciliation.test_reconcile import batch_of_one, diffs, sql
 
 pytestmark = pytest.mark.django_db
 
@@ -78,17 +78,12 @@ def test_a_line_invoiced_beyond_what_may_be_invoiced_is_reported_never_rewritten
 
 
 def test_a_batch_rechecks_its_own_order_not_every_drifted_one(orders, clerk):
-    from reconciliation.models import ReconciliationRun
-
     paid, half = orders["paid"], orders["half"]
     drift_both(paid, half)
-    run = ReconciliationRun.objects.create()
-    result = reconcile.process_batch(run, [reconcile.Candidate("order", paid.pk, paid.account_id)], fix=True, by=clerk)
+    run, result = batch_of_one("order", paid, fix=True, by=clerk)
     assert (result.found, result.fixed) == (1, 1)
     assert {(kind, pk) for kind, pk, *_ in diffs(run)} == {("order", paid.pk)}
     assert set(find_drift(ObjectKind.ORDER)) == {half.pk}
-    from orders.models import OrderStatusChange
-
     repaired = OrderStatusChange.objects.filter(order=paid, reason=f"reconciliation run {run.pk}")
     assert set(repaired.values_list("field", "new", "created_by")) == {("payment_status", "paid", clerk.pk)}
 

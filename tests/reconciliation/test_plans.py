@@ -4,13 +4,13 @@ from decimal import Decimal
 
 import pytest
 
-from plans.models import Plan
+from plans.models import Plan, PlanStatusChange
 from reconciliation import reconcile
 from reconciliation.drift import find_drift
 from reconciliation.models import ObjectKind
 from tests.invariants import assert_invariants, violations
 from tests.plans.helpers import installments, make_plan, pay
-from tests.reconciliation.test_reconcile import diffs, sql
+from tests.reconciliation.test_reconcile import batch_of_one, diffs, sql
 
 pytestmark = pytest.mark.django_db
 
@@ -99,17 +99,12 @@ def test_the_plan_list_totals_of_a_plan_owing_nothing_are_not_drift(plans):
 
 
 def test_a_batch_rechecks_its_own_plan_not_every_drifted_one(plans, clerk):
-    from reconciliation.models import ReconciliationRun
-
     paid, running = plans
     sql("UPDATE plans_plan SET state = 'active' WHERE id = %s", [paid.pk])
     sql("UPDATE plans_plan SET state = 'paid_off' WHERE id = %s", [running.pk])
-    run = ReconciliationRun.objects.create()
-    result = reconcile.process_batch(run, [reconcile.Candidate("plan", paid.pk, paid.account_id)], fix=True, by=clerk)
+    run, result = batch_of_one("plan", paid, fix=True, by=clerk)
     assert (result.found, result.fixed) == (1, 1)
     assert {(kind, pk) for kind, pk, *_ in diffs(run)} == {("plan", paid.pk)}
     assert set(find_drift(ObjectKind.PLAN)) == {running.pk}
-    from plans.models import PlanStatusChange
-
     repaired = PlanStatusChange.objects.filter(plan=paid, reason=f"reconciliation run {run.pk}")
     assert set(repaired.values_list("field", "new", "created_by")) == {("state", "paid_off", clerk.pk)}

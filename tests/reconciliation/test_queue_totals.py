@@ -12,7 +12,7 @@ from allocations.services import allocate
 from invoices.models import InvoiceQueueTotal
 from payments.models import PaymentQueueTotal
 from reconciliation import reconcile
-from reconciliation.models import ReconciliationDifference
+from reconciliation.models import ReconciliationDifference, ReconciliationRun
 from reconciliation.queue_totals import QUEUES, find_queue_total_drift
 from tests.factories import make_invoice, make_payment
 
@@ -99,8 +99,6 @@ def test_compaction_then_reconciliation_finds_nothing(books):
 
 
 def test_the_check_counts_and_says_what_drifted_per_queue(books):
-    from reconciliation.models import ReconciliationRun
-
     _tamper(
         "invoices_invoicequeuetotal",
         "state, payment_status, currency, due_date, invoices, balance_due, total",

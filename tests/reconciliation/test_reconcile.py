@@ -433,10 +433,15 @@ def test_a_repair_a_clerk_asked_for_is_recorded_as_theirs(ledger, clerk):
         assert set(model.objects.filter(reason=cause).values_list("created_by", flat=True)) == {clerk.pk}
 
 
+def batch_of_one(kind, row, *, fix, by=None):
+    """process_batch on one drifted object alone (no `seen` from a run): its run and what it found."""
+    run = ReconciliationRun.objects.create(fix=fix)
+    candidate = reconcile.Candidate(kind, row.pk, getattr(row, "account_id", None))
+    return run, reconcile.process_batch(run, [candidate], fix=fix, by=by)
+
+
 def test_one_batch_rechecks_its_own_objects_only(ledger):
-    # process_batch on its own (no `seen` from a run): the payment P2 alone; the other drifted
-    # payments, invoices and accounts of the ledger are not this batch's.
-    run = ReconciliationRun.objects.create()
-    result = reconcile.process_batch(run, [reconcile.Candidate("payment", ledger["P2"].pk)], fix=False)
+    # The payment P2 alone; the other drifted payments, invoices and accounts of the ledger are not this batch's.
+    run, result = batch_of_one("payment", ledger["P2"], fix=False)
     assert (result.found, result.fixed) == (1, 0)
     assert {(d[0], d[1]) for d in diffs(run)} == {("payment", ledger["P2"].pk)}

@@ -5,6 +5,7 @@ wait list with gaps are reported and left to a person."""
 import pytest
 
 from reconciliation import reconcile
+from reconciliation.models import ReconciliationRun
 from reconciliation.workshops import find_seat_drift
 from registrations.models import Registration, Workshop
 from registrations.services import register
@@ -115,19 +116,17 @@ def test_a_long_workshop_title_is_cut_to_what_a_difference_row_holds(provider):
     assert difference.object_label == str(Workshop.objects.get(pk=workshop.pk))[:200] == "W" * 199 + " "
 
 
-def _new_run(**fields):
-    from reconciliation.models import ReconciliationRun
-
-    return ReconciliationRun.objects.create(**fields)
-
-
 def test_the_workshop_check_says_how_many_drifted_and_were_repaired(provider):
     workshops = [make_workshop(provider, title=f"Bread {n}", seats=2) for n in range(2)]
     sql("UPDATE registrations_workshop SET seats_taken = 1 WHERE id = ANY(%s)", [[w.pk for w in workshops]])
     said: list[str] = []
-    assert reconcile.check_workshop_seats(_new_run(), fix=False, progress=said.append) == 2
-    assert reconcile.check_workshop_seats(_new_run(fix=True), fix=True, progress=said.append) == 2
-    assert reconcile.check_workshop_seats(_new_run(fix=True), fix=True, progress=said.append) == 0
+    assert reconcile.check_workshop_seats(ReconciliationRun.objects.create(), fix=False, progress=said.append) == 2
+    assert (
+        reconcile.check_workshop_seats(ReconciliationRun.objects.create(fix=True), fix=True, progress=said.append) == 2
+    )
+    assert (
+        reconcile.check_workshop_seats(ReconciliationRun.objects.create(fix=True), fix=True, progress=said.append) == 0
+    )
     assert said == [
         "Workshop seats: 2 workshops drifted.",
         "Workshop seats: 2 workshops drifted (2 repaired).",
