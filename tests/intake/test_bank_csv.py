@@ -330,6 +330,13 @@ def test_nul_byte_is_that_rows_error_and_the_rest_parses():
     assert parsed.errors == [StatementError("line 3", "contains a NUL byte (in column remittance)")]
 
 
+def test_nul_bytes_in_two_columns_name_both():
+    data = f"{SETTLE_HEADER}\n2024-03-04,2.00,EUR,R2,Ac\x00me,bad\x00text\n"
+    parsed = parse_csv(data.encode())
+    assert parsed.entries == []
+    assert parsed.errors == [StatementError("line 2", "contains a NUL byte (in column counterparty, remittance)")]
+
+
 def test_other_control_characters_become_spaces():
     parsed = parse_csv(f"{SETTLE_HEADER}\n2024-03-04,1.00,EUR,R1,Acme\x01GmbH,Inv\x0bACME-000001\n".encode())
     assert (parsed.entries[0].counterparty_name, parsed.entries[0].remittance_text) == ("Acme GmbH", "Inv ACME-000001")
