@@ -6,6 +6,13 @@ holder to exit stops it. A holder that was killed never removes its pid, so the
 server would then never stop; we prune dead pids (under the library's own lock)
 before joining, which also lets a new process adopt a server left running by a
 killed one and stop it when done.
+
+The server is given a memory setting fit for the data it holds (`shared_buffers`, see
+`memory_settings`): PostgreSQL's own default of 128 MB is sized for a small machine, and at a
+million invoices it keeps evicting the pages clerks read (after a night's import the API's
+open-invoice read went from hits to reads). The setting is written with ALTER SYSTEM and
+takes effect when the server next starts (the embedded server stops when its last holder
+exits); a server given DATABASE_URL is the operator's to tune (docs/scaling.md).
 """
 
 from __future__ import annotations
@@ -13,6 +20,7 @@ from __future__ import annotations
 import atexit
 import json
 import os
+import re
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,6 +29,21 @@ if TYPE_CHECKING:
     from dj_database_url import DBConfig
 
 DATABASE_NAME = "settle"
+# shared_buffers: a quarter of the memory, as PostgreSQL's guide suggests for a dedicated
+# server, kept between these bounds (a developer's laptop runs other things too).
+SHARED_BUFFERS_MIN_MB = 128
+SHARED_BUFFERS_MAX_MB = 4096
+
+
+def memory_settings(total_bytes: int, override: str | None = None) -> dict[str, str]:
+    """The server settings the embedded server runs with on a machine of `total_bytes` memory;
+    `override` (SETTLE_EMBEDDED_SHARED_BUFFERS, e.g. "1GB") replaces the computed shared_buffers."""
+    if override:
+        if not re.fullmatch(r"\d+(kB|MB|GB)", override):
+            raise ValueError(f"SETTLE_EMBEDDED_SHARED_BUFFERS must be a size such as 512MB or 2GB, not {override!r}.")
+        return {"shared_buffers": override}
+    quarter_mb = total_bytes // 4 // (1024 * 1024)
+    return {"shared_buffers": f"{max(SHARED_BUFFERS_MIN_MB, min(SHARED_BUFFERS_MAX_MB, quarter_mb))}MB"}
 
 
 def _prune_dead_holders(pid_list: Path) -> None:
@@ -59,6 +82,7 @@ def database_settings(data_dir: Path, name: str = DATABASE_NAME) -> DBConfig:
     atexit.register(_prune_under_lock, data_dir / ".handle_pids.json")
     info = server.get_postmaster_info()
     _ensure_database(server, name)
+    _ensure_settings(server)
     return {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": name,
@@ -76,3 +100,22 @@ def _ensure_database(server, name: str) -> None:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def _ensure_settings(server) -> None:
+    """ALTER SYSTEM the settings memory_settings asks for, where the configuration differs
+    (the running server keeps its values until it next starts)."""
+    import psutil
+    import psycopg
+
+    wanted = memory_settings(psutil.virtual_memory().total, os.environ.get("SETTLE_EMBEDDED_SHARED_BUFFERS"))
+    with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+        configured: dict[str, str] = dict(
+            conn.execute(
+                "SELECT name, setting FROM pg_file_settings WHERE name = ANY(%s) ORDER BY seqno",
+                [list(wanted)],
+            ).fetchall()
+        )
+        for name, value in wanted.items():
+            if configured.get(name) != value:
+                conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")

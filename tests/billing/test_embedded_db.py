@@ -15,6 +15,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+from billing.embedded_db import memory_settings
+
 ROOT = Path(__file__).resolve().parents[2]
 HOLDER = """
 import sys, time
@@ -23,22 +25,24 @@ from billing.embedded_db import database_settings
 import psycopg
 settings = database_settings(Path(sys.argv[1]))
 with psycopg.connect(dbname=settings["NAME"], user=settings["USER"], host=settings["HOST"]) as conn:
-    conn.execute("SELECT 1")
-print("ready", flush=True)
+    shared_buffers = conn.execute("SHOW shared_buffers").fetchone()[0]
+print("ready", shared_buffers, flush=True)
 time.sleep(int(sys.argv[2]))
 """
 
 
-def start_holder(data_dir: Path, seconds: int) -> subprocess.Popen:
+def start_holder(data_dir: Path, seconds: int, env: dict | None = None) -> subprocess.Popen:
     proc = subprocess.Popen(
         [sys.executable, "-c", HOLDER, str(data_dir), str(seconds)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, **(env or {})},
     )
     line = proc.stdout.readline()
-    assert line.strip() == "ready", proc.stderr.read()
+    assert line.split()[:1] == ["ready"], proc.stderr.read()
+    proc.shared_buffers = line.split()[1]  # type: ignore[attr-defined]
     return proc
 
 
@@ -67,7 +71,8 @@ def wait_until(predicate, timeout=15.0) -> bool:
 def initialized_dir(tmp_path_factory):
     """initdb once (slow); each test gets a copy with owners and modes kept (cp -a)."""
     path = tmp_path_factory.mktemp("template") / "pgdata"
-    assert start_holder(path, 0).wait(60) == 0
+    # A small memory setting, whatever this machine's memory: each copy starts with 144MB.
+    assert start_holder(path, 0, env={"SETTLE_EMBEDDED_SHARED_BUFFERS": "144MB"}).wait(60) == 0
     assert wait_until(lambda: postmaster(path) is None)
     return path
 
@@ -121,3 +126,30 @@ def test_new_holder_adopts_orphaned_server_and_stops_it(data_dir):
     assert postmaster(data_dir) is None or postmaster(data_dir).pid == orphan.pid
     assert c.wait(30) == 0
     assert wait_until(lambda: postmaster(data_dir) is None), "adopted server was not stopped"
+
+
+def test_the_server_is_given_its_memory_setting_from_its_next_start(data_dir):
+    small = {"SETTLE_EMBEDDED_SHARED_BUFFERS": "160MB"}
+    first = start_holder(data_dir, 0, env=small)
+    assert first.wait(30) == 0
+    assert first.shared_buffers == "144MB"  # as the template's holder set it: kept while running
+    assert wait_until(lambda: postmaster(data_dir) is None)
+
+    second = start_holder(data_dir, 0, env=small)
+    assert second.wait(30) == 0
+    assert second.shared_buffers == "160MB"
+    assert "shared_buffers = '160MB'" in (data_dir / "postgresql.auto.conf").read_text()
+
+
+@pytest.mark.parametrize(
+    ("memory_gib", "expected"),
+    [(0.25, "128MB"), (0.5, "128MB"), (0.75, "192MB"), (2, "512MB"), (16, "4096MB"), (16.01, "4096MB"), (64, "4096MB")],
+)
+def test_shared_buffers_is_a_quarter_of_the_memory_within_bounds(memory_gib, expected):
+    assert memory_settings(int(memory_gib * 1024**3)) == {"shared_buffers": expected}
+
+
+def test_a_shared_buffers_override_must_be_a_size():
+    assert memory_settings(1024**3, "2GB") == {"shared_buffers": "2GB"}
+    with pytest.raises(ValueError, match="must be a size such as 512MB or 2GB, not '2 GB; DROP'"):
+        memory_settings(1024**3, "2 GB; DROP")
