@@ -841,16 +841,6 @@ def test_camt_doctype_and_entities_refused(data):
     assert only_error(data) == StatementError("file", DOCTYPE_REASON)
 
 
-def test_camt_doctype_refused_by_parser_hook_too(monkeypatch):
-    # second line of defence: even if the byte scan were bypassed, the parser's
-    # doctype hook refuses the document before any entity is expanded
-    from intake.parsing import camt as camt_module
-
-    monkeypatch.setattr(camt_module, "_contains_doctype", lambda data: False)
-    data = b'<!DOCTYPE Document [<!ENTITY a "x">]><Document>&a;</Document>'
-    assert only_error(data) == StatementError("file", DOCTYPE_REASON)
-
-
 @pytest.mark.parametrize(
     "data, reason",
     [
