@@ -83,6 +83,7 @@ import io
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from typing import cast
 
 from intake.parsing.camt_entries import EntryReader, StatementFacts, xml_date
 from intake.parsing.common import (
@@ -128,7 +129,7 @@ def iter_camt053(source: StatementSource) -> Iterator[StatementItem]:
     # The element events are collected by the C parser (no Python call per element: a third of
     # the reading's time). A DOCTYPE can only stand before the root element, and every byte
     # before it is scanned for one before the parser sees it.
-    parser = ET.XMLPullParser(events=("start", "end"))
+    parser: ET.XMLPullParser[ET.Element] = ET.XMLPullParser(events=("start", "end"))
     tail = b""  # the end of the bytes before the root element, for markers split across chunks
     seen_content = False
     try:
@@ -153,7 +154,7 @@ def iter_camt053(source: StatementSource) -> Iterator[StatementItem]:
         yield StatementError("file", f"malformed XML at line {line}, column {column + 1}: {what}")
 
 
-def _read(walker: _Walker, parser: ET.XMLPullParser, chunk: bytes | None) -> Iterator[StatementItem]:
+def _read(walker: _Walker, parser: ET.XMLPullParser[ET.Element], chunk: bytes | None) -> Iterator[StatementItem]:
     """Feed the chunk (None: the end of the file) and walk the elements it completed; if the
     parser stopped on an error, the entries completed before it count, then the error is raised."""
     error: ET.ParseError | None = None
@@ -166,7 +167,8 @@ def _read(walker: _Walker, parser: ET.XMLPullParser, chunk: bytes | None) -> Ite
         error = exc
     events: list[tuple[str, ET.Element]] = []
     try:
-        events.extend(parser.read_events())
+        # With only "start" and "end" asked for, every event is (that word, its element).
+        events.extend(cast("Iterator[tuple[str, ET.Element]]", parser.read_events()))
     except ET.ParseError as exc:  # feed() queues its error behind the elements completed before it
         error = exc
     if error is None:
