@@ -241,7 +241,7 @@ def reverse_pair(*, payment: Payment, invoice: Invoice, amount: Decimal, by: Act
 
 
 def append_allocations(
-    payment: Payment, splits: list[tuple[Invoice, Decimal]], *, by: Actor, reason: str = ""
+    payment: Payment, splits: list[tuple[Invoice, Decimal]], *, by: Actor, reason: str
 ) -> list[Allocation]:
     """INSERT the positive allocation rows of one payment in one statement, as model instances.
 
