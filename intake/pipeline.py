@@ -2,12 +2,13 @@
 
 A chunk (at most CHUNK entries; intake.runner cuts the file and commits) is one transaction:
 
-1. take the advisory locks of all its bank references in one statement, in a fixed
-   (hash) order, so two imports of overlapping files wait for each other instead of
-   recording a reference twice, and never deadlock;
-2. read, under those locks, what the whole chunk needs in one query each: the bank
-   entries already imported under its references, the payments a clerk recorded with
-   them, the look-alike credits (twins), the customers its references name and the
+1. read the bank entries already imported under its references (an entry, once
+   committed, is never deleted: what is found needs no lock, so a re-import takes none);
+   take the advisory locks of the others in one statement, in a fixed (hash) order, so
+   two imports of overlapping files wait for each other instead of recording a reference
+   twice, and never deadlock; and read those again under their locks;
+2. read, under those locks, what the whole chunk needs in one query each: the payments a
+   clerk recorded with them, the look-alike credits (twins), the customers its references name and the
    owners of the invoices its remittances name (intake.matching.Directory); then lock
    the accounts of the customers it pays, in id order (see Chunk.lock_accounts);
 3. handle each entry in file order, remembering what the earlier ones stored: payments
@@ -116,15 +117,16 @@ class Chunk:
     def load(self) -> None:
         booked = [entry for entry in self.entries if entry.status == BOOKED]
         references = sorted({entry.bank_reference for entry in booked})
-        if references:
+        # A bank entry, once committed, is never deleted and its facts never change, so what is
+        # found imported needs no lock (a re-import then takes none). Only the references not
+        # found are locked, and read again under their locks: another import may have been
+        # writing them and has committed by the time the lock is ours.
+        self.existing = self._imported(references)
+        new_references = [reference for reference in references if reference not in self.existing]
+        if new_references:
             with connection.cursor() as cursor:
-                cursor.execute(_LOCK_CHUNK, [LOCK_NAMESPACE, references])
-        self.existing = {
-            row.bank_reference: row
-            for row in BankEntry.objects.filter(bank_reference__in=references)
-            .select_related("payment")
-            .only(*EXISTING_FIELDS, "payment__id")
-        }
+                cursor.execute(_LOCK_CHUNK, [LOCK_NAMESPACE, new_references])
+            self.existing.update(self._imported(new_references))
         new = [entry for entry in booked if entry.bank_reference not in self.existing]
         self.paid_references = set(
             Payment.objects.filter(reference__in=[e.bank_reference for e in new if e.credit and not e.reversal])
@@ -136,6 +138,13 @@ class Chunk:
         # Credits and the reversals of credits are identified; other entries name no customer.
         self.directory = Directory([entry for entry in new if entry.credit != entry.reversal])
         self.lock_accounts(new_credits)
+
+    @staticmethod
+    def _imported(references: Sequence[str]) -> dict[str, BankEntry]:
+        if not references:
+            return {}
+        rows = BankEntry.objects.filter(bank_reference__in=references).select_related("payment")
+        return {row.bank_reference: row for row in rows.only(*EXISTING_FIELDS, "payment__id")}
 
     def lock_accounts(self, credits: Sequence[StatementEntry]) -> None:
         """Lock the accounts of every customer the chunk's credits pay, in id order, before any of them.
