@@ -18,29 +18,29 @@ def sql(statement, params):
         cursor.execute(statement, params)
 
 
+def refreshed(account_id, invoice_id, payment_id):
+    """Each refresh's answer on the rows locked afresh, and the rows."""
+    accounts, invoices, payments = lock_rows(accounts=[account_id], invoices=[invoice_id], payments=[payment_id])
+    account, invoice, payment = accounts[account_id], invoices[invoice_id], payments[payment_id]
+    answers = (
+        refresh_invoice(invoice, cause="test", by=None),
+        refresh_payment(payment, cause="test", by=None),
+        refresh_account(account),
+    )
+    return answers, (account, invoice, payment)
+
+
 def test_each_refresh_answers_whether_it_changed_the_row(customer, provider):
     invoice = make_invoice(customer=customer, provider=provider, total="100.00")
     payment = make_payment(customer=customer, amount="40.00")
-    accounts, invoices, payments = lock_rows(
-        accounts=[invoice.account_id], invoices=[invoice.pk], payments=[payment.pk]
-    )
-    account, invoice, payment = accounts[invoice.account_id], invoices[invoice.pk], payments[payment.pk]
-    assert (
-        refresh_invoice(invoice, cause="test", by=None),
-        refresh_payment(payment, cause="test", by=None),
-        refresh_account(account),
-    ) == (False, False, False)
+    ids = (invoice.account_id, invoice.pk, payment.pk)
+    assert refreshed(*ids)[0] == (False, False, False)
 
     sql("UPDATE invoices_invoice SET payment_status = 'paid' WHERE id = %s", [invoice.pk])
     sql("UPDATE payments_payment SET allocation_status = 'fully_allocated' WHERE id = %s", [payment.pk])
-    sql("UPDATE billing_account SET open_invoice_count = 7 WHERE id = %s", [account.pk])
-    accounts, invoices, payments = lock_rows(accounts=[account.pk], invoices=[invoice.pk], payments=[payment.pk])
-    account, invoice, payment = accounts[account.pk], invoices[invoice.pk], payments[payment.pk]
-    assert (
-        refresh_invoice(invoice, cause="test", by=None),
-        refresh_payment(payment, cause="test", by=None),
-        refresh_account(account),
-    ) == (True, True, True)
+    sql("UPDATE billing_account SET open_invoice_count = 7 WHERE id = %s", [invoice.account_id])
+    answers, (account, invoice, payment) = refreshed(*ids)
+    assert answers == (True, True, True)
     assert (invoice.payment_status, payment.allocation_status, account.open_invoice_count) == (
         "unpaid",
         "unallocated",
