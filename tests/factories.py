@@ -7,12 +7,20 @@ from decimal import Decimal
 
 import factory
 from django.contrib.auth import get_user_model
+from django.utils import timezone
 
 from billing.models import Customer, Provider
 from invoices.services import create_invoice, issue_invoice
 from payments.services import record_payment
 
 TODAY = datetime.date(2026, 11, 22)
+
+
+def due_in(days: int) -> datetime.date:
+    """A due date `days` after the real today: for invoices the services issue today (issue_invoice
+    dates an invoice without an issue date today and refuses a due date before it, so a due date
+    counted from the fixed TODAY expires with the calendar)."""
+    return timezone.localdate() + datetime.timedelta(days=days)
 
 
 class UserFactory(factory.django.DjangoModelFactory):

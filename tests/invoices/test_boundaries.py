@@ -10,7 +10,7 @@ from billing.errors import ExceedsBalance, InvalidInput
 from invoices.models import InvoiceLine
 from invoices.services import create_invoice, issue_credit_note, issue_invoice
 from tests.dbstate import unchanged_database
-from tests.factories import TODAY, make_invoice, make_payment
+from tests.factories import TODAY, due_in, make_invoice, make_payment
 from tests.invariants import assert_invariants
 
 pytestmark = pytest.mark.django_db
@@ -72,7 +72,7 @@ def test_line_amounts_round_half_up_to_the_minor_unit(customer, provider, quanti
         provider=provider,
         currency=currency,
         lines=lines,
-        due_date=TODAY + datetime.timedelta(days=30),
+        due_date=due_in(30),
         by=None,
     )
     line = InvoiceLine.objects.get(invoice=invoice, description="Service")
@@ -87,7 +87,7 @@ def test_a_credit_by_quantity_leaves_no_rounding_behind(customer, provider):
         provider=provider,
         currency="EUR",
         lines=[("Hours", "0.3", "33.35")],
-        due_date=TODAY + datetime.timedelta(days=30),
+        due_date=due_in(30),
         by=None,
     )
     line = InvoiceLine.objects.get(invoice=invoice)
@@ -111,7 +111,7 @@ def credited_by_lines(customer, provider, lines, credit):
         provider=provider,
         currency="EUR",
         lines=lines,
-        due_date=TODAY + datetime.timedelta(days=30),
+        due_date=due_in(30),
         by=None,
     )
     issue_invoice(invoice, by=None)
@@ -146,7 +146,7 @@ def test_a_line_at_no_price_or_one_minor_unit_is_credited_by_quantity(customer, 
 @pytest.mark.parametrize(("quantity", "refused"), [("999999999.999", False), ("1000000000.000", True)])
 def test_a_line_quantity_up_to_what_the_column_holds(customer, provider, quantity, refused):
     lines = [("Screws", quantity, "0.01")]
-    due = TODAY + datetime.timedelta(days=30)
+    due = due_in(30)
     if refused:
         with unchanged_database(), pytest.raises(InvalidInput, match="larger than 999999999.999"):
             create_invoice(customer=customer, provider=provider, currency="EUR", lines=lines, due_date=due, by=None)
@@ -164,7 +164,7 @@ def test_a_line_description_is_kept_up_to_300_characters(customer, provider, len
         provider=provider,
         currency="EUR",
         lines=[(description, "1", "10.00")],
-        due_date=TODAY + datetime.timedelta(days=30),
+        due_date=due_in(30),
         by=None,
     )
     assert InvoiceLine.objects.get(invoice=invoice).description == description[:300]

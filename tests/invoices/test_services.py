@@ -12,13 +12,13 @@ from billing.models import Account
 from invoices.models import Invoice
 from invoices.services import create_invoice, issue_credit_note, issue_invoice, void_invoice
 from tests.dbstate import unchanged_database
-from tests.factories import TODAY, make_invoice, make_payment
+from tests.factories import TODAY, due_in, make_invoice, make_payment
 from tests.invariants import assert_invariants
 
 pytestmark = pytest.mark.django_db
 
 D = Decimal
-DUE = TODAY + datetime.timedelta(days=30)
+DUE = due_in(30)
 
 
 def draft(customer, provider, *, lines=(("Window cleaning", "1", "100.00"),), currency="EUR", **kwargs):

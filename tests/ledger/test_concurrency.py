@@ -28,7 +28,7 @@ from invoices.services import create_invoice, issue_credit_note, issue_invoice, 
 from ledger.core import lock_customer_accounts
 from payments.models import Payment
 from payments.services import cancel_payment, record_chargeback, record_payment, refund_payment
-from tests.factories import TODAY, CustomerFactory, ProviderFactory, make_invoice, make_payment
+from tests.factories import TODAY, CustomerFactory, ProviderFactory, due_in, make_invoice, make_payment
 from tests.invariants import assert_invariants
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -158,7 +158,7 @@ def test_creating_and_issuing_while_others_allocate_on_the_same_account(customer
             provider=Provider.objects.get(pk=provider.pk),
             currency="EUR",
             lines=[("Work", "1", "10.00")],
-            due_date=TODAY + datetime.timedelta(days=30),
+            due_date=due_in(30),
             by=None,
         )
         return issue_invoice(draft, by=None).number
@@ -315,7 +315,7 @@ def test_first_invoices_of_a_new_account_created_at_once(provider):
             provider=Provider.objects.get(pk=provider.pk),
             currency="EUR",
             lines=[("Intake", "1", "20.00")],
-            due_date=TODAY + datetime.timedelta(days=14),
+            due_date=due_in(14),
             by=None,
         )
         return issue_invoice(draft, by=None).account_id
