@@ -248,6 +248,22 @@ def test_deallocation_and_chargeback_move_the_order(order, customer, clerk):
     assert_invariants()
 
 
+def test_the_orders_payment_history_names_the_clerk_who_moved_the_money(order, customer, clerk):
+    """An allocation, a deallocation and a chargeback each move the order's payment status: each
+    history row says who did it (ledger.core.refresh_all passes the clerk on to the orders)."""
+    from orders.models import OrderStatusChange
+
+    invoice = invoice_order(order, by=clerk)
+    payment = make_payment(customer=customer, amount="300.00")
+    allocate(payment, invoice, "300.00", by=clerk)
+    deallocate(payment, invoice, "100.00", by=clerk, reason="Wrong split")
+    moves = OrderStatusChange.objects.filter(order=order, field="payment_status").order_by("id")
+    assert [(m.old, m.new, m.created_by) for m in moves] == [
+        ("unpaid", "paid", clerk),
+        ("paid", "partially_paid", clerk),
+    ]
+
+
 def test_apply_credit_only_takes_settled_money_of_the_currency(order, customer, clerk):
     make_payment(customer=customer, amount="50.00", currency="USD")
     make_payment(customer=customer, amount="20.00", pending=True)
