@@ -62,3 +62,17 @@ def test_a_set_based_allocation_tells_the_webhooks_which_history_changed(custome
     assert senders == {InvoiceStatusChange, PaymentStatusChange}
     invoice_changes = [change for sender, changes in heard if sender is InvoiceStatusChange for change in changes]
     assert (invoice.pk, "payment_status", "unpaid", "paid") in invoice_changes
+
+
+def test_a_clerks_allocation_tells_the_webhooks_which_history_changed(customer, provider, clerk, heard):
+    """The one-by-one path (ledger.core._record) sends the same signal as the set-based one."""
+    from allocations.services import allocate
+    from tests.factories import make_payment
+
+    invoice = make_invoice(customer=customer, provider=provider, total="25.00")
+    payment = make_payment(customer=customer, amount="25.00")
+    heard.clear()
+    allocate(payment, invoice, "25.00", by=clerk)
+    assert {sender for sender, _ in heard} == {InvoiceStatusChange, PaymentStatusChange}
+    invoice_changes = [change for sender, changes in heard if sender is InvoiceStatusChange for change in changes]
+    assert (invoice.pk, "payment_status", "unpaid", "paid") in invoice_changes

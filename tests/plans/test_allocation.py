@@ -165,3 +165,18 @@ def test_the_bank_import_allocates_a_plan_as_auto_allocate_does(late_plan, clerk
     ]
     with override_settings(SETTLE_PLAN_ALLOCATION=rule):
         assert_same(run_both(credits, by=clerk))
+
+
+def test_a_plan_paid_off_by_a_clerk_names_the_clerk_in_its_history(customer, provider, clerk):
+    """ledger.core.refresh_all passes the clerk on to the plans it refreshes."""
+    from allocations.services import allocate
+    from invoices.models import Invoice
+    from plans.models import PlanStatusChange
+    from tests.factories import make_payment
+    from tests.plans.helpers import make_plan
+
+    plan = make_plan(customer, provider, clerk, principal="100.00", installments=1)
+    [installment] = Invoice.objects.filter(plan=plan)
+    allocate(make_payment(customer=customer, amount="100.00"), installment, "100.00", by=clerk)
+    moves = PlanStatusChange.objects.filter(plan=plan, field="state").order_by("id")
+    assert [(m.old, m.new, m.created_by) for m in moves][-1] == ("active", "paid_off", clerk)
