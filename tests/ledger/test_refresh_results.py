@@ -46,3 +46,26 @@ def test_each_refresh_answers_whether_it_changed_the_row(customer, provider):
         "unallocated",
         1,
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_locking_invoices_with_orders_returns_the_orders_of_those_invoices_locked(customer, provider, clerk):
+    """lock_rows_with_orders: the orders given and those of the invoices (reconciliation re-checks
+    them; a writer locks them before the invoices, the one lock order)."""
+    from django.db import connections, transaction
+
+    from ledger.core import lock_rows_with_orders
+    from orders.services import create_order, invoice_order
+
+    order = create_order(customer=customer, provider=provider, currency="EUR", lines=[("Chair", 1, "25.00")], by=clerk)
+    invoice = invoice_order(order, by=clerk)
+    other = connections.create_connection("default")
+    try:
+        with transaction.atomic():
+            _, orders, invoices, _ = lock_rows_with_orders(invoices=[invoice.pk])
+            assert (list(orders), list(invoices)) == ([order.pk], [invoice.pk])
+            with other.cursor() as cursor:
+                cursor.execute("SELECT id FROM orders_order WHERE id = %s FOR UPDATE SKIP LOCKED", [order.pk])
+                assert cursor.fetchall() == [], "the invoice's order was not locked"
+    finally:
+        other.close()
