@@ -81,8 +81,7 @@ def database_settings(data_dir: Path, name: str = DATABASE_NAME) -> DBConfig:
     # last holder, so a holder killed earlier does not keep the server alive forever.
     atexit.register(_prune_under_lock, data_dir / ".handle_pids.json")
     info = server.get_postmaster_info()
-    _ensure_database(server, name)
-    _ensure_settings(server)
+    _prepare(server, name)
     return {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": name,
@@ -93,29 +92,24 @@ def database_settings(data_dir: Path, name: str = DATABASE_NAME) -> DBConfig:
     }
 
 
-def _ensure_database(server, name: str) -> None:
-    import psycopg
-
-    with psycopg.connect(server.get_uri(), autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def _ensure_settings(server) -> None:
-    """ALTER SYSTEM the settings memory_settings asks for, where the configuration differs
-    (the running server keeps its values until it next starts)."""
+def _prepare(server, name: str) -> None:
+    """On one connection (this runs at every start of Django): create database `name` if it is
+    missing, and ALTER SYSTEM the settings memory_settings asks for where the configuration
+    differs (the running server keeps its values until it next starts)."""
     import psutil
     import psycopg
 
     wanted = memory_settings(psutil.virtual_memory().total, os.environ.get("SETTLE_EMBEDDED_SHARED_BUFFERS"))
     with psycopg.connect(server.get_uri(), autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
         configured: dict[str, str] = dict(
             conn.execute(
                 "SELECT name, setting FROM pg_file_settings WHERE name = ANY(%s) ORDER BY seqno",
                 [list(wanted)],
             ).fetchall()
         )
-        for name, value in wanted.items():
-            if configured.get(name) != value:
-                conn.execute(f"ALTER SYSTEM SET {name} = '{value}'")
+        for setting, value in wanted.items():
+            if configured.get(setting) != value:
+                conn.execute(f"ALTER SYSTEM SET {setting} = '{value}'")
