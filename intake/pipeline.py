@@ -8,8 +8,8 @@ A chunk (at most CHUNK entries; intake.runner cuts the file and commits) is one 
    two imports of overlapping files wait for each other instead of recording a reference
    twice, and never deadlock; and read those again under their locks;
 2. read, under those locks, what the whole chunk needs in one query each: the payments a
-   clerk recorded with them, the look-alike credits (twins), the customers its references name and the
-   owners of the invoices its remittances name (intake.matching.Directory); then lock
+   clerk recorded with them, the look-alike credits (twins), the customers its references
+   name and the owners of the invoices its remittances name (intake.matching.Directory); then lock
    the accounts of the customers it pays, in id order (see Chunk.lock_accounts);
 3. handle each entry in file order, remembering what the earlier ones stored: payments
    and chargebacks go through the services (record_and_allocate, record_chargeback), the

@@ -171,14 +171,14 @@ def _read(walker: _Walker, parser: ET.XMLPullParser[ET.Element], chunk: bytes | 
         events.extend(cast("Iterator[tuple[str, ET.Element]]", parser.read_events()))
     except ET.ParseError as exc:  # feed() queues its error behind the elements completed before it
         error = exc
-    if error is None:
-        yield from walker.walk(events)
-        return
     try:
         yield from walker.walk(events)
     except _NotCamt:
-        pass  # a broken file is reported as broken, not as the wrong kind of document
-    raise error
+        if error is None:
+            raise
+        # a broken file is reported as broken, not as the wrong kind of document
+    if error is not None:
+        raise error
 
 
 class _Walker:

@@ -7,6 +7,7 @@ wrong or a check whose line goes missing is a report they can no longer trust.
 
 import re
 import time
+from decimal import Decimal
 
 import pytest
 from django.db import DatabaseError, connection, connections
@@ -75,8 +76,8 @@ def test_a_run_with_fix_says_each_step_in_order_with_its_figures(drifted, clerk)
         *CHECKS_CLEAN,
     ]
     # The detection's own seconds: no more than the whole run took.
-    seconds = float(re.fullmatch(r"Checked .* in (\d+\.\d\d) s: 3 look drifted\.", said[1]).group(1))
-    assert 0 <= seconds <= took + 0.01
+    seconds = Decimal(re.fullmatch(r"Checked .* in (\d+\.\d\d) s: 3 look drifted\.", said[1]).group(1))
+    assert 0 <= seconds <= Decimal(str(took)) + Decimal("0.01")
     assert (run.outcome, run.drift_found, run.drift_fixed, run.message) == ("fixed", 3, 3, "")
     assert run.started_by == clerk and run.limit is None and run.fix
     assert_invariants()
