@@ -1,5 +1,6 @@
 """Two clerks import the same statement at the same moment: nothing is recorded twice (real threads)."""
 
+import contextlib
 import threading
 from pathlib import Path
 
@@ -88,18 +89,24 @@ def test_a_clerk_allocating_while_an_import_runs_never_deadlocks(world):
     assert_invariants()
 
 
+@contextlib.contextmanager
 def _holding_reference_locks(references):
-    """Another connection in the middle of an import: it holds the advisory locks of `references`."""
+    """Another connection in the middle of an import: it holds the advisory locks of `references`
+    until the block ends (then rolls back, as an import that failed)."""
     from django.db import connections
 
     from intake.pipeline import LOCK_NAMESPACE
 
     other = connections.create_connection("default")
     other.set_autocommit(False)
-    with other.cursor() as cursor:
-        for reference in references:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [LOCK_NAMESPACE, reference])
-    return other
+    try:
+        with other.cursor() as cursor:
+            for reference in references:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [LOCK_NAMESPACE, reference])
+        yield
+    finally:
+        other.rollback()
+        other.close()
 
 
 def _import_in_thread(done: list):
@@ -119,15 +126,11 @@ def test_a_reimport_does_not_wait_for_another_import_of_the_same_references(worl
     holds its references' locks (it waited for that import's whole chunk before)."""
     first = import_statement(STATEMENT, source_name="statement.csv", by=None)
     references = sorted({r.bank_reference for r in first.results if r.bank_reference})
-    other = _holding_reference_locks(references)
-    try:
-        done: list = []
+    done: list = []
+    with _holding_reference_locks(references):
         thread = _import_in_thread(done)
         thread.join(timeout=10)
         assert not thread.is_alive(), "the re-import waited for the other import's locks"
-    finally:
-        other.rollback()
-        other.close()
     thread.join(timeout=30)
     outcomes = {r.outcome for r in done[0].results if r.bank_reference}
     assert outcomes == {Outcome.ALREADY_IMPORTED}
@@ -139,15 +142,11 @@ def test_a_new_reference_still_waits_for_the_import_holding_its_lock(world):
     each entry once."""
     reference = "NB240304-0001"  # the statement's first credit (tests/intake/samples/statement.csv)
     assert reference.encode() in STATEMENT
-    other = _holding_reference_locks([reference])
-    try:
-        done: list = []
+    done: list = []
+    with _holding_reference_locks([reference]):
         thread = _import_in_thread(done)
         thread.join(timeout=2)
         assert thread.is_alive(), "the import read a new reference without waiting for its lock"
-    finally:
-        other.rollback()
-        other.close()
     thread.join(timeout=60)
     assert not thread.is_alive()
     assert BankEntry.objects.filter(bank_reference=reference).count() == 1
