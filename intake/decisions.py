@@ -123,27 +123,33 @@ def check_storable(entry: StatementEntry) -> None:
 
 
 def load_twins(entries: Sequence[StatementEntry]) -> dict[TwinKey, BankEntry]:
-    """Imported credits that look like the chunk's new credits, the newest per look (one query)."""
-    keyed = [entry for entry in entries if twin_key(entry) is not None]
-    if not keyed:
+    """Imported credits that look like the chunk's new credits, the newest per look (one query).
+
+    Matched on the whole look in the database: the rows of the same day and amount that
+    only differ in payer or text are never read (a 100,000-entry import of one booking day
+    read an ever larger share of its own earlier credits when only date, amount and currency
+    were compared here)."""
+    keys = {key for entry in entries if (key := twin_key(entry)) is not None}
+    if not keys:
         return {}
-    found: dict[TwinKey, BankEntry] = {}
-    candidates = (
-        BankEntry.objects.filter(
-            credit=True,
-            reversal=False,
-            booking_date__in={entry.booking_date for entry in keyed},
-            amount__in={entry.amount for entry in keyed},
-            currency__in={entry.currency for entry in keyed},
-        )
-        .exclude(counterparty_name="", remittance_text="")
-        .order_by("id")
-    )
-    for row in candidates:
-        key = twin_key(row)
-        if key is not None:
-            found[key] = row
-    return found
+    dates, amounts, currencies, names, texts = (list(column) for column in zip(*keys, strict=True))
+    rows = BankEntry.objects.raw(_TWINS_SQL, [dates, amounts, currencies, names, texts])
+    return {key: row for row in rows if (key := twin_key(row)) is not None}
+
+
+# The newest imported credit per look (twin_key) among the chunk's looks; bank_entry_match_idx
+# finds the day's rows of each amount. Only what twin_key and twin_note read.
+_TWINS_SQL = f"""
+    SELECT DISTINCT ON (b.booking_date, b.amount, b.currency, b.counterparty_name, b.remittance_text)
+           b.id, b.booking_date, b.amount, b.currency, b.counterparty_name, b.remittance_text,
+           b.bank_reference, b.source_name, b.source_position
+    FROM {BankEntry._meta.db_table} AS b
+    JOIN unnest(%s::date[], %s::numeric[], %s::text[], %s::text[], %s::text[]) AS look(d, a, c, n, t)
+      ON b.amount = look.a AND b.currency = look.c AND b.booking_date = look.d
+         AND b.counterparty_name = look.n AND b.remittance_text = look.t
+    WHERE b.credit AND NOT b.reversal
+    ORDER BY b.booking_date, b.amount, b.currency, b.counterparty_name, b.remittance_text, b.id DESC
+"""
 
 
 def refused_message(exc: DatabaseError) -> str:
