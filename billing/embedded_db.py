@@ -13,6 +13,12 @@ million invoices it keeps evicting the pages clerks read (after a night's import
 open-invoice read went from hits to reads). The setting is written with ALTER SYSTEM and
 takes effect when the server next starts (the embedded server stops when its last holder
 exits); a server given DATABASE_URL is the operator's to tune (docs/scaling.md).
+
+It is also given room for the write-ahead log between checkpoints (`wal_settings`): with
+PostgreSQL's default `max_wal_size` of 1 GB a 100,000-entry bank import forced 23 checkpoints,
+and after each one the first change to every page writes the whole page to the log again:
+12 GB of log for that import, 2.7 GB with room for it (bench/RESULTS.md, stop 28). Those two
+settings apply at once (a reload).
 """
 
 from __future__ import annotations
@@ -33,6 +39,11 @@ DATABASE_NAME = "settle"
 # server, kept between these bounds (a developer's laptop runs other things too).
 SHARED_BUFFERS_MIN_MB = 128
 SHARED_BUFFERS_MAX_MB = 4096
+# max_wal_size: an eighth of the disk space free when the server starts, within these bounds
+# (the log may grow that large between two checkpoints).
+MAX_WAL_MIN_GB = 1
+MAX_WAL_MAX_GB = 16
+CHECKPOINT_TIMEOUT = "15min"
 
 
 def memory_settings(total_bytes: int, override: str | None = None) -> dict[str, str]:
@@ -44,6 +55,15 @@ def memory_settings(total_bytes: int, override: str | None = None) -> dict[str, 
         return {"shared_buffers": override}
     quarter_mb = total_bytes // 4 // (1024 * 1024)
     return {"shared_buffers": f"{max(SHARED_BUFFERS_MIN_MB, min(SHARED_BUFFERS_MAX_MB, quarter_mb))}MB"}
+
+
+def wal_settings(free_disk_bytes: int) -> dict[str, str]:
+    """The write-ahead log settings of the embedded server on a disk with `free_disk_bytes` free."""
+    eighth_gb = free_disk_bytes // 8 // 1024**3
+    return {
+        "max_wal_size": f"{max(MAX_WAL_MIN_GB, min(MAX_WAL_MAX_GB, eighth_gb))}GB",
+        "checkpoint_timeout": CHECKPOINT_TIMEOUT,
+    }
 
 
 def _prune_dead_holders(pid_list: Path) -> None:
@@ -81,7 +101,7 @@ def database_settings(data_dir: Path, name: str = DATABASE_NAME) -> DBConfig:
     # last holder, so a holder killed earlier does not keep the server alive forever.
     atexit.register(_prune_under_lock, data_dir / ".handle_pids.json")
     info = server.get_postmaster_info()
-    _prepare(server, name)
+    _prepare(server, name, data_dir)
     return {
         "ENGINE": "django.db.backends.postgresql",
         "NAME": name,
@@ -92,14 +112,19 @@ def database_settings(data_dir: Path, name: str = DATABASE_NAME) -> DBConfig:
     }
 
 
-def _prepare(server, name: str) -> None:
+def _prepare(server, name: str, data_dir: Path) -> None:
     """On one connection (this runs at every start of Django): create database `name` if it is
-    missing, and ALTER SYSTEM the settings memory_settings asks for where the configuration
-    differs (the running server keeps its values until it next starts)."""
+    missing, and ALTER SYSTEM the settings memory_settings and wal_settings ask for where the
+    configuration differs, then reload (shared_buffers waits for the server's next start)."""
+    import shutil
+
     import psutil
     import psycopg
 
-    wanted = memory_settings(psutil.virtual_memory().total, os.environ.get("SETTLE_EMBEDDED_SHARED_BUFFERS"))
+    wanted = {
+        **memory_settings(psutil.virtual_memory().total, os.environ.get("SETTLE_EMBEDDED_SHARED_BUFFERS")),
+        **wal_settings(shutil.disk_usage(data_dir).free),
+    }
     with psycopg.connect(server.get_uri(), autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if not exists:
@@ -110,6 +135,8 @@ def _prepare(server, name: str) -> None:
                 [list(wanted)],
             ).fetchall()
         )
-        for setting, value in wanted.items():
-            if configured.get(setting) != value:
-                conn.execute(f"ALTER SYSTEM SET {setting} = '{value}'")
+        changed = [setting for setting, value in wanted.items() if configured.get(setting) != value]
+        for setting in changed:
+            conn.execute(f"ALTER SYSTEM SET {setting} = '{wanted[setting]}'")
+        if changed:
+            conn.execute("SELECT pg_reload_conf()")

@@ -6,6 +6,7 @@ server the test suite itself uses.
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,7 +16,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from billing.embedded_db import memory_settings
+from billing.embedded_db import memory_settings, wal_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 HOLDER = """
@@ -26,7 +27,8 @@ import psycopg
 settings = database_settings(Path(sys.argv[1]))
 with psycopg.connect(dbname=settings["NAME"], user=settings["USER"], host=settings["HOST"]) as conn:
     shared_buffers = conn.execute("SHOW shared_buffers").fetchone()[0]
-print("ready", shared_buffers, flush=True)
+    max_wal_size = conn.execute("SHOW max_wal_size").fetchone()[0]
+print("ready", shared_buffers, max_wal_size, flush=True)
 time.sleep(int(sys.argv[2]))
 """
 
@@ -42,7 +44,7 @@ def start_holder(data_dir: Path, seconds: int, env: dict | None = None) -> subpr
     )
     line = proc.stdout.readline()
     assert line.split()[:1] == ["ready"], proc.stderr.read()
-    proc.shared_buffers = line.split()[1]  # type: ignore[attr-defined]
+    proc.shared_buffers, proc.max_wal_size = line.split()[1:3]  # type: ignore[attr-defined]
     return proc
 
 
@@ -153,3 +155,32 @@ def test_a_shared_buffers_override_must_be_a_size():
     assert memory_settings(1024**3, "2GB") == {"shared_buffers": "2GB"}
     with pytest.raises(ValueError, match="must be a size such as 512MB or 2GB, not '2 GB; DROP'"):
         memory_settings(1024**3, "2 GB; DROP")
+
+
+def test_the_server_is_given_room_for_its_write_ahead_log(data_dir):
+    """max_wal_size and checkpoint_timeout are written beside shared_buffers; a server started
+    with them runs with them (a reload applies them to a running one)."""
+    wanted = wal_settings(shutil.disk_usage(data_dir).free)
+    auto_conf = data_dir / "postgresql.auto.conf"
+    auto_conf.write_text(
+        "".join(
+            line for line in auto_conf.read_text().splitlines(True) if "wal" not in line and "checkpoint" not in line
+        )
+    )
+    first = start_holder(data_dir, 0)
+    assert first.wait(30) == 0
+    written = auto_conf.read_text()
+    assert f"max_wal_size = '{wanted['max_wal_size']}'" in written
+    assert "checkpoint_timeout = '15min'" in written
+    assert wait_until(lambda: postmaster(data_dir) is None)
+
+    second = start_holder(data_dir, 0)
+    assert second.wait(30) == 0
+    assert second.max_wal_size == wanted["max_wal_size"]
+
+
+@pytest.mark.parametrize(
+    ("free_gib", "expected"), [(0.5, "1GB"), (8, "1GB"), (16, "2GB"), (100, "12GB"), (128, "16GB"), (2000, "16GB")]
+)
+def test_max_wal_size_is_an_eighth_of_the_free_disk_within_bounds(free_gib, expected):
+    assert wal_settings(int(free_gib * 1024**3)) == {"max_wal_size": expected, "checkpoint_timeout": "15min"}
