@@ -14,6 +14,7 @@ from django.db import DatabaseError
 
 from billing.errors import InvalidInput
 from billing.money import parse_positive_amount
+from billing.sql_arrays import array_param
 from intake.models import BankEntry, BankEntryStatus
 from intake.outcomes import EntryResult, Outcome
 from intake.services import describe_entry
@@ -133,7 +134,9 @@ def load_twins(entries: Sequence[StatementEntry]) -> dict[TwinKey, BankEntry]:
     if not keys:
         return {}
     dates, amounts, currencies, names, texts = (list(column) for column in zip(*keys, strict=True))
-    rows = BankEntry.objects.raw(_TWINS_SQL, [dates, amounts, currencies, names, texts])
+    rows = BankEntry.objects.raw(
+        _TWINS_SQL, [array_param(column) for column in (dates, amounts, currencies, names, texts)]
+    )
     return {key: row for row in rows if (key := twin_key(row)) is not None}
 
 

@@ -36,6 +36,7 @@ from django.utils import timezone
 from allocations.models import Allocation
 from billing.actors import Actor
 from billing.errors import InvalidState
+from billing.sql_arrays import array_param
 from billing.status import AllocationStatus, PaymentStatus
 from invoices.models import CreditNote, Invoice, InvoiceState, InvoiceStatusChange
 from invoices.selectors import allocation_order_sql
@@ -287,7 +288,7 @@ def _insert(model, instances: Sequence, *, on_conflict: str = "") -> int:
         return 0
     assert not on_conflict or len(instances) == 1, "a skipped row would leave the ids out of step"
     fields, sql = _insert_sql(model, on_conflict)
-    arrays = [[f.get_db_prep_save(f.pre_save(i, True), connection) for i in instances] for f in fields]
+    arrays = [array_param([f.get_db_prep_save(f.pre_save(i, True), connection) for i in instances]) for f in fields]
     with connection.cursor() as cursor:
         cursor.execute(sql, arrays)
         ids = [row[0] for row in cursor.fetchall()]
@@ -324,8 +325,8 @@ def save_many(model, instances: Sequence, fields: dict[int, set[str]]) -> None:
         return
     names = tuple(sorted(set().union(*(fields[instance.pk] for instance in instances))))
     columns, sql = _save_sql(model, names)
-    arrays = [[instance.pk for instance in instances]]
-    arrays += [[f.get_db_prep_save(getattr(i, f.attname), connection) for i in instances] for f in columns]
+    arrays = [array_param([instance.pk for instance in instances])]
+    arrays += [array_param([f.get_db_prep_save(getattr(i, f.attname), connection) for i in instances]) for f in columns]
     with connection.cursor() as cursor:
         cursor.execute(sql, arrays)
         if cursor.rowcount != len(instances):
@@ -356,7 +357,7 @@ def insert_changes(history_model, owner_field: str, changes: Sequence[Change], *
             " SELECT %s, %s, v.reason, v.field, v.old, v.new, v.owner"
             " FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[])"
             " WITH ORDINALITY AS v(owner, field, old, new, reason, n) ORDER BY v.n",
-            [timezone.now(), getattr(by, "pk", None), owners, fields, olds, news, causes],
+            [timezone.now(), getattr(by, "pk", None), *map(array_param, (owners, fields, olds, news, causes))],
         )
     if status_changed.has_listeners(history_model):
         status_changed.send(sender=history_model, changes=list(zip(owners, fields, olds, news, strict=True)))

@@ -21,6 +21,7 @@ from decimal import Decimal
 from django.db import connection
 from django.utils import timezone
 
+from billing.sql_arrays import array_param
 from invoices.models import CreditNote, Invoice
 from ledger.models import EntryKind
 from payments.models import Chargeback, Payment, PaymentState, Refund
@@ -197,7 +198,7 @@ def _append_many(kind: EntryKind, entries: Sequence[dict]) -> None:
         cursor.execute(
             f"INSERT INTO ledger_entry ({columns}, created_at) SELECT {columns}, %s"
             f" FROM unnest({casts}) WITH ORDINALITY AS v({columns}, n) ORDER BY n",
-            [timezone.now(), *([row[column] for row in rows] for column in _COLUMNS)],
+            [timezone.now(), *(array_param([row[column] for row in rows]) for column in _COLUMNS)],
         )
 
 

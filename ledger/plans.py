@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from django.db import connection
 
 from billing.actors import Actor
+from billing.sql_arrays import array_param
 from invoices.models import OPEN_WORK_STATUSES, InvoiceState
 from plans.models import Plan, PlanStatusChange
 
@@ -63,12 +64,7 @@ def refresh_plans(plan_ids: Iterable[int], *, cause: str, by: Actor) -> list[int
                 "UPDATE plans_plan AS p SET state = m.state, balance_due = m.owed, oldest_due_date = m.oldest"
                 " FROM unnest(%s::bigint[], %s::text[], %s::numeric[], %s::date[]) AS m(id, state, owed, oldest)"
                 " WHERE p.id = m.id",
-                [
-                    [row[0] for row in changed],
-                    [row[1] for row in changed],
-                    [row[2] for row in changed],
-                    [row[3] for row in changed],
-                ],
+                [array_param([row[n] for row in changed]) for n in range(4)],
             )
         insert_changes(PlanStatusChange, "plan", [(pk, "state", old, new, cause) for pk, old, new in moved], by=by)
     return [pk for pk, _, _ in moved]
