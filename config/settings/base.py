@@ -366,6 +366,15 @@ SETTLE_INTAKE_STREAMS = int(os.environ.get("SETTLE_INTAKE_STREAMS", "2"))
 SETTLE_INTAKE_STREAMS_FROM = int(os.environ.get("SETTLE_INTAKE_STREAMS_FROM", str(256 * 1024)))
 if SETTLE_INTAKE_STREAMS < 1 or SETTLE_INTAKE_STREAMS_FROM < 0:
     raise ImproperlyConfigured("SETTLE_INTAKE_STREAMS must be 1 or more, SETTLE_INTAKE_STREAMS_FROM 0 or more.")
+# manage.py auto_allocate (the nightly run over waiting money) in this many processes at once, each
+# the payments of its own customers (allocations/management/commands/auto_allocate.py), when at
+# least SETTLE_AUTO_ALLOCATE_WORKERS_FROM payments wait; 1: one process.
+SETTLE_AUTO_ALLOCATE_WORKERS = int(os.environ.get("SETTLE_AUTO_ALLOCATE_WORKERS", "2"))
+SETTLE_AUTO_ALLOCATE_WORKERS_FROM = int(os.environ.get("SETTLE_AUTO_ALLOCATE_WORKERS_FROM", "2000"))
+if SETTLE_AUTO_ALLOCATE_WORKERS < 1 or SETTLE_AUTO_ALLOCATE_WORKERS_FROM < 0:
+    raise ImproperlyConfigured(
+        "SETTLE_AUTO_ALLOCATE_WORKERS must be 1 or more, SETTLE_AUTO_ALLOCATE_WORKERS_FROM 0 or more."
+    )
 
 # --- The JSON API (api/, issue 15) ----------------------------------------------------------------
 # Requests a minute per token (api.auth.count_request: counted in one table for all web processes).

@@ -300,3 +300,57 @@ def test_a_chunk_that_pays_off_a_plan_records_its_history_with_the_cause_and_the
     cause = InvoiceStatusChange.objects.get(invoice=only, field="payment_status", new="paid").reason
     moved = PlanStatusChange.objects.filter(plan=plan, new="paid_off")
     assert list(moved.values_list("reason", "created_by")) == [(cause, clerk.pk)]
+
+
+def test_workers_take_each_customers_payments_in_order():
+    from allocations.management.commands.auto_allocate import parts_by_customer
+
+    waiting = [(1, 10), (2, 11), (3, 10), (4, 12), (5, 11), (6, 13)]
+    assert parts_by_customer(waiting, 2) == [[1, 3, 4], [2, 5, 6]]
+    assert parts_by_customer(waiting, 1) == [[1, 2, 3, 4, 5, 6]]
+    assert parts_by_customer(waiting[:1], 3) == [[1]]  # no empty worker
+
+
+def _allocation_snapshot():
+    from invoices.models import Invoice
+    from payments.models import Payment
+
+    return (
+        sorted(Allocation.objects.values_list("payment__reference", "invoice__number", "amount", "reason")),
+        sorted(Invoice.objects.values_list("number", "payment_status", "balance_due")),
+        sorted(Payment.objects.values_list("reference", "allocation_status", "unallocated")),
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_workers_end_exactly_as_one_process(provider, settings):
+    """Two processes, each its own customers' payments, allocate what one process would: the same
+    rows, statuses and report lines (customers interleaved), the same summary."""
+    from django.db import transaction
+
+    customers = [CustomerFactory() for _ in range(5)]
+    for n, who in enumerate(customers):
+        for days, total in ((60, "30.00"), (40, "45.50"), (20, "80.00")):
+            invoice(who, provider, total, days + n)
+        make_payment(customer=who, amount="75.50")  # the exact match of two
+        make_payment(customer=who, amount="50.00")  # then the oldest first: spills over
+        make_payment(customer=who, amount="200.00")  # more than is left: stays partly unallocated
+    with transaction.atomic():
+        one = run("--workers", "1")
+        expected = _allocation_snapshot()
+        transaction.set_rollback(True)
+    assert Allocation.objects.count() == 0
+
+    settings.SETTLE_AUTO_ALLOCATE_WORKERS_FROM = 0
+    two = run("--workers", "2")
+
+    assert _allocation_snapshot() == expected
+    assert len(expected[0]) >= 10
+    assert two.splitlines()[-1] == one.splitlines()[-1] == "Allocated 15 payment(s) over 20 invoice(s)."
+    assert sorted(two.splitlines()) == sorted(one.splitlines())
+    assert_invariants()
+
+
+def test_workers_must_be_one_or_more():
+    with pytest.raises(CommandError, match="--workers must be 1 or more"):
+        run("--workers", "0")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import multiprocessing
 from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 
+from allocations import workers as allocation_workers
 from allocations.rules import find_invoice_numbers
 from allocations.services import auto_allocate, auto_allocate_many, plan_auto_allocation
 from billing.errors import BillingError
@@ -26,6 +30,21 @@ def waiting_payments(customer_id: int | None = None):
 
 #: Payments allocated in one transaction and one set-based write by the nightly run.
 CHUNK = 200
+
+
+def parts_by_customer(waiting: list[tuple[int, int]], workers: int) -> list[list[int]]:
+    """The waiting (payment id, customer id) pairs, oldest first, as `workers` lists of payment
+    ids: a customer's payments all in one list, in their order.
+
+    A payment is allocated to its own customer's invoices only, after that customer's older
+    payments (DESIGN.md section 6), so what each payment gets depends on its customer's
+    payments and invoices alone: lists that share no customer can be allocated at once, in
+    processes of their own, with the outcome of one list after another. They lock disjoint
+    rows (accounts, invoices, orders and plans are each one customer's)."""
+    parts: list[list[int]] = [[] for _ in range(workers)]
+    for payment_id, customer_id in waiting:
+        parts[customer_id % workers].append(payment_id)
+    return [part for part in parts if part]
 
 
 def chunk_preferred_numbers(payments: list[Payment]) -> dict[int, list[str]]:
@@ -66,22 +85,56 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--customer", type=int, metavar="ID", help="Only this customer's payments.")
         parser.add_argument("--dry-run", action="store_true", help="Print what would be allocated; write nothing.")
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=None,
+            metavar="N",
+            help="Processes allocating at once, each the payments of its own customers (default: "
+            "SETTLE_AUTO_ALLOCATE_WORKERS, 2; only from SETTLE_AUTO_ALLOCATE_WORKERS_FROM waiting "
+            "payments). Each customer's payments are reported in order; customers may interleave.",
+        )
 
-    def handle(self, *args, customer: int | None, dry_run: bool, **options):
+    def handle(self, *args, customer: int | None, dry_run: bool, workers: int | None = None, **options):
         if customer is not None and not Customer.objects.filter(pk=customer).exists():
             raise CommandError(f"No customer with id {customer}.")
+        workers = settings.SETTLE_AUTO_ALLOCATE_WORKERS if workers is None else workers
+        if workers < 1:
+            raise CommandError("--workers must be 1 or more.")
         self.allocated_payments = self.splits = self.failures = 0
-        waiting = list(waiting_payments(customer).values_list("pk", flat=True))
+        waiting = list(waiting_payments(customer).values_list("pk", "customer_id"))
         if dry_run:
-            self.plan_one_by_one(waiting)
+            self.plan_one_by_one([pk for pk, _ in waiting])
+        elif (
+            workers > 1
+            and len(waiting) >= settings.SETTLE_AUTO_ALLOCATE_WORKERS_FROM
+            and not connection.in_atomic_block
+        ):
+            self.allocate_in_workers(parts_by_customer(waiting, workers))
         else:
-            for start in range(0, len(waiting), CHUNK):
-                self.allocate_chunk(waiting[start : start + CHUNK])
+            self.allocate([pk for pk, _ in waiting])
         verb = "Dry run, nothing was written: would allocate" if dry_run else "Allocated"
         summary = f"{verb} {self.allocated_payments} payment(s) over {self.splits} invoice(s)"
         self.stdout.write(summary + (f"; {self.failures} payment(s) failed." if self.failures else "."))
         if self.failures:
             raise SystemExit(1)
+
+    def allocate(self, payment_ids: list[int]) -> None:
+        for start in range(0, len(payment_ids), CHUNK):
+            self.allocate_chunk(payment_ids[start : start + CHUNK])
+
+    def allocate_in_workers(self, parts: list[list[int]]) -> None:
+        """Each list in a process of its own (parts_by_customer); their reports one after another."""
+        database = {key: connection.settings_dict[key] for key in ("NAME", "USER", "PASSWORD", "HOST", "PORT")}
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(
+            len(parts), mp_context=context, initializer=allocation_workers.start, initargs=(database,)
+        ) as pool:
+            for allocated, splits, failures, report in pool.map(allocation_workers.allocate_part, parts):
+                self.allocated_payments += allocated
+                self.splits += splits
+                self.failures += failures
+                self.stdout.write(report, ending="")
 
     def allocate_chunk(self, payment_ids: list[int]) -> None:
         """CHUNK payments in one transaction and one set-based write (auto_allocate_many, as the
