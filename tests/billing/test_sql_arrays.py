@@ -12,7 +12,23 @@ from billing.sql_arrays import array_param
 
 pytestmark = pytest.mark.django_db
 
-AWKWARD_TEXT = ["", " ", "NULL", "null", 'a"b', "a\\b", "\\", '"', "{}", "{a,b}", "a,b", " lead", "trail ", "ü€✓", "x'y"]
+AWKWARD_TEXT = [
+    "",
+    " ",
+    "NULL",
+    "null",
+    'a"b',
+    "a\\b",
+    "\\",
+    '"',
+    "{}",
+    "{a,b}",
+    "a,b",
+    " lead",
+    "trail ",
+    "ü€✓",
+    "x'y",
+]
 
 
 def read_back(param, cast):
