@@ -30,7 +30,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.utils import timezone
 
 from allocations.models import Allocation
@@ -288,7 +288,8 @@ def _insert(model, instances: Sequence, *, on_conflict: str = "") -> int:
         return 0
     assert not on_conflict or len(instances) == 1, "a skipped row would leave the ids out of step"
     fields, sql = _insert_sql(model, on_conflict)
-    arrays = [array_param([f.get_db_prep_save(f.pre_save(i, True), connection) for i in instances]) for f in fields]
+    db = connections[DEFAULT_DB_ALIAS]  # the wrapper itself: every attribute of the proxy is a thread-local lookup
+    arrays = [array_param([f.get_db_prep_save(f.pre_save(i, True), db) for i in instances]) for f in fields]
     with connection.cursor() as cursor:
         cursor.execute(sql, arrays)
         ids = [row[0] for row in cursor.fetchall()]
@@ -296,7 +297,7 @@ def _insert(model, instances: Sequence, *, on_conflict: str = "") -> int:
         return 0
     for instance, pk in zip(instances, ids, strict=True):
         instance.pk = pk
-        instance._state.adding, instance._state.db = False, connection.alias
+        instance._state.adding, instance._state.db = False, db.alias
     return len(ids)
 
 
@@ -326,7 +327,8 @@ def save_many(model, instances: Sequence, fields: dict[int, set[str]]) -> None:
     names = tuple(sorted(set().union(*(fields[instance.pk] for instance in instances))))
     columns, sql = _save_sql(model, names)
     arrays = [array_param([instance.pk for instance in instances])]
-    arrays += [array_param([f.get_db_prep_save(getattr(i, f.attname), connection) for i in instances]) for f in columns]
+    db = connections[DEFAULT_DB_ALIAS]
+    arrays += [array_param([f.get_db_prep_save(getattr(i, f.attname), db) for i in instances]) for f in columns]
     with connection.cursor() as cursor:
         cursor.execute(sql, arrays)
         if cursor.rowcount != len(instances):

@@ -111,7 +111,8 @@ def lock_orders_of(order_ids: Iterable[int], invoice_ids: list[int]) -> dict[int
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
-    return {instance.pk: instance for instance in (Order.from_db(connection.alias, attnames, row) for row in rows)}
+    alias = connection.alias
+    return {instance.pk: instance for instance in (Order.from_db(alias, attnames, row) for row in rows)}
 
 
 def lock_customer_accounts(customer_ids: Iterable[int]) -> None:
@@ -142,7 +143,8 @@ def _lock(model, ids: Iterable[int]) -> dict:
     with connection.cursor() as cursor:
         cursor.execute(sql, [ids])
         rows = cursor.fetchall()
-    return {instance.pk: instance for instance in (model.from_db(connection.alias, attnames, row) for row in rows)}
+    alias = connection.alias  # once: each access through the proxy is a thread-local lookup
+    return {instance.pk: instance for instance in (model.from_db(alias, attnames, row) for row in rows)}
 
 
 @functools.cache

@@ -51,8 +51,9 @@ def refresh_plans(plan_ids: Iterable[int], *, cause: str, by: Actor) -> list[int
         rows = cursor.fetchall()
     moved: list[tuple[int, str, str]] = []
     changed: list[tuple[int, str, object, object]] = []
+    alias = connection.alias
     for pk, state, balance_due, oldest_due_date, installments, all_paid, owed, oldest in rows:
-        plan = Plan.from_db(connection.alias, ["id", "state"], [pk, state])
+        plan = Plan.from_db(alias, ["id", "state"], [pk, state])
         plan.refresh_state(installments, all_paid)
         if plan.state != state:
             moved.append((pk, state, plan.state))
