@@ -66,6 +66,21 @@ def wal_settings(free_disk_bytes: int) -> dict[str, str]:
     }
 
 
+def to_change(wanted: dict[str, str], configured: dict[str, str]) -> list[str]:
+    """The settings to ALTER: those configured otherwise, except a max_wal_size between half the
+    wanted size and the wanted size, which is kept (the free disk moves a little between two
+    starts of Django; the setting should not follow it back and forth)."""
+    changed = []
+    for setting, value in wanted.items():
+        current = configured.get(setting)
+        if setting == "max_wal_size" and current and (found := re.fullmatch(r"(\d+)GB", current)):
+            if int(value.removesuffix("GB")) / 2 <= int(found.group(1)) <= int(value.removesuffix("GB")):
+                continue
+        if current != value:
+            changed.append(setting)
+    return changed
+
+
 def _prune_dead_holders(pid_list: Path) -> None:
     import psutil
 
@@ -135,7 +150,7 @@ def _prepare(server, name: str, data_dir: Path) -> None:
                 [list(wanted)],
             ).fetchall()
         )
-        changed = [setting for setting, value in wanted.items() if configured.get(setting) != value]
+        changed = to_change(wanted, configured)
         for setting in changed:
             conn.execute(f"ALTER SYSTEM SET {setting} = '{wanted[setting]}'")
         if changed:

@@ -16,7 +16,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from billing.embedded_db import memory_settings, wal_settings
+from billing.embedded_db import memory_settings, to_change, wal_settings
 
 ROOT = Path(__file__).resolve().parents[2]
 HOLDER = """
@@ -184,3 +184,19 @@ def test_the_server_is_given_room_for_its_write_ahead_log(data_dir):
 )
 def test_max_wal_size_is_an_eighth_of_the_free_disk_within_bounds(free_gib, expected):
     assert wal_settings(int(free_gib * 1024**3)) == {"max_wal_size": expected, "checkpoint_timeout": "15min"}
+
+
+@pytest.mark.parametrize(
+    ("configured", "expected"),
+    [
+        ({}, ["max_wal_size", "checkpoint_timeout"]),  # nothing configured yet
+        ({"max_wal_size": "8GB", "checkpoint_timeout": "15min"}, []),
+        ({"max_wal_size": "5GB", "checkpoint_timeout": "15min"}, []),  # the free disk grew a little: kept
+        ({"max_wal_size": "4GB", "checkpoint_timeout": "15min"}, []),
+        ({"max_wal_size": "3GB", "checkpoint_timeout": "15min"}, ["max_wal_size"]),  # far below: raised
+        ({"max_wal_size": "9GB", "checkpoint_timeout": "15min"}, ["max_wal_size"]),  # more than the disk allows
+        ({"max_wal_size": "8192MB", "checkpoint_timeout": "5min"}, ["max_wal_size", "checkpoint_timeout"]),
+    ],
+)
+def test_max_wal_size_follows_the_free_disk_only_when_it_is_far_off(configured, expected):
+    assert to_change({"max_wal_size": "8GB", "checkpoint_timeout": "15min"}, configured) == expected
