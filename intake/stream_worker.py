@@ -10,10 +10,11 @@ import leaves no stream behind; the chunk it was in is rolled back with its conn
 from __future__ import annotations
 
 import copy
-import os
 import signal
 import traceback
 from typing import Any
+
+from billing.processes import set_up
 
 
 def _die_with_parent() -> None:
@@ -38,16 +39,12 @@ def _bare(instance: Any) -> Any:
 def serve(tasks: Any, results: Any, database: dict[str, Any], by_id: int | None, source_name: str) -> None:
     """Import the chunks from `tasks` until None comes; put (number, results, stop, error) for each."""
     _die_with_parent()
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
+    set_up(database)
     from django.contrib.auth import get_user_model
     from django.db import connections
 
     from intake.runner import import_batch, where_stopped
 
-    connections["default"].settings_dict.update(database)
     by = get_user_model().objects.get(pk=by_id) if by_id is not None else None
     try:
         while (task := tasks.get()) is not None:

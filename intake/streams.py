@@ -32,18 +32,15 @@ The parent reads the file, decides what may run, and reports in file order:
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import multiprocessing
 import queue
-import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import connection
-
 from billing.actors import Actor
+from billing.processes import database_settings, without_main
 from intake.decisions import twin_key
 from intake.matching import Directory, identify_customer
 from intake.models import BankEntry
@@ -133,7 +130,7 @@ class Streams:
         context = multiprocessing.get_context("spawn")
         self.tasks: Any = context.Queue()
         self.results: Any = context.Queue()
-        database = {key: connection.settings_dict[key] for key in ("NAME", "USER", "PASSWORD", "HOST", "PORT")}
+        database = database_settings()
         self.processes = [
             context.Process(
                 target=serve,
@@ -144,7 +141,7 @@ class Streams:
             for n in range(self.count)
         ]
         try:
-            with _without_main():
+            with without_main():
                 for process in self.processes:
                     process.start()
         except RuntimeError:
@@ -188,21 +185,6 @@ class Streams:
         self.processes = []
         self.tasks.close()
         self.results.close()
-
-
-@contextlib.contextmanager
-def _without_main() -> Iterator[None]:
-    """Start processes without "spawn" importing the parent's main module again in each: a stream
-    needs nothing of it (its work is intake.stream_worker.serve), and a script without an
-    `if __name__ == "__main__":` guard would run again in every stream."""
-    main = sys.modules["__main__"]
-    saved: dict[str, Any] = {name: main.__dict__[name] for name in ("__spec__", "__file__") if name in main.__dict__}
-    main.__spec__ = None
-    main.__dict__.pop("__file__", None)
-    try:
-        yield
-    finally:
-        main.__dict__.update(saved)
 
 
 def run_streams(

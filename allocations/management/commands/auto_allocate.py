@@ -14,6 +14,7 @@ from django.db import DatabaseError, connection, transaction
 from allocations import workers as allocation_workers
 from allocations.rules import find_invoice_numbers
 from allocations.services import auto_allocate, auto_allocate_many, plan_auto_allocation
+from billing import processes
 from billing.errors import BillingError
 from billing.models import Customer
 from billing.money import format_money
@@ -82,6 +83,10 @@ class Command(BaseCommand):
         "Exit code 0, or 1 if some payment could not be allocated (each is reported)."
     )
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.allocated_payments = self.splits = self.failures = 0
+
     def add_arguments(self, parser):
         parser.add_argument("--customer", type=int, metavar="ID", help="Only this customer's payments.")
         parser.add_argument("--dry-run", action="store_true", help="Print what would be allocated; write nothing.")
@@ -101,7 +106,6 @@ class Command(BaseCommand):
         workers = settings.SETTLE_AUTO_ALLOCATE_WORKERS if workers is None else workers
         if workers < 1:
             raise CommandError("--workers must be 1 or more.")
-        self.allocated_payments = self.splits = self.failures = 0
         waiting = list(waiting_payments(customer).values_list("pk", "customer_id"))
         if dry_run:
             self.plan_one_by_one([pk for pk, _ in waiting])
@@ -125,11 +129,13 @@ class Command(BaseCommand):
 
     def allocate_in_workers(self, parts: list[list[int]]) -> None:
         """Each list in a process of its own (parts_by_customer); their reports one after another."""
-        database = {key: connection.settings_dict[key] for key in ("NAME", "USER", "PASSWORD", "HOST", "PORT")}
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(
-            len(parts), mp_context=context, initializer=allocation_workers.start, initargs=(database,)
-        ) as pool:
+        with (
+            processes.without_main(),
+            ProcessPoolExecutor(
+                len(parts), mp_context=context, initializer=processes.set_up, initargs=(processes.database_settings(),)
+            ) as pool,
+        ):
             for allocated, splits, failures, report in pool.map(allocation_workers.allocate_part, parts):
                 self.allocated_payments += allocated
                 self.splits += splits
