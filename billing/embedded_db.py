@@ -74,7 +74,8 @@ def to_change(wanted: dict[str, str], configured: dict[str, str]) -> list[str]:
     for setting, value in wanted.items():
         current = configured.get(setting)
         if setting == "max_wal_size" and current and (found := re.fullmatch(r"(\d+)GB", current)):
-            if int(value.removesuffix("GB")) / 2 <= int(found.group(1)) <= int(value.removesuffix("GB")):
+            wanted_gb = int(value.removesuffix("GB"))
+            if wanted_gb / 2 <= int(found.group(1)) <= wanted_gb:
                 continue
         if current != value:
             changed.append(setting)

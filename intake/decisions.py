@@ -133,10 +133,8 @@ def load_twins(entries: Sequence[StatementEntry]) -> dict[TwinKey, BankEntry]:
     keys = {key for entry in entries if (key := twin_key(entry)) is not None}
     if not keys:
         return {}
-    dates, amounts, currencies, names, texts = (list(column) for column in zip(*keys, strict=True))
-    rows = BankEntry.objects.raw(
-        _TWINS_SQL, [array_param(column) for column in (dates, amounts, currencies, names, texts)]
-    )
+    # One array per part of the look: dates, amounts, currencies, payers, texts.
+    rows = BankEntry.objects.raw(_TWINS_SQL, [array_param(column) for column in zip(*keys, strict=True)])
     return {key: row for row in rows if (key := twin_key(row)) is not None}
 
 
