@@ -15,7 +15,7 @@ import re
 import time
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import connection
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -84,87 +84,28 @@ def _issued_in_bulk(
     provider, customer_ids: list[int], *, amounts: list[Decimal], issued: list[datetime.date], by
 ) -> None:
     """An open invoice (one line of amounts[k], issued on issued[k], due 30 days later) for each
-    customer id (repeats give a customer several),
-    set-based, with what issue_invoice writes for each: the provider's next numbers without gaps,
-    the account, the issued history row, the journal entry, the account's figures (the ledger's own
-    refresh) and, by the tables' triggers, the queue totals. The bench's invariant check covers them.
-
-    For the hard cases only: the services refresh a customer's account once per invoice, so
-    50,000 invoices of one customer through them take tens of minutes.
+    customer id (repeats give a customer several), by invoices.services.issue_new_invoices: what
+    create_invoice and issue_invoice write for each, set-based (the queue totals by the tables'
+    triggers). Through those two, 50,000 invoices of one customer would take tens of minutes.
     """
-    from billing.models import Account, Provider
-    from invoices.models import Invoice, InvoiceLine, InvoiceState, InvoiceStatusChange
-    from ledger import bulk, journal
-    from ledger.core import refresh_accounts
+    from billing.models import Customer
+    from invoices.services import issue_new_invoices
     from ledger.queue_totals import fold_queue_totals
 
-    n = len(customer_ids)
-    with transaction.atomic():
-        locked = Provider.objects.select_for_update().get(pk=provider.pk)
-        first = locked.last_invoice_number + 1
-        locked.last_invoice_number += n
-        locked.save(update_fields=["last_invoice_number"])
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "INSERT INTO billing_account (customer_id, provider_id, currency, balance_due, open_invoice_count)"
-                " SELECT DISTINCT c, %s, 'EUR', 0, 0 FROM unnest(%s::bigint[]) AS c"
-                " ON CONFLICT (customer_id, provider_id, currency) DO NOTHING",
-                [provider.pk, sorted(set(customer_ids))],
-            )
-        accounts = dict(
-            Account.objects.filter(provider=provider, currency="EUR", customer_id__in=set(customer_ids)).values_list(
-                "customer_id", "id"
-            )
-        )
-        # Drafts first, their lines, then issued (an open invoice's lines never change: a trigger).
-        invoices = [
-            Invoice(
-                provider_id=provider.pk,
-                customer_id=customer_id,
-                account_id=accounts[customer_id],
+    issue_new_invoices(
+        [
+            dict(
+                customer=Customer(pk=customer_id),
+                provider=provider,
                 currency="EUR",
-                due_date=issued[k] + datetime.timedelta(days=30),
-                total=amounts[k],
-                balance_due=amounts[k],
-                created_by=by,
+                lines=[("Service", "1", amount)],
+                issue_date=day,
+                due_date=day + datetime.timedelta(days=30),
             )
-            for k, customer_id in enumerate(customer_ids)
-        ]
-        bulk.insert_many(Invoice, invoices)
-        lines = [
-            InvoiceLine(
-                invoice_id=invoice.pk,
-                position=1,
-                description="Service",
-                quantity=1,
-                unit_price=invoice.total,
-                amount=invoice.total,
-            )
-            for invoice in invoices
-        ]
-        bulk.insert_many(InvoiceLine, lines)
-        sequences = list(range(first, first + n))
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "UPDATE invoices_invoice AS t SET state = %s, sequence = v.sequence, number = v.number,"
-                " issue_date = v.issued FROM unnest(%s::bigint[], %s::int[], %s::text[], %s::date[])"
-                " AS v(id, sequence, number, issued) WHERE t.id = v.id",
-                [
-                    InvoiceState.OPEN.value,
-                    [invoice.pk for invoice in invoices],
-                    sequences,
-                    [f"{locked.code}-{sequence:06d}" for sequence in sequences],
-                    issued,
-                ],
-            )
-        for invoice, day in zip(invoices, issued, strict=True):
-            invoice.issue_date = day  # as the journal reads it
-        changes = [
-            (invoice.pk, "state", InvoiceState.DRAFT.value, InvoiceState.OPEN.value, "issued") for invoice in invoices
-        ]
-        bulk.insert_changes(InvoiceStatusChange, "invoice", changes, by=by)
-        journal.invoices_issued(invoices)
-        refresh_accounts(set(accounts.values()))
+            for customer_id, amount, day in zip(customer_ids, amounts, issued, strict=True)
+        ],
+        by=by,
+    )
     # What production does in the minutes after: the 5-minute job folds the queue-total deltas
     # (one per invoice inserted) and autovacuum analyzes and vacuums the grown tables.
     fold_queue_totals()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.db.models import Sum
@@ -123,6 +123,48 @@ def create_invoice(
     `plan_sequence` (an installment) or with `installment`, `penalty_period` and `penalty_revision` (a penalty)
     are for plans.services, which checks them.
     """
+    invoice, built = _draft(
+        customer=customer,
+        provider=provider,
+        currency=currency,
+        lines=lines,
+        due_date=due_date,
+        issue_date=issue_date,
+        kind=kind,
+        order=order,
+        plan=plan,
+        plan_sequence=plan_sequence,
+        installment=installment,
+        penalty_period=penalty_period,
+        penalty_revision=penalty_revision,
+        by=by,
+    )
+    invoice.account, _ = Account.objects.get_or_create(customer=customer, provider=provider, currency=currency)
+    invoice.save(force_insert=True)
+    for line in built:
+        line.invoice = invoice
+    InvoiceLine.objects.bulk_create(built)
+    return invoice
+
+
+def _draft(
+    *,
+    customer: Customer,
+    provider: Provider,
+    currency: str,
+    lines: Iterable[Line],
+    due_date: datetime.date,
+    issue_date: datetime.date | None = None,
+    kind: str = InvoiceKind.STANDARD,
+    order: Order | None = None,
+    plan: Plan | None = None,
+    plan_sequence: int | None = None,
+    installment: Invoice | None = None,
+    penalty_period: int | None = None,
+    penalty_revision: int | None = None,
+    by: Actor,
+) -> tuple[Invoice, list[InvoiceLine]]:
+    """create_invoice's checks and its unsaved draft (without its account) and lines."""
     if kind not in InvoiceKind.values:
         raise InvalidInput(f"{kind!r} is not an invoice kind ({', '.join(InvoiceKind.values)}).")
     # A plan's invoices come from plans.services, which gives them their place in the plan.
@@ -150,11 +192,9 @@ def create_invoice(
         raise InvalidInput("An invoice needs a due date.")
     if issue_date is not None and due_date < issue_date:
         raise InvalidInput(f"The due date {due_date} is before the issue date {issue_date}.")
-    account, _ = Account.objects.get_or_create(customer=customer, provider=provider, currency=currency)
-    invoice = Invoice.objects.create(
+    invoice = Invoice(
         provider=provider,
         customer=customer,
-        account=account,
         currency=currency,
         issue_date=issue_date,
         due_date=due_date,
@@ -170,10 +210,7 @@ def create_invoice(
         payment_status=derive_payment_status(net=total, paid=Decimal("0.00")),
         created_by=by,
     )
-    for line in built:
-        line.invoice = invoice
-    InvoiceLine.objects.bulk_create(built)
-    return invoice
+    return invoice, built
 
 
 @transaction.atomic
@@ -200,6 +237,31 @@ def issue_invoice(invoice: Invoice, *, by: Actor) -> Invoice:
     journal.invoice_issued(locked)
     sync_caller_copy(invoice, locked)
     return locked
+
+
+@transaction.atomic
+def issue_new_invoices(new: Sequence[Mapping[str, Any]], *, by: Actor) -> list[Invoice]:
+    """create_invoice then issue_invoice for each of several invoices, each given as
+    create_invoice's arguments without `by` (and not an order's: orders.services bills those
+    under the order's lock), set-based (ledger.bulk.issue_drafts): the same rows, numbers
+    without gaps in the list's order, status history, journal entries and figures as the two
+    calls for each in turn. All or nothing. The penalty assessment's new penalties: thousands
+    on some nights, where the two calls cost about twenty statements an invoice.
+    """
+    drafts = [_draft(**arguments, by=by) for arguments in new]
+    today = timezone.localdate()
+    for invoice, _ in drafts:
+        if invoice.order_id is not None:
+            raise InvalidInput("An order's invoices are billed by orders.services.invoice_order, under its lock.")
+        invoice.issue_date = invoice.issue_date or today
+    if not drafts:
+        return []
+    parties = [(invoice.customer_id, invoice.provider_id, invoice.currency) for invoice, _ in drafts]
+    account_ids = bulk.accounts_for(parties)
+    for (invoice, _), account_id in zip(drafts, account_ids, strict=True):
+        invoice.account_id = account_id
+    lock_rows(accounts=account_ids)
+    return bulk.issue_drafts(drafts, by=by)
 
 
 @transaction.atomic

@@ -36,9 +36,10 @@ from django.utils import timezone
 from allocations.models import Allocation
 from billing.actors import Actor
 from billing.errors import InvalidState
+from billing.models import Provider
 from billing.sql_arrays import array_param
 from billing.status import AllocationStatus, PaymentStatus
-from invoices.models import CreditNote, Invoice, InvoiceState, InvoiceStatusChange
+from invoices.models import CreditNote, Invoice, InvoiceLine, InvoiceState, InvoiceStatusChange
 from invoices.selectors import allocation_order_sql
 from ledger import journal
 from ledger.core import derive_invoice, derive_payment, ledger_sums, lock_orders_of, lock_rows, refresh_accounts
@@ -240,6 +241,75 @@ def apply_credit_notes(notes: Sequence[CreditNote], *, by: Actor) -> None:
     _refresh_orders_and_plans(invoices.values(), cause=cause, by=by, lines=False)
     refresh_accounts(invoice.account_id for invoice in invoices.values())
     journal.credit_notes_issued([(note, invoices[note.invoice_id]) for note in notes])
+
+
+def accounts_for(parties: Sequence[tuple[int, int, str]]) -> list[int]:
+    """The account id of each (customer, provider, currency), made where there is none yet:
+    Account.objects.get_or_create for many, in two or three statements."""
+    unique = sorted(set(parties))
+    arrays = [array_param([party[n] for party in unique]) for n in range(3)]
+    find = (
+        "SELECT a.customer_id, a.provider_id, a.currency, a.id FROM billing_account a"
+        " JOIN unnest(%s::bigint[], %s::bigint[], %s::text[]) AS v(customer, provider, currency)"
+        " ON a.customer_id = v.customer AND a.provider_id = v.provider AND a.currency = v.currency"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(find, arrays)
+        found = {(customer, provider, currency): pk for customer, provider, currency, pk in cursor.fetchall()}
+        if len(found) < len(unique):
+            missing = [party for party in unique if party not in found]
+            cursor.execute(
+                "INSERT INTO billing_account (customer_id, provider_id, currency, balance_due, open_invoice_count)"
+                " SELECT customer, provider, currency, 0, 0"
+                " FROM unnest(%s::bigint[], %s::bigint[], %s::text[]) AS v(customer, provider, currency)"
+                " ON CONFLICT (customer_id, provider_id, currency) DO NOTHING",
+                [array_param([party[n] for party in missing]) for n in range(3)],
+            )
+            cursor.execute(find, arrays)
+            found = {(customer, provider, currency): pk for customer, provider, currency, pk in cursor.fetchall()}
+    return [found[party] for party in parties]
+
+
+def issue_drafts(drafts: Sequence[tuple[Invoice, Sequence[InvoiceLine]]], *, by: Actor) -> list[Invoice]:
+    """Insert new invoices with their lines and issue them, in the list's order, as
+    invoices.services.create_invoice then issue_invoice would for each in turn: each provider's
+    next numbers without gaps, the issued history row, the journal entry, the plans' and
+    accounts' figures. Each draft is unsaved, with its account and issue date set and no order;
+    the caller checked them and holds the accounts' locks. The providers' locks come last in
+    the one order (only issuing takes them)."""
+    invoices = [invoice for invoice, _ in drafts]
+    if not invoices:
+        return []
+    insert_many(Invoice, invoices)  # drafts first, then their lines: an open invoice's lines never change
+    lines = []
+    for invoice, built in drafts:
+        for line in built:
+            line.invoice = invoice
+            lines.append(line)
+    insert_many(InvoiceLine, lines)
+    locked = Provider.objects.select_for_update().filter(pk__in={invoice.provider_id for invoice in invoices})
+    providers = {provider.pk: provider for provider in locked.order_by("pk")}
+    fields: dict[int, set[str]] = {}
+    changes: list[Change] = []
+    for invoice in invoices:
+        provider = providers[invoice.provider_id]
+        provider.last_invoice_number += 1
+        invoice.sequence = provider.last_invoice_number
+        invoice.number = f"{provider.code}-{provider.last_invoice_number:06d}"
+        invoice.issue()
+        changes.append((invoice.pk, "state", InvoiceState.DRAFT, InvoiceState.OPEN, "issued"))
+        changed, old = derive_invoice(invoice, (Decimal("0.00"), Decimal("0.00")))
+        fields[invoice.pk] = {"sequence", "number", "state", *changed}
+        if old is not None:
+            changes.append((invoice.pk, "payment_status", old, invoice.payment_status, f"issue of {invoice}"))
+    save_many(Provider, list(providers.values()), dict.fromkeys(providers, {"last_invoice_number"}))
+    save_many(Invoice, invoices, fields)
+    insert_changes(InvoiceStatusChange, "invoice", changes, by=by)
+    cause = f"issue of {invoices[0]}" + (f" and {len(invoices) - 1} more" if len(invoices) > 1 else "")
+    refresh_plans({invoice.plan_id for invoice in invoices if invoice.plan_id}, cause=cause, by=by)
+    refresh_accounts({invoice.account_id for invoice in invoices})
+    journal.invoices_issued(invoices)
+    return invoices
 
 
 def _refresh_orders_and_plans(invoices: Iterable[Invoice], *, cause: str, by: Actor, lines: bool) -> None:

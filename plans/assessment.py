@@ -44,9 +44,9 @@ Measured on 100,000 installments of 10,000 plans (half unpaid, 42,000 past grace
 a penalty of its latest period; a throwaway probe, not the benchmark): choosing the
 candidates 0.33 s full or 0.38 s incremental (0 left), reading and computing all 42,000
 without writing 2.6 s. Each batch of installments is locked together (accounts, then
-invoices by id); the recalculations' credit notes of a batch are one set-based write
-(invoices.services.issue_credit_notes), a new penalty is still create_invoice + issue_invoice,
-so a night with many new periods costs that many invoices one by one.
+invoices by id); a batch's new penalties are one set-based write
+(invoices.services.issue_new_invoices) and its recalculations' credit notes another
+(invoices.services.issue_credit_notes).
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -65,7 +66,7 @@ from billing.actors import Actor
 from billing.errors import InvalidInput
 from billing.models import Customer, Provider
 from invoices.models import CreditNote, CreditReason, Invoice, InvoiceKind, InvoiceState
-from invoices.services import create_invoice, issue_credit_notes, issue_invoice
+from invoices.services import issue_credit_notes, issue_new_invoices
 from ledger.core import lock_rows
 from plans.models import PenaltyAssessment, Plan, PlanState
 from plans.penalties import ZERO, Period, RuleVersion, penalty_periods
@@ -359,8 +360,8 @@ def _write(
     changed: Sequence[Figures], rules: dict[int, list[RuleVersion]], as_of: datetime.date, *, by: Actor
 ) -> list[Invoice | CreditNote]:
     """Lock the batch's accounts, then its installments and their penalties (the one lock order),
-    read them again and issue the differences: each new penalty an invoice of its own, the
-    recalculations' credit notes together in one set-based write (issue_credit_notes)."""
+    read them again and issue the differences: the new penalties together (issue_new_invoices),
+    then the recalculations' credit notes together (issue_credit_notes), each a set-based write."""
     penalty_ids = [c.invoice_id for figures in changed for invoices in figures.charged.values() for c in invoices]
     lock_rows(
         accounts=[figures.account_id for figures in changed],
@@ -369,7 +370,7 @@ def _write(
     fresh_figures = read_figures([figures.installment_id for figures in changed])
     installments = Invoice.objects.in_bulk([figures.installment_id for figures in changed])
     plans = Plan.objects.in_bulk({fresh.plan_id for fresh in fresh_figures.values()})
-    documents: list[Invoice | CreditNote] = []
+    penalties: list[dict[str, Any]] = []
     credits: list[tuple[int, Decimal, str]] = []
     for figures in changed:
         fresh = fresh_figures[figures.installment_id]
@@ -377,39 +378,37 @@ def _write(
         for action in differences(fresh, rules[figures.plan_id], as_of):
             period = action.period
             if isinstance(action, Charge):
-                draft = create_invoice(
-                    customer=Customer(pk=plan.customer_id),
-                    provider=Provider(pk=plan.provider_id),
-                    currency=plan.currency,
-                    lines=[
-                        (
-                            f"Late payment penalty on installment {installment.plan_sequence} ({installment.number}), "
-                            f"period {period.number} from {period.date}"
-                            + (f" (revised: {action.amount} more)" if action.revision else ""),
-                            "1",
-                            action.amount,
-                        )
-                    ],
-                    due_date=period.date,
-                    issue_date=period.date,
-                    kind=InvoiceKind.PENALTY,
-                    plan=plan,
-                    installment=installment,
-                    penalty_period=period.number,
-                    penalty_revision=action.revision,
-                    by=by,
+                description = (
+                    f"Late payment penalty on installment {installment.plan_sequence} ({installment.number}), "
+                    f"period {period.number} from {period.date}"
+                    + (f" (revised: {action.amount} more)" if action.revision else "")
                 )
-                documents.append(issue_invoice(draft, by=by))
+                penalties.append(
+                    dict(
+                        customer=Customer(pk=plan.customer_id),
+                        provider=Provider(pk=plan.provider_id),
+                        currency=plan.currency,
+                        lines=[(description, "1", action.amount)],
+                        due_date=period.date,
+                        issue_date=period.date,
+                        kind=InvoiceKind.PENALTY,
+                        plan=plan,
+                        installment=installment,
+                        penalty_period=period.number,
+                        penalty_revision=action.revision,
+                    )
+                )
             else:
                 reason = (
                     f"Penalty recalculated as of {as_of}: period {period.number} of installment "
                     f"{installment.number} comes to {action.should}, {action.charged} was charged."
                 )
                 credits.append((action.invoice_id, action.amount, reason))
+    documents: list[Invoice | CreditNote] = list(issue_new_invoices(penalties, by=by))
     if credits:
-        penalties = Invoice.objects.in_bulk([invoice_id for invoice_id, _, _ in credits])
+        credited = Invoice.objects.in_bulk([invoice_id for invoice_id, _, _ in credits])
         documents += issue_credit_notes(
-            [(penalties[invoice_id], amount, reason) for invoice_id, amount, reason in credits],
+            [(credited[invoice_id], amount, reason) for invoice_id, amount, reason in credits],
             reason_code=CreditReason.RECALCULATION,
             by=by,
         )
