@@ -183,9 +183,36 @@ class Credit:
 
 @dataclass
 class AssessmentResult:
+    """What a run looked at and issued. `documents` are the issued documents themselves when the
+    run was one process (plans.services.assess_penalties returns them); a run in workers
+    (plans.workers) brings back only the counts and totals, which every run has."""
+
     as_of: datetime.date
     candidates: int = 0
     documents: list[Invoice | CreditNote] = field(default_factory=list)
+    penalty_count: int = 0
+    credit_note_count: int = 0
+    charged: dict[str, Decimal] = field(default_factory=dict)  # currency -> the penalties' totals
+    credited: dict[str, Decimal] = field(default_factory=dict)  # currency -> the credit notes' amounts
+
+    def count(self, documents: Sequence[Invoice | CreditNote]) -> None:
+        """Add issued documents to the counts and totals."""
+        for document in documents:
+            if isinstance(document, Invoice):
+                self.penalty_count += 1
+                self.charged[document.currency] = self.charged.get(document.currency, ZERO) + document.total
+            else:
+                self.credit_note_count += 1
+                currency = document.invoice.currency  # the locked copy the note was issued on
+                self.credited[currency] = self.credited.get(currency, ZERO) + document.amount
+
+    def add(self, other: AssessmentResult) -> None:
+        """Add a worker's counts and totals."""
+        self.penalty_count += other.penalty_count
+        self.credit_note_count += other.credit_note_count
+        for mine, theirs in ((self.charged, other.charged), (self.credited, other.credited)):
+            for currency, amount in theirs.items():
+                mine[currency] = mine.get(currency, ZERO) + amount
 
     @property
     def penalties(self) -> list[Invoice]:
@@ -300,13 +327,20 @@ def _previous_run(as_of: datetime.date) -> PenaltyAssessment | None:
 
 
 def run_assessment(
-    *, as_of: datetime.date | None = None, plan: Plan | None = None, full: bool = False, by: Actor
+    *,
+    as_of: datetime.date | None = None,
+    plan: Plan | None = None,
+    full: bool = False,
+    workers: int = 1,
+    by: Actor,
 ) -> AssessmentResult:
     """plans.services.assess_penalties with what the nightly command reports (how many installments it looked at).
 
     A run over every plan after an earlier one (for the same day or a later one) looks only at
     what may have changed since that one (candidate_ids with `since`); `full` looks at every
-    installment that may owe a penalty, as a run for one plan always does."""
+    installment that may owe a penalty, as a run for one plan always does. With `workers` > 1
+    and at least SETTLE_ASSESSMENT_WORKERS_FROM candidates, the batches are shared out among
+    that many processes (plans.workers); the result then has counts and totals, no documents."""
     today = timezone.localdate()
     if as_of is None:
         as_of = today
@@ -317,13 +351,13 @@ def run_assessment(
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_lock(%s)", [ASSESSMENT_LOCK])
     try:
-        return _run(as_of, plan, full, by=by)
+        return _run(as_of, plan, full, workers=workers, by=by)
     finally:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [ASSESSMENT_LOCK])
 
 
-def _run(as_of: datetime.date, plan: Plan | None, full: bool, *, by: Actor) -> AssessmentResult:
+def _run(as_of: datetime.date, plan: Plan | None, full: bool, *, workers: int, by: Actor) -> AssessmentResult:
     started_at = timezone.now()
     result = AssessmentResult(as_of=as_of)
     previous = _previous_run(as_of) if plan is None and not full else None
@@ -332,49 +366,66 @@ def _run(as_of: datetime.date, plan: Plan | None, full: bool, *, by: Actor) -> A
     else:
         ids = candidate_ids(as_of, plan)
     result.candidates = len(ids)
-    for start in range(0, len(ids), BATCH):
-        batch = read_figures(ids[start : start + BATCH])
-        rules = read_rules([f.plan_id for f in batch.values()])
-        changed = []
-        for pk in ids[start : start + BATCH]:
-            figures = batch[pk]
-            if differences(figures, rules.get(figures.plan_id, []), as_of):
-                changed.append(figures)
-        if changed:
-            with transaction.atomic():  # one batch: its locks end with it
-                result.documents += _write(changed, rules, as_of, by=by)
+    batches = [ids[start : start + BATCH] for start in range(0, len(ids), BATCH)]
+    if (
+        workers > 1
+        and len(batches) > 1
+        and len(ids) >= settings.SETTLE_ASSESSMENT_WORKERS_FROM
+        and not connection.in_atomic_block
+    ):
+        from plans import workers as assessment_workers
+
+        for part in assessment_workers.assess_in_workers(batches, workers, as_of=as_of, by=by):
+            result.add(part)
+    else:
+        for batch in batches:
+            documents = assess_batch(batch, as_of, by=by)
+            result.count(documents)
+            result.documents += documents
     PenaltyAssessment.objects.create(
         as_of=as_of,
         plan=plan,
         started_at=started_at,
         incremental=previous is not None,
         candidates=result.candidates,
-        penalties=len(result.penalties),
-        credit_notes=len(result.credit_notes),
+        penalties=result.penalty_count,
+        credit_notes=result.credit_note_count,
         created_by=by,
     )
     return result
+
+
+def assess_batch(ids: Sequence[int], as_of: datetime.date, *, by: Actor) -> list[Invoice | CreditNote]:
+    """One batch of candidates: read their figures, and write the differences of those that have
+    any in one transaction (its locks end with it)."""
+    batch = read_figures(ids)
+    rules = read_rules([figures.plan_id for figures in batch.values()])
+    changed = [batch[pk] for pk in ids if differences(batch[pk], rules.get(batch[pk].plan_id, []), as_of)]
+    if not changed:
+        return []
+    with transaction.atomic():
+        return _write(changed, rules, as_of, by=by)
 
 
 def _write(
     changed: Sequence[Figures], rules: dict[int, list[RuleVersion]], as_of: datetime.date, *, by: Actor
 ) -> list[Invoice | CreditNote]:
     """Lock the batch's accounts, then its installments and their penalties (the one lock order),
-    read them again and issue the differences: the new penalties together (issue_new_invoices),
-    then the recalculations' credit notes together (issue_credit_notes), each a set-based write."""
+    read them again and issue the differences: the recalculations' credit notes together
+    (issue_credit_notes), then the new penalties together (issue_new_invoices), each a set-based
+    write. Returns the penalties, then the credit notes."""
     penalty_ids = [c.invoice_id for figures in changed for invoices in figures.charged.values() for c in invoices]
-    lock_rows(
+    _, locked, _ = lock_rows(
         accounts=[figures.account_id for figures in changed],
         invoices=[*(figures.installment_id for figures in changed), *penalty_ids],
     )
     fresh_figures = read_figures([figures.installment_id for figures in changed])
-    installments = Invoice.objects.in_bulk([figures.installment_id for figures in changed])
     plans = Plan.objects.in_bulk({fresh.plan_id for fresh in fresh_figures.values()})
     penalties: list[dict[str, Any]] = []
     credits: list[tuple[int, Decimal, str]] = []
     for figures in changed:
         fresh = fresh_figures[figures.installment_id]
-        installment, plan = installments[figures.installment_id], plans[fresh.plan_id]
+        installment, plan = locked[figures.installment_id], plans[fresh.plan_id]
         for action in differences(fresh, rules[figures.plan_id], as_of):
             period = action.period
             if isinstance(action, Charge):
@@ -404,12 +455,16 @@ def _write(
                     f"{installment.number} comes to {action.should}, {action.charged} was charged."
                 )
                 credits.append((action.invoice_id, action.amount, reason))
-    documents: list[Invoice | CreditNote] = list(issue_new_invoices(penalties, by=by))
+    notes: list[CreditNote] = []
     if credits:
-        credited = Invoice.objects.in_bulk([invoice_id for invoice_id, _, _ in credits])
-        documents += issue_credit_notes(
+        # The penalties were locked above; one issued since the first read (none can be: runs
+        # take turns) would be read here.
+        credited = locked | Invoice.objects.in_bulk([pk for pk, _, _ in credits if pk not in locked])
+        notes = issue_credit_notes(
             [(credited[invoice_id], amount, reason) for invoice_id, amount, reason in credits],
             reason_code=CreditReason.RECALCULATION,
             by=by,
         )
-    return documents
+    # The new penalties last: issuing takes the providers' locks (their numbers have no gaps), and
+    # they are held until the batch commits; workers' batches would take turns on them otherwise.
+    return [*issue_new_invoices(penalties, by=by), *notes]

@@ -376,6 +376,14 @@ if SETTLE_AUTO_ALLOCATE_WORKERS < 1 or SETTLE_AUTO_ALLOCATE_WORKERS_FROM < 0:
         "SETTLE_AUTO_ALLOCATE_WORKERS must be 1 or more, SETTLE_AUTO_ALLOCATE_WORKERS_FROM 0 or more."
     )
 
+# The nightly penalty assessment (manage.py assess_penalties) shares its batches of candidates out
+# among this many processes when at least SETTLE_ASSESSMENT_WORKERS_FROM installments are to be
+# looked at; 1: one process.
+SETTLE_ASSESSMENT_WORKERS = int(os.environ.get("SETTLE_ASSESSMENT_WORKERS", "2"))
+SETTLE_ASSESSMENT_WORKERS_FROM = int(os.environ.get("SETTLE_ASSESSMENT_WORKERS_FROM", "4000"))
+if SETTLE_ASSESSMENT_WORKERS < 1 or SETTLE_ASSESSMENT_WORKERS_FROM < 0:
+    raise ImproperlyConfigured("SETTLE_ASSESSMENT_WORKERS must be 1 or more, SETTLE_ASSESSMENT_WORKERS_FROM 0 or more.")
+
 # --- The JSON API (api/, issue 15) ----------------------------------------------------------------
 # Requests a minute per token (api.auth.count_request: counted in one table for all web processes).
 SETTLE_API_RATE_LIMIT = int(os.environ.get("SETTLE_API_RATE_LIMIT", "1200"))

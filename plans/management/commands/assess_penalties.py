@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime
 import time
-from decimal import Decimal
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from billing.errors import BillingError
@@ -29,8 +29,19 @@ class Command(BaseCommand):
             action="store_true",
             help="Look at every installment that may owe a penalty, not only what changed since the last run.",
         )
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=None,
+            metavar="N",
+            help="Share the batches out among N processes (default SETTLE_ASSESSMENT_WORKERS, used from "
+            "SETTLE_ASSESSMENT_WORKERS_FROM candidates).",
+        )
 
-    def handle(self, *args, as_of: str | None, plan: int | None, full: bool, **options):
+    def handle(self, *args, as_of: str | None, plan: int | None, full: bool, workers: int | None = None, **options):
+        workers = settings.SETTLE_ASSESSMENT_WORKERS if workers is None else workers
+        if workers < 1:
+            raise CommandError("--workers must be 1 or more.")
         day = None
         if as_of is not None:
             try:
@@ -44,24 +55,17 @@ class Command(BaseCommand):
                 raise CommandError(f"There is no plan {plan}.")
         started = time.monotonic()
         try:
-            result = run_assessment(as_of=day, plan=chosen, full=full, by=None)
+            result = run_assessment(as_of=day, plan=chosen, full=full, workers=workers, by=None)
         except BillingError as error:
             raise CommandError(str(error)) from None
-        charged: dict[str, Decimal] = {}
-        for invoice in result.penalties:
-            charged[invoice.currency] = charged.get(invoice.currency, Decimal("0.00")) + invoice.total
-        credited: dict[str, Decimal] = {}
-        for note in result.credit_notes:
-            currency = note.invoice.currency
-            credited[currency] = credited.get(currency, Decimal("0.00")) + note.amount
         elapsed = time.monotonic() - started
         self.stdout.write(f"Penalties assessed as of {result.as_of}: {result.candidates} installments looked at.")
         self.stdout.write(
-            f"{len(result.penalties)} penalty invoices issued"
-            + "".join(f", {format_money(total, cur)}" for cur, total in sorted(charged.items()))
+            f"{result.penalty_count} penalty invoices issued"
+            + "".join(f", {format_money(total, cur)}" for cur, total in sorted(result.charged.items()))
         )
         self.stdout.write(
-            f"{len(result.credit_notes)} recalculation credit notes"
-            + "".join(f", {format_money(total, cur)}" for cur, total in sorted(credited.items()))
+            f"{result.credit_note_count} recalculation credit notes"
+            + "".join(f", {format_money(total, cur)}" for cur, total in sorted(result.credited.items()))
         )
         self.stdout.write(f"Done in {elapsed:.1f} s.")
