@@ -4,7 +4,7 @@ Runs `python -m bench --scale 0.001 --only nightly` in a subprocess and checks w
 reports: one payment allocated over 20 invoices by allocate_many and through the allocate
 page; then each nightly job in its own process, every one finished and working on rows
 (the statement imported through the task queue, waiting money allocated, penalties
-assessed, letters issued and their mail sent by a worker, the reconciliation), no drift and every invariant after.
+assessed, letters issued and their mail sent by the workers, the reconciliation), no drift and every invariant after.
 """
 
 import json
