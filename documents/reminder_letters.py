@@ -7,10 +7,10 @@ each letter rendered through the one template (loaded once), and every document 
 one statement. `issue_reminder` (documents.services) calls it with one letter; the nightly run
 calls `issue_due_letters` per chunk of the selection.
 
-Fees stay one invoice at a time (create_invoice + issue_invoice: the provider's number, the
-refresh and the journal entry), because the ledger has no bulk path that issues invoices;
-only letters whose level has a fee pay for it, each in a savepoint so a refused fee skips
-its own letter and not the chunk.
+The chunk's fees are issued together (invoices.services.issue_new_invoices: the providers'
+numbers, the refresh and the journal entries, set-based) in a savepoint. If the ledger refuses
+one, that savepoint is undone and the fees go one at a time (create_invoice + issue_invoice),
+each in a savepoint of its own, so a refused fee skips its own letter and not the chunk.
 
 A chunk is one transaction: its accounts are locked in id order (accounts come first in the
 lock order, DESIGN.md §1), then the selection is asked again for them under the locks, since
@@ -27,6 +27,8 @@ import datetime
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -46,7 +48,7 @@ from documents.reminders import (
 )
 from documents.rendering import next_numbers, render_figures, sha256_of, template_of
 from invoices.models import Invoice
-from invoices.services import create_invoice, issue_invoice
+from invoices.services import create_invoice, issue_invoice, issue_new_invoices
 from ledger.bulk import insert_many
 
 logger = logging.getLogger(__name__)
@@ -68,18 +70,49 @@ def lock_accounts(account_ids: Sequence[int]) -> dict[int, Account]:
     return {account.pk: account for account in accounts.filter(pk__in=list(account_ids)).order_by("pk")}
 
 
-def _issue_fee(letter: Letter, number: str, *, as_of: datetime.date, fee, by: Actor) -> Invoice:
+def _fee(letter: Letter, number: str, *, as_of: datetime.date, fee: Decimal) -> dict[str, Any]:
+    """The fee invoice of a letter, as create_invoice's arguments."""
     account = letter.account
-    draft = create_invoice(
+    return dict(
         customer=account.customer,
         provider=account.provider,
         currency=account.currency,
         lines=[(f"{letter.level.title} fee (letter {number})", 1, fee)],
         due_date=as_of + datetime.timedelta(days=FEE_DUE_DAYS),
         issue_date=as_of,
-        by=by,
     )
-    return issue_invoice(draft, by=by)
+
+
+def _issue_fees(
+    charged: Sequence[tuple[Letter, str, Decimal]],
+    *,
+    as_of: datetime.date,
+    by: Actor,
+    refused: Callable[[Account, BillingError], None] | None,
+) -> dict[int, Invoice]:
+    """The fee invoices of these letters by account: together, or one at a time when the ledger
+    refuses one (raised, or with `refused` given reported to it and that letter left out)."""
+    if not charged:
+        return {}
+    try:
+        with transaction.atomic():  # a savepoint: a refusal undoes the set-based write alone
+            issued = issue_new_invoices(
+                [_fee(letter, number, as_of=as_of, fee=fee) for letter, number, fee in charged], by=by
+            )
+        return {letter.account.pk: invoice for (letter, _, _), invoice in zip(charged, issued, strict=True)}
+    except BillingError:
+        pass
+    fees = {}
+    for letter, number, fee in charged:
+        try:
+            with transaction.atomic():  # a savepoint: a refused fee undoes only its own invoice
+                draft = create_invoice(**_fee(letter, number, as_of=as_of, fee=fee), by=by)
+                fees[letter.account.pk] = issue_invoice(draft, by=by)
+        except BillingError as error:
+            if refused is None:
+                raise
+            refused(letter.account, error)
+    return fees
 
 
 def write_letters(
@@ -96,20 +129,14 @@ def write_letters(
     letter is left out (its number is a gap, which numbering allows).
     """
     numbered = list(zip(letters, next_numbers(DocumentKind.REMINDER, len(letters)), strict=True))
-    fees: dict[int, Invoice] = {}
-    kept: list[tuple[Letter, str]] = []
-    for letter, number in numbered:
-        fee = letter.level.fees.get(letter.account.currency)
-        if fee is not None:
-            try:
-                with transaction.atomic():  # a savepoint: a refused fee undoes only its own invoice
-                    fees[letter.account.pk] = _issue_fee(letter, number, as_of=as_of, fee=fee, by=by)
-            except BillingError as error:
-                if refused is None:
-                    raise
-                refused(letter.account, error)
-                continue
-        kept.append((letter, number))
+    charged = [
+        (letter, number, letter.level.fees[letter.account.currency])
+        for letter, number in numbered
+        if letter.account.currency in letter.level.fees
+    ]
+    fees = _issue_fees(charged, as_of=as_of, by=by, refused=refused)
+    left_out = {letter.account.pk for letter, _, _ in charged} - set(fees)
+    kept = [(letter, number) for letter, number in numbered if letter.account.pk not in left_out]
     if fees:  # the fee is owed on the account now: the letter prints the new balance
         balances = dict(Account.objects.filter(pk__in=list(fees)).values_list("pk", "balance_due"))
         for letter, _ in kept:

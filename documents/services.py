@@ -192,7 +192,7 @@ def issue_reminder(account: Account, *, level: int, as_of: datetime.date | None 
     return document
 
 
-def run_dunning(*, as_of: datetime.date | None = None, by: Actor) -> list[Document]:
+def run_dunning(*, as_of: datetime.date | None = None, workers: int = 1, by: Actor) -> list[Document]:
     """The nightly dunning run: every account due a letter gets it (documents.reminders says
     which level), emailed when the customer has an address, else left for print (a document
     with no delivery). Returns the letters issued.
@@ -216,6 +216,10 @@ def run_dunning(*, as_of: datetime.date | None = None, by: Actor) -> list[Docume
     retried after a crash sends only what has no delivery yet. The documents returned do not
     keep their HTML, figures, account and provider in memory (Django loads them again if
     read): at 100,000 letters that would be hundreds of megabytes.
+
+    With `workers` > 1 and at least SETTLE_DUNNING_WORKERS_FROM accounts due, the chunks are
+    shared out among that many processes (documents.workers); the letters are then read back
+    with their level and customer only.
     """
     as_of = as_of or timezone.localdate()
     if as_of > timezone.localdate():
@@ -226,8 +230,20 @@ def run_dunning(*, as_of: datetime.date | None = None, by: Actor) -> list[Docume
         cursor.execute("SELECT pg_advisory_lock(%s)", [DUNNING_LOCK])
     try:
         due = due_reminders(as_of)  # read under the lock: a run that waited sees the letters of the one before
-        for start in range(0, len(due), chunk):
-            for document in issue_due_letters(due[start : start + chunk], as_of=as_of, by=by):
+        chunks = [due[start : start + chunk] for start in range(0, len(due), chunk)]
+        if (
+            workers > 1
+            and len(chunks) > 1
+            and len(due) >= settings.SETTLE_DUNNING_WORKERS_FROM
+            and not connection.in_atomic_block
+        ):
+            from documents import workers as dunning_workers
+
+            ids = [pk for part in dunning_workers.issue_in_workers(chunks, workers, as_of=as_of, by=by) for pk in part]
+            letters = Document.objects.filter(pk__in=ids).select_related("customer").only("level", "customer__email")
+            return list(letters.order_by("pk"))
+        for rows in chunks:
+            for document in issue_due_letters(rows, as_of=as_of, by=by):
                 # Kept small: the body and figures become deferred fields, the account and provider
                 # lazy relations (Django loads them again on access); the customer stays for its email.
                 document.__dict__.pop("html", None)

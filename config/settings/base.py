@@ -383,6 +383,12 @@ SETTLE_ASSESSMENT_WORKERS = int(os.environ.get("SETTLE_ASSESSMENT_WORKERS", "2")
 SETTLE_ASSESSMENT_WORKERS_FROM = int(os.environ.get("SETTLE_ASSESSMENT_WORKERS_FROM", "4000"))
 if SETTLE_ASSESSMENT_WORKERS < 1 or SETTLE_ASSESSMENT_WORKERS_FROM < 0:
     raise ImproperlyConfigured("SETTLE_ASSESSMENT_WORKERS must be 1 or more, SETTLE_ASSESSMENT_WORKERS_FROM 0 or more.")
+# The nightly dunning run (manage.py run_dunning) shares its chunks of due accounts out among this
+# many processes when at least SETTLE_DUNNING_WORKERS_FROM accounts are due; 1: one process.
+SETTLE_DUNNING_WORKERS = int(os.environ.get("SETTLE_DUNNING_WORKERS", "2"))
+SETTLE_DUNNING_WORKERS_FROM = int(os.environ.get("SETTLE_DUNNING_WORKERS_FROM", "2000"))
+if SETTLE_DUNNING_WORKERS < 1 or SETTLE_DUNNING_WORKERS_FROM < 0:
+    raise ImproperlyConfigured("SETTLE_DUNNING_WORKERS must be 1 or more, SETTLE_DUNNING_WORKERS_FROM 0 or more.")
 
 # --- The JSON API (api/, issue 15) ----------------------------------------------------------------
 # Requests a minute per token (api.auth.count_request: counted in one table for all web processes).

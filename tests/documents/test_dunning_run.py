@@ -297,3 +297,63 @@ def test_a_clerks_button_during_the_run_and_the_run_send_the_level_once(settings
     assert letters.filter(account=contested).get().level == 2
     assert fee_invoices() and len(fee_invoices()) == 6  # one fee per letter, none for a refused one
     assert len(refused) <= 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_workers_issue_the_letters_one_process_issues(settings):
+    """Two processes, each a run of consecutive chunks (documents.workers), issue what one
+    process issues: the same letters, levels and bytes, each account once, its mail queued."""
+    from io import StringIO
+
+    from django.core.management import call_command
+    from procrastinate.contrib.django.models import ProcrastinateJob
+
+    settings.SETTLE_DUNNING_CHUNK = 2
+    settings.SETTLE_DUNNING_WORKERS_FROM = 0
+    accounts = many_overdue(7) + many_overdue(3, past_due=40)
+    with transaction.atomic():  # inside a transaction the run stays in this process
+        expected = snapshot(run_dunning(as_of=RUN, workers=2, by=None))
+        transaction.set_rollback(True)
+    assert not Document.objects.exists()
+    jobs_before = set(ProcrastinateJob.objects.values_list("id", flat=True))
+
+    out = StringIO()
+    call_command("run_dunning", "--as-of", RUN.isoformat(), "--workers", "2", stdout=out)
+
+    letters = list(Document.objects.filter(kind=DocumentKind.REMINDER))
+    assert snapshot(letters) == expected
+    assert sorted(expected) == sorted(account.pk for account in accounts)
+    assert sorted(level for level, *_ in expected.values()) == [1] * 7 + [3] * 3
+    assert "10 letters as of 2026-11-10 (Reminder: 7, Final notice: 3); 10 by email, 0 for print" in out.getvalue()
+    mailed = ProcrastinateJob.objects.filter(task_name="documents.send_letters").exclude(id__in=jobs_before)
+    assert sorted(pk for job in mailed for pk in job.args["document_ids"]) == sorted(d.pk for d in letters)
+    with pytest.raises(Exception, match="--workers must be 1 or more"):
+        call_command("run_dunning", "--workers", "0")
+
+
+@pytest.mark.django_db
+def test_a_fee_the_ledger_refuses_skips_its_own_letter_and_the_others_get_theirs(settings, caplog, monkeypatch):
+    """The chunk's fees go together; when the ledger refuses one, they go one at a time and only
+    the refused one's letter is left out (logged), its fee and number gone with it."""
+    from documents import reminder_letters
+
+    settings.SETTLE_DUNNING_LEVELS = FEE_LEVELS
+    accounts = many_overdue(3, past_due=25)  # level 2: a fee of 10.00 EUR each
+    refused = accounts[1]
+    fee = reminder_letters._fee
+
+    def a_bad_line_for_one(letter, number, **kwargs):
+        arguments = fee(letter, number, **kwargs)
+        if letter.account.pk == refused.pk:
+            arguments["lines"] = [("", 1, "10.00")]  # no description: create_invoice refuses it
+        return arguments
+
+    monkeypatch.setattr(reminder_letters, "_fee", a_bad_line_for_one)
+    with on(RUN), caplog.at_level(logging.INFO, logger="documents.reminder_letters"):
+        issued = run_dunning(by=None)
+
+    assert sorted(d.account_id for d in issued) == sorted(a.pk for a in accounts if a.pk != refused.pk)
+    assert [account_id for account_id, _ in fee_invoices()] == sorted(a.pk for a in accounts if a.pk != refused.pk)
+    assert Account.objects.get(pk=refused.pk).balance_due == Decimal("100.00")  # no fee owed
+    skipped = [r.getMessage() for r in caplog.records if "No reminder for account" in r.getMessage()]
+    assert skipped == [f"No reminder for account {refused.pk}: Line 1 needs a description."]

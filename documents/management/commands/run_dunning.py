@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
@@ -34,8 +35,19 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--as-of", type=_date, metavar="YYYY-MM-DD", help="Run as of this day (default: today).")
         parser.add_argument("--dry-run", action="store_true", help="List the letters due; issue nothing.")
+        parser.add_argument(
+            "--workers",
+            type=int,
+            default=None,
+            metavar="N",
+            help="Share the chunks of accounts out among N processes (default SETTLE_DUNNING_WORKERS, used from "
+            "SETTLE_DUNNING_WORKERS_FROM accounts due).",
+        )
 
-    def handle(self, *args, as_of: datetime.date | None, dry_run: bool, **options):
+    def handle(self, *args, as_of: datetime.date | None, dry_run: bool, workers: int | None = None, **options):
+        workers = settings.SETTLE_DUNNING_WORKERS if workers is None else workers
+        if workers < 1:
+            raise CommandError("--workers must be 1 or more.")
         as_of = as_of or timezone.localdate()
         if as_of > timezone.localdate():
             raise CommandError(f"--as-of {as_of:%Y-%m-%d} is after today.")
@@ -54,7 +66,7 @@ class Command(BaseCommand):
             return
         started = time.monotonic()
         try:
-            issued = run_dunning(as_of=as_of, by=None)
+            issued = run_dunning(as_of=as_of, workers=workers, by=None)
         except BillingError as error:
             raise CommandError(" ".join(error.messages)) from None
         took = time.monotonic() - started
