@@ -89,12 +89,12 @@ def _issued_in_bulk(
     triggers). Through those two, 50,000 invoices of one customer would take tens of minutes.
     """
     from billing.models import Customer
-    from invoices.services import issue_new_invoices
+    from invoices.services import NewInvoice, issue_new_invoices
     from ledger.queue_totals import fold_queue_totals
 
     issue_new_invoices(
         [
-            dict(
+            NewInvoice(
                 customer=Customer(pk=customer_id),
                 provider=provider,
                 currency="EUR",

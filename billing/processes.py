@@ -1,5 +1,6 @@
 """Processes started with multiprocessing's "spawn" that work on this process's database: the bank
-import's streams (intake.streams) and auto_allocate's workers (allocations.workers).
+import's streams (intake.streams) and the workers of auto_allocate (allocations.workers), the
+penalty assessment (plans.workers) and the dunning run (documents.workers).
 
 A spawned process inherits nothing of its parent's state, so it is given the parent's database
 settings (a test's database too) and sets Django up itself. This module imports no model, so a
@@ -9,10 +10,14 @@ new process can load it before Django is set up.
 from __future__ import annotations
 
 import contextlib
+import multiprocessing
 import os
 import sys
-from collections.abc import Iterator
-from typing import Any
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 DATABASE_KEYS = ("NAME", "USER", "PASSWORD", "HOST", "PORT")
 
@@ -48,3 +53,31 @@ def without_main() -> Iterator[None]:
         yield
     finally:
         main.__dict__.update(saved)
+
+
+@contextlib.contextmanager
+def pool(workers: int) -> Iterator[ProcessPoolExecutor]:
+    """`workers` spawned processes, each set up on this process's database (set_up), without the
+    parent's main module (without_main)."""
+    context = multiprocessing.get_context("spawn")
+    with (
+        without_main(),
+        ProcessPoolExecutor(
+            workers, mp_context=context, initializer=set_up, initargs=(database_settings(),)
+        ) as started,
+    ):
+        yield started
+
+
+def worth_sharing(workers: int, *, parts: int, rows: int, at_least: int) -> bool:
+    """Whether a nightly job shares its parts out among workers: more than one worker and one part,
+    at least `at_least` rows, and not inside a transaction (other connections would not see it)."""
+    from django.db import connection
+
+    return workers > 1 and parts > 1 and rows >= at_least and not connection.in_atomic_block
+
+
+def consecutive_runs(parts: Sequence[T], workers: int) -> list[Sequence[T]]:
+    """The parts cut into at most `workers` runs of consecutive ones, as even as can be."""
+    workers = min(workers, len(parts))
+    return [parts[len(parts) * k // workers : len(parts) * (k + 1) // workers] for k in range(workers)]

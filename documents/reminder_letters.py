@@ -28,7 +28,6 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -48,7 +47,7 @@ from documents.reminders import (
 )
 from documents.rendering import next_numbers, render_figures, sha256_of, template_of
 from invoices.models import Invoice
-from invoices.services import create_invoice, issue_invoice, issue_new_invoices
+from invoices.services import NewInvoice, create_invoice, issue_invoice, issue_new_invoices
 from ledger.bulk import insert_many
 
 logger = logging.getLogger(__name__)
@@ -70,10 +69,10 @@ def lock_accounts(account_ids: Sequence[int]) -> dict[int, Account]:
     return {account.pk: account for account in accounts.filter(pk__in=list(account_ids)).order_by("pk")}
 
 
-def _fee(letter: Letter, number: str, *, as_of: datetime.date, fee: Decimal) -> dict[str, Any]:
+def _fee(letter: Letter, number: str, *, as_of: datetime.date, fee: Decimal) -> NewInvoice:
     """The fee invoice of a letter, as create_invoice's arguments."""
     account = letter.account
-    return dict(
+    return NewInvoice(
         customer=account.customer,
         provider=account.provider,
         currency=account.currency,

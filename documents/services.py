@@ -17,6 +17,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from billing import processes
 from billing.actors import Actor
 from billing.errors import InvalidInput, InvalidState
 from billing.models import Account, Customer, Provider
@@ -231,11 +232,8 @@ def run_dunning(*, as_of: datetime.date | None = None, workers: int = 1, by: Act
     try:
         due = due_reminders(as_of)  # read under the lock: a run that waited sees the letters of the one before
         chunks = [due[start : start + chunk] for start in range(0, len(due), chunk)]
-        if (
-            workers > 1
-            and len(chunks) > 1
-            and len(due) >= settings.SETTLE_DUNNING_WORKERS_FROM
-            and not connection.in_atomic_block
+        if processes.worth_sharing(
+            workers, parts=len(chunks), rows=len(due), at_least=settings.SETTLE_DUNNING_WORKERS_FROM
         ):
             from documents import workers as dunning_workers
 

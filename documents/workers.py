@@ -11,9 +11,7 @@ imports no model at the top, so a worker can load it before Django is set up.
 from __future__ import annotations
 
 import datetime
-import multiprocessing
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from typing import TYPE_CHECKING
 
 from billing import processes
@@ -27,16 +25,9 @@ def issue_in_workers(
     chunks: Sequence[Sequence[DueReminder]], workers: int, *, as_of: datetime.date, by: Actor
 ) -> Iterator[list[int]]:
     """Each worker's letters' ids, as its chunks are done."""
-    workers = min(workers, len(chunks))
-    parts = [chunks[len(chunks) * k // workers : len(chunks) * (k + 1) // workers] for k in range(workers)]
-    context = multiprocessing.get_context("spawn")
-    with (
-        processes.without_main(),
-        ProcessPoolExecutor(
-            workers, mp_context=context, initializer=processes.set_up, initargs=(processes.database_settings(),)
-        ) as pool,
-    ):
-        yield from pool.map(issue_part, parts, [as_of] * workers, [getattr(by, "pk", None)] * workers)
+    parts = processes.consecutive_runs(chunks, workers)
+    with processes.pool(len(parts)) as pool:
+        yield from pool.map(issue_part, parts, [as_of] * len(parts), [getattr(by, "pk", None)] * len(parts))
 
 
 def issue_part(chunks: Sequence[Sequence[DueReminder]], as_of: datetime.date, by_id: int | None) -> list[int]:

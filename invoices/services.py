@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Required, TypedDict, Unpack
 
 from django.db import transaction
 from django.db.models import Sum
@@ -98,24 +98,26 @@ def _build_lines(lines: Iterable[Line], currency: str) -> list[InvoiceLine]:
     return built
 
 
+class NewInvoice(TypedDict, total=False):
+    """What create_invoice takes besides `by` (and issue_new_invoices, for each invoice)."""
+
+    customer: Required[Customer]
+    provider: Required[Provider]
+    currency: Required[str]
+    lines: Required[Iterable[Line]]
+    due_date: Required[datetime.date]
+    issue_date: datetime.date | None
+    kind: str  # InvoiceKind, standard by default
+    order: Order | None
+    plan: Plan | None
+    plan_sequence: int | None
+    installment: Invoice | None
+    penalty_period: int | None
+    penalty_revision: int | None
+
+
 @transaction.atomic
-def create_invoice(
-    *,
-    customer: Customer,
-    provider: Provider,
-    currency: str,
-    lines: Iterable[Line],
-    due_date: datetime.date,
-    issue_date: datetime.date | None = None,
-    kind: str = InvoiceKind.STANDARD,
-    order: Order | None = None,
-    plan: Plan | None = None,
-    plan_sequence: int | None = None,
-    installment: Invoice | None = None,
-    penalty_period: int | None = None,
-    penalty_revision: int | None = None,
-    by: Actor,
-) -> Invoice:
+def create_invoice(*, by: Actor, **invoice: Unpack[NewInvoice]) -> Invoice:
     """Create a draft invoice; its lines may change until it is issued.
 
     `order` and lines' 4th item (the order line billed) are for orders.services.invoice_order,
@@ -123,48 +125,27 @@ def create_invoice(
     `plan_sequence` (an installment) or with `installment`, `penalty_period` and `penalty_revision` (a penalty)
     are for plans.services, which checks them.
     """
-    invoice, built = _draft(
-        customer=customer,
-        provider=provider,
-        currency=currency,
-        lines=lines,
-        due_date=due_date,
-        issue_date=issue_date,
-        kind=kind,
-        order=order,
-        plan=plan,
-        plan_sequence=plan_sequence,
-        installment=installment,
-        penalty_period=penalty_period,
-        penalty_revision=penalty_revision,
-        by=by,
+    draft, built = _draft(invoice, by=by)
+    draft.account, _ = Account.objects.get_or_create(
+        customer=invoice["customer"], provider=invoice["provider"], currency=invoice["currency"]
     )
-    invoice.account, _ = Account.objects.get_or_create(customer=customer, provider=provider, currency=currency)
-    invoice.save(force_insert=True)
+    draft.save(force_insert=True)
     for line in built:
-        line.invoice = invoice
+        line.invoice = draft
     InvoiceLine.objects.bulk_create(built)
-    return invoice
+    return draft
 
 
-def _draft(
-    *,
-    customer: Customer,
-    provider: Provider,
-    currency: str,
-    lines: Iterable[Line],
-    due_date: datetime.date,
-    issue_date: datetime.date | None = None,
-    kind: str = InvoiceKind.STANDARD,
-    order: Order | None = None,
-    plan: Plan | None = None,
-    plan_sequence: int | None = None,
-    installment: Invoice | None = None,
-    penalty_period: int | None = None,
-    penalty_revision: int | None = None,
-    by: Actor,
-) -> tuple[Invoice, list[InvoiceLine]]:
+def _draft(given: NewInvoice, *, by: Actor) -> tuple[Invoice, list[InvoiceLine]]:
     """create_invoice's checks and its unsaved draft (without its account) and lines."""
+    unknown = set(given) - set(NewInvoice.__annotations__)
+    if unknown:
+        raise TypeError(f"create_invoice() got unexpected keyword arguments: {', '.join(sorted(unknown))}")
+    currency, due_date, issue_date = given["currency"], given["due_date"], given.get("issue_date")
+    kind = given.get("kind", InvoiceKind.STANDARD)
+    order, plan, installment = given.get("order"), given.get("plan"), given.get("installment")
+    plan_sequence, penalty_period = given.get("plan_sequence"), given.get("penalty_period")
+    penalty_revision = given.get("penalty_revision")
     if kind not in InvoiceKind.values:
         raise InvalidInput(f"{kind!r} is not an invoice kind ({', '.join(InvoiceKind.values)}).")
     # A plan's invoices come from plans.services, which gives them their place in the plan.
@@ -176,7 +157,7 @@ def _draft(
         raise InvalidInput(
             "A penalty invoice is issued by the assessment (plans.services.assess_penalties) for a period."
         )
-    built = _build_lines(lines, currency)
+    built = _build_lines(given["lines"], currency)
     for line in built:
         if line.order_line is not None and (order is None or line.order_line.order_id != order.pk):
             raise InvalidInput(f"Line {line.position} bills an order line of another order.")
@@ -193,8 +174,8 @@ def _draft(
     if issue_date is not None and due_date < issue_date:
         raise InvalidInput(f"The due date {due_date} is before the issue date {issue_date}.")
     invoice = Invoice(
-        provider=provider,
-        customer=customer,
+        provider=given["provider"],
+        customer=given["customer"],
         currency=currency,
         issue_date=issue_date,
         due_date=due_date,
@@ -240,7 +221,7 @@ def issue_invoice(invoice: Invoice, *, by: Actor) -> Invoice:
 
 
 @transaction.atomic
-def issue_new_invoices(new: Sequence[Mapping[str, Any]], *, by: Actor) -> list[Invoice]:
+def issue_new_invoices(new: Sequence[NewInvoice], *, by: Actor) -> list[Invoice]:
     """create_invoice then issue_invoice for each of several invoices, each given as
     create_invoice's arguments without `by` (and not an order's: orders.services bills those
     under the order's lock), set-based (ledger.bulk.issue_drafts): the same rows, numbers
@@ -248,7 +229,7 @@ def issue_new_invoices(new: Sequence[Mapping[str, Any]], *, by: Actor) -> list[I
     calls for each in turn. All or nothing. The penalty assessment's new penalties: thousands
     on some nights, where the two calls cost about twenty statements an invoice.
     """
-    drafts = [_draft(**arguments, by=by) for arguments in new]
+    drafts = [_draft(invoice, by=by) for invoice in new]
     today = timezone.localdate()
     for invoice, _ in drafts:
         if invoice.order_id is not None:

@@ -56,17 +56,17 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from billing import processes
 from billing.actors import Actor
 from billing.errors import InvalidInput
 from billing.models import Customer, Provider
 from invoices.models import CreditNote, CreditReason, Invoice, InvoiceKind, InvoiceState
-from invoices.services import issue_credit_notes, issue_new_invoices
+from invoices.services import NewInvoice, issue_credit_notes, issue_new_invoices
 from ledger.core import lock_rows
 from plans.models import PenaltyAssessment, Plan, PlanState
 from plans.penalties import ZERO, Period, RuleVersion, penalty_periods
@@ -367,11 +367,8 @@ def _run(as_of: datetime.date, plan: Plan | None, full: bool, *, workers: int, b
         ids = candidate_ids(as_of, plan)
     result.candidates = len(ids)
     batches = [ids[start : start + BATCH] for start in range(0, len(ids), BATCH)]
-    if (
-        workers > 1
-        and len(batches) > 1
-        and len(ids) >= settings.SETTLE_ASSESSMENT_WORKERS_FROM
-        and not connection.in_atomic_block
+    if processes.worth_sharing(
+        workers, parts=len(batches), rows=len(ids), at_least=settings.SETTLE_ASSESSMENT_WORKERS_FROM
     ):
         from plans import workers as assessment_workers
 
@@ -421,7 +418,7 @@ def _write(
     )
     fresh_figures = read_figures([figures.installment_id for figures in changed])
     plans = Plan.objects.in_bulk({fresh.plan_id for fresh in fresh_figures.values()})
-    penalties: list[dict[str, Any]] = []
+    penalties: list[NewInvoice] = []
     credits: list[tuple[int, Decimal, str]] = []
     for figures in changed:
         fresh = fresh_figures[figures.installment_id]
@@ -435,7 +432,7 @@ def _write(
                     + (f" (revised: {action.amount} more)" if action.revision else "")
                 )
                 penalties.append(
-                    dict(
+                    NewInvoice(
                         customer=Customer(pk=plan.customer_id),
                         provider=Provider(pk=plan.provider_id),
                         currency=plan.currency,

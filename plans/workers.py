@@ -14,9 +14,7 @@ before Django is set up.
 from __future__ import annotations
 
 import datetime
-import multiprocessing
-from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 from billing import processes
@@ -30,20 +28,12 @@ def assess_in_workers(
     batches: list[list[int]], workers: int, *, as_of: datetime.date, by: Actor
 ) -> Iterator[AssessmentResult]:
     """Each worker's counts and totals, as its batches are done."""
-    workers = min(workers, len(batches))
-    parts = [batches[len(batches) * k // workers : len(batches) * (k + 1) // workers] for k in range(workers)]
-    by_id = getattr(by, "pk", None)
-    context = multiprocessing.get_context("spawn")
-    with (
-        processes.without_main(),
-        ProcessPoolExecutor(
-            len(parts), mp_context=context, initializer=processes.set_up, initargs=(processes.database_settings(),)
-        ) as pool,
-    ):
-        yield from pool.map(assess_part, parts, [as_of] * len(parts), [by_id] * len(parts))
+    parts = processes.consecutive_runs(batches, workers)
+    with processes.pool(len(parts)) as pool:
+        yield from pool.map(assess_part, parts, [as_of] * len(parts), [getattr(by, "pk", None)] * len(parts))
 
 
-def assess_part(batches: list[list[int]], as_of: datetime.date, by_id: int | None) -> AssessmentResult:
+def assess_part(batches: Sequence[list[int]], as_of: datetime.date, by_id: int | None) -> AssessmentResult:
     """In a worker: assess these batches in turn; their counts and totals."""
     from django.contrib.auth import get_user_model
 

@@ -149,3 +149,16 @@ def test_an_orders_invoice_and_bad_lines_are_refused(provider, clerk):
         )
     assert not Invoice.objects.filter(customer=customer).exists()
     assert issue_new_invoices([], by=clerk) == []
+
+
+def test_an_unknown_argument_is_refused_as_python_refuses_it(provider, clerk):
+    with pytest.raises(TypeError, match="unexpected keyword arguments: colour"):
+        create_invoice(
+            customer=CustomerFactory(),
+            provider=provider,
+            currency="EUR",
+            lines=[("A", "1", "1")],
+            due_date=TODAY,
+            colour="red",
+            by=clerk,
+        )

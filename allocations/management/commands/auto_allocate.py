@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import multiprocessing
 from collections import defaultdict
-from concurrent.futures import ProcessPoolExecutor
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, transaction
 
 from allocations import workers as allocation_workers
 from allocations.rules import find_invoice_numbers
@@ -109,10 +107,8 @@ class Command(BaseCommand):
         waiting = list(waiting_payments(customer).values_list("pk", "customer_id"))
         if dry_run:
             self.plan_one_by_one([pk for pk, _ in waiting])
-        elif (
-            workers > 1
-            and len(waiting) >= settings.SETTLE_AUTO_ALLOCATE_WORKERS_FROM
-            and not connection.in_atomic_block
+        elif processes.worth_sharing(
+            workers, parts=len(waiting), rows=len(waiting), at_least=settings.SETTLE_AUTO_ALLOCATE_WORKERS_FROM
         ):
             self.allocate_in_workers(parts_by_customer(waiting, workers))
         else:
@@ -129,13 +125,7 @@ class Command(BaseCommand):
 
     def allocate_in_workers(self, parts: list[list[int]]) -> None:
         """Each list in a process of its own (parts_by_customer); their reports one after another."""
-        context = multiprocessing.get_context("spawn")
-        with (
-            processes.without_main(),
-            ProcessPoolExecutor(
-                len(parts), mp_context=context, initializer=processes.set_up, initargs=(processes.database_settings(),)
-            ) as pool,
-        ):
+        with processes.pool(len(parts)) as pool:
             for allocated, splits, failures, report in pool.map(allocation_workers.allocate_part, parts):
                 self.allocated_payments += allocated
                 self.splits += splits
