@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Required, TypedDict, Unpack
+from typing import TYPE_CHECKING, TypedDict, Unpack
 
 from django.db import transaction
 from django.db.models import Sum
@@ -98,14 +98,17 @@ def _build_lines(lines: Iterable[Line], currency: str) -> list[InvoiceLine]:
     return built
 
 
-class NewInvoice(TypedDict, total=False):
+class _NewInvoiceRequired(TypedDict):
+    customer: Customer
+    provider: Provider
+    currency: str
+    lines: Iterable[Line]
+    due_date: datetime.date
+
+
+class NewInvoice(_NewInvoiceRequired, total=False):
     """What create_invoice takes besides `by` (and issue_new_invoices, for each invoice)."""
 
-    customer: Required[Customer]
-    provider: Required[Provider]
-    currency: Required[str]
-    lines: Required[Iterable[Line]]
-    due_date: Required[datetime.date]
     issue_date: datetime.date | None
     kind: str  # InvoiceKind, standard by default
     order: Order | None
@@ -138,9 +141,12 @@ def create_invoice(*, by: Actor, **invoice: Unpack[NewInvoice]) -> Invoice:
 
 def _draft(given: NewInvoice, *, by: Actor) -> tuple[Invoice, list[InvoiceLine]]:
     """create_invoice's checks and its unsaved draft (without its account) and lines."""
-    unknown = set(given) - set(NewInvoice.__annotations__)
+    unknown = set(given) - NewInvoice.__required_keys__ - NewInvoice.__optional_keys__
     if unknown:
         raise TypeError(f"create_invoice() got unexpected keyword arguments: {', '.join(sorted(unknown))}")
+    missing = NewInvoice.__required_keys__ - set(given)
+    if missing:
+        raise TypeError(f"create_invoice() missing required keyword arguments: {', '.join(sorted(missing))}")
     currency, due_date, issue_date = given["currency"], given["due_date"], given.get("issue_date")
     kind = given.get("kind", InvoiceKind.STANDARD)
     order, plan, installment = given.get("order"), given.get("plan"), given.get("installment")

@@ -151,7 +151,9 @@ def test_an_orders_invoice_and_bad_lines_are_refused(provider, clerk):
     assert issue_new_invoices([], by=clerk) == []
 
 
-def test_an_unknown_argument_is_refused_as_python_refuses_it(provider, clerk):
+def test_an_unknown_or_missing_argument_is_refused_as_python_refuses_it(provider, clerk):
+    with pytest.raises(TypeError, match="missing required keyword arguments: due_date, lines"):
+        create_invoice(customer=CustomerFactory(), provider=provider, currency="EUR", by=clerk)
     with pytest.raises(TypeError, match="unexpected keyword arguments: colour"):
         create_invoice(
             customer=CustomerFactory(),
