@@ -241,6 +241,8 @@ def issue_new_invoices(new: Sequence[NewInvoice], *, by: Actor) -> list[Invoice]
         if invoice.order_id is not None:
             raise InvalidInput("An order's invoices are billed by orders.services.invoice_order, under its lock.")
         invoice.issue_date = invoice.issue_date or today
+        if invoice.due_date < invoice.issue_date:  # issue_invoice's check, once the issue date is today's
+            raise InvalidInput(f"The due date {invoice.due_date} is before the issue date {invoice.issue_date}.")
     if not drafts:
         return []
     parties = [(invoice.customer_id, invoice.provider_id, invoice.currency) for invoice, _ in drafts]

@@ -123,6 +123,21 @@ def test_one_refused_refuses_them_all(provider, other_provider, clerk):
     assert dict(Provider.objects.values_list("pk", "last_invoice_number")) == counters
 
 
+def test_without_an_issue_date_it_is_issued_today_and_a_due_date_before_today_is_refused(provider, clerk):
+    """issue_invoice's check of a draft without an issue date: issued today, so due today or later."""
+    customer = CustomerFactory()
+    late = dict(customer=customer, provider=provider, currency="EUR", lines=[("A", "1", "5")])
+    yesterday = TODAY - datetime.timedelta(days=1)
+    draft = create_invoice(**late, due_date=yesterday, by=clerk)
+    with pytest.raises(InvalidInput, match=f"The due date {yesterday} is before the issue date {TODAY}"):
+        issue_invoice(draft, by=clerk)
+    with pytest.raises(InvalidInput, match=f"The due date {yesterday} is before the issue date {TODAY}"):
+        issue_new_invoices([dict(late, due_date=TODAY), dict(late, due_date=yesterday)], by=clerk)
+    assert not Invoice.objects.filter(customer=customer).exclude(pk=draft.pk).exists()
+    (issued,) = issue_new_invoices([dict(late, due_date=TODAY)], by=clerk)
+    assert (issued.issue_date, issued.state) == (TODAY, "open")
+
+
 def test_an_orders_invoice_and_bad_lines_are_refused(provider, clerk):
     from orders.services import create_order
 
