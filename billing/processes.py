@@ -13,11 +13,12 @@ import contextlib
 import multiprocessing
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 DATABASE_KEYS = ("NAME", "USER", "PASSWORD", "HOST", "PORT")
 
@@ -81,3 +82,18 @@ def consecutive_runs(parts: Sequence[T], workers: int) -> list[Sequence[T]]:
     """The parts cut into at most `workers` runs of consecutive ones, as even as can be."""
     workers = min(workers, len(parts))
     return [parts[len(parts) * k // workers : len(parts) * (k + 1) // workers] for k in range(workers)]
+
+
+def in_consecutive_runs(work: Callable[..., R], parts: Sequence[T], workers: int, *arguments: Any) -> Iterator[R]:
+    """work(run, *arguments) for each run of consecutive parts (consecutive_runs), each in a
+    spawned process of its own (pool); the results in the runs' order, as each is done."""
+    runs = consecutive_runs(parts, workers)
+    with pool(len(runs)) as started:
+        yield from started.map(work, runs, *([argument] * len(runs) for argument in arguments))
+
+
+def actor(by_id: int | None) -> Any:
+    """In a spawned process: the acting user the parent passed by id (None: the system)."""
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.get(pk=by_id) if by_id is not None else None

@@ -25,16 +25,12 @@ def issue_in_workers(
     chunks: Sequence[Sequence[DueReminder]], workers: int, *, as_of: datetime.date, by: Actor
 ) -> Iterator[list[int]]:
     """Each worker's letters' ids, as its chunks are done."""
-    parts = processes.consecutive_runs(chunks, workers)
-    with processes.pool(len(parts)) as pool:
-        yield from pool.map(issue_part, parts, [as_of] * len(parts), [getattr(by, "pk", None)] * len(parts))
+    return processes.in_consecutive_runs(issue_part, chunks, workers, as_of, getattr(by, "pk", None))
 
 
 def issue_part(chunks: Sequence[Sequence[DueReminder]], as_of: datetime.date, by_id: int | None) -> list[int]:
     """In a worker: issue these chunks' letters in turn; their ids."""
-    from django.contrib.auth import get_user_model
-
     from documents.reminder_letters import issue_due_letters
 
-    by = get_user_model().objects.get(pk=by_id) if by_id is not None else None
+    by = processes.actor(by_id)
     return [document.pk for rows in chunks for document in issue_due_letters(rows, as_of=as_of, by=by)]

@@ -14,7 +14,7 @@ import signal
 import traceback
 from typing import Any
 
-from billing.processes import set_up
+from billing.processes import actor, set_up
 
 
 def _die_with_parent() -> None:
@@ -40,12 +40,11 @@ def serve(tasks: Any, results: Any, database: dict[str, Any], by_id: int | None,
     """Import the chunks from `tasks` until None comes; put (number, results, stop, error) for each."""
     _die_with_parent()
     set_up(database)
-    from django.contrib.auth import get_user_model
     from django.db import connections
 
     from intake.runner import import_batch, where_stopped
 
-    by = get_user_model().objects.get(pk=by_id) if by_id is not None else None
+    by = actor(by_id)
     try:
         while (task := tasks.get()) is not None:
             number, entries = task

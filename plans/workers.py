@@ -28,18 +28,14 @@ def assess_in_workers(
     batches: list[list[int]], workers: int, *, as_of: datetime.date, by: Actor
 ) -> Iterator[AssessmentResult]:
     """Each worker's counts and totals, as its batches are done."""
-    parts = processes.consecutive_runs(batches, workers)
-    with processes.pool(len(parts)) as pool:
-        yield from pool.map(assess_part, parts, [as_of] * len(parts), [getattr(by, "pk", None)] * len(parts))
+    return processes.in_consecutive_runs(assess_part, batches, workers, as_of, getattr(by, "pk", None))
 
 
 def assess_part(batches: Sequence[list[int]], as_of: datetime.date, by_id: int | None) -> AssessmentResult:
     """In a worker: assess these batches in turn; their counts and totals."""
-    from django.contrib.auth import get_user_model
-
     from plans.assessment import AssessmentResult, assess_batch
 
-    by = get_user_model().objects.get(pk=by_id) if by_id is not None else None
+    by = processes.actor(by_id)
     result = AssessmentResult(as_of=as_of)
     for batch in batches:
         result.count(assess_batch(batch, as_of, by=by))
